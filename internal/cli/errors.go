@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+)
+
+// UsageError is a mistake in how a command was called (unknown flag, wrong arguments); main
+// exits 2 for it, and 1 for every other error.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// usageErrorf wraps cobra's own argument and command errors, which are untyped strings.
+func asUsageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag",
+		"accepts ", "requires at least", "requires at most", "requires exactly", "invalid argument",
+		"flag needs an argument", "bad flag syntax", "required flag"} {
+		if strings.HasPrefix(msg, prefix) {
+			return &UsageError{Err: err}
+		}
+	}
+	return err
+}

@@ -1,0 +1,43 @@
+// Package cli holds berth's commands. Each command is an Options struct, a NewCmdX
+// constructor that binds flags, and a run function that does the work through a library
+// package; output goes only through the injected IOStreams.
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// NewRootCmd returns the `berth` command tree.
+func NewRootCmd(s *IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "berth",
+		Short: "Deploy, configure, preview, roll back and watch apps on Kubernetes",
+		Long: `Berth is an internal developer platform on Kubernetes: one short manifest per app
+(berth.yaml), and one CLI, API and dashboard to deploy, roll back and watch it.`,
+		Example: `  # Start a local Kubernetes control plane to try things on
+  berth dev cluster up
+
+  # Use it with any Kubernetes tool
+  export KUBECONFIG=$(berth dev cluster kubeconfig)
+
+  # See the version
+  berth version`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.AddCommand(NewCmdVersion(s), NewCmdDev(s))
+	return root
+}
+
+// Execute runs the command line args and returns an error typed for main's exit code.
+func Execute(ctx context.Context, s *IOStreams, args []string) error {
+	root := NewRootCmd(s)
+	root.SetArgs(args)
+	return asUsageError(root.ExecuteContext(ctx))
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine of the kind berth is developed on lacks, from Debian's
+# packages. Idempotent, and silent when everything is already there.
+set -euo pipefail
+
+need_go=1.26
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: Go $need_go or newer is required and not on PATH (https://go.dev/dl/)" >&2
+  exit 1
+fi
+have=$(go env GOVERSION | sed 's/^go//')
+if [[ "$(printf '%s\n%s\n' "$need_go" "$have" | sort -V | head -1)" != "$need_go" ]]; then
+  echo "deps: Go $need_go or newer is required, found $have" >&2
+  exit 1
+fi
+
+# command -> Debian package that provides it
+declare -A pkgs=(
+  [flock]=util-linux
+  [sha256sum]=coreutils
+  [git]=git
+)
+missing=()
+for cmd in "${!pkgs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo=sudo
+echo "deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
