@@ -115,7 +115,11 @@ func readSizes(path string) (map[string]int64, error) {
 // FindBuildScript looks for tools/kube/build.sh in the directories above each start path.
 func FindBuildScript(starts ...string) (string, bool) {
 	for _, dir := range starts {
-		for dir != "" {
+		dir, err := filepath.Abs(dir)
+		if err != nil {
+			continue
+		}
+		for {
 			p := filepath.Join(dir, BuildScript)
 			if _, err := os.Stat(p); err == nil {
 				return p, true

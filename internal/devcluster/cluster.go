@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,7 +54,7 @@ const (
 // Up starts a cluster in o.StateDir and waits until it is usable: /readyz answers, every node
 // is Ready and the default service account exists. On a running cluster it does nothing and
 // returns started == false.
-func Up(ctx context.Context, o Options) (st *State, started bool, err error) {
+func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	if o.Nodes < 1 {
 		o.Nodes = 1
 	}
@@ -80,7 +81,7 @@ func Up(ctx context.Context, o Options) (st *State, started bool, err error) {
 		return nil, false, err
 	}
 	ports := map[string]int{"kube-apiserver": apiPort}
-	for _, name := range []string{"etcd", "etcd-peer", "kwok"} {
+	for _, name := range []string{"etcd", "etcd-peer"} {
 		if ports[name], err = reservePort(0, ""); err != nil {
 			return nil, false, err
 		}
@@ -95,7 +96,7 @@ func Up(ctx context.Context, o Options) (st *State, started bool, err error) {
 			return nil, false, err
 		}
 	}
-	st = &State{
+	st := &State{
 		Dir:        o.StateDir,
 		Server:     "https://127.0.0.1:" + strconv.Itoa(apiPort),
 		Kubeconfig: filepath.Join(o.StateDir, "kubeconfig"),
@@ -109,7 +110,7 @@ func Up(ctx context.Context, o Options) (st *State, started bool, err error) {
 	defer func() {
 		if err != nil {
 			// Leave nothing running after a failed start; keep the logs for the error's reader.
-			stopAll(context.WithoutCancel(ctx), st.Processes)
+			stopAll(context.WithoutCancel(ctx), st.Processes, io.Discard)
 			os.Remove(filepath.Join(o.StateDir, stateFile))
 		}
 	}()
@@ -209,13 +210,11 @@ func Up(ctx context.Context, o Options) (st *State, started bool, err error) {
 	}
 	if err := r.start("kwok", []string{
 		"--kubeconfig=" + st.Kubeconfig,
-		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + NodeAnnotation + "=fake",
 		// Without leases kwok lets nodes, and then pods, go NotReady after ~50 s.
 		"--node-lease-duration-seconds=40",
 		"--cidr=" + podCIDR,
 		"--config=" + stages,
-		"--server-address=127.0.0.1:" + strconv.Itoa(ports["kwok"]),
 	}, nil); err != nil {
 		return nil, false, err
 	}
@@ -291,14 +290,18 @@ func (r *runner) wait(ready func() error) error {
 }
 
 // Down stops every process the cluster in stateDir started and removes the directory.
+// Without a cluster there it does nothing.
 func Down(ctx context.Context, stateDir string, progress io.Writer) error {
 	st, err := LoadState(stateDir)
+	if errors.Is(err, ErrNotRunning) {
+		// A failed start leaves only logs behind.
+		return os.RemoveAll(stateDir)
+	}
 	if err != nil {
-		if _, statErr := os.Stat(stateDir); statErr == nil {
-			// A failed start leaves only logs behind.
-			return os.RemoveAll(stateDir)
-		}
 		return err
+	}
+	if progress == nil {
+		progress = io.Discard
 	}
 	if err := stopAll(ctx, st.Processes, progress); err != nil {
 		return err
@@ -309,16 +312,14 @@ func Down(ctx context.Context, stateDir string, progress io.Writer) error {
 	return nil
 }
 
-func stopAll(ctx context.Context, procs []Process, progress ...io.Writer) error {
+func stopAll(ctx context.Context, procs []Process, progress io.Writer) error {
 	var errs []string
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
 		if !p.alive() {
 			continue
 		}
-		for _, w := range progress {
-			fmt.Fprintf(w, "stopping %s (pid %d)\n", p.Name, p.PID)
-		}
+		fmt.Fprintf(progress, "stopping %s (pid %d)\n", p.Name, p.PID)
 		if err := p.stop(ctx, 10*time.Second); err != nil {
 			errs = append(errs, err.Error())
 		}

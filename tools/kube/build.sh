@@ -25,16 +25,34 @@ mkdir -p "$cache/kube"
 exec 9>"$cache/kube/.lock"
 flock 9
 
+# kwok's Stages (how simulated nodes and pods change state) are data, not part of the build:
+# they are copied on every run so editing this list never costs a rebuild. The "fast" pod
+# stages carry no artificial delays; the chaos stage fails pods that ask for it by label.
+install_stages() {
+  local src
+  src=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+  rm -rf "$1/stages.new"
+  mkdir -p "$1/stages.new"
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete \
+    pod/chaos/pod-container-running-failed; do
+    install -m 0644 "$src/$f.yaml" "$1/stages.new/$(basename "$f").yaml"
+  done
+  rm -rf "$1/stages"
+  mv "$1/stages.new" "$1/stages"
+}
+
 if [[ -f "$dir/COMPLETE" ]]; then
+  install_stages "$dir"
   echo "$dir"
   exit 0
 fi
 
 echo "building kubernetes $k8s, etcd $etcd and kwok $kwok into $dir" >&2
-echo "(a cold build takes about 8 minutes and 3 GB of memory on 2 cores; later runs reuse it)" >&2
+echo "(a cold build takes about 10 minutes and 3 GB of memory on 2 cores; later runs reuse it)" >&2
 tmp="$dir.partial"
 rm -rf "$tmp"
-mkdir -p "$tmp/bin" "$tmp/stages"
+mkdir -p "$tmp/bin"
 
 minor=${k8s#v1.}; minor=${minor%%.*}
 ldflags="-s -w"
@@ -57,15 +75,9 @@ fi
 # go names the etcd main package after its module path without the /v3 suffix.
 mv "$tmp/bin/server" "$tmp/bin/etcd"
 
-src=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
-for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-  pod/general/pod-ready pod/general/pod-complete pod/general/pod-delete \
-  pod/chaos/pod-container-running-failed; do
-  install -m 0644 "$src/$f.yaml" "$tmp/stages/$(basename "$f").yaml"
-done
-
 # The manifest lets `berth dev cluster up` spot a truncated or missing binary cheaply.
 (cd "$tmp/bin" && for b in *; do printf '%s %s\n' "$(stat -c %s "$b")" "$b"; done) > "$tmp/SIZES"
+install_stages "$tmp"
 echo "kubernetes=$k8s etcd=$etcd kwok=$kwok" > "$tmp/COMPLETE"
 rm -rf "$dir"
 mv "$tmp" "$dir"
