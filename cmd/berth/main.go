@@ -26,6 +26,10 @@ func exitCode(err error, s *cli.IOStreams) int {
 	if err == nil {
 		return 0
 	}
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
 	fmt.Fprintln(s.ErrOut, "berth:", err)
 	var ue *cli.UsageError
 	if errors.As(err, &ue) {

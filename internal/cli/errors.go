@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -31,3 +32,9 @@ func asUsageError(err error) error {
 	}
 	return err
 }
+
+// ExitError ends the command with Code after the command has already told the user why
+// (for example, every problem in a manifest, one per line); main prints nothing more.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return "exit status " + strconv.Itoa(e.Code) }

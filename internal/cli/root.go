@@ -31,7 +31,7 @@ func NewRootCmd(s *IOStreams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
-	root.AddCommand(NewCmdVersion(s), NewCmdDev(s))
+	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s))
 	return root
 }
 

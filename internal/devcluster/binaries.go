@@ -137,6 +137,9 @@ func FindBuildScript(starts ...string) (string, bool) {
 // Build runs the build script, which is a no-op when the binaries are cached, streams its
 // progress to progress and returns the directory it printed.
 func Build(ctx context.Context, script string, progress io.Writer) (string, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
 	var stdout bytes.Buffer
 	tail := &tailWriter{max: 40}
 	cmd := exec.CommandContext(ctx, script)

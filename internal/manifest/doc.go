@@ -1,0 +1,11 @@
+// Package manifest owns the app manifest: it parses berth.yaml (berth.dev/v1)
+// and Score (score.dev/v1b1) files into one typed model, validates them with
+// positioned errors, merges environment overlays, and renders one environment
+// into typed Kubernetes objects.
+//
+// Everything here is pure: no I/O (except LoadFile, which only reads local
+// files), no clock, no globals that change. Values that live outside the
+// manifest (provisioned resources, central config, secrets) come in through
+// a Resolver, so the same code renders offline for `berth render` and on the
+// server for a deploy.
+package manifest

@@ -1,0 +1,323 @@
+package manifest_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/internal/manifest"
+)
+
+const base = `apiVersion: berth.dev/v1
+metadata: {name: app, team: core}
+args: {version: "1", region: eu}
+containers:
+  web:
+    image: example.com/app:${args.version}
+    variables:
+      REGION: ${args.region}
+      DEBUG: "true"
+      DB: ${resources.db.url}
+    resources: {requests: {cpu: 100m, memory: 64Mi}}
+resources:
+  db: {type: postgres}
+replicas: 2
+autoscale: {min: 2, max: 5}
+`
+
+func mustParse(t *testing.T, src string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Parse("berth.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func deployment(t *testing.T, objs []manifest.Object) *appsv1.Deployment {
+	t.Helper()
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			return d
+		}
+	}
+	t.Fatal("no Deployment rendered")
+	return nil
+}
+
+func envMap(c corev1.Container) map[string]string {
+	out := map[string]string{}
+	for _, e := range c.Env {
+		out[e.Name] = e.Value
+		if e.ValueFrom != nil {
+			out[e.Name] = fmt.Sprintf("ref:%v%v", e.ValueFrom.SecretKeyRef, e.ValueFrom.ConfigMapKeyRef)
+		}
+	}
+	return out
+}
+
+func TestOverlayMerge(t *testing.T) {
+	tests := []struct {
+		name, overlay string
+		check         func(t *testing.T, m *manifest.Manifest)
+	}{{
+		name:    "scalars replace",
+		overlay: "replicas: 4\ncontainers: {web: {image: other:1}}",
+		check: func(t *testing.T, m *manifest.Manifest) {
+			if *m.Replicas != 4 || m.Containers["web"].Image != "other:1" {
+				t.Errorf("replicas %d, image %q", *m.Replicas, m.Containers["web"].Image)
+			}
+		},
+	}, {
+		name:    "mappings merge and null removes",
+		overlay: "containers: {web: {variables: {DEBUG: null, EXTRA: x}, resources: {requests: {cpu: 200m}}}}\nautoscale: {max: 9}",
+		check: func(t *testing.T, m *manifest.Manifest) {
+			c := m.Containers["web"]
+			want := map[string]string{"REGION": "${args.region}", "EXTRA": "x", "DB": "${resources.db.url}"}
+			if diff := cmp.Diff(want, c.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			if c.Resources.Requests != (manifest.ResourceList{CPU: "200m", Memory: "64Mi"}) {
+				t.Errorf("requests = %+v", c.Resources.Requests)
+			}
+			if *m.Autoscale != (manifest.Autoscale{Min: 2, Max: 9, CPU: 80}) {
+				t.Errorf("autoscale = %+v", *m.Autoscale)
+			}
+		},
+	}, {
+		name:    "null turns autoscale off",
+		overlay: "autoscale: null",
+		check: func(t *testing.T, m *manifest.Manifest) {
+			if m.Autoscale != nil {
+				t.Errorf("autoscale = %+v, want nil", m.Autoscale)
+			}
+		},
+	}, {
+		name:    "args override defaults",
+		overlay: "args: {region: us}",
+		check: func(t *testing.T, m *manifest.Manifest) {
+			if diff := cmp.Diff(map[string]string{"version": "1", "region": "us"}, m.Args); diff != "" {
+				t.Errorf("args (-want +got):\n%s", diff)
+			}
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			overlay := "  prod:\n    " + strings.ReplaceAll(tt.overlay, "\n", "\n    ") + "\n"
+			m := mustParse(t, base+"environments:\n"+overlay)
+			if got := m.Environments(); !cmp.Equal(got, []string{"prod"}) {
+				t.Fatalf("Environments() = %v", got)
+			}
+			tt.check(t, m.ForEnv("prod"))
+			if *m.Replicas != 2 || m.Containers["web"].Variables["DEBUG"] != "true" {
+				t.Error("merging changed the base manifest")
+			}
+		})
+	}
+}
+
+func TestRenderArgs(t *testing.T) {
+	m := mustParse(t, base+"environments:\n  staging: {args: {version: main}}\n")
+	tests := []struct {
+		env       string
+		set       map[string]string
+		wantImage string
+	}{
+		{env: "production", wantImage: "example.com/app:1"},
+		{env: "staging", wantImage: "example.com/app:main"},
+		{env: "staging", set: map[string]string{"version": "1.4.2"}, wantImage: "example.com/app:1.4.2"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env, tt.set), func(t *testing.T) {
+			objs, err := manifest.Render(m, manifest.RenderOptions{Env: tt.env, Set: tt.set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := deployment(t, objs).Spec.Template.Spec.Containers[0].Image; got != tt.wantImage {
+				t.Errorf("image = %q, want %q", got, tt.wantImage)
+			}
+		})
+	}
+}
+
+func TestRenderOptionErrors(t *testing.T) {
+	m := mustParse(t, base)
+	tests := []struct {
+		name string
+		opts manifest.RenderOptions
+		want string
+	}{
+		{"no env", manifest.RenderOptions{}, "environment"},
+		{"bad env", manifest.RenderOptions{Env: "Prod"}, "environment"},
+		{"bad namespace", manifest.RenderOptions{Env: "prod", Namespace: "a_b"}, "namespace"},
+		{"bad revision", manifest.RenderOptions{Env: "prod", Revision: "a b"}, "revision"},
+		{"unknown set", manifest.RenderOptions{Env: "prod", Set: map[string]string{"verison": "2"}}, `did you mean "version"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := manifest.Render(m, tt.opts)
+			if !errors.Is(err, manifest.ErrInvalidOption) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Render() error = %v, want ErrInvalidOption mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// fakeResolver resolves resources to secret references, as the server
+// does for credentials, and versions every secret.
+type fakeResolver struct {
+	version string
+	missing string
+}
+
+func (f fakeResolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
+	if ref.Name == f.missing {
+		return manifest.Value{}, errors.New("not provisioned")
+	}
+	return manifest.Value{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ref.App + "-" + ref.Name}, Key: ref.Output},
+		Checksum:     f.version,
+	}, nil
+}
+
+func TestRenderResolver(t *testing.T) {
+	m := mustParse(t, base)
+	render := func(r manifest.Resolver) (*appsv1.Deployment, error) {
+		objs, err := manifest.Render(m, manifest.RenderOptions{Env: "prod", Resolver: r})
+		if err != nil {
+			return nil, err
+		}
+		return deployment(t, objs), nil
+	}
+	v1, err := render(fakeResolver{version: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := envMap(v1.Spec.Template.Spec.Containers[0])["DB"]; !strings.HasPrefix(got, "ref:") {
+		t.Errorf("DB = %q, want a secret reference", got)
+	}
+	v2, err := render(fakeResolver{version: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(d *appsv1.Deployment) string { return d.Spec.Template.Annotations[manifest.AnnotationChecksum] }
+	if sum(v1) == sum(v2) {
+		t.Error("checksum did not change when the referenced secret did")
+	}
+
+	_, err = render(fakeResolver{missing: "db"})
+	var errs *manifest.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Render() error = %v, want *manifest.Errors", err)
+	}
+	if want := "berth.yaml:10:11: containers.web.variables.DB: can't resolve ${resources.db.url}: not provisioned"; err.Error() != want {
+		t.Errorf("Render() error =\n%s\nwant\n%s", err, want)
+	}
+}
+
+func TestRenderReplicas(t *testing.T) {
+	tests := []struct {
+		name, extra        string
+		wantDeployReplicas *int32
+		wantHPA, wantPDB   bool
+	}{
+		{name: "single replica has no budget", wantDeployReplicas: new(int32(1))},
+		{name: "replicas", extra: "replicas: 3\n", wantDeployReplicas: new(int32(3)), wantPDB: true},
+		{name: "autoscale owns the count", extra: "replicas: 1\nautoscale: {min: 2, max: 4}\n", wantHPA: true, wantPDB: true},
+		{name: "autoscale from one", extra: "autoscale: {max: 4}\n", wantHPA: true},
+		{name: "scaled to zero", extra: "replicas: 0\n", wantDeployReplicas: new(int32(0))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "apiVersion: berth.dev/v1\nmetadata: {name: app}\ncontainers: {web: {image: nginx, resources: {requests: {cpu: 1}}}}\n" + tt.extra
+			objs, err := manifest.Render(mustParse(t, src), manifest.RenderOptions{Env: "dev"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]bool{}
+			for _, o := range objs {
+				kinds[o.GetObjectKind().GroupVersionKind().Kind] = true
+			}
+			if diff := cmp.Diff(tt.wantDeployReplicas, deployment(t, objs).Spec.Replicas); diff != "" {
+				t.Errorf("replicas (-want +got):\n%s", diff)
+			}
+			if kinds["HorizontalPodAutoscaler"] != tt.wantHPA || kinds["PodDisruptionBudget"] != tt.wantPDB {
+				t.Errorf("kinds = %v, want HPA %v, PDB %v", kinds, tt.wantHPA, tt.wantPDB)
+			}
+		})
+	}
+}
+
+// TestScoreHelloWorldUnchanged renders Score's own hello-world example and
+// checks the container is exactly what the Score file says.
+func TestScoreHelloWorldUnchanged(t *testing.T) {
+	m, err := manifest.LoadFile(filepath.Join("testdata", "render", "score-hello", "score.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Render(m, manifest.RenderOptions{Env: "development"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := deployment(t, objs).Spec.Template.Spec.Containers
+	want := []corev1.Container{{
+		Name:    "hello",
+		Image:   "busybox",
+		Command: []string{"/bin/sh"},
+		Args:    []string{"-c", "while true; do echo Hello World!; sleep 5; done"},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("containers (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	tests := []struct {
+		err  manifest.Error
+		want string
+	}{
+		{manifest.Error{File: "berth.yaml", Line: 12, Col: 5, Path: "containers.web.image", Msg: "required", Hint: "e.g. nginx"}, "berth.yaml:12:5: containers.web.image: required (e.g. nginx)"},
+		{manifest.Error{File: "berth.yaml", Line: 3, Msg: "invalid YAML"}, "berth.yaml:3: invalid YAML"},
+		{manifest.Error{File: "berth.yaml", Msg: "empty manifest"}, "berth.yaml: empty manifest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEscapedPlaceholder(t *testing.T) {
+	m := mustParse(t, "apiVersion: berth.dev/v1\nmetadata: {name: app}\ncontainers:\n  web:\n    image: nginx\n    variables: {A: 'cost $${args.x} and $$5'}\n")
+	objs, err := manifest.Render(m, manifest.RenderOptions{Env: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := envMap(deployment(t, objs).Spec.Template.Spec.Containers[0])["A"]; got != "cost ${args.x} and $$5" {
+		t.Errorf("A = %q", got)
+	}
+}
+
+func TestStarterIsValid(t *testing.T) {
+	data, err := manifest.Starter(manifest.StarterOptions{Name: "reports", Team: "insights", Image: "registry.example.com/reports", Port: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, string(data))
+	objs, err := manifest.Render(m, manifest.RenderOptions{Env: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := deployment(t, objs).Spec.Template.Spec.Containers[0]
+	if c.Image != "registry.example.com/reports:latest" || c.ReadinessProbe.HTTPGet.Port.IntValue() != 3000 {
+		t.Errorf("image %q, probe port %v", c.Image, c.ReadinessProbe.HTTPGet.Port)
+	}
+}

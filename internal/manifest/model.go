@@ -1,0 +1,211 @@
+package manifest
+
+import "slices"
+
+// API versions a manifest may declare.
+const (
+	APIVersionBerth = "berth.dev/v1"
+	APIVersionScore = "score.dev/v1b1"
+)
+
+// Manifest is one app's parsed and validated manifest. String fields keep
+// their placeholders (${args.version}, ...); Render resolves them.
+type Manifest struct {
+	File         string // name used in error messages
+	APIVersion   string
+	Metadata     Metadata
+	Args         map[string]string // defaults for ${args.NAME}
+	Containers   map[string]*Container
+	Service      *Service
+	Exposes      []Expose
+	Replicas     *int32
+	Autoscale    *Autoscale
+	Resources    map[string]*Resource
+	Smoke        []SmokeCheck
+	IngressClass string
+
+	// Env is the environment this manifest was merged for; "" for the base.
+	Env string
+
+	envs map[string]*Manifest // merged and validated overlays, by name
+	locs map[string]loc       // field path -> where it was written
+}
+
+// Metadata names the app and the team that owns it.
+type Metadata struct {
+	Name        string
+	Team        string
+	Annotations map[string]string
+	Labels      map[string]string
+}
+
+// Container is one container of the app's pod.
+type Container struct {
+	Image          string
+	Command        []string
+	Args           []string
+	Variables      map[string]string
+	Files          []File
+	Volumes        []Volume
+	Resources      *ComputeResources
+	LivenessProbe  *Probe
+	ReadinessProbe *Probe
+}
+
+// File is a file mounted into a container, with inline content.
+type File struct {
+	Target        string
+	Mode          string // octal, e.g. "0600"; "" means 0644
+	Source        string // path relative to the manifest; LoadFile reads it into Content
+	Content       string
+	BinaryContent []byte
+	NoExpand      bool // keep placeholders in Content as written
+
+	path string // where it was written, for errors
+}
+
+// Volume mounts a volume resource into a container.
+type Volume struct {
+	Source   string // name of a resource of type volume
+	Path     string // sub path inside the volume
+	Target   string
+	ReadOnly bool
+
+	path string // where it was written, for errors
+}
+
+// ComputeResources are a container's requests and limits.
+type ComputeResources struct {
+	Requests ResourceList
+	Limits   ResourceList
+}
+
+// ResourceList holds Kubernetes quantities, e.g. CPU "100m", Memory "128Mi".
+type ResourceList struct {
+	CPU    string
+	Memory string
+}
+
+// Probe is a liveness or readiness check; exactly one of its fields is set.
+type Probe struct {
+	HTTPGet *HTTPGetProbe
+	Exec    *ExecProbe
+}
+
+// HTTPGetProbe checks an HTTP endpoint of the container.
+type HTTPGetProbe struct {
+	Scheme      string // HTTP or HTTPS
+	Host        string
+	Path        string
+	Port        int32
+	HTTPHeaders []HTTPHeader
+}
+
+// HTTPHeader is one header sent by an HTTP probe.
+type HTTPHeader struct {
+	Name  string
+	Value string
+}
+
+// ExecProbe runs a command in the container.
+type ExecProbe struct {
+	Command []string
+}
+
+// Service lists the ports the app serves, by name.
+type Service struct {
+	Ports map[string]ServicePort
+}
+
+// ServicePort is one port of the app's Service.
+type ServicePort struct {
+	Port       int32
+	TargetPort int32 // defaults to Port
+	Protocol   string
+}
+
+// Expose routes external HTTP traffic for a host and path to a service port.
+type Expose struct {
+	Host string
+	Path string // defaults to "/"
+	Port string // service port name
+}
+
+// Autoscale scales the app on CPU usage.
+type Autoscale struct {
+	Min int32
+	Max int32
+	CPU int32 // target average utilization in percent of requests
+}
+
+// Resource is something the app depends on that the platform provides.
+type Resource struct {
+	Type        string
+	Class       string
+	ID          string
+	Annotations map[string]string
+	Params      map[string]any // strings, bools, numbers (as strings), lists and maps
+}
+
+// SmokeCheck is an HTTP request the deploy engine makes after a rollout.
+type SmokeCheck struct {
+	Path   string
+	Port   string // service port name
+	Expect int    // HTTP status code
+}
+
+// Environments lists the names of the environment overlays, sorted.
+func (m *Manifest) Environments() []string {
+	names := make([]string, 0, len(m.envs))
+	for name := range m.envs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ForEnv returns the manifest with the overlay of environment env merged in.
+// An environment without an overlay gets the base manifest unchanged.
+func (m *Manifest) ForEnv(env string) *Manifest {
+	if e, ok := m.envs[env]; ok {
+		return e
+	}
+	c := *m
+	c.Env = env
+	c.envs = nil
+	return &c
+}
+
+// loc is where a field was written, and the path to show for it.
+type loc struct {
+	line, col int
+	path      string
+}
+
+// errorAt returns an Error positioned where path was written, falling back
+// to the closest enclosing field that has a position.
+func (m *Manifest) errorAt(path, msg, hint string) Error {
+	p := path
+	for {
+		if l, ok := m.locs[p]; ok {
+			// Keep the overlay prefix of the closest recorded field.
+			shown := l.path + path[len(p):]
+			return Error{File: m.File, Line: l.line, Col: l.col, Path: shown, Msg: msg, Hint: hint}
+		}
+		if p == "" {
+			return Error{File: m.File, Path: path, Msg: msg, Hint: hint}
+		}
+		p = p[:max(lastIndexAny(p, ".["), 0)]
+	}
+}
+
+func lastIndexAny(s, chars string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		for j := 0; j < len(chars); j++ {
+			if s[i] == chars[j] {
+				return i
+			}
+		}
+	}
+	return -1
+}

@@ -1,0 +1,475 @@
+package manifest
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Prefixes of label and annotation keys Berth sets itself; letting an app
+// set them would let it impersonate another app or break selectors.
+var reservedPrefixes = []string{"app.kubernetes.io/", "berth.dev/"}
+
+// envHelperPrefix names the env vars Berth adds to splice secrets and
+// config into longer values; apps may not define their own.
+const envHelperPrefix = "BERTH_"
+
+// filesVolume is the pod volume holding the app's files.
+const filesVolume = "berth-files"
+
+// check validates what the decoder cannot see field by field: names,
+// references between fields, and placeholders.
+func (d *decoder) check(m *Manifest) {
+	d.checkMetadata(m)
+	if len(m.Containers) == 0 {
+		d.fail("containers", "required: at least one container", "e.g. containers: {web: {image: nginx}}")
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Containers)) {
+		d.checkContainer(m, name, m.Containers[name])
+	}
+	d.checkService(m)
+	d.checkExposes(m)
+	d.checkScale(m)
+	for _, name := range slices.Sorted(maps.Keys(m.Resources)) {
+		d.checkResource(name, m.Resources[name])
+	}
+	for i, s := range m.Smoke {
+		p := index("smoke", i)
+		if s.Path == "" {
+			d.required(join(p, "path"), "e.g. path: /health")
+		} else if !strings.HasPrefix(s.Path, "/") {
+			d.fail(join(p, "path"), "must start with /", "")
+		}
+		if s.Port != "" || len(servicePorts(m)) != 1 {
+			d.checkPortRef(m, join(p, "port"), s.Port)
+		}
+	}
+	if m.IngressClass != "" && !d.failed["ingressClass"] {
+		if errs := validation.IsDNS1123Subdomain(m.IngressClass); len(errs) > 0 {
+			d.fail("ingressClass", "must be a DNS name (lowercase letters, digits, '-' and '.')", "")
+		}
+	}
+	d.checkTemplates(m)
+}
+
+// checkDNSLabel returns a message when s is not an RFC 1123 label, and a
+// hint with a fixed-up name.
+func checkDNSLabel(s string) (msg, hint string) {
+	if len(validation.IsDNS1123Label(s)) == 0 {
+		return "", ""
+	}
+	return "must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", fixName(s)
+}
+
+var notLabelChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// fixName suggests a valid label for s, when there is one.
+func fixName(s string) string {
+	f := strings.Trim(notLabelChars.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if len(f) > 63 {
+		f = strings.Trim(f[:63], "-")
+	}
+	if f == "" || f == s || len(validation.IsDNS1123Label(f)) > 0 {
+		return ""
+	}
+	return `did you mean "` + f + `"?`
+}
+
+func (d *decoder) checkName(path, what, name string) {
+	if msg, hint := checkDNSLabel(name); msg != "" {
+		d.fail(path, what+" "+msg, hint)
+	}
+}
+
+func (d *decoder) checkMetadata(m *Manifest) {
+	md := m.Metadata
+	switch {
+	case md.Name == "":
+		d.required("metadata.name", "the app's name, e.g. reports")
+	case len(validation.IsDNS1035Label(md.Name)) > 0:
+		hint := fixName(md.Name)
+		if hint == "" && len(validation.IsDNS1123Label(md.Name)) == 0 {
+			hint = "it names a Kubernetes Service, so it must start with a letter"
+		}
+		d.fail("metadata.name", "must be a DNS label: at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit", hint)
+	}
+	if md.Team != "" {
+		d.checkName("metadata.team", "team", md.Team)
+	}
+	for _, k := range slices.Sorted(maps.Keys(md.Labels)) {
+		p := join("metadata.labels", k)
+		d.checkKey(p, "label", k)
+		if errs := validation.IsValidLabelValue(md.Labels[k]); len(errs) > 0 {
+			d.fail(p, "label values are at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(md.Annotations)) {
+		d.checkKey(join("metadata.annotations", k), "annotation", k)
+	}
+}
+
+func (d *decoder) checkKey(path, what, key string) {
+	if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) > 0 {
+		d.fail(path, "invalid "+what+" key", "a name of letters, digits, '-', '_' and '.', optionally prefixed by a DNS name and '/', e.g. example.com/owner")
+		return
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(key, p) {
+			d.fail(path, what+" keys starting with "+p+" are reserved", "Berth sets these itself")
+		}
+	}
+}
+
+func (d *decoder) checkContainer(m *Manifest, name string, c *Container) {
+	p := join("containers", name)
+	d.checkName(p, "container name", name)
+	switch {
+	case c.Image == "":
+		d.required(join(p, "image"), "e.g. image: registry.example.com/app:${args.version}")
+	case strings.ContainsAny(c.Image, " \t\n"):
+		d.fail(join(p, "image"), "must not contain spaces", "")
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Variables)) {
+		vp := join(join(p, "variables"), k)
+		if errs := validation.IsRelaxedEnvVarName(k); len(errs) > 0 {
+			d.fail(vp, "invalid variable name", "printable ASCII without '='")
+		} else if strings.HasPrefix(k, envHelperPrefix) {
+			d.fail(vp, "variable names starting with "+envHelperPrefix+" are reserved", "Berth uses them to inject secrets and config")
+		}
+	}
+	targets := map[string]string{}
+	claim := func(path, target string) {
+		if target == "" {
+			d.required(join(path, "target"), "the absolute path in the container, e.g. /etc/app/config.yaml")
+			return
+		}
+		if !strings.HasPrefix(target, "/") || slices.Contains(strings.Split(target, "/"), "..") {
+			d.fail(join(path, "target"), "must be an absolute path without ..", "")
+			return
+		}
+		if first, ok := targets[target]; ok {
+			d.fail(join(path, "target"), "mounts "+target+" again (also "+first+")", "")
+			return
+		}
+		targets[target] = path
+	}
+	for _, f := range c.Files {
+		fp := f.path
+		claim(fp, f.Target)
+		if f.Mode != "" {
+			if v, err := strconv.ParseUint(f.Mode, 8, 32); err != nil || v > 0o777 {
+				d.fail(join(fp, "mode"), "must be an octal file mode, e.g. \"0644\"", "")
+			}
+		}
+	}
+	for _, v := range c.Volumes {
+		vp := v.path
+		claim(vp, v.Target)
+		if v.Source == "" {
+			d.required(join(vp, "source"), "the volume resource, e.g. ${resources.data}")
+		} else if r, ok := m.Resources[v.Source]; !ok {
+			d.fail(join(vp, "source"), "no resource "+quote(v.Source), didYouMean(v.Source, slices.Sorted(maps.Keys(m.Resources))))
+		} else if r.Type != "volume" {
+			d.fail(join(vp, "source"), "resource "+quote(v.Source)+" has type "+quote(r.Type)+", not volume", "")
+		}
+		if slices.Contains(strings.Split(v.Path, "/"), "..") {
+			d.fail(join(vp, "path"), "must not contain ..", "")
+		}
+	}
+	if r := c.Resources; r != nil {
+		d.checkQuantities(join(p, "resources"), r)
+	}
+	d.checkProbe(join(p, "livenessProbe"), c.LivenessProbe)
+	d.checkProbe(join(p, "readinessProbe"), c.ReadinessProbe)
+}
+
+func (d *decoder) checkQuantities(p string, r *ComputeResources) {
+	parse := func(fp, s string) (resource.Quantity, bool) {
+		if s == "" {
+			return resource.Quantity{}, false
+		}
+		q, err := resource.ParseQuantity(s)
+		if err != nil || q.Sign() < 0 {
+			d.fail(fp, "invalid quantity "+quote(s), "e.g. 250m or 0.5 for CPU, 128Mi or 1Gi for memory")
+			return q, false
+		}
+		return q, true
+	}
+	rc, okRC := parse(join(p, "requests.cpu"), r.Requests.CPU)
+	rm, okRM := parse(join(p, "requests.memory"), r.Requests.Memory)
+	lc, okLC := parse(join(p, "limits.cpu"), r.Limits.CPU)
+	lm, okLM := parse(join(p, "limits.memory"), r.Limits.Memory)
+	if okRC && okLC && rc.Cmp(lc) > 0 {
+		d.fail(join(p, "requests.cpu"), "request "+r.Requests.CPU+" is more than the limit "+r.Limits.CPU, "")
+	}
+	if okRM && okLM && rm.Cmp(lm) > 0 {
+		d.fail(join(p, "requests.memory"), "request "+r.Requests.Memory+" is more than the limit "+r.Limits.Memory, "")
+	}
+}
+
+func (d *decoder) checkProbe(p string, pr *Probe) {
+	if pr == nil {
+		return
+	}
+	if (pr.HTTPGet == nil) == (pr.Exec == nil) {
+		d.fail(p, "needs exactly one of httpGet and exec", "e.g. httpGet: {path: /health, port: 8080}")
+		return
+	}
+	if h := pr.HTTPGet; h != nil {
+		hp := join(p, "httpGet")
+		if h.Port == 0 {
+			d.required(join(hp, "port"), "the container port, e.g. 8080")
+		}
+		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+			d.fail(join(hp, "path"), "must start with /", "")
+		}
+		if h.Scheme != "" && h.Scheme != "HTTP" && h.Scheme != "HTTPS" {
+			d.fail(join(hp, "scheme"), "must be HTTP or HTTPS", "")
+		}
+		for i, hd := range h.HTTPHeaders {
+			if errs := validation.IsHTTPHeaderName(hd.Name); len(errs) > 0 {
+				d.fail(join(index(join(hp, "httpHeaders"), i), "name"), "invalid HTTP header name "+quote(hd.Name), "")
+			}
+		}
+	}
+	if e := pr.Exec; e != nil && len(e.Command) == 0 {
+		d.required(join(p, "exec.command"), `e.g. command: ["/bin/check"]`)
+	}
+}
+
+func servicePorts(m *Manifest) []string {
+	if m.Service == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m.Service.Ports))
+}
+
+func (d *decoder) checkService(m *Manifest) {
+	for _, name := range servicePorts(m) {
+		p := join("service.ports", name)
+		sp := m.Service.Ports[name]
+		if errs := validation.IsValidPortName(name); len(errs) > 0 {
+			d.fail(p, "port names are at most 15 lowercase letters, digits and '-', with at least one letter", fixName(name))
+		}
+		if sp.Port == 0 {
+			d.required(join(p, "port"), "e.g. port: 80")
+		}
+		switch sp.Protocol {
+		case "", "TCP", "UDP":
+		default:
+			d.fail(join(p, "protocol"), "must be TCP or UDP", "")
+		}
+	}
+}
+
+// checkPortRef checks that ref names a service port; "" is fine when there
+// is exactly one.
+func (d *decoder) checkPortRef(m *Manifest, p, ref string) {
+	ports := servicePorts(m)
+	switch {
+	case len(ports) == 0:
+		d.fail(p, "there are no service ports to route to", "declare them under service.ports")
+	case ref == "":
+		d.fail(p, "required when the service has several ports", knownList(ports))
+	case portName(m, ref) == "":
+		d.fail(p, "no service port "+quote(ref), didYouMean(ref, ports))
+	}
+}
+
+// portName resolves a port reference (a name, or a port number) to the
+// service port's name.
+func portName(m *Manifest, ref string) string {
+	ports := servicePorts(m)
+	if ref == "" && len(ports) == 1 {
+		return ports[0]
+	}
+	if slices.Contains(ports, ref) {
+		return ref
+	}
+	for _, name := range ports {
+		if strconv.Itoa(int(m.Service.Ports[name].Port)) == ref {
+			return name
+		}
+	}
+	return ""
+}
+
+func (d *decoder) checkExposes(m *Manifest) {
+	seen := map[string]string{}
+	for i, e := range m.Exposes {
+		p := index("exposes", i)
+		switch {
+		case e.Host == "":
+			d.required(join(p, "host"), "e.g. host: reports.example.com")
+		case hasPlaceholder(e.Host):
+			// Checked once the placeholders are resolved, at render time.
+		case len(validation.IsWildcardDNS1123Subdomain(e.Host)) > 0 && len(validation.IsDNS1123Subdomain(e.Host)) > 0:
+			d.fail(join(p, "host"), "must be a lowercase DNS name, e.g. reports.example.com", "")
+		}
+		if e.Path != "" && !strings.HasPrefix(e.Path, "/") {
+			d.fail(join(p, "path"), "must start with /", "")
+		}
+		if e.Port != "" || len(servicePorts(m)) != 1 {
+			d.checkPortRef(m, join(p, "port"), e.Port)
+		}
+		key := e.Host + cmpPath(e.Path)
+		if first, ok := seen[key]; ok {
+			d.fail(p, "routes "+key+" again (also "+first+")", "")
+		}
+		seen[key] = p
+	}
+}
+
+func cmpPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func (d *decoder) checkScale(m *Manifest) {
+	a := m.Autoscale
+	if a == nil {
+		return
+	}
+	if a.Max == 0 {
+		d.required("autoscale.max", "the most replicas to scale to, e.g. max: 10")
+		return
+	}
+	if a.Min > a.Max {
+		d.fail("autoscale.min", fmt.Sprintf("min %d is more than max %d", a.Min, a.Max), "")
+	}
+	if m.Replicas != nil && *m.Replicas > a.Max {
+		d.fail("replicas", fmt.Sprintf("%d is more than autoscale.max %d", *m.Replicas, a.Max), "with autoscale, replicas is the least number of replicas")
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Containers)) {
+		c := m.Containers[name]
+		if c.Resources == nil || c.Resources.Requests.CPU == "" {
+			d.fail(join("containers", name), "needs resources.requests.cpu because autoscale is set", "the autoscaler measures CPU use against the request")
+		}
+	}
+}
+
+func (d *decoder) checkResource(name string, r *Resource) {
+	p := join("resources", name)
+	d.checkName(p, "resource name", name)
+	if name == filesVolume {
+		d.fail(p, "the name "+filesVolume+" is reserved", "")
+	}
+	switch _, known := resourceOutputs[r.Type]; {
+	case r.Type == "":
+		d.required(join(p, "type"), knownList(ResourceTypes()))
+	case !known:
+		d.fail(join(p, "type"), "unknown resource type "+quote(r.Type), didYouMean(r.Type, ResourceTypes()))
+	}
+	if r.Type == "service" {
+		app, _ := r.Params["app"].(string)
+		if app == "" {
+			d.required(join(p, "params.app"), "the name of the app this one calls, e.g. users-api")
+		} else if msg, hint := checkDNSLabel(app); msg != "" && !hasPlaceholder(app) {
+			d.fail(join(p, "params.app"), "app name "+msg, hint)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Annotations)) {
+		d.checkKey(join(join(p, "metadata.annotations"), k), "annotation", k)
+	}
+}
+
+// argsHint names the closest known arg and lists them all.
+func argsHint(name string, known []string) string {
+	if len(known) == 0 {
+		return "no args are declared; declare it with a default under args"
+	}
+	list := "known args: " + strings.Join(known, ", ")
+	if s := suggest(name, known); s != "" {
+		return `did you mean "` + s + `"? ` + list
+	}
+	return list
+}
+
+func (d *decoder) checkTemplates(m *Manifest) {
+	for _, t := range d.tmpls {
+		segs, terr := parseTemplate(t.text)
+		if terr != nil {
+			d.fail(t.path, terr.msg, terr.hint)
+			continue
+		}
+		for _, s := range segs {
+			if s.parts != nil {
+				d.checkRef(m, t, s)
+			}
+		}
+	}
+}
+
+func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
+	ns, n := s.parts[0], len(s.parts)
+	if !slices.Contains(namespaces, ns) {
+		hint := "placeholders start with " + strings.Join(namespaces, ", ") + "; write $${ for a literal ${"
+		if s := suggest(ns, namespaces); s != "" {
+			hint = `did you mean "` + s + `"?`
+		}
+		d.fail(t.path, "unknown placeholder "+quote(s.raw), hint)
+		return
+	}
+	if !t.allow.has(ns) {
+		d.fail(t.path, quote(s.raw)+" can't be used here", "this field takes ${"+strings.Join(t.allow.names(), ".*}, ${")+".*}")
+		return
+	}
+	shape := map[string]string{
+		"args": "${args.NAME}", "metadata": "${metadata.name}", "resources": "${resources.NAME.OUTPUT}",
+		"config": "${config.KEY}", "secrets": "${secrets.KEY}",
+	}[ns]
+	want := 2
+	if ns == "resources" {
+		want = 3
+	}
+	if n != want {
+		d.fail(t.path, "malformed placeholder "+quote(s.raw), "write "+shape)
+		return
+	}
+	name := s.parts[1]
+	switch ns {
+	case "args":
+		if _, ok := m.Args[name]; !ok {
+			d.fail(t.path, "unknown arg "+quote(name)+" in "+s.raw, argsHint(name, slices.Sorted(maps.Keys(m.Args))))
+		}
+	case "metadata":
+		switch name {
+		case "name":
+		case "team":
+			if m.Metadata.Team == "" {
+				d.fail(t.path, s.raw+" is used but metadata.team is not set", "")
+			}
+		default:
+			d.fail(t.path, "unknown placeholder "+quote(s.raw), "metadata placeholders are ${metadata.name} and ${metadata.team}")
+		}
+	case "resources":
+		r, ok := m.Resources[name]
+		if !ok {
+			d.fail(t.path, "no resource "+quote(name)+" for "+s.raw, didYouMean(name, slices.Sorted(maps.Keys(m.Resources))))
+			return
+		}
+		outs, known := resourceOutputs[r.Type]
+		if !known {
+			return // the type itself is reported
+		}
+		if !slices.Contains(outs, s.parts[2]) {
+			hint := "a " + r.Type + " resource has no outputs; mount it under volumes"
+			if len(outs) > 0 {
+				hint = didYouMean(s.parts[2], outs)
+			}
+			d.fail(t.path, "resource "+quote(name)+" ("+r.Type+") has no output "+quote(s.parts[2]), hint)
+		}
+	case "config", "secrets":
+		if errs := validation.IsConfigMapKey(name); len(errs) > 0 {
+			d.fail(t.path, "invalid key "+quote(name)+" in "+s.raw, "keys are letters, digits, '-', '_' and '.'")
+		}
+	}
+}
