@@ -17,7 +17,7 @@ import (
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	s, _, out, errOut := cli.Test()
-	err = cli.Execute(context.Background(), s, args)
+	err = cli.Execute(context.Background(), &cli.Factory{IO: s}, args)
 	return out.String(), errOut.String(), err
 }
 

@@ -9,8 +9,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// Factory carries what commands need from outside: the streams, and the server, whose
+// adapters (store, Kubernetes, HTTP) are wired by cmd/berth.
+type Factory struct {
+	IO *IOStreams
+	// RunServer runs `berth server` until ctx ends.
+	RunServer func(ctx context.Context, o *ServerOptions) error
+}
+
 // NewRootCmd returns the `berth` command tree.
-func NewRootCmd(s *IOStreams) *cobra.Command {
+func NewRootCmd(f *Factory) *cobra.Command {
+	s := f.IO
 	root := &cobra.Command{
 		Use:   "berth",
 		Short: "Deploy, configure, preview, roll back and watch apps on Kubernetes",
@@ -31,13 +40,14 @@ func NewRootCmd(s *IOStreams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
-	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s))
+	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s),
+		NewCmdServer(f))
 	return root
 }
 
 // Execute runs the command line args and returns an error typed for main's exit code.
-func Execute(ctx context.Context, s *IOStreams, args []string) error {
-	root := NewRootCmd(s)
+func Execute(ctx context.Context, f *Factory, args []string) error {
+	root := NewRootCmd(f)
 	root.SetArgs(args)
 	return asUsageError(root.ExecuteContext(ctx))
 }

@@ -59,7 +59,7 @@ func TestEveryCommandTeachesByExample(t *testing.T) {
 			visit(sub)
 		}
 	}
-	visit(cli.NewRootCmd(s))
+	visit(cli.NewRootCmd(&cli.Factory{IO: s}))
 	if len(missing) > 0 {
 		t.Errorf("commands without an Example in --help: %v", missing)
 	}

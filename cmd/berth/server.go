@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/cli"
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// runServer wires the server's adapters — store, service, HTTP — and serves until ctx ends
+// (SIGINT or SIGTERM), then drains in-flight requests.
+func runServer(ctx context.Context, o *cli.ServerOptions) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(o.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+
+	if !strings.HasPrefix(o.Database, "postgres://") && !strings.HasPrefix(o.Database, "postgresql://") {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, o.Database, store.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+
+	svc := service.New(st, log, time.Now)
+	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
+	if err != nil {
+		return err
+	}
+	if secret != "" && o.BootstrapToken == "" {
+		// Shown once, on the terminal of whoever started the server; never logged.
+		fmt.Fprintf(o.IO.Out, "created global admin %q; its token, shown only now:\n\n  %s\n\n", service.BootstrapUser, secret)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.New(svc, log, reg, func(ctx context.Context) error { return st.DB().PingContext(ctx) })
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running? choose another address with --listen)", o.Listen, err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(o.IO.Out, "berth server listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect())
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", o.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package apiv1 holds the resources of Berth's REST API v1 as they travel on the wire. The
+// server (internal/api) and its client (internal/apiclient) share them; nothing here knows
+// about storage.
+package apiv1
+
+import "time"
+
+// Error is the body of every failed request.
+type Error struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// Whoami is the caller as the server sees it.
+type Whoami struct {
+	User        string            `json:"user"`
+	GlobalAdmin bool              `json:"globalAdmin"`
+	Teams       map[string]string `json:"teams"`
+}
+
+// Team owns apps; its members have roles in it.
+type Team struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// CreateTeam is the body of POST /teams.
+type CreateTeam struct {
+	Name string `json:"name"`
+}
+
+// Member is a user's role in a team.
+type Member struct {
+	User string `json:"user"`
+	Role string `json:"role"`
+}
+
+// SetMember is the body of PUT /teams/{team}/members/{user}.
+type SetMember struct {
+	Role string `json:"role"`
+}
+
+// User is a person or robot that holds tokens.
+type User struct {
+	Name        string    `json:"name"`
+	Email       string    `json:"email,omitempty"`
+	GlobalAdmin bool      `json:"globalAdmin"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// CreateUser is the body of POST /users.
+type CreateUser struct {
+	Name        string `json:"name"`
+	Email       string `json:"email,omitempty"`
+	GlobalAdmin bool   `json:"globalAdmin,omitempty"`
+}
+
+// Token describes an API token; its secret is never returned after creation.
+type Token struct {
+	ID         int64      `json:"id"`
+	User       string     `json:"user"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+}
+
+// CreateToken is the body of POST /tokens. User defaults to the caller; ExpiresIn is a Go
+// duration such as "720h"; empty means no expiry.
+type CreateToken struct {
+	Name      string `json:"name"`
+	User      string `json:"user,omitempty"`
+	ExpiresIn string `json:"expiresIn,omitempty"`
+}
+
+// CreatedToken is returned once, when a token is created: Secret is not stored.
+type CreatedToken struct {
+	Token
+	Secret string `json:"secret"`
+}
+
+// App is a team's application.
+type App struct {
+	Team      string    `json:"team"`
+	Name      string    `json:"name"`
+	Revision  int64     `json:"revision"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// CreateApp is the body of POST /teams/{team}/apps.
+type CreateApp struct {
+	Name     string `json:"name"`
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// Revision is one stored manifest of an app.
+type Revision struct {
+	App       string    `json:"app"`
+	Number    int64     `json:"number"`
+	Manifest  string    `json:"manifest"`
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// CreateRevision is the body of POST /teams/{team}/apps/{app}/revisions.
+type CreateRevision struct {
+	Manifest string `json:"manifest"`
+}
+
+// Environment is a deploy target: a cluster and a namespace template.
+type Environment struct {
+	Name              string    `json:"name"`
+	Kubeconfig        string    `json:"kubeconfig,omitempty"`
+	Context           string    `json:"context,omitempty"`
+	InCluster         bool      `json:"inCluster"`
+	NamespaceTemplate string    `json:"namespaceTemplate"`
+	Protected         bool      `json:"protected"`
+	AllowedDeployers  []string  `json:"allowedDeployers,omitempty"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// CreateEnvironment is the body of POST /envs.
+type CreateEnvironment struct {
+	Name              string   `json:"name"`
+	Kubeconfig        string   `json:"kubeconfig,omitempty"`
+	Context           string   `json:"context,omitempty"`
+	InCluster         bool     `json:"inCluster,omitempty"`
+	NamespaceTemplate string   `json:"namespaceTemplate,omitempty"`
+	Protected         bool     `json:"protected,omitempty"`
+	AllowedDeployers  []string `json:"allowedDeployers,omitempty"`
+}
+
+// AuditEvent is one entry of the append-only audit log.
+type AuditEvent struct {
+	ID        int64             `json:"id"`
+	Time      time.Time         `json:"time"`
+	Actor     string            `json:"actor"`
+	Action    string            `json:"action"`
+	Target    string            `json:"target"`
+	Team      string            `json:"team,omitempty"`
+	App       string            `json:"app,omitempty"`
+	RequestID string            `json:"requestId"`
+	Outcome   string            `json:"outcome"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// AuditProblem is a break in the audit log's hash chain.
+type AuditProblem struct {
+	ID      int64  `json:"id"`
+	Problem string `json:"problem"`
+}
+
+// AuditVerification is the result of GET /audit/verify.
+type AuditVerification struct {
+	OK       bool           `json:"ok"`
+	Events   int64          `json:"events"`
+	Problems []AuditProblem `json:"problems"`
+}
+
+// List wraps every collection response, so fields can be added without breaking clients.
+type List[T any] struct {
+	Items []T `json:"items"`
+}

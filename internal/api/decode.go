@@ -1,0 +1,53 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// maxBody bounds every request body; manifests are the largest thing clients send.
+const maxBody = 1 << 20
+
+// decode reads a JSON body into v strictly: the right content type, no unknown fields, one
+// value, at most maxBody bytes. Its errors are 4xx for the client, naming the field.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be JSON (Content-Type: application/json), not %q", r.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return errorf(http.StatusBadRequest, "malformed_json", "request body must hold a single JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &syntax):
+		return errorf(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: typ.Field,
+			Message: "field " + typ.Field + " must be " + typ.Type.String() + ", not " + typ.Value}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "malformed_json", "request body is empty or cut short")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: field, Message: "unknown field " + field}
+	}
+	return errorf(http.StatusBadRequest, "malformed_json", "%v", err)
+}

@@ -1,0 +1,380 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// apiRoutes is the whole REST API: every route, its documentation and its handler.
+func (s *Server) apiRoutes() []route {
+	const v1 = "/api/v1"
+	return []route{
+		{method: "GET", path: v1 + "/whoami", id: "whoami", summary: "The caller: user, global admin flag and team roles",
+			auth: true, response: apiv1.Whoami{}, handle: s.whoami},
+
+		{method: "GET", path: v1 + "/teams", id: "listTeams", summary: "Teams the caller belongs to (all, for global admins)",
+			auth: true, response: apiv1.List[apiv1.Team]{}, handle: s.listTeams},
+		{method: "POST", path: v1 + "/teams", id: "createTeam", summary: "Create a team (global admins)",
+			auth: true, global: authz.TeamCreate, body: apiv1.CreateTeam{}, response: apiv1.Team{}, status: 201, handle: s.createTeam},
+		{method: "GET", path: v1 + "/teams/{team}", id: "getTeam", summary: "One team",
+			auth: true, response: apiv1.Team{}, handle: s.getTeam},
+		{method: "DELETE", path: v1 + "/teams/{team}", id: "deleteTeam", summary: "Delete a team without apps (global admins)",
+			auth: true, global: authz.TeamDelete, status: 204, handle: s.deleteTeam},
+		{method: "GET", path: v1 + "/teams/{team}/members", id: "listMembers", summary: "A team's members and roles",
+			auth: true, response: apiv1.List[apiv1.Member]{}, handle: s.listMembers},
+		{method: "PUT", path: v1 + "/teams/{team}/members/{user}", id: "setMember", summary: "Give a user a role in a team (team admins)",
+			auth: true, body: apiv1.SetMember{}, response: apiv1.Member{}, handle: s.setMember},
+		{method: "DELETE", path: v1 + "/teams/{team}/members/{user}", id: "removeMember", summary: "Take a user out of a team (team admins)",
+			auth: true, status: 204, handle: s.removeMember},
+
+		{method: "GET", path: v1 + "/users", id: "listUsers", summary: "Every user (global admins)",
+			auth: true, global: authz.UserList, response: apiv1.List[apiv1.User]{}, handle: s.listUsers},
+		{method: "POST", path: v1 + "/users", id: "createUser", summary: "Create a user (global admins)",
+			auth: true, global: authz.UserCreate, body: apiv1.CreateUser{}, response: apiv1.User{}, status: 201, handle: s.createUser},
+		{method: "DELETE", path: v1 + "/users/{user}", id: "deleteUser", summary: "Delete a user with their tokens and memberships (global admins)",
+			auth: true, global: authz.UserDelete, status: 204, handle: s.deleteUser},
+
+		{method: "GET", path: v1 + "/tokens", id: "listTokens", summary: "The caller's tokens (?user= another's, for global admins)",
+			auth: true, query: []string{"user"}, response: apiv1.List[apiv1.Token]{}, handle: s.listTokens},
+		{method: "POST", path: v1 + "/tokens", id: "createToken", summary: "Create a token; its secret is in this response only",
+			auth: true, body: apiv1.CreateToken{}, response: apiv1.CreatedToken{}, status: 201, handle: s.createToken},
+		{method: "DELETE", path: v1 + "/tokens/{id}", id: "revokeToken", summary: "Revoke a token",
+			auth: true, response: apiv1.Token{}, handle: s.revokeToken},
+
+		{method: "GET", path: v1 + "/apps", id: "listAllApps", summary: "Apps of every team the caller can see",
+			auth: true, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
+		{method: "GET", path: v1 + "/teams/{team}/apps", id: "listApps", summary: "A team's apps",
+			auth: true, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
+		{method: "POST", path: v1 + "/teams/{team}/apps", id: "createApp", summary: "Register an app, optionally with its first manifest (deployers)",
+			auth: true, body: apiv1.CreateApp{}, response: apiv1.App{}, status: 201, handle: s.createApp},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}", id: "getApp", summary: "One app",
+			auth: true, response: apiv1.App{}, handle: s.getApp},
+		{method: "DELETE", path: v1 + "/teams/{team}/apps/{app}", id: "deleteApp", summary: "Remove an app from Berth (team admins)",
+			auth: true, status: 204, handle: s.deleteApp},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/revisions", id: "listRevisions", summary: "An app's manifest revisions",
+			auth: true, response: apiv1.List[apiv1.Revision]{}, handle: s.listRevisions},
+		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/revisions", id: "createRevision", summary: "Store a new manifest revision (deployers)",
+			auth: true, body: apiv1.CreateRevision{}, response: apiv1.Revision{}, status: 201, handle: s.createRevision},
+
+		{method: "GET", path: v1 + "/envs", id: "listEnvironments", summary: "Every environment",
+			auth: true, response: apiv1.List[apiv1.Environment]{}, handle: s.listEnvs},
+		{method: "POST", path: v1 + "/envs", id: "createEnvironment", summary: "Define an environment (global admins)",
+			auth: true, global: authz.EnvManage, body: apiv1.CreateEnvironment{}, response: apiv1.Environment{}, status: 201, handle: s.createEnv},
+		{method: "GET", path: v1 + "/envs/{env}", id: "getEnvironment", summary: "One environment",
+			auth: true, response: apiv1.Environment{}, handle: s.getEnv},
+		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
+			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
+
+		{method: "GET", path: v1 + "/audit", id: "listAudit", summary: "Audit events, newest first (team viewers: their team; global admins: all)",
+			auth: true, query: []string{"team", "app", "actor", "since", "before", "limit"}, response: apiv1.List[apiv1.AuditEvent]{}, handle: s.listAudit},
+		{method: "GET", path: v1 + "/audit/verify", id: "verifyAudit", summary: "Check the audit log's hash chain (global admins)",
+			auth: true, global: authz.AuditVerify, response: apiv1.AuditVerification{}, handle: s.verifyAudit},
+	}
+}
+
+func ok(w http.ResponseWriter, status int, v any) error {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return nil
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, p *authz.Principal) error {
+	teams := map[string]string{}
+	for t, r := range p.Roles {
+		teams[t] = r.String()
+	}
+	return ok(w, http.StatusOK, apiv1.Whoami{User: p.Name, GlobalAdmin: p.GlobalAdmin, Teams: teams})
+}
+
+func (s *Server) listTeams(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	teams, err := s.svc.ListTeams(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(teams, teamOut))
+}
+
+func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateTeam
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	t, err := s.svc.CreateTeam(r.Context(), p, in.Name)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, teamOut(t))
+}
+
+func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	t, err := s.svc.GetTeam(r.Context(), p, r.PathValue("team"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, teamOut(t))
+}
+
+func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.DeleteTeam(r.Context(), p, r.PathValue("team")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	ms, err := s.svc.ListMembers(r.Context(), p, r.PathValue("team"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(ms, memberOut))
+}
+
+func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.SetMember
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	m, err := s.svc.SetMember(r.Context(), p, r.PathValue("team"), r.PathValue("user"), in.Role)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, memberOut(m))
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.RemoveMember(r.Context(), p, r.PathValue("team"), r.PathValue("user")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	us, err := s.svc.ListUsers(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(us, userOut))
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateUser
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.CreateUser(r.Context(), p, store.User{Name: in.Name, Email: in.Email, IsAdmin: in.GlobalAdmin})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, userOut(u))
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.DeleteUser(r.Context(), p, r.PathValue("user")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	ts, err := s.svc.ListTokens(r.Context(), p, r.URL.Query().Get("user"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(ts, tokenOut))
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateToken
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	var ttl time.Duration
+	if in.ExpiresIn != "" {
+		d, err := time.ParseDuration(in.ExpiresIn)
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "expiresIn", Message: "expiresIn must be a duration such as 720h: " + err.Error()}
+		}
+		ttl = d
+	}
+	t, secret, err := s.svc.CreateToken(r.Context(), p, in.User, in.Name, ttl)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return ok(w, http.StatusCreated, apiv1.CreatedToken{Token: tokenOut(t), Secret: secret})
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "id", Message: "token id must be a number"}
+	}
+	t, err := s.svc.RevokeToken(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, tokenOut(t))
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	apps, err := s.svc.ListApps(r.Context(), p, r.PathValue("team"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(apps, appOut))
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateApp
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.svc.CreateApp(r.Context(), p, r.PathValue("team"), in.Name, in.Manifest)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, appOut(a))
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	a, err := s.svc.GetApp(r.Context(), p, r.PathValue("team"), r.PathValue("app"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, appOut(a))
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.DeleteApp(r.Context(), p, r.PathValue("team"), r.PathValue("app")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listRevisions(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	rs, err := s.svc.ListRevisions(r.Context(), p, r.PathValue("team"), r.PathValue("app"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(rs, revisionOut))
+}
+
+func (s *Server) createRevision(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateRevision
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	rev, err := s.svc.AddRevision(r.Context(), p, r.PathValue("team"), r.PathValue("app"), in.Manifest)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, revisionOut(rev))
+}
+
+func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	es, err := s.svc.ListEnvironments(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(es, envOut))
+}
+
+func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateEnvironment
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	e, err := s.svc.CreateEnvironment(r.Context(), p, store.Environment{
+		Name: in.Name, Kubeconfig: in.Kubeconfig, Context: in.Context, InCluster: in.InCluster,
+		NamespaceTemplate: in.NamespaceTemplate, Protected: in.Protected, AllowedDeployers: in.AllowedDeployers,
+	})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, envOut(e))
+}
+
+func (s *Server) getEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	e, err := s.svc.GetEnvironment(r.Context(), p, r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, envOut(e))
+}
+
+func (s *Server) deleteEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.DeleteEnvironment(r.Context(), p, r.PathValue("env")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	q := r.URL.Query()
+	f := store.AuditFilter{Team: q.Get("team"), App: q.Get("app"), Actor: q.Get("actor")}
+	if v := q.Get("since"); v != "" {
+		t, err := parseSince(v, time.Now())
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "since", Message: err.Error()}
+		}
+		f.Since = t
+	}
+	for name, dst := range map[string]*int64{"before": &f.BeforeID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: name, Message: name + " must be an event id"}
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxAuditLimit {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "limit", Message: "limit must be 1 to " + strconv.Itoa(store.MaxAuditLimit)}
+		}
+		f.Limit = n
+	}
+	evs, err := s.svc.ListAudit(r.Context(), p, f)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(evs, auditOut))
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	problems, err := s.svc.VerifyAudit(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := apiv1.AuditVerification{OK: len(problems) == 0, Problems: []apiv1.AuditProblem{}}
+	for _, pr := range problems {
+		out.Problems = append(out.Problems, apiv1.AuditProblem{ID: pr.ID, Problem: string(pr.Kind) + ": " + pr.Detail})
+	}
+	return ok(w, http.StatusOK, out)
+}
+
+// parseSince accepts an RFC 3339 time or a duration back from now ("24h").
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errSince
+	}
+	return t, nil
+}
+
+var errSince = &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "since", Message: "since must be a duration such as 24h or an RFC 3339 time"}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// ServerOptions configure `berth server`. Every flag has a BERTH_* environment variable.
+type ServerOptions struct {
+	IO       *IOStreams
+	Listen   string
+	DataDir  string
+	Database string
+	LogLevel string
+	// ShutdownTimeout bounds how long in-flight requests get after SIGTERM.
+	ShutdownTimeout time.Duration
+	// BootstrapToken is BERTH_BOOTSTRAP_TOKEN: the first admin's token. Environment only,
+	// so it never shows in a process listing.
+	BootstrapToken string
+}
+
+// NewCmdServer returns `berth server`.
+func NewCmdServer(f *Factory) *cobra.Command {
+	o := &ServerOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Berth server: REST API, metrics and workers",
+		Long: `Runs the API under /api/v1 (OpenAPI document at /api/v1/openapi.json), /healthz,
+/readyz and /metrics. With no configuration it keeps its state in a SQLite database in
+the data directory; --database postgres://... uses PostgreSQL instead.
+
+On its first start, with an empty database, it creates the global admin user "admin" and
+prints a token for it once (or uses $BERTH_BOOTSTRAP_TOKEN). SIGTERM drains in-flight
+requests, then stops.
+
+Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
+		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
+  berth server
+
+  # PostgreSQL, all interfaces
+  BERTH_DATABASE=postgres://berth@db/berth berth server --listen :8080
+
+  # Then, as a client
+  berth login --server http://127.0.0.1:8080 --token berth_...`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd); err != nil {
+				return err
+			}
+			if f.RunServer == nil {
+				return errors.New("this build of berth has no server")
+			}
+			return f.RunServer(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free one)")
+	fl.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory for the SQLite database and other state")
+	fl.StringVar(&o.Database, "database", "", "database: a SQLite file path or postgres://... URL (default: berth.db in --data-dir)")
+	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests get after SIGTERM")
+	return cmd
+}
+
+// complete applies BERTH_* environment variables to flags not set on the command line.
+func (o *ServerOptions) complete(cmd *cobra.Command) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		env := "BERTH_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !fl.Changed {
+			if err := fl.Value.Set(v); err != nil {
+				errs = append(errs, &UsageError{Err: fmt.Errorf("%s=%q: %v", env, v, err)})
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &UsageError{Err: fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)}
+	}
+	if o.Database == "" {
+		o.Database = filepath.Join(o.DataDir, "berth.db")
+	}
+	o.BootstrapToken = os.Getenv("BERTH_BOOTSTRAP_TOKEN")
+	return nil
+}
+
+func defaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "berth")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "berth")
+	}
+	return filepath.Join(os.TempDir(), "berth")
+}
