@@ -33,6 +33,18 @@ type Server struct {
 	ready func(context.Context) error
 }
 
+// RouteInfo names one API route, for tests that must cover them all.
+type RouteInfo struct{ Method, Path, ID string }
+
+// Routes lists the API's routes.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = RouteInfo{Method: rt.method, Path: rt.path, ID: rt.id}
+	}
+	return out
+}
+
 // handlerFunc is a route's handler; p is nil on routes without auth.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error
 
@@ -120,6 +132,7 @@ func (s *Server) adapt(rt route) http.Handler {
 			s.metrics.requests.WithLabelValues(label, status).Inc()
 			s.metrics.latency.WithLabelValues(label, status).Observe(time.Since(start).Seconds())
 		}()
+		r = r.WithContext(service.WithRequestID(r.Context(), requestID(r.Context())))
 		var p *authz.Principal
 		if rt.auth {
 			var err error
@@ -130,13 +143,15 @@ func (s *Server) adapt(rt route) http.Handler {
 			}
 			if rt.global != "" {
 				if err := authz.Check(p, rt.global, authz.Resource{}); err != nil {
+					if rt.method != http.MethodGet {
+						s.svc.AuditDenied(r.Context(), p, string(rt.global), r.URL.Path)
+					}
 					writeError(sw, r, s.log, err)
 					return
 				}
 			}
 		}
-		ctx := service.WithRequestID(r.Context(), requestID(r.Context()))
-		if err := rt.handle(sw, r.WithContext(ctx), p); err != nil {
+		if err := rt.handle(sw, r, p); err != nil {
 			writeError(sw, r, s.log, err)
 		}
 	})

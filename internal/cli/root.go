@@ -41,7 +41,8 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s),
-		NewCmdServer(f))
+		NewCmdServer(f), NewCmdLogin(s), NewCmdWhoami(s), NewCmdTeams(s), NewCmdUsers(s), NewCmdTokens(s),
+		NewCmdApps(s), NewCmdEnvs(s), NewCmdAudit(s))
 	return root
 }
 

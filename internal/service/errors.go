@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Errors callers branch on; the API maps them to 401, 404 and 409.
@@ -26,17 +27,13 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+// userName allows what SSO subjects commonly are (alice, alice.smith, ci-bot, alice@corp)
+// while keeping names safe in URLs, audit targets and Kubernetes labels.
+var userName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._@-]{0,62}[a-z0-9])?$`)
 
-// checkName enforces DNS-1123 labels for names that become parts of Kubernetes names.
-func checkName(field, name string) error {
-	switch {
-	case name == "":
-		return invalid(field, "required")
-	case len(name) > 63:
-		return invalid(field, "%q is longer than 63 characters", name)
-	case !dnsLabel.MatchString(name):
-		return invalid(field, "%q must be lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+func checkUserName(name string) error {
+	if !userName.MatchString(name) || strings.Contains(name, "..") {
+		return invalid("name", "%q must be 1-64 lower-case letters, digits, '.', '_', '@' or '-', starting and ending with a letter or digit", name)
 	}
 	return nil
 }

@@ -60,6 +60,12 @@ func (s *Service) mutate(ctx context.Context, p *authz.Principal, c *change, all
 	return storeErr(err)
 }
 
+// AuditDenied records a mutating call refused before it reached a use case (by the
+// route-level check of an entry point).
+func (s *Service) AuditDenied(ctx context.Context, p *authz.Principal, action, target string) {
+	s.audit(ctx, p, &change{action: action, target: target}, store.OutcomeDenied)
+}
+
 func (s *Service) audit(ctx context.Context, p *authz.Principal, c *change, outcome store.Outcome) {
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.AppendAudit(ctx, s.event(ctx, p, c, outcome))

@@ -20,6 +20,9 @@ func (s *Service) ListUsers(ctx context.Context, p *authz.Principal) ([]store.Us
 
 // CreateUser creates a user (global admins only).
 func (s *Service) CreateUser(ctx context.Context, p *authz.Principal, u store.User) (store.User, error) {
+	if err := checkUserName(u.Name); err != nil {
+		return store.User{}, err
+	}
 	var out store.User
 	c := change{action: "user.create", target: "user/" + u.Name, details: map[string]any{"globalAdmin": u.IsAdmin}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.UserCreate, authz.Resource{}), func(tx *store.Tx) (err error) {

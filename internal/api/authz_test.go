@@ -1,0 +1,126 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+)
+
+// Who may call a route, beyond being signed in.
+type need int
+
+const (
+	anyone need = iota
+	viewer
+	deployerRole
+	adminRole
+	global
+)
+
+// allowed reports whether a valid caller of kind c passes need on team alpha.
+func allowed(c string, n need) bool {
+	rank := map[string]need{otherViewer: anyone, ownViewer: viewer, deployer: deployerRole, teamAdmin: adminRole, globalAdmin: global}
+	return rank[c] >= n
+}
+
+type routeCase struct {
+	method, path string
+	body         func(f *fixture) any
+	need         need
+	status       int
+}
+
+func routeCases() map[string]routeCase {
+	return map[string]routeCase{
+		"whoami":            {"GET", "/api/v1/whoami", nil, anyone, 200},
+		"listTeams":         {"GET", "/api/v1/teams", nil, anyone, 200},
+		"createTeam":        {"POST", "/api/v1/teams", body(apiv1.CreateTeam{Name: "delta"}), global, 201},
+		"getTeam":           {"GET", "/api/v1/teams/alpha", nil, viewer, 200},
+		"deleteTeam":        {"DELETE", "/api/v1/teams/gamma", nil, global, 204},
+		"listMembers":       {"GET", "/api/v1/teams/alpha/members", nil, viewer, 200},
+		"setMember":         {"PUT", "/api/v1/teams/alpha/members/carol", body(apiv1.SetMember{Role: "viewer"}), adminRole, 200},
+		"removeMember":      {"DELETE", "/api/v1/teams/alpha/members/eve", nil, adminRole, 204},
+		"listUsers":         {"GET", "/api/v1/users", nil, global, 200},
+		"createUser":        {"POST", "/api/v1/users", body(apiv1.CreateUser{Name: "newbie"}), global, 201},
+		"deleteUser":        {"DELETE", "/api/v1/users/carol", nil, global, 204},
+		"listTokens":        {"GET", "/api/v1/tokens", nil, anyone, 200},
+		"createToken":       {"POST", "/api/v1/tokens", body(apiv1.CreateToken{Name: "laptop"}), anyone, 201},
+		"revokeToken":       {"DELETE", "/api/v1/tokens/{carol}", nil, global, 200},
+		"listAllApps":       {"GET", "/api/v1/apps", nil, anyone, 200},
+		"listApps":          {"GET", "/api/v1/teams/alpha/apps", nil, viewer, 200},
+		"createApp":         {"POST", "/api/v1/teams/alpha/apps", body(apiv1.CreateApp{Name: "billing"}), deployerRole, 201},
+		"getApp":            {"GET", "/api/v1/teams/alpha/apps/reports", nil, viewer, 200},
+		"deleteApp":         {"DELETE", "/api/v1/teams/alpha/apps/reports", nil, adminRole, 204},
+		"listRevisions":     {"GET", "/api/v1/teams/alpha/apps/reports/revisions", nil, viewer, 200},
+		"createRevision":    {"POST", "/api/v1/teams/alpha/apps/reports/revisions", body(apiv1.CreateRevision{Manifest: reportsManifest}), deployerRole, 201},
+		"listEnvironments":  {"GET", "/api/v1/envs", nil, anyone, 200},
+		"getEnvironment":    {"GET", "/api/v1/envs/staging", nil, anyone, 200},
+		"createEnvironment": {"POST", "/api/v1/envs", body(apiv1.CreateEnvironment{Name: "prod", InCluster: true}), global, 201},
+		"deleteEnvironment": {"DELETE", "/api/v1/envs/old", nil, global, 204},
+		"listAudit":         {"GET", "/api/v1/audit?team=alpha", nil, viewer, 200},
+		"verifyAudit":       {"GET", "/api/v1/audit/verify", nil, global, 200},
+	}
+}
+
+func body(v any) func(*fixture) any { return func(*fixture) any { return v } }
+
+// TestAuthorizationTable calls every route as every kind of caller, each on a fresh server,
+// and checks the status: 401 without a valid token, 403 with a reason when the role is
+// short, the route's success status otherwise; and that a refused call changed nothing but
+// (for a denial) one audit event.
+func TestAuthorizationTable(t *testing.T) {
+	cases := routeCases()
+	f0 := newFixture(t)
+	for _, r := range f0.api.Routes() {
+		if _, ok := cases[r.ID]; !ok {
+			t.Errorf("route %s %s (%s) has no row in the authorization table", r.Method, r.Path, r.ID)
+		}
+	}
+	for id, rc := range cases {
+		for _, caller := range callers {
+			t.Run(id+"/"+caller, func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t)
+				path := strings.ReplaceAll(rc.path, "{carol}", fmt.Sprint(f.ids["carol"]))
+				var b any
+				if rc.body != nil {
+					b = rc.body(f)
+				}
+				before := f.auditCount()
+				status, data := f.do(caller, rc.method, path, b)
+				want := rc.status
+				switch {
+				case caller == noToken || caller == expired || caller == revoked:
+					want = http.StatusUnauthorized
+				case !allowed(caller, rc.need):
+					want = http.StatusForbidden
+				}
+				if status != want {
+					t.Fatalf("%s %s as %s: status %d, want %d\n%s", rc.method, path, caller, status, want, data)
+				}
+				if status >= 400 {
+					var e apiv1.Error
+					if err := json.Unmarshal(data, &e); err != nil || e.Code == "" || e.Message == "" {
+						t.Fatalf("error body %s is not {code, message}", data)
+					}
+				}
+				after := f.auditCount()
+				mutating := rc.method != "GET"
+				switch {
+				case status == http.StatusUnauthorized && after != before:
+					t.Errorf("unauthenticated call wrote %d audit events", after-before)
+				case status == http.StatusForbidden && mutating && after != before+1:
+					t.Errorf("denied mutating call wrote %d audit events, want 1", after-before)
+				case status < 300 && mutating && after != before+1:
+					t.Errorf("mutating call wrote %d audit events, want exactly 1", after-before)
+				case !mutating && after != before:
+					t.Errorf("read wrote %d audit events", after-before)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// clock is a settable clock for the service, so tokens can expire on demand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fixture is a server on a fresh SQLite database with two teams and a token per kind of
+// caller the authorization table knows.
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	api    *api.Server
+	st     *store.Store
+	clock  *clock
+	tokens map[string]string // caller kind -> token secret
+	ids    map[string]int64  // named token ids
+	logs   *bytes.Buffer
+}
+
+// Caller kinds of the authorization table.
+const (
+	noToken     = "no token"
+	expired     = "expired"
+	revoked     = "revoked"
+	otherViewer = "other team's viewer"
+	ownViewer   = "own viewer"
+	deployer    = "deployer"
+	teamAdmin   = "admin"
+	globalAdmin = "global admin"
+)
+
+var callers = []string{noToken, expired, revoked, otherViewer, ownViewer, deployer, teamAdmin, globalAdmin}
+
+const bootstrap = "berth_bootstrap_token_for_tests_0123456789abcdef"
+
+const reportsManifest = `apiVersion: berth.dev/v1
+metadata: {name: reports, team: alpha}
+containers:
+  web: {image: registry.example.com/reports:1}
+`
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clk := &clock{now: time.Now()}
+	svc := service.New(st, log, clk.Now)
+	if _, err := svc.Bootstrap(ctx, bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(svc, log, prometheus.NewRegistry(), func(ctx context.Context) error { return st.DB().PingContext(ctx) })
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, srv: srv, api: a, st: st, clock: clk, tokens: map[string]string{}, ids: map[string]int64{}, logs: logs}
+	f.tokens[globalAdmin] = bootstrap
+
+	root, err := svc.Authenticate(ctx, bootstrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, team := range []string{"alpha", "beta", "gamma"} {
+		_, err := svc.CreateTeam(ctx, root, team)
+		must(err)
+	}
+	users := map[string][2]string{ // user -> team, role
+		"vera": {"alpha", "viewer"}, "dan": {"alpha", "deployer"}, "ada": {"alpha", "admin"},
+		"bob": {"beta", "viewer"}, "eve": {"alpha", "viewer"}, "rex": {"alpha", "viewer"}, "carol": {},
+	}
+	for u, m := range users {
+		_, err := svc.CreateUser(ctx, root, store.User{Name: u})
+		must(err)
+		if m[0] != "" {
+			_, err = svc.SetMember(ctx, root, m[0], u, m[1])
+			must(err)
+		}
+	}
+	token := func(user, name string, ttl time.Duration) (int64, string) {
+		tok, secret, err := svc.CreateToken(ctx, root, user, name, ttl)
+		must(err)
+		return tok.ID, secret
+	}
+	_, f.tokens[ownViewer] = token("vera", "t", 0)
+	_, f.tokens[deployer] = token("dan", "t", 0)
+	_, f.tokens[teamAdmin] = token("ada", "t", 0)
+	_, f.tokens[otherViewer] = token("bob", "t", 0)
+	_, f.tokens[expired] = token("eve", "t", time.Hour)
+	var revokedID int64
+	revokedID, f.tokens[revoked] = token("rex", "t", 0)
+	_, err = svc.RevokeToken(ctx, root, revokedID)
+	must(err)
+	f.ids["carol"], _ = token("carol", "spare", 0)
+
+	_, err = svc.CreateApp(ctx, root, "alpha", "reports", reportsManifest)
+	must(err)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	must(os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
+	for _, env := range []string{"staging", "old"} {
+		_, err = svc.CreateEnvironment(ctx, root, store.Environment{Name: env, Kubeconfig: kubeconfig})
+		must(err)
+	}
+	// Every token but the expiring one outlives this jump.
+	clk.Add(2 * time.Hour)
+	return f
+}
+
+// do sends a request as caller and returns the status and body.
+func (f *fixture) do(caller, method, path string, body any) (int, []byte) {
+	f.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok := f.tokens[caller]; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return f.send(req)
+}
+
+func (f *fixture) send(req *http.Request) (int, []byte) {
+	f.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// auditCount is the number of audit events in the store.
+func (f *fixture) auditCount() int {
+	f.t.Helper()
+	var n int
+	if err := f.st.DB().QueryRow("SELECT COUNT(*) FROM audit_events").Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}

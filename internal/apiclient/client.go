@@ -1,0 +1,269 @@
+// Package apiclient is the typed client of Berth's REST API, used by the CLI.
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+)
+
+// Client calls one Berth server with one token.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// New returns a client of the server at serverURL.
+func New(serverURL, token string) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(serverURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: want http(s)://host[:port]", serverURL)
+	}
+	return &Client{base: u, token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// Server returns the server's base URL.
+func (c *Client) Server() string { return c.base.String() }
+
+// Error is a failed request as the server explained it.
+type Error struct {
+	Status int
+	Body   apiv1.Error
+}
+
+func (e *Error) Error() string {
+	msg := e.Body.Message
+	if e.Body.Field != "" && !strings.Contains(msg, e.Body.Field) {
+		msg = e.Body.Field + ": " + msg
+	}
+	if e.Body.Code == "internal" && e.Body.RequestID != "" {
+		msg += " (request id " + e.Body.RequestID + ")"
+	}
+	return msg
+}
+
+// IsStatus reports whether err is an API error with the given HTTP status.
+func IsStatus(err error, status int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == status
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	u := *c.base
+	u.Path += path
+	u.RawQuery = query.Encode()
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w (is the server running? check `berth login`)", method, c.base.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		e := &Error{Status: resp.StatusCode}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(data, &e.Body) != nil || e.Body.Message == "" {
+			e.Body.Code, e.Body.Message = "http", fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+		}
+		return e
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// Whoami returns the caller.
+func (c *Client) Whoami(ctx context.Context) (apiv1.Whoami, error) {
+	var out apiv1.Whoami
+	return out, c.do(ctx, "GET", "/api/v1/whoami", nil, nil, &out)
+}
+
+// Teams lists teams.
+func (c *Client) Teams(ctx context.Context) ([]apiv1.Team, error) {
+	var out apiv1.List[apiv1.Team]
+	return out.Items, c.do(ctx, "GET", "/api/v1/teams", nil, nil, &out)
+}
+
+// CreateTeam creates a team.
+func (c *Client) CreateTeam(ctx context.Context, name string) (apiv1.Team, error) {
+	var out apiv1.Team
+	return out, c.do(ctx, "POST", "/api/v1/teams", nil, apiv1.CreateTeam{Name: name}, &out)
+}
+
+// DeleteTeam deletes a team.
+func (c *Client) DeleteTeam(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/teams/"+esc(name), nil, nil, nil)
+}
+
+// Members lists a team's members.
+func (c *Client) Members(ctx context.Context, team string) ([]apiv1.Member, error) {
+	var out apiv1.List[apiv1.Member]
+	return out.Items, c.do(ctx, "GET", "/api/v1/teams/"+esc(team)+"/members", nil, nil, &out)
+}
+
+// SetMember gives user a role in team.
+func (c *Client) SetMember(ctx context.Context, team, user, role string) (apiv1.Member, error) {
+	var out apiv1.Member
+	return out, c.do(ctx, "PUT", "/api/v1/teams/"+esc(team)+"/members/"+esc(user), nil, apiv1.SetMember{Role: role}, &out)
+}
+
+// RemoveMember takes user out of team.
+func (c *Client) RemoveMember(ctx context.Context, team, user string) error {
+	return c.do(ctx, "DELETE", "/api/v1/teams/"+esc(team)+"/members/"+esc(user), nil, nil, nil)
+}
+
+// Users lists users.
+func (c *Client) Users(ctx context.Context) ([]apiv1.User, error) {
+	var out apiv1.List[apiv1.User]
+	return out.Items, c.do(ctx, "GET", "/api/v1/users", nil, nil, &out)
+}
+
+// CreateUser creates a user.
+func (c *Client) CreateUser(ctx context.Context, in apiv1.CreateUser) (apiv1.User, error) {
+	var out apiv1.User
+	return out, c.do(ctx, "POST", "/api/v1/users", nil, in, &out)
+}
+
+// DeleteUser deletes a user.
+func (c *Client) DeleteUser(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/users/"+esc(name), nil, nil, nil)
+}
+
+// Tokens lists user's tokens ("" for the caller's).
+func (c *Client) Tokens(ctx context.Context, user string) ([]apiv1.Token, error) {
+	var out apiv1.List[apiv1.Token]
+	q := url.Values{}
+	if user != "" {
+		q.Set("user", user)
+	}
+	return out.Items, c.do(ctx, "GET", "/api/v1/tokens", q, nil, &out)
+}
+
+// CreateToken creates a token; the secret is in the result only.
+func (c *Client) CreateToken(ctx context.Context, in apiv1.CreateToken) (apiv1.CreatedToken, error) {
+	var out apiv1.CreatedToken
+	return out, c.do(ctx, "POST", "/api/v1/tokens", nil, in, &out)
+}
+
+// RevokeToken revokes a token.
+func (c *Client) RevokeToken(ctx context.Context, id int64) (apiv1.Token, error) {
+	var out apiv1.Token
+	return out, c.do(ctx, "DELETE", "/api/v1/tokens/"+strconv.FormatInt(id, 10), nil, nil, &out)
+}
+
+// Apps lists team's apps, or every visible app with team "".
+func (c *Client) Apps(ctx context.Context, team string) ([]apiv1.App, error) {
+	var out apiv1.List[apiv1.App]
+	path := "/api/v1/apps"
+	if team != "" {
+		path = "/api/v1/teams/" + esc(team) + "/apps"
+	}
+	return out.Items, c.do(ctx, "GET", path, nil, nil, &out)
+}
+
+// CreateApp registers an app.
+func (c *Client) CreateApp(ctx context.Context, team string, in apiv1.CreateApp) (apiv1.App, error) {
+	var out apiv1.App
+	return out, c.do(ctx, "POST", "/api/v1/teams/"+esc(team)+"/apps", nil, in, &out)
+}
+
+// App returns one app.
+func (c *Client) App(ctx context.Context, team, name string) (apiv1.App, error) {
+	var out apiv1.App
+	return out, c.do(ctx, "GET", "/api/v1/teams/"+esc(team)+"/apps/"+esc(name), nil, nil, &out)
+}
+
+// DeleteApp removes an app.
+func (c *Client) DeleteApp(ctx context.Context, team, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/teams/"+esc(team)+"/apps/"+esc(name), nil, nil, nil)
+}
+
+// Revisions lists an app's manifest revisions.
+func (c *Client) Revisions(ctx context.Context, team, app string) ([]apiv1.Revision, error) {
+	var out apiv1.List[apiv1.Revision]
+	return out.Items, c.do(ctx, "GET", "/api/v1/teams/"+esc(team)+"/apps/"+esc(app)+"/revisions", nil, nil, &out)
+}
+
+// CreateRevision stores a new manifest revision.
+func (c *Client) CreateRevision(ctx context.Context, team, app, manifest string) (apiv1.Revision, error) {
+	var out apiv1.Revision
+	return out, c.do(ctx, "POST", "/api/v1/teams/"+esc(team)+"/apps/"+esc(app)+"/revisions", nil, apiv1.CreateRevision{Manifest: manifest}, &out)
+}
+
+// Environments lists environments.
+func (c *Client) Environments(ctx context.Context) ([]apiv1.Environment, error) {
+	var out apiv1.List[apiv1.Environment]
+	return out.Items, c.do(ctx, "GET", "/api/v1/envs", nil, nil, &out)
+}
+
+// CreateEnvironment defines an environment.
+func (c *Client) CreateEnvironment(ctx context.Context, in apiv1.CreateEnvironment) (apiv1.Environment, error) {
+	var out apiv1.Environment
+	return out, c.do(ctx, "POST", "/api/v1/envs", nil, in, &out)
+}
+
+// DeleteEnvironment removes an environment.
+func (c *Client) DeleteEnvironment(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/envs/"+esc(name), nil, nil, nil)
+}
+
+// AuditFilter selects audit events.
+type AuditFilter struct {
+	Team, App, Actor, Since string
+	Limit                   int
+}
+
+// Audit lists audit events, newest first.
+func (c *Client) Audit(ctx context.Context, f AuditFilter) ([]apiv1.AuditEvent, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"team": f.Team, "app": f.App, "actor": f.Actor, "since": f.Since} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out apiv1.List[apiv1.AuditEvent]
+	return out.Items, c.do(ctx, "GET", "/api/v1/audit", q, nil, &out)
+}
+
+// VerifyAudit checks the audit log's hash chain.
+func (c *Client) VerifyAudit(ctx context.Context) (apiv1.AuditVerification, error) {
+	var out apiv1.AuditVerification
+	return out, c.do(ctx, "GET", "/api/v1/audit/verify", nil, nil, &out)
+}
