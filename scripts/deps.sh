@@ -24,6 +24,9 @@ missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
 done
+# The store's tests start throwaway PostgreSQL servers from the installed binaries; Debian
+# keeps them off PATH, under /usr/lib/postgresql/<version>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 sudo=""

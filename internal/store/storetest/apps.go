@@ -1,0 +1,335 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/store"
+)
+
+func testApps(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seed(t, st, []string{"web", "data"}, []string{"ann"})
+	var app store.App
+	tx(t, st, func(tx *store.Tx) error {
+		var err error
+		if app, err = tx.CreateApp(ctx, "web", "frontend", "ann"); err != nil {
+			return err
+		}
+		if _, err := tx.CreateApp(ctx, "web", "api", "ann"); err != nil {
+			return err
+		}
+		// Names are unique per team only.
+		_, err = tx.CreateApp(ctx, "data", "api", "ann")
+		return err
+	})
+	want := store.App{ID: app.ID, TeamID: app.TeamID, Team: "web", Name: "frontend", CreatedBy: "ann", CreatedAt: epoch}
+	equal(t, "CreateApp", app, want)
+	got, err := st.App(ctx, "web", "frontend")
+	must(t, "App", err)
+	equal(t, "App", got, want)
+
+	list := func(team string) []string {
+		t.Helper()
+		apps, err := st.Apps(ctx, team)
+		must(t, "Apps", err)
+		var out []string
+		for _, a := range apps {
+			out = append(out, a.Team+"/"+a.Name)
+		}
+		return out
+	}
+	equal(t, "Apps web", list("web"), []string{"web/api", "web/frontend"})
+	equal(t, "Apps all", list(""), []string{"data/api", "web/api", "web/frontend"})
+	_, err = st.Apps(ctx, "nope")
+	wantErr(t, "Apps missing team", err, store.ErrNotFound)
+
+	for _, tc := range []struct {
+		team, name, by string
+		want           error
+	}{
+		{"web", "frontend", "ann", store.ErrConflict},
+		{"nope", "x", "ann", store.ErrNotFound},
+		{"web", "Bad_Name", "ann", store.ErrInvalid},
+		{"web", "x", "", store.ErrInvalid},
+	} {
+		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateApp(ctx, tc.team, tc.name, tc.by); return err })
+		wantErr(t, "CreateApp "+tc.team+"/"+tc.name, err, tc.want)
+	}
+	_, err = st.App(ctx, "web", "nope")
+	wantErr(t, "App missing", err, store.ErrNotFound)
+	if err != nil && !strings.Contains(err.Error(), `"web/nope"`) {
+		t.Errorf("App missing: error %q does not name the app", err)
+	}
+	_, err = st.App(ctx, "nope", "api")
+	wantErr(t, "App of missing team", err, store.ErrNotFound)
+	if err != nil && !strings.Contains(err.Error(), `team "nope"`) {
+		t.Errorf("App of missing team: error %q does not name the team", err)
+	}
+
+	tx(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "api") })
+	equal(t, "Apps after delete", list(""), []string{"data/api", "web/frontend"})
+	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "api") })
+	wantErr(t, "DeleteApp missing", err, store.ErrNotFound)
+	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "nope", "api") })
+	wantErr(t, "DeleteApp missing team", err, store.ErrNotFound)
+}
+
+func testRevisions(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seed(t, st, []string{"web"}, []string{"ann"})
+	tx(t, st, func(tx *store.Tx) error {
+		if _, err := tx.CreateApp(ctx, "web", "frontend", "ann"); err != nil {
+			return err
+		}
+		_, err := tx.CreateApp(ctx, "web", "other", "ann")
+		return err
+	})
+	_, err := st.LatestRevision(ctx, "web", "frontend")
+	wantErr(t, "LatestRevision before the first", err, store.ErrNotFound)
+
+	manifests := []string{"apiVersion: berth.dev/v1\nreplicas: 1\n", "replicas: 2\n", "replicas: 3\n"}
+	var revs []store.Revision
+	for i, m := range manifests {
+		h.clock.Advance(time.Minute)
+		tx(t, st, func(tx *store.Tx) error {
+			r, err := tx.AddRevision(ctx, "web", "frontend", m, "ann")
+			revs = append(revs, r)
+			return err
+		})
+		sum := sha256.Sum256([]byte(m))
+		if r := revs[i]; r.Number != int64(i+1) || r.Manifest != m || r.Digest != hex.EncodeToString(sum[:]) ||
+			r.Team != "web" || r.App != "frontend" || r.CreatedBy != "ann" || !r.CreatedAt.Equal(epoch.Add(time.Duration(i+1)*time.Minute)) {
+			t.Errorf("AddRevision %d = %+v", i+1, r)
+		}
+	}
+	// Numbering is per app.
+	tx(t, st, func(tx *store.Tx) error {
+		r, err := tx.AddRevision(ctx, "web", "other", "x: 1\n", "ann")
+		if err == nil && r.Number != 1 {
+			t.Errorf("first revision of another app is %d, want 1", r.Number)
+		}
+		return err
+	})
+
+	got, err := st.Revision(ctx, "web", "frontend", 2)
+	must(t, "Revision", err)
+	equal(t, "Revision 2", got, revs[1])
+	latest, err := st.LatestRevision(ctx, "web", "frontend")
+	must(t, "LatestRevision", err)
+	equal(t, "LatestRevision", latest, revs[2])
+	all, err := st.Revisions(ctx, "web", "frontend")
+	must(t, "Revisions", err)
+	equal(t, "Revisions", all, []store.Revision{revs[2], revs[1], revs[0]})
+	app, err := st.App(ctx, "web", "frontend")
+	must(t, "App", err)
+	if app.LatestRevision != 3 {
+		t.Errorf("App.LatestRevision = %d, want 3", app.LatestRevision)
+	}
+
+	_, err = st.Revision(ctx, "web", "frontend", 4)
+	wantErr(t, "Revision missing", err, store.ErrNotFound)
+	_, err = st.Revision(ctx, "web", "nope", 1)
+	wantErr(t, "Revision of a missing app", err, store.ErrNotFound)
+	for _, tc := range []struct {
+		app, manifest, by string
+		want              error
+	}{
+		{"nope", "x", "ann", store.ErrNotFound},
+		{"frontend", "", "ann", store.ErrInvalid},
+		{"frontend", "x", "", store.ErrInvalid},
+	} {
+		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.AddRevision(ctx, "web", tc.app, tc.manifest, tc.by); return err })
+		wantErr(t, "AddRevision "+tc.app, err, tc.want)
+	}
+	// A failed AddRevision does not use up a number.
+	tx(t, st, func(tx *store.Tx) error {
+		r, err := tx.AddRevision(ctx, "web", "frontend", "replicas: 4\n", "ann")
+		if err == nil && r.Number != 4 {
+			t.Errorf("revision after failures is %d, want 4", r.Number)
+		}
+		return err
+	})
+
+	// Deleting the app deletes its revisions; a new app of that name starts again at 1.
+	tx(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "frontend") })
+	_, err = st.Revisions(ctx, "web", "frontend")
+	wantErr(t, "Revisions of a deleted app", err, store.ErrNotFound)
+	tx(t, st, func(tx *store.Tx) error {
+		if _, err := tx.CreateApp(ctx, "web", "frontend", "ann"); err != nil {
+			return err
+		}
+		r, err := tx.AddRevision(ctx, "web", "frontend", "y: 1\n", "ann")
+		if err == nil && r.Number != 1 {
+			t.Errorf("first revision of a re-created app is %d, want 1", r.Number)
+		}
+		return err
+	})
+}
+
+// testConcurrentRevisions adds revisions to one app from many goroutines: every revision
+// gets its own number, without gaps.
+func testConcurrentRevisions(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seed(t, st, []string{"web"}, []string{"ann"})
+	tx(t, st, func(tx *store.Tx) error { _, err := tx.CreateApp(ctx, "web", "frontend", "ann"); return err })
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- st.Tx(ctx, func(tx *store.Tx) error {
+				_, err := tx.AddRevision(ctx, "web", "frontend", fmt.Sprintf("n: %d\n", i), "ann")
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, "AddRevision", err)
+	}
+	revs, err := st.Revisions(ctx, "web", "frontend")
+	must(t, "Revisions", err)
+	if len(revs) != n {
+		t.Fatalf("%d revisions, want %d", len(revs), n)
+	}
+	for i, r := range revs {
+		if r.Number != int64(n-i) {
+			t.Errorf("revision %d has number %d, want %d", i, r.Number, n-i)
+		}
+	}
+}
+
+func testEnvironments(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seed(t, st, nil, []string{"ann", "bob"})
+	var staging, prod store.Environment
+	tx(t, st, func(tx *store.Tx) error {
+		var err error
+		staging, err = tx.CreateEnvironment(ctx, store.Environment{Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging"})
+		if err != nil {
+			return err
+		}
+		prod, err = tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true})
+		if err != nil {
+			return err
+		}
+		if err := tx.AllowDeployer(ctx, "prod", "bob"); err != nil {
+			return err
+		}
+		if err := tx.AllowDeployer(ctx, "prod", "ann"); err != nil {
+			return err
+		}
+		return tx.AllowDeployer(ctx, "prod", "bob") // again: no change
+	})
+	wantStaging := store.Environment{ID: staging.ID, Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging",
+		NamespaceTemplate: store.DefaultNamespaceTemplate, CreatedAt: epoch}
+	equal(t, "CreateEnvironment staging", staging, wantStaging)
+	if got := staging.Namespace("web", "frontend"); got != "web-staging" {
+		t.Errorf("Namespace = %q, want web-staging", got)
+	}
+
+	got, err := st.Environment(ctx, "prod")
+	must(t, "Environment", err)
+	wantProd := store.Environment{ID: prod.ID, Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true,
+		AllowedDeployers: []string{"ann", "bob"}, CreatedAt: epoch}
+	equal(t, "Environment prod", got, wantProd)
+	if got.Namespace("web", "frontend") != "web-frontend-prod" || !got.AllowsDeployer("bob") || got.AllowsDeployer("cy") {
+		t.Errorf("Namespace/AllowsDeployer of %+v", got)
+	}
+	envs, err := st.Environments(ctx)
+	must(t, "Environments", err)
+	equal(t, "Environments", envs, []store.Environment{wantProd, wantStaging})
+
+	err = txErr(t, st, func(tx *store.Tx) error {
+		_, err := tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true})
+		return err
+	})
+	wantErr(t, "CreateEnvironment duplicate", err, store.ErrConflict)
+
+	tx(t, st, func(tx *store.Tx) error { return tx.DisallowDeployer(ctx, "prod", "bob") })
+	got, _ = st.Environment(ctx, "prod")
+	equal(t, "AllowedDeployers after DisallowDeployer", got.AllowedDeployers, []string{"ann"})
+	for _, tc := range []struct {
+		what string
+		fn   func(tx *store.Tx) error
+	}{
+		{"DisallowDeployer not allowed", func(tx *store.Tx) error { return tx.DisallowDeployer(ctx, "prod", "bob") }},
+		{"DisallowDeployer missing env", func(tx *store.Tx) error { return tx.DisallowDeployer(ctx, "nope", "bob") }},
+		{"AllowDeployer missing env", func(tx *store.Tx) error { return tx.AllowDeployer(ctx, "nope", "bob") }},
+		{"AllowDeployer missing user", func(tx *store.Tx) error { return tx.AllowDeployer(ctx, "prod", "nope") }},
+		{"DeleteEnvironment missing", func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "nope") }},
+		{"UpdateEnvironment missing", func(tx *store.Tx) error {
+			_, err := tx.UpdateEnvironment(ctx, store.Environment{Name: "nope", InCluster: true})
+			return err
+		}},
+	} {
+		wantErr(t, tc.what, txErr(t, st, tc.fn), store.ErrNotFound)
+	}
+	_, err = st.Environment(ctx, "nope")
+	wantErr(t, "Environment missing", err, store.ErrNotFound)
+
+	// Update replaces the settings and keeps the allowances.
+	tx(t, st, func(tx *store.Tx) error {
+		e, err := tx.UpdateEnvironment(ctx, store.Environment{Name: "prod", Kubeconfig: "/k", Context: "c", Protected: false})
+		if err == nil {
+			want := store.Environment{ID: prod.ID, Name: "prod", Kubeconfig: "/k", Context: "c", NamespaceTemplate: store.DefaultNamespaceTemplate,
+				AllowedDeployers: []string{"ann"}, CreatedAt: epoch}
+			equal(t, "UpdateEnvironment", e, want)
+		}
+		return err
+	})
+
+	tx(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "prod") })
+	_, err = st.Environment(ctx, "prod")
+	wantErr(t, "Environment after delete", err, store.ErrNotFound)
+	// Its allowances went with it: a new prod starts with none.
+	tx(t, st, func(tx *store.Tx) error {
+		e, err := tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true})
+		if err == nil && len(e.AllowedDeployers) != 0 {
+			t.Errorf("re-created environment has allowances %v", e.AllowedDeployers)
+		}
+		return err
+	})
+	got, _ = st.Environment(ctx, "prod")
+	if len(got.AllowedDeployers) != 0 {
+		t.Errorf("re-created environment has allowances %v", got.AllowedDeployers)
+	}
+}
+
+func testEnvironmentValidation(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	for _, tc := range []struct {
+		what  string
+		env   store.Environment
+		field string // "" = valid
+	}{
+		{"kubeconfig", store.Environment{Name: "a", Kubeconfig: "/k"}, ""},
+		{"in-cluster", store.Environment{Name: "b", InCluster: true}, ""},
+		{"namespace per app", store.Environment{Name: "c", InCluster: true, NamespaceTemplate: "{app}"}, ""},
+		{"fixed namespace", store.Environment{Name: "d", InCluster: true, NamespaceTemplate: "apps"}, ""},
+		{"no cluster", store.Environment{Name: "e"}, "kubeconfig"},
+		{"both clusters", store.Environment{Name: "f", Kubeconfig: "/k", InCluster: true}, "kubeconfig"},
+		{"bad name", store.Environment{Name: "Prod", InCluster: true}, "name"},
+		{"unknown placeholder", store.Environment{Name: "g", InCluster: true, NamespaceTemplate: "{team}-{region}"}, "namespace_template"},
+		{"unclosed placeholder", store.Environment{Name: "h", InCluster: true, NamespaceTemplate: "{team"}, "namespace_template"},
+		{"not a label", store.Environment{Name: "i", InCluster: true, NamespaceTemplate: "{team}_{env}"}, "namespace_template"},
+	} {
+		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateEnvironment(ctx, tc.env); return err })
+		if tc.field == "" {
+			wantErr(t, "CreateEnvironment "+tc.what, err, nil)
+			continue
+		}
+		var inv *store.InvalidError
+		if !errors.As(err, &inv) || inv.Field != tc.field {
+			t.Errorf("CreateEnvironment %s: error %v, want an InvalidError about %s", tc.what, err, tc.field)
+		}
+	}
+}
