@@ -296,3 +296,70 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstStartPrintsAdminTokenOnce starts a server with no BERTH_BOOTSTRAP_TOKEN: the
+// first start prints a working token, a restart prints none; then the CLI logs in with it
+// and saves the login with mode 0600.
+func TestFirstStartPrintsAdminTokenOnce(t *testing.T) {
+	data := t.TempDir()
+	start := func() (string, *exec.Cmd, chan error) {
+		cmd := exec.Command(berthBin, "server", "--data-dir", data, "--listen", "127.0.0.1:0")
+		cmd.Env = os.Environ()
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		var out strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "berth server listening on ") {
+				break
+			}
+		}
+		go func() { io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+		t.Cleanup(func() { cmd.Process.Kill() })
+		return out.String(), cmd, done
+	}
+	first, cmd, done := start()
+	var token, url string
+	for _, f := range strings.Fields(first) {
+		if strings.HasPrefix(f, "berth_") {
+			token = f
+		}
+		if strings.HasPrefix(f, "http://") {
+			url = f
+		}
+	}
+	if token == "" || url == "" {
+		t.Fatalf("first start printed no token or address:\n%s", first)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "berth", "config.json")
+	login := exec.Command(berthBin, "login", "--server", url)
+	login.Env = append(os.Environ(), "BERTH_CONFIG="+cfg)
+	login.Stdin = strings.NewReader(token + "\n")
+	if out, err := login.CombinedOutput(); err != nil || !strings.Contains(string(out), "as admin") {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(cfg)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config %s: mode %v, err %v; want 0600", cfg, fi.Mode(), err)
+	}
+	list := exec.Command(berthBin, "teams", "create", "first")
+	list.Env = append(os.Environ(), "BERTH_CONFIG="+cfg)
+	if out, err := list.CombinedOutput(); err != nil {
+		t.Fatalf("teams create with the saved login: %v\n%s", err, out)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+	second, _, _ := start()
+	if strings.Contains(second, "berth_") {
+		t.Fatalf("restart printed a token again:\n%s", second)
+	}
+}

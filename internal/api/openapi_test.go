@@ -160,3 +160,29 @@ func validate(schema, v any, defs map[string]any, at string) error {
 }
 
 func anySlice(v any) []any { s, _ := v.([]any); return s }
+
+// TestHealthAndMetrics checks the unauthenticated endpoints and that requests are counted
+// by route and status.
+func TestHealthAndMetrics(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, data := f.do(noToken, "GET", path, nil); status != 200 {
+			t.Errorf("%s: %d %s", path, status, data)
+		}
+	}
+	f.do(ownViewer, "GET", "/api/v1/teams/alpha", nil)
+	f.do(otherViewer, "GET", "/api/v1/teams/alpha", nil)
+	status, data := f.do(noToken, "GET", "/metrics", nil)
+	if status != 200 {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for _, want := range []string{
+		`berth_http_requests_total{route="GET /api/v1/teams/{team}",status="200"} 1`,
+		`berth_http_requests_total{route="GET /api/v1/teams/{team}",status="403"} 1`,
+		`berth_http_request_duration_seconds_bucket{route="GET /api/v1/teams/{team}",status="200"`,
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
