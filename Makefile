@@ -6,6 +6,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/berth-dev/berth/internal/buildinfo.Version=$(VERSION)
 # Real clusters and databases take longer than go test's 10-minute default on a cold machine.
 TESTFLAGS ?= -count=1 -timeout=30m
+FUZZTIME  ?= 20s
 
 .PHONY: all build run test bench kube deps vet clean
 
@@ -27,9 +28,10 @@ kube: deps
 run: build kube
 	@$(BIN) dev cluster up
 
-## test: go vet and every test, the real-cluster tests included
+## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
 test: deps kube vet
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) ./internal/manifest
 
 vet:
 	$(GO) vet ./...
