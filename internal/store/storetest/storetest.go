@@ -52,6 +52,11 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"AuditAppendOnly", testAuditAppendOnly},
 		{"AuditTampering", testAuditTampering},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"DeployLifecycle", testDeployLifecycle},
+		{"DeployOrdering", testDeployOrdering},
+		{"DeployLeaseExpiry", testDeployLeaseExpiry},
+		{"DeployBatchConcurrency", testDeployBatchConcurrency},
+		{"ConcurrentClaims", testConcurrentClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
