@@ -2,9 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
@@ -63,6 +61,14 @@ func routeCases() map[string]routeCase {
 		"deleteEnvironment": {"DELETE", "/api/v1/envs/old", nil, global, 204},
 		"listAudit":         {"GET", "/api/v1/audit?team=alpha", nil, viewer, 200},
 		"verifyAudit":       {"GET", "/api/v1/audit/verify", nil, global, 200},
+		"createDeploy":      {"POST", "/api/v1/deploys", body(apiv1.CreateDeploy{Team: "alpha", App: "reports", Env: "staging"}), deployerRole, 201},
+		"getDeploy":         {"GET", "/api/v1/deploys/{deploy}", nil, viewer, 200},
+		"listDeployEvents":  {"GET", "/api/v1/deploys/{deploy}/events", nil, viewer, 200},
+		"streamDeploy":      {"GET", "/api/v1/deploys/{deploy}/stream", nil, viewer, 200},
+		"getDeployObjects":  {"GET", "/api/v1/deploys/{deploy}/objects", nil, viewer, 200},
+		"listDeploys":       {"GET", "/api/v1/teams/alpha/apps/reports/deploys?env=staging", nil, viewer, 200},
+		"rollback":          {"POST", "/api/v1/teams/alpha/apps/reports/rollback", body(apiv1.Rollback{Env: "staging"}), deployerRole, 201},
+		"redeployTeam":      {"POST", "/api/v1/teams/alpha/redeploy", body(apiv1.RedeployTeam{}), deployerRole, 201},
 	}
 }
 
@@ -85,7 +91,7 @@ func TestAuthorizationTable(t *testing.T) {
 			t.Run(id+"/"+caller, func(t *testing.T) {
 				t.Parallel()
 				f := newFixture(t)
-				path := strings.ReplaceAll(rc.path, "{carol}", fmt.Sprint(f.ids["carol"]))
+				path := f.expand(rc.path)
 				var b any
 				if rc.body != nil {
 					b = rc.body(f)

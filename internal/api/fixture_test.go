@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +142,27 @@ func newFixture(t *testing.T) *fixture {
 		_, err = svc.CreateEnvironment(ctx, root, store.Environment{Name: env, Kubeconfig: kubeconfig})
 		must(err)
 	}
+	// Two successful deploys of reports in staging, as a worker would leave them.
+	for range 2 {
+		d, err := svc.CreateDeploy(ctx, root, service.DeployRequest{Team: "alpha", App: "reports", Env: "staging"})
+		must(err)
+		claimed, ok, err := st.ClaimDeploy(ctx, "test-worker", time.Minute)
+		must(err)
+		if !ok || claimed.ID != d.ID {
+			t.Fatalf("claimed %v %v, want deploy %d", claimed.ID, ok, d.ID)
+		}
+		must(st.Tx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.SetDeployObjects(ctx, d.ID, "test-worker", []byte(`[{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"reports"}}]`)); err != nil {
+				return err
+			}
+			if _, err := tx.AddDeployEvent(ctx, store.DeployEvent{DeployID: d.ID, Phase: "available", Desired: 1, Ready: 1}); err != nil {
+				return err
+			}
+			_, err := tx.FinishDeploy(ctx, d.ID, "test-worker", store.DeploySucceeded, "available")
+			return err
+		}))
+		f.ids["deploy"] = d.ID
+	}
 	// Every token but the expiring one outlives this jump.
 	clk.Add(2 * time.Hour)
 	return f
@@ -191,4 +214,10 @@ func (f *fixture) auditCount() int {
 		f.t.Fatal(err)
 	}
 	return n
+}
+
+// expand fills {carol} (a spare token's id) and {deploy} (a finished deploy's id) in a path.
+func (f *fixture) expand(path string) string {
+	path = strings.ReplaceAll(path, "{carol}", fmt.Sprint(f.ids["carol"]))
+	return strings.ReplaceAll(path, "{deploy}", fmt.Sprint(f.ids["deploy"]))
 }

@@ -45,6 +45,9 @@ func (s *Server) openAPI() map[string]any {
 		if rt.response != nil {
 			resp["content"] = map[string]any{"application/json": map[string]any{"schema": schemaFor(reflect.TypeOf(rt.response), schemas)}}
 		}
+		if rt.stream {
+			resp["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
+		}
 		errResp := map[string]any{"description": "error", "content": map[string]any{
 			"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 		responses := op["responses"].(map[string]any)

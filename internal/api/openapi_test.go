@@ -66,7 +66,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				}
 			}
 			rc := cases[r.ID]
-			path := strings.ReplaceAll(rc.path, "{carol}", fmt.Sprint(f.ids["carol"]))
+			path := f.expand(rc.path)
 			var b any
 			if rc.body != nil {
 				b = rc.body(f)
@@ -83,6 +83,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			}
 			if err := json.Unmarshal(resp, &rd); err != nil {
 				t.Fatal(err)
+			}
+			if _, isStream := rd.Content["text/event-stream"]; isStream {
+				if !strings.Contains(string(data), "event: deploy") {
+					t.Fatalf("stream of a finished deploy lacks its final event:\n%s", data)
+				}
+				return
 			}
 			c, hasBody := rd.Content["application/json"]
 			if status == http.StatusNoContent || !hasBody {

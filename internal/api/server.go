@@ -60,13 +60,15 @@ type route struct {
 	status   int
 	query    []string
 	hidden   bool
-	handle   handlerFunc
+	// stream routes answer text/event-stream instead of JSON.
+	stream bool
+	handle handlerFunc
 }
 
 // New returns a Server for svc. ready is polled by /readyz.
 func New(svc *service.Service, log *slog.Logger, reg prometheus.Registerer, ready func(context.Context) error) *Server {
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), ready: ready}
-	s.routes = s.apiRoutes()
+	s.routes = append(s.apiRoutes(), s.deployRoutes()...)
 	for i := range s.routes {
 		if s.routes[i].status == 0 {
 			s.routes[i].status = http.StatusOK

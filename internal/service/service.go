@@ -17,9 +17,10 @@ import (
 // interface: transactions are closures over *store.Tx, and the store is ours, with real
 // SQLite and PostgreSQL in every test, so an interface would only add a second copy.
 type Service struct {
-	st  *store.Store
-	log *slog.Logger
-	now func() time.Time
+	st     *store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	notify Notifier
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

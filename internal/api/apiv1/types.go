@@ -165,3 +165,69 @@ type AuditVerification struct {
 type List[T any] struct {
 	Items []T `json:"items"`
 }
+
+// CreateDeploy is the body of POST /deploys. Send a manifest (stored as the app's next
+// revision; the app is registered under metadata.team on its first deploy), or name the
+// team and app and optionally a stored revision (default: the latest).
+type CreateDeploy struct {
+	Team           string            `json:"team,omitempty"`
+	App            string            `json:"app,omitempty"`
+	Env            string            `json:"env"`
+	Manifest       string            `json:"manifest,omitempty"`
+	Revision       int64             `json:"revision,omitempty"`
+	Set            map[string]string `json:"set,omitempty"`
+	ForceConflicts bool              `json:"forceConflicts,omitempty"`
+	NoAutoRollback bool              `json:"noAutoRollback,omitempty"`
+	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
+}
+
+// Deploy is one deploy of an app into an environment.
+type Deploy struct {
+	ID             int64             `json:"id"`
+	Team           string            `json:"team"`
+	App            string            `json:"app"`
+	Env            string            `json:"env"`
+	Revision       int64             `json:"revision"`
+	Kind           string            `json:"kind"`
+	State          string            `json:"state"`
+	Reason         string            `json:"reason,omitempty"`
+	Args           map[string]string `json:"args,omitempty"`
+	ForceConflicts bool              `json:"forceConflicts,omitempty"`
+	NoAutoRollback bool              `json:"noAutoRollback,omitempty"`
+	SourceDeploy   int64             `json:"sourceDeploy,omitempty"`
+	RollbackOf     int64             `json:"rollbackOf,omitempty"`
+	BatchID        int64             `json:"batchId,omitempty"`
+	ObjectsDigest  string            `json:"objectsDigest,omitempty"`
+	Attempts       int               `json:"attempts"`
+	CreatedBy      string            `json:"createdBy"`
+	CreatedAt      time.Time         `json:"createdAt"`
+	StartedAt      *time.Time        `json:"startedAt,omitempty"`
+	FinishedAt     *time.Time        `json:"finishedAt,omitempty"`
+}
+
+// DeployEvent is one step of a deploy's progress.
+type DeployEvent struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Phase     string    `json:"phase"`
+	Message   string    `json:"message,omitempty"`
+	Desired   int       `json:"desired"`
+	Updated   int       `json:"updated"`
+	Ready     int       `json:"ready"`
+	Available int       `json:"available"`
+}
+
+// Rollback is the body of POST /teams/{team}/apps/{app}/rollback. To is a revision; 0
+// means the deploy before the current one.
+type Rollback struct {
+	Env string `json:"env"`
+	To  int64  `json:"to,omitempty"`
+}
+
+// RedeployTeam is the body of POST /teams/{team}/redeploy.
+type RedeployTeam struct {
+	Env         string   `json:"env,omitempty"`
+	Exclude     []string `json:"exclude,omitempty"`
+	Refresh     bool     `json:"refresh,omitempty"`
+	Concurrency int      `json:"concurrency,omitempty"`
+}

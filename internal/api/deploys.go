@@ -1,0 +1,222 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+func (s *Server) deployRoutes() []route {
+	const v1 = "/api/v1"
+	return []route{
+		{method: "POST", path: v1 + "/deploys", id: "createDeploy", summary: "Queue a deploy of a manifest or a stored revision (deployers)",
+			auth: true, body: apiv1.CreateDeploy{}, response: apiv1.Deploy{}, status: 201, handle: s.createDeploy},
+		{method: "GET", path: v1 + "/deploys/{id}", id: "getDeploy", summary: "One deploy",
+			auth: true, response: apiv1.Deploy{}, handle: s.getDeploy},
+		{method: "GET", path: v1 + "/deploys/{id}/events", id: "listDeployEvents", summary: "A deploy's progress events (?after=ID)",
+			auth: true, query: []string{"after"}, response: apiv1.List[apiv1.DeployEvent]{}, handle: s.listDeployEvents},
+		{method: "GET", path: v1 + "/deploys/{id}/stream", id: "streamDeploy", summary: "A deploy's progress as server-sent events, until it ends",
+			auth: true, stream: true, handle: s.streamDeploy},
+		{method: "GET", path: v1 + "/deploys/{id}/objects", id: "getDeployObjects", summary: "The exact Kubernetes objects a deploy applied",
+			auth: true, response: []map[string]any{}, handle: s.getDeployObjects},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/deploys", id: "listDeploys", summary: "An app's deploy history, newest first (?env=)",
+			auth: true, query: []string{"env", "limit"}, response: apiv1.List[apiv1.Deploy]{}, handle: s.listDeploys},
+		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/rollback", id: "rollback", summary: "Re-apply an earlier successful deploy's objects (deployers)",
+			auth: true, body: apiv1.Rollback{}, response: apiv1.Deploy{}, status: 201, handle: s.rollback},
+		{method: "POST", path: v1 + "/teams/{team}/redeploy", id: "redeployTeam", summary: "Redeploy every app of a team (deployers)",
+			auth: true, body: apiv1.RedeployTeam{}, response: apiv1.List[apiv1.Deploy]{}, status: 201, handle: s.redeployTeam},
+	}
+}
+
+func deployID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "id", Message: "deploy id must be a positive number"}
+	}
+	return id, nil
+}
+
+func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.CreateDeploy
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.TimeoutSeconds < 0 || in.TimeoutSeconds > 3600 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "timeoutSeconds", Message: "timeoutSeconds must be 0 (the server's default) to 3600"}
+	}
+	d, err := s.svc.CreateDeploy(r.Context(), p, service.DeployRequest{
+		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, Revision: in.Revision, Set: in.Set,
+		Options: store.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds},
+	})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, deployOut(d))
+}
+
+func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.svc.GetDeploy(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, deployOut(d))
+}
+
+func (s *Server) listDeployEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	var after int64
+	if v := r.URL.Query().Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "after", Message: "after must be an event id"}
+		}
+	}
+	_, evs, err := s.svc.DeployEvents(r.Context(), p, id, after)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(evs, deployEventOut))
+}
+
+// streamDeploy sends the deploy's events as server-sent events (event: progress, data: a
+// DeployEvent), then one "deploy" event with the final deploy, and ends. It polls the
+// store, so it works whichever replica runs the deploy.
+func (s *Server) streamDeploy(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	d, evs, err := s.svc.DeployEvents(ctx, p, id, 0)
+	if err != nil {
+		return err
+	}
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	}
+	var after int64
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, ev := range evs {
+			if err := send("progress", deployEventOut(ev)); err != nil {
+				return nil // the client went away
+			}
+			after = ev.ID
+		}
+		if d.State.Final() {
+			// Events written in the same transaction as the final state are already read.
+			_ = send("deploy", deployOut(d))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if d, evs, err = s.svc.DeployEvents(ctx, p, id, after); err != nil {
+			s.log.WarnContext(ctx, "stream deploy", "deploy", id, "err", err)
+			return nil
+		}
+	}
+}
+
+func (s *Server) getDeployObjects(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	objs, err := s.svc.DeployObjects(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(objs)
+	return err
+}
+
+func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "limit", Message: "limit must be 1 to 1000"}
+		}
+		limit = n
+	}
+	ds, err := s.svc.History(r.Context(), p, r.PathValue("team"), r.PathValue("app"), r.URL.Query().Get("env"), limit)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(ds, deployOut))
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.Rollback
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	d, err := s.svc.Rollback(r.Context(), p, r.PathValue("team"), r.PathValue("app"), in.Env, in.To)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, deployOut(d))
+}
+
+func (s *Server) redeployTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.RedeployTeam
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Concurrency < 0 || in.Concurrency > 100 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "concurrency", Message: "concurrency must be 1 to 100"}
+	}
+	ds, err := s.svc.RedeployTeam(r.Context(), p, service.RedeployRequest{Team: r.PathValue("team"), Env: in.Env,
+		Exclude: in.Exclude, Refresh: in.Refresh, Concurrency: in.Concurrency})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, list(ds, deployOut))
+}
+
+func deployOut(d store.Deploy) apiv1.Deploy {
+	return apiv1.Deploy{ID: d.ID, Team: d.Team, App: d.App, Env: d.Env, Revision: d.Revision, Kind: string(d.Kind),
+		State: string(d.State), Reason: d.Reason, Args: d.Args, ForceConflicts: d.Options.ForceConflicts,
+		NoAutoRollback: d.Options.NoAutoRollback, SourceDeploy: d.SourceDeploy, RollbackOf: d.RollbackOf, BatchID: d.BatchID,
+		ObjectsDigest: d.ObjectsDigest, Attempts: d.Attempts, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt,
+		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt)}
+}
+
+func deployEventOut(e store.DeployEvent) apiv1.DeployEvent {
+	return apiv1.DeployEvent{ID: e.ID, At: e.At, Phase: e.Phase, Message: e.Message, Desired: e.Desired,
+		Updated: e.Updated, Ready: e.Ready, Available: e.Available}
+}

@@ -1,0 +1,40 @@
+package deploy
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Cluster is what the engine needs from a Kubernetes cluster. cmd/berth adapts
+// internal/kube to it.
+type Cluster interface {
+	EnsureNamespace(ctx context.Context, name string, labels map[string]string) error
+	// Apply server-side applies objs into namespace; force takes over fields other
+	// managers own.
+	Apply(ctx context.Context, namespace string, objs []*unstructured.Unstructured, force bool) error
+	// Prune deletes berth-owned objects matching selector that are not in keep, and
+	// returns what it deleted (kind/name).
+	Prune(ctx context.Context, namespace string, selector map[string]string, keep []*unstructured.Unstructured) ([]string, error)
+	// WaitRollout watches a Deployment until it is available, fails, or timeout passes,
+	// calling progress on every change.
+	WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(Progress)) error
+}
+
+// Progress is a rollout's state as the cluster reports it.
+type Progress struct {
+	Phase     string
+	Message   string
+	Desired   int
+	Updated   int
+	Ready     int
+	Available int
+}
+
+// Clusters finds the cluster of an environment.
+type Clusters interface {
+	For(ctx context.Context, env store.Environment) (Cluster, error)
+}

@@ -1,0 +1,270 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// run is one attempt at one deploy by one worker.
+type run struct {
+	e     *Engine
+	d     store.Deploy
+	owner string
+	log   *slog.Logger
+	// last is the progress last recorded, so only changes become events.
+	last Progress
+}
+
+// failure is a reason a deploy failed; it never carries secret values, only what Berth
+// and Kubernetes said about names and states.
+type failure struct{ reason string }
+
+func (f *failure) Error() string { return f.reason }
+
+func failf(format string, args ...any) error { return &failure{reason: fmt.Sprintf(format, args...)} }
+
+// execute takes the deploy to the point where its final state is known.
+func (r *run) execute(ctx context.Context) (store.DeployState, string) {
+	err := r.steps(ctx)
+	if err == nil {
+		return store.DeploySucceeded, "available"
+	}
+	var f *failure
+	if errors.As(err, &f) {
+		return store.DeployFailed, f.reason
+	}
+	if ctx.Err() != nil {
+		return store.DeployFailed, "interrupted"
+	}
+	return store.DeployFailed, err.Error()
+}
+
+func (r *run) steps(ctx context.Context) error {
+	st, d := r.e.st, r.d
+	env, err := st.Environment(ctx, d.Env)
+	if errors.Is(err, store.ErrNotFound) {
+		return failf("environment %s no longer exists", d.Env)
+	}
+	if err != nil {
+		return err
+	}
+	namespace := env.Namespace(d.Team, d.App)
+
+	content, err := r.objects(ctx, namespace)
+	if err != nil {
+		return err
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.SetDeployObjects(ctx, d.ID, r.owner, content)
+		return err
+	}); err != nil {
+		return err
+	}
+	objs, err := decodeObjects(content)
+	if err != nil {
+		return failf("stored objects: %v", err)
+	}
+	deployment := ""
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			deployment = o.GetName()
+		}
+	}
+	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s", len(objs), namespace))
+
+	cluster, err := r.e.clusters.For(ctx, env)
+	if err != nil {
+		return failf("environment %s: %v", env.Name, err)
+	}
+	if err := cluster.EnsureNamespace(ctx, namespace, map[string]string{manifest.LabelManagedBy: "berth", manifest.LabelPartOf: d.Team}); err != nil {
+		return failf("namespace %s: %v", namespace, err)
+	}
+	if err := r.checkLease(ctx); err != nil {
+		return err
+	}
+	r.event(ctx, "applying", "")
+	if err := cluster.Apply(ctx, namespace, objs, d.Options.ForceConflicts); err != nil {
+		return failf("%v", err)
+	}
+	pruned, err := cluster.Prune(ctx, namespace, map[string]string{
+		manifest.LabelManagedBy: "berth", manifest.LabelName: d.App, manifest.LabelEnv: d.Env,
+	}, objs)
+	if err != nil {
+		return failf("prune: %v", err)
+	}
+	if len(pruned) > 0 {
+		r.event(ctx, "pruned", fmt.Sprintf("deleted %v", pruned))
+	}
+	if deployment == "" {
+		return nil
+	}
+	timeout := r.e.o.DefaultTimeout
+	if d.Options.TimeoutSeconds > 0 {
+		timeout = time.Duration(d.Options.TimeoutSeconds) * time.Second
+	}
+	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p Progress) { r.progress(ctx, p) }); err != nil {
+		return failf("rollout of %s: %v", deployment, err)
+	}
+	return nil
+}
+
+// objects returns the JSON of the objects to apply: rendered from the deploy's revision, or,
+// for rollbacks and plain redeploys, exactly those an earlier deploy stored.
+func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
+	st, d := r.e.st, r.d
+	if d.SourceDeploy != 0 {
+		src, err := st.Deploy(ctx, d.SourceDeploy)
+		if err != nil {
+			return nil, err
+		}
+		if src.ObjectsDigest == "" {
+			return nil, failf("deploy %d has no stored objects to re-apply", src.ID)
+		}
+		return st.Objects(ctx, src.ObjectsDigest)
+	}
+	rev, err := st.Revision(ctx, d.Team, d.App, d.Revision)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
+	if err != nil {
+		return nil, failf("revision %d: %v", d.Revision, err)
+	}
+	objs, err := manifest.Render(m, manifest.RenderOptions{
+		Env: d.Env, Namespace: namespace, Revision: strconv.FormatInt(d.Revision, 10), Set: d.Args,
+	})
+	if err != nil {
+		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
+	}
+	var buf bytes.Buffer
+	if err := manifest.EncodeJSON(&buf, objs); err != nil {
+		return nil, err
+	}
+	return canonical(buf.Bytes())
+}
+
+// canonical re-encodes the rendered List as a compact JSON array of objects, the stored form.
+func canonical(list []byte) ([]byte, error) {
+	var l struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(list, &l); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, it := range l.Items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := json.Compact(&buf, it); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+func decodeObjects(content []byte) ([]*unstructured.Unstructured, error) {
+	var raw []map[string]any
+	if err := json.Unmarshal(content, &raw); err != nil {
+		return nil, err
+	}
+	objs := make([]*unstructured.Unstructured, len(raw))
+	for i, o := range raw {
+		objs[i] = &unstructured.Unstructured{Object: o}
+	}
+	return objs, nil
+}
+
+func (r *run) checkLease(ctx context.Context) error {
+	return r.e.st.Tx(ctx, func(tx *store.Tx) error { return tx.CheckLease(ctx, r.d.ID, r.owner) })
+}
+
+func (r *run) event(ctx context.Context, phase, msg string) {
+	if _, err := r.e.st.AddDeployEvent(ctx, store.DeployEvent{DeployID: r.d.ID, Phase: phase, Message: msg,
+		Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil && ctx.Err() == nil {
+		r.log.Warn("record deploy event", "phase", phase, "err", err)
+	}
+}
+
+func (r *run) progress(ctx context.Context, p Progress) {
+	if p == r.last {
+		return
+	}
+	r.last = p
+	r.event(ctx, p.Phase, p.Message)
+}
+
+// finish records the final state, its audit event and, for a failed deploy, the automatic
+// rollback, in one transaction: a crash leaves either all of it or none (and then the
+// deploy is resumed and finished by its next worker).
+func (r *run) finish(ctx context.Context, state store.DeployState, reason string) error {
+	d := r.d
+	var rollback store.Deploy
+	err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
+		fin, err := tx.FinishDeploy(ctx, d.ID, r.owner, state, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AddDeployEvent(ctx, store.DeployEvent{DeployID: d.ID, Phase: string(state), Message: reason,
+			Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil {
+			return err
+		}
+		details := map[string]any{"deploy": d.ID, "revision": d.Revision, "env": d.Env, "kind": string(d.Kind)}
+		outcome := store.OutcomeSuccess
+		if state == store.DeployFailed {
+			outcome = store.OutcomeFailure
+			details["reason"] = reason
+			if rollback, err = r.autoRollback(ctx, tx, fin); err != nil {
+				return err
+			}
+			if rollback.ID != 0 {
+				details["rollback"] = rollback.ID
+			}
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "deploy.finish",
+			Target: fmt.Sprintf("app/%s/%s/env/%s", d.Team, d.App, d.Env), Team: d.Team, App: d.App,
+			Outcome: outcome, Details: details})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.log.Info("deploy finished", "state", state, "reason", reason, "rollback", rollback.ID)
+	if rollback.ID != 0 {
+		r.e.Notify()
+	}
+	return nil
+}
+
+// autoRollback queues a rollback of a failed deploy to the app's last good deploy in the
+// environment, unless the deploy asked for none or was itself a rollback.
+func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed store.Deploy) (store.Deploy, error) {
+	if failed.Options.NoAutoRollback || failed.Kind == store.KindRollback || failed.Kind == store.KindAutoRollback {
+		return store.Deploy{}, nil
+	}
+	good, err := tx.LastSucceeded(ctx, failed.AppID, failed.Env, failed.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Deploy{}, nil
+	}
+	if err != nil {
+		return store.Deploy{}, err
+	}
+	return tx.EnqueueDeploy(ctx, store.NewDeploy{
+		Team: failed.Team, App: failed.App, Env: failed.Env, Revision: good.Revision, Kind: store.KindAutoRollback,
+		Args: good.Args, Options: store.DeployOptions{ForceConflicts: good.Options.ForceConflicts, TimeoutSeconds: failed.Options.TimeoutSeconds},
+		SourceDeploy: good.ID, RollbackOf: failed.ID, CreatedBy: "system",
+	})
+}

@@ -1,0 +1,159 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Options tune a Worker.
+type Options struct {
+	// Workers is how many deploys this process runs at once.
+	Workers int
+	// Lease is how long a claim lasts without renewal; renewed every Lease/3.
+	Lease time.Duration
+	// Poll is how often idle workers look for queued deploys when not woken.
+	Poll time.Duration
+	// DefaultTimeout bounds a rollout when the deploy sets none.
+	DefaultTimeout time.Duration
+	// MaxAttempts fails a deploy that has been claimed this many times (its workers keep
+	// dying on it) instead of trying forever.
+	MaxAttempts int
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Lease <= 0 {
+		o.Lease = 15 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 5 * time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+}
+
+// Engine runs deploys.
+type Engine struct {
+	st       *store.Store
+	clusters Clusters
+	log      *slog.Logger
+	o        Options
+	id       string
+	wake     chan struct{}
+}
+
+// New returns an Engine. Its workers are named after the host and process, so leases say
+// who holds them.
+func New(st *store.Store, clusters Clusters, log *slog.Logger, o Options) *Engine {
+	o.defaults()
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return &Engine{st: st, clusters: clusters, log: log, o: o,
+		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes an idle worker: a deploy was queued.
+func (e *Engine) Notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the workers until ctx ends. A deploy in flight when ctx ends is left running
+// with its lease; another worker, here after a restart or in another replica, resumes it.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range e.o.Workers {
+		wg.Go(func() { e.loop(ctx, fmt.Sprintf("%s/%d", e.id, i)) })
+	}
+	wg.Wait()
+}
+
+func (e *Engine) loop(ctx context.Context, owner string) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.wake:
+		}
+		for ctx.Err() == nil {
+			d, ok, err := e.st.ClaimDeploy(ctx, owner, e.o.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.Error("claim deploy", "err", err)
+				}
+				break
+			}
+			if !ok {
+				break
+			}
+			e.runLeased(ctx, d, owner)
+			// Finishing may have unblocked the next deploy of the app; wake a sibling.
+			e.Notify()
+		}
+		t.Reset(e.o.Poll)
+	}
+}
+
+// runLeased runs d while renewing its lease; losing the lease cancels the run.
+func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		t := time.NewTicker(e.o.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.st.RenewLease(ctx, d.ID, owner, e.o.Lease); err != nil {
+					if ctx.Err() == nil {
+						e.log.Warn("lost deploy lease", "deploy", d.ID, "err", err)
+						cancel(err)
+					}
+					return
+				}
+			}
+		}
+	}()
+	log := e.log.With("deploy", d.ID, "team", d.Team, "app", d.App, "env", d.Env, "kind", d.Kind, "attempt", d.Attempts)
+	log.Info("deploy started")
+	r := run{e: e, d: d, owner: owner, log: log}
+	var state store.DeployState
+	var reason string
+	if d.Attempts > e.o.MaxAttempts {
+		state, reason = store.DeployFailed, fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)
+	} else {
+		state, reason = r.execute(ctx)
+	}
+	if ctx.Err() != nil {
+		// Shutdown or lost lease: the deploy is not ours to finish. Whoever holds it next
+		// resumes from the start, which is safe (render is pure, apply idempotent).
+		log.Info("deploy interrupted", "cause", context.Cause(ctx))
+		return
+	}
+	if err := r.finish(context.WithoutCancel(ctx), state, reason); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		log.Error("finish deploy", "err", err)
+	}
+}

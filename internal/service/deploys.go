@@ -1,0 +1,333 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// DeployRequest asks for a deploy of an app into an environment: a new manifest (stored as
+// the next revision, registering the app on its first deploy), or a stored revision.
+type DeployRequest struct {
+	Team, App, Env string
+	Manifest       string
+	Revision       int64 // 0: the latest, when no manifest is given
+	Set            map[string]string
+	Options        store.DeployOptions
+}
+
+// Notifier is told when deploys are queued, so an idle worker starts at once.
+type Notifier interface{ Notify() }
+
+// SetNotifier connects the deploy engine; without one, workers find deploys by polling.
+func (s *Service) SetNotifier(n Notifier) { s.notify = n }
+
+func (s *Service) notifyWorkers() {
+	if s.notify != nil {
+		s.notify.Notify()
+	}
+}
+
+// CreateDeploy queues a deploy, in the same transaction as its audit event. The manifest
+// is checked — parsed and rendered offline for the environment with the request's args —
+// before anything is stored, so a bad deploy is refused with the manifest's own errors.
+func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req DeployRequest) (store.Deploy, error) {
+	var m *manifest.Manifest
+	if req.Manifest != "" {
+		var err error
+		if m, err = manifest.Parse("berth.yaml", []byte(req.Manifest)); err != nil {
+			return store.Deploy{}, manifestInvalid(err)
+		}
+		if req.App == "" {
+			req.App = m.Metadata.Name
+		}
+		if req.Team == "" {
+			req.Team = m.Metadata.Team
+		}
+		if err := checkManifest(req.Team, req.App, req.Manifest); err != nil {
+			return store.Deploy{}, err
+		}
+	}
+	if req.Team == "" {
+		return store.Deploy{}, invalid("team", "required: name the team, or set metadata.team in the manifest")
+	}
+	if req.App == "" {
+		return store.Deploy{}, invalid("app", "required")
+	}
+	if req.Env == "" {
+		return store.Deploy{}, invalid("env", "required")
+	}
+	env, err := s.st.Environment(ctx, req.Env)
+	if err != nil {
+		return store.Deploy{}, storeErr(err)
+	}
+	target := fmt.Sprintf("app/%s/%s/env/%s", req.Team, req.App, req.Env)
+	c := change{action: "deploy.create", target: target, team: req.Team, app: req.App,
+		details: map[string]any{"env": req.Env, "args": argNames(req.Set)}}
+	var d store.Deploy
+	err = s.mutate(ctx, p, &c, func() error {
+		return authz.Check(p, authz.AppDeploy, authz.Resource{Team: req.Team, Protected: env.Protected,
+			AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
+	}, func(tx *store.Tx) error {
+		app, err := tx.App(ctx, req.Team, req.App)
+		if errors.Is(err, store.ErrNotFound) && m != nil {
+			if err := authz.Check(p, authz.AppCreate, authz.Resource{Team: req.Team}); err != nil {
+				return err
+			}
+			app, err = tx.CreateApp(ctx, req.Team, req.App, p.Name)
+		}
+		if err != nil {
+			return err
+		}
+		rev := req.Revision
+		switch {
+		case m != nil:
+			latest, err := tx.LatestRevision(ctx, req.Team, req.App)
+			if err == nil && latest.Manifest == req.Manifest {
+				rev = latest.Number // the same manifest again: no new revision
+			} else {
+				r, err := tx.AddRevision(ctx, req.Team, req.App, req.Manifest, p.Name)
+				if err != nil {
+					return err
+				}
+				rev = r.Number
+			}
+		case rev == 0:
+			if app.LatestRevision == 0 {
+				return invalid("manifest", "app %s/%s has no manifest yet: send one", req.Team, req.App)
+			}
+			rev = app.LatestRevision
+		}
+		r, err := tx.Revision(ctx, req.Team, req.App, rev)
+		if err != nil {
+			return err
+		}
+		if err := checkRender(r.Manifest, req.Env, req.Set); err != nil {
+			return err
+		}
+		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
+			Kind: store.KindDeploy, Args: req.Set, Options: req.Options, CreatedBy: p.Name})
+		c.details["revision"], c.details["deploy"] = rev, d.ID
+		return err
+	})
+	if err == nil {
+		s.notifyWorkers()
+	}
+	return d, err
+}
+
+// argNames lists --set names for the audit log; values may be sensitive and stay out.
+func argNames(set map[string]string) []string {
+	names := make([]string, 0, len(set))
+	for k := range set {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func manifestInvalid(err error) error {
+	var errs *manifest.Errors
+	if errors.As(err, &errs) {
+		return invalid("manifest", "%s", errs.Error())
+	}
+	return invalid("manifest", "%v", err)
+}
+
+// checkRender renders the manifest offline for env, so unknown args and the like are
+// refused when the deploy is asked for, not when it runs.
+func checkRender(text, env string, set map[string]string) error {
+	m, err := manifest.Parse("berth.yaml", []byte(text))
+	if err != nil {
+		return manifestInvalid(err)
+	}
+	if _, err := manifest.Render(m, manifest.RenderOptions{Env: env, Set: set}); err != nil {
+		if errors.Is(err, manifest.ErrInvalidOption) {
+			return invalid("set", "%v", err)
+		}
+		return manifestInvalid(err)
+	}
+	return nil
+}
+
+// GetDeploy returns one deploy.
+func (s *Service) GetDeploy(ctx context.Context, p *authz.Principal, id int64) (store.Deploy, error) {
+	d, err := s.st.Deploy(ctx, id)
+	if err != nil {
+		return store.Deploy{}, storeErr(err)
+	}
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: d.Team}); err != nil {
+		return store.Deploy{}, err
+	}
+	return d, nil
+}
+
+// DeployEvents returns a deploy's progress events after the given event id.
+func (s *Service) DeployEvents(ctx context.Context, p *authz.Principal, id, after int64) (store.Deploy, []store.DeployEvent, error) {
+	d, err := s.GetDeploy(ctx, p, id)
+	if err != nil {
+		return d, nil, err
+	}
+	evs, err := s.st.DeployEvents(ctx, id, after)
+	return d, evs, storeErr(err)
+}
+
+// DeployObjects returns the exact objects a deploy applied (JSON array).
+func (s *Service) DeployObjects(ctx context.Context, p *authz.Principal, id int64) ([]byte, error) {
+	d, err := s.GetDeploy(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.ObjectsDigest == "" {
+		return nil, fmt.Errorf("deploy %d has not rendered its objects yet: %w", id, ErrNotFound)
+	}
+	objs, err := s.st.Objects(ctx, d.ObjectsDigest)
+	return objs, storeErr(err)
+}
+
+// History returns an app's deploys, newest first, in one environment or all.
+func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, env string, limit int) ([]store.Deploy, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return nil, err
+	}
+	if _, err := s.st.App(ctx, team, app); err != nil {
+		return nil, storeErr(err)
+	}
+	ds, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: env, Limit: limit})
+	return ds, storeErr(err)
+}
+
+// Rollback queues a deploy that re-applies exactly the objects of an earlier successful
+// deploy: of revision to, or (to == 0) the one before the current.
+func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, envName string, to int64) (store.Deploy, error) {
+	env, err := s.st.Environment(ctx, envName)
+	if err != nil {
+		return store.Deploy{}, storeErr(err)
+	}
+	c := change{action: "deploy.rollback", target: fmt.Sprintf("app/%s/%s/env/%s", team, app, envName), team: team, app: app,
+		details: map[string]any{"env": envName}}
+	var d store.Deploy
+	err = s.mutate(ctx, p, &c, func() error {
+		return authz.Check(p, authz.AppDeploy, authz.Resource{Team: team, Protected: env.Protected,
+			AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
+	}, func(tx *store.Tx) error {
+		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []store.DeployState{store.DeploySucceeded}})
+		if err != nil {
+			return err
+		}
+		var src *store.Deploy
+		for i, g := range good {
+			if (to == 0 && i == 1) || (to != 0 && g.Revision == to) {
+				src = &good[i]
+				break
+			}
+		}
+		if src == nil {
+			if to == 0 {
+				return invalid("to", "%s/%s has no earlier successful deploy in %s to roll back to", team, app, envName)
+			}
+			return invalid("to", "%s/%s has no successful deploy of revision %d in %s", team, app, to, envName)
+		}
+		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: team, App: app, Env: envName, Revision: src.Revision,
+			Kind: store.KindRollback, Args: src.Args, Options: store.DeployOptions{ForceConflicts: src.Options.ForceConflicts},
+			SourceDeploy: src.ID, CreatedBy: p.Name})
+		c.details["revision"], c.details["deploy"], c.details["source"] = src.Revision, d.ID, src.ID
+		return err
+	})
+	if err == nil {
+		s.notifyWorkers()
+	}
+	return d, err
+}
+
+// RedeployRequest asks to redeploy every app of a team.
+type RedeployRequest struct {
+	Team        string
+	Env         string // "" means every environment the app runs in
+	Exclude     []string
+	Refresh     bool
+	Concurrency int
+}
+
+// RedeployTeam queues, in one transaction, a redeploy of each app of the team (but the
+// excluded) in each environment where it has a successful deploy: the same objects again,
+// or with Refresh its current revision rendered anew. At most Concurrency run at once.
+func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req RedeployRequest) ([]store.Deploy, error) {
+	if req.Concurrency <= 0 {
+		req.Concurrency = 4
+	}
+	envs, err := s.st.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Env != "" && !slices.ContainsFunc(envs, func(e store.Environment) bool { return e.Name == req.Env }) {
+		return nil, fmt.Errorf("environment %s: %w", req.Env, ErrNotFound)
+	}
+	c := change{action: "deploy.redeploy-team", target: "team/" + req.Team, team: req.Team,
+		details: map[string]any{"env": req.Env, "exclude": req.Exclude, "refresh": req.Refresh}}
+	var out []store.Deploy
+	err = s.mutate(ctx, p, &c, func() error {
+		for _, e := range envs {
+			if req.Env != "" && e.Name != req.Env {
+				continue
+			}
+			if err := authz.Check(p, authz.AppDeploy, authz.Resource{Team: req.Team, Protected: e.Protected,
+				AllowedDeployer: p != nil && e.AllowsDeployer(p.Name)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(tx *store.Tx) error {
+		apps, err := tx.Apps(ctx, req.Team)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Team(ctx, req.Team); err != nil {
+			return err
+		}
+		batch, err := tx.CreateBatch(ctx, req.Team, req.Concurrency, p.Name)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if slices.Contains(req.Exclude, a.Name) {
+				continue
+			}
+			for _, e := range envs {
+				if req.Env != "" && e.Name != req.Env {
+					continue
+				}
+				cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // never deployed there
+				}
+				if err != nil {
+					return err
+				}
+				nd := store.NewDeploy{Team: req.Team, App: a.Name, Env: e.Name, Revision: cur.Revision, Kind: store.KindRedeploy,
+					Args: cur.Args, Options: store.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: req.Refresh},
+					BatchID: batch, CreatedBy: p.Name}
+				if !req.Refresh {
+					nd.SourceDeploy = cur.ID
+				}
+				d, err := tx.EnqueueDeploy(ctx, nd)
+				if err != nil {
+					return err
+				}
+				out = append(out, d)
+			}
+		}
+		c.details["deploys"] = len(out)
+		c.details["batch"] = batch
+		return nil
+	})
+	if err == nil {
+		s.notifyWorkers()
+	}
+	return out, err
+}
