@@ -42,7 +42,8 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s),
 		NewCmdServer(f), NewCmdLogin(s), NewCmdWhoami(s), NewCmdTeams(s), NewCmdUsers(s), NewCmdTokens(s),
-		NewCmdApps(s), NewCmdEnvs(s), NewCmdAudit(s))
+		NewCmdApps(s), NewCmdEnvs(s), NewCmdAudit(s), NewCmdDeploy(s), NewCmdHistory(s), NewCmdRollback(s),
+		NewCmdRedeploy(s))
 	return root
 }
 
