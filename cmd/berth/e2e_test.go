@@ -22,27 +22,40 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/kubetest"
 )
 
 // These tests run the real berth binary: a server process that can be killed with -9, and
 // the CLI against it.
 
-var berthBin string
+var (
+	berthBin   string
+	buildOnce  sync.Once
+	buildError error
+)
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "berth-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+// TestMain starts one local Kubernetes cluster for the deploy tests; the binary is built
+// on first use.
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+// berthBinary builds the berth binary once per test run.
+func berthBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "berth-e2e-")
+		if err != nil {
+			buildError = err
+			return
+		}
+		berthBin = filepath.Join(dir, "berth")
+		if out, err := exec.Command("go", "build", "-o", berthBin, ".").CombinedOutput(); err != nil {
+			buildError = fmt.Errorf("build berth: %v\n%s", err, out)
+		}
+	})
+	if buildError != nil {
+		t.Fatal(buildError)
 	}
-	berthBin = filepath.Join(dir, "berth")
-	if out, err := exec.Command("go", "build", "-o", berthBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return berthBin
 }
 
 const adminToken = "berth_e2e_admin_token_0123456789abcdefghijklmnop"
@@ -56,7 +69,7 @@ type serverProc struct {
 // startServer runs `berth server` on dataDir and a free port, and waits until it listens.
 func startServer(t *testing.T, dataDir string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(berthBin, "server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(berthBinary(t), "server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "BERTH_BOOTSTRAP_TOKEN="+adminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -242,7 +255,7 @@ func berth(t *testing.T, srv *serverProc, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, args...)
+	cmd := exec.CommandContext(ctx, berthBinary(t), args...)
 	cmd.Env = append(os.Environ(), "BERTH_SERVER="+srv.url, "BERTH_TOKEN="+adminToken, "BERTH_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -303,7 +316,7 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 func TestFirstStartPrintsAdminTokenOnce(t *testing.T) {
 	data := t.TempDir()
 	start := func() (string, *exec.Cmd, chan error) {
-		cmd := exec.Command(berthBin, "server", "--data-dir", data, "--listen", "127.0.0.1:0")
+		cmd := exec.Command(berthBinary(t), "server", "--data-dir", data, "--listen", "127.0.0.1:0")
 		cmd.Env = os.Environ()
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -340,7 +353,7 @@ func TestFirstStartPrintsAdminTokenOnce(t *testing.T) {
 	}
 
 	cfg := filepath.Join(t.TempDir(), "berth", "config.json")
-	login := exec.Command(berthBin, "login", "--server", url)
+	login := exec.Command(berthBinary(t), "login", "--server", url)
 	login.Env = append(os.Environ(), "BERTH_CONFIG="+cfg)
 	login.Stdin = strings.NewReader(token + "\n")
 	if out, err := login.CombinedOutput(); err != nil || !strings.Contains(string(out), "as admin") {
@@ -350,7 +363,7 @@ func TestFirstStartPrintsAdminTokenOnce(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config %s: mode %v, err %v; want 0600", cfg, fi.Mode(), err)
 	}
-	list := exec.Command(berthBin, "teams", "create", "first")
+	list := exec.Command(berthBinary(t), "teams", "create", "first")
 	list.Env = append(os.Environ(), "BERTH_CONFIG="+cfg)
 	if out, err := list.CombinedOutput(); err != nil {
 		t.Fatalf("teams create with the saved login: %v\n%s", err, out)

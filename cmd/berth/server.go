@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/cli"
+	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -41,6 +42,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	defer st.Close()
 
 	svc := service.New(st, log, time.Now)
+	engine := deploy.New(st, newKubeClusters(log, o.KubeQPS, o.KubeBurst), log, deploy.Options{
+		Workers: o.Workers, DefaultTimeout: o.DeployTimeout})
+	svc.SetNotifier(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {
 		return err
@@ -68,6 +72,15 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workersDone := make(chan struct{})
+	go func() {
+		defer close(workersDone)
+		if o.Workers > 0 { // --workers 0: an API-only replica
+			engine.Run(workCtx)
+		}
+	}()
+	defer func() { stopWork(); <-workersDone }()
 	select {
 	case err := <-errc:
 		return err

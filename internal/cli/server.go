@@ -21,6 +21,13 @@ type ServerOptions struct {
 	LogLevel string
 	// ShutdownTimeout bounds how long in-flight requests get after SIGTERM.
 	ShutdownTimeout time.Duration
+	// Workers is how many deploys this server runs at once.
+	Workers int
+	// KubeQPS and KubeBurst bound each cluster client's request rate.
+	KubeQPS   float32
+	KubeBurst int
+	// DeployTimeout bounds a rollout when the deploy sets none.
+	DeployTimeout time.Duration
 	// BootstrapToken is BERTH_BOOTSTRAP_TOKEN: the first admin's token. Environment only,
 	// so it never shows in a process listing.
 	BootstrapToken string
@@ -66,6 +73,10 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringVar(&o.Database, "database", "", "database: a SQLite file path or postgres://... URL (default: berth.db in --data-dir)")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests get after SIGTERM")
+	fl.IntVar(&o.Workers, "workers", 8, "deploys this server runs at once")
+	fl.Float32Var(&o.KubeQPS, "kube-qps", 50, "requests per second to each cluster's API server")
+	fl.IntVar(&o.KubeBurst, "kube-burst", 100, "burst of requests to each cluster's API server")
+	fl.DurationVar(&o.DeployTimeout, "deploy-timeout", 5*time.Minute, "how long a rollout may take when the deploy sets no --timeout")
 	return cmd
 }
 
@@ -87,6 +98,9 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	case "debug", "info", "warn", "error":
 	default:
 		return &UsageError{Err: fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)}
+	}
+	if o.Workers < 0 || o.Workers > 256 {
+		return &UsageError{Err: fmt.Errorf("--workers must be 0 to 256, not %d", o.Workers)}
 	}
 	if o.Database == "" {
 		o.Database = filepath.Join(o.DataDir, "berth.db")

@@ -114,7 +114,7 @@ func (r *run) steps(ctx context.Context) error {
 		timeout = time.Duration(d.Options.TimeoutSeconds) * time.Second
 	}
 	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p Progress) { r.progress(ctx, p) }); err != nil {
-		return failf("rollout of %s: %v", deployment, err)
+		return failf("%v", err)
 	}
 	return nil
 }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/kube"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// kubeClusters adapts internal/kube to the deploy engine: one client per environment's
+// cluster, built on first use and kept, so its discovery cache and rate limiter are shared.
+type kubeClusters struct {
+	log   *slog.Logger
+	qps   float32
+	burst int
+
+	mu      sync.Mutex
+	byEnv   map[string]*kubeCluster
+	configs map[string]string // env -> how its client was built, to notice edits
+}
+
+func newKubeClusters(log *slog.Logger, qps float32, burst int) *kubeClusters {
+	return &kubeClusters{log: log, qps: qps, burst: burst, byEnv: map[string]*kubeCluster{}, configs: map[string]string{}}
+}
+
+// For returns the cluster of env.
+func (k *kubeClusters) For(_ context.Context, env store.Environment) (deploy.Cluster, error) {
+	key := fmt.Sprintf("%s|%s|%t", env.Kubeconfig, env.Context, env.InCluster)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c, ok := k.byEnv[env.Name]; ok && k.configs[env.Name] == key {
+		return c, nil
+	}
+	var cfg *rest.Config
+	var err error
+	if env.InCluster {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: env.Kubeconfig},
+			&clientcmd.ConfigOverrides{CurrentContext: env.Context}).ClientConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster config: %w", err)
+	}
+	c, err := kube.New(cfg, kube.Options{QPS: k.qps, Burst: k.burst, Logger: k.log})
+	if err != nil {
+		return nil, err
+	}
+	kc := &kubeCluster{c: c}
+	k.byEnv[env.Name], k.configs[env.Name] = kc, key
+	return kc, nil
+}
+
+// kubeCluster is one cluster, seen through the deploy engine's interface.
+type kubeCluster struct{ c *kube.Cluster }
+
+func (k *kubeCluster) EnsureNamespace(ctx context.Context, name string, labels map[string]string) error {
+	return k.c.EnsureNamespace(ctx, name, labels)
+}
+
+func (k *kubeCluster) Apply(ctx context.Context, namespace string, objs []*unstructured.Unstructured, force bool) error {
+	_, err := k.c.Apply(ctx, namespace, runtimeObjects(objs), kube.ApplyOptions{Force: force})
+	return err
+}
+
+func (k *kubeCluster) Prune(ctx context.Context, namespace string, selector map[string]string, keep []*unstructured.Unstructured) ([]string, error) {
+	refs := make([]kube.ObjectRef, 0, len(keep))
+	for _, o := range keep {
+		r, err := kube.RefOf(o)
+		if err != nil {
+			return nil, err
+		}
+		r.Namespace = namespace
+		refs = append(refs, r)
+	}
+	deleted, err := k.c.Prune(ctx, namespace, selector, refs)
+	names := make([]string, len(deleted))
+	for i, d := range deleted {
+		names[i] = d.String()
+	}
+	return names, err
+}
+
+func (k *kubeCluster) WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(deploy.Progress)) error {
+	_, err := k.c.WaitRollout(ctx, namespace, deployment, kube.RolloutOptions{Timeout: timeout, Progress: func(s kube.RolloutStatus) {
+		progress(deploy.Progress{Phase: strings.ToLower(string(s.Phase)), Message: s.Message, Desired: int(s.Desired),
+			Updated: int(s.Updated), Ready: int(s.Ready), Available: int(s.Available)})
+	}})
+	return err
+}
+
+func runtimeObjects(objs []*unstructured.Unstructured) []runtime.Object {
+	out := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/kubetest"
+)
+
+// appManifest is a small app whose image is an arg, so a deploy can change it.
+const appManifest = `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+args: {image: registry.example.com/web:1}
+containers:
+  web:
+    image: ${args.image}
+service:
+  ports: {http: {port: 80, targetPort: 8080}}
+replicas: 3
+`
+
+// deployEnv starts a server, a team and an environment on the test cluster whose
+// namespace is unique to this test, and writes the manifest; it returns the server and the
+// manifest's path.
+func deployEnv(t *testing.T) (*serverProc, string, string) {
+	t.Helper()
+	srv := startServer(t, t.TempDir())
+	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
+	if len(ns) > 50 {
+		ns = ns[:50]
+	}
+	for _, args := range [][]string{
+		{"teams", "create", "shop"},
+		{"envs", "create", "staging", "--kubeconfig", kubetest.Kubeconfig(t), "--namespace-template", ns},
+	} {
+		if out, code := berth(t, srv, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	t.Cleanup(func() {
+		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(file, []byte(appManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv, file, ns
+}
+
+func liveImage(t *testing.T, ns string) string {
+	t.Helper()
+	d, err := kubetest.Client(t).AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+// TestDeployRollingUpdateAndAutomaticRollback deploys 3 replicas, rolls an image change,
+// then deploys an image whose pods crash: the failure is detected, the automatic rollback
+// restores the previous image, and a manual rollback returns to the first.
+func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
+	srv, file, ns := deployEnv(t)
+
+	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("first deploy: exit %d\n%s", code, out)
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:1" {
+		t.Fatalf("live image %s", img)
+	}
+
+	// Revision 2 of the manifest changes the image.
+	if err := os.WriteFile(file, []byte(strings.Replace(appManifest, "web:1", "web:2", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("image change: exit %d\n%s", code, out)
+	}
+	for _, phase := range []string{"applying", "ready 3/3"} {
+		if !strings.Contains(out, phase) {
+			t.Errorf("progress does not show %q:\n%s", phase, out)
+		}
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:2" {
+		t.Fatalf("live image after change %s", img)
+	}
+
+	start := time.Now()
+	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:3", "--timeout", "60s", "--wait")
+	if code == 0 {
+		t.Fatalf("a crashing rollout succeeded:\n%s", out)
+	}
+	t.Logf("failure detected and rolled back in %s", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"failed", "CrashLoopBackOff", "automatic rollback"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failed deploy output lacks %q:\n%s", want, out)
+		}
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:2" {
+		t.Fatalf("after the automatic rollback the live image is %s, want web:2", img)
+	}
+
+	out, code = berth(t, srv, "rollback", "web", "--env", "staging", "--to", "1", "--wait")
+	if code != 0 {
+		t.Fatalf("rollback --to 1: exit %d\n%s", code, out)
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:1" {
+		t.Fatalf("after rollback to revision 1 the live image is %s", img)
+	}
+
+	out, code = berth(t, srv, "history", "web", "--env", "staging", "-o", "json")
+	if code != 0 {
+		t.Fatalf("history: %d %s", code, out)
+	}
+	var hist []apiv1.Deploy
+	if err := json.Unmarshal([]byte(out), &hist); err != nil {
+		t.Fatalf("history -o json: %v\n%s", err, out)
+	}
+	var kinds []string
+	for _, d := range hist {
+		kinds = append(kinds, fmt.Sprintf("%s:%s", d.Kind, d.State))
+	}
+	want := "rollback:succeeded auto-rollback:succeeded deploy:failed deploy:succeeded deploy:succeeded"
+	if strings.Join(kinds, " ") != want {
+		t.Errorf("history %v, want %s", kinds, want)
+	}
+}
