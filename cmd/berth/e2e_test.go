@@ -67,9 +67,10 @@ type serverProc struct {
 }
 
 // startServer runs `berth server` on dataDir and a free port, and waits until it listens.
-func startServer(t *testing.T, dataDir string) *serverProc {
+func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(berthBinary(t), "server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	args := append([]string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(berthBinary(t), args...)
 	cmd.Env = append(os.Environ(), "BERTH_BOOTSTRAP_TOKEN="+adminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -43,7 +43,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 
 	svc := service.New(st, log, time.Now)
 	engine := deploy.New(st, newKubeClusters(log, o.KubeQPS, o.KubeBurst), log, deploy.Options{
-		Workers: o.Workers, DefaultTimeout: o.DeployTimeout})
+		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
 	svc.SetNotifier(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {

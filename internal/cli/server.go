@@ -28,6 +28,9 @@ type ServerOptions struct {
 	KubeBurst int
 	// DeployTimeout bounds a rollout when the deploy sets none.
 	DeployTimeout time.Duration
+	// DeployLease is how long a worker's claim on a deploy lasts without renewal: after a
+	// crash, another worker resumes the deploy this long after the last renewal.
+	DeployLease time.Duration
 	// BootstrapToken is BERTH_BOOTSTRAP_TOKEN: the first admin's token. Environment only,
 	// so it never shows in a process listing.
 	BootstrapToken string
@@ -76,6 +79,7 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.IntVar(&o.Workers, "workers", 8, "deploys this server runs at once")
 	fl.Float32Var(&o.KubeQPS, "kube-qps", 50, "requests per second to each cluster's API server")
 	fl.IntVar(&o.KubeBurst, "kube-burst", 100, "burst of requests to each cluster's API server")
+	fl.DurationVar(&o.DeployLease, "deploy-lease", 15*time.Second, "how soon a deploy left by a crashed server is resumed elsewhere")
 	fl.DurationVar(&o.DeployTimeout, "deploy-timeout", 5*time.Minute, "how long a rollout may take when the deploy sets no --timeout")
 	return cmd
 }
@@ -101,6 +105,9 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.Workers < 0 || o.Workers > 256 {
 		return &UsageError{Err: fmt.Errorf("--workers must be 0 to 256, not %d", o.Workers)}
+	}
+	if o.DeployLease < time.Second {
+		return &UsageError{Err: fmt.Errorf("--deploy-lease must be at least 1s, not %s", o.DeployLease)}
 	}
 	if o.Database == "" {
 		o.Database = filepath.Join(o.DataDir, "berth.db")
