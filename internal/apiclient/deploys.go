@@ -111,3 +111,9 @@ func (c *Client) StreamDeploy(ctx context.Context, id int64, progress func(apiv1
 	}
 	return apiv1.Deploy{}, fmt.Errorf("stream deploy %d: the server closed the stream before the deploy ended", id)
 }
+
+// DeployEvents returns a deploy's progress events so far.
+func (c *Client) DeployEvents(ctx context.Context, id int64) ([]apiv1.DeployEvent, error) {
+	var out apiv1.List[apiv1.DeployEvent]
+	return out.Items, c.do(ctx, "GET", "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/events", nil, nil, &out)
+}

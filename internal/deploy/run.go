@@ -81,7 +81,7 @@ func (r *run) steps(ctx context.Context) error {
 			deployment = o.GetName()
 		}
 	}
-	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s", len(objs), namespace))
+	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s (worker %s, attempt %d)", len(objs), namespace, r.owner, d.Attempts))
 
 	cluster, err := r.e.clusters.For(ctx, env)
 	if err != nil {
