@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/kube"
+	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -107,4 +109,39 @@ func runtimeObjects(objs []*unstructured.Unstructured) []runtime.Object {
 		out[i] = o
 	}
 	return out
+}
+
+// LiveApp reads a Deployment's status and the drift of the live objects from desired.
+func (k *kubeClusters) LiveApp(ctx context.Context, env store.Environment, namespace, deployment string, desired []byte) (service.LiveApp, error) {
+	dc, err := k.For(ctx, env)
+	if err != nil {
+		return service.LiveApp{}, err
+	}
+	c := dc.(*kubeCluster).c
+	var raw []map[string]any
+	if err := json.Unmarshal(desired, &raw); err != nil {
+		return service.LiveApp{}, fmt.Errorf("stored objects: %w", err)
+	}
+	objs := make([]runtime.Object, len(raw))
+	for i, o := range raw {
+		objs[i] = &unstructured.Unstructured{Object: o}
+	}
+	st, err := c.Status(ctx, namespace, deployment)
+	if err != nil {
+		return service.LiveApp{}, err
+	}
+	drift, err := c.Drift(ctx, namespace, objs)
+	if err != nil {
+		return service.LiveApp{}, err
+	}
+	out := service.LiveApp{Phase: strings.ToLower(string(st.Phase)), Message: st.Message, Desired: int(st.Desired),
+		Updated: int(st.Updated), Ready: int(st.Ready), Available: int(st.Available), Images: st.Images}
+	for _, p := range st.Pods {
+		out.Pods = append(out.Pods, service.LivePod{Name: p.Name, Phase: p.Phase, Reason: p.Reason, Ready: p.Ready,
+			Current: p.Current, Restarts: int(p.Restarts)})
+	}
+	for _, d := range drift {
+		out.Drift = append(out.Drift, service.DriftItem{Object: d.Object.String(), Path: d.Path, Desired: d.Desired, Live: d.Live})
+	}
+	return out, nil
 }

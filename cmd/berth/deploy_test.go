@@ -119,6 +119,35 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 		t.Fatalf("after rollback to revision 1 the live image is %s", img)
 	}
 
+	// Status: what runs matches the deploy; then someone scales by hand, and it is drift.
+	status := func() apiv1.EnvStatus {
+		t.Helper()
+		out, code := berth(t, srv, "status", "web", "--env", "staging", "-o", "json")
+		var st apiv1.AppStatus
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Envs) != 1 || st.Envs[0].Live == nil {
+			t.Fatalf("status: exit %d\n%s", code, out)
+		}
+		return st.Envs[0]
+	}
+	if st := status(); st.Current.Revision != 1 || st.Live.Ready != 3 || len(st.Live.Pods) < 3 || len(st.Live.Drift) != 0 {
+		t.Fatalf("status after rollback: %+v", st)
+	}
+	scale, err := kubetest.Client(t).AppsV1().Deployments(ns).GetScale(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 5
+	if _, err := kubetest.Client(t).AppsV1().Deployments(ns).UpdateScale(context.Background(), "web", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st := status()
+	if len(st.Live.Drift) != 1 || st.Live.Drift[0].Path != ".spec.replicas" || st.Live.Drift[0].Desired != "3" || st.Live.Drift[0].Live != "5" {
+		t.Errorf("drift after a manual scale: %+v", st.Live.Drift)
+	}
+	if out, code := berth(t, srv, "status", "web", "--env", "staging"); code != 0 || !strings.Contains(out, ".spec.replicas") {
+		t.Errorf("status table does not show the drift:\n%s", out)
+	}
+
 	out, code = berth(t, srv, "history", "web", "--env", "staging", "-o", "json")
 	if code != 0 {
 		t.Fatalf("history: %d %s", code, out)

@@ -42,7 +42,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	defer st.Close()
 
 	svc := service.New(st, log, time.Now)
-	engine := deploy.New(st, newKubeClusters(log, o.KubeQPS, o.KubeBurst), log, deploy.Options{
+	clusters := newKubeClusters(log, o.KubeQPS, o.KubeBurst)
+	svc.SetLive(clusters)
+	engine := deploy.New(st, clusters, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
 	svc.SetNotifier(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)

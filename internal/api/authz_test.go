@@ -68,6 +68,7 @@ func routeCases() map[string]routeCase {
 		"getDeployObjects":  {"GET", "/api/v1/deploys/{deploy}/objects", nil, viewer, 200},
 		"listDeploys":       {"GET", "/api/v1/teams/alpha/apps/reports/deploys?env=staging", nil, viewer, 200},
 		"rollback":          {"POST", "/api/v1/teams/alpha/apps/reports/rollback", body(apiv1.Rollback{Env: "staging"}), deployerRole, 201},
+		"appStatus":         {"GET", "/api/v1/teams/alpha/apps/reports/status", nil, viewer, 200},
 		"redeployTeam":      {"POST", "/api/v1/teams/alpha/redeploy", body(apiv1.RedeployTeam{}), deployerRole, 201},
 	}
 }

@@ -30,6 +30,8 @@ func (s *Server) deployRoutes() []route {
 			auth: true, query: []string{"env", "limit"}, response: apiv1.List[apiv1.Deploy]{}, handle: s.listDeploys},
 		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/rollback", id: "rollback", summary: "Re-apply an earlier successful deploy's objects (deployers)",
 			auth: true, body: apiv1.Rollback{}, response: apiv1.Deploy{}, status: 201, handle: s.rollback},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/status", id: "appStatus", summary: "Deployed revision against what runs, per environment: replicas, pods, drift (?env=)",
+			auth: true, query: []string{"env"}, response: apiv1.AppStatus{}, handle: s.appStatus},
 		{method: "POST", path: v1 + "/teams/{team}/redeploy", id: "redeployTeam", summary: "Redeploy every app of a team (deployers)",
 			auth: true, body: apiv1.RedeployTeam{}, response: apiv1.List[apiv1.Deploy]{}, status: 201, handle: s.redeployTeam},
 	}
@@ -219,4 +221,37 @@ func deployOut(d store.Deploy) apiv1.Deploy {
 func deployEventOut(e store.DeployEvent) apiv1.DeployEvent {
 	return apiv1.DeployEvent{ID: e.ID, At: e.At, Phase: e.Phase, Message: e.Message, Desired: e.Desired,
 		Updated: e.Updated, Ready: e.Ready, Available: e.Available}
+}
+
+func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	team, app := r.PathValue("team"), r.PathValue("app")
+	envs, err := s.svc.Status(r.Context(), p, team, app, r.URL.Query().Get("env"))
+	if err != nil {
+		return err
+	}
+	out := apiv1.AppStatus{Team: team, App: app, Envs: []apiv1.EnvStatus{}}
+	for _, e := range envs {
+		es := apiv1.EnvStatus{Env: e.Env, Namespace: e.Namespace, Error: e.Error}
+		if e.Current != nil {
+			d := deployOut(*e.Current)
+			es.Current = &d
+		}
+		if e.Latest != nil {
+			d := deployOut(*e.Latest)
+			es.Latest = &d
+		}
+		if l := e.Live; l != nil {
+			la := apiv1.LiveApp{Phase: l.Phase, Message: l.Message, Desired: l.Desired, Updated: l.Updated, Ready: l.Ready,
+				Available: l.Available, Images: l.Images, Pods: []apiv1.LivePod{}, Drift: []apiv1.DriftItem{}}
+			for _, p := range l.Pods {
+				la.Pods = append(la.Pods, apiv1.LivePod{Name: p.Name, Phase: p.Phase, Ready: p.Ready, Current: p.Current, Restarts: p.Restarts, Reason: p.Reason})
+			}
+			for _, d := range l.Drift {
+				la.Drift = append(la.Drift, apiv1.DriftItem{Object: d.Object, Path: d.Path, Desired: d.Desired, Live: d.Live})
+			}
+			es.Live = &la
+		}
+		out.Envs = append(out.Envs, es)
+	}
+	return ok(w, http.StatusOK, out)
 }

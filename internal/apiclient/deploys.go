@@ -117,3 +117,13 @@ func (c *Client) DeployEvents(ctx context.Context, id int64) ([]apiv1.DeployEven
 	var out apiv1.List[apiv1.DeployEvent]
 	return out.Items, c.do(ctx, "GET", "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/events", nil, nil, &out)
 }
+
+// AppStatus returns an app's deployed revision against what runs, per environment.
+func (c *Client) AppStatus(ctx context.Context, team, app, env string) (apiv1.AppStatus, error) {
+	q := url.Values{}
+	if env != "" {
+		q.Set("env", env)
+	}
+	var out apiv1.AppStatus
+	return out, c.do(ctx, "GET", "/api/v1/teams/"+esc(team)+"/apps/"+esc(app)+"/status", q, nil, &out)
+}

@@ -43,7 +43,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s),
 		NewCmdServer(f), NewCmdLogin(s), NewCmdWhoami(s), NewCmdTeams(s), NewCmdUsers(s), NewCmdTokens(s),
 		NewCmdApps(s), NewCmdEnvs(s), NewCmdAudit(s), NewCmdDeploy(s), NewCmdHistory(s), NewCmdRollback(s),
-		NewCmdRedeploy(s))
+		NewCmdRedeploy(s), NewCmdStatus(s))
 	return root
 }
 

@@ -21,6 +21,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	notify Notifier
+	live   Live
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

@@ -231,3 +231,51 @@ type RedeployTeam struct {
 	Refresh     bool     `json:"refresh,omitempty"`
 	Concurrency int      `json:"concurrency,omitempty"`
 }
+
+// AppStatus is an app in each environment: deployed revision against what runs.
+type AppStatus struct {
+	Team string      `json:"team"`
+	App  string      `json:"app"`
+	Envs []EnvStatus `json:"envs"`
+}
+
+// EnvStatus is an app in one environment.
+type EnvStatus struct {
+	Env       string   `json:"env"`
+	Namespace string   `json:"namespace"`
+	Current   *Deploy  `json:"current,omitempty"`
+	Latest    *Deploy  `json:"latest,omitempty"`
+	Live      *LiveApp `json:"live,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// LiveApp is what runs: the Deployment's replicas, its pods, and drift from the deploy.
+type LiveApp struct {
+	Phase     string      `json:"phase"`
+	Message   string      `json:"message,omitempty"`
+	Desired   int         `json:"desired"`
+	Updated   int         `json:"updated"`
+	Ready     int         `json:"ready"`
+	Available int         `json:"available"`
+	Images    []string    `json:"images,omitempty"`
+	Pods      []LivePod   `json:"pods"`
+	Drift     []DriftItem `json:"drift"`
+}
+
+// LivePod is one pod.
+type LivePod struct {
+	Name     string `json:"name"`
+	Phase    string `json:"phase"`
+	Ready    bool   `json:"ready"`
+	Current  bool   `json:"current"`
+	Restarts int    `json:"restarts"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// DriftItem is a field Berth set whose live value differs.
+type DriftItem struct {
+	Object  string `json:"object"`
+	Path    string `json:"path"`
+	Desired string `json:"desired"`
+	Live    string `json:"live"`
+}

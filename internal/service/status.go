@@ -1,0 +1,115 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Live looks at what runs in a cluster; cmd/berth adapts internal/kube to it.
+type Live interface {
+	// LiveApp reports the Deployment's rollout and pods, and how the live objects differ
+	// from desired (a JSON array of objects, as stored for a deploy).
+	LiveApp(ctx context.Context, env store.Environment, namespace, deployment string, desired []byte) (LiveApp, error)
+}
+
+// SetLive connects the cluster reader that Status uses.
+func (s *Service) SetLive(l Live) { s.live = l }
+
+// LiveApp is an app as it runs.
+type LiveApp struct {
+	Phase, Message                     string
+	Desired, Updated, Ready, Available int
+	Images                             []string
+	Pods                               []LivePod
+	Drift                              []DriftItem
+}
+
+// LivePod is one pod of an app.
+type LivePod struct {
+	Name, Phase, Reason string
+	Ready, Current      bool
+	Restarts            int
+}
+
+// DriftItem is a field berth set that differs live.
+type DriftItem struct {
+	Object, Path, Desired, Live string
+}
+
+// EnvStatus is an app in one environment: what Berth last deployed there, and what runs.
+type EnvStatus struct {
+	Env       string
+	Namespace string
+	// Current is the last successful deploy; Latest the newest of any state.
+	Current, Latest *store.Deploy
+	Live            *LiveApp
+	// Error says why the live state could not be read.
+	Error string
+}
+
+// Status compares, per environment the app was deployed to (or only env), the deployed
+// revision with what runs: replicas, pods and drift.
+func (s *Service) Status(ctx context.Context, p *authz.Principal, team, app, env string) ([]EnvStatus, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return nil, err
+	}
+	a, err := s.st.App(ctx, team, app)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	envs, err := s.st.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []EnvStatus
+	for _, e := range envs {
+		if env != "" && e.Name != env {
+			continue
+		}
+		deploys, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: e.Name, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(deploys) == 0 {
+			if env != "" {
+				return nil, fmt.Errorf("%s/%s was never deployed to %s: %w", team, app, env, ErrNotFound)
+			}
+			continue
+		}
+		es := EnvStatus{Env: e.Name, Namespace: e.Namespace(team, app), Latest: &deploys[0]}
+		cur, err := s.st.LastSucceeded(ctx, a.ID, e.Name, 0)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			es.Error = "no successful deploy yet"
+		case err != nil:
+			return nil, err
+		default:
+			es.Current = &cur
+			es.Live, es.Error = s.readLive(ctx, e, es.Namespace, app, cur)
+		}
+		out = append(out, es)
+	}
+	if env != "" && len(out) == 0 {
+		return nil, fmt.Errorf("environment %s: %w", env, ErrNotFound)
+	}
+	return out, nil
+}
+
+func (s *Service) readLive(ctx context.Context, env store.Environment, namespace, app string, cur store.Deploy) (*LiveApp, string) {
+	if s.live == nil {
+		return nil, "this server does not read clusters"
+	}
+	objs, err := s.st.Objects(ctx, cur.ObjectsDigest)
+	if err != nil {
+		return nil, err.Error()
+	}
+	live, err := s.live.LiveApp(ctx, env, namespace, app, objs)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return &live, ""
+}
