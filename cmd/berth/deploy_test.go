@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/kubetest"
@@ -163,5 +166,77 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	want := "rollback:succeeded auto-rollback:succeeded deploy:failed deploy:succeeded deploy:succeeded"
 	if strings.Join(kinds, " ") != want {
 		t.Errorf("history %v, want %s", kinds, want)
+	}
+}
+
+// TestDeployConflictsAndPrune: a field another manager owns stops a deploy with a clear
+// message until --force-conflicts; a revision that drops the Service deletes it, and
+// objects Berth does not own are never touched.
+func TestDeployConflictsAndPrune(t *testing.T) {
+	srv, file, ns := deployEnv(t)
+	ctx := context.Background()
+	cs := kubetest.Client(t)
+	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s", code, out)
+	}
+
+	// Someone hot-fixes the image with their own server-side apply.
+	patch := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.example.com/web:hotfix"}]}}}}`
+	force := true
+	if _, err := cs.AppsV1().Deployments(ns).Patch(ctx, "web", types.ApplyPatchType, []byte(patch),
+		metav1.PatchOptions{FieldManager: "hotfix", Force: &force}); err != nil {
+		t.Fatal(err)
+	}
+	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--wait")
+	if code == 0 {
+		t.Fatalf("deploy over another manager's field succeeded:\n%s", out)
+	}
+	for _, want := range []string{"conflict", "hotfix", "--force-conflicts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("conflict message lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rolling back") {
+		t.Errorf("a refused apply was rolled back:\n%s", out)
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:hotfix" {
+		t.Errorf("live image %s after the refused deploy", img)
+	}
+	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--force-conflicts", "--wait"); code != 0 {
+		t.Fatalf("--force-conflicts: exit %d\n%s", code, out)
+	}
+	if img := liveImage(t, ns); img != "registry.example.com/web:2" {
+		t.Errorf("live image %s after --force-conflicts", img)
+	}
+
+	// Objects Berth does not own: one without its labels, one managed by someone else.
+	for _, svc := range []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-extra", Labels: map[string]string{"app.kubernetes.io/name": "web"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-other", Labels: map[string]string{"app.kubernetes.io/name": "web",
+			"berth.dev/env": "staging", "app.kubernetes.io/managed-by": "helm"}}},
+	} {
+		svc.Spec.Ports = []corev1.ServicePort{{Port: 80}}
+		if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noService := strings.Replace(appManifest, "service:\n  ports: {http: {port: 80, targetPort: 8080}}\n", "", 1)
+	if noService == appManifest {
+		t.Fatal("test manifest has no service block to drop")
+	}
+	if err := os.WriteFile(file, []byte(noService), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if code != 0 || !strings.Contains(out, "pruned") {
+		t.Fatalf("deploy without the service: exit %d\n%s", code, out)
+	}
+	if _, err := cs.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Service the new revision dropped is still there (err %v)", err)
+	}
+	for _, name := range []string{"web-extra", "web-other"} {
+		if _, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("prune touched %s, which Berth does not own: %v", name, err)
+		}
 	}
 }

@@ -27,27 +27,33 @@ type run struct {
 }
 
 // failure is a reason a deploy failed; it never carries secret values, only what Berth
-// and Kubernetes said about names and states.
-type failure struct{ reason string }
+// and Kubernetes said about names and states. rollout marks failures of a rollout that
+// was applied, the ones an automatic rollback can mend; a refused apply (a field conflict,
+// an invalid object) changed nothing a rollback would restore.
+type failure struct {
+	reason  string
+	rollout bool
+}
 
 func (f *failure) Error() string { return f.reason }
 
 func failf(format string, args ...any) error { return &failure{reason: fmt.Sprintf(format, args...)} }
 
-// execute takes the deploy to the point where its final state is known.
-func (r *run) execute(ctx context.Context) (store.DeployState, string) {
+// execute takes the deploy to the point where its final state is known; rollback says
+// whether a failure calls for the automatic rollback.
+func (r *run) execute(ctx context.Context) (state store.DeployState, reason string, rollback bool) {
 	err := r.steps(ctx)
 	if err == nil {
-		return store.DeploySucceeded, "available"
+		return store.DeploySucceeded, "available", false
 	}
 	var f *failure
 	if errors.As(err, &f) {
-		return store.DeployFailed, f.reason
+		return store.DeployFailed, f.reason, f.rollout
 	}
 	if ctx.Err() != nil {
-		return store.DeployFailed, "interrupted"
+		return store.DeployFailed, "interrupted", false
 	}
-	return store.DeployFailed, err.Error()
+	return store.DeployFailed, err.Error(), false
 }
 
 func (r *run) steps(ctx context.Context) error {
@@ -114,7 +120,7 @@ func (r *run) steps(ctx context.Context) error {
 		timeout = time.Duration(d.Options.TimeoutSeconds) * time.Second
 	}
 	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p Progress) { r.progress(ctx, p) }); err != nil {
-		return failf("%v", err)
+		return &failure{reason: err.Error(), rollout: true}
 	}
 	return nil
 }
@@ -210,9 +216,9 @@ func (r *run) progress(ctx context.Context, p Progress) {
 // finish records the final state, its audit event and, for a failed deploy, the automatic
 // rollback, in one transaction: a crash leaves either all of it or none (and then the
 // deploy is resumed and finished by its next worker).
-func (r *run) finish(ctx context.Context, state store.DeployState, reason string) error {
+func (r *run) finish(ctx context.Context, state store.DeployState, reason string, rollback bool) error {
 	d := r.d
-	var rollback store.Deploy
+	var rb store.Deploy
 	err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
 		fin, err := tx.FinishDeploy(ctx, d.ID, r.owner, state, reason)
 		if err != nil {
@@ -227,11 +233,13 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 		if state == store.DeployFailed {
 			outcome = store.OutcomeFailure
 			details["reason"] = reason
-			if rollback, err = r.autoRollback(ctx, tx, fin); err != nil {
-				return err
+			if rollback {
+				if rb, err = r.autoRollback(ctx, tx, fin); err != nil {
+					return err
+				}
 			}
-			if rollback.ID != 0 {
-				details["rollback"] = rollback.ID
+			if rb.ID != 0 {
+				details["rollback"] = rb.ID
 			}
 		}
 		_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "deploy.finish",
@@ -242,8 +250,8 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 	if err != nil {
 		return err
 	}
-	r.log.Info("deploy finished", "state", state, "reason", reason, "rollback", rollback.ID)
-	if rollback.ID != 0 {
+	r.log.Info("deploy finished", "state", state, "reason", reason, "rollback", rb.ID)
+	if rb.ID != 0 {
 		r.e.Notify()
 	}
 	return nil

@@ -142,10 +142,11 @@ func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
 	r := run{e: e, d: d, owner: owner, log: log}
 	var state store.DeployState
 	var reason string
+	var rollback bool
 	if d.Attempts > e.o.MaxAttempts {
 		state, reason = store.DeployFailed, fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)
 	} else {
-		state, reason = r.execute(ctx)
+		state, reason, rollback = r.execute(ctx)
 	}
 	if ctx.Err() != nil {
 		// Shutdown or lost lease: the deploy is not ours to finish. Whoever holds it next
@@ -153,7 +154,7 @@ func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
 		log.Info("deploy interrupted", "cause", context.Cause(ctx))
 		return
 	}
-	if err := r.finish(context.WithoutCancel(ctx), state, reason); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	if err := r.finish(context.WithoutCancel(ctx), state, reason, rollback); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		log.Error("finish deploy", "err", err)
 	}
 }
