@@ -30,7 +30,7 @@ replicas: 1
 }
 
 // waitFinal polls until every deploy is final and returns them.
-func waitFinal(t *testing.T, c *apiclient.Client, ids []int64, timeout time.Duration) map[int64]apiv1.Deploy {
+func waitFinal(t testing.TB, c *apiclient.Client, ids []int64, timeout time.Duration) map[int64]apiv1.Deploy {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	final := map[int64]apiv1.Deploy{}

@@ -34,7 +34,7 @@ replicas: 3
 // deployEnv starts a server, a team and an environment on the test cluster whose
 // namespace is unique to this test, and writes the manifest; it returns the server and the
 // manifest's path.
-func deployEnv(t *testing.T) (*serverProc, string, string) {
+func deployEnv(t testing.TB) (*serverProc, string, string) {
 	t.Helper()
 	srv := startServer(t, t.TempDir())
 	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
@@ -59,7 +59,7 @@ func deployEnv(t *testing.T) (*serverProc, string, string) {
 	return srv, file, ns
 }
 
-func liveImage(t *testing.T, ns string) string {
+func liveImage(t testing.TB, ns string) string {
 	t.Helper()
 	d, err := kubetest.Client(t).AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {

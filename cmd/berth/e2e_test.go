@@ -39,7 +39,7 @@ var (
 func TestMain(m *testing.M) { kubetest.Main(m) }
 
 // berthBinary builds the berth binary once per test run.
-func berthBinary(t *testing.T) string {
+func berthBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "berth-e2e-")
@@ -67,7 +67,7 @@ type serverProc struct {
 }
 
 // startServer runs `berth server` on dataDir and a free port, and waits until it listens.
-func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
+func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
 	t.Helper()
 	args := append([]string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(berthBinary(t), args...)
@@ -104,7 +104,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 	return p
 }
 
-func (p *serverProc) kill9(t *testing.T) {
+func (p *serverProc) kill9(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func post(client *http.Client, url string, body any) (int, error) {
 // burst creates teams "<prefix>-<g>-<i>" from 64 goroutines, 200 each, and returns the
 // acknowledged ones. It stops a goroutine at its first transport error (a killed server).
 // stopAfter, when positive, calls onCount once that many writes are acknowledged.
-func burst(t *testing.T, url, prefix string, stopAfter int64, onCount func()) (acked []string, fiveXX int64) {
+func burst(t testing.TB, url, prefix string, stopAfter int64, onCount func()) (acked []string, fiveXX int64) {
 	const goroutines, writes = 64, 200
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: goroutines}, Timeout: time.Minute}
 	var mu sync.Mutex
@@ -169,7 +169,7 @@ func burst(t *testing.T, url, prefix string, stopAfter int64, onCount func()) (a
 	return acked, bad.Load()
 }
 
-func teamNames(t *testing.T, url string) map[string]bool {
+func teamNames(t testing.TB, url string) map[string]bool {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url+"/api/v1/teams", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -252,7 +252,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 }
 
 // berth runs the CLI against srv and returns its output and exit code.
-func berth(t *testing.T, srv *serverProc, args ...string) (string, int) {
+func berth(t testing.TB, srv *serverProc, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

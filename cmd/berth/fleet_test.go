@@ -21,7 +21,7 @@ import (
 
 // fleet starts a server with team "fleet" and environment "staging" in a namespace of its
 // own on the test cluster.
-func fleet(t *testing.T, extra ...string) (*serverProc, *apiclient.Client, string) {
+func fleet(t testing.TB, extra ...string) (*serverProc, *apiclient.Client, string) {
 	t.Helper()
 	srv := startServer(t, t.TempDir(), extra...)
 	c, err := apiclient.New(srv.url, adminToken)
@@ -42,7 +42,7 @@ func fleet(t *testing.T, extra ...string) (*serverProc, *apiclient.Client, strin
 }
 
 // deployAll deploys each manifest and waits until all succeeded.
-func deployAll(t *testing.T, c *apiclient.Client, manifests []string) []apiv1.Deploy {
+func deployAll(t testing.TB, c *apiclient.Client, manifests []string) []apiv1.Deploy {
 	t.Helper()
 	var ids []int64
 	for _, m := range manifests {

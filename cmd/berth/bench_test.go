@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/devcluster"
+	"github.com/berth-dev/berth/internal/kubetest"
+)
+
+// BenchmarkDeployVsKubectl times one deploy to Ready — `berth deploy --wait` of a new image,
+// through the server — against what users would otherwise run on the same rendered objects:
+// `kubectl apply --server-side` then `kubectl rollout status`, in the same run on the same
+// cluster. It reports both and the ratio (target: berth ≤ 1.2× kubectl).
+func BenchmarkDeployVsKubectl(b *testing.B) {
+	bins, err := devcluster.ResolveBinaries(context.Background(), "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kubectl := bins.Path("kubectl")
+		srv, file, ns := deployEnv(b)
+	if out, code := berth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+		b.Fatalf("first deploy: %s", out)
+	}
+	// The same objects, rendered by berth, for kubectl, into a namespace of their own.
+	kns := ns + "-kubectl"
+	kubeconfig := kubetest.Kubeconfig(b)
+	run := func(name string, args ...string) {
+		b.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run(kubectl, "create", "namespace", kns)
+	b.Cleanup(func() { run(kubectl, "delete", "namespace", kns, "--wait=false") })
+	dir := b.TempDir()
+
+	var berthTime, kubectlTime time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		image := fmt.Sprintf("image=registry.example.com/web:%d", i+1)
+		start := time.Now()
+		if out, code := berth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", image, "--wait"); code != 0 {
+			b.Fatalf("berth deploy: %s", out)
+		}
+		berthTime += time.Since(start)
+
+		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.yaml", i))
+		out, code := berth(b, srv, "render", "-f", file, "--env", "staging", "--set", image, "-n", kns)
+		if code != 0 {
+			b.Fatalf("render: %s", out)
+		}
+		if err := os.WriteFile(rendered, []byte(out), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		run(kubectl, "apply", "--server-side", "-f", rendered)
+		run(kubectl, "rollout", "status", "-n", kns, "deployment/web", "--timeout=60s")
+		kubectlTime += time.Since(start)
+	}
+	n := time.Duration(b.N)
+	b.ReportMetric(float64(berthTime/n)/1e6, "berth-ms/op")
+	b.ReportMetric(float64(kubectlTime/n)/1e6, "kubectl-ms/op")
+	b.ReportMetric(float64(berthTime)/float64(kubectlTime), "ratio")
+}
+
+// BenchmarkTeamRedeploy1000Apps times a team redeploy of 1,000 apps, from the request to
+// every deploy final, on the local cluster (target: ≤ 60 s). Setting up the 1,000 apps is
+// not timed.
+func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
+		srv, c, _ := fleet(b, "--workers", "32", "--kube-qps", "300", "--kube-burst", "600")
+	var manifests []string
+	for i := range 1000 {
+		manifests = append(manifests, appYAML(fmt.Sprintf("app-%04d", i)))
+	}
+	start := time.Now()
+	deployAll(b, c, manifests)
+	b.Logf("initial deploy of 1000 apps: %s", time.Since(start).Round(time.Millisecond))
+	_ = srv
+	for b.Loop() {
+		queued, err := c.RedeployTeam(context.Background(), "fleet", apiv1.RedeployTeam{Env: "staging", Concurrency: 32})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ids []int64
+		for _, d := range queued {
+			ids = append(ids, d.ID)
+		}
+		for _, d := range waitFinal(b, c, ids, 10*time.Minute) {
+			if d.State != "succeeded" {
+				b.Fatalf("deploy %d of %s: %s", d.ID, d.App, d.Reason)
+			}
+		}
+	}
+}
+
