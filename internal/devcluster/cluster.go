@@ -400,7 +400,8 @@ func createNodes(ctx context.Context, cs kubernetes.Interface, n int) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
+		// Simulated pods cost nothing; a real kubelet's 110 would cap a 1,000-app test.
+		corev1.ResourcePods: resource.MustParse("5000"),
 	}
 	for i := range n {
 		name := fmt.Sprintf("kwok-node-%d", i)
@@ -471,25 +472,6 @@ func adminHTTPClient(p *pki) (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
 	}}}, nil
-}
-
-// writeStages concatenates kwok's Stage files into the one --config file kwok reads.
-func writeStages(srcDir, dst string) (string, error) {
-	files, err := filepath.Glob(filepath.Join(srcDir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return "", fmt.Errorf("no kwok stages in %s (kwok exits without them): rebuild with %s", srcDir, BuildScript)
-	}
-	var b strings.Builder
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString("---\n")
-		b.Write(data)
-		b.WriteString("\n")
-	}
-	return dst, os.WriteFile(dst, []byte(b.String()), 0o600)
 }
 
 func concat(parts ...[]string) []string {

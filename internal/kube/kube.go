@@ -1,23 +1,20 @@
-// Package kube is Berth's adapter to a Kubernetes cluster through client-go: server-side
-// apply of rendered objects (field manager "berth"), and later rollout watches, inventory
-// and prune.
+// Package kube is Berth's adapter to one Kubernetes cluster, through client-go: it creates
+// namespaces, server-side applies rendered objects (field manager "berth"), tracks
+// Deployment rollouts with watches, lists and prunes the objects Berth owns, and reports
+// live status and drift. Every call takes a context first and retries transient API errors
+// (429, 5xx, timeouts, refused connections) with capped, jittered exponential backoff.
 package kube
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
@@ -25,96 +22,86 @@ import (
 // FieldManager is the name Berth's changes carry in managedFields.
 const FieldManager = "berth"
 
-// Cluster applies objects to one Kubernetes cluster.
-type Cluster struct {
-	dyn    dynamic.Interface
-	mapper meta.RESTMapper
+// Labels every object Berth applies carries (the manifest renderer sets them); Inventory and
+// Prune find Berth's objects by them.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelName      = "app.kubernetes.io/name"
+	LabelEnv       = "berth.dev/env"
+	// ManagedBy is LabelManagedBy's value on Berth's objects.
+	ManagedBy = "berth"
+)
+
+// Default client rate limits, used when neither Options nor the rest.Config set one.
+// client-go's own default (5 QPS) would make a team redeploy crawl.
+const (
+	DefaultQPS   = 50
+	DefaultBurst = 100
+)
+
+// Options tune a Cluster. The zero value is ready to use.
+type Options struct {
+	// QPS and Burst limit the client's request rate. Zero keeps the rest.Config's value, or
+	// DefaultQPS and DefaultBurst when it has none.
+	QPS   float32
+	Burst int
+	// Backoff paces retries of transient API errors; zero fields take DefaultBackoff's.
+	Backoff Backoff
+	// Logger receives one line per retried request; nil discards them.
+	Logger *slog.Logger
 }
 
-// New returns a Cluster for cfg.
-func New(cfg *rest.Config) (*Cluster, error) {
+// Cluster is one Kubernetes cluster. It is safe for concurrent use.
+type Cluster struct {
+	cs      kubernetes.Interface
+	dyn     dynamic.Interface
+	meta    metadata.Interface
+	mapper  meta.ResettableRESTMapper
+	backoff Backoff
+	log     *slog.Logger
+}
+
+// New returns a Cluster that talks to the API server cfg describes. It makes no request.
+func New(cfg *rest.Config, o Options) (*Cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	switch {
+	case o.QPS > 0:
+		cfg.QPS = o.QPS
+	case cfg.QPS == 0:
+		cfg.QPS = DefaultQPS
+	}
+	switch {
+	case o.Burst > 0:
+		cfg.Burst = o.Burst
+	case cfg.Burst == 0:
+		cfg.Burst = DefaultBurst
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return &Cluster{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
-}
-
-// ApplyOptions tune Apply.
-type ApplyOptions struct {
-	// DryRun asks the API server to validate and admit without persisting.
-	DryRun bool
-	// Force takes ownership of fields another field manager set.
-	Force bool
-}
-
-// ApplyError is the API server's refusal of one object.
-type ApplyError struct {
-	Kind, Namespace, Name string
-	Err                   error
-}
-
-func (e *ApplyError) Error() string {
-	msg := fmt.Sprintf("apply %s %s/%s: %v", e.Kind, e.Namespace, e.Name, e.Err)
-	if apierrors.IsConflict(e.Err) {
-		msg += " (another field manager owns these fields: resolve it, or force with --force-conflicts)"
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return msg
-}
-
-func (e *ApplyError) Unwrap() error { return e.Err }
-
-// Apply server-side applies each object into namespace, in order, and returns the objects
-// as the server stored (or, with DryRun, would store) them.
-func (c *Cluster) Apply(ctx context.Context, namespace string, objs []runtime.Object, o ApplyOptions) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, obj := range objs {
-		u, err := toUnstructured(obj)
-		if err != nil {
-			return out, err
-		}
-		gvk := u.GroupVersionKind()
-		m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return out, &ApplyError{Kind: gvk.Kind, Namespace: namespace, Name: u.GetName(), Err: err}
-		}
-		var ri dynamic.ResourceInterface = c.dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			u.SetNamespace(namespace)
-			ri = c.dyn.Resource(m.Resource).Namespace(namespace)
-		}
-		data, err := json.Marshal(u)
-		if err != nil {
-			return out, err
-		}
-		po := metav1.PatchOptions{FieldManager: FieldManager, Force: &o.Force}
-		if o.DryRun {
-			po.DryRun = []string{metav1.DryRunAll}
-		}
-		got, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, po)
-		if err != nil {
-			return out, &ApplyError{Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Err: err}
-		}
-		out = append(out, got)
-	}
-	return out, nil
-}
-
-func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return u.DeepCopy(), nil
-	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{Object: m}
-	if u.GetKind() == "" || u.GetAPIVersion() == "" {
-		return nil, errors.New("object has no apiVersion/kind set")
-	}
-	return u, nil
+	return &Cluster{
+		cs:      cs,
+		dyn:     dyn,
+		meta:    md,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+		backoff: o.Backoff.withDefaults(),
+		log:     log,
+	}, nil
 }

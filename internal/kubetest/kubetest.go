@@ -8,6 +8,9 @@
 //		cs, ns := kubetest.Namespace(t)
 //		...
 //	}
+//
+// Pods of the test cluster are simulated by kwok; images such as CrashLoopImage make them
+// fail on purpose (see images.go).
 package kubetest
 
 import (

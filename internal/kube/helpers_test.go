@@ -1,0 +1,156 @@
+package kube_test
+
+import (
+	"context"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/berth-dev/berth/internal/kube"
+	"github.com/berth-dev/berth/internal/kubetest"
+)
+
+// newCluster returns a Cluster of the test cluster with quick retries.
+func newCluster(t *testing.T) *kube.Cluster {
+	t.Helper()
+	c, err := kube.New(kubetest.Config(t), kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// app describes a small app the way the manifest renderer would render it.
+type app struct {
+	name, env, image string
+	replicas         int32
+	// progressDeadline, when set, is the Deployment's progressDeadlineSeconds.
+	progressDeadline int32
+	minReadySeconds  int32
+	podLabels        map[string]string
+	vars             map[string]string // the container's environment
+}
+
+func (a app) labels() map[string]string {
+	return map[string]string{
+		kube.LabelManagedBy:          kube.ManagedBy,
+		kube.LabelName:               a.name,
+		kube.LabelEnv:                a.env,
+		"app.kubernetes.io/instance": a.name + "-" + a.env,
+	}
+}
+
+func (a app) selector() map[string]string {
+	return map[string]string{kube.LabelName: a.name, kube.LabelEnv: a.env}
+}
+
+func (a app) meta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: a.labels()}
+}
+
+func (a app) serviceAccount() *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: a.meta(a.name)}
+}
+
+func (a app) configMap(name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: a.meta(name), Data: data}
+}
+
+func (a app) secret(name string, data map[string]string) *corev1.Secret {
+	return &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: a.meta(name), StringData: data}
+}
+
+func (a app) service() *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: a.meta(a.name),
+		Spec: corev1.ServiceSpec{
+			Selector: a.selector(),
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+}
+
+func (a app) deployment() *appsv1.Deployment {
+	replicas := a.replicas
+	podLabels := a.labels()
+	for k, v := range a.podLabels {
+		podLabels[k] = v
+	}
+	var env []corev1.EnvVar
+	for k, v := range a.vars {
+		env = append(env, corev1.EnvVar{Name: k, Value: v})
+	}
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: a.meta(a.name),
+		Spec: appsv1.DeploymentSpec{
+			Replicas:        &replicas,
+			MinReadySeconds: a.minReadySeconds,
+			Selector:        &metav1.LabelSelector{MatchLabels: a.selector()},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: a.name,
+					Containers: []corev1.Container{{
+						Name: "web", Image: a.image, Env: env,
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+					}},
+				},
+			},
+		},
+	}
+	if a.progressDeadline > 0 {
+		d.Spec.ProgressDeadlineSeconds = &a.progressDeadline
+	}
+	return d
+}
+
+// objects is the app's full render.
+func (a app) objects() []runtime.Object {
+	return []runtime.Object{a.serviceAccount(), a.configMap(a.name+"-files", map[string]string{"a": "1"}), a.service(), a.deployment()}
+}
+
+func mustApply(t *testing.T, c *kube.Cluster, ns string, objs ...runtime.Object) {
+	t.Helper()
+	if _, err := c.Apply(context.Background(), ns, objs, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scaleDeployment does what `kubectl scale` does.
+func scaleDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, replicas int32) {
+	t.Helper()
+	scale := &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: replicas},
+	}
+	// No resourceVersion: an unconditional update, as the controllers keep changing status.
+	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editDeployment does what `kubectl edit` does.
+func editDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, edit func(*appsv1.Deployment)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		edit(d)
+		_, err = cs.AppsV1().Deployments(ns).Update(context.Background(), d, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
