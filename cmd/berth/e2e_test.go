@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/kubetest"
+	"github.com/berth-dev/berth/internal/store/pgtest"
 )
 
 // These tests run the real berth binary: a server process that can be killed with -9, and
@@ -35,8 +36,14 @@ var (
 )
 
 // TestMain starts one local Kubernetes cluster for the deploy tests; the binary is built
-// on first use.
-func TestMain(m *testing.M) { kubetest.Main(m) }
+// on first use; PostgreSQL starts when a test asks for a database.
+func TestMain(m *testing.M) {
+	kubetest.Main(m, pgtest.Stop, func() {
+		if berthBin != "" {
+			os.RemoveAll(filepath.Dir(berthBin))
+		}
+	})
+}
 
 // berthBinary builds the berth binary once per test run.
 func berthBinary(t testing.TB) string {

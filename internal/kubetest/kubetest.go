@@ -43,12 +43,13 @@ var (
 )
 
 // Main starts a cluster (unless $BERTH_TEST_KUBECONFIG names one), runs the tests, stops the
-// cluster and exits.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+// cluster and exits. The after functions run once the tests are done, before the cluster
+// stops, for whatever else the test binary started (a throwaway database, a built binary).
+func Main(m *testing.M, after ...func()) {
+	os.Exit(run(m, after))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M, after []func()) int {
 	ctx := context.Background()
 	kubeconfig = os.Getenv(KubeconfigEnv)
 	if kubeconfig == "" {
@@ -82,7 +83,11 @@ func run(m *testing.M) int {
 	}
 	cfg.QPS, cfg.Burst = 200, 400
 	restConfig = cfg
-	return m.Run()
+	code := m.Run()
+	for _, f := range after {
+		f()
+	}
+	return code
 }
 
 // Config returns an admin REST config of the test cluster.
