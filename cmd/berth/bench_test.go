@@ -78,13 +78,17 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 // not timed.
 func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
 		srv, c, _ := fleet(b, "--workers", "32", "--kube-qps", "300", "--kube-burst", "600")
+	apps := 1000
+	if v := os.Getenv("BERTH_BENCH_APPS"); v != "" {
+		fmt.Sscan(v, &apps)
+	}
 	var manifests []string
-	for i := range 1000 {
+	for i := range apps {
 		manifests = append(manifests, appYAML(fmt.Sprintf("app-%04d", i)))
 	}
 	start := time.Now()
 	deployAll(b, c, manifests)
-	b.Logf("initial deploy of 1000 apps: %s", time.Since(start).Round(time.Millisecond))
+	b.Logf("initial deploy of %d apps: %s", apps, time.Since(start).Round(time.Millisecond))
 	_ = srv
 	for b.Loop() {
 		queued, err := c.RedeployTeam(context.Background(), "fleet", apiv1.RedeployTeam{Env: "staging", Concurrency: 32})

@@ -13,7 +13,7 @@ type UsageError struct{ Err error }
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// usageErrorf wraps cobra's own argument and command errors, which are untyped strings.
+// asUsageError types cobra's own argument and command errors, which are untyped strings.
 func asUsageError(err error) error {
 	if err == nil {
 		return nil
