@@ -9,8 +9,10 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite settings, applied to every connection:
@@ -43,22 +45,9 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	w, err := sql.Open("sqlite", path+"?"+sqliteWriter)
+	w, err := openWriter(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite database %s: journal mode is %q, not WAL (is it on a file system without shared memory, such as NFS?)", path, mode)
 	}
 
 	r, err := sql.Open("sqlite", path+"?"+sqliteReader)
@@ -78,6 +67,55 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	return newStore(sqliteDialect, w, r, o), nil
+}
+
+// openWriter opens the single writer connection and checks it runs in WAL mode. Several
+// processes opening a new database at once race to switch it to WAL, which needs an
+// exclusive lock; SQLite reports the loser busy at once instead of waiting (it would
+// deadlock otherwise), so the open is retried for a while.
+func openWriter(ctx context.Context, path string) (*sql.DB, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		w, err := tryWriter(ctx, path)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return w, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func tryWriter(ctx context.Context, path string) (*sql.DB, error) {
+	w, err := sql.Open("sqlite", path+"?"+sqliteWriter)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("journal mode is %q, not WAL (is it on a file system without shared memory, such as NFS?)", mode)
+	}
+	return w, nil
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff // the primary result code
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
 }
 
 // createPrivate creates the database file readable only by its owner if it does not exist
