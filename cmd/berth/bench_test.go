@@ -24,7 +24,7 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 		b.Fatal(err)
 	}
 	kubectl := bins.Path("kubectl")
-		srv, file, ns := deployEnv(b)
+	srv, file, ns := deployEnv(b)
 	if out, code := berth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
 		b.Fatalf("first deploy: %s", out)
 	}
@@ -77,7 +77,7 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 // every deploy final, on the local cluster (target: ≤ 60 s). Setting up the 1,000 apps is
 // not timed.
 func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
-		srv, c, _ := fleet(b, "--workers", "32", "--kube-qps", "300", "--kube-burst", "600")
+	srv, c, _ := fleet(b, "--workers", "32", "--kube-qps", "300", "--kube-burst", "600")
 	apps := 1000
 	if v := os.Getenv("BERTH_BENCH_APPS"); v != "" {
 		fmt.Sscan(v, &apps)
@@ -106,4 +106,3 @@ func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
 		}
 	}
 }
-

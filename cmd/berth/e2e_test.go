@@ -71,7 +71,29 @@ type serverProc struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	// out is everything the server wrote to stdout and stderr.
+	out *syncBuffer
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
 
 // startServer runs `berth server` on dataDir and a free port, and waits until it listens.
 func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
@@ -83,16 +105,18 @@ func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	p := &serverProc{cmd: cmd, done: make(chan error, 1), out: &syncBuffer{}}
+	stderr := p.out
+	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{cmd: cmd, done: make(chan error, 1)}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
+			p.out.Write([]byte(sc.Text() + "\n"))
 			if rest, ok := strings.CutPrefix(sc.Text(), "berth server listening on "); ok {
 				urlc <- strings.Fields(rest)[0]
 			}

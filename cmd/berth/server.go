@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -35,11 +36,25 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			return fmt.Errorf("create data directory: %w", err)
 		}
 	}
-	st, err := store.Open(ctx, o.Database, store.WithLogger(log))
+	key, err := seal.Load(o.SecretsKeyFile, o.SecretsKey)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, o.Database, store.WithLogger(log), store.WithSecretsKey(key))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer st.Close()
+	// A wrong or missing key would fail every deploy that reads a secret: refuse to start,
+	// naming the key id the stored secrets need.
+	if err := st.CheckSecretsKey(ctx); err != nil {
+		return err
+	}
+	if key != nil {
+		log.Info("secrets key configured", "key_id", key.ID())
+	} else {
+		log.Info("no secrets key configured: secrets cannot be set", "hint", seal.Hint)
+	}
 
 	svc := service.New(st, log, time.Now)
 	clusters := newKubeClusters(log, o.KubeQPS, o.KubeBurst)
@@ -97,5 +112,40 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// rotateKey wires `berth server rotate-key`: the store opened with the current key, and
+// the service's rotation, which re-encrypts every secret in one transaction.
+func rotateKey(ctx context.Context, o *cli.RotateKeyOptions) error {
+	cur, err := seal.Load(o.SecretsKeyFile, o.SecretsKey)
+	if err != nil {
+		return fmt.Errorf("current key: %w", err)
+	}
+	next, err := seal.Load(o.NewKeyFile, "")
+	if err != nil {
+		return fmt.Errorf("new key: %w", err)
+	}
+	if !strings.HasPrefix(o.Database, "postgres://") && !strings.HasPrefix(o.Database, "postgresql://") {
+		if _, err := os.Stat(o.Database); err != nil {
+			return fmt.Errorf("database %s: %w", o.Database, err)
+		}
+	}
+	st, err := store.Open(ctx, o.Database, store.WithSecretsKey(cur))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	svc := service.New(st, slog.New(slog.NewJSONHandler(o.IO.ErrOut, nil)), time.Now)
+	n, err := svc.RotateSecretsKey(ctx, next)
+	if err != nil {
+		return err
+	}
+	from := "no key"
+	if cur != nil {
+		from = "key id " + cur.ID()
+	}
+	fmt.Fprintf(o.IO.Out, "re-encrypted %d secret values from %s to key id %s\nrestart every berth server with only the new key (--secrets-key-file %s)\n",
+		n, from, next.ID(), o.NewKeyFile)
 	return nil
 }

@@ -70,10 +70,32 @@ func routeCases() map[string]routeCase {
 		"rollback":          {"POST", "/api/v1/teams/alpha/apps/reports/rollback", body(apiv1.Rollback{Env: "staging"}), deployerRole, 201},
 		"appStatus":         {"GET", "/api/v1/teams/alpha/apps/reports/status", nil, viewer, 200},
 		"redeployTeam":      {"POST", "/api/v1/teams/alpha/redeploy", body(apiv1.RedeployTeam{}), deployerRole, 201},
+
+		"listGlobalConfig":    {"GET", "/api/v1/config", nil, anyone, 200},
+		"updateGlobalConfig":  {"PATCH", "/api/v1/config", body(setting("LOG_LEVEL", "info")), global, 200},
+		"listTeamConfig":      {"GET", "/api/v1/teams/alpha/config", nil, viewer, 200},
+		"updateTeamConfig":    {"PATCH", "/api/v1/teams/alpha/config", body(apiv1.UpdateSettings{Unset: []string{"REGION"}}), adminRole, 200},
+		"listAppConfig":       {"GET", "/api/v1/teams/alpha/apps/reports/config", nil, viewer, 200},
+		"updateAppConfig":     {"PATCH", "/api/v1/teams/alpha/apps/reports/config", body(setting("REGION", "us")), adminRole, 200},
+		"listAppEnvConfig":    {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/config", nil, viewer, 200},
+		"updateAppEnvConfig":  {"PATCH", "/api/v1/teams/alpha/apps/reports/envs/staging/config", body(apiv1.UpdateSettings{Set: map[string]string{"X": "1"}, Redeploy: true}), adminRole, 200},
+		"listGlobalSecrets":   {"GET", "/api/v1/secrets", nil, anyone, 200},
+		"updateGlobalSecrets": {"PATCH", "/api/v1/secrets", body(setting("SMTP_PASSWORD", "pw-1")), global, 200},
+		"listTeamSecrets":     {"GET", "/api/v1/teams/alpha/secrets", nil, viewer, 200},
+		"updateTeamSecrets":   {"PATCH", "/api/v1/teams/alpha/secrets", body(setting("TEAM_TOKEN", "tt-1")), adminRole, 200},
+		"listAppSecrets":      {"GET", "/api/v1/teams/alpha/apps/reports/secrets", nil, viewer, 200},
+		"updateAppSecrets":    {"PATCH", "/api/v1/teams/alpha/apps/reports/secrets", body(apiv1.UpdateSettings{Unset: []string{"API_KEY"}}), adminRole, 200},
+		"listAppEnvSecrets":   {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/secrets", nil, viewer, 200},
+		"updateAppEnvSecrets": {"PATCH", "/api/v1/teams/alpha/apps/reports/envs/staging/secrets", body(setting("API_KEY", "staging-1")), adminRole, 200},
+		"resolveSettings":     {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/resolved", nil, viewer, 200},
 	}
 }
 
 func body(v any) func(*fixture) any { return func(*fixture) any { return v } }
+
+func setting(key, value string) apiv1.UpdateSettings {
+	return apiv1.UpdateSettings{Set: map[string]string{key: value}}
+}
 
 // TestAuthorizationTable calls every route as every kind of caller, each on a fresh server,
 // and checks the status: 401 without a valid token, 403 with a reason when the role is

@@ -55,7 +55,8 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 	}
 	d, err := s.svc.CreateDeploy(r.Context(), p, service.DeployRequest{
 		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, Revision: in.Revision, Set: in.Set,
-		Options: store.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds},
+		Options: store.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
+			Refresh: in.Refresh},
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,8 @@ func toAPIError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}, true
 	case errors.Is(err, service.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}, true
+	case errors.Is(err, service.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: err.Error()}, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}, false
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -63,6 +65,9 @@ const (
 
 var callers = []string{noToken, expired, revoked, otherViewer, ownViewer, deployer, teamAdmin, globalAdmin}
 
+// fixtureSecret is the value of the secret API_KEY of alpha/reports.
+const fixtureSecret = "fixture-secret-4b1d0c9e"
+
 const bootstrap = "berth_bootstrap_token_for_tests_0123456789abcdef"
 
 const reportsManifest = `apiVersion: berth.dev/v1
@@ -73,8 +78,26 @@ containers:
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, testKey(t))
+}
+
+// testKey returns a fresh secrets key.
+func testKey(t *testing.T) *seal.Key {
+	t.Helper()
+	raw := make([]byte, seal.KeySize)
+	rand.Read(raw)
+	k, err := seal.NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// newFixtureWith is newFixture with key as the secrets key (nil: none).
+func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"), store.WithSecretsKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +186,15 @@ func newFixture(t *testing.T) *fixture {
 		}))
 		f.ids["deploy"] = d.ID
 	}
+	// Config and secrets at the team and app levels, so listings have items.
+	if key != nil {
+		_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: store.SettingSecret,
+			Scope: store.Scope{Team: "alpha", App: "reports"}, Set: map[string]string{"API_KEY": fixtureSecret}})
+		must(err)
+	}
+	_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: store.SettingConfig,
+		Scope: store.Scope{Team: "alpha"}, Set: map[string]string{"REGION": "eu"}})
+	must(err)
 	// Every token but the expiring one outlives this jump.
 	clk.Add(2 * time.Hour)
 	return f

@@ -48,6 +48,18 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"bad audit since", "GET", "/api/v1/audit?since=yesterday", "", ``, 400, "invalid", "since"},
 		{"unknown route", "GET", "/api/v1/nothing", "", ``, 404, "not_found", ""},
 		{"missing team", "GET", "/api/v1/teams/zeta/apps", "", ``, 404, "not_found", ""},
+		{"setting bad key", "PATCH", "/api/v1/teams/alpha/config", "application/json", `{"set":{"BAD KEY":"x"}}`, 400, "invalid", "key"},
+		{"setting nothing", "PATCH", "/api/v1/config", "application/json", `{}`, 400, "invalid", "set"},
+		{"set and unset", "PATCH", "/api/v1/config", "application/json", `{"set":{"A":"1"},"unset":["A"]}`, 400, "invalid", "unset"},
+		{"unset missing key", "PATCH", "/api/v1/teams/alpha/secrets", "application/json", `{"set":{"B":"2"},"unset":["NOPE"]}`, 404, "not_found", ""},
+		{"empty secret", "PATCH", "/api/v1/teams/alpha/secrets", "application/json", `{"set":{"A":""}}`, 400, "invalid", "value"},
+		{"huge setting", "PATCH", "/api/v1/teams/alpha/config", "application/json", `{"set":{"A":"` + strings.Repeat("v", 70000) + `"}}`, 400, "invalid", "value"},
+		{"setting of missing app", "PATCH", "/api/v1/teams/alpha/apps/nope/config", "application/json", `{"set":{"A":"1"}}`, 404, "not_found", ""},
+		{"setting of missing env", "PATCH", "/api/v1/teams/alpha/apps/reports/envs/nope/secrets", "application/json", `{"set":{"A":"1"}}`, 404, "not_found", ""},
+		{"setting value not a string", "PATCH", "/api/v1/config", "application/json", `{"set":{"A":1}}`, 400, "invalid", "set"},
+		{"resolved of missing env", "GET", "/api/v1/teams/alpha/apps/reports/envs/nope/resolved", "", ``, 404, "not_found", ""},
+		{"refresh with a manifest", "POST", "/api/v1/deploys", "application/json", mustJSON(apiv1.CreateDeploy{Env: "staging", Refresh: true, Manifest: reportsManifest}), 400, "invalid", "refresh"},
+		{"refresh of an undeployed env", "POST", "/api/v1/deploys", "application/json", `{"team":"alpha","app":"reports","env":"old","refresh":true}`, 400, "invalid", "refresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +103,7 @@ func mustJSON(v any) string {
 func dump(t *testing.T, f *fixture) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	for _, table := range []string{"teams", "users", "memberships", "api_tokens", "apps", "app_revisions", "environments", "audit_events"} {
+	for _, table := range []string{"teams", "users", "memberships", "api_tokens", "apps", "app_revisions", "environments", "audit_events", "settings", "setting_versions", "deploys"} {
 		rows, err := f.st.DB().Query("SELECT * FROM " + table + " ORDER BY 1")
 		if err != nil {
 			t.Fatal(err)

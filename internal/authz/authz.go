@@ -84,7 +84,9 @@ const (
 	AuditReadAll Action = "audit.read_all"
 	AuditVerify  Action = "audit.verify"
 	ConfigManage Action = "config.manage"
-	ServerManage Action = "server.manage"
+	// ConfigManageGlobal sets config and secrets that apply to every team.
+	ConfigManageGlobal Action = "config.manage_global"
+	ServerManage       Action = "server.manage"
 )
 
 // teamRole is the least role in the resource's team each team-scoped action needs.

@@ -37,6 +37,10 @@ func TestCheck(t *testing.T) {
 		{"global admin anything", root, ServerManage, other, true},
 		{"viewer reads own audit", alice, AuditRead, team, true},
 		{"viewer cannot verify audit", alice, AuditVerify, Resource{}, false},
+		{"team admin manages team config", ann, ConfigManage, team, true},
+		{"deployer cannot manage config", dave, ConfigManage, team, false},
+		{"team admin cannot manage global config", ann, ConfigManageGlobal, Resource{}, false},
+		{"global admin manages global config", root, ConfigManageGlobal, Resource{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,8 @@ type DeployOptions struct {
 	ForceConflicts bool
 	NoAutoRollback bool
 	Timeout        time.Duration
+	// Refresh deploys what runs again, with current config and secrets.
+	Refresh bool
 }
 
 // NewCmdDeploy returns `berth deploy`.
@@ -44,11 +46,16 @@ Without a manifest, APP and a stored --revision (default: the latest) are deploy
 The server renders, applies with server-side apply, prunes what the revision no longer has,
 and tracks the rollout; a rollout that fails rolls back automatically to the last good
 deploy (unless --no-auto-rollback). With --wait it shows progress and exits 0 on success,
-1 with the reason on failure.`,
+1 with the reason on failure.
+
+With --refresh nothing new is sent: the revision and args that run in the environment are
+deployed again, with the current config and secrets (see berth config, berth secrets); the
+pods roll when a value they read changed. The app is APP, or the manifest's metadata.name.`,
 		Example: `  berth deploy --env staging --wait
   berth deploy --env production --set version=1.4.2 --wait
   berth deploy reports --team insights --env staging --revision 12
-  berth deploy -f deploy/berth.yaml --env staging --force-conflicts`,
+  berth deploy -f deploy/berth.yaml --env staging --force-conflicts
+  berth deploy reports --env production --refresh --wait`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -67,6 +74,7 @@ deploy (unless --no-auto-rollback). With --wait it shows progress and exits 0 on
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields another field manager owns")
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "leave a failed rollout as it is")
 	f.DurationVar(&o.Timeout, "timeout", 0, "how long the rollout may take (default: the server's, 5m)")
+	f.BoolVar(&o.Refresh, "refresh", false, "deploy what runs again with current config and secrets (no manifest is sent)")
 	return cmd
 }
 
@@ -82,8 +90,24 @@ func deployRun(ctx context.Context, o *DeployOptions, fileGiven bool) error {
 		return &UsageError{Err: errors.New("--timeout must be between 0 and 1h")}
 	}
 	in := apiv1.CreateDeploy{Env: o.Env, Set: set, ForceConflicts: o.ForceConflicts, NoAutoRollback: o.NoAutoRollback,
-		TimeoutSeconds: int(o.Timeout.Seconds()), Revision: o.Revision, App: o.App, Team: o.Team}
-	if o.Revision == 0 {
+		TimeoutSeconds: int(o.Timeout.Seconds()), Revision: o.Revision, App: o.App, Team: o.Team, Refresh: o.Refresh}
+	if o.Refresh {
+		if o.Revision != 0 || len(set) > 0 {
+			return &UsageError{Err: errors.New("--refresh deploys the revision and args that run: drop --revision and --set")}
+		}
+		if in.App == "" {
+			// The app of the manifest here; its content is not sent.
+			m, err := loadManifest(o.IO, o.File)
+			if err != nil {
+				return err
+			}
+			in.App = m.Metadata.Name
+			if in.Team == "" {
+				in.Team = m.Metadata.Team
+			}
+		}
+	}
+	if o.Revision == 0 && !o.Refresh {
 		data, err := os.ReadFile(o.File)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && !fileGiven && o.App != "":
@@ -103,7 +127,7 @@ func deployRun(ctx context.Context, o *DeployOptions, fileGiven bool) error {
 		return err
 	}
 	if in.Manifest == "" {
-		if in.Team, err = resolveTeam(ctx, c, o.App, o.Team); err != nil {
+		if in.Team, err = resolveTeam(ctx, c, in.App, in.Team); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,8 @@ type Factory struct {
 	IO *IOStreams
 	// RunServer runs `berth server` until ctx ends.
 	RunServer func(ctx context.Context, o *ServerOptions) error
+	// RotateKey runs `berth server rotate-key`.
+	RotateKey func(ctx context.Context, o *RotateKeyOptions) error
 }
 
 // NewRootCmd returns the `berth` command tree.
@@ -43,7 +45,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s), NewCmdInit(s), NewCmdValidate(s), NewCmdRender(s), NewCmdDev(s),
 		NewCmdServer(f), NewCmdLogin(s), NewCmdWhoami(s), NewCmdTeams(s), NewCmdUsers(s), NewCmdTokens(s),
 		NewCmdApps(s), NewCmdEnvs(s), NewCmdAudit(s), NewCmdDeploy(s), NewCmdHistory(s), NewCmdRollback(s),
-		NewCmdRedeploy(s), NewCmdStatus(s))
+		NewCmdRedeploy(s), NewCmdStatus(s), NewCmdConfig(s), NewCmdSecrets(s))
 	return root
 }
 

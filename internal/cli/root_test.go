@@ -36,6 +36,14 @@ func TestUsageMistakesAreUsageErrors(t *testing.T) {
 		{"dev", "cluster", "up", "--nodes", "0"},
 		{"dev", "cluster", "up", "--apiserver-port", "70000"},
 		{"dev", "cluster", "up", "--timeout", "soon"},
+		{"config", "set", "NO_VALUE"},
+		{"config", "set", "=value"},
+		{"config", "set", "A=1", "A=2"},
+		{"secrets", "set", "A", "B"},
+		{"config", "list", "--resolved", "--app", "web"},
+		{"secrets", "list", "-o", "xml"},
+		{"deploy", "web", "--env", "staging", "--refresh", "--revision", "3"},
+		{"server", "rotate-key"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			_, _, err := run(t, args...)

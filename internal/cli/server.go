@@ -34,6 +34,10 @@ type ServerOptions struct {
 	// BootstrapToken is BERTH_BOOTSTRAP_TOKEN: the first admin's token. Environment only,
 	// so it never shows in a process listing.
 	BootstrapToken string
+	// SecretsKeyFile holds the key that encrypts secrets at rest; SecretsKey is
+	// BERTH_SECRETS_KEY, the key itself (environment only). At most one is set.
+	SecretsKeyFile string
+	SecretsKey     string
 }
 
 // NewCmdServer returns `berth server`.
@@ -49,6 +53,14 @@ the data directory; --database postgres://... uses PostgreSQL instead.
 On its first start, with an empty database, it creates the global admin user "admin" and
 prints a token for it once (or uses $BERTH_BOOTSTRAP_TOKEN). SIGTERM drains in-flight
 requests, then stops.
+
+Secrets (berth secrets) are encrypted at rest with AES-256-GCM under a key from
+--secrets-key-file, or from BERTH_SECRETS_KEY: base64 of 32 random bytes, such as
+  head -c 32 /dev/urandom | base64 > /etc/berth/secrets.key
+Each value records the id of its key; a server given another key (or none) while the
+database holds secrets refuses to start and names the key id it needs. Without a key,
+everything but setting and deploying secrets works. Change keys with
+berth server rotate-key.
 
 Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
 		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
@@ -81,11 +93,67 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.IntVar(&o.KubeBurst, "kube-burst", 100, "burst of requests to each cluster's API server")
 	fl.DurationVar(&o.DeployLease, "deploy-lease", 15*time.Second, "how soon a deploy left by a crashed server is resumed elsewhere")
 	fl.DurationVar(&o.DeployTimeout, "deploy-timeout", 5*time.Minute, "how long a rollout may take when the deploy sets no --timeout")
+	fl.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file with the key that encrypts secrets (base64 of 32 bytes; or BERTH_SECRETS_KEY)")
+	cmd.AddCommand(newCmdRotateKey(f))
 	return cmd
 }
 
-// complete applies BERTH_* environment variables to flags not set on the command line.
-func (o *ServerOptions) complete(cmd *cobra.Command) error {
+// RotateKeyOptions are the inputs of `berth server rotate-key`.
+type RotateKeyOptions struct {
+	IO       *IOStreams
+	DataDir  string
+	Database string
+	// SecretsKeyFile and SecretsKey (BERTH_SECRETS_KEY) give the current key.
+	SecretsKeyFile string
+	SecretsKey     string
+	NewKeyFile     string
+}
+
+func newCmdRotateKey(f *Factory) *cobra.Command {
+	o := &RotateKeyOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "rotate-key --new-key-file FILE",
+		Short: "Re-encrypt every stored secret with a new key, in one transaction",
+		Long: `Opens the server's database directly, decrypts every secret version with the current key
+(--secrets-key-file or BERTH_SECRETS_KEY, as for berth server) and encrypts it again with
+the key in --new-key-file, all in one transaction with one audit event: either every value
+moves to the new key or none does. Then restart every berth server with only the new key;
+the old one can be destroyed. Running it again with the same new key changes nothing.`,
+		Example: `  head -c 32 /dev/urandom | base64 > /etc/berth/secrets-2.key
+  berth server rotate-key --secrets-key-file /etc/berth/secrets.key --new-key-file /etc/berth/secrets-2.key
+  BERTH_DATABASE=postgres://berth@db/berth berth server rotate-key --new-key-file new.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd); err != nil {
+				return err
+			}
+			if o.NewKeyFile == "" {
+				return &UsageError{Err: errors.New("--new-key-file is required: the key to encrypt with from now on")}
+			}
+			if o.Database == "" {
+				o.Database = filepath.Join(o.DataDir, "berth.db")
+			}
+			o.SecretsKey = os.Getenv("BERTH_SECRETS_KEY")
+			if o.SecretsKey != "" && o.SecretsKeyFile != "" {
+				return &UsageError{Err: errors.New("give the current key with --secrets-key-file or BERTH_SECRETS_KEY, not both")}
+			}
+			if f.RotateKey == nil {
+				return errors.New("this build of berth has no server")
+			}
+			return f.RotateKey(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory of the SQLite database")
+	fl.StringVar(&o.Database, "database", "", "database: a SQLite file path or postgres://... URL (default: berth.db in --data-dir)")
+	fl.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file with the current key (or BERTH_SECRETS_KEY)")
+	fl.StringVar(&o.NewKeyFile, "new-key-file", "", "file with the new key: base64 of 32 random bytes (required)")
+	return cmd
+}
+
+// envDefaults applies BERTH_* environment variables to the flags of cmd not set on the
+// command line: --listen is BERTH_LISTEN.
+func envDefaults(cmd *cobra.Command) error {
 	var errs []error
 	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
 		env := "BERTH_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
@@ -95,7 +163,12 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 			}
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// complete applies BERTH_* environment variables to flags not set on the command line.
+func (o *ServerOptions) complete(cmd *cobra.Command) error {
+	if err := envDefaults(cmd); err != nil {
 		return err
 	}
 	switch o.LogLevel {
@@ -113,6 +186,10 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 		o.Database = filepath.Join(o.DataDir, "berth.db")
 	}
 	o.BootstrapToken = os.Getenv("BERTH_BOOTSTRAP_TOKEN")
+	o.SecretsKey = os.Getenv("BERTH_SECRETS_KEY")
+	if o.SecretsKey != "" && o.SecretsKeyFile != "" {
+		return &UsageError{Err: errors.New("give the secrets key with --secrets-key-file or BERTH_SECRETS_KEY, not both")}
+	}
 	return nil
 }
 

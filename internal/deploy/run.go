@@ -24,6 +24,8 @@ type run struct {
 	log   *slog.Logger
 	// last is the progress last recorded, so only changes become events.
 	last Progress
+	// secrets are the secret values this run applies, scrubbed from what it reports.
+	secrets redactor
 }
 
 // failure is a reason a deploy failed; it never carries secret values, only what Berth
@@ -48,12 +50,12 @@ func (r *run) execute(ctx context.Context) (state store.DeployState, reason stri
 	}
 	var f *failure
 	if errors.As(err, &f) {
-		return store.DeployFailed, f.reason, f.rollout
+		return store.DeployFailed, r.secrets.redact(f.reason), f.rollout
 	}
 	if ctx.Err() != nil {
 		return store.DeployFailed, "interrupted", false
 	}
-	return store.DeployFailed, err.Error(), false
+	return store.DeployFailed, r.secrets.redact(err.Error()), false
 }
 
 func (r *run) steps(ctx context.Context) error {
@@ -80,6 +82,11 @@ func (r *run) steps(ctx context.Context) error {
 	objs, err := decodeObjects(content)
 	if err != nil {
 		return failf("stored objects: %v", err)
+	}
+	// The only place secret values exist outside the store: in memory, on their way to
+	// the cluster. A value that can't be read fails the deploy before anything is applied.
+	if r.secrets, err = fillSecrets(ctx, st, objs); err != nil {
+		return failf("secrets: %v", err)
 	}
 	deployment := ""
 	for _, o := range objs {
@@ -147,9 +154,13 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	if err != nil {
 		return nil, failf("revision %d: %v", d.Revision, err)
 	}
-	objs, err := manifest.Render(m, manifest.RenderOptions{
+	settings, err := LoadSettings(ctx, st, d.Team, d.App, d.Env)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := Render(m, manifest.RenderOptions{
 		Env: d.Env, Namespace: namespace, Revision: strconv.FormatInt(d.Revision, 10), Set: d.Args,
-	})
+	}, settings)
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}
@@ -199,6 +210,7 @@ func (r *run) checkLease(ctx context.Context) error {
 }
 
 func (r *run) event(ctx context.Context, phase, msg string) {
+	msg = r.secrets.redact(msg)
 	if _, err := r.e.st.AddDeployEvent(ctx, store.DeployEvent{DeployID: r.d.ID, Phase: phase, Message: msg,
 		Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil && ctx.Err() == nil {
 		r.log.Warn("record deploy event", "phase", phase, "err", err)

@@ -34,9 +34,16 @@ func (s *Service) notifyWorkers() {
 }
 
 // CreateDeploy queues a deploy, in the same transaction as its audit event. The manifest
-// is checked — parsed and rendered offline for the environment with the request's args —
-// before anything is stored, so a bad deploy is refused with the manifest's own errors.
+// is checked — parsed and rendered for the environment with the request's args and the
+// config and secrets the app would get — before anything is stored, so a bad deploy is
+// refused with the manifest's own errors, and a missing config or secret key by name.
+//
+// With Options.Refresh, the app's last successful deploy in the environment (its revision
+// and args) is deployed again, rendered with current config and secrets.
 func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req DeployRequest) (store.Deploy, error) {
+	if req.Options.Refresh && (req.Manifest != "" || req.Revision != 0 || len(req.Set) > 0) {
+		return store.Deploy{}, invalid("refresh", "a refresh deploys what runs again with current config and secrets: send no manifest, revision or args")
+	}
 	var m *manifest.Manifest
 	if req.Manifest != "" {
 		var err error
@@ -103,16 +110,30 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 			}
 			rev = app.LatestRevision
 		}
+		kind, args := store.KindDeploy, req.Set
+		if req.Options.Refresh {
+			cur, err := tx.LastSucceeded(ctx, app.ID, req.Env, 0)
+			if errors.Is(err, store.ErrNotFound) {
+				return invalid("refresh", "%s/%s has no successful deploy in %s to refresh: deploy it first", req.Team, req.App, req.Env)
+			}
+			if err != nil {
+				return err
+			}
+			kind, rev, args = store.KindRedeploy, cur.Revision, cur.Args
+		}
 		r, err := tx.Revision(ctx, req.Team, req.App, rev)
 		if err != nil {
 			return err
 		}
-		if err := checkRender(r.Manifest, req.Env, req.Set); err != nil {
+		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, r.Manifest, args); err != nil {
 			return err
 		}
 		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
-			Kind: store.KindDeploy, Args: req.Set, Options: req.Options, CreatedBy: p.Name})
+			Kind: kind, Args: args, Options: req.Options, CreatedBy: p.Name})
 		c.details["revision"], c.details["deploy"] = rev, d.ID
+		if req.Options.Refresh {
+			c.details["refresh"] = true
+		}
 		return err
 	})
 	if err == nil {
@@ -139,20 +160,23 @@ func manifestInvalid(err error) error {
 	return invalid("manifest", "%v", err)
 }
 
-// checkRender renders the manifest offline for env, so unknown args and the like are
-// refused when the deploy is asked for, not when it runs.
-func checkRender(text, env string, set map[string]string) error {
+func parseManifest(text string) (*manifest.Manifest, error) {
 	m, err := manifest.Parse("berth.yaml", []byte(text))
 	if err != nil {
-		return manifestInvalid(err)
+		return nil, manifestInvalid(err)
 	}
-	if _, err := manifest.Render(m, manifest.RenderOptions{Env: env, Set: set}); err != nil {
-		if errors.Is(err, manifest.ErrInvalidOption) {
-			return invalid("set", "%v", err)
-		}
-		return manifestInvalid(err)
+	return m, nil
+}
+
+func renderOptions(env string, set map[string]string) manifest.RenderOptions {
+	return manifest.RenderOptions{Env: env, Set: set}
+}
+
+func renderErr(err error) error {
+	if errors.Is(err, manifest.ErrInvalidOption) {
+		return invalid("set", "%v", err)
 	}
-	return nil
+	return manifestInvalid(err)
 }
 
 // GetDeploy returns one deploy.

@@ -13,6 +13,9 @@ var (
 	ErrUnauthenticated = errors.New("a valid API token is required")
 	ErrNotFound        = errors.New("not found")
 	ErrConflict        = errors.New("already exists")
+	// ErrUnavailable means the server is not set up for the request: secrets without a
+	// secrets key, or with the wrong one. The API answers 503.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // ValidationError says which input field is wrong and how; the API answers 400.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -92,9 +93,12 @@ func (s *Service) event(ctx context.Context, p *authz.Principal, c *change, outc
 // storeErr turns the store's errors into the service's, which the edges map to statuses.
 func storeErr(err error) error {
 	var inv *store.InvalidError
+	var wrongKey *seal.WrongKeyError
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, seal.ErrNoKey), errors.As(err, &wrongKey):
+		return &wrapped{msg: err.Error(), is: ErrUnavailable}
 	case errors.As(err, &inv):
 		return &ValidationError{Field: inv.Field, Msg: inv.Reason}
 	case errors.Is(err, store.ErrNotFound):

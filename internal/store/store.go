@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/berth-dev/berth/internal/seal"
 )
 
 // Store is Berth's database: SQLite or PostgreSQL behind one API. It is safe for concurrent
@@ -33,6 +36,7 @@ type options struct {
 	now      func() time.Time
 	log      *slog.Logger
 	maxConns int
+	key      *seal.Key
 }
 
 // WithClock makes the store take the current time from now, for created_at columns and
@@ -41,6 +45,10 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // WithLogger makes the store log migrations and background failures to l.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithSecretsKey makes the store seal secret values with k and open those k sealed.
+// Without it, config works and secrets can be listed but not set or read.
+func WithSecretsKey(k *seal.Key) Option { return func(o *options) { o.key = k } }
 
 // WithMaxConns bounds the connection pool: PostgreSQL connections, or SQLite read
 // connections (SQLite always writes through exactly one).
@@ -77,8 +85,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 func newStore(d *dialect, db, rdb *sql.DB, o options) *Store {
+	keys := &keyHolder{}
+	keys.key.Store(o.key)
 	return &Store{
-		queries: queries{q: rdb, d: d},
+		queries: queries{q: rdb, d: d, keys: keys},
 		d:       d,
 		db:      db,
 		rdb:     rdb,
@@ -147,7 +157,7 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *Tx) error) error {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	tx := &Tx{queries: queries{q: sqlTx, d: s.d}, now: s.now}
+	tx := &Tx{queries: queries{q: sqlTx, d: s.d, keys: s.keys}, now: s.now}
 	fnErr := fn(tx)
 	done = true
 	if fnErr != nil {
@@ -172,8 +182,20 @@ type querier interface {
 // queries runs the store's SQL against a pool or a transaction, rebinding placeholders for
 // the dialect. The read methods of Store and Tx are defined on it.
 type queries struct {
-	q querier
-	d *dialect
+	q    querier
+	d    *dialect
+	keys *keyHolder
+}
+
+// keyHolder is the secrets key, shared by the store and its transactions; rotation
+// replaces it.
+type keyHolder struct{ key atomic.Pointer[seal.Key] }
+
+func (h *keyHolder) get() *seal.Key {
+	if h == nil {
+		return nil
+	}
+	return h.key.Load()
 }
 
 func (q queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -179,6 +179,9 @@ type CreateDeploy struct {
 	ForceConflicts bool              `json:"forceConflicts,omitempty"`
 	NoAutoRollback bool              `json:"noAutoRollback,omitempty"`
 	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
+	// Refresh deploys the app's current revision and args in env again, rendered with
+	// current config and secrets; send no manifest, revision or args with it.
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // Deploy is one deploy of an app into an environment.
@@ -278,4 +281,63 @@ type DriftItem struct {
 	Path    string `json:"path"`
 	Desired string `json:"desired"`
 	Live    string `json:"live"`
+}
+
+// ConfigValue is one central config value at one level: global, team, app, or app+env
+// (an app in one environment). Deploys get, for each key, the most specific level's value.
+type ConfigValue struct {
+	Key       string    `json:"key"`
+	Value     string    `json:"value"`
+	Level     string    `json:"level"`
+	Team      string    `json:"team,omitempty"`
+	App       string    `json:"app,omitempty"`
+	Env       string    `json:"env,omitempty"`
+	Version   int64     `json:"version"`
+	UpdatedBy string    `json:"updatedBy"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Secret describes one secret at one level. Its value is write-only: no response carries
+// it; KeyID names the encryption key of its latest version.
+type Secret struct {
+	Key       string    `json:"key"`
+	Level     string    `json:"level"`
+	Team      string    `json:"team,omitempty"`
+	App       string    `json:"app,omitempty"`
+	Env       string    `json:"env,omitempty"`
+	Version   int64     `json:"version"`
+	KeyID     string    `json:"keyId"`
+	UpdatedBy string    `json:"updatedBy"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// UpdateSettings is the body of PATCH .../config and .../secrets: keys to set (to these
+// values) and keys to unset, in one change. Redeploy also redeploys, with fresh config,
+// every deployed app the change affects.
+type UpdateSettings struct {
+	Set      map[string]string `json:"set,omitempty"`
+	Unset    []string          `json:"unset,omitempty"`
+	Redeploy bool              `json:"redeploy,omitempty"`
+}
+
+// ConfigUpdated is the level's config after a change, and the redeploys it queued.
+type ConfigUpdated struct {
+	Items   []ConfigValue `json:"items"`
+	Deploys []Deploy      `json:"deploys"`
+}
+
+// SecretsUpdated is the level's secrets after a change, and the redeploys it queued.
+type SecretsUpdated struct {
+	Items   []Secret `json:"items"`
+	Deploys []Deploy `json:"deploys"`
+}
+
+// ResolvedSettings is what a deploy of an app to an environment gets: for each key, the
+// config value or secret of the most specific level that sets it.
+type ResolvedSettings struct {
+	Team    string        `json:"team"`
+	App     string        `json:"app"`
+	Env     string        `json:"env"`
+	Config  []ConfigValue `json:"config"`
+	Secrets []Secret      `json:"secrets"`
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -57,6 +58,10 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"DeployLeaseExpiry", testDeployLeaseExpiry},
 		{"DeployBatchConcurrency", testDeployBatchConcurrency},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"Settings", testSettings},
+		{"SettingsPrecedence", testSettingsPrecedence},
+		{"SecretsEncryptedAtRest", testSecretsEncryptedAtRest},
+		{"RotateSecretsKey", testRotateSecretsKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +77,8 @@ type harness struct {
 	clock  clock
 	dsn    string
 	st     *store.Store
+	// key, when set before the store is opened, is its secrets key.
+	key *seal.Key
 }
 
 // store returns the test's store, opening it on a fresh database on first use.
@@ -87,7 +94,7 @@ func (h *harness) store(t *testing.T) *store.Store {
 // open opens dsn with the harness's clock and closes it when t ends.
 func (h *harness) open(t *testing.T, dsn string) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.Context(), dsn, store.WithClock(h.clock.Now))
+	st, err := store.Open(t.Context(), dsn, store.WithClock(h.clock.Now), store.WithSecretsKey(h.key))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -1,0 +1,298 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/seal"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Central config and secrets ("settings") live at four levels: global, team, app, and app
+// in one environment. Reading names (and config values) needs a team viewer of the team,
+// or any signed-in user for the global level; changing them needs a team admin, or a
+// global admin for the global level. Secret values go in and never come out: listings and
+// audit events carry names, levels and versions only.
+
+// SettingsChange is one call's change to the config or the secrets of one scope.
+type SettingsChange struct {
+	Kind  store.SettingKind
+	Scope store.Scope
+	Set   map[string]string
+	Unset []string
+	// Redeploy queues a refreshing redeploy of each deployed app the change affects.
+	Redeploy bool
+}
+
+// SettingsUpdate is what a SettingsChange left: the scope's settings and the redeploys.
+type SettingsUpdate struct {
+	Settings []store.Setting
+	Deploys  []store.Deploy
+}
+
+func readSettingsAllowed(p *authz.Principal, scope store.Scope) error {
+	if scope.Team == "" {
+		if p == nil {
+			return &authz.Denied{Action: authz.AppRead, Reason: "not signed in"}
+		}
+		return nil
+	}
+	return authz.Check(p, authz.AppRead, authz.Resource{Team: scope.Team})
+}
+
+func manageSettingsAllowed(p *authz.Principal, scope store.Scope) func() error {
+	if scope.Team == "" {
+		return allowed(p, authz.ConfigManageGlobal, authz.Resource{})
+	}
+	return allowed(p, authz.ConfigManage, authz.Resource{Team: scope.Team})
+}
+
+// settingsTarget names a scope's settings in audit events: config/global,
+// secrets/app/shop/web/env/staging, ...
+func settingsTarget(kind store.SettingKind, scope store.Scope) string {
+	prefix := "config/"
+	if kind == store.SettingSecret {
+		prefix = "secrets/"
+	}
+	switch scope.Level() {
+	case store.LevelAppEnv:
+		return prefix + "app/" + scope.Team + "/" + scope.App + "/env/" + scope.Env
+	case store.LevelApp:
+		return prefix + "app/" + scope.Team + "/" + scope.App
+	case store.LevelTeam:
+		return prefix + "team/" + scope.Team
+	}
+	return prefix + "global"
+}
+
+// ListSettings returns the config values, or the secrets (without values), set at exactly
+// scope.
+func (s *Service) ListSettings(ctx context.Context, p *authz.Principal, kind store.SettingKind, scope store.Scope) ([]store.Setting, error) {
+	if err := readSettingsAllowed(p, scope); err != nil {
+		return nil, err
+	}
+	ss, err := s.st.Settings(ctx, kind, scope)
+	return ss, storeErr(err)
+}
+
+// ResolveSettings returns the config values and secrets (without values) that a deploy of
+// team's app to env would get: for each key, the setting of the most specific level.
+func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team, app, env string) ([]store.Setting, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return nil, err
+	}
+	if _, err := s.st.App(ctx, team, app); err != nil {
+		return nil, storeErr(err)
+	}
+	if _, err := s.st.Environment(ctx, env); err != nil {
+		return nil, storeErr(err)
+	}
+	set, err := deploy.LoadSettings(ctx, s.st, team, app, env)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var out []store.Setting
+	for _, kind := range []store.SettingKind{store.SettingConfig, store.SettingSecret} {
+		all := set.All(kind)
+		for _, k := range slices.Sorted(maps.Keys(all)) {
+			out = append(out, all[k])
+		}
+	}
+	return out, nil
+}
+
+// UpdateSettings sets and unsets keys of one scope in one transaction with one audit
+// event, which names the keys and their new versions, never values. With Redeploy it also
+// queues, in the same transaction, a redeploy with fresh config of every app the change
+// affects: each app and environment whose current deploy reads a changed key that no more
+// specific level overrides.
+func (s *Service) UpdateSettings(ctx context.Context, p *authz.Principal, ch SettingsChange) (SettingsUpdate, error) {
+	if ch.Kind != store.SettingConfig && ch.Kind != store.SettingSecret {
+		return SettingsUpdate{}, invalid("kind", "%q is not config or secret", ch.Kind)
+	}
+	if len(ch.Set) == 0 && len(ch.Unset) == 0 {
+		return SettingsUpdate{}, invalid("set", "nothing to change: give keys to set or to unset")
+	}
+	for _, k := range ch.Unset {
+		if _, ok := ch.Set[k]; ok {
+			return SettingsUpdate{}, invalid("unset", "%s is both set and unset", k)
+		}
+	}
+	scope := ch.Scope
+	action := "config.update"
+	if ch.Kind == store.SettingSecret {
+		action = "secrets.update"
+	}
+	versions := map[string]int64{}
+	c := change{action: action, target: settingsTarget(ch.Kind, scope), team: scope.Team, app: scope.App,
+		details: map[string]any{"level": string(scope.Level()), "set": versions, "unset": sortedUnique(ch.Unset)}}
+	if scope.Env != "" {
+		c.details["env"] = scope.Env
+	}
+	var out SettingsUpdate
+	err := s.mutate(ctx, p, &c, manageSettingsAllowed(p, scope), func(tx *store.Tx) error {
+		changed := sortedUnique(ch.Unset)
+		for _, k := range slices.Sorted(maps.Keys(ch.Set)) {
+			set, err := tx.SetSetting(ctx, ch.Kind, scope, k, ch.Set[k], p.Name)
+			if err != nil {
+				return err
+			}
+			versions[k] = set.Version
+			changed = append(changed, k)
+		}
+		for _, k := range sortedUnique(ch.Unset) {
+			if _, err := tx.UnsetSetting(ctx, ch.Kind, scope, k, p.Name); err != nil {
+				return err
+			}
+		}
+		var err error
+		if out.Settings, err = tx.Settings(ctx, ch.Kind, scope); err != nil {
+			return err
+		}
+		if ch.Redeploy {
+			if out.Deploys, err = s.redeployAffected(ctx, tx, p, ch.Kind, scope, changed); err != nil {
+				return err
+			}
+			c.details["redeploys"] = len(out.Deploys)
+		}
+		return nil
+	})
+	if err == nil && len(out.Deploys) > 0 {
+		s.notifyWorkers()
+	}
+	return out, err
+}
+
+func sortedUnique(keys []string) []string {
+	out := slices.Clone(keys)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// redeployAffected queues a refreshing redeploy of each app and environment, within scope,
+// whose last successful deploy reads one of keys of kind and gets it from scope's level
+// (no more specific level sets it).
+func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.Principal, kind store.SettingKind, scope store.Scope, keys []string) ([]store.Deploy, error) {
+	var apps []store.App
+	switch scope.Level() {
+	case store.LevelGlobal, store.LevelTeam:
+		var err error
+		if apps, err = tx.Apps(ctx, scope.Team); err != nil {
+			return nil, err
+		}
+	default:
+		a, err := tx.App(ctx, scope.Team, scope.App)
+		if err != nil {
+			return nil, err
+		}
+		apps = []store.App{a}
+	}
+	envs, err := tx.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Deploy
+	for _, a := range apps {
+		for _, e := range envs {
+			if scope.Env != "" && e.Name != scope.Env {
+				continue
+			}
+			cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // never deployed there
+			}
+			if err != nil {
+				return nil, err
+			}
+			rev, err := tx.Revision(ctx, a.Team, a.Name, cur.Revision)
+			if err != nil {
+				return nil, err
+			}
+			usage, err := deploy.SettingsUsage(rev.Manifest, e.Name, cur.Args)
+			if err != nil {
+				continue // a revision that no longer renders reads nothing we could refresh
+			}
+			settings, err := deploy.LoadSettings(ctx, tx, a.Team, a.Name, e.Name)
+			if err != nil {
+				return nil, err
+			}
+			if !affects(usage, settings, kind, scope.Level(), keys) {
+				continue
+			}
+			// Team admins and global admins are deployers everywhere, protected environments
+			// included; the check keeps that true should roles change.
+			if err := authz.Check(p, authz.AppDeploy, authz.Resource{Team: a.Team, Protected: e.Protected,
+				AllowedDeployer: e.AllowsDeployer(p.Name)}); err != nil {
+				return nil, err
+			}
+			d, err := tx.EnqueueDeploy(ctx, store.NewDeploy{Team: a.Team, App: a.Name, Env: e.Name, Revision: cur.Revision,
+				Kind: store.KindRedeploy, Args: cur.Args, CreatedBy: p.Name,
+				Options: store.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: true, TimeoutSeconds: cur.Options.TimeoutSeconds}})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// affects reports whether changing keys of kind at level changes what a deploy with usage
+// gets: it reads a key, and the key's winner (after the change) is not at a more specific
+// level. A key unset everywhere counts too: the redeploy then fails and says so.
+func affects(usage deploy.Usage, settings *deploy.Settings, kind store.SettingKind, level store.Level, keys []string) bool {
+	for _, k := range keys {
+		if !usage.Uses(kind, k) {
+			continue
+		}
+		if win, ok := settings.Get(kind, k); !ok || !win.Level().MoreSpecific(level) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRender renders a revision for env with the settings the deploy would get, so that
+// unknown args, a missing config or secret key and the like are refused when the deploy is
+// asked for, not when it runs.
+func checkRender(ctx context.Context, tx *store.Tx, team, app, env, text string, set map[string]string) error {
+	m, err := parseManifest(text)
+	if err != nil {
+		return err
+	}
+	settings, err := deploy.LoadSettings(ctx, tx, team, app, env)
+	if err != nil {
+		return err
+	}
+	if _, err := deploy.Render(m, renderOptions(env, set), settings); err != nil {
+		return renderErr(err)
+	}
+	return nil
+}
+
+// RotateSecretsKey re-encrypts every stored secret under next, in one transaction with its
+// audit event, and then seals and opens with next. The store's current key must open every
+// value; a value sealed with neither key fails the rotation, which then changes nothing.
+func (s *Service) RotateSecretsKey(ctx context.Context, next *seal.Key) (int, error) {
+	from := s.st.SecretsKeyID()
+	var n int
+	err := s.st.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if n, err = tx.RotateSecretsKey(ctx, next); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "secrets.rotate-key", Target: "secrets",
+			Outcome: store.OutcomeSuccess, Details: map[string]any{"from": from, "to": next.ID(), "values": n}})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rotate secrets key: %w", storeErr(err))
+	}
+	s.st.UseSecretsKey(next)
+	return n, nil
+}
