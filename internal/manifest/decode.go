@@ -16,9 +16,9 @@ const (
 
 // decode reads a whole manifest tree and validates it.
 func (d *decoder) decode(root *yaml.Node) *Manifest {
-	m := &Manifest{File: d.file, Env: d.env, locs: map[string]loc{}}
+	m := &Manifest{File: d.file, Env: d.env, locs: make(map[string]loc, d.fields)}
 	d.m = m
-	d.m.locs[""] = loc{line: root.Line, col: root.Column}
+	d.m.locs[""] = loc{line: int32(root.Line), col: int32(root.Column)}
 	pairs := d.mapping(root, "")
 	if r := d.resolve(root); r == nil || r.Kind != yaml.MappingNode {
 		return m
@@ -57,6 +57,13 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 			d.failNode(p.key, path, "unknown field", hint)
 			continue
 		}
+		if i := reusableIndex(p.name); i >= 0 {
+			d.present |= 1 << i
+		}
+		if d.reuse(p) {
+			continue
+		}
+		start := d.startField()
 		switch p.name {
 		case "metadata":
 			m.Metadata = d.metadata(p.val, path)
@@ -67,7 +74,7 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 				if m.Containers == nil {
 					m.Containers = map[string]*Container{}
 				}
-				m.Containers[c.name] = d.container(c.val, join(path, c.name))
+				m.Containers[c.name] = d.container(c.val, c.path)
 			}
 		case "service":
 			m.Service = d.service(p.val, path)
@@ -87,7 +94,7 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 				if m.Resources == nil {
 					m.Resources = map[string]*Resource{}
 				}
-				m.Resources[r.name] = d.resource(r.val, join(path, r.name))
+				m.Resources[r.name] = d.resource(r.val, r.path)
 			}
 		case "smoke":
 			for i, item := range d.items(p.val, path) {
@@ -100,6 +107,7 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 				d.envNode = p.val
 			}
 		}
+		d.endField(p, start)
 	}
 	d.check(m)
 	return m
@@ -119,7 +127,7 @@ func (d *decoder) metadata(n *yaml.Node, path string) Metadata {
 		ps = d.object(n, path, metadataFields)
 	}
 	for _, p := range ps {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "name":
 			md.Name = d.str(p.val, fp)
@@ -137,7 +145,7 @@ func (d *decoder) metadata(n *yaml.Node, path string) Metadata {
 func (d *decoder) container(n *yaml.Node, path string) *Container {
 	c := &Container{}
 	for _, p := range d.object(n, path, containerFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "image":
 			c.Image = d.text(p.val, fp, allowPlain)
@@ -185,7 +193,7 @@ func (d *decoder) fileEntry(n *yaml.Node, path, target string, fs *fieldSet) Fil
 	var content *yaml.Node
 	sources := 0
 	for _, p := range d.object(n, path, fs) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "target":
 			f.Target = d.str(p.val, fp)
@@ -245,7 +253,7 @@ func (d *decoder) volumes(n *yaml.Node, path string) []Volume {
 func (d *decoder) volume(n *yaml.Node, path, target string, fs *fieldSet) Volume {
 	v := Volume{Target: target, path: path}
 	for _, p := range d.object(n, path, fs) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "source":
 			// Score writes a volume source as ${resources.NAME}; a bare
@@ -273,14 +281,14 @@ func (d *decoder) volume(n *yaml.Node, path, target string, fs *fieldSet) Volume
 func (d *decoder) compute(n *yaml.Node, path string) *ComputeResources {
 	c := &ComputeResources{}
 	for _, p := range d.object(n, path, computeFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		var l ResourceList
 		for _, q := range d.object(p.val, fp, resourceListField) {
 			switch q.name {
 			case "cpu":
-				l.CPU = d.str(q.val, join(fp, q.name))
+				l.CPU = d.str(q.val, q.path)
 			case "memory":
-				l.Memory = d.str(q.val, join(fp, q.name))
+				l.Memory = d.str(q.val, q.path)
 			}
 		}
 		if p.name == "requests" {
@@ -295,12 +303,12 @@ func (d *decoder) compute(n *yaml.Node, path string) *ComputeResources {
 func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 	pr := &Probe{}
 	for _, p := range d.object(n, path, probeFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "httpGet":
 			h := &HTTPGetProbe{}
 			for _, q := range d.object(p.val, fp, httpGetFields) {
-				qp := join(fp, q.name)
+				qp := q.path
 				switch q.name {
 				case "scheme":
 					h.Scheme = d.str(q.val, qp)
@@ -318,9 +326,9 @@ func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 						var hd HTTPHeader
 						for _, f := range d.object(item, ip, httpHeaderFields) {
 							if f.name == "name" {
-								hd.Name = d.str(f.val, join(ip, f.name))
+								hd.Name = d.str(f.val, f.path)
 							} else {
-								hd.Value = d.str(f.val, join(ip, f.name))
+								hd.Value = d.str(f.val, f.path)
 							}
 						}
 						h.HTTPHeaders = append(h.HTTPHeaders, hd)
@@ -331,7 +339,7 @@ func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 		case "exec":
 			e := &ExecProbe{}
 			for _, q := range d.object(p.val, fp, execFields) {
-				e.Command = d.strList(q.val, join(fp, q.name), 0)
+				e.Command = d.strList(q.val, q.path, 0)
 			}
 			pr.Exec = e
 		}
@@ -342,12 +350,12 @@ func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 func (d *decoder) service(n *yaml.Node, path string) *Service {
 	s := &Service{}
 	for _, p := range d.object(n, path, serviceFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		for _, e := range d.entries(p.val, fp) {
-			ep := join(fp, e.name)
+			ep := e.path
 			var sp ServicePort
 			for _, f := range d.object(e.val, ep, servicePortFields) {
-				pp := join(ep, f.name)
+				pp := f.path
 				switch f.name {
 				case "port":
 					if v, ok := d.integer(f.val, pp, 1, 65535); ok {
@@ -373,7 +381,7 @@ func (d *decoder) service(n *yaml.Node, path string) *Service {
 func (d *decoder) expose(n *yaml.Node, path string) Expose {
 	var e Expose
 	for _, p := range d.object(n, path, exposeFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "host":
 			e.Host = d.text(p.val, fp, allowPlain)
@@ -392,7 +400,7 @@ func (d *decoder) autoscale(n *yaml.Node, path string) *Autoscale {
 	}
 	a := &Autoscale{Min: 1, CPU: 80}
 	for _, p := range d.object(n, path, autoscaleFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "min":
 			if v, ok := d.integer(p.val, fp, 1, maxReplicas); ok {
@@ -414,7 +422,7 @@ func (d *decoder) autoscale(n *yaml.Node, path string) *Autoscale {
 func (d *decoder) resource(n *yaml.Node, path string) *Resource {
 	r := &Resource{}
 	for _, p := range d.object(n, path, resourceFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "type":
 			r.Type = d.str(p.val, fp)
@@ -434,7 +442,7 @@ func (d *decoder) resource(n *yaml.Node, path string) *Resource {
 				ps = d.object(p.val, fp, resMetaFields)
 			}
 			for _, q := range ps {
-				r.Annotations = d.strMap(q.val, join(fp, q.name), 0)
+				r.Annotations = d.strMap(q.val, q.path, 0)
 			}
 		case "params":
 			if v, ok := d.anyValue(p.val, fp, 0).(map[string]any); ok {
@@ -450,7 +458,7 @@ func (d *decoder) resource(n *yaml.Node, path string) *Resource {
 func (d *decoder) smoke(n *yaml.Node, path string) SmokeCheck {
 	s := SmokeCheck{Expect: 200}
 	for _, p := range d.object(n, path, smokeFields) {
-		fp := join(path, p.name)
+		fp := p.path
 		switch p.name {
 		case "path":
 			s.Path = d.str(p.val, fp)

@@ -48,7 +48,11 @@ func (r *renderer) resolve(path string, seg segment) piece {
 	// File content read by LoadFile was never validated, so the shape of
 	// each placeholder is checked again here.
 	parts, ns := seg.parts, seg.parts[0]
-	if want := map[string]int{"resources": 3}[ns]; len(parts) != max(want, 2) {
+	want := 2
+	if ns == "resources" {
+		want = 3
+	}
+	if len(parts) != want {
 		r.fail(path, "malformed placeholder "+quote(seg.raw), "")
 		return piece{}
 	}
@@ -56,7 +60,7 @@ func (r *renderer) resolve(path string, seg segment) piece {
 	case "args":
 		v, ok := r.args[parts[1]]
 		if !ok {
-			r.fail(path, "unknown arg "+quote(parts[1])+" in "+seg.raw, argsHint(parts[1], slices.Sorted(maps.Keys(r.args))))
+			r.fail(path, "unknown arg "+quote(parts[1])+" in "+seg.raw, argsHint(parts[1], sortedKeys(r.args)))
 		}
 		return piece{text: v}
 	case "metadata":
@@ -207,8 +211,12 @@ func (e *envBuilder) splice(path, s string) string {
 	if !hasPlaceholder(s) {
 		return s
 	}
+	return e.join(e.r.expand(path, s, allowAll))
+}
+
+func (e *envBuilder) join(ps []piece) string {
 	var b strings.Builder
-	for _, p := range e.r.expand(path, s, allowAll) {
+	for _, p := range ps {
 		if p.ref != nil {
 			b.WriteString("$(" + e.helper(p) + ")")
 		} else {
@@ -219,20 +227,23 @@ func (e *envBuilder) splice(path, s string) string {
 }
 
 func (e *envBuilder) variable(path, name, s string) {
-	if hasPlaceholder(s) {
-		if ps := e.r.expand(path, s, allowAll); len(ps) == 1 && ps[0].ref != nil {
-			e.vars = append(e.vars, corev1.EnvVar{Name: name, ValueFrom: ps[0].ref})
-			return
-		}
+	if !hasPlaceholder(s) {
+		e.vars = append(e.vars, corev1.EnvVar{Name: name, Value: s})
+		return
 	}
-	e.vars = append(e.vars, corev1.EnvVar{Name: name, Value: e.splice(path, s)})
+	ps := e.r.expand(path, s, allowAll)
+	if len(ps) == 1 && ps[0].ref != nil {
+		e.vars = append(e.vars, corev1.EnvVar{Name: name, ValueFrom: ps[0].ref})
+		return
+	}
+	e.vars = append(e.vars, corev1.EnvVar{Name: name, Value: e.join(ps)})
 }
 
 // build returns helpers first, since $(NAME) only sees variables defined
 // before it.
 func (e *envBuilder) build() []corev1.EnvVar {
 	var out []corev1.EnvVar
-	for _, k := range slices.Sorted(maps.Keys(e.helpers)) {
+	for _, k := range sortedKeys(e.helpers) {
 		out = append(out, e.helpers[k])
 	}
 	return append(out, e.vars...)

@@ -29,6 +29,11 @@ type Manifest struct {
 
 	envs map[string]*Manifest // merged and validated overlays, by name
 	locs map[string]loc       // field path -> where it was written
+
+	// An environment's top-level fields taken from the base's decoding
+	// (memo.go) have their positions in base.
+	base   *Manifest
+	reused uint16 // bit i for reusable[i]
 }
 
 // Metadata names the app and the team that owns it.
@@ -176,10 +181,11 @@ func (m *Manifest) ForEnv(env string) *Manifest {
 	return &c
 }
 
-// loc is where a field was written, and the path to show for it.
+// loc is where a field was written. A field an environment's overlay wrote
+// is shown under environments.NAME.
 type loc struct {
-	line, col int
-	path      string
+	line, col int32
+	overlay   bool
 }
 
 // errorAt returns an Error positioned where path was written, falling back
@@ -187,10 +193,13 @@ type loc struct {
 func (m *Manifest) errorAt(path, msg, hint string) Error {
 	p := path
 	for {
-		if l, ok := m.locs[p]; ok {
+		if l, ok := m.position(p); ok {
 			// Keep the overlay prefix of the closest recorded field.
-			shown := l.path + path[len(p):]
-			return Error{File: m.File, Line: l.line, Col: l.col, Path: shown, Msg: msg, Hint: hint}
+			shown := path
+			if l.overlay {
+				shown = join("environments."+m.Env, path)
+			}
+			return Error{File: m.File, Line: int(l.line), Col: int(l.col), Path: shown, Msg: msg, Hint: hint}
 		}
 		if p == "" {
 			return Error{File: m.File, Path: path, Msg: msg, Hint: hint}

@@ -35,31 +35,28 @@ func (d *decoder) environments(n *yaml.Node, m *Manifest) map[string]*yaml.Node 
 		}
 		before := len(d.errs.list)
 		for _, p := range d.object(r, path, envFields) {
-			fp := join(path, p.name)
+			fp := p.path
 			switch p.name {
 			case "args":
-				known := slices.Sorted(maps.Keys(m.Args))
 				for _, a := range d.entries(p.val, fp) {
 					if _, ok := m.Args[a.name]; !ok {
-						d.failNode(a.key, join(fp, a.name), "unknown arg", argsHint(a.name, known))
+						d.failNode(a.key, a.path, "unknown arg", argsHint(a.name, slices.Sorted(maps.Keys(m.Args))))
 					}
 				}
 			case "containers":
-				known := slices.Sorted(maps.Keys(m.Containers))
 				for _, c := range d.entries(p.val, fp) {
-					cp := join(fp, c.name)
+					cp := c.path
 					if _, ok := m.Containers[c.name]; !ok {
-						d.failNode(c.key, cp, "no such container in the base manifest", didYouMean(c.name, known))
+						d.failNode(c.key, cp, "no such container in the base manifest", didYouMean(c.name, slices.Sorted(maps.Keys(m.Containers))))
 						continue
 					}
 					d.object(c.val, cp, envContainerFields)
 				}
 			case "resources":
-				known := slices.Sorted(maps.Keys(m.Resources))
 				for _, c := range d.entries(p.val, fp) {
-					cp := join(fp, c.name)
+					cp := c.path
 					if _, ok := m.Resources[c.name]; !ok {
-						d.failNode(c.key, cp, "no such resource in the base manifest", didYouMean(c.name, known))
+						d.failNode(c.key, cp, "no such resource in the base manifest", didYouMean(c.name, slices.Sorted(maps.Keys(m.Resources))))
 						continue
 					}
 					d.object(c.val, cp, envResourceFields)
@@ -102,18 +99,20 @@ func (d *decoder) merge(base, over *yaml.Node, depth int) *yaml.Node {
 	quiet.errs = &errorList{}
 	bp := quiet.pairs(b, "", 0)
 	op := quiet.pairs(o, "", 0)
-	byName := make(map[string]pair, len(op))
-	for _, p := range op {
-		byName[p.name] = p
+	var byName keyIndex
+	for i := range op {
+		byName.add(op[:i+1])
 	}
-	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: b.Line, Column: b.Column}
+	used := make([]bool, len(op))
+	out := d.newMapping(b, 2*(len(bp)+len(op)))
 	for _, p := range bp {
-		q, ok := byName[p.name]
-		if !ok {
+		i := byName.find(op, p.name)
+		if i < 0 {
 			out.Content = append(out.Content, p.key, p.val)
 			continue
 		}
-		delete(byName, p.name)
+		used[i] = true
+		q := op[i]
 		if qr := d.resolve(q.val); qr == nil || isNull(qr) {
 			continue
 		}
@@ -123,8 +122,8 @@ func (d *decoder) merge(base, over *yaml.Node, depth int) *yaml.Node {
 			out.Content = append(out.Content, q.key, q.val)
 		}
 	}
-	for _, q := range op {
-		if _, ok := byName[q.name]; !ok {
+	for i, q := range op {
+		if used[i] {
 			continue
 		}
 		if qr := d.resolve(q.val); qr == nil || isNull(qr) {
@@ -132,5 +131,20 @@ func (d *decoder) merge(base, over *yaml.Node, depth int) *yaml.Node {
 		}
 		out.Content = append(out.Content, q.key, q.val)
 	}
+	return out
+}
+
+// newMapping returns an empty mapping positioned at b, with room for size
+// nodes of content. Merged trees live only as long as Parse, like parsed
+// ones, so they share the parsed tree's arena when there is one.
+func (d *decoder) newMapping(b *yaml.Node, size int) *yaml.Node {
+	n := yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: b.Line, Column: b.Column}
+	if d.arena == nil {
+		n.Content = make([]*yaml.Node, 0, size)
+		return &n
+	}
+	out := &d.arena.nodes.take(1, 64)[0]
+	*out = n
+	out.Content = d.arena.kids.take(size, 64)[:0]
 	return out
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
-	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -26,6 +24,12 @@ const (
 // manifest that parses renders for any environment. Invalid input returns
 // *Errors.
 func Parse(file string, data []byte) (*Manifest, error) {
+	return parse(file, data, true)
+}
+
+// parse is Parse, through yaml.v3 alone and without reuse (memo.go) unless
+// fast, so that tests can compare the two.
+func parse(file string, data []byte, fast bool) (*Manifest, error) {
 	errs := &errorList{}
 	fail := func(line int, msg, hint string) (*Manifest, error) {
 		errs.add(Error{File: file, Line: line, Msg: msg, Hint: hint})
@@ -34,24 +38,50 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	if len(data) > maxFileSize {
 		return fail(0, fmt.Sprintf("file is %d bytes; a manifest may have at most %d", len(data), maxFileSize), "")
 	}
-	root, line, err := decodeYAML(data)
-	if err != nil {
-		return fail(line, err.Error(), "")
+	// A tree from the fast parser is plain: it has no aliases, so every
+	// node has one parent.
+	var root *yaml.Node
+	plain := false
+	arena := yamlArenas.Get().(*yamlArena)
+	defer arena.release()
+	if fast {
+		root, plain = parseYAMLFast(data, arena)
+	}
+	if !plain {
+		var line int
+		var err error
+		if root, line, err = decodeYAMLv3(data); err != nil {
+			return fail(line, err.Error(), "")
+		}
 	}
 	if root == nil {
 		return fail(0, "empty manifest", `start with "apiVersion: berth.dev/v1", or run berth init`)
 	}
 
 	budget := maxVisits
-	d := &decoder{file: file, errs: errs, budget: &budget}
+	// Manifests have a field per 18 to 20 bytes; sizing the positions map
+	// up front saves growing it field by field.
+	d := &decoder{file: file, errs: errs, budget: &budget, fields: len(data) / 20}
+	var base *decoder
+	if plain {
+		// Without aliases, the pairs and merged nodes are bounded by the
+		// tree, and can live in its arena.
+		d.arena = arena
+		d.memos = map[string]*fieldMemo{}
+		base = d
+	}
 	m := d.decode(root)
 	overlays := d.environments(d.envNode, m)
 	m.envs = map[string]*Manifest{}
-	for _, name := range slices.Sorted(maps.Keys(overlays)) {
+	envFields := len(m.locs) // an environment records what it does not reuse
+	if base != nil {
+		envFields = 16
+	}
+	for _, name := range sortedKeys(overlays) {
 		if d.failed[join("environments", name)] {
 			continue // merging a malformed overlay would only add noise
 		}
-		ed := &decoder{file: file, errs: errs, budget: &budget, env: name, overlay: map[*yaml.Node]bool{}}
+		ed := &decoder{file: file, errs: errs, budget: &budget, env: name, overlay: map[*yaml.Node]bool{}, fields: envFields, base: base, arena: d.arena}
 		over := overlays[name]
 		ed.mark(over, 0)
 		merged := ed.merge(root, over, 0)
@@ -71,9 +101,9 @@ func Parse(file string, data []byte) (*Manifest, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// decodeYAML parses one YAML document into a node tree, turning the YAML
-// library's errors into a line and a message.
-func decodeYAML(data []byte) (root *yaml.Node, line int, err error) {
+// decodeYAMLv3 parses one YAML document into a node tree with yaml.v3,
+// turning its errors into a line and a message.
+func decodeYAMLv3(data []byte) (root *yaml.Node, line int, err error) {
 	defer func() {
 		// The YAML library is the one part we do not control; a panic in it
 		// must still come out as an invalid-manifest error.
@@ -135,19 +165,31 @@ type decoder struct {
 	score   bool
 	envNode *yaml.Node      // value of environments:, for Parse
 	failed  map[string]bool // paths with a reported problem
+	fields  int             // expected number of fields, to size Manifest.locs
+	arena   *yamlArena      // for pairs and merged nodes, which do not outlive Parse; nil for trees with aliases
+
+	// Reuse of the base's decoding in environment passes (memo.go).
+	problems int                   // problems reported or marked so far
+	present  uint16                // top-level fields in the tree, a bit per reusable entry
+	memos    map[string]*fieldMemo // base: clean top-level fields
+	base     *decoder              // environments: the base's decoder, when reuse is safe
 }
 
 // tmpl is a string field that may hold placeholders, checked once the whole
 // manifest (args, resources) is known.
 type tmpl struct {
-	path  string
-	text  string
-	allow allow
+	path   string
+	text   string
+	allow  allow
+	segs   []segment      // text parsed, once for the base and all environments
+	err    *templateError // or why it does not parse
+	reused bool           // taken from the base's decoding (memo.go)
 }
 
 type pair struct {
 	name     string
 	key, val *yaml.Node
+	path     string // set by object and entries
 }
 
 func isNull(n *yaml.Node) bool { return n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
@@ -204,7 +246,7 @@ func (d *decoder) record(path string, key, val *yaml.Node) {
 	if n == nil {
 		return
 	}
-	d.m.locs[path] = loc{line: n.Line, col: n.Column, path: d.displayPath(n, path)}
+	d.m.locs[path] = loc{line: int32(n.Line), col: int32(n.Column), overlay: d.env != "" && d.overlay[n]}
 }
 
 func (d *decoder) peekKind(n *yaml.Node) yaml.Kind {
@@ -232,6 +274,7 @@ func (d *decoder) required(path, hint string) {
 }
 
 func (d *decoder) markFailed(path string) {
+	d.problems++
 	if d.failed == nil {
 		d.failed = map[string]bool{}
 	}
@@ -245,6 +288,7 @@ func (d *decoder) failNode(n *yaml.Node, path, msg, hint string) {
 }
 
 func (d *decoder) add(e Error) {
+	d.problems++
 	if d.env != "" && !hasPrefix(e.Path, "environments.") {
 		if d.errs.has(e) {
 			return // the base has this problem too and already reported it
@@ -294,8 +338,14 @@ func (d *decoder) mapping(n *yaml.Node, path string) []pair {
 }
 
 func (d *decoder) pairs(r *yaml.Node, path string, depth int) []pair {
-	var own, merged []pair
-	seen := map[string]*yaml.Node{}
+	var merged []pair
+	var own []pair
+	if d.arena != nil {
+		own = d.arena.pairs.take(len(r.Content)/2, 256)[:0]
+	} else {
+		own = make([]pair, 0, len(r.Content)/2)
+	}
+	var seen keyIndex
 	for i := 0; i+1 < len(r.Content); i += 2 {
 		k, v := r.Content[i], r.Content[i+1]
 		kr := d.resolve(k)
@@ -310,22 +360,61 @@ func (d *decoder) pairs(r *yaml.Node, path string, depth int) []pair {
 			d.failNode(k, path, "keys must be strings, not "+describe(kr), "")
 			continue
 		}
-		if first, dup := seen[kr.Value]; dup {
-			d.failNode(k, join(path, kr.Value), fmt.Sprintf("duplicate key (first at line %d)", first.Line), "")
+		if first := seen.find(own, kr.Value); first >= 0 {
+			d.failNode(k, join(path, kr.Value), "duplicate key (first at line "+strconv.Itoa(own[first].key.Line)+")", "")
 			continue
 		}
-		seen[kr.Value] = k
 		own = append(own, pair{name: kr.Value, key: k, val: v})
+		seen.add(own)
 	}
 	// Merged keys fill in only what the mapping does not set itself, and an
 	// earlier merge source wins over a later one, as YAML specifies.
 	for _, p := range merged {
-		if _, ok := seen[p.name]; !ok {
-			seen[p.name] = p.key
+		if seen.find(own, p.name) < 0 {
 			own = append(own, p)
+			seen.add(own)
 		}
 	}
 	return own
+}
+
+// keyIndex finds keys among a mapping's pairs. Mappings in a manifest are
+// small, and scanning them beats hashing; a map takes over for big ones.
+type keyIndex struct {
+	byName map[string]int
+}
+
+const maxScannedKeys = 16
+
+// find returns the index in own of the pair named name, or -1.
+func (x *keyIndex) find(own []pair, name string) int {
+	if x.byName != nil {
+		if i, ok := x.byName[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range own {
+		if own[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// add indexes the pair just appended to own.
+func (x *keyIndex) add(own []pair) {
+	switch {
+	case x.byName != nil:
+		x.byName[own[len(own)-1].name] = len(own) - 1
+	case len(own) > maxScannedKeys:
+		x.byName = make(map[string]int, 2*len(own))
+		for i, p := range own {
+			if _, dup := x.byName[p.name]; !dup {
+				x.byName[p.name] = i
+			}
+		}
+	}
 }
 
 func (d *decoder) mergeKey(v *yaml.Node, path string, depth int) []pair {
@@ -363,6 +452,7 @@ func (d *decoder) object(n *yaml.Node, path string, fs *fieldSet) []pair {
 	out := ps[:0]
 	for _, p := range ps {
 		fp := join(path, p.name)
+		p.path = fp
 		d.record(fp, p.key, p.val)
 		if !fs.has(p.name) {
 			d.failNode(p.key, fp, "unknown field", didYouMean(p.name, fs.fields))
@@ -381,8 +471,9 @@ func (d *decoder) object(n *yaml.Node, path string, fs *fieldSet) []pair {
 // entries returns the entries of a mapping with free keys (names).
 func (d *decoder) entries(n *yaml.Node, path string) []pair {
 	ps := d.mapping(n, path)
-	for _, p := range ps {
-		d.record(join(path, p.name), p.key, p.val)
+	for i := range ps {
+		ps[i].path = join(path, ps[i].name)
+		d.record(ps[i].path, ps[i].key, ps[i].val)
 	}
 	return ps
 }
@@ -436,7 +527,8 @@ func (d *decoder) text(n *yaml.Node, path string, a allow) string {
 		return ""
 	}
 	if hasPlaceholder(r.Value) {
-		d.tmpls = append(d.tmpls, tmpl{path: path, text: r.Value, allow: a})
+		segs, err := parseTemplate(r.Value)
+		d.tmpls = append(d.tmpls, tmpl{path: path, text: r.Value, allow: a, segs: segs, err: err})
 	}
 	return r.Value
 }
@@ -447,25 +539,36 @@ func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool)
 	if r == nil {
 		return 0, false
 	}
-	rangeMsg := fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
+	rangeMsg := func() string { return fmt.Sprintf("must be a whole number from %d to %d", lo, hi) }
 	switch r.Tag {
 	case "!!int":
 	case "!!str":
-		d.fail(path, rangeMsg+", not a string", "remove the quotes")
+		d.fail(path, rangeMsg()+", not a string", "remove the quotes")
 		return 0, false
 	case "!!float":
-		d.fail(path, rangeMsg, "")
+		d.fail(path, rangeMsg(), "")
 		return 0, false
 	default:
-		d.fail(path, rangeMsg+", not "+describe(r), "")
+		d.fail(path, rangeMsg()+", not "+describe(r), "")
 		return 0, false
 	}
-	var v int64
-	if err := r.Decode(&v); err != nil || v < lo || v > hi {
-		d.fail(path, rangeMsg, "")
+	v, err := intValue(r)
+	if err != nil || v < lo || v > hi {
+		d.fail(path, rangeMsg(), "")
 		return 0, false
 	}
 	return v, true
+}
+
+// intValue is r.Decode into an int64, without yaml.v3's reflection for
+// the plain decimal numbers manifests hold.
+func intValue(r *yaml.Node) (int64, error) {
+	if r.Style == 0 && isSmallInt(r.Value) {
+		return strconv.ParseInt(r.Value, 10, 64)
+	}
+	var v int64
+	err := r.Decode(&v)
+	return v, err
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
@@ -474,10 +577,26 @@ func (d *decoder) boolean(n *yaml.Node, path string) bool {
 		return false
 	}
 	var v bool
-	if r.Tag != "!!bool" || r.Decode(&v) != nil {
+	if r.Tag != "!!bool" || boolValue(r, &v) != nil {
 		d.fail(path, "must be true or false", "")
 	}
 	return v
+}
+
+// boolValue is r.Decode into a bool, without reflection for the words a
+// plain YAML boolean is written as.
+func boolValue(r *yaml.Node, v *bool) error {
+	if r.Style == 0 {
+		switch r.Value {
+		case "true", "True", "TRUE":
+			*v = true
+			return nil
+		case "false", "False", "FALSE":
+			*v = false
+			return nil
+		}
+	}
+	return r.Decode(v)
 }
 
 // strList reads a list of strings; a == 0 means no placeholders.
@@ -503,7 +622,7 @@ func (d *decoder) strMap(n *yaml.Node, path string, a allow) map[string]string {
 	}
 	out := make(map[string]string, len(ps))
 	for _, p := range ps {
-		fp := join(path, p.name)
+		fp := p.path
 		if r := d.resolve(p.val); r == nil || isNull(r) {
 			d.fail(fp, "must be a string, not null", `write "" for an empty value`)
 			continue
@@ -532,7 +651,7 @@ func (d *decoder) anyValue(n *yaml.Node, path string, depth int) any {
 	case yaml.MappingNode:
 		out := map[string]any{}
 		for _, p := range d.entries(r, path) {
-			out[p.name] = d.anyValue(p.val, join(path, p.name), depth+1)
+			out[p.name] = d.anyValue(p.val, p.path, depth+1)
 		}
 		return out
 	case yaml.SequenceNode:

@@ -67,13 +67,29 @@ type templateError struct {
 // parseTemplate splits s into literal text and placeholders. "$${" is a
 // literal "${", the escape Score uses.
 func parseTemplate(s string) ([]segment, *templateError) {
-	var segs []segment
-	var text strings.Builder
+	segs := make([]segment, 0, 2*strings.Count(s, "${")+1)
+	// Literal text is a slice of s, except where an escape drops a '$':
+	// then it is built in text.
+	var text []byte
+	from, escaped := 0, false
+	flush := func(to int) {
+		switch {
+		case escaped:
+			text = append(text, s[from:to]...)
+			segs = append(segs, segment{text: string(text)})
+		case to > from:
+			segs = append(segs, segment{text: s[from:to]})
+		}
+		text, escaped = text[:0], false
+	}
 	for i := 0; i < len(s); {
 		switch {
 		case strings.HasPrefix(s[i:], "$${"):
-			text.WriteString("${")
+			text = append(text, s[from:i]...)
+			text = append(text, "${"...)
+			escaped = true
 			i += 3
+			from = i
 		case strings.HasPrefix(s[i:], "${"):
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
@@ -93,20 +109,15 @@ func parseTemplate(s string) ([]segment, *templateError) {
 					}
 				}
 			}
-			if text.Len() > 0 {
-				segs = append(segs, segment{text: text.String()})
-				text.Reset()
-			}
+			flush(i)
 			segs = append(segs, segment{parts: parts, raw: raw})
 			i += 3 + end
+			from = i
 		default:
-			text.WriteByte(s[i])
 			i++
 		}
 	}
-	if text.Len() > 0 {
-		segs = append(segs, segment{text: text.String()})
-	}
+	flush(len(s))
 	return segs, nil
 }
 

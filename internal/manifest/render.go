@@ -76,16 +76,15 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 			return nil, fmt.Errorf("%w: namespace %q: %s", ErrInvalidOption, opts.Namespace, msg)
 		}
 	}
-	if opts.Revision != "" && len(validation.IsValidLabelValue(opts.Revision)) > 0 {
+	if opts.Revision != "" && !isLabelValue(opts.Revision) {
 		return nil, fmt.Errorf("%w: revision %q: must be a label value: at most 63 letters, digits, '-', '_' and '.'", ErrInvalidOption, opts.Revision)
 	}
-	if opts.IngressClass != "" && len(validation.IsDNS1123Subdomain(opts.IngressClass)) > 0 {
+	if opts.IngressClass != "" && !isDNS1123Subdomain(opts.IngressClass) {
 		return nil, fmt.Errorf("%w: ingress class %q: must be a DNS name", ErrInvalidOption, opts.IngressClass)
 	}
-	known := slices.Sorted(maps.Keys(m.Args))
-	for _, k := range slices.Sorted(maps.Keys(opts.Set)) {
+	for _, k := range sortedKeys(opts.Set) {
 		if _, ok := m.Args[k]; !ok {
-			return nil, fmt.Errorf("%w: --set %s: unknown arg (%s)", ErrInvalidOption, k, argsHint(k, known))
+			return nil, fmt.Errorf("%w: --set %s: unknown arg (%s)", ErrInvalidOption, k, argsHint(k, sortedKeys(m.Args)))
 		}
 	}
 
@@ -287,7 +286,7 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 	spec := corev1.PodSpec{ServiceAccountName: app}
 	var files []renderedFile
 	volumes := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(r.m.Containers)) {
+	for _, name := range sortedKeys(r.m.Containers) {
 		c := r.m.Containers[name]
 		path := join("containers", name)
 		ctr := corev1.Container{Name: name, Image: r.textOnly(join(path, "image"), c.Image, allowPlain)}
@@ -298,7 +297,7 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 		for i, s := range c.Args {
 			ctr.Args = append(ctr.Args, env.splice(index(join(path, "args"), i), s))
 		}
-		for _, k := range slices.Sorted(maps.Keys(c.Variables)) {
+		for _, k := range sortedKeys(c.Variables) {
 			env.variable(join(join(path, "variables"), k), k, c.Variables[k])
 		}
 		ctr.Env = env.build()
@@ -441,7 +440,7 @@ func (r *renderer) ingress(app string) *networkingv1.Ingress {
 	for i, e := range r.m.Exposes {
 		p := index("exposes", i)
 		host := r.textOnly(join(p, "host"), e.Host, allowPlain)
-		if hasPlaceholder(e.Host) && len(validation.IsWildcardDNS1123Subdomain(host)) > 0 && len(validation.IsDNS1123Subdomain(host)) > 0 {
+		if hasPlaceholder(e.Host) && !isHostName(host) {
 			r.fail(join(p, "host"), quote(host)+" is not a lowercase DNS name", "")
 		}
 		at, ok := rules[host]

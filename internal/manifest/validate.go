@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,44 +23,60 @@ const envHelperPrefix = "BERTH_"
 const filesVolume = "berth-files"
 
 // check validates what the decoder cannot see field by field: names,
-// references between fields, and placeholders.
+// references between fields, and placeholders. An environment skips the
+// checks that read only fields it has unchanged from the base (memo.go):
+// they would find what the base's checks found and reported.
 func (d *decoder) check(m *Manifest) {
-	d.checkMetadata(m)
+	if !d.unchanged("metadata") {
+		d.checkMetadata(m)
+	}
 	if len(m.Containers) == 0 {
 		d.fail("containers", "required: at least one container", "e.g. containers: {web: {image: nginx}}")
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.Containers)) {
-		d.checkContainer(m, name, m.Containers[name])
-	}
-	d.checkService(m)
-	d.checkExposes(m)
-	d.checkScale(m)
-	for _, name := range slices.Sorted(maps.Keys(m.Resources)) {
-		d.checkResource(name, m.Resources[name])
-	}
-	for i, s := range m.Smoke {
-		p := index("smoke", i)
-		if s.Path == "" {
-			d.required(join(p, "path"), "e.g. path: /health")
-		} else if !strings.HasPrefix(s.Path, "/") {
-			d.fail(join(p, "path"), "must start with /", "")
-		}
-		if s.Port != "" || len(servicePorts(m)) != 1 {
-			d.checkPortRef(m, join(p, "port"), s.Port)
+	if !d.unchanged("containers", "resources") {
+		for _, name := range sortedKeys(m.Containers) {
+			d.checkContainer(m, name, m.Containers[name])
 		}
 	}
-	if m.IngressClass != "" && !d.failed["ingressClass"] {
-		if errs := validation.IsDNS1123Subdomain(m.IngressClass); len(errs) > 0 {
+	if !d.unchanged("service") {
+		d.checkService(m)
+	}
+	if !d.unchanged("exposes", "service") {
+		d.checkExposes(m)
+	}
+	if !d.unchanged("autoscale", "replicas", "containers") {
+		d.checkScale(m)
+	}
+	if !d.unchanged("resources") {
+		for _, name := range sortedKeys(m.Resources) {
+			d.checkResource(name, m.Resources[name])
+		}
+	}
+	if !d.unchanged("smoke", "service") {
+		for i, s := range m.Smoke {
+			p := index("smoke", i)
+			if s.Path == "" {
+				d.required(join(p, "path"), "e.g. path: /health")
+			} else if !strings.HasPrefix(s.Path, "/") {
+				d.fail(join(p, "path"), "must start with /", "")
+			}
+			if s.Port != "" || portCount(m) != 1 {
+				d.checkPortRef(m, join(p, "port"), s.Port)
+			}
+		}
+	}
+	if m.IngressClass != "" && !d.failed["ingressClass"] && !d.unchanged("ingressClass") {
+		if !isDNS1123Subdomain(m.IngressClass) {
 			d.fail("ingressClass", "must be a DNS name (lowercase letters, digits, '-' and '.')", "")
 		}
 	}
-	d.checkTemplates(m)
+	d.checkTemplates(m, d.unchanged("args", "metadata", "resources"))
 }
 
 // checkDNSLabel returns a message when s is not an RFC 1123 label, and a
 // hint with a fixed-up name.
 func checkDNSLabel(s string) (msg, hint string) {
-	if len(validation.IsDNS1123Label(s)) == 0 {
+	if isDNS1123Label(s) {
 		return "", ""
 	}
 	return "must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", fixName(s)
@@ -75,7 +90,7 @@ func fixName(s string) string {
 	if len(f) > 63 {
 		f = strings.Trim(f[:63], "-")
 	}
-	if f == "" || f == s || len(validation.IsDNS1123Label(f)) > 0 {
+	if f == "" || f == s || !isDNS1123Label(f) {
 		return ""
 	}
 	return `did you mean "` + f + `"?`
@@ -92,9 +107,9 @@ func (d *decoder) checkMetadata(m *Manifest) {
 	switch {
 	case md.Name == "":
 		d.required("metadata.name", "the app's name, e.g. reports")
-	case len(validation.IsDNS1035Label(md.Name)) > 0:
+	case !isDNS1035Label(md.Name):
 		hint := fixName(md.Name)
-		if hint == "" && len(validation.IsDNS1123Label(md.Name)) == 0 {
+		if hint == "" && isDNS1123Label(md.Name) {
 			hint = "it names a Kubernetes Service, so it must start with a letter"
 		}
 		d.fail("metadata.name", "must be a DNS label: at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit", hint)
@@ -102,20 +117,20 @@ func (d *decoder) checkMetadata(m *Manifest) {
 	if md.Team != "" {
 		d.checkName("metadata.team", "team", md.Team)
 	}
-	for _, k := range slices.Sorted(maps.Keys(md.Labels)) {
+	for _, k := range sortedKeys(md.Labels) {
 		p := join("metadata.labels", k)
 		d.checkKey(p, "label", k)
-		if errs := validation.IsValidLabelValue(md.Labels[k]); len(errs) > 0 {
+		if !isLabelValue(md.Labels[k]) {
 			d.fail(p, "label values are at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "")
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(md.Annotations)) {
+	for _, k := range sortedKeys(md.Annotations) {
 		d.checkKey(join("metadata.annotations", k), "annotation", k)
 	}
 }
 
 func (d *decoder) checkKey(path, what, key string) {
-	if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) > 0 {
+	if !isQualifiedName(strings.ToLower(key)) {
 		d.fail(path, "invalid "+what+" key", "a name of letters, digits, '-', '_' and '.', optionally prefixed by a DNS name and '/', e.g. example.com/owner")
 		return
 	}
@@ -135,7 +150,7 @@ func (d *decoder) checkContainer(m *Manifest, name string, c *Container) {
 	case strings.ContainsAny(c.Image, " \t\n"):
 		d.fail(join(p, "image"), "must not contain spaces", "")
 	}
-	for _, k := range slices.Sorted(maps.Keys(c.Variables)) {
+	for _, k := range sortedKeys(c.Variables) {
 		vp := join(join(p, "variables"), k)
 		if errs := validation.IsRelaxedEnvVarName(k); len(errs) > 0 {
 			d.fail(vp, "invalid variable name", "printable ASCII without '='")
@@ -174,7 +189,7 @@ func (d *decoder) checkContainer(m *Manifest, name string, c *Container) {
 		if v.Source == "" {
 			d.required(join(vp, "source"), "the volume resource, e.g. ${resources.data}")
 		} else if r, ok := m.Resources[v.Source]; !ok {
-			d.fail(join(vp, "source"), "no resource "+quote(v.Source), didYouMean(v.Source, slices.Sorted(maps.Keys(m.Resources))))
+			d.fail(join(vp, "source"), "no resource "+quote(v.Source), didYouMean(v.Source, sortedKeys(m.Resources)))
 		} else if r.Type != "volume" {
 			d.fail(join(vp, "source"), "resource "+quote(v.Source)+" has type "+quote(r.Type)+", not volume", "")
 		}
@@ -247,14 +262,14 @@ func servicePorts(m *Manifest) []string {
 	if m.Service == nil {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(m.Service.Ports))
+	return sortedKeys(m.Service.Ports)
 }
 
 func (d *decoder) checkService(m *Manifest) {
 	for _, name := range servicePorts(m) {
 		p := join("service.ports", name)
 		sp := m.Service.Ports[name]
-		if errs := validation.IsValidPortName(name); len(errs) > 0 {
+		if !isValidPortName(name) {
 			d.fail(p, "port names are at most 15 lowercase letters, digits and '-', with at least one letter", fixName(name))
 		}
 		if sp.Port == 0 {
@@ -271,28 +286,40 @@ func (d *decoder) checkService(m *Manifest) {
 // checkPortRef checks that ref names a service port; "" is fine when there
 // is exactly one.
 func (d *decoder) checkPortRef(m *Manifest, p, ref string) {
-	ports := servicePorts(m)
 	switch {
-	case len(ports) == 0:
+	case portCount(m) == 0:
 		d.fail(p, "there are no service ports to route to", "declare them under service.ports")
 	case ref == "":
-		d.fail(p, "required when the service has several ports", knownList(ports))
+		d.fail(p, "required when the service has several ports", knownList(servicePorts(m)))
 	case portName(m, ref) == "":
-		d.fail(p, "no service port "+quote(ref), didYouMean(ref, ports))
+		d.fail(p, "no service port "+quote(ref), didYouMean(ref, servicePorts(m)))
 	}
+}
+
+func portCount(m *Manifest) int {
+	if m.Service == nil {
+		return 0
+	}
+	return len(m.Service.Ports)
 }
 
 // portName resolves a port reference (a name, or a port number) to the
 // service port's name.
 func portName(m *Manifest, ref string) string {
-	ports := servicePorts(m)
-	if ref == "" && len(ports) == 1 {
-		return ports[0]
+	if m.Service == nil {
+		return ""
 	}
-	if slices.Contains(ports, ref) {
+	if _, ok := m.Service.Ports[ref]; ok {
 		return ref
 	}
-	for _, name := range ports {
+	if ref == "" && len(m.Service.Ports) == 1 {
+		for name := range m.Service.Ports {
+			return name
+		}
+	}
+	// By number, in name order so that a number two ports share always
+	// picks the same one.
+	for _, name := range servicePorts(m) {
 		if strconv.Itoa(int(m.Service.Ports[name].Port)) == ref {
 			return name
 		}
@@ -309,13 +336,13 @@ func (d *decoder) checkExposes(m *Manifest) {
 			d.required(join(p, "host"), "e.g. host: reports.example.com")
 		case hasPlaceholder(e.Host):
 			// Checked once the placeholders are resolved, at render time.
-		case len(validation.IsWildcardDNS1123Subdomain(e.Host)) > 0 && len(validation.IsDNS1123Subdomain(e.Host)) > 0:
+		case !isHostName(e.Host):
 			d.fail(join(p, "host"), "must be a lowercase DNS name, e.g. reports.example.com", "")
 		}
 		if e.Path != "" && !strings.HasPrefix(e.Path, "/") {
 			d.fail(join(p, "path"), "must start with /", "")
 		}
-		if e.Port != "" || len(servicePorts(m)) != 1 {
+		if e.Port != "" || portCount(m) != 1 {
 			d.checkPortRef(m, join(p, "port"), e.Port)
 		}
 		key := e.Host + cmpPath(e.Path)
@@ -348,7 +375,7 @@ func (d *decoder) checkScale(m *Manifest) {
 	if m.Replicas != nil && *m.Replicas > a.Max {
 		d.fail("replicas", fmt.Sprintf("%d is more than autoscale.max %d", *m.Replicas, a.Max), "with autoscale, replicas is the least number of replicas")
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.Containers)) {
+	for _, name := range sortedKeys(m.Containers) {
 		c := m.Containers[name]
 		if c.Resources == nil || c.Resources.Requests.CPU == "" {
 			d.fail(join("containers", name), "needs resources.requests.cpu because autoscale is set", "the autoscaler measures CPU use against the request")
@@ -376,7 +403,7 @@ func (d *decoder) checkResource(name string, r *Resource) {
 			d.fail(join(p, "params.app"), "app name "+msg, hint)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.Annotations)) {
+	for _, k := range sortedKeys(r.Annotations) {
 		d.checkKey(join(join(p, "metadata.annotations"), k), "annotation", k)
 	}
 }
@@ -393,14 +420,19 @@ func argsHint(name string, known []string) string {
 	return list
 }
 
-func (d *decoder) checkTemplates(m *Manifest) {
+// checkTemplates checks the placeholders; with sameInputs, those in
+// fields taken from the base, whose checks read only args, metadata and
+// resources, are the base's and left out.
+func (d *decoder) checkTemplates(m *Manifest, sameInputs bool) {
 	for _, t := range d.tmpls {
-		segs, terr := parseTemplate(t.text)
-		if terr != nil {
-			d.fail(t.path, terr.msg, terr.hint)
+		if t.reused && sameInputs {
 			continue
 		}
-		for _, s := range segs {
+		if t.err != nil {
+			d.fail(t.path, t.err.msg, t.err.hint)
+			continue
+		}
+		for _, s := range t.segs {
 			if s.parts != nil {
 				d.checkRef(m, t, s)
 			}
@@ -422,15 +454,15 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 		d.fail(t.path, quote(s.raw)+" can't be used here", "this field takes ${"+strings.Join(t.allow.names(), ".*}, ${")+".*}")
 		return
 	}
-	shape := map[string]string{
-		"args": "${args.NAME}", "metadata": "${metadata.name}", "resources": "${resources.NAME.OUTPUT}",
-		"config": "${config.KEY}", "secrets": "${secrets.KEY}",
-	}[ns]
 	want := 2
 	if ns == "resources" {
 		want = 3
 	}
 	if n != want {
+		shape := map[string]string{
+			"args": "${args.NAME}", "metadata": "${metadata.name}", "resources": "${resources.NAME.OUTPUT}",
+			"config": "${config.KEY}", "secrets": "${secrets.KEY}",
+		}[ns]
 		d.fail(t.path, "malformed placeholder "+quote(s.raw), "write "+shape)
 		return
 	}
@@ -438,7 +470,7 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 	switch ns {
 	case "args":
 		if _, ok := m.Args[name]; !ok {
-			d.fail(t.path, "unknown arg "+quote(name)+" in "+s.raw, argsHint(name, slices.Sorted(maps.Keys(m.Args))))
+			d.fail(t.path, "unknown arg "+quote(name)+" in "+s.raw, argsHint(name, sortedKeys(m.Args)))
 		}
 	case "metadata":
 		switch name {
@@ -453,7 +485,7 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 	case "resources":
 		r, ok := m.Resources[name]
 		if !ok {
-			d.fail(t.path, "no resource "+quote(name)+" for "+s.raw, didYouMean(name, slices.Sorted(maps.Keys(m.Resources))))
+			d.fail(t.path, "no resource "+quote(name)+" for "+s.raw, didYouMean(name, sortedKeys(m.Resources)))
 			return
 		}
 		outs, known := resourceOutputs[r.Type]
@@ -468,7 +500,7 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 			d.fail(t.path, "resource "+quote(name)+" ("+r.Type+") has no output "+quote(s.parts[2]), hint)
 		}
 	case "config", "secrets":
-		if errs := validation.IsConfigMapKey(name); len(errs) > 0 {
+		if !isConfigMapKey(name) {
 			d.fail(t.path, "invalid key "+quote(name)+" in "+s.raw, "keys are letters, digits, '-', '_' and '.'")
 		}
 	}
