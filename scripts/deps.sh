@@ -19,6 +19,11 @@ declare -A pkgs=(
   [flock]=util-linux
   [sha256sum]=coreutils
   [git]=git
+  # scripts/run.sh (make run) talks to the server's API
+  [curl]=curl
+  [jq]=jq
+  # the dashboard's browser tests drive headless Chromium (chromedp)
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do

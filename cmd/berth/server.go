@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/web"
 )
 
 // runServer wires the server's adapters — store, service, HTTP — and serves until ctx ends
@@ -74,6 +75,11 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(svc, log, reg, func(ctx context.Context) error { return st.DB().PingContext(ctx) })
+	dashboard, err := web.New(svc, log)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	srv.Mount("/", dashboard)
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -84,7 +90,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(o.IO.Out, "berth server listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	fmt.Fprintf(o.IO.Out, "berth server listening on http://%s (database: %s); dashboard at http://%s/\n", ln.Addr(), st.Dialect(), ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect())
 
 	errc := make(chan error, 1)

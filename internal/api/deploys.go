@@ -1,15 +1,13 @@
 package api
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/sse"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -103,53 +101,23 @@ func (s *Server) streamDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 		return err
 	}
 	ctx := r.Context()
-	d, evs, err := s.svc.DeployEvents(ctx, p, id, 0)
-	if err != nil {
+	if _, err := s.svc.GetDeploy(ctx, p, id); err != nil {
 		return err
 	}
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(event string, v any) error {
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
+	stream := sse.Start(w)
+	gone := false // the client went away
+	d, err := s.svc.FollowDeploy(ctx, p, id, func(ev store.DeployEvent) error {
+		err := stream.Send("progress", deployEventOut(ev))
+		gone = err != nil
+		return err
+	})
+	switch {
+	case err == nil:
+		_ = stream.Send("deploy", deployOut(d))
+	case !gone && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "stream deploy", "deploy", id, "err", err)
 	}
-	var after int64
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for _, ev := range evs {
-			if err := send("progress", deployEventOut(ev)); err != nil {
-				return nil // the client went away
-			}
-			after = ev.ID
-		}
-		if d.State.Final() {
-			// Events written in the same transaction as the final state are already read.
-			_ = send("deploy", deployOut(d))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if d, evs, err = s.svc.DeployEvents(ctx, p, id, after); err != nil {
-			s.log.WarnContext(ctx, "stream deploy", "deploy", id, "err", err)
-			return nil
-		}
-	}
+	return nil // the response has started: errors end the stream
 }
 
 func (s *Server) getDeployObjects(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

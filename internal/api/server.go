@@ -100,6 +100,10 @@ func New(svc *service.Service, log *slog.Logger, reg prometheus.Registerer, read
 	return s
 }
 
+// Mount serves h for the requests no API route matches, such as the dashboard at "/". It
+// runs inside Handler, so those requests get request ids and panic recovery too.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // Handler returns the root handler: request ids and panic recovery around the mux.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		r = r.WithContext(service.WithRequestID(context.WithValue(r.Context(), requestIDKey{}, id), id))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -134,7 +138,6 @@ func (s *Server) adapt(rt route) http.Handler {
 			s.metrics.requests.WithLabelValues(label, status).Inc()
 			s.metrics.latency.WithLabelValues(label, status).Observe(time.Since(start).Seconds())
 		}()
-		r = r.WithContext(service.WithRequestID(r.Context(), requestID(r.Context())))
 		var p *authz.Principal
 		if rt.auth {
 			var err error

@@ -45,9 +45,9 @@ func NewCmdServer(f *Factory) *cobra.Command {
 	o := &ServerOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the Berth server: REST API, metrics and workers",
-		Long: `Runs the API under /api/v1 (OpenAPI document at /api/v1/openapi.json), /healthz,
-/readyz and /metrics. With no configuration it keeps its state in a SQLite database in
+		Short: "Run the Berth server: REST API, dashboard, metrics and workers",
+		Long: `Runs the API under /api/v1 (OpenAPI document at /api/v1/openapi.json), the web
+dashboard at / (sign in with an API token), /healthz, /readyz and /metrics. With no configuration it keeps its state in a SQLite database in
 the data directory; --database postgres://... uses PostgreSQL instead.
 
 On its first start, with an empty database, it creates the global admin user "admin" and

@@ -77,10 +77,7 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 	c := change{action: "deploy.create", target: target, team: req.Team, app: req.App,
 		details: map[string]any{"env": req.Env, "args": argNames(req.Set)}}
 	var d store.Deploy
-	err = s.mutate(ctx, p, &c, func() error {
-		return authz.Check(p, authz.AppDeploy, authz.Resource{Team: req.Team, Protected: env.Protected,
-			AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
-	}, func(tx *store.Tx) error {
+	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, req.Team, env) }, func(tx *store.Tx) error {
 		app, err := tx.App(ctx, req.Team, req.App)
 		if errors.Is(err, store.ErrNotFound) && m != nil {
 			if err := authz.Check(p, authz.AppCreate, authz.Resource{Team: req.Team}); err != nil {
@@ -236,10 +233,7 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 	c := change{action: "deploy.rollback", target: fmt.Sprintf("app/%s/%s/env/%s", team, app, envName), team: team, app: app,
 		details: map[string]any{"env": envName}}
 	var d store.Deploy
-	err = s.mutate(ctx, p, &c, func() error {
-		return authz.Check(p, authz.AppDeploy, authz.Resource{Team: team, Protected: env.Protected,
-			AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
-	}, func(tx *store.Tx) error {
+	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, team, env) }, func(tx *store.Tx) error {
 		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []store.DeployState{store.DeploySucceeded}})
 		if err != nil {
 			return err
@@ -300,8 +294,7 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 			if req.Env != "" && e.Name != req.Env {
 				continue
 			}
-			if err := authz.Check(p, authz.AppDeploy, authz.Resource{Team: req.Team, Protected: e.Protected,
-				AllowedDeployer: p != nil && e.AllowsDeployer(p.Name)}); err != nil {
+			if err := checkDeploy(p, req.Team, e); err != nil {
 				return err
 			}
 		}

@@ -226,8 +226,7 @@ func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.P
 			}
 			// Team admins and global admins are deployers everywhere, protected environments
 			// included; the check keeps that true should roles change.
-			if err := authz.Check(p, authz.AppDeploy, authz.Resource{Team: a.Team, Protected: e.Protected,
-				AllowedDeployer: e.AllowsDeployer(p.Name)}); err != nil {
+			if err := checkDeploy(p, a.Team, e); err != nil {
 				return nil, err
 			}
 			d, err := tx.EnqueueDeploy(ctx, store.NewDeploy{Team: a.Team, App: a.Name, Env: e.Name, Revision: cur.Revision,

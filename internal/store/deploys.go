@@ -252,6 +252,30 @@ func repeat(s string, n int) string {
 	return out
 }
 
+// LatestDeploys returns, for each app (of team, or of every team when team is "") and
+// environment it was ever deployed to, the newest deploy — or with succeeded the newest
+// successful one — ordered by team, app and environment. It is one query for an overview
+// of many apps.
+func (q queries) LatestDeploys(ctx context.Context, team string, succeeded bool) ([]Deploy, error) {
+	inner := "SELECT MAX(x.id) FROM deploys x"
+	var args []any
+	if succeeded {
+		inner += " WHERE x.state = ?"
+		args = append(args, DeploySucceeded)
+	}
+	query := "SELECT " + deployColumns + deployFrom + " WHERE d.id IN (" + inner + " GROUP BY x.app_id, x.env)"
+	if team != "" {
+		query += " AND t.name = ?"
+		args = append(args, team)
+	}
+	query += " ORDER BY t.name, a.name, d.env"
+	ds, err := list(ctx, q, scanDeploy, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("latest deploys: %w", err)
+	}
+	return ds, nil
+}
+
 // LastSucceeded returns the newest succeeded deploy of an app in env with an id below
 // before (0: any), or ErrNotFound.
 func (q queries) LastSucceeded(ctx context.Context, appID int64, env string, before int64) (Deploy, error) {

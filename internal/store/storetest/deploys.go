@@ -254,3 +254,53 @@ func testConcurrentClaims(t *testing.T, h *harness) {
 	wg.Wait()
 	equal(t, "claimed", len(seen), 20)
 }
+
+// testLatestDeploys: per app and environment, the newest deploy of any state and the
+// newest successful one, filtered by team.
+func testLatestDeploys(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seedApps(t, st, "api", "web")
+	finish := func(d store.Deploy, state store.DeployState) {
+		t.Helper()
+		got, ok := claim(t, st, "w")
+		if !ok || got.ID != d.ID {
+			t.Fatalf("claimed %+v, %v; want deploy %d", got, ok, d.ID)
+		}
+		tx(t, st, func(tx *store.Tx) error {
+			_, err := tx.FinishDeploy(ctx, d.ID, "w", state, "")
+			return err
+		})
+	}
+	a1 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
+	finish(a1, store.DeploySucceeded)
+	a2 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
+	finish(a2, store.DeployFailed)
+	a3 := enqueue(t, st, store.NewDeploy{App: "api", Env: "production"})
+	finish(a3, store.DeploySucceeded)
+	w1 := enqueue(t, st, store.NewDeploy{App: "web", Env: "staging"}) // still queued
+
+	ids := func(ds []store.Deploy) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, fmt.Sprintf("%s/%s=%d", d.App, d.Env, d.ID))
+		}
+		return out
+	}
+	latest, err := st.LatestDeploys(ctx, "web", false)
+	must(t, "LatestDeploys", err)
+	want := []string{fmt.Sprintf("api/production=%d", a3.ID), fmt.Sprintf("api/staging=%d", a2.ID), fmt.Sprintf("web/staging=%d", w1.ID)}
+	if got := ids(latest); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("latest = %v, want %v", got, want)
+	}
+	good, err := st.LatestDeploys(ctx, "", true)
+	must(t, "LatestDeploys succeeded", err)
+	want = []string{fmt.Sprintf("api/production=%d", a3.ID), fmt.Sprintf("api/staging=%d", a1.ID)}
+	if got := ids(good); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("latest succeeded = %v, want %v", got, want)
+	}
+	other, err := st.LatestDeploys(ctx, "nobody", false)
+	must(t, "LatestDeploys other team", err)
+	if len(other) != 0 {
+		t.Errorf("another team's overview has %v", ids(other))
+	}
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"DeployLeaseExpiry", testDeployLeaseExpiry},
 		{"DeployBatchConcurrency", testDeployBatchConcurrency},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"LatestDeploys", testLatestDeploys},
 		{"Settings", testSettings},
 		{"SettingsPrecedence", testSettingsPrecedence},
 		{"SecretsEncryptedAtRest", testSecretsEncryptedAtRest},
