@@ -1,0 +1,242 @@
+package web
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+const adminToken = "berth_web_test_admin_token_0123456789abcdef"
+
+// server is the dashboard on a service over a fresh SQLite database (no cluster: the pages
+// tested here read only the store). The browser tests in cmd/berth cover the rest.
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	svc := service.New(st, log, time.Now)
+	if _, err := svc.Bootstrap(t.Context(), adminToken); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(svc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// client is a browser-like client: a cookie jar, and redirects not followed so tests see
+// them.
+func client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
+
+func TestSignInFlow(t *testing.T) {
+	srv := server(t)
+	c := client(t)
+
+	// Signed out, a page sends the browser to sign in, remembering where it was going.
+	resp, _ := get(t, c, srv.URL+"/audit?team=x")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Faudit%3Fteam%3Dx" {
+		t.Fatalf("signed out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, c, srv.URL+"/login?next=/audit")
+	m := csrfInput.FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
+	}
+	csrf := m[1]
+	var csrfCookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "berth_csrf" {
+			csrfCookie = ck
+		}
+	}
+	if csrfCookie == nil || !csrfCookie.HttpOnly || csrfCookie.SameSite != http.SameSiteStrictMode || csrfCookie.Value != csrf {
+		t.Fatalf("CSRF cookie: %+v", csrfCookie)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Frame-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("login page has no %s header", h)
+		}
+	}
+
+	// The sign-in form itself needs the CSRF token.
+	resp, body = postForm(t, c, srv.URL+"/login", url.Values{"token": {adminToken}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+		t.Fatalf("sign in without CSRF: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = postForm(t, c, srv.URL+"/login", url.Values{"csrf": {csrf}, "token": {"berth_wrong_wrong_wrong_wrong_wrong_wrong"}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not accepted") || strings.Contains(body, "berth_wrong") {
+		t.Fatalf("wrong token: %d\n%s", resp.StatusCode, body)
+	}
+
+	// A ?next= off this site is ignored.
+	resp, _ = postForm(t, c, srv.URL+"/login", url.Values{"csrf": {csrf}, "token": {adminToken}, "next": {"//evil.example/x"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("sign in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "berth_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Secure {
+		t.Fatalf("session cookie: %+v", session)
+	}
+
+	// Signed in: the pages, which never show the token.
+	for _, path := range []string{"/", "/audit", "/audit?since=24h"} {
+		resp, body := get(t, c, srv.URL+path)
+		if resp.StatusCode != 200 || !strings.Contains(body, "Sign out") || strings.Contains(body, adminToken) {
+			t.Errorf("%s: %d\n%s", path, resp.StatusCode, body)
+		}
+	}
+	resp, body = get(t, c, srv.URL+"/audit?since=forever")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "choose 1h, 24h, 7d or 30d") {
+		t.Errorf("bad filter: %d\n%s", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/apps/nope/nothing", "/deploys/999", "/deploys/x", "/no/such/page"} {
+		if resp, body := get(t, c, srv.URL+path); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "Not found") {
+			t.Errorf("%s: %d\n%s", path, resp.StatusCode, body)
+		}
+	}
+
+	// Signing out needs the form's token too, and ends the session.
+	if resp, _ := postForm(t, c, srv.URL+"/logout", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign out without CSRF: %d", resp.StatusCode)
+	}
+	if resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, c, srv.URL+"/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after signing out: %d", resp.StatusCode)
+	}
+}
+
+func TestSecureCookiesBehindTLS(t *testing.T) {
+	srv := server(t)
+	req, _ := http.NewRequest("GET", srv.URL+"/login", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if !ck.Secure {
+			t.Errorf("cookie %s is not Secure under TLS", ck.Name)
+		}
+	}
+}
+
+func TestRevokedSessionEnds(t *testing.T) {
+	srv := server(t)
+	c := client(t)
+	u, _ := url.Parse(srv.URL)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: "berth_session", Value: "berth_revoked_or_unknown_token_000000000000"}})
+	resp, _ := get(t, c, srv.URL+"/")
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?msg=") {
+		t.Fatalf("unknown session token: %d %s", resp.StatusCode, loc)
+	}
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "berth_session" {
+			t.Errorf("the dead session cookie was kept")
+		}
+	}
+}
+
+func TestLineDiff(t *testing.T) {
+	a := "a\nb\nc\nd\ne\nf\ng\nh\ni\n"
+	b := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\n"
+	got := lineDiff(a, b, 1)
+	var lines []string
+	for _, l := range got {
+		lines = append(lines, l.Op+l.Text)
+	}
+	want := "@…  c -d +D  e @…  i +j" // context lines have the op " "
+	if strings.Join(lines, " ") != want {
+		t.Errorf("diff = %q, want %q", strings.Join(lines, " "), want)
+	}
+	if lineDiff(a, a, 3) != nil {
+		t.Error("equal texts differ")
+	}
+	if got := lineDiff("", "x\ny\n", 3); len(got) != 3 || got[1].Op != "+" || got[2].Op != "+" {
+		t.Errorf("added text: %+v", got)
+	}
+	// Beyond the table's bound, a whole replacement.
+	var big1, big2 strings.Builder
+	for i := range 3000 {
+		big1.WriteString("x" + string(rune('a'+i%26)) + "\n")
+		big2.WriteString("y" + string(rune('a'+i%26)) + "\n")
+	}
+	if got := lineDiff(big1.String(), big2.String(), 0); len(got) != 6001 {
+		t.Errorf("big diff has %d lines", len(got))
+	}
+}
+
+func TestRelative(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		10 * time.Second: "just now", 70 * time.Second: "1 min ago", 10 * time.Minute: "10 min ago",
+		5 * time.Hour: "5 h ago", 72 * time.Hour: "3 days ago", -10 * time.Minute: "in 10 min",
+	} {
+		if got := relative(d); got != want {
+			t.Errorf("relative(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := string(when(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2026, 1, 2, 4, 4, 5, 0, time.UTC))); !strings.Contains(got, `title="2026-01-02 03:04:05 UTC"`) || !strings.Contains(got, ">1 h ago<") {
+		t.Errorf("when: %s", got)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{"/apps/a/b": "/apps/a/b", "//evil.example": "", "/\\evil": "", "https://evil.example/": "", "": ""} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
