@@ -151,7 +151,57 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 		t.Errorf("status table does not show the drift:\n%s", out)
 	}
 
-	out, code = berth(t, srv, "history", "web", "--env", "staging", "-o", "json")
+	want := "rollback:succeeded auto-rollback:succeeded deploy:failed deploy:succeeded deploy:succeeded"
+	if got := historyKinds(history(t, srv)); got != want {
+		t.Errorf("history %s, want %s", got, want)
+	}
+}
+
+// TestDeployAutoRollbackOffInManifest: a revision whose manifest turns automatic rollback
+// off for the environment leaves its failed rollout as it is, and the failure says why.
+func TestDeployAutoRollbackOffInManifest(t *testing.T) {
+	srv, file, ns := deployEnv(t)
+	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s", code, out)
+	}
+
+	// Revision 2 turns automatic rollback off in staging, through an overlay.
+	off := appManifest + "environments:\n  staging:\n    deploy: {autoRollback: false}\n"
+	if err := os.WriteFile(file, []byte(off), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:2", "--timeout", "60s", "--wait")
+	if code == 0 {
+		t.Fatalf("a crashing rollout succeeded:\n%s", out)
+	}
+	const why = "automatic rollback is off for this app in staging"
+	for _, want := range []string{"failed", "CrashLoopBackOff", why} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failed deploy output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rolling back") {
+		t.Errorf("the failed rollout was rolled back:\n%s", out)
+	}
+
+	// The rollback would have been queued in the same transaction that finished the
+	// deploy, so the history is final here.
+	hist := history(t, srv)
+	if got, want := historyKinds(hist), "deploy:failed deploy:succeeded"; got != want {
+		t.Errorf("history %s, want %s", got, want)
+	}
+	if failed := hist[0]; failed.Revision != 2 || !strings.Contains(failed.Reason, why) {
+		t.Errorf("failed deploy: revision %d, reason %q; want revision 2 and a reason saying %q", failed.Revision, failed.Reason, why)
+	}
+	if img := liveImage(t, ns); img != "registry.berth.test/fail:2" {
+		t.Errorf("live image %s, want the failed rollout's left in place", img)
+	}
+}
+
+// history returns the deploys of the app web in staging, newest first.
+func history(t testing.TB, srv *serverProc) []apiv1.Deploy {
+	t.Helper()
+	out, code := berth(t, srv, "history", "web", "--env", "staging", "-o", "json")
 	if code != 0 {
 		t.Fatalf("history: %d %s", code, out)
 	}
@@ -159,14 +209,16 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &hist); err != nil {
 		t.Fatalf("history -o json: %v\n%s", err, out)
 	}
-	var kinds []string
-	for _, d := range hist {
-		kinds = append(kinds, fmt.Sprintf("%s:%s", d.Kind, d.State))
+	return hist
+}
+
+// historyKinds is a history as "kind:state" words.
+func historyKinds(hist []apiv1.Deploy) string {
+	kinds := make([]string, len(hist))
+	for i, d := range hist {
+		kinds[i] = fmt.Sprintf("%s:%s", d.Kind, d.State)
 	}
-	want := "rollback:succeeded auto-rollback:succeeded deploy:failed deploy:succeeded deploy:succeeded"
-	if strings.Join(kinds, " ") != want {
-		t.Errorf("history %v, want %s", kinds, want)
-	}
+	return strings.Join(kinds, " ")
 }
 
 // TestDeployConflictsAndPrune: a field another manager owns stops a deploy with a clear

@@ -230,6 +230,16 @@ func (r *run) progress(ctx context.Context, p Progress) {
 // deploy is resumed and finished by its next worker).
 func (r *run) finish(ctx context.Context, state store.DeployState, reason string, rollback bool) error {
 	d := r.d
+	if state == store.DeployFailed && rollback {
+		var off string
+		var err error
+		if rollback, off, err = r.rollbackPolicy(ctx); err != nil {
+			return err
+		}
+		if off != "" {
+			reason += "; " + off
+		}
+	}
 	var rb store.Deploy
 	err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
 		fin, err := tx.FinishDeploy(ctx, d.ID, r.owner, state, reason)
@@ -269,12 +279,36 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 	return nil
 }
 
-// autoRollback queues a rollback of a failed deploy to the app's last good deploy in the
-// environment, unless the deploy asked for none or was itself a rollback.
-func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed store.Deploy) (store.Deploy, error) {
-	if failed.Options.NoAutoRollback || failed.Kind == store.KindRollback || failed.Kind == store.KindAutoRollback {
-		return store.Deploy{}, nil
+// rollbackPolicy decides whether a failed rollout of the deploy is rolled back
+// automatically. It is not for rollbacks (rolling one back could loop), nor for a deploy
+// that asked for none, nor when the app's manifest turned it off: deploy.autoRollback of
+// the deploy's revision, merged for its environment, which also covers redeploys of that
+// revision. For the last, off says so, for the deploy's reason.
+func (r *run) rollbackPolicy(ctx context.Context) (rollback bool, off string, err error) {
+	d := r.d
+	if d.Kind == store.KindRollback || d.Kind == store.KindAutoRollback || d.Options.NoAutoRollback {
+		return false, "", nil
 	}
+	rev, err := r.e.st.Revision(ctx, d.Team, d.App, d.Revision)
+	if err != nil {
+		return false, "", fmt.Errorf("revision %d: %w", d.Revision, err)
+	}
+	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
+	if err != nil {
+		// Only a revision this version of Berth no longer reads, and only when its
+		// stored objects were re-applied; the platform's default stands.
+		r.log.Warn("read deploy policy of revision", "revision", d.Revision, "err", err)
+		return true, "", nil
+	}
+	if m.ForEnv(d.Env).Deploy.NoAutoRollback {
+		return false, fmt.Sprintf("automatic rollback is off for this app in %s (deploy.autoRollback: false in revision %d)", d.Env, d.Revision), nil
+	}
+	return true, "", nil
+}
+
+// autoRollback queues a rollback of a failed deploy to the app's last good deploy in the
+// environment, if it has one; rollbackPolicy decides whether to call it.
+func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed store.Deploy) (store.Deploy, error) {
 	good, err := tx.LastSucceeded(ctx, failed.AppID, failed.Env, failed.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Deploy{}, nil

@@ -102,6 +102,8 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 			}
 		case "ingressClass":
 			m.IngressClass = d.str(p.val, path)
+		case "deploy":
+			m.Deploy = d.deployPolicy(p.val, path)
 		case "environments":
 			if d.env == "" {
 				d.envNode = p.val
@@ -417,6 +419,20 @@ func (d *decoder) autoscale(n *yaml.Node, path string) *Autoscale {
 		}
 	}
 	return a
+}
+
+func (d *decoder) deployPolicy(n *yaml.Node, path string) DeployPolicy {
+	var dp DeployPolicy
+	for _, p := range d.object(n, path, deployFields) {
+		switch p.name {
+		case "autoRollback":
+			// null keeps the default, as a missing key does.
+			if r := d.resolve(p.val); r != nil && !isNull(r) {
+				dp.NoAutoRollback = !d.boolean(p.val, p.path)
+			}
+		}
+	}
+	return dp
 }
 
 func (d *decoder) resource(n *yaml.Node, path string) *Resource {

@@ -26,7 +26,7 @@ func (fs *fieldSet) has(name string) bool { return slices.Contains(fs.fields, na
 
 var (
 	berthFields = newFieldSet("berth", "apiVersion", "metadata", "args", "containers", "service",
-		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "environments")
+		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "deploy", "environments")
 	scoreFields         = newFieldSet("score", "apiVersion", "metadata", "containers", "service", "resources")
 	metadataFields      = newFieldSet("metadata", "name", "team", "annotations", "labels")
 	scoreMetadataFields = newFieldSet("scoreMetadata", "name", "annotations", "labels")
@@ -49,8 +49,9 @@ var (
 	resourceFields    = newFieldSet("resource", "type", "class", "id", "metadata", "params")
 	resMetaFields     = newFieldSet("resourceMetadata", "annotations")
 	smokeFields       = newFieldSet("smoke", "path", "port", "expect")
+	deployFields      = newFieldSet("deploy", "autoRollback")
 	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
-		"autoscale", "resources", "smoke", "ingressClass")
+		"autoscale", "resources", "smoke", "ingressClass", "deploy")
 	envContainerFields = newFieldSet("environmentContainer", "image", "command", "args", "variables",
 		"resources", "livenessProbe", "readinessProbe")
 	envResourceFields = newFieldSet("environmentResource", "class", "params")

@@ -122,6 +122,57 @@ func TestOverlayMerge(t *testing.T) {
 	}
 }
 
+// TestDeployPolicy checks deploy.autoRollback: on by default, turned off in
+// the base or an overlay, and overlays merging into the base's deploy.
+func TestDeployPolicy(t *testing.T) {
+	tests := []struct {
+		name, base, overlay string
+		wantBase, wantProd  bool // NoAutoRollback
+	}{
+		{name: "default on"},
+		{name: "off", base: "deploy: {autoRollback: false}", wantBase: true, wantProd: true},
+		{name: "explicitly on", base: "deploy:\n  autoRollback: true"},
+		{name: "empty block keeps the default", base: "deploy:"},
+		{name: "null keeps the default", base: "deploy: {autoRollback: null}"},
+		{name: "off in one environment", overlay: "deploy: {autoRollback: false}", wantProd: true},
+		{name: "back on in one environment", base: "deploy: {autoRollback: false}", overlay: "deploy: {autoRollback: true}", wantBase: true},
+		{name: "overlay null drops the base's", base: "deploy: {autoRollback: false}", overlay: "deploy: null", wantBase: true},
+		{name: "overlay without deploy keeps the base's", base: "deploy: {autoRollback: false}", overlay: "replicas: 1", wantBase: true, wantProd: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := base + tt.base + "\n"
+			if tt.overlay != "" {
+				src += "environments:\n  prod:\n    " + tt.overlay + "\n"
+			}
+			m := mustParse(t, src)
+			if got := m.Deploy.NoAutoRollback; got != tt.wantBase {
+				t.Errorf("base NoAutoRollback = %v, want %v", got, tt.wantBase)
+			}
+			if got := m.ForEnv("other").Deploy.NoAutoRollback; got != tt.wantBase {
+				t.Errorf("environment without overlay: NoAutoRollback = %v, want %v", got, tt.wantBase)
+			}
+			if got := m.ForEnv("prod").Deploy.NoAutoRollback; got != tt.wantProd {
+				t.Errorf("prod NoAutoRollback = %v, want %v", got, tt.wantProd)
+			}
+		})
+	}
+
+	t.Run("wrong type", func(t *testing.T) {
+		_, err := manifest.Parse("berth.yaml", []byte(base+"deploy:\n  autoRollback: \"no\"\n"))
+		want := "berth.yaml:17:17: deploy.autoRollback: must be true or false"
+		if err == nil || err.Error() != want {
+			t.Errorf("Parse() error = %v, want %s", err, want)
+		}
+	})
+	t.Run("not in Score files", func(t *testing.T) {
+		_, err := manifest.Parse("score.yaml", []byte("apiVersion: score.dev/v1b1\nmetadata: {name: app}\ncontainers: {web: {image: nginx}}\ndeploy: {autoRollback: false}\n"))
+		if err == nil || !strings.Contains(err.Error(), "score.yaml:4:1: deploy: unknown field") {
+			t.Errorf("Parse() error = %v, want deploy to be unknown in a Score file", err)
+		}
+	})
+}
+
 func TestRenderArgs(t *testing.T) {
 	m := mustParse(t, base+"environments:\n  staging: {args: {version: main}}\n")
 	tests := []struct {

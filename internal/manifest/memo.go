@@ -106,6 +106,7 @@ var reusable = []struct {
 	{"resources", func(dst, src *Manifest) { dst.Resources = src.Resources }},
 	{"smoke", func(dst, src *Manifest) { dst.Smoke = src.Smoke }},
 	{"ingressClass", func(dst, src *Manifest) { dst.IngressClass = src.IngressClass }},
+	{"deploy", func(dst, src *Manifest) { dst.Deploy = src.Deploy }},
 }
 
 func reusableIndex(name string) int {

@@ -23,6 +23,7 @@ type Manifest struct {
 	Resources    map[string]*Resource
 	Smoke        []SmokeCheck
 	IngressClass string
+	Deploy       DeployPolicy
 
 	// Env is the environment this manifest was merged for; "" for the base.
 	Env string
@@ -157,6 +158,14 @@ type SmokeCheck struct {
 	Path   string
 	Port   string // service port name
 	Expect int    // HTTP status code
+}
+
+// DeployPolicy is how the deploy engine treats the app's deploys. The zero
+// value is the platform's default.
+type DeployPolicy struct {
+	// NoAutoRollback leaves a failed rollout as it is instead of rolling
+	// back to the last good deploy (autoRollback: false).
+	NoAutoRollback bool
 }
 
 // Environments lists the names of the environment overlays, sorted.

@@ -111,10 +111,11 @@ exposes: [{host: a.example.com, port: http}]
 autoscale: {max: 3}
 resources: {db: {type: postgres}, cache: {type: redis}}
 smoke: [{path: /h, port: http}]
+deploy: {autoRollback: false}
 environments:
   a: {containers: {side: {image: r/c}}, resources: {db: {class: big}}}
-  b: {exposes: [{host: b.example.com, port: admin}], smoke: [], args: {v: "2"}}
-  c: {autoscale: {max: 5}, replicas: 3}
+  b: {exposes: [{host: b.example.com, port: admin}], smoke: [], args: {v: "2"}, deploy: null}
+  c: {autoscale: {max: 5}, replicas: 3, deploy: {autoRollback: true}}
   d: {}
 `,
 	// Environments replacing, merging into and removing fields.
