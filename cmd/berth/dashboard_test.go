@@ -8,20 +8,19 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/kubetest"
+	"github.com/berth-dev/berth/internal/web/webtest"
 )
 
 // shopYAML is the dashboard test's app; tag changes its image.
@@ -34,82 +33,6 @@ service:
   ports: {http: {port: 80, targetPort: 8080}}
 replicas: 2
 `, tag)
-}
-
-// browser starts a headless Chromium of its own (its own cookies) for the test. It accepts
-// the confirmation dialogs pages ask for.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Fatal("no Chromium on PATH: scripts/deps.sh (run by make test) installs Debian's chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // tests may run as root, where Chromium's sandbox refuses to start
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first action starts the browser, which lives as long as ctx: no timeout here.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	go func() {
-		for _, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
-			if err != nil {
-				return
-			}
-			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	return ctx
-}
-
-// browse runs browser steps with a time limit, failing the test with what was being done
-// and where the browser was.
-func browse(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if _, err := browseFor(t, ctx, what, chromedp.Steps(steps...)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// read runs one browser action that returns a value.
-func read[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := browseFor(t, ctx, what, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func browseFor[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) (T, error) {
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	v, err := chromedp.Run(tctx, a)
-	if err != nil {
-		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-		defer lcancel()
-		loc, _ := chromedp.Run(lctx, chromedp.Location())
-		body, _ := chromedp.Run(lctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ""`))
-		return v, fmt.Errorf("%s (at %s): %w\npage text:\n%s", what, loc, err, body)
-	}
-	return v, nil
-}
-
-func text(t *testing.T, ctx context.Context, css string) string {
-	t.Helper()
-	return read(t, ctx, "read "+css, chromedp.Text(chromedp.CSS(css)))
 }
 
 // screenshots saves each page at 1280×800 into $BERTH_SCREENSHOTS_DIR (make screenshots
@@ -132,8 +55,8 @@ func newScreenshots(t *testing.T) *screenshots {
 
 func (s *screenshots) take(ctx context.Context, name string) {
 	s.t.Helper()
-	browse(s.t, ctx, "viewport for "+name, chromedp.EmulateViewport(1280, 800))
-	buf := read(s.t, ctx, "screenshot "+name, chromedp.CaptureScreenshot())
+	webtest.Do(s.t, ctx, "viewport for "+name, chromedp.EmulateViewport(1280, 800))
+	buf := webtest.Read(s.t, ctx, "screenshot "+name, chromedp.CaptureScreenshot())
 	img, err := png.Decode(bytes.NewReader(buf))
 	if err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
@@ -151,25 +74,14 @@ func (s *screenshots) take(ctx context.Context, name string) {
 func fitsWidth(t *testing.T, ctx context.Context) {
 	t.Helper()
 	const overflow = `document.documentElement.scrollWidth - window.innerWidth`
-	browse(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
-	if px := read(t, ctx, "measure at 390 px", chromedp.Evaluate[int](overflow)); px > 0 {
+	webtest.Do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	if px := webtest.Read(t, ctx, "measure at 390 px", chromedp.Evaluate[int](overflow)); px > 0 {
 		t.Errorf("at 390 px the page is %d px too wide", px)
 	}
-	browse(t, ctx, "desktop width", chromedp.EmulateViewport(1280, 800))
-	if px := read(t, ctx, "measure at 1280 px", chromedp.Evaluate[int](overflow)); px > 0 {
+	webtest.Do(t, ctx, "desktop width", chromedp.EmulateViewport(1280, 800))
+	if px := webtest.Read(t, ctx, "measure at 1280 px", chromedp.Evaluate[int](overflow)); px > 0 {
 		t.Errorf("at 1280 px the page is %d px too wide", px)
 	}
-}
-
-// signIn signs in on the login page with token and waits for the app list.
-func signIn(t *testing.T, ctx context.Context, base, token string) {
-	t.Helper()
-	browse(t, ctx, "sign in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.Submit(chromedp.ID("token")),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-app="shop"]`)))
 }
 
 // TestDashboard drives the dashboard in headless Chromium: sign in, the app list, an
@@ -192,31 +104,31 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	shots := newScreenshots(t)
-	b := browser(t)
+	b := webtest.Browser(t)
 
 	// Signing in: the login page, a wrong token, then the admin's, which lands on the page
 	// the browser first asked for.
-	browse(t, b, "open the dashboard",
+	webtest.Do(t, b, "open the dashboard",
 		chromedp.Navigate(srv.url+"/apps/fleet/shop"),
 		chromedp.WaitVisible(chromedp.ID("token")))
 	shots.take(b, "login")
-	browse(t, b, "sign in with a wrong token",
+	webtest.Do(t, b, "sign in with a wrong token",
 		chromedp.SendKeys(chromedp.ID("token"), "berth_not_a_real_token_000000000000000000000"),
 		chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.CSS(".alert")))
-	if msg := text(t, b, ".alert"); !strings.Contains(msg, "not accepted") {
+	if msg := webtest.Text(t, b, ".alert"); !strings.Contains(msg, "not accepted") {
 		t.Errorf("wrong token: %q", msg)
 	}
-	browse(t, b, "sign in",
+	webtest.Do(t, b, "sign in",
 		chromedp.SendKeys(chromedp.ID("token"), adminToken),
 		chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-deploy]`)))
 
 	// The app list: every app with its environment's revision and state.
-	browse(t, b, "app list",
+	webtest.Do(t, b, "app list",
 		chromedp.Navigate(srv.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-app="worker"]`)))
-	list := text(t, b, `tr[data-app="shop"]`)
+	list := webtest.Text(t, b, `tr[data-app="shop"]`)
 	for _, want := range []string{"shop", "staging", "rev 2", "succeeded", "deploy by admin"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("app list row for shop lacks %q:\n%s", want, list)
@@ -226,10 +138,10 @@ func TestDashboard(t *testing.T) {
 	shots.take(b, "apps")
 
 	// The app page: environment, live pods, history, and a rollback action.
-	browse(t, b, "open shop",
+	webtest.Do(t, b, "open shop",
 		chromedp.Click(chromedp.CSS(`a.app-link[href="/apps/fleet/shop"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button.rollback`)))
-	envCard, hist := text(t, b, ".env-card"), text(t, b, "table.history")
+	envCard, hist := webtest.Text(t, b, ".env-card"), webtest.Text(t, b, "table.history")
 	for _, want := range []string{"staging", "revision 2", "2/2 ready", "Running", "No drift"} {
 		if !strings.Contains(envCard, want) {
 			t.Errorf("environment card lacks %q:\n%s", want, envCard)
@@ -243,16 +155,12 @@ func TestDashboard(t *testing.T) {
 
 	// Roll back to revision 1 (accepting the confirmation) and watch the deploy page follow
 	// it live to success.
-	browse(t, b, "roll back",
+	webtest.Do(t, b, "roll back",
 		chromedp.Click(chromedp.CSS(`button.rollback`)),
 		chromedp.WaitVisible(chromedp.ID("progress")),
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("state").textContent.trim() === "succeeded"`,
-				chromedp.WithPollingTimeout(2*time.Minute)))
-			return err
-		}),
+		webtest.WaitJS(`document.getElementById("state").textContent.trim() === "succeeded"`, 2*time.Minute),
 		chromedp.WaitVisible(chromedp.CSS(`pre.diff`)))
-	loc := read(t, b, "location", chromedp.Location())
+	loc := webtest.Read(t, b, "location", chromedp.Location())
 	id := loc[strings.LastIndex(loc, "/")+1:]
 	hist2, err := c.Deploys(ctx, "fleet", "shop", "staging", 1)
 	if err != nil {
@@ -268,7 +176,7 @@ func TestDashboard(t *testing.T) {
 	if img := live.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/shop:1.0.0" {
 		t.Errorf("after rolling back, the cluster runs %s", img)
 	}
-	diff := text(t, b, `pre.diff[aria-label="changes to Deployment/shop"]`)
+	diff := webtest.Text(t, b, `pre.diff[aria-label="changes to Deployment/shop"]`)
 	if !regexp.MustCompile(`(?m)^-\s+- image: registry.example.com/shop:1.1.0$`).MatchString(diff) ||
 		!regexp.MustCompile(`(?m)^\+\s+- image: registry.example.com/shop:1.0.0$`).MatchString(diff) {
 		t.Errorf("the Deployment's diff should replace image 1.1.0 with 1.0.0:\n%s", diff)
@@ -276,14 +184,14 @@ func TestDashboard(t *testing.T) {
 	shots.take(b, "deploy")
 
 	// The rollback is in the audit log, found with the filters.
-	browse(t, b, "audit log",
+	webtest.Do(t, b, "audit log",
 		chromedp.Navigate(srv.url+"/audit"),
 		chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
 		chromedp.SetValue(chromedp.CSS(`input[name="app"]`), "shop"),
 		chromedp.SetValue(chromedp.CSS(`select[name="since"]`), "1h"),
 		chromedp.Submit(chromedp.CSS(`form.filters`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-event]`)))
-	audit := text(t, b, "table.audit")
+	audit := webtest.Text(t, b, "table.audit")
 	if !strings.Contains(audit, "deploy.rollback") || !strings.Contains(audit, "app/fleet/shop/env/staging") {
 		t.Errorf("audit log lacks the rollback:\n%s", audit)
 	}
@@ -293,15 +201,15 @@ func TestDashboard(t *testing.T) {
 	shots.take(b, "audit")
 
 	// A viewer sees the app but is offered no rollback, and is told why.
-	v := browser(t)
-	signIn(t, v, srv.url, veraTok.Secret)
-	browse(t, v, "viewer opens shop",
+	v := webtest.Browser(t)
+	webtest.SignIn(t, v, srv.url, veraTok.Secret, `tr[data-app="shop"]`)
+	webtest.Do(t, v, "viewer opens shop",
 		chromedp.Navigate(srv.url+"/apps/fleet/shop"),
 		chromedp.WaitVisible(chromedp.CSS(`table.history`)))
-	if n := read(t, v, "count rollback buttons", chromedp.Evaluate[int](`document.querySelectorAll("button.rollback").length`)); n != 0 {
+	if n := webtest.Read(t, v, "count rollback buttons", chromedp.Evaluate[int](`document.querySelectorAll("button.rollback").length`)); n != 0 {
 		t.Errorf("a viewer is offered %d rollback buttons", n)
 	}
-	if page := text(t, v, "main"); !strings.Contains(page, "Rollback is not offered to you here") || !strings.Contains(page, "needs role deployer") {
+	if page := webtest.Text(t, v, "main"); !strings.Contains(page, "Rollback is not offered to you here") || !strings.Contains(page, "needs role deployer") {
 		t.Errorf("the viewer's page should say why there is no rollback:\n%s", page)
 	}
 

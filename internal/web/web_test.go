@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"os"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/web/webtest"
 )
 
 const adminToken = "berth_web_test_admin_token_0123456789abcdef"
@@ -22,6 +28,12 @@ const adminToken = "berth_web_test_admin_token_0123456789abcdef"
 // server is the dashboard on a service over a fresh SQLite database (no cluster: the pages
 // tested here read only the store). The browser tests in cmd/berth cover the rest.
 func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv, _, _ := serverWithStore(t)
+	return srv
+}
+
+func serverWithStore(t *testing.T) (*httptest.Server, *service.Service, *store.Store) {
 	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
@@ -39,7 +51,7 @@ func server(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, svc, st
 }
 
 // client is a browser-like client: a cookie jar, and redirects not followed so tests see
@@ -238,5 +250,161 @@ func TestLocalPath(t *testing.T) {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// queuedDeploy registers team "shop" with app "web" and queues a deploy of it to env
+// "staging"; no engine runs it, so the test plays the worker through the store.
+func queuedDeploy(t *testing.T, svc *service.Service) store.Deploy {
+	t.Helper()
+	ctx := t.Context()
+	admin, err := svc.Authenticate(ctx, adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateTeam(ctx, admin, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateEnvironment(ctx, admin, store.Environment{Name: "staging", Kubeconfig: kubeconfig}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.CreateDeploy(ctx, admin, service.DeployRequest{Env: "staging", Manifest: `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+containers:
+  web: {image: registry.example.com/web:1}
+replicas: 3
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// worker plays the deploy engine: it claims d and reports progress, then finishes it.
+type worker struct {
+	t  *testing.T
+	st *store.Store
+	d  store.Deploy
+}
+
+func claim(t *testing.T, st *store.Store, d store.Deploy) *worker {
+	t.Helper()
+	got, ok, err := st.ClaimDeploy(t.Context(), "test-worker", time.Minute)
+	if err != nil || !ok || got.ID != d.ID {
+		t.Fatalf("claim: %+v %v %v", got, ok, err)
+	}
+	return &worker{t: t, st: st, d: got}
+}
+
+func (w *worker) progress(phase string, ready int) {
+	w.t.Helper()
+	if _, err := w.st.AddDeployEvent(w.t.Context(), store.DeployEvent{DeployID: w.d.ID, Phase: phase,
+		Message: fmt.Sprintf("%d of 3 ready", ready), Desired: 3, Ready: ready, Updated: 3, Available: ready}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *worker) finish(state store.DeployState, reason string) {
+	w.t.Helper()
+	err := w.st.Tx(w.t.Context(), func(tx *store.Tx) error {
+		_, err := tx.FinishDeploy(w.t.Context(), w.d.ID, "test-worker", state, reason)
+		return err
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// TestDeployEventsStream reads the deploy page's event stream while the deploy progresses:
+// each event once, in order, then the final state, and the stream ends.
+func TestDeployEventsStream(t *testing.T) {
+	srv, svc, st := serverWithStore(t)
+	d := queuedDeploy(t, svc)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, ct)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if l := sc.Text(); l != "" {
+				lines <- l
+			}
+		}
+		close(lines)
+	}()
+	next := func() string {
+		select {
+		case l := <-lines:
+			return l
+		case <-time.After(30 * time.Second):
+			t.Fatal("no event within 30 s")
+		}
+		return ""
+	}
+	w := claim(t, st, d)
+	for ready := range 4 {
+		w.progress("progressing", ready)
+		if ev, data := next(), next(); ev != "event: progress" || !strings.Contains(data, fmt.Sprintf(`"ready":%d`, ready)) {
+			t.Fatalf("event %d: %s %s", ready, ev, data)
+		}
+	}
+	w.finish(store.DeploySucceeded, "available")
+	if ev, data := next(), next(); ev != "event: deploy" || !strings.Contains(data, `"state":"succeeded"`) {
+		t.Fatalf("final event: %s %s", ev, data)
+	}
+	if l, open := <-lines; open {
+		t.Errorf("the stream went on after the deploy ended: %q", l)
+	}
+
+	// Another user's session, or none, gets no stream.
+	if resp, _ := get(t, client(t), fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signed out stream: %d", resp.StatusCode)
+	}
+}
+
+// TestDeployPageFollowsLive opens a deploy's page in Chromium while the deploy waits for
+// a worker; the page follows the progress the worker reports (server-sent events), then
+// shows the final state.
+func TestDeployPageFollowsLive(t *testing.T) {
+	srv, svc, st := serverWithStore(t)
+	d := queuedDeploy(t, svc)
+	b := webtest.Browser(t)
+	webtest.SignIn(t, b, srv.URL, adminToken, ".who")
+	webtest.Do(t, b, "open the deploy",
+		chromedp.Navigate(fmt.Sprintf("%s/deploys/%d", srv.URL, d.ID)),
+		chromedp.WaitVisible(chromedp.ID("progress")))
+	if got := webtest.Text(t, b, "#counts"); got != "waiting for a worker" {
+		t.Errorf("a queued deploy shows %q", got)
+	}
+	// The page has not loaded again when it shows new progress: it is the script.
+	webtest.Read(t, b, "mark the page", chromedp.Evaluate[int](`window.berthMark = 1`))
+
+	w := claim(t, st, d)
+	w.progress("progressing", 1)
+	webtest.Do(t, b, "first progress", webtest.WaitJS(`document.getElementById("counts").textContent === "1/3 ready · progressing"`, time.Minute))
+	w.progress("progressing", 3)
+	webtest.Do(t, b, "more progress", webtest.WaitJS(`document.getElementById("events").children.length === 2 && document.getElementById("bar").value === 3`, time.Minute))
+	if got := webtest.Read(t, b, "still the same page", chromedp.Evaluate[int](`window.berthMark || 0`)); got != 1 {
+		t.Fatal("the page reloaded instead of following the stream")
+	}
+	if got := webtest.Text(t, b, "#state"); got != "running" {
+		t.Errorf("state while progressing: %q", got)
+	}
+	w.finish(store.DeployFailed, "ProgressDeadlineExceeded: pods not ready")
+	webtest.Do(t, b, "final state", webtest.WaitJS(`document.getElementById("state").textContent === "failed" && document.getElementById("state").dataset.final === "true"`, time.Minute))
+	if got := webtest.Text(t, b, "#reason"); !strings.Contains(got, "ProgressDeadlineExceeded") {
+		t.Errorf("reason: %q", got)
 	}
 }
