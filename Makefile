@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/berth-dev/berth/internal/buildinfo.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 20s
 
-.PHONY: all build run test bench kube deps vet clean
+.PHONY: all build run stop test bench screenshots kube deps vet clean
 
 all: build
 
@@ -24,9 +24,13 @@ deps:
 kube: deps
 	@tools/kube/build.sh >/dev/null
 
-## run: start the local cluster and say how to use it
+## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
 run: build kube
-	@$(BIN) dev cluster up
+	@BERTH_BIN=$(BIN) scripts/run.sh
+
+## stop: stop what `make run` started: the berth server (its data stays), then the local cluster
+stop:
+	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
 test: deps kube vet
@@ -36,11 +40,15 @@ test: deps kube vet
 vet:
 	$(GO) vet ./...
 
+## screenshots: save every dashboard page at 1280x800 into docs/screenshots/ (the browser test)
+screenshots: deps kube
+	BERTH_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestDashboard$$' ./cmd/berth
+
 ## bench: the benchmarks
 bench: kube
 	$(GO) test -run=NONE -bench=. -benchmem ./...
 
-## clean: stop the local cluster and remove build output (the kube cache stays)
+## clean: `make stop`, then remove build output (the kube cache and the server's data stay)
 clean:
-	-@test -x $(BIN) && $(BIN) dev cluster down
+	-@$(MAKE) --no-print-directory stop
 	rm -rf bin

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/devcluster"
+	"github.com/berth-dev/berth/internal/kubetest"
+)
+
+// TestMakeRunStartsThenReuses runs scripts/run.sh — what `make run` runs — twice, in its
+// own state directory and on a free port: the first run starts a dev cluster and a server,
+// sets up the environment and team and deploys examples/hello; the second reuses all of
+// it. Then `run.sh stop` stops both. Whatever is left running is stopped even if the test fails.
+func TestMakeRunStartsThenReuses(t *testing.T) {
+	bin := berthBinary(t)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	runDir, clusterDir := filepath.Join(state, "run"), filepath.Join(state, "dev-cluster")
+	port := freePort(t)
+	url := "http://127.0.0.1:" + port
+
+	var env []string
+	for _, kv := range os.Environ() {
+		// The developer's own server, login and directories stay out of it.
+		if name, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(name, "BERTH_") || name == devcluster.KubeDirEnv || name == "BERTH_CACHE_DIR" {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "BERTH_BIN="+bin, "BERTH_STATE_DIR="+state, "BERTH_RUN_PORT="+port)
+	script := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "run.sh"), args...)
+		cmd.Dir, cmd.Env = root, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	// Registered before anything starts, so that it runs however the test ends; it goes
+	// around the script, in case the script is what is broken.
+	var serverPID int
+	t.Cleanup(func() {
+		if serverPID == 0 { // the first run failed: it may still have started the server
+			serverPID, _ = readPIDFile(filepath.Join(runDir, "server.pid"))
+		}
+		if serverPID != 0 && running(serverPID) {
+			if !t.Failed() {
+				t.Errorf("server pid %d still runs after stop", serverPID)
+			}
+			syscall.Kill(serverPID, syscall.SIGKILL)
+		}
+		if _, err := os.Stat(clusterDir); err == nil {
+			out, err := exec.Command(bin, "dev", "cluster", "down", "--state-dir", clusterDir).CombinedOutput()
+			if err != nil {
+				t.Errorf("dev cluster down: %v\n%s", err, out)
+			}
+		}
+	})
+
+	out, err := script()
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	t.Logf("first run:\n%s", out)
+	if !strings.Contains(out, "dashboard at "+url+"/") {
+		t.Fatalf("first run does not print the dashboard's address %s/", url)
+	}
+	serverPID = readPID(t, filepath.Join(runDir, "server.pid"))
+	tokenFile := filepath.Join(runDir, "admin-token")
+	fi, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", tokenFile, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(data))
+	if !strings.Contains(out, token) {
+		t.Errorf("the output does not show the admin token")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := apiclient.New(url, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := c.Whoami(ctx)
+	if err != nil || who.User != "admin" || !who.GlobalAdmin {
+		t.Fatalf("whoami with the printed token = %+v, %v; want the global admin", who, err)
+	}
+	st, err := c.AppStatus(ctx, "demo", "hello", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Envs) != 1 || st.Envs[0].Current == nil || st.Envs[0].Current.State != "succeeded" ||
+		st.Envs[0].Live == nil || st.Envs[0].Live.Ready != 2 {
+		t.Fatalf("demo/hello in dev is not deployed and ready with 2 replicas: %+v", st)
+	}
+	cluster, err := devcluster.LoadState(clusterDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err = script()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	t.Logf("second run:\n%s", out)
+	if !strings.Contains(out, "dashboard at "+url+"/") {
+		t.Errorf("second run does not print the dashboard's address")
+	}
+	if pid := readPID(t, filepath.Join(runDir, "server.pid")); pid != serverPID {
+		t.Errorf("second run started server pid %d; want pid %d reused", pid, serverPID)
+	}
+	if again, err := devcluster.LoadState(clusterDir); err != nil || !again.StartedAt.Equal(cluster.StartedAt) {
+		t.Errorf("second run did not reuse the cluster started at %s: %+v, %v", cluster.StartedAt, again, err)
+	}
+	if ds, err := c.Deploys(ctx, "demo", "hello", "dev", 10); err != nil || len(ds) != 1 {
+		t.Errorf("deploys after the second run: %d, %v; want the first run's one (unchanged manifest)", len(ds), err)
+	}
+	log, err := os.ReadFile(filepath.Join(runDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(log), token) {
+		t.Errorf("server.log contains the admin token")
+	}
+
+	out, err = script("stop")
+	if err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	t.Logf("stop:\n%s", out)
+	if running(serverPID) {
+		t.Errorf("server pid %d still runs after stop", serverPID)
+	}
+	if _, err := os.Stat(clusterDir); !os.IsNotExist(err) {
+		t.Errorf("cluster state %s still there after stop: %v", clusterDir, err)
+	}
+	for _, p := range cluster.Processes {
+		kubetest.Eventually(t, 10*time.Second, func(context.Context) error {
+			if running(p.PID) {
+				return fmt.Errorf("%s (pid %d) still runs after stop", p.Name, p.PID)
+			}
+			return nil
+		})
+	}
+}
+
+// running reports whether pid runs: a zombie, exited but not yet reaped, has no command line.
+func running(pid int) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && len(cmdline) > 0
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	pid, err := readPIDFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func readPIDFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return pid, nil
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}

@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# `make run` and `make stop`: a newcomer's whole local Berth in one command.
+#
+#   scripts/run.sh        start (or reuse) the dev cluster and a `berth server` on SQLite, create
+#                         the environment `dev` and the team `demo`, deploy examples/hello,
+#                         and print the dashboard's address, the admin token and what to try
+#   scripts/run.sh stop   stop that server (by its recorded pid), then the dev cluster
+#
+# Run it again and it reuses what runs: the cluster, the server (if its pid is still a
+# `berth server` on our data and port, /readyz answers, and neither the cluster nor the
+# binary changed since it started), the environment, the team, and the deploy (skipped
+# when the manifest is unchanged and the app is live as deployed).
+#
+# Environment (all optional):
+#   BERTH_BIN        the berth binary (default: bin/berth of this checkout)
+#   BERTH_STATE_DIR  parent of the dev cluster's state (<dir>/dev-cluster, as for
+#                    `berth dev cluster`) and of the run directory (default:
+#                    ${XDG_STATE_HOME:-~/.local/state}/berth)
+#   BERTH_RUN_DIR    the server's run directory: data/ (SQLite), server.log, server.pid,
+#                    admin-token and secrets.key (default: $BERTH_STATE_DIR/run)
+#   BERTH_RUN_PORT   the server's port on 127.0.0.1 (default: 8080)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${BERTH_BIN:-$root/bin/berth}
+[[ $bin == /* ]] || bin=$PWD/$bin
+state_dir=${BERTH_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/berth}
+run_dir=${BERTH_RUN_DIR:-$state_dir/run}
+[[ $run_dir == /* ]] || run_dir=$PWD/$run_dir
+port=${BERTH_RUN_PORT:-8080}
+url=http://127.0.0.1:$port
+manifest=$root/examples/hello/berth.yaml
+env_name=dev team=demo app=hello
+# What stops this run: the same directories.
+stop_cmd="make stop"
+[[ -z ${BERTH_RUN_DIR:-} ]] || stop_cmd="BERTH_RUN_DIR=$run_dir $stop_cmd"
+[[ -z ${BERTH_STATE_DIR:-} ]] || stop_cmd="BERTH_STATE_DIR=$state_dir $stop_cmd"
+# `berth dev cluster` finds its state directory through the same variable.
+export BERTH_STATE_DIR=$state_dir
+
+data_dir=$run_dir/data
+pid_file=$run_dir/server.pid
+log_file=$run_dir/server.log
+token_file=$run_dir/admin-token
+key_file=$run_dir/secrets.key
+# What the running server was started with: the dev cluster's kubeconfig (a restarted
+# cluster has new certificates and ports under the same path, and the server keeps its
+# first client) and the binary (rebuilt with changes, it should serve them).
+fingerprint_file=$run_dir/server.fingerprint
+
+die() {
+  echo "run: $*" >&2
+  exit 1
+}
+
+# Timings as `berth dev cluster up` shows them: one line per step, ok and seconds.
+now_us() {
+  local t=$EPOCHREALTIME
+  echo "${t/[.,]/}"
+}
+seconds_since() {
+  local d=$(($(now_us) - $1))
+  printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000))
+}
+step_begin=0
+step() {
+  step_begin=$(now_us)
+  printf '==> %s\n' "$*"
+}
+step_done() {
+  printf '    %s (%ss)\n' "$*" "$(seconds_since "$step_begin")"
+}
+# indent shows a child's progress under the current step.
+indent() { sed -u 's/^/    /'; }
+
+# running PID succeeds while the process runs. Not kill -0: an exited process nobody has
+# reaped yet (a zombie) still has its pid, but no command line.
+running() {
+  local c
+  c=$(tr -d '\0' <"/proc/$1/cmdline" 2>/dev/null) && [[ -n $c ]]
+}
+
+# server_pid prints the pid of the server this run directory started, if it still runs.
+# A pid is ours only if it is alive and its command line is `berth server` on our data
+# directory: pids are reused, and the file may have outlived a reboot.
+server_pid() {
+  local pid cmd
+  [[ -f $pid_file ]] || return 1
+  pid=$(<"$pid_file")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  cmd=$(tr '\0' '\n' <"/proc/$pid/cmdline") || return 1
+  [[ $(sed -n 1p <<<"$cmd") == */berth || $(sed -n 1p <<<"$cmd") == berth ]] || return 1
+  [[ $(sed -n 2p <<<"$cmd") == server ]] || return 1
+  grep -qxF -- "$data_dir" <<<"$cmd" || return 1
+  echo "$pid"
+}
+
+# stale_reason PID says why the running server PID cannot be reused, or nothing when it can:
+# it must listen on our port, answer /readyz, and have been started against the dev
+# cluster that runs now.
+stale_reason() {
+  if ! tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "127.0.0.1:$port"; then
+    echo "it listens on another port than $port"
+  elif ! ready; then
+    echo "it does not answer on $url/readyz"
+  elif [[ ! -f $fingerprint_file || $(sha256sum <"$kubeconfig") != "$(sed -n 1p "$fingerprint_file")" ]]; then
+    echo "the dev cluster was restarted since it started"
+  elif [[ $(cksum <"$bin") != "$(sed -n 2p "$fingerprint_file")" ]]; then
+    echo "${bin#"$root"/} changed since it started"
+  fi
+}
+
+fingerprint() {
+  sha256sum <"$kubeconfig"
+  cksum <"$bin" # a checksum, fast on a 100 MB binary: go build rewrites it, changed or not
+}
+
+ready() { curl -fsS --max-time 2 -o /dev/null "$url/readyz" 2>/dev/null; }
+
+# api METHOD PATH prints the response body of an authorized API call and fails on a status
+# of 400 or more. The token goes to curl on stdin, never on a command line.
+api() {
+  printf 'header = "Authorization: Bearer %s"\n' "$token" |
+    curl -fsS --max-time 10 -K - -X "$1" "$url/api/v1$2"
+}
+# api_status PATH prints only the HTTP status of a GET.
+api_status() {
+  printf 'header = "Authorization: Bearer %s"\n' "$token" |
+    curl -sS --max-time 10 -K - -o /dev/null -w '%{http_code}' "$url/api/v1$1"
+}
+
+stop_server() {
+  local pid
+  if ! pid=$(server_pid); then
+    rm -f "$pid_file"
+    return 1
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  # The server drains in-flight requests for up to its --shutdown-timeout (10s here).
+  local deadline=$((SECONDS + 15))
+  while running "$pid"; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
+  rm -f "$pid_file" "$fingerprint_file"
+  echo "$pid"
+}
+
+cmd_stop() {
+  local pid
+  step "berth server of $run_dir"
+  if pid=$(stop_server); then
+    step_done "stopped pid $pid; its data stays in $data_dir"
+  else
+    step_done "not running"
+  fi
+  step "dev cluster (berth dev cluster down)"
+  if [[ ! -e $state_dir/dev-cluster ]]; then
+    step_done "not running"
+    return
+  fi
+  [[ -x $bin ]] || die "$bin is not built: run \`make build\`, then \`make stop\` again to stop the dev cluster"
+  "$bin" dev cluster down 2>&1 | indent
+  step_done "stopped"
+}
+
+start_server() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    local who=""
+    who=$(ss -Hltnp "sport = :$port" 2>/dev/null |
+      sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1) || true
+    die "127.0.0.1:$port is already taken${who:+ by $who}; set BERTH_RUN_PORT to a free port, e.g. BERTH_RUN_PORT=$((port + 1)) make run"
+  fi
+  mkdir -p -m 0700 "$data_dir"
+  printf -- '--- %s: berth server on %s\n' "$(date -u +%FT%TZ)" "$url" >>"$log_file"
+  # setsid: the server outlives `make run` and a Ctrl-C in its terminal. The token reaches
+  # it through the environment only: never a command line, never the log. Flags, not
+  # BERTH_* variables, name the database and key, so a developer's own settings stay out.
+  BERTH_BOOTSTRAP_TOKEN=$token setsid env -u BERTH_DATABASE -u BERTH_SECRETS_KEY -u BERTH_TOKEN -u BERTH_SERVER \
+    "$bin" server --listen "127.0.0.1:$port" --data-dir "$data_dir" --database "$data_dir/berth.db" \
+    --secrets-key-file "$key_file" --shutdown-timeout 10s \
+    </dev/null >>"$log_file" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$pid_file"
+  local deadline=$((SECONDS + 60))
+  until ready; do
+    if ! running "$pid"; then
+      rm -f "$pid_file"
+      echo "run: berth server exited; the end of $log_file:" >&2
+      tail -n 15 "$log_file" | indent >&2
+      exit 1
+    fi
+    ((SECONDS < deadline)) || die "berth server (pid $pid) not ready after 60s; see $log_file"
+    sleep 0.1
+  done
+  # exec replaced setsid and env with berth: the pid is the server's own.
+  server_pid >/dev/null || die "pid $pid is not the berth server it should be; see $log_file"
+  fingerprint >"$fingerprint_file"
+  echo "$pid"
+}
+
+cmd_up() {
+  local t0 pid code
+  t0=$(now_us)
+  [[ -x $bin ]] || die "$bin not found: run \`make build\` (or set BERTH_BIN)"
+  [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "BERTH_RUN_PORT=$port is not a port number"
+  for c in curl jq setsid sha256sum; do
+    command -v "$c" >/dev/null || die "$c is required: run scripts/deps.sh"
+  done
+
+  # 1. The dev cluster: up is a no-op when it already runs.
+  step "dev cluster (berth dev cluster up)"
+  tmp_out=$(mktemp)
+  trap 'rm -f "$tmp_out"' EXIT
+  if ! "$bin" dev cluster up 2>&1 >"$tmp_out" | indent; then
+    indent <"$tmp_out"
+    die "the dev cluster did not start; its logs are in $state_dir/dev-cluster/logs"
+  fi
+  kubeconfig=$("$bin" dev cluster kubeconfig)
+  step_done "$(head -n 1 "$tmp_out")"
+
+  # 2. The server. Its admin token is made once and kept, so every run can print it.
+  step "berth server on $url"
+  mkdir -p "$run_dir"
+  chmod 0700 "$run_dir"
+  if [[ ! -s $token_file ]]; then
+    [[ ! -e $data_dir/berth.db ]] ||
+      die "$token_file is missing but $data_dir holds a database whose admin token it was; to start over, \`$stop_cmd\` and remove $run_dir"
+    (umask 077 && echo "berth_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$token_file")
+  fi
+  [[ -s $key_file ]] || (umask 077 && head -c 32 /dev/urandom | base64 >"$key_file")
+  token=$(<"$token_file")
+  local why=""
+  if pid=$(server_pid) && why=$(stale_reason "$pid") && [[ -z $why ]]; then
+    step_done "already running, pid $pid; log $log_file"
+  else
+    if pid=$(stop_server); then
+      echo "    stopped the server, pid $pid: $why"
+    fi
+    pid=$(start_server)
+    step_done "started, pid $pid; log $log_file"
+  fi
+  code=$(api_status /whoami)
+  [[ $code == 200 ]] ||
+    die "the server refuses the token in $token_file (HTTP $code): was $data_dir replaced? To start over, \`$stop_cmd\` and remove $run_dir"
+
+  export BERTH_SERVER=$url BERTH_TOKEN=$token
+  # A developer's saved `berth login` must not change what this script talks to.
+  export BERTH_CONFIG=$run_dir/no-config.json
+
+  # 3. The environment and the team the example needs.
+  step "environment $env_name on the dev cluster"
+  case $(api_status "/envs/$env_name") in
+  200)
+    local have
+    have=$(api GET "/envs/$env_name" | jq -r .kubeconfig)
+    [[ $have == "$kubeconfig" ]] ||
+      die "environment $env_name points at $have, not $kubeconfig: \`$bin envs delete $env_name\` and run again"
+    step_done "exists"
+    ;;
+  404)
+    "$bin" envs create "$env_name" --kubeconfig "$kubeconfig" >/dev/null
+    step_done "created; team $team's apps deploy to namespace $team-$env_name"
+    ;;
+  *) die "GET /api/v1/envs/$env_name failed; see $log_file" ;;
+  esac
+
+  step "team $team"
+  case $(api_status "/teams/$team") in
+  200) step_done "exists" ;;
+  404)
+    "$bin" teams create "$team" >/dev/null
+    step_done "created"
+    ;;
+  *) die "GET /api/v1/teams/$team failed; see $log_file" ;;
+  esac
+
+  # 4. The example app. A deploy of an unchanged manifest would only add a deploy to the
+  # history: skip it when the running deploy is of this very manifest and the app is live
+  # as deployed. A restarted cluster (empty), an edited manifest or drift deploy again.
+  step "app $app (${manifest#"$root"/}) in $env_name"
+  if deployed_unchanged; then
+    step_done "$deployed_note"
+  else
+    if ! "$bin" deploy -f "$manifest" --env "$env_name" --wait 2>&1 | indent; then
+      die "the deploy of $app failed: see \`$bin status $app\` and \`$bin history $app --env $env_name\`"
+    fi
+    step_done "deployed"
+  fi
+
+  local shown_bin=${bin#"$root"/}
+  cat <<EOF
+
+Berth is running ($(seconds_since "$t0")s).
+
+  dashboard at $url/
+  admin token: $token
+               (also in $token_file)
+
+Try it:
+
+  export BERTH_SERVER=$url BERTH_TOKEN=\$(cat $token_file)
+  $shown_bin status $app
+  $shown_bin deploy -f examples/hello/berth.yaml --env $env_name --set version=1.1.0 --wait
+  $shown_bin history $app --env $env_name
+
+Stop the server and the cluster with \`$stop_cmd\`; the server's data stays in $data_dir.
+EOF
+}
+
+# deployed_unchanged succeeds when the app's current deploy in the environment is the
+# newest, succeeded, of a revision whose manifest is the file's, and the app runs as
+# deployed; deployed_note then says so.
+deployed_note=""
+deployed_unchanged() {
+  local status rev current
+  [[ $(api_status "/teams/$team/apps/$app") == 200 ]] || return 1
+  status=$(api GET "/teams/$team/apps/$app/status?env=$env_name") || return 1
+  current=$(jq -r --arg env "$env_name" '.envs[] | select(.env == $env)
+    | select(.current != null and .latest != null and .current.id == .latest.id and .current.state == "succeeded")
+    | select((.error // "") == "" and .live != null)
+    | select(.live.desired > 0 and .live.ready == .live.desired and .live.updated == .live.desired)
+    | select((.live.drift // []) | length == 0)
+    | "\(.current.revision) \(.current.id)"' <<<"$status") || return 1
+  [[ -n $current ]] || return 1
+  rev=${current% *}
+  api GET "/teams/$team/apps/$app/revisions" |
+    jq -e --argjson rev "$rev" --rawfile m "$manifest" 'any(.items[]; .number == $rev and .manifest == $m)' >/dev/null ||
+    return 1
+  deployed_note="revision $rev is live as deploy ${current#* }, and the manifest is unchanged: not redeployed"
+}
+
+case ${1:-up} in
+up) cmd_up ;;
+stop) cmd_stop ;;
+*) die "usage: $0 [up|stop]" ;;
+esac
