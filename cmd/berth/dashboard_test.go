@@ -181,6 +181,7 @@ func TestDashboard(t *testing.T) {
 		!regexp.MustCompile(`(?m)^\+\s+- image: registry.example.com/shop:1.0.0$`).MatchString(diff) {
 		t.Errorf("the Deployment's diff should replace image 1.1.0 with 1.0.0:\n%s", diff)
 	}
+	fitsWidth(t, b)
 	shots.take(b, "deploy")
 
 	// The rollback is in the audit log, found with the filters.
@@ -198,6 +199,7 @@ func TestDashboard(t *testing.T) {
 	if strings.Contains(audit, "app/fleet/api") {
 		t.Errorf("the app filter let another app's events through:\n%s", audit)
 	}
+	fitsWidth(t, b)
 	shots.take(b, "audit")
 
 	// A viewer sees the app but is offered no rollback, and is told why.

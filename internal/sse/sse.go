@@ -30,10 +30,19 @@ func Start(w http.ResponseWriter) *Stream {
 
 // Send writes one event whose data is v as JSON, and flushes it. An error means the
 // client went away.
-func (s *Stream) Send(event string, v any) error {
+func (s *Stream) Send(event string, v any) error { return s.SendID(0, event, v) }
+
+// SendID is Send with the event's id (when not 0): a browser that reconnects sends the
+// last id it saw in the Last-Event-ID header, so the stream can resume after it.
+func (s *Stream) SendID(id int64, event string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	if id != 0 {
+		if _, err := fmt.Fprintf(s.w, "id: %d\n", id); err != nil {
+			return err
+		}
 	}
 	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
 		return err

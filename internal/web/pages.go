@@ -275,7 +275,7 @@ func (h *Handler) deployEvents(w http.ResponseWriter, r *http.Request, p *authz.
 		if ev.ID <= after {
 			return nil
 		}
-		return stream.Send("progress", ev)
+		return stream.SendID(ev.ID, "progress", ev)
 	})
 	if err == nil {
 		_ = stream.Send("deploy", map[string]any{"state": d.State, "reason": d.Reason})

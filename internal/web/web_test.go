@@ -354,10 +354,15 @@ func TestDeployEventsStream(t *testing.T) {
 		return ""
 	}
 	w := claim(t, st, d)
+	var lastID string
 	for ready := range 4 {
 		w.progress("progressing", ready)
-		if ev, data := next(), next(); ev != "event: progress" || !strings.Contains(data, fmt.Sprintf(`"ready":%d`, ready)) {
-			t.Fatalf("event %d: %s %s", ready, ev, data)
+		id, ev, data := next(), next(), next()
+		if !strings.HasPrefix(id, "id: ") || ev != "event: progress" || !strings.Contains(data, fmt.Sprintf(`"ready":%d`, ready)) {
+			t.Fatalf("event %d: %s %s %s", ready, id, ev, data)
+		}
+		if ready == 1 {
+			lastID = strings.TrimPrefix(id, "id: ")
 		}
 	}
 	w.finish(store.DeploySucceeded, "available")
@@ -366,6 +371,20 @@ func TestDeployEventsStream(t *testing.T) {
 	}
 	if l, open := <-lines; open {
 		t.Errorf("the stream went on after the deploy ended: %q", l)
+	}
+
+	// A browser reconnecting with Last-Event-ID gets only the events after it.
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	req.Header.Set("Last-Event-ID", lastID)
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if n := strings.Count(string(rest), "event: progress"); n != 2 || !strings.Contains(string(rest), `"ready":2`) || strings.Contains(string(rest), `"ready":1`) {
+		t.Errorf("resumed after event %s: %d progress events\n%s", lastID, n, rest)
 	}
 
 	// Another user's session, or none, gets no stream.
