@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
-	"github.com/berth-dev/berth/internal/kubetest"
 )
 
 // crashApps is how many apps the crash test redeploys.
@@ -83,21 +80,9 @@ func crashTrial(t *testing.T, trial int) {
 	data := t.TempDir()
 	lease := []string{"--deploy-lease", "2s", "--workers", "8"}
 	srv := startServer(t, data, lease...)
-	c, err := apiclient.New(srv.url, adminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := adminClient(t, srv)
 	ctx := context.Background()
-	ns := fmt.Sprintf("fleet-crash-%d-%d", trial, time.Now().UnixNano()%100000)
-	t.Cleanup(func() {
-		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
-	if _, err := c.CreateTeam(ctx, "fleet"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateEnvironment(ctx, apiv1.CreateEnvironment{Name: "staging", Kubeconfig: kubetest.Kubeconfig(t), NamespaceTemplate: ns}); err != nil {
-		t.Fatal(err)
-	}
+	setUpFleet(t, c, fmt.Sprintf("fleet-crash-%d", trial))
 	var first []int64
 	for i := range crashApps {
 		d, err := c.CreateDeploy(ctx, apiv1.CreateDeploy{Env: "staging", Manifest: appYAML(fmt.Sprintf("app-%02d", i))})
@@ -125,9 +110,7 @@ func crashTrial(t *testing.T, trial int) {
 		srv.kill9(t)
 		t.Logf("killed the server (kill %d)", kill+1)
 		srv = startServer(t, data, lease...)
-		if c, err = apiclient.New(srv.url, adminToken); err != nil {
-			t.Fatal(err)
-		}
+		c = adminClient(t, srv)
 	}
 	var ids []int64
 	for _, d := range queued {

@@ -31,12 +31,20 @@ service:
 replicas: 3
 `
 
-// deployEnv starts a server, a team and an environment on the test cluster whose
-// namespace is unique to this test, and writes the manifest; it returns the server and the
-// manifest's path.
+// deployEnv starts a server with team shop and environment staging (see shopEnv) and
+// writes appManifest; it returns the server, the manifest's path and the namespace.
 func deployEnv(t testing.TB) (*serverProc, string, string) {
 	t.Helper()
 	srv := startServer(t, t.TempDir())
+	file, ns := shopEnv(t, srv, appManifest)
+	return srv, file, ns
+}
+
+// shopEnv creates team shop and environment staging on srv, in a namespace of this test on
+// the test cluster (deleted at the end), and writes manifest to a file; it returns the
+// file's path and the namespace.
+func shopEnv(t testing.TB, srv *serverProc, manifest string) (string, string) {
+	t.Helper()
 	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
 	if len(ns) > 50 {
 		ns = ns[:50]
@@ -53,10 +61,10 @@ func deployEnv(t testing.TB) (*serverProc, string, string) {
 		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
 	file := filepath.Join(t.TempDir(), "berth.yaml")
-	if err := os.WriteFile(file, []byte(appManifest), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return srv, file, ns
+	return file, ns
 }
 
 func liveImage(t testing.TB, ns string) string {

@@ -285,10 +285,17 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 // berth runs the CLI against srv and returns its output and exit code.
 func berth(t testing.TB, srv *serverProc, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return berthIn(t, srv, "", args...)
+}
+
+// berthIn runs the CLI against srv with stdin.
+func berthIn(t testing.TB, srv *serverProc, stdin string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, berthBinary(t), args...)
 	cmd.Env = append(os.Environ(), "BERTH_SERVER="+srv.url, "BERTH_TOKEN="+adminToken, "BERTH_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(out), ee.ExitCode()

@@ -24,11 +24,25 @@ import (
 func fleet(t testing.TB, extra ...string) (*serverProc, *apiclient.Client, string) {
 	t.Helper()
 	srv := startServer(t, t.TempDir(), extra...)
+	c := adminClient(t, srv)
+	return srv, c, setUpFleet(t, c, "fleet")
+}
+
+// adminClient is an API client of srv with the admin's token.
+func adminClient(t testing.TB, srv *serverProc) *apiclient.Client {
+	t.Helper()
 	c, err := apiclient.New(srv.url, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := fmt.Sprintf("fleet-%d", time.Now().UnixNano()%1000000)
+	return c
+}
+
+// setUpFleet creates team "fleet" and environment "staging" in a new namespace, named
+// after prefix, which the test deletes at the end; it returns the namespace.
+func setUpFleet(t testing.TB, c *apiclient.Client, prefix string) string {
+	t.Helper()
+	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1000000)
 	t.Cleanup(func() {
 		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
@@ -38,7 +52,7 @@ func fleet(t testing.TB, extra ...string) (*serverProc, *apiclient.Client, strin
 	if _, err := c.CreateEnvironment(context.Background(), apiv1.CreateEnvironment{Name: "staging", Kubeconfig: kubetest.Kubeconfig(t), NamespaceTemplate: ns}); err != nil {
 		t.Fatal(err)
 	}
-	return srv, c, ns
+	return ns
 }
 
 // deployAll deploys each manifest and waits until all succeeded.

@@ -7,11 +7,7 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/berth-dev/berth/internal/api/apiv1"
-	"github.com/berth-dev/berth/internal/apiclient"
-	"github.com/berth-dev/berth/internal/kubetest"
 	"github.com/berth-dev/berth/internal/store/pgtest"
 )
 
@@ -24,25 +20,9 @@ func TestTwoServersOnPostgres(t *testing.T) {
 	opts := []string{"--database", dsn, "--deploy-lease", "2s", "--workers", "4"}
 	a := startServer(t, t.TempDir(), opts...)
 	b := startServer(t, t.TempDir(), opts...)
-	ca, err := apiclient.New(a.url, adminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := apiclient.New(b.url, adminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, cb := adminClient(t, a), adminClient(t, b)
 	ctx := context.Background()
-	ns := fmt.Sprintf("fleet-pg-%d", time.Now().UnixNano()%100000)
-	t.Cleanup(func() {
-		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
-	if _, err := ca.CreateTeam(ctx, "fleet"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ca.CreateEnvironment(ctx, apiv1.CreateEnvironment{Name: "staging", Kubeconfig: kubetest.Kubeconfig(t), NamespaceTemplate: ns}); err != nil {
-		t.Fatal(err)
-	}
+	setUpFleet(t, ca, "fleet-pg")
 	var first []int64
 	for i := range crashApps {
 		c := ca

@@ -56,25 +56,11 @@ func keyFile(t *testing.T) (string, string) {
 	return path, k.ID()
 }
 
-// settingsSetup creates team shop and environment staging, in a namespace of this test,
-// on srv, and writes settingsManifest; it returns the manifest's path and the namespace.
+// settingsSetup creates team shop and environment staging on srv and writes
+// settingsManifest; it returns the manifest's path and the namespace.
 func settingsSetup(t *testing.T, srv *serverProc) (string, string) {
 	t.Helper()
-	ns := fmt.Sprintf("cfg-%d", time.Now().UnixNano()%1000000)
-	for _, args := range [][]string{
-		{"teams", "create", "shop"},
-		{"envs", "create", "staging", "--kubeconfig", kubetest.Kubeconfig(t), "--namespace-template", ns},
-	} {
-		mustBerth(t, srv, args...)
-	}
-	t.Cleanup(func() {
-		kubetest.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
-	file := filepath.Join(t.TempDir(), "berth.yaml")
-	if err := os.WriteFile(file, []byte(settingsManifest), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file, ns
+	return shopEnv(t, srv, settingsManifest)
 }
 
 func mustBerth(t *testing.T, srv *serverProc, args ...string) string {
@@ -84,23 +70,6 @@ func mustBerth(t *testing.T, srv *serverProc, args ...string) string {
 		t.Fatalf("berth %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	return out
-}
-
-// berthIn runs the CLI with stdin.
-func berthIn(t testing.TB, srv *serverProc, stdin string, args ...string) (string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBinary(t), args...)
-	cmd.Env = append(os.Environ(), "BERTH_SERVER="+srv.url, "BERTH_TOKEN="+adminToken, "BERTH_CONFIG="+filepath.Join(t.TempDir(), "config.json"))
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(out), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), 0
 }
 
 // liveSecrets returns the data of the app's Secret in ns.
