@@ -277,12 +277,36 @@ func TestSecretsCanary(t *testing.T) {
 	if !bytes.Contains(bodies.Bytes(), []byte(`"berth.dev/secret-versions"`)) {
 		t.Error("stored objects do not name the secret versions")
 	}
+	// And every dashboard page about them.
+	var pages bytes.Buffer
+	dashboard := []string{"/", "/apps/shop/web", "/audit?team=shop"}
+	for _, id := range ids {
+		dashboard = append(dashboard, fmt.Sprintf("/deploys/%d", id), fmt.Sprintf("/deploys/%d/events", id))
+	}
+	for _, p := range dashboard {
+		req, _ := http.NewRequest("GET", srv.url+p, nil)
+		req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("dashboard %s: %d", p, resp.StatusCode)
+		}
+		pages.Write(b)
+	}
+	if !bytes.Contains(pages.Bytes(), []byte("API_KEY")) || !bytes.Contains(pages.Bytes(), []byte("Secret/web-secrets")) {
+		t.Error("the dashboard shows neither the secret's name nor the Secret object")
+	}
 
 	// Stop the server so that its logs are complete, then look everywhere.
 	srv.cmd.Process.Signal(syscall.SIGTERM)
 	<-srv.done
 	srv.done <- nil
-	places := map[string][]byte{"server output": srv.out.Bytes(), "CLI output": outputs.Bytes(), "API responses": bodies.Bytes()}
+	places := map[string][]byte{"server output": srv.out.Bytes(), "CLI output": outputs.Bytes(), "API responses": bodies.Bytes(),
+		"dashboard pages": pages.Bytes()}
 	for _, f := range []string{"berth.db", "berth.db-wal"} {
 		if b, err := os.ReadFile(filepath.Join(data, f)); err == nil {
 			places[f] = b
