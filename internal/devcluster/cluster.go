@@ -19,7 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -221,7 +221,7 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	done()
 
 	done = step("waiting for %d Ready node(s) and the default service account ...", o.Nodes)
-	cs, err := st.Clientset()
+	cs, err := st.CoreClient()
 	if err != nil {
 		return nil, false, err
 	}
@@ -376,27 +376,29 @@ func (s *State) healthy(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	_, err = cs.RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	return err == nil
 }
 
-// Clientset returns an admin client of the cluster.
-func (s *State) Clientset() (*kubernetes.Clientset, error) {
+// CoreClient returns an admin client of the cluster's core API group. It is not a
+// kubernetes.Clientset: that links in every API group's client, which slows a cold build of
+// berth (see internal/kube/deps_test.go).
+func (s *State) CoreClient() (*corev1client.CoreV1Client, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", s.Kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 100, 200
-	return kubernetes.NewForConfig(cfg)
+	return corev1client.NewForConfig(cfg)
 }
 
-func createNodes(ctx context.Context, cs kubernetes.Interface, n int) error {
+func createNodes(ctx context.Context, cs corev1client.CoreV1Interface, n int) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
@@ -414,15 +416,15 @@ func createNodes(ctx context.Context, cs kubernetes.Interface, n int) error {
 			},
 			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 		}
-		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := cs.Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create node %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func usable(ctx context.Context, cs kubernetes.Interface, nodes int) error {
-	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+func usable(ctx context.Context, cs corev1client.CoreV1Interface, nodes int) error {
+	list, err := cs.Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -437,7 +439,7 @@ func usable(ctx context.Context, cs kubernetes.Interface, nodes int) error {
 	if ready < nodes {
 		return fmt.Errorf("%d of %d nodes Ready", ready, nodes)
 	}
-	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+	if _, err := cs.ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 		return fmt.Errorf("default service account: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@
 package kube
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -13,10 +14,12 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // FieldManager is the name Berth's changes carry in managedFields.
@@ -53,7 +56,8 @@ type Options struct {
 
 // Cluster is one Kubernetes cluster. It is safe for concurrent use.
 type Cluster struct {
-	cs      kubernetes.Interface
+	core    corev1client.CoreV1Interface
+	apps    appsv1client.AppsV1Interface
 	dyn     dynamic.Interface
 	meta    metadata.Interface
 	mapper  meta.ResettableRESTMapper
@@ -76,7 +80,7 @@ func New(cfg *rest.Config, o Options) (*Cluster, error) {
 	case cfg.Burst == 0:
 		cfg.Burst = DefaultBurst
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	core, apps, err := typedClients(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
@@ -97,11 +101,42 @@ func New(cfg *rest.Config, o Options) (*Cluster, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Cluster{
-		cs:      cs,
+		core:    core,
+		apps:    apps,
 		dyn:     dyn,
 		meta:    md,
 		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
 		backoff: o.Backoff.withDefaults(),
 		log:     log,
 	}, nil
+}
+
+// typedClients returns clients of the two API groups Berth reads typed objects from. They
+// share one connection pool and one rate limit, as a kubernetes.Clientset's groups do; the
+// Clientset itself is not used because it links in every API group's client, which would
+// slow a cold build of berth (see deps_test.go).
+func typedClients(cfg *rest.Config) (corev1client.CoreV1Interface, appsv1client.AppsV1Interface, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	if cfg.RateLimiter == nil && cfg.QPS > 0 {
+		if cfg.Burst <= 0 {
+			return nil, nil, errors.New("burst must be positive when QPS is set")
+		}
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	core, err := corev1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	apps, err := appsv1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return core, apps, nil
 }

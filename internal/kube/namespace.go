@@ -14,7 +14,7 @@ import (
 // no right to change it.
 func (c *Cluster) EnsureNamespace(ctx context.Context, name string, labels map[string]string) error {
 	err := c.retry(ctx, "get namespace "+name, func(ctx context.Context) error {
-		_, err := c.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		_, err := c.core.Namespaces().Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
 	if err == nil {
@@ -25,7 +25,7 @@ func (c *Cluster) EnsureNamespace(ctx context.Context, name string, labels map[s
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	err = c.retry(ctx, "create namespace "+name, func(ctx context.Context) error {
-		_, err := c.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+		_, err := c.core.Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
 		return err
 	})
 	// Another deploy to the same environment may have created it meanwhile.

@@ -12,7 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -125,7 +126,7 @@ func (c *Cluster) WaitRollout(ctx context.Context, namespace, name string, o Rol
 	var d *appsv1.Deployment
 	err := c.retry(ctx, "get deployment "+name, func(ctx context.Context) error {
 		var err error
-		d, err = c.cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err = c.apps.Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
 	if err != nil {
@@ -181,14 +182,14 @@ func (c *Cluster) WaitRollout(ctx context.Context, namespace, name string, o Rol
 // rolloutWatch keeps a Deployment, its ReplicaSets and their pods in informer caches,
 // which list, watch, and relist after a dropped or expired watch by themselves.
 type rolloutWatch struct {
-	name      string
-	deploys   cache.Store
-	rss       cache.Store
-	pods      cache.Store
-	synced    []cache.InformerSynced
-	changed   chan struct{}
-	cancel    context.CancelFunc
-	factories []informers.SharedInformerFactory
+	name    string
+	deploys cache.Store
+	rss     cache.Store
+	pods    cache.Store
+	synced  []cache.InformerSynced
+	changed chan struct{}
+	cancel  context.CancelFunc
+	running sync.WaitGroup
 
 	mu      sync.Mutex
 	lastErr error
@@ -200,13 +201,16 @@ const resync = 30 * time.Second
 func (c *Cluster) watchRollout(ctx context.Context, namespace, name string, sel labels.Selector) *rolloutWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &rolloutWatch{name: name, changed: make(chan struct{}, 1), cancel: cancel}
-	byName := informers.NewSharedInformerFactoryWithOptions(c.cs, resync, informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-		}))
-	bySelector := informers.NewSharedInformerFactoryWithOptions(c.cs, resync, informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
-	w.factories = []informers.SharedInformerFactory{byName, bySelector}
+	byName := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}
+	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }
+	deploys := c.apps.Deployments(namespace)
+	rss := c.apps.ReplicaSets(namespace)
+	pods := c.core.Pods(namespace)
+	deployInf := newInformer(&appsv1.Deployment{}, byName, deploys.List, deploys.Watch)
+	rsInf := newInformer(&appsv1.ReplicaSet{}, bySelector, rss.List, rss.Watch)
+	podInf := newInformer(&corev1.Pod{}, bySelector, pods.List, pods.Watch)
 
 	notify := func() {
 		select {
@@ -219,11 +223,7 @@ func (c *Cluster) watchRollout(ctx context.Context, namespace, name string, sel 
 		UpdateFunc: func(any, any) { notify() },
 		DeleteFunc: func(any) { notify() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{
-		byName.Apps().V1().Deployments().Informer(),
-		bySelector.Apps().V1().ReplicaSets().Informer(),
-		bySelector.Core().V1().Pods().Informer(),
-	} {
+	for _, inf := range []cache.SharedIndexInformer{deployInf, rsInf, podInf} {
 		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 			w.mu.Lock()
 			w.lastErr = err
@@ -232,20 +232,40 @@ func (c *Cluster) watchRollout(ctx context.Context, namespace, name string, sel 
 		})
 		_, _ = inf.AddEventHandler(handler)
 		w.synced = append(w.synced, inf.HasSynced)
+		w.running.Go(func() { inf.RunWithContext(ctx) })
 	}
-	w.deploys = byName.Apps().V1().Deployments().Informer().GetStore()
-	w.rss = bySelector.Apps().V1().ReplicaSets().Informer().GetStore()
-	w.pods = bySelector.Core().V1().Pods().Informer().GetStore()
-	byName.Start(ctx.Done())
-	bySelector.Start(ctx.Done())
+	w.deploys = deployInf.GetStore()
+	w.rss = rsInf.GetStore()
+	w.pods = podInf.GetStore()
 	return w
 }
 
+// newInformer caches the objects of one resource that list and watch return, narrowed by
+// narrow (a field or label selector). It does what an informer factory's informer does,
+// without the factory, whose package links in every API group (see deps_test.go).
+func newInformer[L runtime.Object](
+	example runtime.Object,
+	narrow func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			narrow(&o)
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			narrow(&o)
+			return watchFn(ctx, o)
+		},
+	}
+	return cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{ResyncPeriod: resync})
+}
+
+// stop ends the watches and waits until their informers have returned.
 func (w *rolloutWatch) stop() {
 	w.cancel()
-	for _, f := range w.factories {
-		f.Shutdown()
-	}
+	w.running.Wait()
 }
 
 func (w *rolloutWatch) lastError() error {

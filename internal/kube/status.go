@@ -52,7 +52,7 @@ func (c *Cluster) Status(ctx context.Context, namespace, name string) (LiveStatu
 	var d *appsv1.Deployment
 	err := c.retry(ctx, "get deployment "+name, func(ctx context.Context) error {
 		var err error
-		d, err = c.cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err = c.apps.Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -69,7 +69,7 @@ func (c *Cluster) Status(ctx context.Context, namespace, name string) (LiveStatu
 	var rsList *appsv1.ReplicaSetList
 	if err := c.retry(ctx, "list replicasets of "+name, func(ctx context.Context) error {
 		var err error
-		rsList, err = c.cs.AppsV1().ReplicaSets(namespace).List(ctx, list)
+		rsList, err = c.apps.ReplicaSets(namespace).List(ctx, list)
 		return err
 	}); err != nil {
 		return LiveStatus{}, fmt.Errorf("status of deployment %s/%s: list replica sets: %w", namespace, name, err)
@@ -77,7 +77,7 @@ func (c *Cluster) Status(ctx context.Context, namespace, name string) (LiveStatu
 	var podList *corev1.PodList
 	if err := c.retry(ctx, "list pods of "+name, func(ctx context.Context) error {
 		var err error
-		podList, err = c.cs.CoreV1().Pods(namespace).List(ctx, list)
+		podList, err = c.core.Pods(namespace).List(ctx, list)
 		return err
 	}); err != nil {
 		return LiveStatus{}, fmt.Errorf("status of deployment %s/%s: list pods: %w", namespace, name, err)
