@@ -106,7 +106,7 @@ func (s *Server) streamDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 	}
 	stream := sse.Start(w)
 	gone := false // the client went away
-	d, err := s.svc.FollowDeploy(ctx, p, id, func(ev store.DeployEvent) error {
+	d, err := s.svc.FollowDeploy(ctx, p, id, 0, func(ev store.DeployEvent) error {
 		err := stream.Send("progress", deployEventOut(ev))
 		gone = err != nil
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/manifest"
@@ -198,6 +199,35 @@ func (s *Service) DeployEvents(ctx context.Context, p *authz.Principal, id, afte
 	return d, evs, storeErr(err)
 }
 
+// FollowDeploy calls fn with each of a deploy's progress events after the event id after,
+// as they are written, until the deploy reaches a final state or ctx ends, and returns the
+// deploy as last read. It polls the store, so it follows a deploy whichever server runs it.
+func (s *Service) FollowDeploy(ctx context.Context, p *authz.Principal, id, after int64, fn func(store.DeployEvent) error) (store.Deploy, error) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d, evs, err := s.DeployEvents(ctx, p, id, after)
+		if err != nil {
+			return d, err
+		}
+		for _, ev := range evs {
+			if err := fn(ev); err != nil {
+				return d, err
+			}
+			after = ev.ID
+		}
+		// Events written in the same transaction as the final state are already read.
+		if d.State.Final() {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return d, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
 // DeployObjects returns the exact objects a deploy applied (JSON array).
 func (s *Service) DeployObjects(ctx context.Context, p *authz.Principal, id int64) ([]byte, error) {
 	d, err := s.GetDeploy(ctx, p, id)
@@ -211,6 +241,16 @@ func (s *Service) DeployObjects(ctx context.Context, p *authz.Principal, id int6
 	return objs, storeErr(err)
 }
 
+// PreviousDeploy returns what ran before d: the last successful deploy of d's app in d's
+// environment before d, or ErrNotFound.
+func (s *Service) PreviousDeploy(ctx context.Context, p *authz.Principal, d store.Deploy) (store.Deploy, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: d.Team}); err != nil {
+		return store.Deploy{}, err
+	}
+	prev, err := s.st.LastSucceeded(ctx, d.AppID, d.Env, d.ID)
+	return prev, storeErr(err)
+}
+
 // History returns an app's deploys, newest first, in one environment or all.
 func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, env string, limit int) ([]store.Deploy, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
@@ -221,6 +261,24 @@ func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, en
 	}
 	ds, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: env, Limit: limit})
 	return ds, storeErr(err)
+}
+
+// checkDeploy is the one authorization decision for deploying (and rolling back,
+// redeploying) a team's app into env.
+func checkDeploy(p *authz.Principal, team string, env store.Environment) error {
+	return authz.Check(p, authz.AppDeploy, authz.Resource{Team: team, Protected: env.Protected,
+		AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
+}
+
+// MayDeploy reports (nil, or a *authz.Denied saying why not) whether p may deploy or roll
+// back team's apps in the environment envName: what entry points ask before offering the
+// action. The use cases ask the same question again when called.
+func (s *Service) MayDeploy(ctx context.Context, p *authz.Principal, team, envName string) error {
+	env, err := s.st.Environment(ctx, envName)
+	if err != nil {
+		return storeErr(err)
+	}
+	return checkDeploy(p, team, env)
 }
 
 // Rollback queues a deploy that re-applies exactly the objects of an earlier successful

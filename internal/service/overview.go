@@ -2,29 +2,10 @@ package service
 
 import (
 	"context"
-	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// checkDeploy is the one authorization decision for deploying (and rolling back,
-// redeploying) a team's app into env.
-func checkDeploy(p *authz.Principal, team string, env store.Environment) error {
-	return authz.Check(p, authz.AppDeploy, authz.Resource{Team: team, Protected: env.Protected,
-		AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
-}
-
-// MayDeploy reports (nil, or a *authz.Denied saying why not) whether p may deploy or roll
-// back team's apps in the environment envName: what entry points ask before offering the
-// action. The use cases ask the same question again when called.
-func (s *Service) MayDeploy(ctx context.Context, p *authz.Principal, team, envName string) error {
-	env, err := s.st.Environment(ctx, envName)
-	if err != nil {
-		return storeErr(err)
-	}
-	return checkDeploy(p, team, env)
-}
 
 // AppSummary is one app with, per environment it was deployed to, its current (last
 // successful) and latest deploy.
@@ -73,34 +54,4 @@ func (s *Service) Overview(ctx context.Context, p *authz.Principal, team string)
 		out[i] = AppSummary{App: a, Envs: envs[a.ID]}
 	}
 	return out, nil
-}
-
-// FollowDeploy calls fn with each of a deploy's progress events, as they are written, until
-// the deploy reaches a final state or ctx ends, and returns the deploy as last read. It
-// polls the store, so it follows a deploy whichever server runs it.
-func (s *Service) FollowDeploy(ctx context.Context, p *authz.Principal, id int64, fn func(store.DeployEvent) error) (store.Deploy, error) {
-	var after int64
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		d, evs, err := s.DeployEvents(ctx, p, id, after)
-		if err != nil {
-			return d, err
-		}
-		for _, ev := range evs {
-			if err := fn(ev); err != nil {
-				return d, err
-			}
-			after = ev.ID
-		}
-		// Events written in the same transaction as the final state are already read.
-		if d.State.Final() {
-			return d, nil
-		}
-		select {
-		case <-ctx.Done():
-			return d, ctx.Err()
-		case <-tick.C:
-		}
-	}
 }

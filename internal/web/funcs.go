@@ -14,7 +14,6 @@ func (h *Handler) funcs() template.FuncMap {
 		"when":     func(t time.Time) template.HTML { return when(t, h.now()) },
 		"duration": deployDuration,
 		"tone":     tone,
-		"deref":    func(d *store.Deploy) store.Deploy { return *d },
 	}
 }
 

@@ -138,9 +138,6 @@ func (d appData) PageTitle() string { return d.Team + "/" + d.App }
 func (h *Handler) app(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	ctx := r.Context()
 	team, app := r.PathValue("team"), r.PathValue("app")
-	if _, err := h.svc.GetApp(ctx, p, team, app); err != nil {
-		return err
-	}
 	statuses, err := h.svc.Status(ctx, p, team, app, "")
 	if err != nil {
 		return err
@@ -190,14 +187,15 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, p *authz.Prin
 }
 
 // deployData is one deploy: its progress and the objects it applied, with their diff
-// against the previous deploy of the app in the environment.
+// against what ran before it (the previous successful deploy of the app in the
+// environment).
 type deployData struct {
 	Deploy   store.Deploy
 	Events   []store.DeployEvent
 	Last     *store.DeployEvent
 	Objects  []object
 	Previous *store.Deploy
-	// Diff is how the objects differ from the previous deploy's; Unchanged counts the
+	// Diff is how the objects differ from Previous's; Unchanged counts the
 	// objects that do not.
 	Diff      []objectDiff
 	Unchanged int
@@ -229,19 +227,14 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request, p *authz.Princi
 		if d.Objects, err = objectsYAML(objs); err != nil {
 			return err
 		}
-		hist, err := h.svc.History(ctx, p, dep.Team, dep.App, dep.Env, 0)
-		if err != nil {
-			return err
-		}
-		for i := range hist {
-			if hist[i].ID < dep.ID && hist[i].ObjectsDigest != "" {
-				d.Previous = &hist[i]
-				break
-			}
-		}
 		var prev []object
-		if d.Previous != nil {
-			pobjs, err := h.svc.DeployObjects(ctx, p, d.Previous.ID)
+		switch before, err := h.svc.PreviousDeploy(ctx, p, dep); {
+		case errors.Is(err, service.ErrNotFound): // the first deploy here: everything is added
+		case err != nil:
+			return err
+		default:
+			d.Previous = &before
+			pobjs, err := h.svc.DeployObjects(ctx, p, before.ID)
 			if err != nil {
 				return err
 			}
@@ -271,10 +264,7 @@ func (h *Handler) deployEvents(w http.ResponseWriter, r *http.Request, p *authz.
 		return err
 	}
 	stream := sse.Start(w)
-	d, err := h.svc.FollowDeploy(ctx, p, id, func(ev store.DeployEvent) error {
-		if ev.ID <= after {
-			return nil
-		}
+	d, err := h.svc.FollowDeploy(ctx, p, id, after, func(ev store.DeployEvent) error {
 		return stream.SendID(ev.ID, "progress", ev)
 	})
 	if err == nil {
