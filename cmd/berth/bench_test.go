@@ -25,7 +25,7 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 	}
 	kubectl := bins.Path("kubectl")
 	srv, file, ns := deployEnv(b)
-	if out, code := berth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+	if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
 		b.Fatalf("first deploy: %s", out)
 	}
 	// The same objects, rendered by berth, for kubectl, into a namespace of their own.
@@ -49,13 +49,13 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 		i++
 		image := fmt.Sprintf("image=registry.example.com/web:%d", i+1)
 		start := time.Now()
-		if out, code := berth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", image, "--wait"); code != 0 {
+		if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", image, "--wait"); code != 0 {
 			b.Fatalf("berth deploy: %s", out)
 		}
 		berthTime += time.Since(start)
 
 		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.yaml", i))
-		out, code := berth(b, srv, "render", "-f", file, "--env", "staging", "--set", image, "-n", kns)
+		out, code := runBerth(b, srv, "render", "-f", file, "--env", "staging", "--set", image, "-n", kns)
 		if code != 0 {
 			b.Fatalf("render: %s", out)
 		}

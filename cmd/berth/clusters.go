@@ -14,10 +14,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/service"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // kubeClusters adapts internal/kube to the deploy engine: one client per environment's
@@ -37,7 +37,7 @@ func newKubeClusters(log *slog.Logger, qps float32, burst int) *kubeClusters {
 }
 
 // For returns the cluster of env.
-func (k *kubeClusters) For(_ context.Context, env store.Environment) (deploy.Cluster, error) {
+func (k *kubeClusters) For(_ context.Context, env berth.Environment) (deploy.Cluster, error) {
 	key := fmt.Sprintf("%s|%s|%t", env.Kubeconfig, env.Context, env.InCluster)
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -112,7 +112,7 @@ func runtimeObjects(objs []*unstructured.Unstructured) []runtime.Object {
 }
 
 // LiveApp reads a Deployment's status and the drift of the live objects from desired.
-func (k *kubeClusters) LiveApp(ctx context.Context, env store.Environment, namespace, deployment string, desired []byte) (service.LiveApp, error) {
+func (k *kubeClusters) LiveApp(ctx context.Context, env berth.Environment, namespace, deployment string, desired []byte) (service.LiveApp, error) {
 	dc, err := k.For(ctx, env)
 	if err != nil {
 		return service.LiveApp{}, err

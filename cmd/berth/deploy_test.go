@@ -53,7 +53,7 @@ func shopEnv(t testing.TB, srv *serverProc, manifest string) (string, string) {
 		{"teams", "create", "shop"},
 		{"envs", "create", "staging", "--kubeconfig", kubetest.Kubeconfig(t), "--namespace-template", ns},
 	} {
-		if out, code := berth(t, srv, args...); code != 0 {
+		if out, code := runBerth(t, srv, args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
 		}
 	}
@@ -82,7 +82,7 @@ func liveImage(t testing.TB, ns string) string {
 func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	srv, file, ns := deployEnv(t)
 
-	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
 	if code != 0 || !strings.Contains(out, "succeeded") {
 		t.Fatalf("first deploy: exit %d\n%s", code, out)
 	}
@@ -94,7 +94,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Replace(appManifest, "web:1", "web:2", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	out, code = runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
 	if code != 0 || !strings.Contains(out, "succeeded") {
 		t.Fatalf("image change: exit %d\n%s", code, out)
 	}
@@ -108,7 +108,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	}
 
 	start := time.Now()
-	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:3", "--timeout", "60s", "--wait")
+	out, code = runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:3", "--timeout", "60s", "--wait")
 	if code == 0 {
 		t.Fatalf("a crashing rollout succeeded:\n%s", out)
 	}
@@ -122,7 +122,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 		t.Fatalf("after the automatic rollback the live image is %s, want web:2", img)
 	}
 
-	out, code = berth(t, srv, "rollback", "web", "--env", "staging", "--to", "1", "--wait")
+	out, code = runBerth(t, srv, "rollback", "web", "--env", "staging", "--to", "1", "--wait")
 	if code != 0 {
 		t.Fatalf("rollback --to 1: exit %d\n%s", code, out)
 	}
@@ -133,7 +133,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	// Status: what runs matches the deploy; then someone scales by hand, and it is drift.
 	status := func() apiv1.EnvStatus {
 		t.Helper()
-		out, code := berth(t, srv, "status", "web", "--env", "staging", "-o", "json")
+		out, code := runBerth(t, srv, "status", "web", "--env", "staging", "-o", "json")
 		var st apiv1.AppStatus
 		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Envs) != 1 || st.Envs[0].Live == nil {
 			t.Fatalf("status: exit %d\n%s", code, out)
@@ -155,7 +155,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 	if len(st.Live.Drift) != 1 || st.Live.Drift[0].Path != ".spec.replicas" || st.Live.Drift[0].Desired != "3" || st.Live.Drift[0].Live != "5" {
 		t.Errorf("drift after a manual scale: %+v", st.Live.Drift)
 	}
-	if out, code := berth(t, srv, "status", "web", "--env", "staging"); code != 0 || !strings.Contains(out, ".spec.replicas") {
+	if out, code := runBerth(t, srv, "status", "web", "--env", "staging"); code != 0 || !strings.Contains(out, ".spec.replicas") {
 		t.Errorf("status table does not show the drift:\n%s", out)
 	}
 
@@ -169,7 +169,7 @@ func TestDeployRollingUpdateAndAutomaticRollback(t *testing.T) {
 // off for the environment leaves its failed rollout as it is, and the failure says why.
 func TestDeployAutoRollbackOffInManifest(t *testing.T) {
 	srv, file, ns := deployEnv(t)
-	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+	if out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", code, out)
 	}
 
@@ -178,7 +178,7 @@ func TestDeployAutoRollbackOffInManifest(t *testing.T) {
 	if err := os.WriteFile(file, []byte(off), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:2", "--timeout", "60s", "--wait")
+	out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:2", "--timeout", "60s", "--wait")
 	if code == 0 {
 		t.Fatalf("a crashing rollout succeeded:\n%s", out)
 	}
@@ -209,7 +209,7 @@ func TestDeployAutoRollbackOffInManifest(t *testing.T) {
 // history returns the deploys of the app web in staging, newest first.
 func history(t testing.TB, srv *serverProc) []apiv1.Deploy {
 	t.Helper()
-	out, code := berth(t, srv, "history", "web", "--env", "staging", "-o", "json")
+	out, code := runBerth(t, srv, "history", "web", "--env", "staging", "-o", "json")
 	if code != 0 {
 		t.Fatalf("history: %d %s", code, out)
 	}
@@ -236,7 +236,7 @@ func TestDeployConflictsAndPrune(t *testing.T) {
 	srv, file, ns := deployEnv(t)
 	ctx := context.Background()
 	cs := kubetest.Client(t)
-	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+	if out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", code, out)
 	}
 
@@ -247,7 +247,7 @@ func TestDeployConflictsAndPrune(t *testing.T) {
 		metav1.PatchOptions{FieldManager: "hotfix", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
-	out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--wait")
+	out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--wait")
 	if code == 0 {
 		t.Fatalf("deploy over another manager's field succeeded:\n%s", out)
 	}
@@ -262,7 +262,7 @@ func TestDeployConflictsAndPrune(t *testing.T) {
 	if img := liveImage(t, ns); img != "registry.example.com/web:hotfix" {
 		t.Errorf("live image %s after the refused deploy", img)
 	}
-	if out, code := berth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--force-conflicts", "--wait"); code != 0 {
+	if out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.example.com/web:2", "--force-conflicts", "--wait"); code != 0 {
 		t.Fatalf("--force-conflicts: exit %d\n%s", code, out)
 	}
 	if img := liveImage(t, ns); img != "registry.example.com/web:2" {
@@ -287,7 +287,7 @@ func TestDeployConflictsAndPrune(t *testing.T) {
 	if err := os.WriteFile(file, []byte(noService), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code = berth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	out, code = runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
 	if code != 0 || !strings.Contains(out, "pruned") {
 		t.Fatalf("deploy without the service: exit %d\n%s", code, out)
 	}

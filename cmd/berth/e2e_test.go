@@ -283,7 +283,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 }
 
 // berth runs the CLI against srv and returns its output and exit code.
-func berth(t testing.TB, srv *serverProc, args ...string) (string, int) {
+func runBerth(t testing.TB, srv *serverProc, args ...string) (string, int) {
 	t.Helper()
 	return berthIn(t, srv, "", args...)
 }
@@ -311,11 +311,11 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data)
 	for _, team := range []string{"t1", "t2", "t3", "t4", "t5", "t6", "t7"} {
-		if out, code := berth(t, srv, "teams", "create", team); code != 0 {
+		if out, code := runBerth(t, srv, "teams", "create", team); code != 0 {
 			t.Fatalf("teams create: %d %s", code, out)
 		}
 	}
-	if out, code := berth(t, srv, "audit", "verify"); code != 0 || !strings.Contains(out, "intact") {
+	if out, code := runBerth(t, srv, "audit", "verify"); code != 0 || !strings.Contains(out, "intact") {
 		t.Fatalf("verify before tampering: exit %d\n%s", code, out)
 	}
 
@@ -338,7 +338,7 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	out, code := berth(t, srv, "audit", "verify")
+	out, code := runBerth(t, srv, "audit", "verify")
 	if code != 1 {
 		t.Fatalf("verify after tampering: exit %d, want 1\n%s", code, out)
 	}

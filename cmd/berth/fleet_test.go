@@ -87,7 +87,7 @@ func TestTeamRedeploySkipsExcludedApps(t *testing.T) {
 	}
 	deployAll(t, c, manifests)
 
-	out, code := berth(t, srv, "redeploy", "team", "--team", "fleet", "--env", "staging",
+	out, code := runBerth(t, srv, "redeploy", "team", "--team", "fleet", "--env", "staging",
 		"--exclude-app", "app-07", "--exclude-app", "app-42", "--concurrency", "8")
 	if code != 0 {
 		t.Fatalf("redeploy team: exit %d\n%s", code, out)

@@ -65,7 +65,7 @@ func settingsSetup(t *testing.T, srv *serverProc) (string, string) {
 
 func mustBerth(t *testing.T, srv *serverProc, args ...string) string {
 	t.Helper()
-	out, code := berth(t, srv, args...)
+	out, code := runBerth(t, srv, args...)
 	if code != 0 {
 		t.Fatalf("berth %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}

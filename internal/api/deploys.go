@@ -6,9 +6,9 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/sse"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 func (s *Server) deployRoutes() []route {
@@ -53,13 +53,13 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 	}
 	d, err := s.svc.CreateDeploy(r.Context(), p, service.DeployRequest{
 		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, Revision: in.Revision, Set: in.Set,
-		Options: store.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
+		Options: berth.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
 			Refresh: in.Refresh},
 	})
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, deployOut(d))
+	return ok(w, http.StatusCreated, apiv1.FromDeploy(d))
 }
 
 func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -71,7 +71,7 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, deployOut(d))
+	return ok(w, http.StatusOK, apiv1.FromDeploy(d))
 }
 
 func (s *Server) listDeployEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -89,7 +89,7 @@ func (s *Server) listDeployEvents(w http.ResponseWriter, r *http.Request, p *aut
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(evs, deployEventOut))
+	return ok(w, http.StatusOK, list(evs, apiv1.FromDeployEvent))
 }
 
 // streamDeploy sends the deploy's events as server-sent events (event: progress, data: a
@@ -106,14 +106,14 @@ func (s *Server) streamDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 	}
 	stream := sse.Start(w)
 	gone := false // the client went away
-	d, err := s.svc.FollowDeploy(ctx, p, id, 0, func(ev store.DeployEvent) error {
-		err := stream.Send("progress", deployEventOut(ev))
+	d, err := s.svc.FollowDeploy(ctx, p, id, 0, func(ev berth.DeployEvent) error {
+		err := stream.Send("progress", apiv1.FromDeployEvent(ev))
 		gone = err != nil
 		return err
 	})
 	switch {
 	case err == nil:
-		_ = stream.Send("deploy", deployOut(d))
+		_ = stream.Send("deploy", apiv1.FromDeploy(d))
 	case !gone && ctx.Err() == nil:
 		s.log.WarnContext(ctx, "stream deploy", "deploy", id, "err", err)
 	}
@@ -148,7 +148,7 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ds, deployOut))
+	return ok(w, http.StatusOK, list(ds, apiv1.FromDeploy))
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -160,7 +160,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p *authz.Princ
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, deployOut(d))
+	return ok(w, http.StatusCreated, apiv1.FromDeploy(d))
 }
 
 func (s *Server) redeployTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -176,20 +176,7 @@ func (s *Server) redeployTeam(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, list(ds, deployOut))
-}
-
-func deployOut(d store.Deploy) apiv1.Deploy {
-	return apiv1.Deploy{ID: d.ID, Team: d.Team, App: d.App, Env: d.Env, Revision: d.Revision, Kind: string(d.Kind),
-		State: string(d.State), Reason: d.Reason, Args: d.Args, ForceConflicts: d.Options.ForceConflicts,
-		NoAutoRollback: d.Options.NoAutoRollback, SourceDeploy: d.SourceDeploy, RollbackOf: d.RollbackOf, BatchID: d.BatchID,
-		ObjectsDigest: d.ObjectsDigest, Attempts: d.Attempts, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt,
-		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt)}
-}
-
-func deployEventOut(e store.DeployEvent) apiv1.DeployEvent {
-	return apiv1.DeployEvent{ID: e.ID, At: e.At, Phase: e.Phase, Message: e.Message, Desired: e.Desired,
-		Updated: e.Updated, Ready: e.Ready, Available: e.Available}
+	return ok(w, http.StatusCreated, list(ds, apiv1.FromDeploy))
 }
 
 func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -202,11 +189,11 @@ func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	for _, e := range envs {
 		es := apiv1.EnvStatus{Env: e.Env, Namespace: e.Namespace, Error: e.Error}
 		if e.Current != nil {
-			d := deployOut(*e.Current)
+			d := apiv1.FromDeploy(*e.Current)
 			es.Current = &d
 		}
 		if e.Latest != nil {
-			d := deployOut(*e.Latest)
+			d := apiv1.FromDeploy(*e.Latest)
 			es.Latest = &d
 		}
 		if l := e.Live; l != nil {

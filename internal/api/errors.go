@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-dev/berth/internal/api/apiv1"
 	"log/slog"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/berth"
+
 	"github.com/berth-dev/berth/internal/authz"
-	"github.com/berth-dev/berth/internal/service"
 )
 
 // Error is what a client sees of a failed request: {code, message, field}. Anything else
@@ -34,21 +35,21 @@ func errorf(status int, code, format string, args ...any) *Error {
 func toAPIError(err error) (*Error, bool) {
 	var ae *Error
 	var denied *authz.Denied
-	var invalid *service.ValidationError
+	var invalid *berth.InvalidError
 	switch {
 	case errors.As(err, &ae):
 		return ae, true
 	case errors.As(err, &denied):
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: denied.Reason}, true
 	case errors.As(err, &invalid):
-		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: invalid.Msg, Field: invalid.Field}, true
-	case errors.Is(err, service.ErrUnauthenticated):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: invalid.Reason, Field: invalid.Field}, true
+	case errors.Is(err, berth.ErrUnauthenticated):
 		return &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: err.Error()}, true
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, berth.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}, true
-	case errors.Is(err, service.ErrConflict):
+	case errors.Is(err, berth.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}, true
-	case errors.Is(err, service.ErrUnavailable):
+	case errors.Is(err, berth.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: err.Error()}, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}, false

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
@@ -134,7 +135,7 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 		"bob": {"beta", "viewer"}, "eve": {"alpha", "viewer"}, "rex": {"alpha", "viewer"}, "carol": {},
 	}
 	for u, m := range users {
-		_, err := svc.CreateUser(ctx, root, store.User{Name: u})
+		_, err := svc.CreateUser(ctx, root, berth.User{Name: u})
 		must(err)
 		if m[0] != "" {
 			_, err = svc.SetMember(ctx, root, m[0], u, m[1])
@@ -162,7 +163,7 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	must(os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
 	for _, env := range []string{"staging", "old"} {
-		_, err = svc.CreateEnvironment(ctx, root, store.Environment{Name: env, Kubeconfig: kubeconfig})
+		_, err = svc.CreateEnvironment(ctx, root, berth.Environment{Name: env, Kubeconfig: kubeconfig})
 		must(err)
 	}
 	// Two successful deploys of reports in staging, as a worker would leave them.
@@ -178,22 +179,22 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 			if _, err := tx.SetDeployObjects(ctx, d.ID, "test-worker", []byte(`[{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"reports"}}]`)); err != nil {
 				return err
 			}
-			if _, err := tx.AddDeployEvent(ctx, store.DeployEvent{DeployID: d.ID, Phase: "available", Desired: 1, Ready: 1}); err != nil {
+			if _, err := tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: d.ID, Phase: "available", Desired: 1, Ready: 1}); err != nil {
 				return err
 			}
-			_, err := tx.FinishDeploy(ctx, d.ID, "test-worker", store.DeploySucceeded, "available")
+			_, err := tx.FinishDeploy(ctx, d.ID, "test-worker", berth.DeploySucceeded, "available")
 			return err
 		}))
 		f.ids["deploy"] = d.ID
 	}
 	// Config and secrets at the team and app levels, so listings have items.
 	if key != nil {
-		_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: store.SettingSecret,
-			Scope: store.Scope{Team: "alpha", App: "reports"}, Set: map[string]string{"API_KEY": fixtureSecret}})
+		_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: berth.SettingSecret,
+			Scope: berth.Scope{Team: "alpha", App: "reports"}, Set: map[string]string{"API_KEY": fixtureSecret}})
 		must(err)
 	}
-	_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: store.SettingConfig,
-		Scope: store.Scope{Team: "alpha"}, Set: map[string]string{"REGION": "eu"}})
+	_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: berth.SettingConfig,
+		Scope: berth.Scope{Team: "alpha"}, Set: map[string]string{"REGION": "eu"}})
 	must(err)
 	// Every token but the expiring one outlives this jump.
 	clk.Add(2 * time.Hour)

@@ -1,13 +1,14 @@
 package api
 
 import (
-	"github.com/berth-dev/berth/internal/api/apiv1"
 	"net/http"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
 )
 
 // The OpenAPI document is generated from the route table and the apiv1 types, so it cannot

@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -102,7 +103,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(teams, teamOut))
+	return ok(w, http.StatusOK, list(teams, apiv1.FromTeam))
 }
 
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -114,7 +115,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, teamOut(t))
+	return ok(w, http.StatusCreated, apiv1.FromTeam(t))
 }
 
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -122,7 +123,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, teamOut(t))
+	return ok(w, http.StatusOK, apiv1.FromTeam(t))
 }
 
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -137,7 +138,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ms, memberOut))
+	return ok(w, http.StatusOK, list(ms, apiv1.FromMembership))
 }
 
 func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -149,7 +150,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, memberOut(m))
+	return ok(w, http.StatusOK, apiv1.FromMembership(m))
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -164,7 +165,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(us, userOut))
+	return ok(w, http.StatusOK, list(us, apiv1.FromUser))
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -172,11 +173,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	u, err := s.svc.CreateUser(r.Context(), p, store.User{Name: in.Name, Email: in.Email, IsAdmin: in.GlobalAdmin})
+	u, err := s.svc.CreateUser(r.Context(), p, berth.User{Name: in.Name, Email: in.Email, IsAdmin: in.GlobalAdmin})
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, userOut(u))
+	return ok(w, http.StatusCreated, apiv1.FromUser(u))
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -191,7 +192,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ts, tokenOut))
+	return ok(w, http.StatusOK, list(ts, apiv1.FromToken))
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -212,7 +213,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return ok(w, http.StatusCreated, apiv1.CreatedToken{Token: tokenOut(t), Secret: secret})
+	return ok(w, http.StatusCreated, apiv1.CreatedToken{Token: apiv1.FromToken(t), Secret: secret})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -224,7 +225,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, tokenOut(t))
+	return ok(w, http.StatusOK, apiv1.FromToken(t))
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -232,7 +233,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p *authz.Princ
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(apps, appOut))
+	return ok(w, http.StatusOK, list(apps, apiv1.FromApp))
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -244,7 +245,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, appOut(a))
+	return ok(w, http.StatusCreated, apiv1.FromApp(a))
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -252,7 +253,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p *authz.Princip
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, appOut(a))
+	return ok(w, http.StatusOK, apiv1.FromApp(a))
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -267,7 +268,7 @@ func (s *Server) listRevisions(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(rs, revisionOut))
+	return ok(w, http.StatusOK, list(rs, apiv1.FromRevision))
 }
 
 func (s *Server) createRevision(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -279,7 +280,7 @@ func (s *Server) createRevision(w http.ResponseWriter, r *http.Request, p *authz
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, revisionOut(rev))
+	return ok(w, http.StatusCreated, apiv1.FromRevision(rev))
 }
 
 func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -287,7 +288,7 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, p *authz.Princ
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(es, envOut))
+	return ok(w, http.StatusOK, list(es, apiv1.FromEnvironment))
 }
 
 func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -295,14 +296,14 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	e, err := s.svc.CreateEnvironment(r.Context(), p, store.Environment{
+	e, err := s.svc.CreateEnvironment(r.Context(), p, berth.Environment{
 		Name: in.Name, Kubeconfig: in.Kubeconfig, Context: in.Context, InCluster: in.InCluster,
 		NamespaceTemplate: in.NamespaceTemplate, Protected: in.Protected, AllowedDeployers: in.AllowedDeployers,
 	})
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusCreated, envOut(e))
+	return ok(w, http.StatusCreated, apiv1.FromEnvironment(e))
 }
 
 func (s *Server) getEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -310,7 +311,7 @@ func (s *Server) getEnv(w http.ResponseWriter, r *http.Request, p *authz.Princip
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, envOut(e))
+	return ok(w, http.StatusOK, apiv1.FromEnvironment(e))
 }
 
 func (s *Server) deleteEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -350,7 +351,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(evs, auditOut))
+	return ok(w, http.StatusOK, list(evs, apiv1.FromAuditEvent))
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

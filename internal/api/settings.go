@@ -5,8 +5,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // settingsRoutes serve central config and secrets at their four levels. Each level has a
@@ -46,27 +46,27 @@ func (s *Server) settingsRoutes() []route {
 		auth:    true, response: apiv1.ResolvedSettings{}, handle: s.resolveSettings})
 }
 
-func scopeOf(r *http.Request) store.Scope {
-	return store.Scope{Team: r.PathValue("team"), App: r.PathValue("app"), Env: r.PathValue("env")}
+func scopeOf(r *http.Request) berth.Scope {
+	return berth.Scope{Team: r.PathValue("team"), App: r.PathValue("app"), Env: r.PathValue("env")}
 }
 
 func (s *Server) listConfig(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	ss, err := s.svc.ListSettings(r.Context(), p, store.SettingConfig, scopeOf(r))
+	ss, err := s.svc.ListSettings(r.Context(), p, berth.SettingConfig, scopeOf(r))
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ss, configOut))
+	return ok(w, http.StatusOK, list(ss, apiv1.FromConfig))
 }
 
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	ss, err := s.svc.ListSettings(r.Context(), p, store.SettingSecret, scopeOf(r))
+	ss, err := s.svc.ListSettings(r.Context(), p, berth.SettingSecret, scopeOf(r))
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ss, secretOut))
+	return ok(w, http.StatusOK, list(ss, apiv1.FromSecret))
 }
 
-func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, p *authz.Principal, kind store.SettingKind) (service.SettingsUpdate, error) {
+func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, p *authz.Principal, kind berth.SettingKind) (service.SettingsUpdate, error) {
 	var in apiv1.UpdateSettings
 	if err := decode(w, r, &in); err != nil {
 		return service.SettingsUpdate{}, err
@@ -76,21 +76,21 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, p *authz
 }
 
 func (s *Server) updateConfig(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	u, err := s.updateSettings(w, r, p, store.SettingConfig)
+	u, err := s.updateSettings(w, r, p, berth.SettingConfig)
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, apiv1.ConfigUpdated{Items: list(u.Settings, configOut).Items, Deploys: list(u.Deploys, deployOut).Items})
+	return ok(w, http.StatusOK, apiv1.ConfigUpdated{Items: list(u.Settings, apiv1.FromConfig).Items, Deploys: list(u.Deploys, apiv1.FromDeploy).Items})
 }
 
 func (s *Server) updateSecrets(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	u, err := s.updateSettings(w, r, p, store.SettingSecret)
+	u, err := s.updateSettings(w, r, p, berth.SettingSecret)
 	if err != nil {
 		return err
 	}
 	// The values just sent are not echoed, and this response must not be cached.
 	w.Header().Set("Cache-Control", "no-store")
-	return ok(w, http.StatusOK, apiv1.SecretsUpdated{Items: list(u.Settings, secretOut).Items, Deploys: list(u.Deploys, deployOut).Items})
+	return ok(w, http.StatusOK, apiv1.SecretsUpdated{Items: list(u.Settings, apiv1.FromSecret).Items, Deploys: list(u.Deploys, apiv1.FromDeploy).Items})
 }
 
 func (s *Server) resolveSettings(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -101,22 +101,11 @@ func (s *Server) resolveSettings(w http.ResponseWriter, r *http.Request, p *auth
 	}
 	out := apiv1.ResolvedSettings{Team: sc.Team, App: sc.App, Env: sc.Env, Config: []apiv1.ConfigValue{}, Secrets: []apiv1.Secret{}}
 	for _, st := range ss {
-		if st.Kind == store.SettingSecret {
-			out.Secrets = append(out.Secrets, secretOut(st))
+		if st.Kind == berth.SettingSecret {
+			out.Secrets = append(out.Secrets, apiv1.FromSecret(st))
 		} else {
-			out.Config = append(out.Config, configOut(st))
+			out.Config = append(out.Config, apiv1.FromConfig(st))
 		}
 	}
 	return ok(w, http.StatusOK, out)
-}
-
-func configOut(s store.Setting) apiv1.ConfigValue {
-	return apiv1.ConfigValue{Key: s.Key, Value: s.Value, Level: string(s.Level()), Team: s.Scope.Team, App: s.Scope.App,
-		Env: s.Scope.Env, Version: s.Version, UpdatedBy: s.UpdatedBy, UpdatedAt: s.UpdatedAt}
-}
-
-// secretOut has no value to copy: the store never returns one with a Setting.
-func secretOut(s store.Setting) apiv1.Secret {
-	return apiv1.Secret{Key: s.Key, Level: string(s.Level()), Team: s.Scope.Team, App: s.Scope.App, Env: s.Scope.Env,
-		Version: s.Version, KeyID: s.KeyID, UpdatedBy: s.UpdatedBy, UpdatedAt: s.UpdatedAt}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -149,7 +150,7 @@ func TestUpdateRedeploysAffectedApps(t *testing.T) {
 		if _, err := tx.SetDeployObjects(ctx, d.ID, "w", []byte(`[]`)); err != nil {
 			return err
 		}
-		_, err := tx.FinishDeploy(ctx, d.ID, "w", store.DeploySucceeded, "available")
+		_, err := tx.FinishDeploy(ctx, d.ID, "w", berth.DeploySucceeded, "available")
 		return err
 	}); err != nil {
 		t.Fatal(err)

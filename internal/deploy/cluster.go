@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // Cluster is what the engine needs from a Kubernetes cluster. cmd/berth adapts
@@ -36,5 +36,5 @@ type Progress struct {
 
 // Clusters finds the cluster of an environment.
 type Clusters interface {
-	For(ctx context.Context, env store.Environment) (Cluster, error)
+	For(ctx context.Context, env berth.Environment) (Cluster, error)
 }

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -19,7 +20,7 @@ import (
 // run is one attempt at one deploy by one worker.
 type run struct {
 	e     *Engine
-	d     store.Deploy
+	d     berth.Deploy
 	owner string
 	log   *slog.Logger
 	// last is the progress last recorded, so only changes become events.
@@ -43,25 +44,25 @@ func failf(format string, args ...any) error { return &failure{reason: fmt.Sprin
 
 // execute takes the deploy to the point where its final state is known; rollback says
 // whether a failure calls for the automatic rollback.
-func (r *run) execute(ctx context.Context) (state store.DeployState, reason string, rollback bool) {
+func (r *run) execute(ctx context.Context) (state berth.DeployState, reason string, rollback bool) {
 	err := r.steps(ctx)
 	if err == nil {
-		return store.DeploySucceeded, "available", false
+		return berth.DeploySucceeded, "available", false
 	}
 	var f *failure
 	if errors.As(err, &f) {
-		return store.DeployFailed, r.secrets.redact(f.reason), f.rollout
+		return berth.DeployFailed, r.secrets.redact(f.reason), f.rollout
 	}
 	if ctx.Err() != nil {
-		return store.DeployFailed, "interrupted", false
+		return berth.DeployFailed, "interrupted", false
 	}
-	return store.DeployFailed, r.secrets.redact(err.Error()), false
+	return berth.DeployFailed, r.secrets.redact(err.Error()), false
 }
 
 func (r *run) steps(ctx context.Context) error {
 	st, d := r.e.st, r.d
 	env, err := st.Environment(ctx, d.Env)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, berth.ErrNotFound) {
 		return failf("environment %s no longer exists", d.Env)
 	}
 	if err != nil {
@@ -211,7 +212,7 @@ func (r *run) checkLease(ctx context.Context) error {
 
 func (r *run) event(ctx context.Context, phase, msg string) {
 	msg = r.secrets.redact(msg)
-	if _, err := r.e.st.AddDeployEvent(ctx, store.DeployEvent{DeployID: r.d.ID, Phase: phase, Message: msg,
+	if _, err := r.e.st.AddDeployEvent(ctx, berth.DeployEvent{DeployID: r.d.ID, Phase: phase, Message: msg,
 		Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil && ctx.Err() == nil {
 		r.log.Warn("record deploy event", "phase", phase, "err", err)
 	}
@@ -228,9 +229,9 @@ func (r *run) progress(ctx context.Context, p Progress) {
 // finish records the final state, its audit event and, for a failed deploy, the automatic
 // rollback, in one transaction: a crash leaves either all of it or none (and then the
 // deploy is resumed and finished by its next worker).
-func (r *run) finish(ctx context.Context, state store.DeployState, reason string, rollback bool) error {
+func (r *run) finish(ctx context.Context, state berth.DeployState, reason string, rollback bool) error {
 	d := r.d
-	if state == store.DeployFailed && rollback {
+	if state == berth.DeployFailed && rollback {
 		var off string
 		var err error
 		if rollback, off, err = r.rollbackPolicy(ctx); err != nil {
@@ -240,20 +241,20 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 			reason += "; " + off
 		}
 	}
-	var rb store.Deploy
+	var rb berth.Deploy
 	err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
 		fin, err := tx.FinishDeploy(ctx, d.ID, r.owner, state, reason)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.AddDeployEvent(ctx, store.DeployEvent{DeployID: d.ID, Phase: string(state), Message: reason,
+		if _, err := tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: d.ID, Phase: string(state), Message: reason,
 			Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil {
 			return err
 		}
 		details := map[string]any{"deploy": d.ID, "revision": d.Revision, "env": d.Env, "kind": string(d.Kind)}
-		outcome := store.OutcomeSuccess
-		if state == store.DeployFailed {
-			outcome = store.OutcomeFailure
+		outcome := berth.OutcomeSuccess
+		if state == berth.DeployFailed {
+			outcome = berth.OutcomeFailure
 			details["reason"] = reason
 			if rollback {
 				if rb, err = r.autoRollback(ctx, tx, fin); err != nil {
@@ -264,7 +265,7 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 				details["rollback"] = rb.ID
 			}
 		}
-		_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "deploy.finish",
+		_, err = tx.AppendAudit(ctx, berth.AuditEvent{Actor: "system", Action: "deploy.finish",
 			Target: fmt.Sprintf("app/%s/%s/env/%s", d.Team, d.App, d.Env), Team: d.Team, App: d.App,
 			Outcome: outcome, Details: details})
 		return err
@@ -286,7 +287,7 @@ func (r *run) finish(ctx context.Context, state store.DeployState, reason string
 // revision. For the last, off says so, for the deploy's reason.
 func (r *run) rollbackPolicy(ctx context.Context) (rollback bool, off string, err error) {
 	d := r.d
-	if d.Kind == store.KindRollback || d.Kind == store.KindAutoRollback || d.Options.NoAutoRollback {
+	if d.Kind == berth.KindRollback || d.Kind == berth.KindAutoRollback || d.Options.NoAutoRollback {
 		return false, "", nil
 	}
 	rev, err := r.e.st.Revision(ctx, d.Team, d.App, d.Revision)
@@ -308,17 +309,17 @@ func (r *run) rollbackPolicy(ctx context.Context) (rollback bool, off string, er
 
 // autoRollback queues a rollback of a failed deploy to the app's last good deploy in the
 // environment, if it has one; rollbackPolicy decides whether to call it.
-func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed store.Deploy) (store.Deploy, error) {
+func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed berth.Deploy) (berth.Deploy, error) {
 	good, err := tx.LastSucceeded(ctx, failed.AppID, failed.Env, failed.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Deploy{}, nil
+	if errors.Is(err, berth.ErrNotFound) {
+		return berth.Deploy{}, nil
 	}
 	if err != nil {
-		return store.Deploy{}, err
+		return berth.Deploy{}, err
 	}
-	return tx.EnqueueDeploy(ctx, store.NewDeploy{
-		Team: failed.Team, App: failed.App, Env: failed.Env, Revision: good.Revision, Kind: store.KindAutoRollback,
-		Args: good.Args, Options: store.DeployOptions{ForceConflicts: good.Options.ForceConflicts, TimeoutSeconds: failed.Options.TimeoutSeconds},
+	return tx.EnqueueDeploy(ctx, berth.NewDeploy{
+		Team: failed.Team, App: failed.App, Env: failed.Env, Revision: good.Revision, Kind: berth.KindAutoRollback,
+		Args: good.Args, Options: berth.DeployOptions{ForceConflicts: good.Options.ForceConflicts, TimeoutSeconds: failed.Options.TimeoutSeconds},
 		SourceDeploy: good.ID, RollbackOf: failed.ID, CreatedBy: "system",
 	})
 }

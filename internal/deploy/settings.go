@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // How central config and secrets reach the pods
@@ -50,14 +50,14 @@ const AnnotationEnvFrom = "env.berth.dev/from"
 // SettingsSource reads the settings that apply to an app in an environment; *store.Store
 // and *store.Tx are both one.
 type SettingsSource interface {
-	SettingsFor(ctx context.Context, team, app, env string) ([]store.Setting, error)
+	SettingsFor(ctx context.Context, team, app, env string) ([]berth.Setting, error)
 }
 
 // Settings are the config values and secrets that apply to one app in one environment,
 // the most specific level winning. Secrets are names and versions only.
 type Settings struct {
 	Team, App, Env string
-	resolved       store.Resolved
+	resolved       berth.Resolved
 }
 
 // LoadSettings reads the settings of team's app in env.
@@ -66,21 +66,21 @@ func LoadSettings(ctx context.Context, src SettingsSource, team, app, env string
 	if err != nil {
 		return nil, err
 	}
-	return &Settings{Team: team, App: app, Env: env, resolved: store.Resolve(all)}, nil
+	return &Settings{Team: team, App: app, Env: env, resolved: berth.Resolve(all)}, nil
 }
 
 // Get returns the winning setting of kind's key.
-func (s *Settings) Get(kind store.SettingKind, key string) (store.Setting, bool) {
+func (s *Settings) Get(kind berth.SettingKind, key string) (berth.Setting, bool) {
 	v, ok := s.resolved[kind][key]
 	return v, ok
 }
 
 // All returns the winning settings of kind, by key.
-func (s *Settings) All(kind store.SettingKind) map[string]store.Setting { return s.resolved[kind] }
+func (s *Settings) All(kind berth.SettingKind) map[string]berth.Setting { return s.resolved[kind] }
 
 // MissingSettingError is a ${config.KEY} or ${secrets.KEY} that no level sets.
 type MissingSettingError struct {
-	Kind     store.SettingKind
+	Kind     berth.SettingKind
 	Key      string
 	Team     string
 	App      string
@@ -90,7 +90,7 @@ type MissingSettingError struct {
 
 func (e *MissingSettingError) Error() string {
 	example := fmt.Sprintf("berth config set %s=VALUE", e.Key)
-	if e.Kind == store.SettingSecret {
+	if e.Kind == berth.SettingSecret {
 		example = "berth secrets set " + e.Key
 	}
 	return fmt.Sprintf("no %s %s is set for %s/%s in %s: searched %s (set it at one of these levels, e.g. `%s --team %s --app %s --env %s`)",
@@ -101,15 +101,15 @@ func (e *MissingSettingError) Error() string {
 // resource outputs and volumes resolve as they do offline, as they did before settings.
 type resolver struct {
 	s    *Settings
-	used map[store.SettingKind]map[string]store.Setting
+	used map[berth.SettingKind]map[string]berth.Setting
 }
 
-func settingKind(k manifest.RefKind) (store.SettingKind, bool) {
+func settingKind(k manifest.RefKind) (berth.SettingKind, bool) {
 	switch k {
 	case manifest.RefConfig:
-		return store.SettingConfig, true
+		return berth.SettingConfig, true
 	case manifest.RefSecret:
-		return store.SettingSecret, true
+		return berth.SettingSecret, true
 	}
 	return "", false
 }
@@ -124,7 +124,7 @@ func (r *resolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
 	set, ok := r.s.Get(kind, ref.Name)
 	if !ok {
 		return manifest.Value{}, &MissingSettingError{Kind: kind, Key: ref.Name, Team: r.s.Team, App: r.s.App, Env: r.s.Env,
-			Searched: store.SettingLevels(r.s.Team, r.s.App, r.s.Env)}
+			Searched: berth.SettingLevels(r.s.Team, r.s.App, r.s.Env)}
 	}
 	r.used[kind][ref.Name] = set
 	v.Checksum = checksum(set)
@@ -133,23 +133,23 @@ func (r *resolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
 
 // checksum identifies a setting's value by where it is set and its version — never by a
 // hash of the value, which would let a short secret be guessed offline.
-func checksum(s store.Setting) string {
+func checksum(s berth.Setting) string {
 	return fmt.Sprintf("%s %d@%d", s.Kind, s.ID, s.Version)
 }
 
 // envFrom reads AnnotationEnvFrom of m.
-func envFrom(m *manifest.Manifest) (map[store.SettingKind]bool, error) {
+func envFrom(m *manifest.Manifest) (map[berth.SettingKind]bool, error) {
 	v, ok := m.Metadata.Annotations[AnnotationEnvFrom]
 	if !ok {
 		return nil, nil
 	}
-	out := map[store.SettingKind]bool{}
+	out := map[berth.SettingKind]bool{}
 	for part := range strings.SplitSeq(v, ",") {
 		switch strings.TrimSpace(part) {
 		case "config":
-			out[store.SettingConfig] = true
+			out[berth.SettingConfig] = true
 		case "secrets":
-			out[store.SettingSecret] = true
+			out[berth.SettingSecret] = true
 		default:
 			return nil, fmt.Errorf("metadata.annotations.%s: %q: write config, secrets or config,secrets", AnnotationEnvFrom, v)
 		}
@@ -166,7 +166,7 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{s: s, used: map[store.SettingKind]map[string]store.Setting{store.SettingConfig: {}, store.SettingSecret: {}}}
+	r := &resolver{s: s, used: map[berth.SettingKind]map[string]berth.Setting{berth.SettingConfig: {}, berth.SettingSecret: {}}}
 	opts.Resolver = r
 	objs, err := manifest.Render(m, opts)
 	if err != nil {
@@ -175,7 +175,7 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 	for kind := range from {
 		maps.Copy(r.used[kind], s.All(kind))
 	}
-	config, secrets := r.used[store.SettingConfig], r.used[store.SettingSecret]
+	config, secrets := r.used[berth.SettingConfig], r.used[berth.SettingSecret]
 	if len(config) == 0 && len(secrets) == 0 && len(from) == 0 {
 		return objs, nil
 	}
@@ -195,7 +195,7 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 		return metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: maps.Clone(labels)}
 	}
 	var extra []manifest.Object
-	if len(config) > 0 || from[store.SettingConfig] {
+	if len(config) > 0 || from[berth.SettingConfig] {
 		cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta(manifest.ConfigMapName(app)),
 			Data: map[string]string{}}
 		for k, set := range config {
@@ -203,7 +203,7 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 		}
 		extra = append(extra, cm)
 	}
-	if len(secrets) > 0 || from[store.SettingSecret] {
+	if len(secrets) > 0 || from[berth.SettingSecret] {
 		versions := map[string]secretVersion{}
 		for k, set := range secrets {
 			versions[k] = secretVersion{Level: set.Level(), Setting: set.ID, Version: set.Version}
@@ -227,17 +227,17 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 // injectAll gives every container of dep the ConfigMap and/or Secret as envFrom, and
 // folds the versions of all their values into the pod template's checksum: the manifest
 // only counted those its variables name.
-func injectAll(dep *appsv1.Deployment, app string, from map[store.SettingKind]bool, config, secrets map[string]store.Setting) {
+func injectAll(dep *appsv1.Deployment, app string, from map[berth.SettingKind]bool, config, secrets map[string]berth.Setting) {
 	var sources []corev1.EnvFromSource
 	var sums []string
-	if from[store.SettingConfig] {
+	if from[berth.SettingConfig] {
 		sources = append(sources, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: manifest.ConfigMapName(app)}}})
 		for k, s := range config {
 			sums = append(sums, k+" "+checksum(s))
 		}
 	}
-	if from[store.SettingSecret] {
+	if from[berth.SettingSecret] {
 		sources = append(sources, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: manifest.SecretName(app)}}})
 		for k, s := range secrets {
@@ -259,14 +259,14 @@ func injectAll(dep *appsv1.Deployment, app string, from map[store.SettingKind]bo
 
 // secretVersion is one key of AnnotationSecretVersions.
 type secretVersion struct {
-	Level   store.Level `json:"level"`
+	Level   berth.Level `json:"level"`
 	Setting int64       `json:"setting"`
 	Version int64       `json:"version"`
 }
 
 // SecretReader opens stored secret versions; *store.Store is one.
 type SecretReader interface {
-	SecretValues(ctx context.Context, refs []store.SecretRef) (map[store.SecretRef][]byte, error)
+	SecretValues(ctx context.Context, refs []berth.SecretRef) (map[berth.SecretRef][]byte, error)
 }
 
 // fillSecrets puts the values of the secret versions each stored Secret of objs names into
@@ -283,9 +283,9 @@ func fillSecrets(ctx context.Context, st SecretReader, objs []*unstructured.Unst
 		if err := json.Unmarshal([]byte(ann), &versions); err != nil {
 			return nil, fmt.Errorf("Secret %s: annotation %s: %v", o.GetName(), AnnotationSecretVersions, err)
 		}
-		refs := make([]store.SecretRef, 0, len(versions))
+		refs := make([]berth.SecretRef, 0, len(versions))
 		for _, v := range versions {
-			refs = append(refs, store.SecretRef{Setting: v.Setting, Version: v.Version})
+			refs = append(refs, berth.SecretRef{Setting: v.Setting, Version: v.Version})
 		}
 		vals, err := st.SecretValues(ctx, refs)
 		if err != nil {
@@ -293,7 +293,7 @@ func fillSecrets(ctx context.Context, st SecretReader, objs []*unstructured.Unst
 		}
 		data := make(map[string]any, len(versions))
 		for k, v := range versions {
-			val := vals[store.SecretRef{Setting: v.Setting, Version: v.Version}]
+			val := vals[berth.SecretRef{Setting: v.Setting, Version: v.Version}]
 			data[k] = base64.StdEncoding.EncodeToString(val)
 			values = append(values, val)
 		}
@@ -321,12 +321,12 @@ func (r redactor) redact(msg string) string {
 
 // Usage is which settings a manifest reads in one environment.
 type Usage struct {
-	Keys map[store.SettingKind]map[string]bool
-	All  map[store.SettingKind]bool // AnnotationEnvFrom: every key of the kind
+	Keys map[berth.SettingKind]map[string]bool
+	All  map[berth.SettingKind]bool // AnnotationEnvFrom: every key of the kind
 }
 
 // Uses reports whether the manifest reads kind's key.
-func (u Usage) Uses(kind store.SettingKind, key string) bool { return u.All[kind] || u.Keys[kind][key] }
+func (u Usage) Uses(kind berth.SettingKind, key string) bool { return u.All[kind] || u.Keys[kind][key] }
 
 // SettingsUsage returns which settings manifest text reads when rendered for env with args,
 // whether or not they are set.
@@ -339,7 +339,7 @@ func SettingsUsage(text, env string, args map[string]string) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	rec := &recorder{keys: map[store.SettingKind]map[string]bool{store.SettingConfig: {}, store.SettingSecret: {}}}
+	rec := &recorder{keys: map[berth.SettingKind]map[string]bool{berth.SettingConfig: {}, berth.SettingSecret: {}}}
 	if _, err := manifest.Render(m, manifest.RenderOptions{Env: env, Set: args, Resolver: rec}); err != nil {
 		return Usage{}, err
 	}
@@ -347,7 +347,7 @@ func SettingsUsage(text, env string, args map[string]string) (Usage, error) {
 }
 
 type recorder struct {
-	keys map[store.SettingKind]map[string]bool
+	keys map[berth.SettingKind]map[string]bool
 }
 
 func (r *recorder) Resolve(ref manifest.Ref) (manifest.Value, error) {

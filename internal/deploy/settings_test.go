@@ -12,13 +12,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
-	"github.com/berth-dev/berth/internal/store"
 )
 
-type fakeSource []store.Setting
+type fakeSource []berth.Setting
 
-func (f fakeSource) SettingsFor(context.Context, string, string, string) ([]store.Setting, error) {
+func (f fakeSource) SettingsFor(context.Context, string, string, string) ([]berth.Setting, error) {
 	return f, nil
 }
 
@@ -34,30 +34,30 @@ containers:
       URL: https://${config.HOST}/api
 `
 
-func settingAt(kind store.SettingKind, scope store.Scope, id int64, key, value string, version int64) store.Setting {
-	s := store.Setting{ID: id, Kind: kind, Scope: scope, Key: key, Version: version}
-	if kind == store.SettingConfig {
+func settingAt(kind berth.SettingKind, scope berth.Scope, id int64, key, value string, version int64) berth.Setting {
+	s := berth.Setting{ID: id, Kind: kind, Scope: scope, Key: key, Version: version}
+	if kind == berth.SettingConfig {
 		s.Value = value
 	}
 	return s
 }
 
 var (
-	global = store.Scope{}
-	team   = store.Scope{Team: "shop"}
-	app    = store.Scope{Team: "shop", App: "web"}
-	appEnv = store.Scope{Team: "shop", App: "web", Env: "staging"}
+	global = berth.Scope{}
+	team   = berth.Scope{Team: "shop"}
+	app    = berth.Scope{Team: "shop", App: "web"}
+	appEnv = berth.Scope{Team: "shop", App: "web", Env: "staging"}
 )
 
 func baseSettings() fakeSource {
 	return fakeSource{
-		settingAt(store.SettingConfig, global, 1, "REGION", "eu", 1),
-		settingAt(store.SettingConfig, appEnv, 2, "REGION", "us", 3),
-		settingAt(store.SettingConfig, team, 3, "HOST", "shop.example.com", 1),
-		settingAt(store.SettingConfig, global, 4, "UNUSED", "x", 1),
-		settingAt(store.SettingSecret, app, 5, "DB_PASSWORD", "", 2),
-		settingAt(store.SettingSecret, team, 6, "TOKEN", "", 1),
-		settingAt(store.SettingSecret, global, 7, "SMTP", "", 1),
+		settingAt(berth.SettingConfig, global, 1, "REGION", "eu", 1),
+		settingAt(berth.SettingConfig, appEnv, 2, "REGION", "us", 3),
+		settingAt(berth.SettingConfig, team, 3, "HOST", "shop.example.com", 1),
+		settingAt(berth.SettingConfig, global, 4, "UNUSED", "x", 1),
+		settingAt(berth.SettingSecret, app, 5, "DB_PASSWORD", "", 2),
+		settingAt(berth.SettingSecret, team, 6, "TOKEN", "", 1),
+		settingAt(berth.SettingSecret, global, 7, "SMTP", "", 1),
 	}
 }
 
@@ -111,7 +111,7 @@ func TestRenderSettings(t *testing.T) {
 	if err := json.Unmarshal([]byte(sec.Annotations[AnnotationSecretVersions]), &versions); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]secretVersion{"DB_PASSWORD": {Level: store.LevelApp, Setting: 5, Version: 2}, "TOKEN": {Level: store.LevelTeam, Setting: 6, Version: 1}}
+	want := map[string]secretVersion{"DB_PASSWORD": {Level: berth.LevelApp, Setting: 5, Version: 2}, "TOKEN": {Level: berth.LevelTeam, Setting: 6, Version: 1}}
 	if len(versions) != 2 || versions["DB_PASSWORD"] != want["DB_PASSWORD"] || versions["TOKEN"] != want["TOKEN"] {
 		t.Errorf("secret versions %v, want %v", versions, want)
 	}
@@ -226,10 +226,10 @@ func TestRenderMissingSetting(t *testing.T) {
 	}
 }
 
-type fakeSecrets map[store.SecretRef]string
+type fakeSecrets map[berth.SecretRef]string
 
-func (f fakeSecrets) SecretValues(_ context.Context, refs []store.SecretRef) (map[store.SecretRef][]byte, error) {
-	out := map[store.SecretRef][]byte{}
+func (f fakeSecrets) SecretValues(_ context.Context, refs []berth.SecretRef) (map[berth.SecretRef][]byte, error) {
+	out := map[berth.SecretRef][]byte{}
 	for _, r := range refs {
 		v, ok := f[r]
 		if !ok {
@@ -299,18 +299,18 @@ containers:
     variables: {REGION: "${config.REGION}", TOKEN: "${secrets.TOKEN}"}
 `
 	levels := []struct {
-		level store.Level
-		scope store.Scope
-	}{{store.LevelGlobal, global}, {store.LevelTeam, team}, {store.LevelApp, app}, {store.LevelAppEnv, appEnv}}
+		level berth.Level
+		scope berth.Scope
+	}{{berth.LevelGlobal, global}, {berth.LevelTeam, team}, {berth.LevelApp, app}, {berth.LevelAppEnv, appEnv}}
 	for mask := range 1 << len(levels) {
 		var src fakeSource
 		var names []string
-		want := store.Level("")
+		want := berth.Level("")
 		for i, l := range levels {
 			if mask&(1<<i) != 0 {
 				src = append(src,
-					settingAt(store.SettingConfig, l.scope, int64(10+i), "REGION", string(l.level), 1),
-					settingAt(store.SettingSecret, l.scope, int64(20+i), "TOKEN", "", 1))
+					settingAt(berth.SettingConfig, l.scope, int64(10+i), "REGION", string(l.level), 1),
+					settingAt(berth.SettingSecret, l.scope, int64(20+i), "TOKEN", "", 1))
 				names = append(names, string(l.level))
 				want = l.level
 			}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -116,7 +117,7 @@ func (e *Engine) loop(ctx context.Context, owner string) {
 }
 
 // runLeased runs d while renewing its lease; losing the lease cancels the run.
-func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
+func (e *Engine) runLeased(ctx context.Context, d berth.Deploy, owner string) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
@@ -140,11 +141,11 @@ func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
 	log := e.log.With("deploy", d.ID, "team", d.Team, "app", d.App, "env", d.Env, "kind", d.Kind, "attempt", d.Attempts)
 	log.Info("deploy started")
 	r := run{e: e, d: d, owner: owner, log: log}
-	var state store.DeployState
+	var state berth.DeployState
 	var reason string
 	var rollback bool
 	if d.Attempts > e.o.MaxAttempts {
-		state, reason = store.DeployFailed, fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)
+		state, reason = berth.DeployFailed, fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)
 	} else {
 		state, reason, rollback = r.execute(ctx)
 	}
@@ -154,7 +155,7 @@ func (e *Engine) runLeased(ctx context.Context, d store.Deploy, owner string) {
 		log.Info("deploy interrupted", "cause", context.Cause(ctx))
 		return
 	}
-	if err := r.finish(context.WithoutCancel(ctx), state, reason, rollback); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	if err := r.finish(context.WithoutCancel(ctx), state, reason, rollback); err != nil && !errors.Is(err, berth.ErrLeaseLost) {
 		log.Error("finish deploy", "err", err)
 	}
 }

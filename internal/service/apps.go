@@ -5,12 +5,13 @@ import (
 	"errors"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // ListApps returns team's apps, or, with team "", the apps of every team the caller can see.
-func (s *Service) ListApps(ctx context.Context, p *authz.Principal, team string) ([]store.App, error) {
+func (s *Service) ListApps(ctx context.Context, p *authz.Principal, team string) ([]berth.App, error) {
 	if team != "" {
 		if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
 			return nil, err
@@ -23,7 +24,7 @@ func (s *Service) ListApps(ctx context.Context, p *authz.Principal, team string)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	var visible []store.App
+	var visible []berth.App
 	for _, a := range apps {
 		if authz.Check(p, authz.AppRead, authz.Resource{Team: a.Team}) == nil {
 			visible = append(visible, a)
@@ -33,22 +34,22 @@ func (s *Service) ListApps(ctx context.Context, p *authz.Principal, team string)
 }
 
 // GetApp returns one app.
-func (s *Service) GetApp(ctx context.Context, p *authz.Principal, team, name string) (store.App, error) {
+func (s *Service) GetApp(ctx context.Context, p *authz.Principal, team, name string) (berth.App, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
-		return store.App{}, err
+		return berth.App{}, err
 	}
 	a, err := s.st.App(ctx, team, name)
 	return a, storeErr(err)
 }
 
 // CreateApp registers an app in team, with manifest as its first revision when given.
-func (s *Service) CreateApp(ctx context.Context, p *authz.Principal, team, name, manifestText string) (store.App, error) {
+func (s *Service) CreateApp(ctx context.Context, p *authz.Principal, team, name, manifestText string) (berth.App, error) {
 	if manifestText != "" {
 		if err := checkManifest(team, name, manifestText); err != nil {
-			return store.App{}, err
+			return berth.App{}, err
 		}
 	}
-	var a store.App
+	var a berth.App
 	c := change{action: "app.create", target: "app/" + team + "/" + name, team: team, app: name}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.AppCreate, authz.Resource{Team: team}), func(tx *store.Tx) (err error) {
 		if a, err = tx.CreateApp(ctx, team, name, p.Name); err != nil {
@@ -73,11 +74,11 @@ func (s *Service) DeleteApp(ctx context.Context, p *authz.Principal, team, name 
 }
 
 // AddRevision stores a new manifest revision of an app (deployers).
-func (s *Service) AddRevision(ctx context.Context, p *authz.Principal, team, app, manifestText string) (store.Revision, error) {
+func (s *Service) AddRevision(ctx context.Context, p *authz.Principal, team, app, manifestText string) (berth.Revision, error) {
 	if err := checkManifest(team, app, manifestText); err != nil {
-		return store.Revision{}, err
+		return berth.Revision{}, err
 	}
-	var r store.Revision
+	var r berth.Revision
 	c := change{action: "revision.create", target: "app/" + team + "/" + app, team: team, app: app}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.AppCreate, authz.Resource{Team: team}), func(tx *store.Tx) (err error) {
 		r, err = tx.AddRevision(ctx, team, app, manifestText, p.Name)
@@ -90,7 +91,7 @@ func (s *Service) AddRevision(ctx context.Context, p *authz.Principal, team, app
 }
 
 // ListRevisions returns an app's manifest revisions.
-func (s *Service) ListRevisions(ctx context.Context, p *authz.Principal, team, app string) ([]store.Revision, error) {
+func (s *Service) ListRevisions(ctx context.Context, p *authz.Principal, team, app string) ([]berth.Revision, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
 		return nil, err
 	}

@@ -4,12 +4,13 @@ import (
 	"context"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // ListAudit returns audit events, newest first. Team viewers read their team's events;
 // reading across teams needs a global admin.
-func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f store.AuditFilter) ([]store.AuditEvent, error) {
+func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f store.AuditFilter) ([]berth.AuditEvent, error) {
 	action, res := authz.AuditReadAll, authz.Resource{}
 	if f.Team != "" {
 		action, res = authz.AuditRead, authz.Resource{Team: f.Team}
@@ -23,7 +24,7 @@ func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f store.Aud
 
 // VerifyAudit checks the audit log's hash chain (global admins only). It returns the
 // number of events and every problem found.
-func (s *Service) VerifyAudit(ctx context.Context, p *authz.Principal) ([]store.AuditProblem, error) {
+func (s *Service) VerifyAudit(ctx context.Context, p *authz.Principal) ([]berth.AuditProblem, error) {
 	if err := authz.Check(p, authz.AuditVerify, authz.Resource{}); err != nil {
 		return nil, err
 	}

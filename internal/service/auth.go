@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -14,16 +15,16 @@ import (
 // turn reads into writes and serialize them on SQLite.
 const touchEvery = time.Minute
 
-// Authenticate turns a bearer token into a principal, or ErrUnauthenticated saying why not.
+// Authenticate turns a bearer token into a principal, or berth.ErrUnauthenticated saying why not.
 // The token is looked up by the SHA-256 of the secret, so how long the lookup takes says
 // nothing about the secret itself.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*authz.Principal, error) {
 	if secret == "" {
-		return nil, fmt.Errorf("%w: send Authorization: Bearer <token> (berth login stores one)", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: send Authorization: Bearer <token> (berth login stores one)", berth.ErrUnauthenticated)
 	}
 	auth, err := s.st.TokenByHash(ctx, store.HashToken(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+	if errors.Is(err, berth.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown token", berth.ErrUnauthenticated)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
@@ -31,12 +32,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*authz.Princ
 	now := s.now()
 	if err := auth.Token.Check(now); err != nil {
 		switch {
-		case errors.Is(err, store.ErrTokenRevoked):
-			return nil, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, auth.Token.Prefix)
-		case errors.Is(err, store.ErrTokenExpired):
-			return nil, fmt.Errorf("%w: token %s expired at %s", ErrUnauthenticated, auth.Token.Prefix, auth.Token.ExpiresAt.Format(time.RFC3339))
+		case errors.Is(err, berth.ErrTokenRevoked):
+			return nil, fmt.Errorf("%w: token %s was revoked", berth.ErrUnauthenticated, auth.Token.Prefix)
+		case errors.Is(err, berth.ErrTokenExpired):
+			return nil, fmt.Errorf("%w: token %s expired at %s", berth.ErrUnauthenticated, auth.Token.Prefix, auth.Token.ExpiresAt.Format(time.RFC3339))
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %v", berth.ErrUnauthenticated, err)
 	}
 	if now.Sub(auth.Token.LastUsedAt) > touchEvery {
 		if err := s.st.TouchToken(ctx, auth.Token); err != nil {
@@ -76,7 +77,7 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, error) 
 	}
 	c := change{action: "user.bootstrap", target: "user/" + BootstrapUser}
 	err = s.mutate(ctx, nil, &c, func() error { return nil }, func(tx *store.Tx) error {
-		if _, err := tx.CreateUser(ctx, store.User{Name: BootstrapUser, IsAdmin: true}); err != nil {
+		if _, err := tx.CreateUser(ctx, berth.User{Name: BootstrapUser, IsAdmin: true}); err != nil {
 			return err
 		}
 		_, err := tx.CreateToken(ctx, store.NewToken{User: BootstrapUser, Name: "bootstrap", Hash: ts.Hash, Prefix: ts.Prefix})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -19,7 +20,7 @@ type DeployRequest struct {
 	Manifest       string
 	Revision       int64 // 0: the latest, when no manifest is given
 	Set            map[string]string
-	Options        store.DeployOptions
+	Options        berth.DeployOptions
 }
 
 // Notifier is told when deploys are queued, so an idle worker starts at once.
@@ -41,15 +42,15 @@ func (s *Service) notifyWorkers() {
 //
 // With Options.Refresh, the app's last successful deploy in the environment (its revision
 // and args) is deployed again, rendered with current config and secrets.
-func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req DeployRequest) (store.Deploy, error) {
+func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req DeployRequest) (berth.Deploy, error) {
 	if req.Options.Refresh && (req.Manifest != "" || req.Revision != 0 || len(req.Set) > 0) {
-		return store.Deploy{}, invalid("refresh", "a refresh deploys what runs again with current config and secrets: send no manifest, revision or args")
+		return berth.Deploy{}, invalid("refresh", "a refresh deploys what runs again with current config and secrets: send no manifest, revision or args")
 	}
 	var m *manifest.Manifest
 	if req.Manifest != "" {
 		var err error
 		if m, err = manifest.Parse("berth.yaml", []byte(req.Manifest)); err != nil {
-			return store.Deploy{}, manifestInvalid(err)
+			return berth.Deploy{}, manifestInvalid(err)
 		}
 		if req.App == "" {
 			req.App = m.Metadata.Name
@@ -58,29 +59,29 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 			req.Team = m.Metadata.Team
 		}
 		if err := checkManifest(req.Team, req.App, req.Manifest); err != nil {
-			return store.Deploy{}, err
+			return berth.Deploy{}, err
 		}
 	}
 	if req.Team == "" {
-		return store.Deploy{}, invalid("team", "required: name the team, or set metadata.team in the manifest")
+		return berth.Deploy{}, invalid("team", "required: name the team, or set metadata.team in the manifest")
 	}
 	if req.App == "" {
-		return store.Deploy{}, invalid("app", "required")
+		return berth.Deploy{}, invalid("app", "required")
 	}
 	if req.Env == "" {
-		return store.Deploy{}, invalid("env", "required")
+		return berth.Deploy{}, invalid("env", "required")
 	}
 	env, err := s.st.Environment(ctx, req.Env)
 	if err != nil {
-		return store.Deploy{}, storeErr(err)
+		return berth.Deploy{}, storeErr(err)
 	}
 	target := fmt.Sprintf("app/%s/%s/env/%s", req.Team, req.App, req.Env)
 	c := change{action: "deploy.create", target: target, team: req.Team, app: req.App,
 		details: map[string]any{"env": req.Env, "args": argNames(req.Set)}}
-	var d store.Deploy
+	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, req.Team, env) }, func(tx *store.Tx) error {
 		app, err := tx.App(ctx, req.Team, req.App)
-		if errors.Is(err, store.ErrNotFound) && m != nil {
+		if errors.Is(err, berth.ErrNotFound) && m != nil {
 			if err := authz.Check(p, authz.AppCreate, authz.Resource{Team: req.Team}); err != nil {
 				return err
 			}
@@ -108,16 +109,16 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 			}
 			rev = app.LatestRevision
 		}
-		kind, args := store.KindDeploy, req.Set
+		kind, args := berth.KindDeploy, req.Set
 		if req.Options.Refresh {
 			cur, err := tx.LastSucceeded(ctx, app.ID, req.Env, 0)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, berth.ErrNotFound) {
 				return invalid("refresh", "%s/%s has no successful deploy in %s to refresh: deploy it first", req.Team, req.App, req.Env)
 			}
 			if err != nil {
 				return err
 			}
-			kind, rev, args = store.KindRedeploy, cur.Revision, cur.Args
+			kind, rev, args = berth.KindRedeploy, cur.Revision, cur.Args
 		}
 		r, err := tx.Revision(ctx, req.Team, req.App, rev)
 		if err != nil {
@@ -126,7 +127,7 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, r.Manifest, args); err != nil {
 			return err
 		}
-		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
+		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
 			Kind: kind, Args: args, Options: req.Options, CreatedBy: p.Name})
 		c.details["revision"], c.details["deploy"] = rev, d.ID
 		if req.Options.Refresh {
@@ -178,19 +179,19 @@ func renderErr(err error) error {
 }
 
 // GetDeploy returns one deploy.
-func (s *Service) GetDeploy(ctx context.Context, p *authz.Principal, id int64) (store.Deploy, error) {
+func (s *Service) GetDeploy(ctx context.Context, p *authz.Principal, id int64) (berth.Deploy, error) {
 	d, err := s.st.Deploy(ctx, id)
 	if err != nil {
-		return store.Deploy{}, storeErr(err)
+		return berth.Deploy{}, storeErr(err)
 	}
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: d.Team}); err != nil {
-		return store.Deploy{}, err
+		return berth.Deploy{}, err
 	}
 	return d, nil
 }
 
 // DeployEvents returns a deploy's progress events after the given event id.
-func (s *Service) DeployEvents(ctx context.Context, p *authz.Principal, id, after int64) (store.Deploy, []store.DeployEvent, error) {
+func (s *Service) DeployEvents(ctx context.Context, p *authz.Principal, id, after int64) (berth.Deploy, []berth.DeployEvent, error) {
 	d, err := s.GetDeploy(ctx, p, id)
 	if err != nil {
 		return d, nil, err
@@ -202,7 +203,7 @@ func (s *Service) DeployEvents(ctx context.Context, p *authz.Principal, id, afte
 // FollowDeploy calls fn with each of a deploy's progress events after the event id after,
 // as they are written, until the deploy reaches a final state or ctx ends, and returns the
 // deploy as last read. It polls the store, so it follows a deploy whichever server runs it.
-func (s *Service) FollowDeploy(ctx context.Context, p *authz.Principal, id, after int64, fn func(store.DeployEvent) error) (store.Deploy, error) {
+func (s *Service) FollowDeploy(ctx context.Context, p *authz.Principal, id, after int64, fn func(berth.DeployEvent) error) (berth.Deploy, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -235,24 +236,24 @@ func (s *Service) DeployObjects(ctx context.Context, p *authz.Principal, id int6
 		return nil, err
 	}
 	if d.ObjectsDigest == "" {
-		return nil, fmt.Errorf("deploy %d has not rendered its objects yet: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("deploy %d has not rendered its objects yet: %w", id, berth.ErrNotFound)
 	}
 	objs, err := s.st.Objects(ctx, d.ObjectsDigest)
 	return objs, storeErr(err)
 }
 
 // PreviousDeploy returns what ran before d: the last successful deploy of d's app in d's
-// environment before d, or ErrNotFound.
-func (s *Service) PreviousDeploy(ctx context.Context, p *authz.Principal, d store.Deploy) (store.Deploy, error) {
+// environment before d, or berth.ErrNotFound.
+func (s *Service) PreviousDeploy(ctx context.Context, p *authz.Principal, d berth.Deploy) (berth.Deploy, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: d.Team}); err != nil {
-		return store.Deploy{}, err
+		return berth.Deploy{}, err
 	}
 	prev, err := s.st.LastSucceeded(ctx, d.AppID, d.Env, d.ID)
 	return prev, storeErr(err)
 }
 
 // History returns an app's deploys, newest first, in one environment or all.
-func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, env string, limit int) ([]store.Deploy, error) {
+func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, env string, limit int) ([]berth.Deploy, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func (s *Service) History(ctx context.Context, p *authz.Principal, team, app, en
 
 // checkDeploy is the one authorization decision for deploying (and rolling back,
 // redeploying) a team's app into env.
-func checkDeploy(p *authz.Principal, team string, env store.Environment) error {
+func checkDeploy(p *authz.Principal, team string, env berth.Environment) error {
 	return authz.Check(p, authz.AppDeploy, authz.Resource{Team: team, Protected: env.Protected,
 		AllowedDeployer: p != nil && env.AllowsDeployer(p.Name)})
 }
@@ -283,20 +284,20 @@ func (s *Service) MayDeploy(ctx context.Context, p *authz.Principal, team, envNa
 
 // Rollback queues a deploy that re-applies exactly the objects of an earlier successful
 // deploy: of revision to, or (to == 0) the one before the current.
-func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, envName string, to int64) (store.Deploy, error) {
+func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, envName string, to int64) (berth.Deploy, error) {
 	env, err := s.st.Environment(ctx, envName)
 	if err != nil {
-		return store.Deploy{}, storeErr(err)
+		return berth.Deploy{}, storeErr(err)
 	}
 	c := change{action: "deploy.rollback", target: fmt.Sprintf("app/%s/%s/env/%s", team, app, envName), team: team, app: app,
 		details: map[string]any{"env": envName}}
-	var d store.Deploy
+	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, team, env) }, func(tx *store.Tx) error {
-		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []store.DeployState{store.DeploySucceeded}})
+		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []berth.DeployState{berth.DeploySucceeded}})
 		if err != nil {
 			return err
 		}
-		var src *store.Deploy
+		var src *berth.Deploy
 		for i, g := range good {
 			if (to == 0 && i == 1) || (to != 0 && g.Revision == to) {
 				src = &good[i]
@@ -309,8 +310,8 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 			}
 			return invalid("to", "%s/%s has no successful deploy of revision %d in %s", team, app, to, envName)
 		}
-		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: team, App: app, Env: envName, Revision: src.Revision,
-			Kind: store.KindRollback, Args: src.Args, Options: store.DeployOptions{ForceConflicts: src.Options.ForceConflicts},
+		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: team, App: app, Env: envName, Revision: src.Revision,
+			Kind: berth.KindRollback, Args: src.Args, Options: berth.DeployOptions{ForceConflicts: src.Options.ForceConflicts},
 			SourceDeploy: src.ID, CreatedBy: p.Name})
 		c.details["revision"], c.details["deploy"], c.details["source"] = src.Revision, d.ID, src.ID
 		return err
@@ -333,7 +334,7 @@ type RedeployRequest struct {
 // RedeployTeam queues, in one transaction, a redeploy of each app of the team (but the
 // excluded) in each environment where it has a successful deploy: the same objects again,
 // or with Refresh its current revision rendered anew. At most Concurrency run at once.
-func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req RedeployRequest) ([]store.Deploy, error) {
+func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req RedeployRequest) ([]berth.Deploy, error) {
 	if req.Concurrency <= 0 {
 		req.Concurrency = 4
 	}
@@ -341,12 +342,12 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 	if err != nil {
 		return nil, err
 	}
-	if req.Env != "" && !slices.ContainsFunc(envs, func(e store.Environment) bool { return e.Name == req.Env }) {
-		return nil, fmt.Errorf("environment %s: %w", req.Env, ErrNotFound)
+	if req.Env != "" && !slices.ContainsFunc(envs, func(e berth.Environment) bool { return e.Name == req.Env }) {
+		return nil, fmt.Errorf("environment %s: %w", req.Env, berth.ErrNotFound)
 	}
 	c := change{action: "deploy.redeploy-team", target: "team/" + req.Team, team: req.Team,
 		details: map[string]any{"env": req.Env, "exclude": req.Exclude, "refresh": req.Refresh}}
-	var out []store.Deploy
+	var out []berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error {
 		for _, e := range envs {
 			if req.Env != "" && e.Name != req.Env {
@@ -378,14 +379,14 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 					continue
 				}
 				cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
-				if errors.Is(err, store.ErrNotFound) {
+				if errors.Is(err, berth.ErrNotFound) {
 					continue // never deployed there
 				}
 				if err != nil {
 					return err
 				}
-				nd := store.NewDeploy{Team: req.Team, App: a.Name, Env: e.Name, Revision: cur.Revision, Kind: store.KindRedeploy,
-					Args: cur.Args, Options: store.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: req.Refresh},
+				nd := berth.NewDeploy{Team: req.Team, App: a.Name, Env: e.Name, Revision: cur.Revision, Kind: berth.KindRedeploy,
+					Args: cur.Args, Options: berth.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: req.Refresh},
 					BatchID: batch, CreatedBy: p.Name}
 				if !req.Refresh {
 					nd.SourceDeploy = cur.ID

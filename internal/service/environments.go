@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -13,7 +14,7 @@ import (
 const DefaultNamespaceTemplate = "{team}-{env}"
 
 // ListEnvironments returns every environment; any signed-in user may see them.
-func (s *Service) ListEnvironments(ctx context.Context, p *authz.Principal) ([]store.Environment, error) {
+func (s *Service) ListEnvironments(ctx context.Context, p *authz.Principal) ([]berth.Environment, error) {
 	if err := authz.Check(p, authz.EnvList, authz.Resource{}); err != nil {
 		return nil, err
 	}
@@ -21,9 +22,9 @@ func (s *Service) ListEnvironments(ctx context.Context, p *authz.Principal) ([]s
 }
 
 // GetEnvironment returns one environment.
-func (s *Service) GetEnvironment(ctx context.Context, p *authz.Principal, name string) (store.Environment, error) {
+func (s *Service) GetEnvironment(ctx context.Context, p *authz.Principal, name string) (berth.Environment, error) {
 	if err := authz.Check(p, authz.EnvList, authz.Resource{}); err != nil {
-		return store.Environment{}, err
+		return berth.Environment{}, err
 	}
 	e, err := s.st.Environment(ctx, name)
 	return e, storeErr(err)
@@ -31,11 +32,11 @@ func (s *Service) GetEnvironment(ctx context.Context, p *authz.Principal, name s
 
 // CreateEnvironment defines a deploy target (global admins only). The kubeconfig is a path
 // on the server's machine, which must exist; its content is never stored or returned.
-func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e store.Environment) (store.Environment, error) {
+func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e berth.Environment) (berth.Environment, error) {
 	if e.NamespaceTemplate == "" {
 		e.NamespaceTemplate = DefaultNamespaceTemplate
 	}
-	var out store.Environment
+	var out berth.Environment
 	c := change{action: "env.create", target: "env/" + e.Name, details: map[string]any{
 		"protected": e.Protected, "inCluster": e.InCluster, "namespaceTemplate": e.NamespaceTemplate}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
@@ -49,7 +50,7 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e s
 				return invalid("kubeconfig", "%s is not readable on the server: %v", e.Kubeconfig, pathErr(err))
 			}
 		}
-		if out, err = tx.CreateEnvironment(ctx, store.Environment{
+		if out, err = tx.CreateEnvironment(ctx, berth.Environment{
 			Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
 			NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected,
 		}); err != nil {

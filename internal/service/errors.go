@@ -2,33 +2,13 @@ package service
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
 
-// Errors callers branch on; the API maps them to 401, 404 and 409.
-var (
-	ErrUnauthenticated = errors.New("a valid API token is required")
-	ErrNotFound        = errors.New("not found")
-	ErrConflict        = errors.New("already exists")
-	// ErrUnavailable means the server is not set up for the request: secrets without a
-	// secrets key, or with the wrong one. The API answers 503.
-	ErrUnavailable = errors.New("unavailable")
-)
-
-// ValidationError says which input field is wrong and how; the API answers 400.
-type ValidationError struct {
-	Field string
-	Msg   string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Msg }
-
-func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
+func invalid(field, format string, args ...any) error { return berth.Invalid(field, format, args...) }
 
 // userName allows what SSO subjects commonly are (alice, alice.smith, ci-bot, alice@corp)
 // while keeping names safe in URLs, audit targets and Kubernetes labels.

@@ -4,13 +4,13 @@ import (
 	"context"
 
 	"github.com/berth-dev/berth/internal/authz"
-	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // AppSummary is one app with, per environment it was deployed to, its current (last
 // successful) and latest deploy.
 type AppSummary struct {
-	App  store.App
+	App  berth.App
 	Envs []EnvSummary
 }
 
@@ -18,7 +18,7 @@ type AppSummary struct {
 type EnvSummary struct {
 	Env string
 	// Current is the last successful deploy (nil before the first); Latest the newest.
-	Current, Latest *store.Deploy
+	Current, Latest *berth.Deploy
 }
 
 // Overview lists the apps of team (or, with team "", of every team p can see), each with
@@ -40,7 +40,7 @@ func (s *Service) Overview(ctx context.Context, p *authz.Principal, team string)
 		app int64
 		env string
 	}
-	current := make(map[key]*store.Deploy, len(good))
+	current := make(map[key]*berth.Deploy, len(good))
 	for i := range good {
 		current[key{good[i].AppID, good[i].Env}] = &good[i]
 	}

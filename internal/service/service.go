@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -49,7 +50,7 @@ func (s *Service) mutate(ctx context.Context, p *authz.Principal, c *change, all
 	if err := allow(); err != nil {
 		var denied *authz.Denied
 		if errors.As(err, &denied) {
-			s.audit(ctx, p, c, store.OutcomeDenied)
+			s.audit(ctx, p, c, berth.OutcomeDenied)
 		}
 		return err
 	}
@@ -57,7 +58,7 @@ func (s *Service) mutate(ctx context.Context, p *authz.Principal, c *change, all
 		if err := fn(tx); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(ctx, s.event(ctx, p, c, store.OutcomeSuccess))
+		_, err := tx.AppendAudit(ctx, s.event(ctx, p, c, berth.OutcomeSuccess))
 		return err
 	})
 	return storeErr(err)
@@ -66,10 +67,10 @@ func (s *Service) mutate(ctx context.Context, p *authz.Principal, c *change, all
 // AuditDenied records a mutating call refused before it reached a use case (by the
 // route-level check of an entry point).
 func (s *Service) AuditDenied(ctx context.Context, p *authz.Principal, action, target string) {
-	s.audit(ctx, p, &change{action: action, target: target}, store.OutcomeDenied)
+	s.audit(ctx, p, &change{action: action, target: target}, berth.OutcomeDenied)
 }
 
-func (s *Service) audit(ctx context.Context, p *authz.Principal, c *change, outcome store.Outcome) {
+func (s *Service) audit(ctx context.Context, p *authz.Principal, c *change, outcome berth.Outcome) {
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.AppendAudit(ctx, s.event(ctx, p, c, outcome))
 		return err
@@ -79,44 +80,33 @@ func (s *Service) audit(ctx context.Context, p *authz.Principal, c *change, outc
 	}
 }
 
-func (s *Service) event(ctx context.Context, p *authz.Principal, c *change, outcome store.Outcome) store.AuditEvent {
+func (s *Service) event(ctx context.Context, p *authz.Principal, c *change, outcome berth.Outcome) berth.AuditEvent {
 	actor := "system"
 	if p != nil {
 		actor = p.Name
 	}
-	return store.AuditEvent{
+	return berth.AuditEvent{
 		Actor: actor, Action: c.action, Target: c.target, Team: c.team, App: c.app,
 		RequestID: requestIDFrom(ctx), Outcome: outcome, Details: c.details,
 	}
 }
 
-// storeErr turns the store's errors into the service's, which the edges map to statuses.
+// storeErr marks the store's secrets-key problems (no key, or another one) as
+// berth.ErrUnavailable, keeping their message; every other error of the store already
+// wraps the domain's sentinels.
 func storeErr(err error) error {
-	var inv *store.InvalidError
 	var wrongKey *seal.WrongKeyError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, seal.ErrNoKey), errors.As(err, &wrongKey):
-		return &wrapped{msg: err.Error(), is: ErrUnavailable}
-	case errors.As(err, &inv):
-		return &ValidationError{Field: inv.Field, Msg: inv.Reason}
-	case errors.Is(err, store.ErrNotFound):
-		return &wrapped{msg: err.Error(), is: ErrNotFound}
-	case errors.Is(err, store.ErrConflict):
-		return &wrapped{msg: err.Error(), is: ErrConflict}
+	if errors.Is(err, seal.ErrNoKey) || errors.As(err, &wrongKey) {
+		return &unavailable{err}
 	}
 	return err
 }
 
-// wrapped keeps the store's message (which names the record) under the service's sentinel.
-type wrapped struct {
-	msg string
-	is  error
-}
+// unavailable keeps a key problem's message under berth.ErrUnavailable.
+type unavailable struct{ err error }
 
-func (w *wrapped) Error() string { return w.msg }
-func (w *wrapped) Unwrap() error { return w.is }
+func (u *unavailable) Error() string   { return u.err.Error() }
+func (u *unavailable) Unwrap() []error { return []error{berth.ErrUnavailable, u.err} }
 
 func allowed(p *authz.Principal, a authz.Action, r authz.Resource) func() error {
 	return func() error { return authz.Check(p, a, r) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
@@ -21,8 +22,8 @@ import (
 
 // SettingsChange is one call's change to the config or the secrets of one scope.
 type SettingsChange struct {
-	Kind  store.SettingKind
-	Scope store.Scope
+	Kind  berth.SettingKind
+	Scope berth.Scope
 	Set   map[string]string
 	Unset []string
 	// Redeploy queues a refreshing redeploy of each deployed app the change affects.
@@ -31,11 +32,11 @@ type SettingsChange struct {
 
 // SettingsUpdate is what a SettingsChange left: the scope's settings and the redeploys.
 type SettingsUpdate struct {
-	Settings []store.Setting
-	Deploys  []store.Deploy
+	Settings []berth.Setting
+	Deploys  []berth.Deploy
 }
 
-func readSettingsAllowed(p *authz.Principal, scope store.Scope) error {
+func readSettingsAllowed(p *authz.Principal, scope berth.Scope) error {
 	if scope.Team == "" {
 		if p == nil {
 			return &authz.Denied{Action: authz.AppRead, Reason: "not signed in"}
@@ -45,7 +46,7 @@ func readSettingsAllowed(p *authz.Principal, scope store.Scope) error {
 	return authz.Check(p, authz.AppRead, authz.Resource{Team: scope.Team})
 }
 
-func manageSettingsAllowed(p *authz.Principal, scope store.Scope) func() error {
+func manageSettingsAllowed(p *authz.Principal, scope berth.Scope) func() error {
 	if scope.Team == "" {
 		return allowed(p, authz.ConfigManageGlobal, authz.Resource{})
 	}
@@ -54,17 +55,17 @@ func manageSettingsAllowed(p *authz.Principal, scope store.Scope) func() error {
 
 // settingsTarget names a scope's settings in audit events: config/global,
 // secrets/app/shop/web/env/staging, ...
-func settingsTarget(kind store.SettingKind, scope store.Scope) string {
+func settingsTarget(kind berth.SettingKind, scope berth.Scope) string {
 	prefix := "config/"
-	if kind == store.SettingSecret {
+	if kind == berth.SettingSecret {
 		prefix = "secrets/"
 	}
 	switch scope.Level() {
-	case store.LevelAppEnv:
+	case berth.LevelAppEnv:
 		return prefix + "app/" + scope.Team + "/" + scope.App + "/env/" + scope.Env
-	case store.LevelApp:
+	case berth.LevelApp:
 		return prefix + "app/" + scope.Team + "/" + scope.App
-	case store.LevelTeam:
+	case berth.LevelTeam:
 		return prefix + "team/" + scope.Team
 	}
 	return prefix + "global"
@@ -72,7 +73,7 @@ func settingsTarget(kind store.SettingKind, scope store.Scope) string {
 
 // ListSettings returns the config values, or the secrets (without values), set at exactly
 // scope.
-func (s *Service) ListSettings(ctx context.Context, p *authz.Principal, kind store.SettingKind, scope store.Scope) ([]store.Setting, error) {
+func (s *Service) ListSettings(ctx context.Context, p *authz.Principal, kind berth.SettingKind, scope berth.Scope) ([]berth.Setting, error) {
 	if err := readSettingsAllowed(p, scope); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func (s *Service) ListSettings(ctx context.Context, p *authz.Principal, kind sto
 
 // ResolveSettings returns the config values and secrets (without values) that a deploy of
 // team's app to env would get: for each key, the setting of the most specific level.
-func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team, app, env string) ([]store.Setting, error) {
+func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team, app, env string) ([]berth.Setting, error) {
 	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
 		return nil, err
 	}
@@ -96,8 +97,8 @@ func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team,
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	var out []store.Setting
-	for _, kind := range []store.SettingKind{store.SettingConfig, store.SettingSecret} {
+	var out []berth.Setting
+	for _, kind := range []berth.SettingKind{berth.SettingConfig, berth.SettingSecret} {
 		all := set.All(kind)
 		for _, k := range slices.Sorted(maps.Keys(all)) {
 			out = append(out, all[k])
@@ -112,7 +113,7 @@ func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team,
 // affects: each app and environment whose current deploy reads a changed key that no more
 // specific level overrides.
 func (s *Service) UpdateSettings(ctx context.Context, p *authz.Principal, ch SettingsChange) (SettingsUpdate, error) {
-	if ch.Kind != store.SettingConfig && ch.Kind != store.SettingSecret {
+	if ch.Kind != berth.SettingConfig && ch.Kind != berth.SettingSecret {
 		return SettingsUpdate{}, invalid("kind", "%q is not config or secret", ch.Kind)
 	}
 	if len(ch.Set) == 0 && len(ch.Unset) == 0 {
@@ -125,7 +126,7 @@ func (s *Service) UpdateSettings(ctx context.Context, p *authz.Principal, ch Set
 	}
 	scope := ch.Scope
 	action := "config.update"
-	if ch.Kind == store.SettingSecret {
+	if ch.Kind == berth.SettingSecret {
 		action = "secrets.update"
 	}
 	versions := map[string]int64{}
@@ -177,10 +178,10 @@ func sortedUnique(keys []string) []string {
 // redeployAffected queues a refreshing redeploy of each app and environment, within scope,
 // whose last successful deploy reads one of keys of kind and gets it from scope's level
 // (no more specific level sets it).
-func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.Principal, kind store.SettingKind, scope store.Scope, keys []string) ([]store.Deploy, error) {
-	var apps []store.App
+func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.Principal, kind berth.SettingKind, scope berth.Scope, keys []string) ([]berth.Deploy, error) {
+	var apps []berth.App
 	switch scope.Level() {
-	case store.LevelGlobal, store.LevelTeam:
+	case berth.LevelGlobal, berth.LevelTeam:
 		var err error
 		if apps, err = tx.Apps(ctx, scope.Team); err != nil {
 			return nil, err
@@ -190,20 +191,20 @@ func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.P
 		if err != nil {
 			return nil, err
 		}
-		apps = []store.App{a}
+		apps = []berth.App{a}
 	}
 	envs, err := tx.Environments(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Deploy
+	var out []berth.Deploy
 	for _, a := range apps {
 		for _, e := range envs {
 			if scope.Env != "" && e.Name != scope.Env {
 				continue
 			}
 			cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, berth.ErrNotFound) {
 				continue // never deployed there
 			}
 			if err != nil {
@@ -229,9 +230,9 @@ func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.P
 			if err := checkDeploy(p, a.Team, e); err != nil {
 				return nil, err
 			}
-			d, err := tx.EnqueueDeploy(ctx, store.NewDeploy{Team: a.Team, App: a.Name, Env: e.Name, Revision: cur.Revision,
-				Kind: store.KindRedeploy, Args: cur.Args, CreatedBy: p.Name,
-				Options: store.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: true, TimeoutSeconds: cur.Options.TimeoutSeconds}})
+			d, err := tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: a.Team, App: a.Name, Env: e.Name, Revision: cur.Revision,
+				Kind: berth.KindRedeploy, Args: cur.Args, CreatedBy: p.Name,
+				Options: berth.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: true, TimeoutSeconds: cur.Options.TimeoutSeconds}})
 			if err != nil {
 				return nil, err
 			}
@@ -244,7 +245,7 @@ func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.P
 // affects reports whether changing keys of kind at level changes what a deploy with usage
 // gets: it reads a key, and the key's winner (after the change) is not at a more specific
 // level. A key unset everywhere counts too: the redeploy then fails and says so.
-func affects(usage deploy.Usage, settings *deploy.Settings, kind store.SettingKind, level store.Level, keys []string) bool {
+func affects(usage deploy.Usage, settings *deploy.Settings, kind berth.SettingKind, level berth.Level, keys []string) bool {
 	for _, k := range keys {
 		if !usage.Uses(kind, k) {
 			continue
@@ -285,8 +286,8 @@ func (s *Service) RotateSecretsKey(ctx context.Context, next *seal.Key) (int, er
 		if n, err = tx.RotateSecretsKey(ctx, next); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(ctx, store.AuditEvent{Actor: "system", Action: "secrets.rotate-key", Target: "secrets",
-			Outcome: store.OutcomeSuccess, Details: map[string]any{"from": from, "to": next.ID(), "values": n}})
+		_, err = tx.AppendAudit(ctx, berth.AuditEvent{Actor: "system", Action: "secrets.rotate-key", Target: "secrets",
+			Outcome: berth.OutcomeSuccess, Details: map[string]any{"from": from, "to": next.ID(), "values": n}})
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -13,7 +14,7 @@ import (
 type Live interface {
 	// LiveApp reports the Deployment's rollout and pods, and how the live objects differ
 	// from desired (a JSON array of objects, as stored for a deploy).
-	LiveApp(ctx context.Context, env store.Environment, namespace, deployment string, desired []byte) (LiveApp, error)
+	LiveApp(ctx context.Context, env berth.Environment, namespace, deployment string, desired []byte) (LiveApp, error)
 }
 
 // SetLive connects the cluster reader that Status uses.
@@ -45,7 +46,7 @@ type EnvStatus struct {
 	Env       string
 	Namespace string
 	// Current is the last successful deploy; Latest the newest of any state.
-	Current, Latest *store.Deploy
+	Current, Latest *berth.Deploy
 	Live            *LiveApp
 	// Error says why the live state could not be read.
 	Error string
@@ -76,14 +77,14 @@ func (s *Service) Status(ctx context.Context, p *authz.Principal, team, app, env
 		}
 		if len(deploys) == 0 {
 			if env != "" {
-				return nil, fmt.Errorf("%s/%s was never deployed to %s: %w", team, app, env, ErrNotFound)
+				return nil, fmt.Errorf("%s/%s was never deployed to %s: %w", team, app, env, berth.ErrNotFound)
 			}
 			continue
 		}
 		es := EnvStatus{Env: e.Name, Namespace: e.Namespace(team, app), Latest: &deploys[0]}
 		cur, err := s.st.LastSucceeded(ctx, a.ID, e.Name, 0)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, berth.ErrNotFound):
 			es.Error = "no successful deploy yet"
 		case err != nil:
 			return nil, err
@@ -94,12 +95,12 @@ func (s *Service) Status(ctx context.Context, p *authz.Principal, team, app, env
 		out = append(out, es)
 	}
 	if env != "" && len(out) == 0 {
-		return nil, fmt.Errorf("environment %s: %w", env, ErrNotFound)
+		return nil, fmt.Errorf("environment %s: %w", env, berth.ErrNotFound)
 	}
 	return out, nil
 }
 
-func (s *Service) readLive(ctx context.Context, env store.Environment, namespace, app string, cur store.Deploy) (*LiveApp, string) {
+func (s *Service) readLive(ctx context.Context, env berth.Environment, namespace, app string, cur berth.Deploy) (*LiveApp, string) {
 	if s.live == nil {
 		return nil, "this server does not read clusters"
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // ListTeams returns every team for a global admin, and the caller's teams otherwise.
-func (s *Service) ListTeams(ctx context.Context, p *authz.Principal) ([]store.Team, error) {
+func (s *Service) ListTeams(ctx context.Context, p *authz.Principal) ([]berth.Team, error) {
 	if err := authz.Check(p, authz.TeamList, authz.Resource{}); err != nil {
 		return nil, err
 	}
@@ -16,7 +17,7 @@ func (s *Service) ListTeams(ctx context.Context, p *authz.Principal) ([]store.Te
 	if err != nil || p.GlobalAdmin {
 		return all, err
 	}
-	var mine []store.Team
+	var mine []berth.Team
 	for _, t := range all {
 		if p.RoleIn(t.Name) != authz.NoRole {
 			mine = append(mine, t)
@@ -26,17 +27,17 @@ func (s *Service) ListTeams(ctx context.Context, p *authz.Principal) ([]store.Te
 }
 
 // GetTeam returns one team the caller may see.
-func (s *Service) GetTeam(ctx context.Context, p *authz.Principal, name string) (store.Team, error) {
+func (s *Service) GetTeam(ctx context.Context, p *authz.Principal, name string) (berth.Team, error) {
 	if err := authz.Check(p, authz.TeamRead, authz.Resource{Team: name}); err != nil {
-		return store.Team{}, err
+		return berth.Team{}, err
 	}
 	t, err := s.st.Team(ctx, name)
 	return t, storeErr(err)
 }
 
 // CreateTeam creates a team (global admins only).
-func (s *Service) CreateTeam(ctx context.Context, p *authz.Principal, name string) (store.Team, error) {
-	var t store.Team
+func (s *Service) CreateTeam(ctx context.Context, p *authz.Principal, name string) (berth.Team, error) {
+	var t berth.Team
 	err := s.mutate(ctx, p, &change{action: "team.create", target: "team/" + name, team: name},
 		allowed(p, authz.TeamCreate, authz.Resource{Team: name}),
 		func(tx *store.Tx) (err error) {
@@ -54,7 +55,7 @@ func (s *Service) DeleteTeam(ctx context.Context, p *authz.Principal, name strin
 }
 
 // ListMembers returns a team's members and their roles.
-func (s *Service) ListMembers(ctx context.Context, p *authz.Principal, team string) ([]store.Membership, error) {
+func (s *Service) ListMembers(ctx context.Context, p *authz.Principal, team string) ([]berth.Membership, error) {
 	if err := authz.Check(p, authz.TeamRead, authz.Resource{Team: team}); err != nil {
 		return nil, err
 	}
@@ -66,14 +67,14 @@ func (s *Service) ListMembers(ctx context.Context, p *authz.Principal, team stri
 }
 
 // SetMember gives user a role in team (team admins and global admins).
-func (s *Service) SetMember(ctx context.Context, p *authz.Principal, team, user, role string) (store.Membership, error) {
-	var m store.Membership
+func (s *Service) SetMember(ctx context.Context, p *authz.Principal, team, user, role string) (berth.Membership, error) {
+	var m berth.Membership
 	c := change{action: "member.set", target: "team/" + team + "/member/" + user, team: team, details: map[string]any{"role": role}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.MemberManage, authz.Resource{Team: team}), func(tx *store.Tx) (err error) {
 		if _, perr := authz.ParseRole(role); perr != nil {
 			return invalid("role", "%v", perr)
 		}
-		m, err = tx.SetMembership(ctx, user, team, store.Role(role))
+		m, err = tx.SetMembership(ctx, user, team, berth.Role(role))
 		return err
 	})
 	return m, err

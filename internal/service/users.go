@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // ListUsers returns every user (global admins only).
-func (s *Service) ListUsers(ctx context.Context, p *authz.Principal) ([]store.User, error) {
+func (s *Service) ListUsers(ctx context.Context, p *authz.Principal) ([]berth.User, error) {
 	if err := authz.Check(p, authz.UserList, authz.Resource{}); err != nil {
 		return nil, err
 	}
@@ -19,11 +20,11 @@ func (s *Service) ListUsers(ctx context.Context, p *authz.Principal) ([]store.Us
 }
 
 // CreateUser creates a user (global admins only).
-func (s *Service) CreateUser(ctx context.Context, p *authz.Principal, u store.User) (store.User, error) {
+func (s *Service) CreateUser(ctx context.Context, p *authz.Principal, u berth.User) (berth.User, error) {
 	if err := checkUserName(u.Name); err != nil {
-		return store.User{}, err
+		return berth.User{}, err
 	}
-	var out store.User
+	var out berth.User
 	c := change{action: "user.create", target: "user/" + u.Name, details: map[string]any{"globalAdmin": u.IsAdmin}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.UserCreate, authz.Resource{}), func(tx *store.Tx) (err error) {
 		out, err = tx.CreateUser(ctx, u)
@@ -51,15 +52,15 @@ const maxTokenTTL = 366 * 24 * time.Hour
 
 // CreateToken creates a token for user ("" means the caller). Only global admins create
 // tokens for others. The secret is returned once and never stored.
-func (s *Service) CreateToken(ctx context.Context, p *authz.Principal, user, name string, ttl time.Duration) (store.Token, string, error) {
+func (s *Service) CreateToken(ctx context.Context, p *authz.Principal, user, name string, ttl time.Duration) (berth.Token, string, error) {
 	if p != nil && user == "" {
 		user = p.Name
 	}
 	if ttl < 0 || ttl > maxTokenTTL {
-		return store.Token{}, "", invalid("expiresIn", "must be between 0 (never) and %s", maxTokenTTL)
+		return berth.Token{}, "", invalid("expiresIn", "must be between 0 (never) and %s", maxTokenTTL)
 	}
 	ts := store.NewTokenSecret()
-	var tok store.Token
+	var tok berth.Token
 	c := change{action: "token.create", target: "user/" + user + "/token/" + name, details: map[string]any{"prefix": ts.Prefix}}
 	err := s.mutate(ctx, p, &c, func() error {
 		if p != nil && user == p.Name {
@@ -75,13 +76,13 @@ func (s *Service) CreateToken(ctx context.Context, p *authz.Principal, user, nam
 		return err
 	})
 	if err != nil {
-		return store.Token{}, "", err
+		return berth.Token{}, "", err
 	}
 	return tok, ts.Secret, nil
 }
 
 // ListTokens lists user's tokens ("" means the caller's).
-func (s *Service) ListTokens(ctx context.Context, p *authz.Principal, user string) ([]store.Token, error) {
+func (s *Service) ListTokens(ctx context.Context, p *authz.Principal, user string) ([]berth.Token, error) {
 	if p != nil && user == "" {
 		user = p.Name
 	}
@@ -95,12 +96,12 @@ func (s *Service) ListTokens(ctx context.Context, p *authz.Principal, user strin
 }
 
 // RevokeToken revokes a token of the caller's, or anyone's for a global admin.
-func (s *Service) RevokeToken(ctx context.Context, p *authz.Principal, id int64) (store.Token, error) {
+func (s *Service) RevokeToken(ctx context.Context, p *authz.Principal, id int64) (berth.Token, error) {
 	tok, err := s.st.Token(ctx, id)
 	if err != nil {
-		return store.Token{}, storeErr(err)
+		return berth.Token{}, storeErr(err)
 	}
-	var out store.Token
+	var out berth.Token
 	c := change{action: "token.revoke", target: "user/" + tok.User + "/token/" + strconv.FormatInt(id, 10), details: map[string]any{"prefix": tok.Prefix}}
 	err = s.mutate(ctx, p, &c, func() error {
 		if p != nil && tok.User == p.Name {

@@ -7,28 +7,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
-)
 
-// App is a deployable application owned by a team; its name is unique within the team.
-type App struct {
-	ID        int64     `json:"id"`
-	TeamID    int64     `json:"team_id"`
-	Team      string    `json:"team"`
-	Name      string    `json:"name"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	// LatestRevision is the number of the newest manifest revision, 0 before the first.
-	LatestRevision int64 `json:"latest_revision"`
-}
+	"github.com/berth-dev/berth/internal/berth"
+)
 
 const (
 	appColumns = "a.id, a.team_id, t.name, a.name, a.created_by, a.created_at, a.latest_revision"
 	appFrom    = " FROM apps a JOIN teams t ON t.id = a.team_id"
 )
 
-func scanApp(sc scanner) (App, error) {
-	var a App
+func scanApp(sc scanner) (berth.App, error) {
+	var a berth.App
 	var created int64
 	err := sc.Scan(&a.ID, &a.TeamID, &a.Team, &a.Name, &a.CreatedBy, &created, &a.LatestRevision)
 	a.CreatedAt = fromMicros(created)
@@ -38,13 +27,13 @@ func scanApp(sc scanner) (App, error) {
 func appKey(team, app string) string { return team + "/" + app }
 
 // App returns team's app called name.
-func (q queries) App(ctx context.Context, team, name string) (App, error) {
+func (q queries) App(ctx context.Context, team, name string) (berth.App, error) {
 	a, err := scanApp(q.queryRow(ctx, "SELECT "+appColumns+appFrom+" WHERE t.name = ? AND a.name = ?", team, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return App{}, q.missingApp(ctx, team, name)
+		return berth.App{}, q.missingApp(ctx, team, name)
 	}
 	if err != nil {
-		return App{}, fmt.Errorf("get app %q: %w", appKey(team, name), err)
+		return berth.App{}, fmt.Errorf("get app %q: %w", appKey(team, name), err)
 	}
 	return a, nil
 }
@@ -58,7 +47,7 @@ func (q queries) missingApp(ctx context.Context, team, name string) error {
 }
 
 // Apps returns the apps of team, or of every team when team is empty, by team and name.
-func (q queries) Apps(ctx context.Context, team string) ([]App, error) {
+func (q queries) Apps(ctx context.Context, team string) ([]berth.App, error) {
 	query, args := "SELECT "+appColumns+appFrom+" ORDER BY t.name, a.name", []any(nil)
 	if team != "" {
 		if _, err := q.Team(ctx, team); err != nil {
@@ -74,24 +63,24 @@ func (q queries) Apps(ctx context.Context, team string) ([]App, error) {
 }
 
 // CreateApp registers an app called name for team; createdBy names the actor.
-func (tx *Tx) CreateApp(ctx context.Context, team, name, createdBy string) (App, error) {
-	if err := ValidateName("name", name); err != nil {
-		return App{}, fmt.Errorf("create app in team %q: %w", team, err)
+func (tx *Tx) CreateApp(ctx context.Context, team, name, createdBy string) (berth.App, error) {
+	if err := berth.ValidateName("name", name); err != nil {
+		return berth.App{}, fmt.Errorf("create app in team %q: %w", team, err)
 	}
 	if err := validateText("created_by", createdBy, 254); err != nil {
-		return App{}, fmt.Errorf("create app %q: %w", appKey(team, name), err)
+		return berth.App{}, fmt.Errorf("create app %q: %w", appKey(team, name), err)
 	}
-	a := App{Team: team, Name: name, CreatedBy: createdBy}
+	a := berth.App{Team: team, Name: name, CreatedBy: createdBy}
 	var created int64
 	err := tx.queryRow(ctx, `INSERT INTO apps (team_id, name, created_by, created_at)
 		SELECT id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT) FROM teams WHERE name = ?
 		RETURNING id, team_id, created_at`,
 		name, createdBy, micros(tx.stamp()), team).Scan(&a.ID, &a.TeamID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return App{}, fmt.Errorf("create app %q: %w", name, notFound("team", team))
+		return berth.App{}, fmt.Errorf("create app %q: %w", name, notFound("team", team))
 	}
 	if err != nil {
-		return App{}, fmt.Errorf("create app %q: %w", appKey(team, name), dbErr(err))
+		return berth.App{}, fmt.Errorf("create app %q: %w", appKey(team, name), dbErr(err))
 	}
 	a.CreatedAt = fromMicros(created)
 	return a, nil
@@ -109,25 +98,13 @@ func (tx *Tx) DeleteApp(ctx context.Context, team, name string) error {
 	return fmt.Errorf("delete app: %w", tx.missingApp(ctx, team, name))
 }
 
-// Revision is one version of an app's manifest, numbered from 1 per app.
-type Revision struct {
-	AppID     int64     `json:"app_id"`
-	Team      string    `json:"team"`
-	App       string    `json:"app"`
-	Number    int64     `json:"revision"`
-	Manifest  string    `json:"manifest"`
-	Digest    string    `json:"digest"` // hex SHA-256 of Manifest
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 const (
 	revisionColumns = "r.app_id, t.name, a.name, r.revision, r.manifest, r.digest, r.created_by, r.created_at"
 	revisionFrom    = " FROM app_revisions r JOIN apps a ON a.id = r.app_id JOIN teams t ON t.id = a.team_id"
 )
 
-func scanRevision(sc scanner) (Revision, error) {
-	var r Revision
+func scanRevision(sc scanner) (berth.Revision, error) {
+	var r berth.Revision
 	var created int64
 	err := sc.Scan(&r.AppID, &r.Team, &r.App, &r.Number, &r.Manifest, &r.Digest, &r.CreatedBy, &created)
 	r.CreatedAt = fromMicros(created)
@@ -135,70 +112,70 @@ func scanRevision(sc scanner) (Revision, error) {
 }
 
 // AddRevision stores manifest as the app's next revision.
-func (tx *Tx) AddRevision(ctx context.Context, team, app, manifest, createdBy string) (Revision, error) {
+func (tx *Tx) AddRevision(ctx context.Context, team, app, manifest, createdBy string) (berth.Revision, error) {
 	key := appKey(team, app)
 	if err := validateText("created_by", createdBy, 254); err != nil {
-		return Revision{}, fmt.Errorf("add revision to app %q: %w", key, err)
+		return berth.Revision{}, fmt.Errorf("add revision to app %q: %w", key, err)
 	}
 	if manifest == "" {
-		return Revision{}, fmt.Errorf("add revision to app %q: %w", key, invalid("manifest", "must not be empty"))
+		return berth.Revision{}, fmt.Errorf("add revision to app %q: %w", key, invalid("manifest", "must not be empty"))
 	}
 	// Bumping the counter locks the app's row, so concurrent revisions of one app get
 	// consecutive numbers.
-	r := Revision{Team: team, App: app, Manifest: manifest, CreatedBy: createdBy, CreatedAt: tx.stamp()}
+	r := berth.Revision{Team: team, App: app, Manifest: manifest, CreatedBy: createdBy, CreatedAt: tx.stamp()}
 	err := tx.queryRow(ctx, `UPDATE apps SET latest_revision = latest_revision + 1
 		WHERE name = ? AND team_id = (SELECT id FROM teams WHERE name = ?)
 		RETURNING id, latest_revision`, app, team).Scan(&r.AppID, &r.Number)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Revision{}, fmt.Errorf("add revision: %w", tx.missingApp(ctx, team, app))
+		return berth.Revision{}, fmt.Errorf("add revision: %w", tx.missingApp(ctx, team, app))
 	}
 	if err != nil {
-		return Revision{}, fmt.Errorf("add revision to app %q: %w", key, dbErr(err))
+		return berth.Revision{}, fmt.Errorf("add revision to app %q: %w", key, dbErr(err))
 	}
 	sum := sha256.Sum256([]byte(manifest))
 	r.Digest = hex.EncodeToString(sum[:])
 	if _, err := tx.exec(ctx, `INSERT INTO app_revisions (app_id, revision, manifest, digest, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		r.AppID, r.Number, r.Manifest, r.Digest, r.CreatedBy, micros(r.CreatedAt)); err != nil {
-		return Revision{}, fmt.Errorf("add revision %d to app %q: %w", r.Number, key, dbErr(err))
+		return berth.Revision{}, fmt.Errorf("add revision %d to app %q: %w", r.Number, key, dbErr(err))
 	}
 	return r, nil
 }
 
 // Revision returns revision number of team's app.
-func (q queries) Revision(ctx context.Context, team, app string, number int64) (Revision, error) {
+func (q queries) Revision(ctx context.Context, team, app string, number int64) (berth.Revision, error) {
 	r, err := scanRevision(q.queryRow(ctx, "SELECT "+revisionColumns+revisionFrom+
 		" WHERE t.name = ? AND a.name = ? AND r.revision = ?", team, app, number))
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := q.App(ctx, team, app); err != nil {
-			return Revision{}, err
+			return berth.Revision{}, err
 		}
-		return Revision{}, fmt.Errorf("revision %d of app %q: %w", number, appKey(team, app), ErrNotFound)
+		return berth.Revision{}, fmt.Errorf("revision %d of app %q: %w", number, appKey(team, app), berth.ErrNotFound)
 	}
 	if err != nil {
-		return Revision{}, fmt.Errorf("get revision %d of app %q: %w", number, appKey(team, app), err)
+		return berth.Revision{}, fmt.Errorf("get revision %d of app %q: %w", number, appKey(team, app), err)
 	}
 	return r, nil
 }
 
 // LatestRevision returns the newest revision of team's app; [ErrNotFound] before the first.
-func (q queries) LatestRevision(ctx context.Context, team, app string) (Revision, error) {
+func (q queries) LatestRevision(ctx context.Context, team, app string) (berth.Revision, error) {
 	r, err := scanRevision(q.queryRow(ctx, "SELECT "+revisionColumns+revisionFrom+
 		" WHERE t.name = ? AND a.name = ? AND r.revision = a.latest_revision", team, app))
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := q.App(ctx, team, app); err != nil {
-			return Revision{}, err
+			return berth.Revision{}, err
 		}
-		return Revision{}, fmt.Errorf("app %q has no revisions: %w", appKey(team, app), ErrNotFound)
+		return berth.Revision{}, fmt.Errorf("app %q has no revisions: %w", appKey(team, app), berth.ErrNotFound)
 	}
 	if err != nil {
-		return Revision{}, fmt.Errorf("get latest revision of app %q: %w", appKey(team, app), err)
+		return berth.Revision{}, fmt.Errorf("get latest revision of app %q: %w", appKey(team, app), err)
 	}
 	return r, nil
 }
 
 // Revisions returns every revision of team's app, newest first.
-func (q queries) Revisions(ctx context.Context, team, app string) ([]Revision, error) {
+func (q queries) Revisions(ctx context.Context, team, app string) ([]berth.Revision, error) {
 	if _, err := q.App(ctx, team, app); err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}

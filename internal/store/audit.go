@@ -9,34 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
-
-// Outcome is how the audited call ended.
-type Outcome string
-
-// The outcomes of an audited call.
-const (
-	OutcomeSuccess Outcome = "success" // the change was made
-	OutcomeDenied  Outcome = "denied"  // authorization refused it
-	OutcomeFailure Outcome = "failure" // it was allowed but failed
-)
-
-// AuditEvent is one entry of the append-only audit log. Details must never hold a secret
-// value: names, versions and ids only.
-type AuditEvent struct {
-	ID        int64          `json:"id"`
-	Time      time.Time      `json:"time"`
-	Actor     string         `json:"actor"`          // user name, or "system"
-	Action    string         `json:"action"`         // e.g. "team.create", "token.revoke"
-	Target    string         `json:"target"`         // what was acted on, e.g. "team/insights"
-	Team      string         `json:"team,omitempty"` // the team the target belongs to
-	App       string         `json:"app,omitempty"`  // the app the target belongs to
-	RequestID string         `json:"request_id,omitempty"`
-	Outcome   Outcome        `json:"outcome"`
-	Details   map[string]any `json:"details,omitempty"`
-	PrevHash  string         `json:"prev_hash"`
-	Hash      string         `json:"hash"`
-}
 
 // genesisHash is the prev_hash of the first event.
 const genesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -72,7 +47,7 @@ func hashAuditRow(r auditRow) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func validateAuditEvent(ev AuditEvent) error {
+func validateAuditEvent(ev berth.AuditEvent) error {
 	if err := validateText("actor", ev.Actor, 254); err != nil {
 		return err
 	}
@@ -83,7 +58,7 @@ func validateAuditEvent(ev AuditEvent) error {
 		return invalid("event", "target, team, app or request id is too long")
 	}
 	switch ev.Outcome {
-	case OutcomeSuccess, OutcomeDenied, OutcomeFailure:
+	case berth.OutcomeSuccess, berth.OutcomeDenied, berth.OutcomeFailure:
 	default:
 		return invalid("outcome", "%q is not one of success, denied, failure", ev.Outcome)
 	}
@@ -96,16 +71,16 @@ func validateAuditEvent(ev AuditEvent) error {
 // The append locks the chain's head until the transaction ends, so that concurrent
 // appends form one chain; call it as the last statement of a transaction, to hold that
 // lock briefly.
-func (tx *Tx) AppendAudit(ctx context.Context, ev AuditEvent) (AuditEvent, error) {
+func (tx *Tx) AppendAudit(ctx context.Context, ev berth.AuditEvent) (berth.AuditEvent, error) {
 	if err := validateAuditEvent(ev); err != nil {
-		return AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, err)
+		return berth.AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, err)
 	}
 	details := []byte("{}")
 	if len(ev.Details) > 0 {
 		var err error
 		// encoding/json sorts map keys: equal details are stored as equal text.
 		if details, err = json.Marshal(ev.Details); err != nil {
-			return AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, invalid("details", "%v", err))
+			return berth.AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, invalid("details", "%v", err))
 		}
 	}
 	if ev.Time.IsZero() {
@@ -117,7 +92,7 @@ func (tx *Tx) AppendAudit(ctx context.Context, ev AuditEvent) (AuditEvent, error
 	var lastHash string
 	if err := tx.queryRow(ctx, "SELECT last_id, last_hash FROM audit_head WHERE id = 1"+tx.d.forUpdate).
 		Scan(&lastID, &lastHash); err != nil {
-		return AuditEvent{}, fmt.Errorf("append audit event %q: read chain head: %w", ev.Action, err)
+		return berth.AuditEvent{}, fmt.Errorf("append audit event %q: read chain head: %w", ev.Action, err)
 	}
 	r := auditRow{
 		id: lastID + 1, at: micros(ev.Time),
@@ -129,10 +104,10 @@ func (tx *Tx) AppendAudit(ctx context.Context, ev AuditEvent) (AuditEvent, error
 		(id, occurred_at, actor, action, target, team, app, request_id, outcome, details, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.id, r.at, r.actor, r.action, r.target, r.team, r.app, r.requestID, r.outcome, r.details, r.prevHash, r.hash); err != nil {
-		return AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, dbErr(err))
+		return berth.AuditEvent{}, fmt.Errorf("append audit event %q: %w", ev.Action, dbErr(err))
 	}
 	if _, err := tx.exec(ctx, "UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1", r.id, r.hash); err != nil {
-		return AuditEvent{}, fmt.Errorf("append audit event %q: move chain head: %w", ev.Action, err)
+		return berth.AuditEvent{}, fmt.Errorf("append audit event %q: move chain head: %w", ev.Action, err)
 	}
 	ev.ID, ev.PrevHash, ev.Hash = r.id, r.prevHash, r.hash
 	return ev, nil
@@ -147,19 +122,19 @@ func scanAuditRow(sc scanner) (auditRow, error) {
 	return r, err
 }
 
-func scanAuditEvent(sc scanner) (AuditEvent, error) {
+func scanAuditEvent(sc scanner) (berth.AuditEvent, error) {
 	r, err := scanAuditRow(sc)
 	if err != nil {
-		return AuditEvent{}, err
+		return berth.AuditEvent{}, err
 	}
-	ev := AuditEvent{
+	ev := berth.AuditEvent{
 		ID: r.id, Time: fromMicros(r.at), Actor: r.actor, Action: r.action, Target: r.target,
-		Team: r.team, App: r.app, RequestID: r.requestID, Outcome: Outcome(r.outcome),
+		Team: r.team, App: r.app, RequestID: r.requestID, Outcome: berth.Outcome(r.outcome),
 		PrevHash: r.prevHash, Hash: r.hash,
 	}
 	if r.details != "{}" {
 		if err := json.Unmarshal([]byte(r.details), &ev.Details); err != nil {
-			return AuditEvent{}, fmt.Errorf("audit event %d: details are not a JSON object: %w", r.id, err)
+			return berth.AuditEvent{}, fmt.Errorf("audit event %d: details are not a JSON object: %w", r.id, err)
 		}
 	}
 	return ev, nil
@@ -185,7 +160,7 @@ const (
 )
 
 // ListAudit returns the events f selects, newest first.
-func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]berth.AuditEvent, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct {

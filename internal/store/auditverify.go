@@ -4,37 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
-
-// AuditProblemKind says what VerifyAudit found wrong with the audit log.
-type AuditProblemKind string
-
-// The kinds of audit log tampering VerifyAudit tells apart.
-const (
-	// AuditEdited: a row's fields no longer match its hash, or the last row was rewritten
-	// with a recomputed hash (it no longer matches the chain head).
-	AuditEdited AuditProblemKind = "edited"
-	// AuditDeleted: ids that were appended are missing.
-	AuditDeleted AuditProblemKind = "deleted"
-	// AuditInserted: a row that AppendAudit never wrote — beyond the chain head, or with an
-	// id out of sequence.
-	AuditInserted AuditProblemKind = "inserted"
-	// AuditBrokenLink: a row's prev_hash is not its predecessor's hash, though both rows
-	// match their own hashes: the predecessor was rewritten and re-hashed, or this row was
-	// replaced by one with a forged link.
-	AuditBrokenLink AuditProblemKind = "broken-link"
-)
-
-// AuditProblem is one finding of VerifyAudit: which event, what kind, and the evidence.
-type AuditProblem struct {
-	ID     int64            `json:"id"` // the event's id; for a run of deleted events, the first
-	Kind   AuditProblemKind `json:"kind"`
-	Detail string           `json:"detail"`
-}
-
-func (p AuditProblem) String() string {
-	return fmt.Sprintf("audit event %d: %s: %s", p.ID, p.Kind, p.Detail)
-}
 
 // VerifyAudit walks the audit log in id order and recomputes its hash chain. It returns
 // no problems for an intact log, and otherwise one problem for each edited, deleted,
@@ -43,7 +15,7 @@ func (p AuditProblem) String() string {
 //
 // The chain cannot expose a rewrite that recomputes every later hash and the chain head
 // too; that needs the head's hash kept outside the database (e.g. logged periodically).
-func (s *Store) VerifyAudit(ctx context.Context) ([]AuditProblem, error) {
+func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.d == postgresDialect {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -66,9 +38,9 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]AuditProblem, error) {
 	}
 	defer rows.Close()
 
-	var problems []AuditProblem
-	report := func(id int64, kind AuditProblemKind, format string, args ...any) {
-		problems = append(problems, AuditProblem{ID: id, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+	var problems []berth.AuditProblem
+	report := func(id int64, kind berth.AuditProblemKind, format string, args ...any) {
+		problems = append(problems, berth.AuditProblem{ID: id, Kind: kind, Detail: fmt.Sprintf(format, args...)})
 	}
 	prevID, prevHash, prevEdited := int64(0), genesisHash, false
 	for rows.Next() {
@@ -78,29 +50,29 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]AuditProblem, error) {
 		}
 		switch {
 		case r.id <= 0:
-			report(r.id, AuditInserted, "id is out of sequence (ids start at 1)")
+			report(r.id, berth.AuditInserted, "id is out of sequence (ids start at 1)")
 			continue
 		case r.id > headID:
-			report(r.id, AuditInserted, "row is beyond the chain head (the last appended event is %d)", headID)
+			report(r.id, berth.AuditInserted, "row is beyond the chain head (the last appended event is %d)", headID)
 			continue
 		}
 		gap := r.id > prevID+1
 		if gap {
 			if r.id == prevID+2 {
-				report(prevID+1, AuditDeleted, "event is missing (event %d follows event %d)", r.id, prevID)
+				report(prevID+1, berth.AuditDeleted, "event is missing (event %d follows event %d)", r.id, prevID)
 			} else {
-				report(prevID+1, AuditDeleted, "events %d to %d are missing", prevID+1, r.id-1)
+				report(prevID+1, berth.AuditDeleted, "events %d to %d are missing", prevID+1, r.id-1)
 			}
 		}
 		edited := hashAuditRow(r) != r.hash
 		switch {
 		case edited:
-			report(r.id, AuditEdited, "stored fields do not match the event's hash")
+			report(r.id, berth.AuditEdited, "stored fields do not match the event's hash")
 		case !gap && r.prevHash != prevHash:
 			if prevID == 0 {
-				report(r.id, AuditBrokenLink, "the first event's prev_hash is not the genesis hash")
+				report(r.id, berth.AuditBrokenLink, "the first event's prev_hash is not the genesis hash")
 			} else {
-				report(r.id, AuditBrokenLink, "prev_hash does not match event %d's hash: event %d was rewritten with a recomputed hash, or event %d was replaced", prevID, prevID, r.id)
+				report(r.id, berth.AuditBrokenLink, "prev_hash does not match event %d's hash: event %d was rewritten with a recomputed hash, or event %d was replaced", prevID, prevID, r.id)
 			}
 		}
 		prevID, prevHash, prevEdited = r.id, r.hash, edited
@@ -111,12 +83,12 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]AuditProblem, error) {
 	switch {
 	case prevID < headID:
 		if prevID+1 == headID {
-			report(headID, AuditDeleted, "the last appended event is missing")
+			report(headID, berth.AuditDeleted, "the last appended event is missing")
 		} else {
-			report(prevID+1, AuditDeleted, "events %d to %d, the end of the log, are missing", prevID+1, headID)
+			report(prevID+1, berth.AuditDeleted, "events %d to %d, the end of the log, are missing", prevID+1, headID)
 		}
 	case headID > 0 && prevHash != headHash && !prevEdited:
-		report(prevID, AuditEdited, "hash differs from the chain head's: the event was rewritten with a recomputed hash")
+		report(prevID, berth.AuditEdited, "hash differs from the chain head's: the event was rewritten with a recomputed hash")
 	}
 	return problems, nil
 }

@@ -9,74 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
-
-// DeployState is where a deploy is in its life: queued, running, then exactly one of
-// succeeded or failed.
-type DeployState string
-
-// The states of a deploy.
-const (
-	DeployQueued    DeployState = "queued"
-	DeployRunning   DeployState = "running"
-	DeploySucceeded DeployState = "succeeded"
-	DeployFailed    DeployState = "failed"
-)
-
-// Final reports whether s is an end state.
-func (s DeployState) Final() bool { return s == DeploySucceeded || s == DeployFailed }
-
-// DeployKind says why a deploy exists.
-type DeployKind string
-
-// The kinds of deploy.
-const (
-	KindDeploy       DeployKind = "deploy"        // a revision, by a user
-	KindRedeploy     DeployKind = "redeploy"      // the current revision again (team redeploy)
-	KindRollback     DeployKind = "rollback"      // an earlier deploy's objects, by a user
-	KindAutoRollback DeployKind = "auto-rollback" // the last good deploy's objects, after a failure
-)
-
-// ErrLeaseLost means a worker no longer holds a deploy: its lease expired and another
-// worker may have claimed it. The worker must stop touching the deploy.
-var ErrLeaseLost = errors.New("deploy lease lost")
-
-// DeployOptions tune how a deploy runs.
-type DeployOptions struct {
-	ForceConflicts bool `json:"forceConflicts,omitempty"`
-	// NoAutoRollback turns off the automatic rollback after a failed rollout.
-	NoAutoRollback bool `json:"noAutoRollback,omitempty"`
-	// Refresh re-renders with current configuration (redeploys).
-	Refresh bool `json:"refresh,omitempty"`
-	// TimeoutSeconds bounds the rollout; 0 means the server's default.
-	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
-}
-
-// Deploy is one deploy job of an app into an environment.
-type Deploy struct {
-	ID            int64             `json:"id"`
-	AppID         int64             `json:"app_id"`
-	Team          string            `json:"team"`
-	App           string            `json:"app"`
-	Env           string            `json:"env"`
-	Revision      int64             `json:"revision"`
-	Kind          DeployKind        `json:"kind"`
-	Args          map[string]string `json:"args,omitempty"`
-	Options       DeployOptions     `json:"options"`
-	SourceDeploy  int64             `json:"source_deploy,omitempty"`
-	RollbackOf    int64             `json:"rollback_of,omitempty"`
-	BatchID       int64             `json:"batch_id,omitempty"`
-	ObjectsDigest string            `json:"objects_digest,omitempty"`
-	State         DeployState       `json:"state"`
-	Reason        string            `json:"reason,omitempty"`
-	CreatedBy     string            `json:"created_by"`
-	CreatedAt     time.Time         `json:"created_at"`
-	StartedAt     time.Time         `json:"started_at,omitzero"`
-	FinishedAt    time.Time         `json:"finished_at,omitzero"`
-	LeaseOwner    string            `json:"lease_owner,omitempty"`
-	LeaseExpires  time.Time         `json:"lease_expires,omitzero"`
-	Attempts      int               `json:"attempts"`
-}
 
 const (
 	deployColumns = `d.id, d.app_id, t.name, a.name, d.env, d.revision, d.kind, d.args, d.options,
@@ -85,8 +20,16 @@ const (
 	deployFrom = " FROM deploys d JOIN apps a ON a.id = d.app_id JOIN teams t ON t.id = a.team_id"
 )
 
-func scanDeploy(sc scanner) (Deploy, error) {
-	var d Deploy
+// storedOptions is the stored form of a deploy's options (the column options, JSON).
+type storedOptions struct {
+	ForceConflicts bool `json:"forceConflicts,omitempty"`
+	NoAutoRollback bool `json:"noAutoRollback,omitempty"`
+	Refresh        bool `json:"refresh,omitempty"`
+	TimeoutSeconds int  `json:"timeoutSeconds,omitempty"`
+}
+
+func scanDeploy(sc scanner) (berth.Deploy, error) {
+	var d berth.Deploy
 	var args, opts string
 	var source, rollbackOf, batch, started, finished sql.NullInt64
 	var created, lease int64
@@ -99,28 +42,17 @@ func scanDeploy(sc scanner) (Deploy, error) {
 	if err := json.Unmarshal([]byte(args), &d.Args); err != nil {
 		return d, fmt.Errorf("deploy %d: args: %w", d.ID, err)
 	}
-	if err := json.Unmarshal([]byte(opts), &d.Options); err != nil {
+	var o storedOptions
+	if err := json.Unmarshal([]byte(opts), &o); err != nil {
 		return d, fmt.Errorf("deploy %d: options: %w", d.ID, err)
 	}
+	d.Options = berth.DeployOptions(o)
 	d.SourceDeploy, d.RollbackOf, d.BatchID = source.Int64, rollbackOf.Int64, batch.Int64
 	d.CreatedAt, d.StartedAt, d.FinishedAt = fromMicros(created), fromNullMicros(started), fromNullMicros(finished)
 	if lease > 0 {
 		d.LeaseExpires = fromMicros(lease)
 	}
 	return d, nil
-}
-
-// NewDeploy is what EnqueueDeploy stores.
-type NewDeploy struct {
-	Team, App, Env string
-	Revision       int64
-	Kind           DeployKind
-	Args           map[string]string
-	Options        DeployOptions
-	SourceDeploy   int64
-	RollbackOf     int64
-	BatchID        int64
-	CreatedBy      string
 }
 
 func nullID(id int64) any {
@@ -132,39 +64,37 @@ func nullID(id int64) any {
 
 // EnqueueDeploy stores a queued deploy. Workers claim deploys of one app and environment
 // in the order they were queued.
-func (tx *Tx) EnqueueDeploy(ctx context.Context, nd NewDeploy) (Deploy, error) {
+func (tx *Tx) EnqueueDeploy(ctx context.Context, nd berth.NewDeploy) (berth.Deploy, error) {
 	key := appKey(nd.Team, nd.App)
-	if err := ValidateName("env", nd.Env); err != nil {
-		return Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, err)
+	if err := berth.ValidateName("env", nd.Env); err != nil {
+		return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, err)
 	}
-	switch nd.Kind {
-	case KindDeploy, KindRedeploy, KindRollback, KindAutoRollback:
-	default:
-		return Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, invalid("kind", "%q is not a deploy kind", nd.Kind))
+	if !nd.Kind.Valid() {
+		return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, invalid("kind", "%q is not a deploy kind", nd.Kind))
 	}
 	if nd.Args == nil {
 		nd.Args = map[string]string{}
 	}
 	args, err := json.Marshal(nd.Args)
 	if err != nil {
-		return Deploy{}, err
+		return berth.Deploy{}, err
 	}
-	opts, err := json.Marshal(nd.Options)
+	opts, err := json.Marshal(storedOptions(nd.Options))
 	if err != nil {
-		return Deploy{}, err
+		return berth.Deploy{}, err
 	}
 	app, err := tx.App(ctx, nd.Team, nd.App)
 	if err != nil {
-		return Deploy{}, fmt.Errorf("queue deploy: %w", err)
+		return berth.Deploy{}, fmt.Errorf("queue deploy: %w", err)
 	}
 	var id int64
 	err = tx.queryRow(ctx, `INSERT INTO deploys (app_id, env, revision, kind, args, options, source_deploy,
 			rollback_of, batch_id, state, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		app.ID, nd.Env, nd.Revision, nd.Kind, string(args), string(opts), nullID(nd.SourceDeploy),
-		nullID(nd.RollbackOf), nullID(nd.BatchID), DeployQueued, nd.CreatedBy, micros(tx.stamp())).Scan(&id)
+		nullID(nd.RollbackOf), nullID(nd.BatchID), berth.DeployQueued, nd.CreatedBy, micros(tx.stamp())).Scan(&id)
 	if err != nil {
-		return Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, dbErr(err))
+		return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, dbErr(err))
 	}
 	return tx.Deploy(ctx, id)
 }
@@ -189,13 +119,13 @@ func (tx *Tx) CreateBatch(ctx context.Context, team string, concurrency int, cre
 }
 
 // Deploy returns the deploy with id.
-func (q queries) Deploy(ctx context.Context, id int64) (Deploy, error) {
+func (q queries) Deploy(ctx context.Context, id int64) (berth.Deploy, error) {
 	d, err := scanDeploy(q.queryRow(ctx, "SELECT "+deployColumns+deployFrom+" WHERE d.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Deploy{}, notFound("deploy", fmt.Sprint(id))
+		return berth.Deploy{}, notFound("deploy", fmt.Sprint(id))
 	}
 	if err != nil {
-		return Deploy{}, fmt.Errorf("get deploy %d: %w", id, err)
+		return berth.Deploy{}, fmt.Errorf("get deploy %d: %w", id, err)
 	}
 	return d, nil
 }
@@ -205,12 +135,12 @@ type DeployFilter struct {
 	Team, App, Env string
 	BatchID        int64
 	// States, when set, keeps only deploys in these states.
-	States []DeployState
+	States []berth.DeployState
 	Limit  int
 }
 
 // Deploys returns the deploys f selects, newest first.
-func (q queries) Deploys(ctx context.Context, f DeployFilter) ([]Deploy, error) {
+func (q queries) Deploys(ctx context.Context, f DeployFilter) ([]berth.Deploy, error) {
 	query := "SELECT " + deployColumns + deployFrom + " WHERE 1=1"
 	var args []any
 	for _, c := range []struct {
@@ -256,12 +186,12 @@ func repeat(s string, n int) string {
 // environment it was ever deployed to, the newest deploy — or with succeeded the newest
 // successful one — ordered by team, app and environment. It is one query for an overview
 // of many apps.
-func (q queries) LatestDeploys(ctx context.Context, team string, succeeded bool) ([]Deploy, error) {
+func (q queries) LatestDeploys(ctx context.Context, team string, succeeded bool) ([]berth.Deploy, error) {
 	inner := "SELECT MAX(x.id) FROM deploys x"
 	var args []any
 	if succeeded {
 		inner += " WHERE x.state = ?"
-		args = append(args, DeploySucceeded)
+		args = append(args, berth.DeploySucceeded)
 	}
 	query := "SELECT " + deployColumns + deployFrom + " WHERE d.id IN (" + inner + " GROUP BY x.app_id, x.env)"
 	if team != "" {
@@ -278,15 +208,15 @@ func (q queries) LatestDeploys(ctx context.Context, team string, succeeded bool)
 
 // LastSucceeded returns the newest succeeded deploy of an app in env with an id below
 // before (0: any), or ErrNotFound.
-func (q queries) LastSucceeded(ctx context.Context, appID int64, env string, before int64) (Deploy, error) {
+func (q queries) LastSucceeded(ctx context.Context, appID int64, env string, before int64) (berth.Deploy, error) {
 	if before == 0 {
 		before = 1<<62 - 1
 	}
 	d, err := scanDeploy(q.queryRow(ctx, "SELECT "+deployColumns+deployFrom+
 		" WHERE d.app_id = ? AND d.env = ? AND d.state = ? AND d.id < ? ORDER BY d.id DESC LIMIT 1",
-		appID, env, DeploySucceeded, before))
+		appID, env, berth.DeploySucceeded, before))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Deploy{}, notFound("succeeded deploy", fmt.Sprintf("app %d in %s", appID, env))
+		return berth.Deploy{}, notFound("succeeded deploy", fmt.Sprintf("app %d in %s", appID, env))
 	}
 	return d, err
 }
@@ -296,8 +226,8 @@ func (q queries) LastSucceeded(ctx context.Context, appID int64, env string, bef
 // worker died), and no older unfinished deploy of the same app and environment exists — so
 // deploys of one app and environment run one at a time, in order — and its batch has fewer
 // than its concurrency running. Each claim counts an attempt.
-func (s *Store) ClaimDeploy(ctx context.Context, owner string, lease time.Duration) (Deploy, bool, error) {
-	var claimed Deploy
+func (s *Store) ClaimDeploy(ctx context.Context, owner string, lease time.Duration) (berth.Deploy, bool, error) {
+	var claimed berth.Deploy
 	var ok bool
 	err := s.Tx(ctx, func(tx *Tx) error {
 		now := micros(tx.stamp())
@@ -351,7 +281,7 @@ func leaseHeld(res sql.Result, id int64) error {
 		return err
 	}
 	if n != 1 {
-		return fmt.Errorf("deploy %d: %w", id, ErrLeaseLost)
+		return fmt.Errorf("deploy %d: %w", id, berth.ErrLeaseLost)
 	}
 	return nil
 }
@@ -365,16 +295,16 @@ func (tx *Tx) CheckLease(ctx context.Context, id int64, owner string) error {
 		return fmt.Errorf("check lease on deploy %d: %w", id, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("deploy %d: %w", id, ErrLeaseLost)
+		return fmt.Errorf("deploy %d: %w", id, berth.ErrLeaseLost)
 	}
 	return nil
 }
 
 // FinishDeploy moves owner's running deploy to its final state, once: a second call, or a
 // call by a worker that lost the lease, returns ErrLeaseLost and changes nothing.
-func (tx *Tx) FinishDeploy(ctx context.Context, id int64, owner string, state DeployState, reason string) (Deploy, error) {
+func (tx *Tx) FinishDeploy(ctx context.Context, id int64, owner string, state berth.DeployState, reason string) (berth.Deploy, error) {
 	if !state.Final() {
-		return Deploy{}, invalid("state", "%q is not a final state", state)
+		return berth.Deploy{}, invalid("state", "%q is not a final state", state)
 	}
 	if len(reason) > 4096 {
 		reason = reason[:4096]
@@ -383,10 +313,10 @@ func (tx *Tx) FinishDeploy(ctx context.Context, id int64, owner string, state De
 	res, err := tx.exec(ctx, `UPDATE deploys SET state = ?, reason = ?, finished_at = ?, lease_owner = '', lease_expires = 0
 		WHERE id = ? AND lease_owner = ? AND state = 'running'`, state, reason, now, id, owner)
 	if err != nil {
-		return Deploy{}, fmt.Errorf("finish deploy %d: %w", id, dbErr(err))
+		return berth.Deploy{}, fmt.Errorf("finish deploy %d: %w", id, dbErr(err))
 	}
 	if err := leaseHeld(res, id); err != nil {
-		return Deploy{}, err
+		return berth.Deploy{}, err
 	}
 	return tx.Deploy(ctx, id)
 }
@@ -433,21 +363,8 @@ func (q queries) Objects(ctx context.Context, digest string) ([]byte, error) {
 	return []byte(content), nil
 }
 
-// DeployEvent is one step of a deploy's progress, streamed to clients.
-type DeployEvent struct {
-	ID        int64     `json:"id"`
-	DeployID  int64     `json:"deploy_id"`
-	At        time.Time `json:"at"`
-	Phase     string    `json:"phase"`
-	Message   string    `json:"message,omitempty"`
-	Desired   int       `json:"desired"`
-	Updated   int       `json:"updated"`
-	Ready     int       `json:"ready"`
-	Available int       `json:"available"`
-}
-
 // AddDeployEvent appends a progress event to a deploy.
-func (s *Store) AddDeployEvent(ctx context.Context, ev DeployEvent) (DeployEvent, error) {
+func (s *Store) AddDeployEvent(ctx context.Context, ev berth.DeployEvent) (berth.DeployEvent, error) {
 	err := s.Tx(ctx, func(tx *Tx) error {
 		var err error
 		ev, err = tx.AddDeployEvent(ctx, ev)
@@ -457,7 +374,7 @@ func (s *Store) AddDeployEvent(ctx context.Context, ev DeployEvent) (DeployEvent
 }
 
 // AddDeployEvent appends a progress event to a deploy, inside a transaction.
-func (tx *Tx) AddDeployEvent(ctx context.Context, ev DeployEvent) (DeployEvent, error) {
+func (tx *Tx) AddDeployEvent(ctx context.Context, ev berth.DeployEvent) (berth.DeployEvent, error) {
 	if len(ev.Message) > 4096 {
 		ev.Message = ev.Message[:4096]
 	}
@@ -472,9 +389,9 @@ func (tx *Tx) AddDeployEvent(ctx context.Context, ev DeployEvent) (DeployEvent, 
 }
 
 // DeployEvents returns a deploy's events with ids above after, oldest first.
-func (q queries) DeployEvents(ctx context.Context, deployID, after int64) ([]DeployEvent, error) {
-	return list(ctx, q, func(sc scanner) (DeployEvent, error) {
-		var ev DeployEvent
+func (q queries) DeployEvents(ctx context.Context, deployID, after int64) ([]berth.DeployEvent, error) {
+	return list(ctx, q, func(sc scanner) (berth.DeployEvent, error) {
+		var ev berth.DeployEvent
 		var at int64
 		err := sc.Scan(&ev.ID, &ev.DeployID, &at, &ev.Phase, &ev.Message, &ev.Desired, &ev.Updated, &ev.Ready, &ev.Available)
 		ev.At = fromMicros(at)

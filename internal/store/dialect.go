@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // Dialect names, as returned by [Store.Dialect].
@@ -140,11 +142,11 @@ func classify(err error) errKind {
 func dbErr(err error) error {
 	switch classify(err) {
 	case errUnique:
-		return &driverError{kind: ErrConflict, reason: "already exists", cause: err}
+		return &driverError{kind: berth.ErrConflict, reason: "already exists", cause: err}
 	case errForeignKey:
-		return &driverError{kind: ErrConflict, reason: "still referenced or missing a referenced row", cause: err}
+		return &driverError{kind: berth.ErrConflict, reason: "still referenced or missing a referenced row", cause: err}
 	case errCheck:
-		return &driverError{kind: ErrInvalid, reason: "violates a constraint", cause: err}
+		return &driverError{kind: berth.ErrInvalid, reason: "violates a constraint", cause: err}
 	}
 	return err
 }

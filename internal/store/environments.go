@@ -6,43 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
-
-// DefaultNamespaceTemplate is the namespace template of environments created without one.
-const DefaultNamespaceTemplate = "{team}-{env}"
-
-// Environment is a place apps are deployed to: a cluster, reached through a kubeconfig
-// file and context on the server or from inside the cluster, and a namespace per team
-// (or app). Only admins, and the deployers in AllowedDeployers, deploy to a protected one.
-type Environment struct {
-	ID                int64     `json:"id"`
-	Name              string    `json:"name"`
-	Kubeconfig        string    `json:"kubeconfig,omitempty"` // a path, never the file's content
-	Context           string    `json:"context,omitempty"`
-	InCluster         bool      `json:"in_cluster"`
-	NamespaceTemplate string    `json:"namespace_template"` // placeholders {team}, {env}, {app}
-	Protected         bool      `json:"protected"`
-	AllowedDeployers  []string  `json:"allowed_deployers,omitempty"` // user names, sorted
-	CreatedAt         time.Time `json:"created_at"`
-}
-
-// Namespace returns the namespace of team's app in e.
-func (e Environment) Namespace(team, app string) string {
-	return strings.NewReplacer("{team}", team, "{env}", e.Name, "{app}", app).Replace(e.NamespaceTemplate)
-}
-
-// AllowsDeployer reports whether user is explicitly allowed to deploy to e while it is
-// protected.
-func (e Environment) AllowsDeployer(user string) bool {
-	return slices.Contains(e.AllowedDeployers, user)
-}
 
 const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, created_at"
 
-func scanEnvironment(sc scanner) (Environment, error) {
-	var e Environment
+func scanEnvironment(sc scanner) (berth.Environment, error) {
+	var e berth.Environment
 	var created int64
 	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected, &created)
 	e.CreatedAt = fromMicros(created)
@@ -50,24 +21,24 @@ func scanEnvironment(sc scanner) (Environment, error) {
 }
 
 // Environment returns the environment called name.
-func (q queries) Environment(ctx context.Context, name string) (Environment, error) {
+func (q queries) Environment(ctx context.Context, name string) (berth.Environment, error) {
 	e, err := scanEnvironment(q.queryRow(ctx, "SELECT "+environmentColumns+" FROM environments WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Environment{}, notFound("environment", name)
+		return berth.Environment{}, notFound("environment", name)
 	}
 	if err != nil {
-		return Environment{}, fmt.Errorf("get environment %q: %w", name, err)
+		return berth.Environment{}, fmt.Errorf("get environment %q: %w", name, err)
 	}
 	deployers, err := q.allowedDeployers(ctx, "WHERE e.name = ?", name)
 	if err != nil {
-		return Environment{}, fmt.Errorf("get environment %q: %w", name, err)
+		return berth.Environment{}, fmt.Errorf("get environment %q: %w", name, err)
 	}
 	e.AllowedDeployers = deployers[e.Name]
 	return e, nil
 }
 
 // Environments returns every environment, by name.
-func (q queries) Environments(ctx context.Context) ([]Environment, error) {
+func (q queries) Environments(ctx context.Context) ([]berth.Environment, error) {
 	es, err := list(ctx, q, scanEnvironment, "SELECT "+environmentColumns+" FROM environments ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
@@ -107,12 +78,12 @@ func (q queries) allowedDeployers(ctx context.Context, where string, args ...any
 }
 
 // validateEnvironment checks e and fills in the default namespace template.
-func validateEnvironment(e *Environment) error {
-	if err := ValidateName("name", e.Name); err != nil {
+func validateEnvironment(e *berth.Environment) error {
+	if err := berth.ValidateName("name", e.Name); err != nil {
 		return err
 	}
 	if e.NamespaceTemplate == "" {
-		e.NamespaceTemplate = DefaultNamespaceTemplate
+		e.NamespaceTemplate = berth.DefaultNamespaceTemplate
 	}
 	if err := validateNamespaceTemplate(e.NamespaceTemplate); err != nil {
 		return err
@@ -129,35 +100,35 @@ func validateEnvironment(e *Environment) error {
 // CreateEnvironment creates an environment from e's Name, Kubeconfig, Context, InCluster,
 // NamespaceTemplate (default DefaultNamespaceTemplate) and Protected. Allowed deployers
 // are added with AllowDeployer.
-func (tx *Tx) CreateEnvironment(ctx context.Context, e Environment) (Environment, error) {
+func (tx *Tx) CreateEnvironment(ctx context.Context, e berth.Environment) (berth.Environment, error) {
 	if err := validateEnvironment(&e); err != nil {
-		return Environment{}, fmt.Errorf("create environment %q: %w", e.Name, err)
+		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, err)
 	}
 	out, err := scanEnvironment(tx.queryRow(ctx, `INSERT INTO environments
 		(name, kubeconfig, context, in_cluster, namespace_template, protected, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+environmentColumns,
 		e.Name, e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, micros(tx.stamp())))
 	if err != nil {
-		return Environment{}, fmt.Errorf("create environment %q: %w", e.Name, dbErr(err))
+		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, dbErr(err))
 	}
 	return out, nil
 }
 
 // UpdateEnvironment replaces the cluster, namespace template and protection of the
 // environment called e.Name; its allowed deployers stay.
-func (tx *Tx) UpdateEnvironment(ctx context.Context, e Environment) (Environment, error) {
+func (tx *Tx) UpdateEnvironment(ctx context.Context, e berth.Environment) (berth.Environment, error) {
 	if err := validateEnvironment(&e); err != nil {
-		return Environment{}, fmt.Errorf("update environment %q: %w", e.Name, err)
+		return berth.Environment{}, fmt.Errorf("update environment %q: %w", e.Name, err)
 	}
 	res, err := tx.exec(ctx, `UPDATE environments
 		SET kubeconfig = ?, context = ?, in_cluster = ?, namespace_template = ?, protected = ?
 		WHERE name = ?`,
 		e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, e.Name)
 	if err != nil {
-		return Environment{}, fmt.Errorf("update environment %q: %w", e.Name, dbErr(err))
+		return berth.Environment{}, fmt.Errorf("update environment %q: %w", e.Name, dbErr(err))
 	}
 	if err := mustAffect(res, notFound("environment", e.Name)); err != nil {
-		return Environment{}, err
+		return berth.Environment{}, err
 	}
 	return tx.Environment(ctx, e.Name)
 }
@@ -201,7 +172,7 @@ func (tx *Tx) DisallowDeployer(ctx context.Context, env, user string) error {
 	if err := tx.missingEnvOrUser(ctx, env, user, "disallow deployer"); err != nil {
 		return err
 	}
-	return fmt.Errorf("user %q is not an allowed deployer of environment %q: %w", user, env, ErrNotFound)
+	return fmt.Errorf("user %q is not an allowed deployer of environment %q: %w", user, env, berth.ErrNotFound)
 }
 
 // missingEnvOrUser returns an error naming whichever of env and user does not exist, or

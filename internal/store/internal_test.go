@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 func TestParseDSN(t *testing.T) {
@@ -151,7 +153,7 @@ func TestClassify(t *testing.T) {
 		}
 	}
 	err := dbErr(&pgconn.PgError{Code: "23505", Message: "duplicate key"})
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "duplicate key") {
+	if !errors.Is(err, berth.ErrConflict) || !strings.Contains(err.Error(), "duplicate key") {
 		t.Errorf("dbErr = %v, want a conflict keeping the database's message", err)
 	}
 }

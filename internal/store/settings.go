@@ -7,157 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
 )
 
-// SettingKind says whether a setting is plain config or a secret.
-type SettingKind string
-
-// The kinds of settings.
-const (
-	SettingConfig SettingKind = "config"
-	SettingSecret SettingKind = "secret"
-)
-
-// Level is how specific a setting's scope is.
-type Level string
-
-// The levels, from least to most specific.
-const (
-	LevelGlobal Level = "global"
-	LevelTeam   Level = "team"
-	LevelApp    Level = "app"
-	LevelAppEnv Level = "app+env"
-)
-
-// rank orders levels: a higher rank wins.
-func (l Level) rank() int {
-	return map[Level]int{LevelGlobal: 1, LevelTeam: 2, LevelApp: 3, LevelAppEnv: 4}[l]
-}
-
-// MoreSpecific reports whether l wins over other.
-func (l Level) MoreSpecific(other Level) bool { return l.rank() > other.rank() }
-
-// Scope is where a setting applies: everywhere (all fields empty), a team, a team's app,
-// or a team's app in one environment.
-type Scope struct {
-	Team string `json:"team,omitempty"`
-	App  string `json:"app,omitempty"`
-	Env  string `json:"env,omitempty"`
-}
-
-// Level returns the scope's level.
-func (s Scope) Level() Level {
-	switch {
-	case s.Env != "":
-		return LevelAppEnv
-	case s.App != "":
-		return LevelApp
-	case s.Team != "":
-		return LevelTeam
-	}
-	return LevelGlobal
-}
-
-// String names the scope for people: "global", "team shop", "app shop/web",
-// "app shop/web in staging".
-func (s Scope) String() string {
-	switch s.Level() {
-	case LevelAppEnv:
-		return "app " + s.Team + "/" + s.App + " in " + s.Env
-	case LevelApp:
-		return "app " + s.Team + "/" + s.App
-	case LevelTeam:
-		return "team " + s.Team
-	}
-	return "global"
-}
-
-// Chain lists the scopes that apply to s, most specific first: for an app in an
-// environment, that scope, the app's, the team's and the global one.
-func (s Scope) Chain() []Scope {
-	var out []Scope
-	switch s.Level() {
-	case LevelAppEnv:
-		out = append(out, s)
-		fallthrough
-	case LevelApp:
-		out = append(out, Scope{Team: s.Team, App: s.App})
-		fallthrough
-	case LevelTeam:
-		out = append(out, Scope{Team: s.Team})
-	}
-	return append(out, Scope{})
-}
-
-func (s Scope) validate() error {
-	switch {
-	case s.Env != "" && s.App == "":
-		return invalid("env", "an environment's settings belong to an app: name the app too")
-	case s.App != "" && s.Team == "":
-		return invalid("team", "an app's settings need the app's team")
-	}
-	for _, f := range []struct{ field, name string }{{"team", s.Team}, {"app", s.App}, {"env", s.Env}} {
-		if f.name != "" {
-			if err := ValidateName(f.field, f.name); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Setting is a config value or a secret at one scope, at its latest version. A secret's
-// Setting never holds its value: reading one takes SecretValues.
-type Setting struct {
-	ID      int64       `json:"id"`
-	Kind    SettingKind `json:"kind"`
-	Scope   Scope       `json:"scope"`
-	Key     string      `json:"key"`
-	Version int64       `json:"version"`
-	// Value is a config value; always "" for secrets.
-	Value string `json:"value,omitempty"`
-	// KeyID names the key that sealed a secret's latest version.
-	KeyID     string    `json:"key_id,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedBy string    `json:"updated_by"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// Level returns the level of the setting's scope.
-func (s Setting) Level() Level { return s.Scope.Level() }
-
-// Limits on settings. Kubernetes keeps a ConfigMap or Secret under 1 MiB in all.
-const (
-	MaxSettingKey   = 253
-	MaxSettingValue = 64 << 10
-)
-
-// ValidateSettingKey checks that key can be a ConfigMap or Secret key and an environment
-// variable: letters, digits, '-', '_' and '.', at most 253 characters.
-func ValidateSettingKey(key string) error {
-	switch {
-	case key == "":
-		return invalid("key", "must not be empty")
-	case len(key) > MaxSettingKey:
-		return invalid("key", "%.40q... is longer than %d characters", key, MaxSettingKey)
-	case key == "." || key == ".." || strings.HasPrefix(key, ".."):
-		return invalid("key", "%q must not be '.' or start with '..'", key)
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return invalid("key", "%q must consist of letters, digits, '-', '_' and '.'", key)
-		}
-	}
-	return nil
-}
-
-func validateSettingKind(k SettingKind) error {
-	if k != SettingConfig && k != SettingSecret {
+func validateSettingKind(k berth.SettingKind) error {
+	if !k.Valid() {
 		return invalid("kind", "%q is not config or secret", k)
 	}
 	return nil
@@ -166,7 +22,7 @@ func validateSettingKind(k SettingKind) error {
 // settingAAD is the additional data sealed with a secret version: it binds the ciphertext
 // to its kind, level, scope, key and version, so a ciphertext copied into another row (or
 // another version of the same key) fails to open instead of decrypting there.
-func settingAAD(scope Scope, key string, version int64) []byte {
+func settingAAD(scope berth.Scope, key string, version int64) []byte {
 	return []byte("berth-secret-v1\x00" + string(scope.Level()) + "\x00" + scope.Team + "\x00" + scope.App + "\x00" +
 		scope.Env + "\x00" + key + "\x00" + strconv.FormatInt(version, 10))
 }
@@ -178,8 +34,8 @@ const (
 		JOIN setting_versions v ON v.setting_id = s.id AND v.version = s.latest_version`
 )
 
-func scanSetting(sc scanner) (Setting, error) {
-	var s Setting
+func scanSetting(sc scanner) (berth.Setting, error) {
+	var s berth.Setting
 	var created, updated int64
 	err := sc.Scan(&s.ID, &s.Kind, &s.Scope.Team, &s.Scope.App, &s.Scope.Env, &s.Key, &s.Version,
 		&s.Value, &s.KeyID, &created, &s.UpdatedBy, &updated)
@@ -188,14 +44,14 @@ func scanSetting(sc scanner) (Setting, error) {
 }
 
 // scopeIDs returns the team and app ids of scope, checking that what it names exists.
-func (q queries) scopeIDs(ctx context.Context, scope Scope) (teamID, appID sql.NullInt64, err error) {
-	if err := scope.validate(); err != nil {
+func (q queries) scopeIDs(ctx context.Context, scope berth.Scope) (teamID, appID sql.NullInt64, err error) {
+	if err := scope.Validate(); err != nil {
 		return teamID, appID, err
 	}
 	switch scope.Level() {
-	case LevelGlobal:
+	case berth.LevelGlobal:
 		return teamID, appID, nil
-	case LevelTeam:
+	case berth.LevelTeam:
 		t, err := q.Team(ctx, scope.Team)
 		if err != nil {
 			return teamID, appID, err
@@ -221,7 +77,7 @@ func scopeWhere(teamID, appID sql.NullInt64, env string) (string, []any) {
 }
 
 // Settings returns the current (set, not unset) settings of kind at exactly scope, by key.
-func (q queries) Settings(ctx context.Context, kind SettingKind, scope Scope) ([]Setting, error) {
+func (q queries) Settings(ctx context.Context, kind berth.SettingKind, scope berth.Scope) ([]berth.Setting, error) {
 	if err := validateSettingKind(kind); err != nil {
 		return nil, err
 	}
@@ -241,7 +97,7 @@ func (q queries) Settings(ctx context.Context, kind SettingKind, scope Scope) ([
 // SettingsFor returns every current setting, of both kinds, that applies to team's app in
 // env: those of the app in env, of the app, of the team and the global ones. Resolve picks
 // the winners. The app and environment need not exist.
-func (q queries) SettingsFor(ctx context.Context, team, app, env string) ([]Setting, error) {
+func (q queries) SettingsFor(ctx context.Context, team, app, env string) ([]berth.Setting, error) {
 	ss, err := list(ctx, q, scanSetting, "SELECT "+settingColumns+settingFrom+` WHERE NOT s.deleted AND (
 			s.level = 'global'
 			OR (s.level = 'team' AND t.name = ?)
@@ -254,53 +110,34 @@ func (q queries) SettingsFor(ctx context.Context, team, app, env string) ([]Sett
 	return ss, nil
 }
 
-// Resolved holds the settings that win, per kind and key.
-type Resolved map[SettingKind]map[string]Setting
-
-// Resolve picks, for each kind and key, the setting of the most specific level: an app in
-// an environment over the app, the app over its team, the team over global.
-func Resolve(settings []Setting) Resolved {
-	out := Resolved{SettingConfig: {}, SettingSecret: {}}
-	for _, s := range settings {
-		byKey := out[s.Kind]
-		if byKey == nil {
-			continue
-		}
-		if cur, ok := byKey[s.Key]; !ok || s.Level().MoreSpecific(cur.Level()) {
-			byKey[s.Key] = s
-		}
-	}
-	return out
-}
-
 // SetSetting stores value as the next version of kind's key at scope, creating the key
 // or setting it again after an unset. A secret is sealed with the store's key first; without
 // one it fails with an error matching seal.ErrNoKey.
-func (tx *Tx) SetSetting(ctx context.Context, kind SettingKind, scope Scope, key, value, by string) (Setting, error) {
+func (tx *Tx) SetSetting(ctx context.Context, kind berth.SettingKind, scope berth.Scope, key, value, by string) (berth.Setting, error) {
 	what := fmt.Sprintf("set %s %s of %s", kind, key, scope)
 	if err := validateSettingKind(kind); err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := ValidateSettingKey(key); err != nil {
-		return Setting{}, fmt.Errorf("set %s of %s: %w", kind, scope, err)
+	if err := berth.ValidateSettingKey(key); err != nil {
+		return berth.Setting{}, fmt.Errorf("set %s of %s: %w", kind, scope, err)
 	}
 	if err := validateText("updated_by", by, 254); err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
 	// Errors about values say how long they are, never what they hold.
 	switch {
-	case len(value) > MaxSettingValue:
-		return Setting{}, fmt.Errorf("%s: %w", what, invalid("value", "is %d bytes, more than the %d a value may have", len(value), MaxSettingValue))
-	case kind == SettingSecret && value == "":
-		return Setting{}, fmt.Errorf("%s: %w", what, invalid("value", "a secret must not be empty (unset it instead)"))
+	case len(value) > berth.MaxSettingValue:
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, invalid("value", "is %d bytes, more than the %d a value may have", len(value), berth.MaxSettingValue))
+	case kind == berth.SettingSecret && value == "":
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, invalid("value", "a secret must not be empty (unset it instead)"))
 	}
 	sk := tx.keys.get()
-	if kind == SettingSecret && sk == nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, seal.ErrNoKey)
+	if kind == berth.SettingSecret && sk == nil {
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, seal.ErrNoKey)
 	}
 	teamID, appID, err := tx.scopeIDs(ctx, scope)
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
 	now := micros(tx.stamp())
 	where, args := scopeWhere(teamID, appID, scope.Env)
@@ -317,13 +154,13 @@ func (tx *Tx) SetSetting(ctx context.Context, kind SettingKind, scope Scope, key
 			kind, scope.Level(), teamID, appID, scope.Env, key, now, by, now).Scan(&id)
 	}
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, dbErr(err))
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, dbErr(err))
 	}
 	var plain, nonce, ciphertext, keyID string
-	if kind == SettingSecret {
+	if kind == berth.SettingSecret {
 		sealed, err := sk.Seal([]byte(value), settingAAD(scope, key, version))
 		if err != nil {
-			return Setting{}, fmt.Errorf("%s: %w", what, err)
+			return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 		}
 		nonce, ciphertext, keyID = base64.StdEncoding.EncodeToString(sealed.Nonce), base64.StdEncoding.EncodeToString(sealed.Ciphertext), sealed.KeyID
 	} else {
@@ -331,28 +168,28 @@ func (tx *Tx) SetSetting(ctx context.Context, kind SettingKind, scope Scope, key
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO setting_versions (setting_id, version, value, nonce, ciphertext, key_id, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, version, plain, nonce, ciphertext, keyID, by, now); err != nil {
-		return Setting{}, fmt.Errorf("%s version %d: %w", what, version, dbErr(err))
+		return berth.Setting{}, fmt.Errorf("%s version %d: %w", what, version, dbErr(err))
 	}
 	s, err := scanSetting(tx.queryRow(ctx, "SELECT "+settingColumns+settingFrom+" WHERE s.id = ?", id))
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return s, nil
 }
 
 // UnsetSetting removes kind's key at scope from what deploys resolve. Its versions stay,
 // so that rollbacks to deploys that used them still apply the same values.
-func (tx *Tx) UnsetSetting(ctx context.Context, kind SettingKind, scope Scope, key, by string) (Setting, error) {
+func (tx *Tx) UnsetSetting(ctx context.Context, kind berth.SettingKind, scope berth.Scope, key, by string) (berth.Setting, error) {
 	what := fmt.Sprintf("unset %s %s of %s", kind, key, scope)
 	if err := validateSettingKind(kind); err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := ValidateSettingKey(key); err != nil {
-		return Setting{}, fmt.Errorf("unset %s of %s: %w", kind, scope, err)
+	if err := berth.ValidateSettingKey(key); err != nil {
+		return berth.Setting{}, fmt.Errorf("unset %s of %s: %w", kind, scope, err)
 	}
 	teamID, appID, err := tx.scopeIDs(ctx, scope)
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
 	where, args := scopeWhere(teamID, appID, scope.Env)
 	var id int64
@@ -360,28 +197,22 @@ func (tx *Tx) UnsetSetting(ctx context.Context, kind SettingKind, scope Scope, k
 		WHERE id = (SELECT s.id FROM settings s WHERE s.kind = ? AND s.name = ? AND NOT s.deleted`+where+`)
 		RETURNING id`, append([]any{by, micros(tx.stamp()), kind, key}, args...)...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Setting{}, notFound(string(kind), key+" of "+scope.String())
+		return berth.Setting{}, notFound(string(kind), key+" of "+scope.String())
 	}
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, dbErr(err))
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, dbErr(err))
 	}
 	s, err := scanSetting(tx.queryRow(ctx, "SELECT "+settingColumns+settingFrom+" WHERE s.id = ?", id))
 	if err != nil {
-		return Setting{}, fmt.Errorf("%s: %w", what, err)
+		return berth.Setting{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return s, nil
 }
 
-// SecretRef names one version of one secret.
-type SecretRef struct {
-	Setting int64 `json:"setting"`
-	Version int64 `json:"version"`
-}
-
 // secretRow is one stored secret version, still sealed.
 type secretRow struct {
-	ref    SecretRef
-	scope  Scope
+	ref    berth.SecretRef
+	scope  berth.Scope
 	key    string
 	sealed seal.Sealed
 }
@@ -411,8 +242,8 @@ const secretRowQuery = `SELECT v.setting_id, v.version, COALESCE(t.name, ''), CO
 // SecretValues opens the secret versions refs name and returns their values by ref. An
 // error names the secret, its scope and version, and for a key problem the key id needed
 // (a *seal.WrongKeyError); it never holds a value.
-func (q queries) SecretValues(ctx context.Context, refs []SecretRef) (map[SecretRef][]byte, error) {
-	out := make(map[SecretRef][]byte, len(refs))
+func (q queries) SecretValues(ctx context.Context, refs []berth.SecretRef) (map[berth.SecretRef][]byte, error) {
+	out := make(map[berth.SecretRef][]byte, len(refs))
 	key := q.keys.get()
 	for _, ref := range refs {
 		if _, ok := out[ref]; ok {
@@ -515,13 +346,3 @@ func (tx *Tx) RotateSecretsKey(ctx context.Context, next *seal.Key) (int, error)
 // UseSecretsKey makes the store seal and open secrets with k from now on (after a
 // rotation has committed).
 func (s *Store) UseSecretsKey(k *seal.Key) { s.keys.key.Store(k) }
-
-// SettingLevels lists the scopes searched for a key of team's app in env, most specific
-// first, for messages: "app shop/web in staging", "app shop/web", "team shop", "global".
-func SettingLevels(team, app, env string) []string {
-	var out []string
-	for _, s := range (Scope{Team: team, App: app, Env: env}).Chain() {
-		out = append(out, s.String())
-	}
-	return out
-}

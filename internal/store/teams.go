@@ -5,20 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
-)
 
-// Team owns apps; its members act on them according to their [Role].
-type Team struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-}
+	"github.com/berth-dev/berth/internal/berth"
+)
 
 const teamColumns = "id, name, created_at"
 
-func scanTeam(sc scanner) (Team, error) {
-	var t Team
+func scanTeam(sc scanner) (berth.Team, error) {
+	var t berth.Team
 	var created int64
 	err := sc.Scan(&t.ID, &t.Name, &created)
 	t.CreatedAt = fromMicros(created)
@@ -26,19 +20,19 @@ func scanTeam(sc scanner) (Team, error) {
 }
 
 // Team returns the team called name.
-func (q queries) Team(ctx context.Context, name string) (Team, error) {
+func (q queries) Team(ctx context.Context, name string) (berth.Team, error) {
 	t, err := scanTeam(q.queryRow(ctx, "SELECT "+teamColumns+" FROM teams WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Team{}, notFound("team", name)
+		return berth.Team{}, notFound("team", name)
 	}
 	if err != nil {
-		return Team{}, fmt.Errorf("get team %q: %w", name, err)
+		return berth.Team{}, fmt.Errorf("get team %q: %w", name, err)
 	}
 	return t, nil
 }
 
 // Teams returns every team, by name.
-func (q queries) Teams(ctx context.Context) ([]Team, error) {
+func (q queries) Teams(ctx context.Context) ([]berth.Team, error) {
 	ts, err := list(ctx, q, scanTeam, "SELECT "+teamColumns+" FROM teams ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list teams: %w", err)
@@ -47,15 +41,15 @@ func (q queries) Teams(ctx context.Context) ([]Team, error) {
 }
 
 // CreateTeam creates a team; name must be a DNS-1123 label not yet taken ([ErrConflict]).
-func (tx *Tx) CreateTeam(ctx context.Context, name string) (Team, error) {
-	if err := ValidateName("name", name); err != nil {
-		return Team{}, fmt.Errorf("create team: %w", err)
+func (tx *Tx) CreateTeam(ctx context.Context, name string) (berth.Team, error) {
+	if err := berth.ValidateName("name", name); err != nil {
+		return berth.Team{}, fmt.Errorf("create team: %w", err)
 	}
 	t, err := scanTeam(tx.queryRow(ctx,
 		"INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING "+teamColumns,
 		name, micros(tx.stamp())))
 	if err != nil {
-		return Team{}, fmt.Errorf("create team %q: %w", name, dbErr(err))
+		return berth.Team{}, fmt.Errorf("create team %q: %w", name, dbErr(err))
 	}
 	return t, nil
 }
@@ -65,7 +59,7 @@ func (tx *Tx) CreateTeam(ctx context.Context, name string) (Team, error) {
 func (tx *Tx) DeleteTeam(ctx context.Context, name string) error {
 	res, err := tx.exec(ctx, "DELETE FROM teams WHERE name = ?", name)
 	if classify(err) == errForeignKey {
-		return fmt.Errorf("delete team %q: %w: it still owns apps", name, ErrConflict)
+		return fmt.Errorf("delete team %q: %w: it still owns apps", name, berth.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("delete team %q: %w", name, dbErr(err))

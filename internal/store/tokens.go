@@ -11,33 +11,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
-
-// Token is an API token's record. The secret itself is never stored, only its SHA-256.
-// Zero times mean "never" (ExpiresAt) or "not yet" (RevokedAt, LastUsedAt).
-type Token struct {
-	ID         int64     `json:"id"`
-	UserID     int64     `json:"user_id"`
-	User       string    `json:"user"`
-	Name       string    `json:"name"`
-	Prefix     string    `json:"prefix"`
-	CreatedAt  time.Time `json:"created_at"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
-	RevokedAt  time.Time `json:"revoked_at,omitzero"`
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-}
-
-// Check returns [ErrTokenRevoked] or [ErrTokenExpired] (wrapped) when t may not be used
-// at now.
-func (t Token) Check(now time.Time) error {
-	switch {
-	case !t.RevokedAt.IsZero():
-		return fmt.Errorf("token %s (%s): %w", t.Prefix, t.Name, ErrTokenRevoked)
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return fmt.Errorf("token %s (%s): %w", t.Prefix, t.Name, ErrTokenExpired)
-	}
-	return nil
-}
 
 // NewToken is what [Tx.CreateToken] stores: the hash of a secret made by NewTokenSecret,
 // never the secret.
@@ -80,8 +56,8 @@ const (
 	tokenFrom    = " FROM api_tokens t JOIN users u ON u.id = t.user_id"
 )
 
-func scanToken(sc scanner, extra ...any) (Token, error) {
-	var t Token
+func scanToken(sc scanner, extra ...any) (berth.Token, error) {
+	var t berth.Token
 	var created int64
 	var expires, revoked, used sql.NullInt64
 	dest := append([]any{&t.ID, &t.UserID, &t.User, &t.Name, &t.Prefix, &created, &expires, &revoked, &used}, extra...)
@@ -91,23 +67,23 @@ func scanToken(sc scanner, extra ...any) (Token, error) {
 	return t, err
 }
 
-func scanTokenRow(sc scanner) (Token, error) { return scanToken(sc) }
+func scanTokenRow(sc scanner) (berth.Token, error) { return scanToken(sc) }
 
 // Token returns the token with the given id.
-func (q queries) Token(ctx context.Context, id int64) (Token, error) {
+func (q queries) Token(ctx context.Context, id int64) (berth.Token, error) {
 	t, err := scanToken(q.queryRow(ctx, "SELECT "+tokenColumns+tokenFrom+" WHERE t.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("token %d: %w", id, ErrNotFound)
+		return berth.Token{}, fmt.Errorf("token %d: %w", id, berth.ErrNotFound)
 	}
 	if err != nil {
-		return Token{}, fmt.Errorf("get token %d: %w", id, err)
+		return berth.Token{}, fmt.Errorf("get token %d: %w", id, err)
 	}
 	return t, nil
 }
 
 // Tokens returns the tokens of the named user, or of every user when user is empty,
 // revoked and expired ones included, oldest first.
-func (q queries) Tokens(ctx context.Context, user string) ([]Token, error) {
+func (q queries) Tokens(ctx context.Context, user string) ([]berth.Token, error) {
 	query, args := "SELECT "+tokenColumns+tokenFrom+" ORDER BY t.id", []any(nil)
 	if user != "" {
 		if _, err := q.User(ctx, user); err != nil {
@@ -122,24 +98,6 @@ func (q queries) Tokens(ctx context.Context, user string) ([]Token, error) {
 	return ts, nil
 }
 
-// TokenAuth is what authenticating a request needs: the token, its owner and the owner's
-// memberships.
-type TokenAuth struct {
-	Token       Token        `json:"token"`
-	User        User         `json:"user"`
-	Memberships []Membership `json:"memberships"`
-}
-
-// Role returns the owner's role in team, if a member.
-func (a TokenAuth) Role(team string) (Role, bool) {
-	for _, m := range a.Memberships {
-		if m.Team == team {
-			return m.Role, true
-		}
-	}
-	return "", false
-}
-
 // TokenByHash finds a token by the hash of its secret, with its owner and the owner's
 // memberships, in one query. It returns revoked and expired tokens too: callers check
 // [Token.Check], so that they can say why a token is refused.
@@ -147,7 +105,7 @@ func (a TokenAuth) Role(team string) (Role, bool) {
 // Looking up by hash is safe against timing attacks without a separate constant-time
 // comparison: the database compares SHA-256 hashes, never secrets, and how much of a hash
 // matched reveals nothing about a secret that hashes to it.
-func (q queries) TokenByHash(ctx context.Context, hash string) (TokenAuth, error) {
+func (q queries) TokenByHash(ctx context.Context, hash string) (berth.TokenAuth, error) {
 	rows, err := q.query(ctx, "SELECT "+tokenColumns+`, u.email, u.is_admin, u.created_at,
 			m.team_id, tm.name, m.role, m.created_at`+tokenFrom+`
 		LEFT JOIN memberships m ON m.user_id = t.user_id
@@ -155,10 +113,10 @@ func (q queries) TokenByHash(ctx context.Context, hash string) (TokenAuth, error
 		WHERE t.hash = ?
 		ORDER BY tm.name`, hash)
 	if err != nil {
-		return TokenAuth{}, fmt.Errorf("look up token: %w", err)
+		return berth.TokenAuth{}, fmt.Errorf("look up token: %w", err)
 	}
 	defer rows.Close()
-	var a TokenAuth
+	var a berth.TokenAuth
 	found := false
 	for rows.Next() {
 		var userCreated int64
@@ -166,7 +124,7 @@ func (q queries) TokenByHash(ctx context.Context, hash string) (TokenAuth, error
 		var team, role sql.NullString
 		t, err := scanToken(rows, &a.User.Email, &a.User.IsAdmin, &userCreated, &teamID, &team, &role, &memberCreated)
 		if err != nil {
-			return TokenAuth{}, fmt.Errorf("look up token: %w", err)
+			return berth.TokenAuth{}, fmt.Errorf("look up token: %w", err)
 		}
 		if !found {
 			found = true
@@ -174,31 +132,31 @@ func (q queries) TokenByHash(ctx context.Context, hash string) (TokenAuth, error
 			a.User.ID, a.User.Name, a.User.CreatedAt = t.UserID, t.User, fromMicros(userCreated)
 		}
 		if teamID.Valid {
-			a.Memberships = append(a.Memberships, Membership{
+			a.Memberships = append(a.Memberships, berth.Membership{
 				UserID: t.UserID, User: t.User, TeamID: teamID.Int64, Team: team.String,
-				Role: Role(role.String), CreatedAt: fromMicros(memberCreated.Int64),
+				Role: berth.Role(role.String), CreatedAt: fromMicros(memberCreated.Int64),
 			})
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return TokenAuth{}, fmt.Errorf("look up token: %w", err)
+		return berth.TokenAuth{}, fmt.Errorf("look up token: %w", err)
 	}
 	if !found {
-		return TokenAuth{}, fmt.Errorf("token: %w", ErrNotFound)
+		return berth.TokenAuth{}, fmt.Errorf("token: %w", berth.ErrNotFound)
 	}
 	return a, nil
 }
 
 // CreateToken stores a new token for nt.User.
-func (tx *Tx) CreateToken(ctx context.Context, nt NewToken) (Token, error) {
+func (tx *Tx) CreateToken(ctx context.Context, nt NewToken) (berth.Token, error) {
 	if err := validateText("name", nt.Name, 64); err != nil {
-		return Token{}, fmt.Errorf("create token for user %q: %w", nt.User, err)
+		return berth.Token{}, fmt.Errorf("create token for user %q: %w", nt.User, err)
 	}
 	if err := validateSHA256("hash", nt.Hash); err != nil {
-		return Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, err)
+		return berth.Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, err)
 	}
 	if err := validateText("prefix", nt.Prefix, 16); err != nil {
-		return Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, err)
+		return berth.Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, err)
 	}
 	var id int64
 	err := tx.queryRow(ctx, `INSERT INTO api_tokens (user_id, name, hash, prefix, created_at, expires_at)
@@ -207,23 +165,23 @@ func (tx *Tx) CreateToken(ctx context.Context, nt NewToken) (Token, error) {
 		RETURNING id`,
 		nt.Name, nt.Hash, nt.Prefix, micros(tx.stamp()), nullMicros(nt.ExpiresAt), nt.User).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("create token %q: %w", nt.Name, notFound("user", nt.User))
+		return berth.Token{}, fmt.Errorf("create token %q: %w", nt.Name, notFound("user", nt.User))
 	}
 	if err != nil {
-		return Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, dbErr(err))
+		return berth.Token{}, fmt.Errorf("create token %q for user %q: %w", nt.Name, nt.User, dbErr(err))
 	}
 	return tx.Token(ctx, id)
 }
 
 // RevokeToken revokes a token from now on. Revoking a revoked token changes nothing.
-func (tx *Tx) RevokeToken(ctx context.Context, id int64) (Token, error) {
+func (tx *Tx) RevokeToken(ctx context.Context, id int64) (berth.Token, error) {
 	res, err := tx.exec(ctx, "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
 		micros(tx.stamp()), id)
 	if err != nil {
-		return Token{}, fmt.Errorf("revoke token %d: %w", id, dbErr(err))
+		return berth.Token{}, fmt.Errorf("revoke token %d: %w", id, dbErr(err))
 	}
-	if err := mustAffect(res, fmt.Errorf("revoke token %d: %w", id, ErrNotFound)); err != nil {
-		return Token{}, err
+	if err := mustAffect(res, fmt.Errorf("revoke token %d: %w", id, berth.ErrNotFound)); err != nil {
+		return berth.Token{}, err
 	}
 	return tx.Token(ctx, id)
 }
@@ -235,7 +193,7 @@ const TokenTouchInterval = time.Minute
 
 // TouchToken records that t was just used, unless that was recorded less than
 // TokenTouchInterval ago (by t's own LastUsedAt, or by this Store). It is not audited.
-func (s *Store) TouchToken(ctx context.Context, t Token) error {
+func (s *Store) TouchToken(ctx context.Context, t berth.Token) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if !t.LastUsedAt.IsZero() && now.Sub(t.LastUsedAt) < TokenTouchInterval {
 		return nil

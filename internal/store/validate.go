@@ -4,29 +4,9 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode"
-)
 
-// ValidateName checks that name is a DNS-1123 label (lower-case letters, digits and '-',
-// starting and ending with a letter or digit, at most 63 characters): teams, apps and
-// environments become parts of Kubernetes names and namespaces.
-func ValidateName(field, name string) error {
-	switch {
-	case name == "":
-		return invalid(field, "must not be empty")
-	case len(name) > 63:
-		return invalid(field, "%q is longer than 63 characters", name)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return invalid(field, "%q must consist of lower-case letters, digits and '-' (a DNS-1123 label)", name)
-		}
-	}
-	if name[0] == '-' || name[len(name)-1] == '-' {
-		return invalid(field, "%q must start and end with a letter or digit (a DNS-1123 label)", name)
-	}
-	return nil
-}
+	"github.com/berth-dev/berth/internal/berth"
+)
 
 // validateText checks a free-form identifier such as a user or token name: not empty, at
 // most max bytes, no spaces or control characters.
@@ -81,7 +61,7 @@ func validateNamespaceTemplate(t string) error {
 		rest = rest[i+j+1:]
 	}
 	sample := strings.NewReplacer("{team}", "t", "{env}", "e", "{app}", "a").Replace(t)
-	if err := ValidateName("namespace_template", sample); err != nil {
+	if err := berth.ValidateName("namespace_template", sample); err != nil {
 		return invalid("namespace_template", "%q does not make a DNS-1123 label (lower-case letters, digits, '-')", t)
 	}
 	return nil

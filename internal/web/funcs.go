@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 func (h *Handler) funcs() template.FuncMap {
@@ -53,7 +53,7 @@ func relative(d time.Duration) string {
 	return s + " ago"
 }
 
-func deployDuration(d store.Deploy) string {
+func deployDuration(d berth.Deploy) string {
 	if d.StartedAt.IsZero() {
 		return "—"
 	}

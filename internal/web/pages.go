@@ -15,7 +15,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/sse"
 	"github.com/berth-dev/berth/internal/store"
@@ -122,13 +124,13 @@ type appData struct {
 
 type appEnv struct {
 	service.EnvStatus
-	Settings []store.Setting
+	Settings []berth.Setting
 	// MayDeploy is nil when the user may roll back here; otherwise why not.
 	MayDeploy error
 }
 
 type historyRow struct {
-	store.Deploy
+	berth.Deploy
 	// Rollback offers rolling the environment back to this deploy's revision.
 	Rollback bool
 }
@@ -164,7 +166,7 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request, p *authz.Principal
 	for _, dep := range history {
 		row := historyRow{Deploy: dep}
 		key := fmt.Sprintf("%s/%d", dep.Env, dep.Revision)
-		if dep.State == store.DeploySucceeded && may[dep.Env] && dep.Revision != current[dep.Env] && !offered[key] {
+		if dep.State == berth.DeploySucceeded && may[dep.Env] && dep.Revision != current[dep.Env] && !offered[key] {
 			row.Rollback, offered[key] = true, true
 		}
 		d.History = append(d.History, row)
@@ -176,7 +178,7 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request, p *authz.Principal
 func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	rev, err := strconv.ParseInt(r.PostFormValue("revision"), 10, 64)
 	if err != nil || rev < 1 {
-		return &service.ValidationError{Field: "revision", Msg: "the form must name a revision (a positive number)"}
+		return &berth.InvalidError{Field: "revision", Reason: "the form must name a revision (a positive number)"}
 	}
 	d, err := h.svc.Rollback(r.Context(), p, r.PathValue("team"), r.PathValue("app"), r.PathValue("env"), rev)
 	if err != nil {
@@ -190,11 +192,11 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, p *authz.Prin
 // against what ran before it (the previous successful deploy of the app in the
 // environment).
 type deployData struct {
-	Deploy   store.Deploy
-	Events   []store.DeployEvent
-	Last     *store.DeployEvent
+	Deploy   berth.Deploy
+	Events   []berth.DeployEvent
+	Last     *berth.DeployEvent
 	Objects  []object
-	Previous *store.Deploy
+	Previous *berth.Deploy
 	// Diff is how the objects differ from Previous's; Unchanged counts the
 	// objects that do not.
 	Diff      []objectDiff
@@ -229,7 +231,7 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request, p *authz.Princi
 		}
 		var prev []object
 		switch before, err := h.svc.PreviousDeploy(ctx, p, dep); {
-		case errors.Is(err, service.ErrNotFound): // the first deploy here: everything is added
+		case errors.Is(err, berth.ErrNotFound): // the first deploy here: everything is added
 		case err != nil:
 			return err
 		default:
@@ -264,11 +266,11 @@ func (h *Handler) deployEvents(w http.ResponseWriter, r *http.Request, p *authz.
 		return err
 	}
 	stream := sse.Start(w)
-	d, err := h.svc.FollowDeploy(ctx, p, id, after, func(ev store.DeployEvent) error {
-		return stream.SendID(ev.ID, "progress", ev)
+	d, err := h.svc.FollowDeploy(ctx, p, id, after, func(ev berth.DeployEvent) error {
+		return stream.SendID(ev.ID, "progress", apiv1.FromDeployEvent(ev))
 	})
 	if err == nil {
-		_ = stream.Send("deploy", map[string]any{"state": d.State, "reason": d.Reason})
+		_ = stream.Send("deploy", apiv1.FromDeploy(d))
 	}
 	return nil
 }
@@ -276,7 +278,7 @@ func (h *Handler) deployEvents(w http.ResponseWriter, r *http.Request, p *authz.
 func pathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		return 0, fmt.Errorf("deploy %q: %w", r.PathValue("id"), service.ErrNotFound)
+		return 0, fmt.Errorf("deploy %q: %w", r.PathValue("id"), berth.ErrNotFound)
 	}
 	return id, nil
 }
@@ -359,7 +361,7 @@ type auditData struct {
 }
 
 type auditRow struct {
-	store.AuditEvent
+	berth.AuditEvent
 	DetailsText string
 }
 
@@ -386,20 +388,20 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, p *authz.Princip
 	if d.Filter.Since != "" {
 		dur, ok := sinceChoices[d.Filter.Since]
 		if !ok {
-			return &service.ValidationError{Field: "since", Msg: "choose 1h, 24h, 7d or 30d"}
+			return &berth.InvalidError{Field: "since", Reason: "choose 1h, 24h, 7d or 30d"}
 		}
 		f.Since = h.now().Add(-dur)
 	}
 	if v := q.Get("before"); v != "" {
 		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 1 {
-			return &service.ValidationError{Field: "before", Msg: "must be an event id"}
+			return &berth.InvalidError{Field: "before", Reason: "must be an event id"}
 		}
 	}
 	evs, err := h.svc.ListAudit(r.Context(), p, f)
 	if err != nil {
 		var denied *authz.Denied
 		if errors.As(err, &denied) && d.Filter.Team == "" {
-			return &service.ValidationError{Field: "team", Msg: "you belong to no team, so there is no audit log you may read"}
+			return &berth.InvalidError{Field: "team", Reason: "you belong to no team, so there is no audit log you may read"}
 		}
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
 )
 
@@ -185,15 +186,15 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *authz.Principal, err error) {
 	status, title := http.StatusInternalServerError, "Something went wrong"
 	var denied *authz.Denied
-	var invalid *service.ValidationError
+	var invalid *berth.InvalidError
 	switch {
 	case errors.As(err, &denied):
 		status, title = http.StatusForbidden, "Not allowed"
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, berth.ErrNotFound):
 		status, title = http.StatusNotFound, "Not found"
 	case errors.As(err, &invalid):
 		status, title = http.StatusBadRequest, "Cannot do that"
-	case errors.Is(err, service.ErrConflict):
+	case errors.Is(err, berth.ErrConflict):
 		status, title = http.StatusConflict, "Conflict"
 	case errors.Is(err, context.Canceled):
 		return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/web/webtest"
@@ -255,7 +256,7 @@ func TestLocalPath(t *testing.T) {
 
 // queuedDeploy registers team "shop" with app "web" and queues a deploy of it to env
 // "staging"; no engine runs it, so the test plays the worker through the store.
-func queuedDeploy(t *testing.T, svc *service.Service) store.Deploy {
+func queuedDeploy(t *testing.T, svc *service.Service) berth.Deploy {
 	t.Helper()
 	ctx := t.Context()
 	admin, err := svc.Authenticate(ctx, adminToken)
@@ -269,7 +270,7 @@ func queuedDeploy(t *testing.T, svc *service.Service) store.Deploy {
 	if _, err := svc.CreateTeam(ctx, admin, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateEnvironment(ctx, admin, store.Environment{Name: "staging", Kubeconfig: kubeconfig}); err != nil {
+	if _, err := svc.CreateEnvironment(ctx, admin, berth.Environment{Name: "staging", Kubeconfig: kubeconfig}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := svc.CreateDeploy(ctx, admin, service.DeployRequest{Env: "staging", Manifest: `apiVersion: berth.dev/v1
@@ -288,10 +289,10 @@ replicas: 3
 type worker struct {
 	t  *testing.T
 	st *store.Store
-	d  store.Deploy
+	d  berth.Deploy
 }
 
-func claim(t *testing.T, st *store.Store, d store.Deploy) *worker {
+func claim(t *testing.T, st *store.Store, d berth.Deploy) *worker {
 	t.Helper()
 	got, ok, err := st.ClaimDeploy(t.Context(), "test-worker", time.Minute)
 	if err != nil || !ok || got.ID != d.ID {
@@ -302,13 +303,13 @@ func claim(t *testing.T, st *store.Store, d store.Deploy) *worker {
 
 func (w *worker) progress(phase string, ready int) {
 	w.t.Helper()
-	if _, err := w.st.AddDeployEvent(w.t.Context(), store.DeployEvent{DeployID: w.d.ID, Phase: phase,
+	if _, err := w.st.AddDeployEvent(w.t.Context(), berth.DeployEvent{DeployID: w.d.ID, Phase: phase,
 		Message: fmt.Sprintf("%d of 3 ready", ready), Desired: 3, Ready: ready, Updated: 3, Available: ready}); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
-func (w *worker) finish(state store.DeployState, reason string) {
+func (w *worker) finish(state berth.DeployState, reason string) {
 	w.t.Helper()
 	err := w.st.Tx(w.t.Context(), func(tx *store.Tx) error {
 		_, err := tx.FinishDeploy(w.t.Context(), w.d.ID, "test-worker", state, reason)
@@ -365,7 +366,7 @@ func TestDeployEventsStream(t *testing.T) {
 			lastID = strings.TrimPrefix(id, "id: ")
 		}
 	}
-	w.finish(store.DeploySucceeded, "available")
+	w.finish(berth.DeploySucceeded, "available")
 	if ev, data := next(), next(); ev != "event: deploy" || !strings.Contains(data, `"state":"succeeded"`) {
 		t.Fatalf("final event: %s %s", ev, data)
 	}
@@ -421,7 +422,7 @@ func TestDeployPageFollowsLive(t *testing.T) {
 	if got := webtest.Text(t, b, "#state"); got != "running" {
 		t.Errorf("state while progressing: %q", got)
 	}
-	w.finish(store.DeployFailed, "ProgressDeadlineExceeded: pods not ready")
+	w.finish(berth.DeployFailed, "ProgressDeadlineExceeded: pods not ready")
 	webtest.Do(t, b, "final state", webtest.WaitJS(`document.getElementById("state").textContent === "failed" && document.getElementById("state").dataset.final === "true"`, time.Minute))
 	if got := webtest.Text(t, b, "#reason"); !strings.Contains(got, "ProgressDeadlineExceeded") {
 		t.Errorf("reason: %q", got)

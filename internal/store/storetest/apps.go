@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 func testApps(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seed(t, st, []string{"web", "data"}, []string{"ann"})
-	var app store.App
+	var app berth.App
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		if app, err = tx.CreateApp(ctx, "web", "frontend", "ann"); err != nil {
@@ -29,7 +30,7 @@ func testApps(t *testing.T, h *harness) {
 		_, err = tx.CreateApp(ctx, "data", "api", "ann")
 		return err
 	})
-	want := store.App{ID: app.ID, TeamID: app.TeamID, Team: "web", Name: "frontend", CreatedBy: "ann", CreatedAt: epoch}
+	want := berth.App{ID: app.ID, TeamID: app.TeamID, Team: "web", Name: "frontend", CreatedBy: "ann", CreatedAt: epoch}
 	equal(t, "CreateApp", app, want)
 	got, err := st.App(ctx, "web", "frontend")
 	must(t, "App", err)
@@ -48,27 +49,27 @@ func testApps(t *testing.T, h *harness) {
 	equal(t, "Apps web", list("web"), []string{"web/api", "web/frontend"})
 	equal(t, "Apps all", list(""), []string{"data/api", "web/api", "web/frontend"})
 	_, err = st.Apps(ctx, "nope")
-	wantErr(t, "Apps missing team", err, store.ErrNotFound)
+	wantErr(t, "Apps missing team", err, berth.ErrNotFound)
 
 	for _, tc := range []struct {
 		team, name, by string
 		want           error
 	}{
-		{"web", "frontend", "ann", store.ErrConflict},
-		{"nope", "x", "ann", store.ErrNotFound},
-		{"web", "Bad_Name", "ann", store.ErrInvalid},
-		{"web", "x", "", store.ErrInvalid},
+		{"web", "frontend", "ann", berth.ErrConflict},
+		{"nope", "x", "ann", berth.ErrNotFound},
+		{"web", "Bad_Name", "ann", berth.ErrInvalid},
+		{"web", "x", "", berth.ErrInvalid},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateApp(ctx, tc.team, tc.name, tc.by); return err })
 		wantErr(t, "CreateApp "+tc.team+"/"+tc.name, err, tc.want)
 	}
 	_, err = st.App(ctx, "web", "nope")
-	wantErr(t, "App missing", err, store.ErrNotFound)
+	wantErr(t, "App missing", err, berth.ErrNotFound)
 	if err != nil && !strings.Contains(err.Error(), `"web/nope"`) {
 		t.Errorf("App missing: error %q does not name the app", err)
 	}
 	_, err = st.App(ctx, "nope", "api")
-	wantErr(t, "App of missing team", err, store.ErrNotFound)
+	wantErr(t, "App of missing team", err, berth.ErrNotFound)
 	if err != nil && !strings.Contains(err.Error(), `team "nope"`) {
 		t.Errorf("App of missing team: error %q does not name the team", err)
 	}
@@ -76,9 +77,9 @@ func testApps(t *testing.T, h *harness) {
 	tx(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "api") })
 	equal(t, "Apps after delete", list(""), []string{"data/api", "web/frontend"})
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "api") })
-	wantErr(t, "DeleteApp missing", err, store.ErrNotFound)
+	wantErr(t, "DeleteApp missing", err, berth.ErrNotFound)
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "nope", "api") })
-	wantErr(t, "DeleteApp missing team", err, store.ErrNotFound)
+	wantErr(t, "DeleteApp missing team", err, berth.ErrNotFound)
 }
 
 func testRevisions(t *testing.T, h *harness) {
@@ -92,10 +93,10 @@ func testRevisions(t *testing.T, h *harness) {
 		return err
 	})
 	_, err := st.LatestRevision(ctx, "web", "frontend")
-	wantErr(t, "LatestRevision before the first", err, store.ErrNotFound)
+	wantErr(t, "LatestRevision before the first", err, berth.ErrNotFound)
 
 	manifests := []string{"apiVersion: berth.dev/v1\nreplicas: 1\n", "replicas: 2\n", "replicas: 3\n"}
-	var revs []store.Revision
+	var revs []berth.Revision
 	for i, m := range manifests {
 		h.clock.Advance(time.Minute)
 		tx(t, st, func(tx *store.Tx) error {
@@ -126,7 +127,7 @@ func testRevisions(t *testing.T, h *harness) {
 	equal(t, "LatestRevision", latest, revs[2])
 	all, err := st.Revisions(ctx, "web", "frontend")
 	must(t, "Revisions", err)
-	equal(t, "Revisions", all, []store.Revision{revs[2], revs[1], revs[0]})
+	equal(t, "Revisions", all, []berth.Revision{revs[2], revs[1], revs[0]})
 	app, err := st.App(ctx, "web", "frontend")
 	must(t, "App", err)
 	if app.LatestRevision != 3 {
@@ -134,16 +135,16 @@ func testRevisions(t *testing.T, h *harness) {
 	}
 
 	_, err = st.Revision(ctx, "web", "frontend", 4)
-	wantErr(t, "Revision missing", err, store.ErrNotFound)
+	wantErr(t, "Revision missing", err, berth.ErrNotFound)
 	_, err = st.Revision(ctx, "web", "nope", 1)
-	wantErr(t, "Revision of a missing app", err, store.ErrNotFound)
+	wantErr(t, "Revision of a missing app", err, berth.ErrNotFound)
 	for _, tc := range []struct {
 		app, manifest, by string
 		want              error
 	}{
-		{"nope", "x", "ann", store.ErrNotFound},
-		{"frontend", "", "ann", store.ErrInvalid},
-		{"frontend", "x", "", store.ErrInvalid},
+		{"nope", "x", "ann", berth.ErrNotFound},
+		{"frontend", "", "ann", berth.ErrInvalid},
+		{"frontend", "x", "", berth.ErrInvalid},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.AddRevision(ctx, "web", tc.app, tc.manifest, tc.by); return err })
 		wantErr(t, "AddRevision "+tc.app, err, tc.want)
@@ -160,7 +161,7 @@ func testRevisions(t *testing.T, h *harness) {
 	// Deleting the app deletes its revisions; a new app of that name starts again at 1.
 	tx(t, st, func(tx *store.Tx) error { return tx.DeleteApp(ctx, "web", "frontend") })
 	_, err = st.Revisions(ctx, "web", "frontend")
-	wantErr(t, "Revisions of a deleted app", err, store.ErrNotFound)
+	wantErr(t, "Revisions of a deleted app", err, berth.ErrNotFound)
 	tx(t, st, func(tx *store.Tx) error {
 		if _, err := tx.CreateApp(ctx, "web", "frontend", "ann"); err != nil {
 			return err
@@ -210,14 +211,14 @@ func testConcurrentRevisions(t *testing.T, h *harness) {
 func testEnvironments(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seed(t, st, nil, []string{"ann", "bob"})
-	var staging, prod store.Environment
+	var staging, prod berth.Environment
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
-		staging, err = tx.CreateEnvironment(ctx, store.Environment{Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging"})
+		staging, err = tx.CreateEnvironment(ctx, berth.Environment{Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging"})
 		if err != nil {
 			return err
 		}
-		prod, err = tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true})
+		prod, err = tx.CreateEnvironment(ctx, berth.Environment{Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true})
 		if err != nil {
 			return err
 		}
@@ -229,8 +230,8 @@ func testEnvironments(t *testing.T, h *harness) {
 		}
 		return tx.AllowDeployer(ctx, "prod", "bob") // again: no change
 	})
-	wantStaging := store.Environment{ID: staging.ID, Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging",
-		NamespaceTemplate: store.DefaultNamespaceTemplate, CreatedAt: epoch}
+	wantStaging := berth.Environment{ID: staging.ID, Name: "staging", Kubeconfig: "/etc/berth/staging.kubeconfig", Context: "kind-staging",
+		NamespaceTemplate: berth.DefaultNamespaceTemplate, CreatedAt: epoch}
 	equal(t, "CreateEnvironment staging", staging, wantStaging)
 	if got := staging.Namespace("web", "frontend"); got != "web-staging" {
 		t.Errorf("Namespace = %q, want web-staging", got)
@@ -238,7 +239,7 @@ func testEnvironments(t *testing.T, h *harness) {
 
 	got, err := st.Environment(ctx, "prod")
 	must(t, "Environment", err)
-	wantProd := store.Environment{ID: prod.ID, Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true,
+	wantProd := berth.Environment{ID: prod.ID, Name: "prod", InCluster: true, NamespaceTemplate: "{team}-{app}-prod", Protected: true,
 		AllowedDeployers: []string{"ann", "bob"}, CreatedAt: epoch}
 	equal(t, "Environment prod", got, wantProd)
 	if got.Namespace("web", "frontend") != "web-frontend-prod" || !got.AllowsDeployer("bob") || got.AllowsDeployer("cy") {
@@ -246,13 +247,13 @@ func testEnvironments(t *testing.T, h *harness) {
 	}
 	envs, err := st.Environments(ctx)
 	must(t, "Environments", err)
-	equal(t, "Environments", envs, []store.Environment{wantProd, wantStaging})
+	equal(t, "Environments", envs, []berth.Environment{wantProd, wantStaging})
 
 	err = txErr(t, st, func(tx *store.Tx) error {
-		_, err := tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true})
+		_, err := tx.CreateEnvironment(ctx, berth.Environment{Name: "prod", InCluster: true})
 		return err
 	})
-	wantErr(t, "CreateEnvironment duplicate", err, store.ErrConflict)
+	wantErr(t, "CreateEnvironment duplicate", err, berth.ErrConflict)
 
 	tx(t, st, func(tx *store.Tx) error { return tx.DisallowDeployer(ctx, "prod", "bob") })
 	got, _ = st.Environment(ctx, "prod")
@@ -267,20 +268,20 @@ func testEnvironments(t *testing.T, h *harness) {
 		{"AllowDeployer missing user", func(tx *store.Tx) error { return tx.AllowDeployer(ctx, "prod", "nope") }},
 		{"DeleteEnvironment missing", func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "nope") }},
 		{"UpdateEnvironment missing", func(tx *store.Tx) error {
-			_, err := tx.UpdateEnvironment(ctx, store.Environment{Name: "nope", InCluster: true})
+			_, err := tx.UpdateEnvironment(ctx, berth.Environment{Name: "nope", InCluster: true})
 			return err
 		}},
 	} {
-		wantErr(t, tc.what, txErr(t, st, tc.fn), store.ErrNotFound)
+		wantErr(t, tc.what, txErr(t, st, tc.fn), berth.ErrNotFound)
 	}
 	_, err = st.Environment(ctx, "nope")
-	wantErr(t, "Environment missing", err, store.ErrNotFound)
+	wantErr(t, "Environment missing", err, berth.ErrNotFound)
 
 	// Update replaces the settings and keeps the allowances.
 	tx(t, st, func(tx *store.Tx) error {
-		e, err := tx.UpdateEnvironment(ctx, store.Environment{Name: "prod", Kubeconfig: "/k", Context: "c", Protected: false})
+		e, err := tx.UpdateEnvironment(ctx, berth.Environment{Name: "prod", Kubeconfig: "/k", Context: "c", Protected: false})
 		if err == nil {
-			want := store.Environment{ID: prod.ID, Name: "prod", Kubeconfig: "/k", Context: "c", NamespaceTemplate: store.DefaultNamespaceTemplate,
+			want := berth.Environment{ID: prod.ID, Name: "prod", Kubeconfig: "/k", Context: "c", NamespaceTemplate: berth.DefaultNamespaceTemplate,
 				AllowedDeployers: []string{"ann"}, CreatedAt: epoch}
 			equal(t, "UpdateEnvironment", e, want)
 		}
@@ -289,10 +290,10 @@ func testEnvironments(t *testing.T, h *harness) {
 
 	tx(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "prod") })
 	_, err = st.Environment(ctx, "prod")
-	wantErr(t, "Environment after delete", err, store.ErrNotFound)
+	wantErr(t, "Environment after delete", err, berth.ErrNotFound)
 	// Its allowances went with it: a new prod starts with none.
 	tx(t, st, func(tx *store.Tx) error {
-		e, err := tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true})
+		e, err := tx.CreateEnvironment(ctx, berth.Environment{Name: "prod", InCluster: true})
 		if err == nil && len(e.AllowedDeployers) != 0 {
 			t.Errorf("re-created environment has allowances %v", e.AllowedDeployers)
 		}
@@ -308,26 +309,26 @@ func testEnvironmentValidation(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	for _, tc := range []struct {
 		what  string
-		env   store.Environment
+		env   berth.Environment
 		field string // "" = valid
 	}{
-		{"kubeconfig", store.Environment{Name: "a", Kubeconfig: "/k"}, ""},
-		{"in-cluster", store.Environment{Name: "b", InCluster: true}, ""},
-		{"namespace per app", store.Environment{Name: "c", InCluster: true, NamespaceTemplate: "{app}"}, ""},
-		{"fixed namespace", store.Environment{Name: "d", InCluster: true, NamespaceTemplate: "apps"}, ""},
-		{"no cluster", store.Environment{Name: "e"}, "kubeconfig"},
-		{"both clusters", store.Environment{Name: "f", Kubeconfig: "/k", InCluster: true}, "kubeconfig"},
-		{"bad name", store.Environment{Name: "Prod", InCluster: true}, "name"},
-		{"unknown placeholder", store.Environment{Name: "g", InCluster: true, NamespaceTemplate: "{team}-{region}"}, "namespace_template"},
-		{"unclosed placeholder", store.Environment{Name: "h", InCluster: true, NamespaceTemplate: "{team"}, "namespace_template"},
-		{"not a label", store.Environment{Name: "i", InCluster: true, NamespaceTemplate: "{team}_{env}"}, "namespace_template"},
+		{"kubeconfig", berth.Environment{Name: "a", Kubeconfig: "/k"}, ""},
+		{"in-cluster", berth.Environment{Name: "b", InCluster: true}, ""},
+		{"namespace per app", berth.Environment{Name: "c", InCluster: true, NamespaceTemplate: "{app}"}, ""},
+		{"fixed namespace", berth.Environment{Name: "d", InCluster: true, NamespaceTemplate: "apps"}, ""},
+		{"no cluster", berth.Environment{Name: "e"}, "kubeconfig"},
+		{"both clusters", berth.Environment{Name: "f", Kubeconfig: "/k", InCluster: true}, "kubeconfig"},
+		{"bad name", berth.Environment{Name: "Prod", InCluster: true}, "name"},
+		{"unknown placeholder", berth.Environment{Name: "g", InCluster: true, NamespaceTemplate: "{team}-{region}"}, "namespace_template"},
+		{"unclosed placeholder", berth.Environment{Name: "h", InCluster: true, NamespaceTemplate: "{team"}, "namespace_template"},
+		{"not a label", berth.Environment{Name: "i", InCluster: true, NamespaceTemplate: "{team}_{env}"}, "namespace_template"},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateEnvironment(ctx, tc.env); return err })
 		if tc.field == "" {
 			wantErr(t, "CreateEnvironment "+tc.what, err, nil)
 			continue
 		}
-		var inv *store.InvalidError
+		var inv *berth.InvalidError
 		if !errors.As(err, &inv) || inv.Field != tc.field {
 			t.Errorf("CreateEnvironment %s: error %v, want an InvalidError about %s", tc.what, err, tc.field)
 		}

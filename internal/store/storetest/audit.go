@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -76,9 +77,9 @@ func allowTampering(t *testing.T, st *store.Store) {
 	}
 }
 
-func appendEvents(t *testing.T, st *store.Store, evs ...store.AuditEvent) []store.AuditEvent {
+func appendEvents(t *testing.T, st *store.Store, evs ...berth.AuditEvent) []berth.AuditEvent {
 	t.Helper()
-	var out []store.AuditEvent
+	var out []berth.AuditEvent
 	for _, ev := range evs {
 		tx(t, st, func(tx *store.Tx) error {
 			got, err := tx.AppendAudit(t.Context(), ev)
@@ -89,18 +90,18 @@ func appendEvents(t *testing.T, st *store.Store, evs ...store.AuditEvent) []stor
 	return out
 }
 
-func event(actor, action, target, team, app string) store.AuditEvent {
-	return store.AuditEvent{Actor: actor, Action: action, Target: target, Team: team, App: app, Outcome: store.OutcomeSuccess}
+func event(actor, action, target, team, app string) berth.AuditEvent {
+	return berth.AuditEvent{Actor: actor, Action: action, Target: target, Team: team, App: app, Outcome: berth.OutcomeSuccess}
 }
 
 func testAudit(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	at := epoch.Add(-time.Hour).Add(123 * time.Nanosecond) // kept to the microsecond
 	evs := appendEvents(t, st,
-		store.AuditEvent{Time: at, Actor: "ann", Action: "membership.set", Target: "team/web/member/bob", Team: "web",
-			RequestID: "req-1", Outcome: store.OutcomeSuccess, Details: map[string]any{"role": "deployer", "user": "bob"}},
-		store.AuditEvent{Actor: "bob", Action: "app.create", Target: "app/web/frontend", Team: "web", App: "frontend",
-			Outcome: store.OutcomeDenied},
+		berth.AuditEvent{Time: at, Actor: "ann", Action: "membership.set", Target: "team/web/member/bob", Team: "web",
+			RequestID: "req-1", Outcome: berth.OutcomeSuccess, Details: map[string]any{"role": "deployer", "user": "bob"}},
+		berth.AuditEvent{Actor: "bob", Action: "app.create", Target: "app/web/frontend", Team: "web", App: "frontend",
+			Outcome: berth.OutcomeDenied},
 		event("system", "server.start", "server", "", ""),
 	)
 	for i, ev := range evs {
@@ -122,16 +123,16 @@ func testAudit(t *testing.T, h *harness) {
 
 	got, err := st.ListAudit(ctx, store.AuditFilter{})
 	must(t, "ListAudit", err)
-	equal(t, "ListAudit", got, []store.AuditEvent{evs[2], evs[1], evs[0]})
+	equal(t, "ListAudit", got, []berth.AuditEvent{evs[2], evs[1], evs[0]})
 	problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
-	equal(t, "VerifyAudit of an intact log", problems, []store.AuditProblem(nil))
+	equal(t, "VerifyAudit of an intact log", problems, []berth.AuditProblem(nil))
 }
 
 func testListAudit(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
-	step := func(ev store.AuditEvent) store.AuditEvent { h.clock.Advance(time.Minute); return ev }
-	for _, ev := range []store.AuditEvent{
+	step := func(ev berth.AuditEvent) berth.AuditEvent { h.clock.Advance(time.Minute); return ev }
+	for _, ev := range []berth.AuditEvent{
 		event("ann", "app.create", "app/web/frontend", "web", "frontend"),
 		event("bob", "team.update", "team/web", "web", ""),
 		event("ann", "app.create", "app/data/etl", "data", "etl"),
@@ -173,19 +174,19 @@ func testAuditValidation(t *testing.T, h *harness) {
 	ok := event("ann", "team.create", "team/web", "web", "")
 	for _, tc := range []struct {
 		what string
-		edit func(*store.AuditEvent)
+		edit func(*berth.AuditEvent)
 	}{
-		{"no actor", func(ev *store.AuditEvent) { ev.Actor = "" }},
-		{"no action", func(ev *store.AuditEvent) { ev.Action = "" }},
-		{"no outcome", func(ev *store.AuditEvent) { ev.Outcome = "" }},
-		{"unknown outcome", func(ev *store.AuditEvent) { ev.Outcome = "maybe" }},
-		{"details not JSON", func(ev *store.AuditEvent) { ev.Details = map[string]any{"f": func() {}} }},
-		{"team too long", func(ev *store.AuditEvent) { ev.Team = strings.Repeat("t", 64) }},
+		{"no actor", func(ev *berth.AuditEvent) { ev.Actor = "" }},
+		{"no action", func(ev *berth.AuditEvent) { ev.Action = "" }},
+		{"no outcome", func(ev *berth.AuditEvent) { ev.Outcome = "" }},
+		{"unknown outcome", func(ev *berth.AuditEvent) { ev.Outcome = "maybe" }},
+		{"details not JSON", func(ev *berth.AuditEvent) { ev.Details = map[string]any{"f": func() {}} }},
+		{"team too long", func(ev *berth.AuditEvent) { ev.Team = strings.Repeat("t", 64) }},
 	} {
 		ev := ok
 		tc.edit(&ev)
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.AppendAudit(ctx, ev); return err })
-		wantErr(t, "AppendAudit "+tc.what, err, store.ErrInvalid)
+		wantErr(t, "AppendAudit "+tc.what, err, berth.ErrInvalid)
 	}
 	// Refused events leave no trace: the next one is the first.
 	got := appendEvents(t, st, ok)
@@ -212,7 +213,7 @@ func testAuditAppendOnly(t *testing.T, h *harness) {
 	}
 	problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
-	equal(t, "VerifyAudit", problems, []store.AuditProblem(nil))
+	equal(t, "VerifyAudit", problems, []berth.AuditProblem(nil))
 }
 
 // testAuditTampering edits, deletes and inserts audit rows behind the store's back and
@@ -220,7 +221,7 @@ func testAuditAppendOnly(t *testing.T, h *harness) {
 func testAuditTampering(t *testing.T, h *harness) {
 	type finding struct {
 		ID   int64
-		Kind store.AuditProblemKind
+		Kind berth.AuditProblemKind
 	}
 	for _, tc := range []struct {
 		name   string
@@ -229,50 +230,50 @@ func testAuditTampering(t *testing.T, h *harness) {
 	}{
 		{"edit", func(t *testing.T, st *store.Store) {
 			raw(t, st, "UPDATE audit_events SET actor = 'mallory' WHERE id = 3")
-		}, []finding{{3, store.AuditEdited}}},
+		}, []finding{{3, berth.AuditEdited}}},
 		{"edit details", func(t *testing.T, st *store.Store) {
 			raw(t, st, `UPDATE audit_events SET details = '{"role":"admin"}' WHERE id = 2`)
-		}, []finding{{2, store.AuditEdited}}},
+		}, []finding{{2, berth.AuditEdited}}},
 		{"edit time", func(t *testing.T, st *store.Store) {
 			raw(t, st, "UPDATE audit_events SET occurred_at = occurred_at + 1 WHERE id = 5")
-		}, []finding{{5, store.AuditEdited}}},
+		}, []finding{{5, berth.AuditEdited}}},
 		{"edit and rehash", func(t *testing.T, st *store.Store) {
 			r := readRow(t, st, 3)
 			r.actor = "mallory"
 			raw(t, st, fmt.Sprintf("UPDATE audit_events SET actor = 'mallory', hash = %s WHERE id = 3", quote(hashRow(r))))
-		}, []finding{{4, store.AuditBrokenLink}}},
+		}, []finding{{4, berth.AuditBrokenLink}}},
 		{"edit and rehash the last", func(t *testing.T, st *store.Store) {
 			r := readRow(t, st, 6)
 			r.outcome = "denied"
 			raw(t, st, fmt.Sprintf("UPDATE audit_events SET outcome = 'denied', hash = %s WHERE id = 6", quote(hashRow(r))))
-		}, []finding{{6, store.AuditEdited}}},
+		}, []finding{{6, berth.AuditEdited}}},
 		{"delete", func(t *testing.T, st *store.Store) {
 			raw(t, st, "DELETE FROM audit_events WHERE id = 3")
-		}, []finding{{3, store.AuditDeleted}}},
+		}, []finding{{3, berth.AuditDeleted}}},
 		{"delete the first", func(t *testing.T, st *store.Store) {
 			raw(t, st, "DELETE FROM audit_events WHERE id = 1")
-		}, []finding{{1, store.AuditDeleted}}},
+		}, []finding{{1, berth.AuditDeleted}}},
 		{"delete a run", func(t *testing.T, st *store.Store) {
 			raw(t, st, "DELETE FROM audit_events WHERE id IN (2, 3, 4)")
-		}, []finding{{2, store.AuditDeleted}}},
+		}, []finding{{2, berth.AuditDeleted}}},
 		{"delete the last", func(t *testing.T, st *store.Store) {
 			raw(t, st, "DELETE FROM audit_events WHERE id = 6")
-		}, []finding{{6, store.AuditDeleted}}},
+		}, []finding{{6, berth.AuditDeleted}}},
 		{"delete everything", func(t *testing.T, st *store.Store) {
 			raw(t, st, "DELETE FROM audit_events")
-		}, []finding{{1, store.AuditDeleted}}},
+		}, []finding{{1, berth.AuditDeleted}}},
 		{"insert after the head", func(t *testing.T, st *store.Store) {
 			last := readRow(t, st, 6)
 			r := row{id: 7, at: last.at + 1, actor: "mallory", action: "app.delete", target: "app/web/x", team: "web",
 				outcome: "success", details: "{}", prevHash: last.hash}
 			r.hash = hashRow(r) // a well-forged row
 			insertRow(t, st, r)
-		}, []finding{{7, store.AuditInserted}}},
+		}, []finding{{7, berth.AuditInserted}}},
 		{"insert out of sequence", func(t *testing.T, st *store.Store) {
 			r := row{id: 0, at: 1, actor: "mallory", action: "x", target: "x", outcome: "success", details: "{}", prevHash: genesis}
 			r.hash = hashRow(r)
 			insertRow(t, st, r)
-		}, []finding{{0, store.AuditInserted}}},
+		}, []finding{{0, berth.AuditInserted}}},
 		{"replace", func(t *testing.T, st *store.Store) {
 			prev := readRow(t, st, 2)
 			r := readRow(t, st, 3)
@@ -280,13 +281,13 @@ func testAuditTampering(t *testing.T, h *harness) {
 			r.actor, r.prevHash = "mallory", prev.hash
 			r.hash = hashRow(r)
 			insertRow(t, st, r)
-		}, []finding{{4, store.AuditBrokenLink}}},
+		}, []finding{{4, berth.AuditBrokenLink}}},
 		{"edit, delete and insert", func(t *testing.T, st *store.Store) {
 			raw(t, st, "UPDATE audit_events SET target = 'team/other' WHERE id = 2")
 			raw(t, st, "DELETE FROM audit_events WHERE id = 4")
 			insertRow(t, st, row{id: 9, at: 1, actor: "mallory", action: "x", target: "x", outcome: "success", details: "{}",
 				prevHash: genesis, hash: genesis})
-		}, []finding{{2, store.AuditEdited}, {4, store.AuditDeleted}, {9, store.AuditInserted}}},
+		}, []finding{{2, berth.AuditEdited}, {4, berth.AuditDeleted}, {9, berth.AuditInserted}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -294,8 +295,8 @@ func testAuditTampering(t *testing.T, h *harness) {
 			st := h.store(t)
 			for i := range 6 {
 				h.clock.Advance(time.Second)
-				appendEvents(t, st, store.AuditEvent{Actor: "ann", Action: "app.deploy", Target: fmt.Sprintf("app/web/a%d", i),
-					Team: "web", App: fmt.Sprintf("a%d", i), Outcome: store.OutcomeSuccess, Details: map[string]any{"n": strconv.Itoa(i)}})
+				appendEvents(t, st, berth.AuditEvent{Actor: "ann", Action: "app.deploy", Target: fmt.Sprintf("app/web/a%d", i),
+					Team: "web", App: fmt.Sprintf("a%d", i), Outcome: berth.OutcomeSuccess, Details: map[string]any{"n": strconv.Itoa(i)}})
 			}
 			allowTampering(t, st)
 			tc.tamper(t, st)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -25,15 +26,15 @@ func seedApps(t *testing.T, st *store.Store, apps ...string) {
 	})
 }
 
-func enqueue(t *testing.T, st *store.Store, nd store.NewDeploy) store.Deploy {
+func enqueue(t *testing.T, st *store.Store, nd berth.NewDeploy) berth.Deploy {
 	t.Helper()
-	var d store.Deploy
+	var d berth.Deploy
 	tx(t, st, func(tx *store.Tx) (err error) {
 		if nd.Team == "" {
 			nd.Team = "web"
 		}
 		if nd.Kind == "" {
-			nd.Kind = store.KindDeploy
+			nd.Kind = berth.KindDeploy
 		}
 		if nd.Revision == 0 {
 			nd.Revision = 1
@@ -45,7 +46,7 @@ func enqueue(t *testing.T, st *store.Store, nd store.NewDeploy) store.Deploy {
 	return d
 }
 
-func claim(t *testing.T, st *store.Store, owner string) (store.Deploy, bool) {
+func claim(t *testing.T, st *store.Store, owner string) (berth.Deploy, bool) {
 	t.Helper()
 	d, ok, err := st.ClaimDeploy(t.Context(), owner, time.Minute)
 	must(t, "ClaimDeploy", err)
@@ -57,13 +58,13 @@ func claim(t *testing.T, st *store.Store, owner string) (store.Deploy, bool) {
 func testDeployLifecycle(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seedApps(t, st, "api")
-	d := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging", Args: map[string]string{"version": "1.2"},
-		Options: store.DeployOptions{ForceConflicts: true}})
-	if d.State != store.DeployQueued || d.Args["version"] != "1.2" || !d.Options.ForceConflicts || d.Team != "web" {
+	d := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging", Args: map[string]string{"version": "1.2"},
+		Options: berth.DeployOptions{ForceConflicts: true}})
+	if d.State != berth.DeployQueued || d.Args["version"] != "1.2" || !d.Options.ForceConflicts || d.Team != "web" {
 		t.Fatalf("enqueued %+v", d)
 	}
 	got, ok := claim(t, st, "w1")
-	if !ok || got.ID != d.ID || got.State != store.DeployRunning || got.LeaseOwner != "w1" || got.Attempts != 1 {
+	if !ok || got.ID != d.ID || got.State != berth.DeployRunning || got.LeaseOwner != "w1" || got.Attempts != 1 {
 		t.Fatalf("claimed %+v, %v", got, ok)
 	}
 	if _, ok := claim(t, st, "w2"); ok {
@@ -81,7 +82,7 @@ func testDeployLifecycle(t *testing.T, h *harness) {
 	must(t, "Objects", err)
 	equal(t, "Objects", string(objs), `[{"kind":"Deployment"}]`)
 	for _, phase := range []string{"applying", "progressing", "available"} {
-		_, err := st.AddDeployEvent(ctx, store.DeployEvent{DeployID: d.ID, Phase: phase, Desired: 3})
+		_, err := st.AddDeployEvent(ctx, berth.DeployEvent{DeployID: d.ID, Phase: phase, Desired: 3})
 		must(t, "AddDeployEvent", err)
 	}
 	evs, err := st.DeployEvents(ctx, d.ID, 0)
@@ -96,30 +97,30 @@ func testDeployLifecycle(t *testing.T, h *harness) {
 	}
 
 	wantErr(t, "finish by another worker", txErr(t, st, func(tx *store.Tx) error {
-		_, err := tx.FinishDeploy(ctx, d.ID, "w2", store.DeploySucceeded, "")
+		_, err := tx.FinishDeploy(ctx, d.ID, "w2", berth.DeploySucceeded, "")
 		return err
-	}), store.ErrLeaseLost)
+	}), berth.ErrLeaseLost)
 	tx(t, st, func(tx *store.Tx) error {
-		fin, err := tx.FinishDeploy(ctx, d.ID, "w1", store.DeploySucceeded, "available")
-		if err == nil && (fin.State != store.DeploySucceeded || fin.FinishedAt.IsZero()) {
+		fin, err := tx.FinishDeploy(ctx, d.ID, "w1", berth.DeploySucceeded, "available")
+		if err == nil && (fin.State != berth.DeploySucceeded || fin.FinishedAt.IsZero()) {
 			err = fmt.Errorf("finished %+v", fin)
 		}
 		return err
 	})
 	wantErr(t, "finish twice", txErr(t, st, func(tx *store.Tx) error {
-		_, err := tx.FinishDeploy(ctx, d.ID, "w1", store.DeployFailed, "")
+		_, err := tx.FinishDeploy(ctx, d.ID, "w1", berth.DeployFailed, "")
 		return err
-	}), store.ErrLeaseLost)
+	}), berth.ErrLeaseLost)
 	final, err := st.Deploy(ctx, d.ID)
 	must(t, "Deploy", err)
-	if final.State != store.DeploySucceeded || final.ObjectsDigest != digest {
+	if final.State != berth.DeploySucceeded || final.ObjectsDigest != digest {
 		t.Errorf("final %+v", final)
 	}
 	last, err := st.LastSucceeded(ctx, d.AppID, "staging", 0)
 	must(t, "LastSucceeded", err)
 	equal(t, "LastSucceeded", last.ID, d.ID)
 	_, err = st.LastSucceeded(ctx, d.AppID, "production", 0)
-	wantErr(t, "LastSucceeded elsewhere", err, store.ErrNotFound)
+	wantErr(t, "LastSucceeded elsewhere", err, berth.ErrNotFound)
 }
 
 // testDeployOrdering: one app and environment deploy in queue order, one at a time; other
@@ -127,10 +128,10 @@ func testDeployLifecycle(t *testing.T, h *harness) {
 func testDeployOrdering(t *testing.T, h *harness) {
 	st := h.store(t)
 	seedApps(t, st, "api", "web")
-	a1 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
-	a2 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
-	p1 := enqueue(t, st, store.NewDeploy{App: "api", Env: "production"})
-	w1 := enqueue(t, st, store.NewDeploy{App: "web", Env: "staging"})
+	a1 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	a2 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	p1 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "production"})
+	w1 := enqueue(t, st, berth.NewDeploy{App: "web", Env: "staging"})
 	var got []int64
 	for {
 		d, ok := claim(t, st, "w")
@@ -141,7 +142,7 @@ func testDeployOrdering(t *testing.T, h *harness) {
 	}
 	equal(t, "claimed while a1 runs", got, []int64{a1.ID, p1.ID, w1.ID})
 	tx(t, st, func(tx *store.Tx) error {
-		_, err := tx.FinishDeploy(t.Context(), a1.ID, "w", store.DeployFailed, "boom")
+		_, err := tx.FinishDeploy(t.Context(), a1.ID, "w", berth.DeployFailed, "boom")
 		return err
 	})
 	d, ok := claim(t, st, "w")
@@ -155,24 +156,24 @@ func testDeployOrdering(t *testing.T, h *harness) {
 func testDeployLeaseExpiry(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seedApps(t, st, "api")
-	d := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
+	d := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
 	claim(t, st, "dead")
 	must(t, "RenewLease", st.RenewLease(ctx, d.ID, "dead", time.Minute))
 	h.clock.Advance(2 * time.Minute)
-	wantErr(t, "renew expired", st.RenewLease(ctx, d.ID, "dead", time.Minute), store.ErrLeaseLost)
+	wantErr(t, "renew expired", st.RenewLease(ctx, d.ID, "dead", time.Minute), berth.ErrLeaseLost)
 	got, ok := claim(t, st, "alive")
 	if !ok || got.ID != d.ID || got.Attempts != 2 || got.LeaseOwner != "alive" {
 		t.Fatalf("reclaimed %+v %v", got, ok)
 	}
 	wantErr(t, "dead worker finishes", txErr(t, st, func(tx *store.Tx) error {
-		_, err := tx.FinishDeploy(ctx, d.ID, "dead", store.DeploySucceeded, "")
+		_, err := tx.FinishDeploy(ctx, d.ID, "dead", berth.DeploySucceeded, "")
 		return err
-	}), store.ErrLeaseLost)
+	}), berth.ErrLeaseLost)
 	wantErr(t, "dead worker stores objects", txErr(t, st, func(tx *store.Tx) error {
 		_, err := tx.SetDeployObjects(ctx, d.ID, "dead", []byte("[]"))
 		return err
-	}), store.ErrLeaseLost)
-	wantErr(t, "dead worker checks lease", txErr(t, st, func(tx *store.Tx) error { return tx.CheckLease(ctx, d.ID, "dead") }), store.ErrLeaseLost)
+	}), berth.ErrLeaseLost)
+	wantErr(t, "dead worker checks lease", txErr(t, st, func(tx *store.Tx) error { return tx.CheckLease(ctx, d.ID, "dead") }), berth.ErrLeaseLost)
 	tx(t, st, func(tx *store.Tx) error { return tx.CheckLease(ctx, d.ID, "alive") })
 }
 
@@ -186,9 +187,9 @@ func testDeployBatchConcurrency(t *testing.T, h *harness) {
 		return err
 	})
 	for _, a := range []string{"a", "b", "c", "d"} {
-		enqueue(t, st, store.NewDeploy{App: a, Env: "staging", Kind: store.KindRedeploy, BatchID: batch})
+		enqueue(t, st, berth.NewDeploy{App: a, Env: "staging", Kind: berth.KindRedeploy, BatchID: batch})
 	}
-	var running []store.Deploy
+	var running []berth.Deploy
 	for {
 		d, ok := claim(t, st, "w")
 		if !ok {
@@ -200,13 +201,13 @@ func testDeployBatchConcurrency(t *testing.T, h *harness) {
 		t.Fatalf("claimed %d of a batch with concurrency 2", len(running))
 	}
 	tx(t, st, func(tx *store.Tx) error {
-		_, err := tx.FinishDeploy(t.Context(), running[0].ID, "w", store.DeploySucceeded, "")
+		_, err := tx.FinishDeploy(t.Context(), running[0].ID, "w", berth.DeploySucceeded, "")
 		return err
 	})
 	if _, ok := claim(t, st, "w"); !ok {
 		t.Fatal("a finished deploy did not free a batch slot")
 	}
-	ds, err := st.Deploys(t.Context(), store.DeployFilter{BatchID: batch, States: []store.DeployState{store.DeployRunning}})
+	ds, err := st.Deploys(t.Context(), store.DeployFilter{BatchID: batch, States: []berth.DeployState{berth.DeployRunning}})
 	must(t, "Deploys", err)
 	equal(t, "running in batch", len(ds), 2)
 }
@@ -220,7 +221,7 @@ func testConcurrentClaims(t *testing.T, h *harness) {
 	}
 	seedApps(t, st, apps...)
 	for _, a := range apps {
-		enqueue(t, st, store.NewDeploy{App: a, Env: "staging"})
+		enqueue(t, st, berth.NewDeploy{App: a, Env: "staging"})
 	}
 	other := h.open(t, h.dsn)
 	var mu sync.Mutex
@@ -260,7 +261,7 @@ func testConcurrentClaims(t *testing.T, h *harness) {
 func testLatestDeploys(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seedApps(t, st, "api", "web")
-	finish := func(d store.Deploy, state store.DeployState) {
+	finish := func(d berth.Deploy, state berth.DeployState) {
 		t.Helper()
 		got, ok := claim(t, st, "w")
 		if !ok || got.ID != d.ID {
@@ -271,15 +272,15 @@ func testLatestDeploys(t *testing.T, h *harness) {
 			return err
 		})
 	}
-	a1 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
-	finish(a1, store.DeploySucceeded)
-	a2 := enqueue(t, st, store.NewDeploy{App: "api", Env: "staging"})
-	finish(a2, store.DeployFailed)
-	a3 := enqueue(t, st, store.NewDeploy{App: "api", Env: "production"})
-	finish(a3, store.DeploySucceeded)
-	w1 := enqueue(t, st, store.NewDeploy{App: "web", Env: "staging"}) // still queued
+	a1 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	finish(a1, berth.DeploySucceeded)
+	a2 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	finish(a2, berth.DeployFailed)
+	a3 := enqueue(t, st, berth.NewDeploy{App: "api", Env: "production"})
+	finish(a3, berth.DeploySucceeded)
+	w1 := enqueue(t, st, berth.NewDeploy{App: "web", Env: "staging"}) // still queued
 
-	ids := func(ds []store.Deploy) []string {
+	ids := func(ds []berth.Deploy) []string {
 		var out []string
 		for _, d := range ds {
 			out = append(out, fmt.Sprintf("%s/%s=%d", d.App, d.Env, d.ID))

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 func testTeams(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
-	var created store.Team
+	var created berth.Team
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		if created, err = tx.CreateTeam(ctx, "payments"); err != nil {
@@ -34,27 +35,27 @@ func testTeams(t *testing.T, h *harness) {
 	}
 
 	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateTeam(ctx, "payments"); return err })
-	wantErr(t, "CreateTeam duplicate", err, store.ErrConflict)
+	wantErr(t, "CreateTeam duplicate", err, berth.ErrConflict)
 
 	_, err = st.Team(ctx, "nope")
-	wantErr(t, "Team missing", err, store.ErrNotFound)
+	wantErr(t, "Team missing", err, berth.ErrNotFound)
 	if err != nil && !strings.Contains(err.Error(), `team "nope"`) {
 		t.Errorf("Team missing: error %q does not name the team", err)
 	}
 
 	// A team that owns apps stays; without them it goes, memberships included.
 	tx(t, st, func(tx *store.Tx) error {
-		if _, err := tx.CreateUser(ctx, store.User{Name: "ann"}); err != nil {
+		if _, err := tx.CreateUser(ctx, berth.User{Name: "ann"}); err != nil {
 			return err
 		}
-		if _, err := tx.SetMembership(ctx, "ann", "payments", store.RoleAdmin); err != nil {
+		if _, err := tx.SetMembership(ctx, "ann", "payments", berth.RoleAdmin); err != nil {
 			return err
 		}
 		_, err := tx.CreateApp(ctx, "payments", "ledger", "ann")
 		return err
 	})
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteTeam(ctx, "payments") })
-	wantErr(t, "DeleteTeam with apps", err, store.ErrConflict)
+	wantErr(t, "DeleteTeam with apps", err, berth.ErrConflict)
 	tx(t, st, func(tx *store.Tx) error {
 		if err := tx.DeleteApp(ctx, "payments", "ledger"); err != nil {
 			return err
@@ -62,14 +63,14 @@ func testTeams(t *testing.T, h *harness) {
 		return tx.DeleteTeam(ctx, "payments")
 	})
 	_, err = st.Team(ctx, "payments")
-	wantErr(t, "Team after delete", err, store.ErrNotFound)
+	wantErr(t, "Team after delete", err, berth.ErrNotFound)
 	ms, err := st.Memberships(ctx, store.MembershipFilter{User: "ann"})
 	must(t, "Memberships", err)
 	if len(ms) != 0 {
 		t.Errorf("memberships of a deleted team remain: %+v", ms)
 	}
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteTeam(ctx, "payments") })
-	wantErr(t, "DeleteTeam missing", err, store.ErrNotFound)
+	wantErr(t, "DeleteTeam missing", err, berth.ErrNotFound)
 }
 
 func testTeamNames(t *testing.T, h *harness) {
@@ -95,8 +96,8 @@ func testTeamNames(t *testing.T, h *harness) {
 			wantErr(t, "CreateTeam "+tc.name, err, nil)
 			continue
 		}
-		wantErr(t, "CreateTeam "+tc.name, err, store.ErrInvalid)
-		var ie *store.InvalidError
+		wantErr(t, "CreateTeam "+tc.name, err, berth.ErrInvalid)
+		var ie *berth.InvalidError
 		if !errors.As(err, &ie) || ie.Field != "name" {
 			t.Errorf("CreateTeam %q: error %v is not an InvalidError about name", tc.name, err)
 		}
@@ -105,19 +106,19 @@ func testTeamNames(t *testing.T, h *harness) {
 
 func testUsers(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
-	var ann store.User
+	var ann berth.User
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
-		if ann, err = tx.CreateUser(ctx, store.User{Name: "ann", Email: "Ann@example.com", IsAdmin: true}); err != nil {
+		if ann, err = tx.CreateUser(ctx, berth.User{Name: "ann", Email: "Ann@example.com", IsAdmin: true}); err != nil {
 			return err
 		}
-		if _, err := tx.CreateUser(ctx, store.User{Name: "bob"}); err != nil {
+		if _, err := tx.CreateUser(ctx, berth.User{Name: "bob"}); err != nil {
 			return err
 		}
-		_, err = tx.CreateUser(ctx, store.User{Name: "ci-bot"}) // a second empty email is fine
+		_, err = tx.CreateUser(ctx, berth.User{Name: "ci-bot"}) // a second empty email is fine
 		return err
 	})
-	want := store.User{ID: ann.ID, Name: "ann", Email: "Ann@example.com", IsAdmin: true, CreatedAt: epoch}
+	want := berth.User{ID: ann.ID, Name: "ann", Email: "Ann@example.com", IsAdmin: true, CreatedAt: epoch}
 	equal(t, "CreateUser", ann, want)
 	got, err := st.User(ctx, "ann")
 	must(t, "User", err)
@@ -129,14 +130,14 @@ func testUsers(t *testing.T, h *harness) {
 	}
 
 	for _, tc := range []struct {
-		u    store.User
+		u    berth.User
 		want error
 	}{
-		{store.User{Name: "ann"}, store.ErrConflict},
-		{store.User{Name: "ann2", Email: "ann@EXAMPLE.com"}, store.ErrConflict},
-		{store.User{Name: ""}, store.ErrInvalid},
-		{store.User{Name: "has space"}, store.ErrInvalid},
-		{store.User{Name: "carl", Email: "not-an-address"}, store.ErrInvalid},
+		{berth.User{Name: "ann"}, berth.ErrConflict},
+		{berth.User{Name: "ann2", Email: "ann@EXAMPLE.com"}, berth.ErrConflict},
+		{berth.User{Name: ""}, berth.ErrInvalid},
+		{berth.User{Name: "has space"}, berth.ErrInvalid},
+		{berth.User{Name: "carl", Email: "not-an-address"}, berth.ErrInvalid},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateUser(ctx, tc.u); return err })
 		wantErr(t, "CreateUser "+tc.u.Name+" "+tc.u.Email, err, tc.want)
@@ -153,7 +154,7 @@ func testUsers(t *testing.T, h *harness) {
 		t.Errorf("bob is not admin after SetUserAdmin")
 	}
 	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.SetUserAdmin(ctx, "nope", true); return err })
-	wantErr(t, "SetUserAdmin missing", err, store.ErrNotFound)
+	wantErr(t, "SetUserAdmin missing", err, berth.ErrNotFound)
 
 	// Deleting a user takes its tokens, memberships and allowances with it.
 	secret := store.NewTokenSecret()
@@ -161,10 +162,10 @@ func testUsers(t *testing.T, h *harness) {
 		if _, err := tx.CreateTeam(ctx, "core"); err != nil {
 			return err
 		}
-		if _, err := tx.SetMembership(ctx, "bob", "core", store.RoleDeployer); err != nil {
+		if _, err := tx.SetMembership(ctx, "bob", "core", berth.RoleDeployer); err != nil {
 			return err
 		}
-		if _, err := tx.CreateEnvironment(ctx, store.Environment{Name: "prod", InCluster: true, Protected: true}); err != nil {
+		if _, err := tx.CreateEnvironment(ctx, berth.Environment{Name: "prod", InCluster: true, Protected: true}); err != nil {
 			return err
 		}
 		if err := tx.AllowDeployer(ctx, "prod", "bob"); err != nil {
@@ -175,9 +176,9 @@ func testUsers(t *testing.T, h *harness) {
 	})
 	tx(t, st, func(tx *store.Tx) error { return tx.DeleteUser(ctx, "bob") })
 	_, err = st.User(ctx, "bob")
-	wantErr(t, "User after delete", err, store.ErrNotFound)
+	wantErr(t, "User after delete", err, berth.ErrNotFound)
 	_, err = st.TokenByHash(ctx, secret.Hash)
-	wantErr(t, "TokenByHash of deleted user", err, store.ErrNotFound)
+	wantErr(t, "TokenByHash of deleted user", err, berth.ErrNotFound)
 	ms, err := st.Memberships(ctx, store.MembershipFilter{Team: "core"})
 	must(t, "Memberships", err)
 	if len(ms) != 0 {
@@ -189,7 +190,7 @@ func testUsers(t *testing.T, h *harness) {
 		t.Errorf("allowances of a deleted user remain: %v", env.AllowedDeployers)
 	}
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.DeleteUser(ctx, "bob") })
-	wantErr(t, "DeleteUser missing", err, store.ErrNotFound)
+	wantErr(t, "DeleteUser missing", err, berth.ErrNotFound)
 }
 
 func testTokens(t *testing.T, h *harness) {
@@ -206,13 +207,13 @@ func testTokens(t *testing.T, h *harness) {
 	}
 
 	expires := epoch.Add(24 * time.Hour)
-	var tok store.Token
+	var tok berth.Token
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		tok, err = tx.CreateToken(ctx, store.NewToken{User: "ann", Name: "laptop", Hash: s.Hash, Prefix: s.Prefix, ExpiresAt: expires})
 		return err
 	})
-	want := store.Token{ID: tok.ID, UserID: tok.UserID, User: "ann", Name: "laptop", Prefix: s.Prefix, CreatedAt: epoch, ExpiresAt: expires}
+	want := berth.Token{ID: tok.ID, UserID: tok.UserID, User: "ann", Name: "laptop", Prefix: s.Prefix, CreatedAt: epoch, ExpiresAt: expires}
 	equal(t, "CreateToken", tok, want)
 	got, err := st.Token(ctx, tok.ID)
 	must(t, "Token", err)
@@ -224,12 +225,12 @@ func testTokens(t *testing.T, h *harness) {
 		nt   store.NewToken
 		want error
 	}{
-		{"same name, same user", store.NewToken{User: "ann", Name: "laptop", Hash: s2.Hash, Prefix: s2.Prefix}, store.ErrConflict},
-		{"same hash", store.NewToken{User: "bob", Name: "x", Hash: s.Hash, Prefix: s.Prefix}, store.ErrConflict},
-		{"missing user", store.NewToken{User: "nope", Name: "x", Hash: s2.Hash, Prefix: s2.Prefix}, store.ErrNotFound},
-		{"plaintext secret as hash", store.NewToken{User: "ann", Name: "y", Hash: s2.Secret, Prefix: s2.Prefix}, store.ErrInvalid},
-		{"upper-case hash", store.NewToken{User: "ann", Name: "y", Hash: strings.ToUpper(s2.Hash), Prefix: s2.Prefix}, store.ErrInvalid},
-		{"empty name", store.NewToken{User: "ann", Name: "", Hash: s2.Hash, Prefix: s2.Prefix}, store.ErrInvalid},
+		{"same name, same user", store.NewToken{User: "ann", Name: "laptop", Hash: s2.Hash, Prefix: s2.Prefix}, berth.ErrConflict},
+		{"same hash", store.NewToken{User: "bob", Name: "x", Hash: s.Hash, Prefix: s.Prefix}, berth.ErrConflict},
+		{"missing user", store.NewToken{User: "nope", Name: "x", Hash: s2.Hash, Prefix: s2.Prefix}, berth.ErrNotFound},
+		{"plaintext secret as hash", store.NewToken{User: "ann", Name: "y", Hash: s2.Secret, Prefix: s2.Prefix}, berth.ErrInvalid},
+		{"upper-case hash", store.NewToken{User: "ann", Name: "y", Hash: strings.ToUpper(s2.Hash), Prefix: s2.Prefix}, berth.ErrInvalid},
+		{"empty name", store.NewToken{User: "ann", Name: "", Hash: s2.Hash, Prefix: s2.Prefix}, berth.ErrInvalid},
 		{"same name, other user", store.NewToken{User: "bob", Name: "laptop", Hash: s3.Hash, Prefix: s3.Prefix}, nil},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateToken(ctx, tc.nt); return err })
@@ -238,22 +239,22 @@ func testTokens(t *testing.T, h *harness) {
 
 	anns, err := st.Tokens(ctx, "ann")
 	must(t, "Tokens ann", err)
-	equal(t, "Tokens ann", anns, []store.Token{want})
+	equal(t, "Tokens ann", anns, []berth.Token{want})
 	all, err := st.Tokens(ctx, "")
 	must(t, "Tokens all", err)
 	if len(all) != 2 || all[0].User != "ann" || all[1].User != "bob" {
 		t.Errorf("Tokens all = %+v", all)
 	}
 	_, err = st.Tokens(ctx, "nope")
-	wantErr(t, "Tokens missing user", err, store.ErrNotFound)
+	wantErr(t, "Tokens missing user", err, berth.ErrNotFound)
 	_, err = st.Token(ctx, 999999)
-	wantErr(t, "Token missing", err, store.ErrNotFound)
+	wantErr(t, "Token missing", err, berth.ErrNotFound)
 
 	// Check: valid until the expiry, then expired; revoked wins.
 	wantErr(t, "Check before expiry", tok.Check(expires.Add(-time.Microsecond)), nil)
-	wantErr(t, "Check at expiry", tok.Check(expires), store.ErrTokenExpired)
+	wantErr(t, "Check at expiry", tok.Check(expires), berth.ErrTokenExpired)
 	h.clock.Advance(time.Hour)
-	var revoked store.Token
+	var revoked berth.Token
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		revoked, err = tx.RevokeToken(ctx, tok.ID)
@@ -262,7 +263,7 @@ func testTokens(t *testing.T, h *harness) {
 	if !revoked.RevokedAt.Equal(epoch.Add(time.Hour)) {
 		t.Errorf("RevokedAt = %v, want %v", revoked.RevokedAt, epoch.Add(time.Hour))
 	}
-	wantErr(t, "Check revoked", revoked.Check(epoch), store.ErrTokenRevoked)
+	wantErr(t, "Check revoked", revoked.Check(epoch), berth.ErrTokenRevoked)
 	h.clock.Advance(time.Hour)
 	tx(t, st, func(tx *store.Tx) error {
 		again, err := tx.RevokeToken(ctx, tok.ID)
@@ -272,7 +273,7 @@ func testTokens(t *testing.T, h *harness) {
 		return err
 	})
 	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.RevokeToken(ctx, 999999); return err })
-	wantErr(t, "RevokeToken missing", err, store.ErrNotFound)
+	wantErr(t, "RevokeToken missing", err, berth.ErrNotFound)
 }
 
 func testTokenByHash(t *testing.T, h *harness) {
@@ -282,13 +283,13 @@ func testTokenByHash(t *testing.T, h *harness) {
 	tx(t, st, func(tx *store.Tx) error {
 		for _, m := range []struct {
 			user, team string
-			role       store.Role
-		}{{"ann", "web", store.RoleDeployer}, {"ann", "data", store.RoleViewer}, {"bob", "other", store.RoleAdmin}} {
+			role       berth.Role
+		}{{"ann", "web", berth.RoleDeployer}, {"ann", "data", berth.RoleViewer}, {"bob", "other", berth.RoleAdmin}} {
 			if _, err := tx.SetMembership(ctx, m.user, m.team, m.role); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.CreateUser(ctx, store.User{Name: "cy", Email: "cy@example.com"}); err != nil {
+		if _, err := tx.CreateUser(ctx, berth.User{Name: "cy", Email: "cy@example.com"}); err != nil {
 			return err
 		}
 		if _, err := tx.CreateToken(ctx, store.NewToken{User: "cy", Name: "t", Hash: lonely.Hash, Prefix: lonely.Prefix}); err != nil {
@@ -308,7 +309,7 @@ func testTokenByHash(t *testing.T, h *harness) {
 		got = append(got, m.Team+":"+string(m.Role)+":"+m.User)
 	}
 	equal(t, "TokenByHash memberships", got, []string{"data:viewer:ann", "web:deployer:ann"})
-	if r, ok := auth.Role("web"); !ok || r != store.RoleDeployer {
+	if r, ok := auth.Role("web"); !ok || r != berth.RoleDeployer {
 		t.Errorf("Role(web) = %v, %v", r, ok)
 	}
 	if _, ok := auth.Role("other"); ok {
@@ -323,14 +324,14 @@ func testTokenByHash(t *testing.T, h *harness) {
 	}
 
 	_, err = st.TokenByHash(ctx, store.HashToken("unknown"))
-	wantErr(t, "TokenByHash unknown", err, store.ErrNotFound)
+	wantErr(t, "TokenByHash unknown", err, berth.ErrNotFound)
 }
 
 func testTouchToken(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seed(t, st, nil, []string{"ann"})
 	s := store.NewTokenSecret()
-	var tok store.Token
+	var tok berth.Token
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
 		tok, err = tx.CreateToken(ctx, store.NewToken{User: "ann", Name: "cli", Hash: s.Hash, Prefix: s.Prefix})
@@ -378,19 +379,19 @@ func testTouchToken(t *testing.T, h *harness) {
 func testMemberships(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seed(t, st, []string{"web", "data"}, []string{"ann", "bob"})
-	var first store.Membership
+	var first berth.Membership
 	tx(t, st, func(tx *store.Tx) error {
 		var err error
-		if first, err = tx.SetMembership(ctx, "ann", "web", store.RoleViewer); err != nil {
+		if first, err = tx.SetMembership(ctx, "ann", "web", berth.RoleViewer); err != nil {
 			return err
 		}
-		if _, err := tx.SetMembership(ctx, "bob", "web", store.RoleAdmin); err != nil {
+		if _, err := tx.SetMembership(ctx, "bob", "web", berth.RoleAdmin); err != nil {
 			return err
 		}
-		_, err = tx.SetMembership(ctx, "ann", "data", store.RoleAdmin)
+		_, err = tx.SetMembership(ctx, "ann", "data", berth.RoleAdmin)
 		return err
 	})
-	if first.User != "ann" || first.Team != "web" || first.Role != store.RoleViewer || first.UserID == 0 || first.TeamID == 0 ||
+	if first.User != "ann" || first.Team != "web" || first.Role != berth.RoleViewer || first.UserID == 0 || first.TeamID == 0 ||
 		!first.CreatedAt.Equal(epoch) {
 		t.Errorf("SetMembership = %+v", first)
 	}
@@ -398,8 +399,8 @@ func testMemberships(t *testing.T, h *harness) {
 	// Setting again changes the role and keeps the membership's creation time.
 	h.clock.Advance(time.Hour)
 	tx(t, st, func(tx *store.Tx) error {
-		m, err := tx.SetMembership(ctx, "ann", "web", store.RoleDeployer)
-		if err == nil && (m.Role != store.RoleDeployer || !m.CreatedAt.Equal(epoch)) {
+		m, err := tx.SetMembership(ctx, "ann", "web", berth.RoleDeployer)
+		if err == nil && (m.Role != berth.RoleDeployer || !m.CreatedAt.Equal(epoch)) {
 			t.Errorf("SetMembership update = %+v", m)
 		}
 		return err
@@ -407,10 +408,10 @@ func testMemberships(t *testing.T, h *harness) {
 	m, err := st.Membership(ctx, "ann", "web")
 	must(t, "Membership", err)
 	want := first
-	want.Role = store.RoleDeployer
+	want.Role = berth.RoleDeployer
 	equal(t, "Membership", m, want)
 
-	names := func(ms []store.Membership) []string {
+	names := func(ms []berth.Membership) []string {
 		var out []string
 		for _, m := range ms {
 			out = append(out, m.Team+"/"+m.User+"="+string(m.Role))
@@ -431,17 +432,17 @@ func testMemberships(t *testing.T, h *harness) {
 		equal(t, "Memberships "+tc.f.User+"/"+tc.f.Team, names(ms), tc.want)
 	}
 	_, err = st.Memberships(ctx, store.MembershipFilter{Team: "nope"})
-	wantErr(t, "Memberships missing team", err, store.ErrNotFound)
+	wantErr(t, "Memberships missing team", err, berth.ErrNotFound)
 
 	for _, tc := range []struct {
 		user, team string
-		role       store.Role
+		role       berth.Role
 		want       error
 		mention    string
 	}{
-		{"ann", "web", "owner", store.ErrInvalid, "role"},
-		{"nope", "web", store.RoleViewer, store.ErrNotFound, `user "nope"`},
-		{"ann", "nope", store.RoleViewer, store.ErrNotFound, `team "nope"`},
+		{"ann", "web", "owner", berth.ErrInvalid, "role"},
+		{"nope", "web", berth.RoleViewer, berth.ErrNotFound, `user "nope"`},
+		{"ann", "nope", berth.RoleViewer, berth.ErrNotFound, `team "nope"`},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.SetMembership(ctx, tc.user, tc.team, tc.role); return err })
 		wantErr(t, "SetMembership "+tc.user+"/"+tc.team, err, tc.want)
@@ -452,15 +453,15 @@ func testMemberships(t *testing.T, h *harness) {
 
 	tx(t, st, func(tx *store.Tx) error { return tx.RemoveMembership(ctx, "ann", "web") })
 	_, err = st.Membership(ctx, "ann", "web")
-	wantErr(t, "Membership after remove", err, store.ErrNotFound)
+	wantErr(t, "Membership after remove", err, berth.ErrNotFound)
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.RemoveMembership(ctx, "ann", "web") })
-	wantErr(t, "RemoveMembership of a non-member", err, store.ErrNotFound)
+	wantErr(t, "RemoveMembership of a non-member", err, berth.ErrNotFound)
 	err = txErr(t, st, func(tx *store.Tx) error { return tx.RemoveMembership(ctx, "nope", "web") })
-	wantErr(t, "RemoveMembership missing user", err, store.ErrNotFound)
+	wantErr(t, "RemoveMembership missing user", err, berth.ErrNotFound)
 }
 
 func testRoles(t *testing.T, _ *harness) {
-	roles := []store.Role{store.RoleViewer, store.RoleDeployer, store.RoleAdmin}
+	roles := []berth.Role{berth.RoleViewer, berth.RoleDeployer, berth.RoleAdmin}
 	for i, have := range roles {
 		if !have.Valid() {
 			t.Errorf("%s is not valid", have)
@@ -471,7 +472,7 @@ func testRoles(t *testing.T, _ *harness) {
 			}
 		}
 	}
-	if store.Role("owner").Valid() || store.Role("").Allows(store.RoleViewer) || store.Role("owner").Allows("") {
+	if berth.Role("owner").Valid() || berth.Role("").Allows(berth.RoleViewer) || berth.Role("owner").Allows("") {
 		t.Errorf("unknown roles must be invalid and allow nothing")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -33,7 +34,7 @@ func seedSettingApps(t *testing.T, st *store.Store) {
 			}
 		}
 		for _, env := range []string{"staging", "production"} {
-			if _, err := tx.CreateEnvironment(t.Context(), store.Environment{Name: env, InCluster: true, NamespaceTemplate: "{team}-{env}"}); err != nil {
+			if _, err := tx.CreateEnvironment(t.Context(), berth.Environment{Name: env, InCluster: true, NamespaceTemplate: "{team}-{env}"}); err != nil {
 				return err
 			}
 		}
@@ -41,9 +42,9 @@ func seedSettingApps(t *testing.T, st *store.Store) {
 	})
 }
 
-func set(t *testing.T, st *store.Store, kind store.SettingKind, scope store.Scope, key, value string) store.Setting {
+func set(t *testing.T, st *store.Store, kind berth.SettingKind, scope berth.Scope, key, value string) berth.Setting {
 	t.Helper()
-	var s store.Setting
+	var s berth.Setting
 	tx(t, st, func(tx *store.Tx) (err error) {
 		s, err = tx.SetSetting(t.Context(), kind, scope, key, value, "ann")
 		return err
@@ -51,7 +52,7 @@ func set(t *testing.T, st *store.Store, kind store.SettingKind, scope store.Scop
 	return s
 }
 
-func keys(ss []store.Setting) []string {
+func keys(ss []berth.Setting) []string {
 	var out []string
 	for _, s := range ss {
 		out = append(out, fmt.Sprintf("%s@%d=%s", s.Key, s.Version, s.Value))
@@ -64,99 +65,99 @@ func testSettings(t *testing.T, h *harness) {
 	h.key = newKey(t)
 	st, ctx := h.store(t), t.Context()
 	seedSettingApps(t, st)
-	global, team := store.Scope{}, store.Scope{Team: "shop"}
-	app, appEnv := store.Scope{Team: "shop", App: "web"}, store.Scope{Team: "shop", App: "web", Env: "staging"}
+	global, team := berth.Scope{}, berth.Scope{Team: "shop"}
+	app, appEnv := berth.Scope{Team: "shop", App: "web"}, berth.Scope{Team: "shop", App: "web", Env: "staging"}
 	for _, sc := range []struct {
-		scope store.Scope
-		level store.Level
+		scope berth.Scope
+		level berth.Level
 		name  string
-	}{{global, store.LevelGlobal, "global"}, {team, store.LevelTeam, "team shop"},
-		{app, store.LevelApp, "app shop/web"}, {appEnv, store.LevelAppEnv, "app shop/web in staging"}} {
+	}{{global, berth.LevelGlobal, "global"}, {team, berth.LevelTeam, "team shop"},
+		{app, berth.LevelApp, "app shop/web"}, {appEnv, berth.LevelAppEnv, "app shop/web in staging"}} {
 		if sc.scope.Level() != sc.level || sc.scope.String() != sc.name {
 			t.Errorf("%+v: level %s %q", sc.scope, sc.scope.Level(), sc.scope.String())
 		}
 	}
 
-	s := set(t, st, store.SettingConfig, app, "LOG_LEVEL", "info")
-	equal(t, "SetSetting", s, store.Setting{ID: s.ID, Kind: store.SettingConfig, Scope: app, Key: "LOG_LEVEL", Version: 1,
+	s := set(t, st, berth.SettingConfig, app, "LOG_LEVEL", "info")
+	equal(t, "SetSetting", s, berth.Setting{ID: s.ID, Kind: berth.SettingConfig, Scope: app, Key: "LOG_LEVEL", Version: 1,
 		Value: "info", CreatedAt: epoch, UpdatedBy: "ann", UpdatedAt: epoch})
 	h.clock.Advance(1e9)
-	s = set(t, st, store.SettingConfig, app, "LOG_LEVEL", "debug")
+	s = set(t, st, berth.SettingConfig, app, "LOG_LEVEL", "debug")
 	if s.Version != 2 || s.Value != "debug" || !s.UpdatedAt.After(s.CreatedAt) {
 		t.Errorf("second set: %+v", s)
 	}
-	set(t, st, store.SettingConfig, app, "EMPTY", "")
-	set(t, st, store.SettingConfig, global, "LOG_LEVEL", "warn")
-	set(t, st, store.SettingConfig, team, "REGION", "eu")
-	set(t, st, store.SettingConfig, appEnv, "REGION", "us")
-	sec := set(t, st, store.SettingSecret, app, "API_KEY", "s3cret-value")
+	set(t, st, berth.SettingConfig, app, "EMPTY", "")
+	set(t, st, berth.SettingConfig, global, "LOG_LEVEL", "warn")
+	set(t, st, berth.SettingConfig, team, "REGION", "eu")
+	set(t, st, berth.SettingConfig, appEnv, "REGION", "us")
+	sec := set(t, st, berth.SettingSecret, app, "API_KEY", "s3cret-value")
 	if sec.Value != "" || sec.KeyID != h.key.ID() || sec.Version != 1 {
 		t.Errorf("secret setting %+v: want no value, key id %s", sec, h.key.ID())
 	}
 	// A config and a secret may share a key name; other apps have their own.
-	set(t, st, store.SettingSecret, app, "LOG_LEVEL", "x")
-	set(t, st, store.SettingConfig, store.Scope{Team: "shop", App: "api"}, "LOG_LEVEL", "error")
+	set(t, st, berth.SettingSecret, app, "LOG_LEVEL", "x")
+	set(t, st, berth.SettingConfig, berth.Scope{Team: "shop", App: "api"}, "LOG_LEVEL", "error")
 
-	list := func(kind store.SettingKind, scope store.Scope) []string {
+	list := func(kind berth.SettingKind, scope berth.Scope) []string {
 		t.Helper()
 		ss, err := st.Settings(ctx, kind, scope)
 		must(t, "Settings", err)
 		return keys(ss)
 	}
-	equal(t, "config of app", list(store.SettingConfig, app), []string{"EMPTY@1=", "LOG_LEVEL@2=debug"})
-	equal(t, "config global", list(store.SettingConfig, global), []string{"LOG_LEVEL@1=warn"})
-	equal(t, "config app+env", list(store.SettingConfig, appEnv), []string{"REGION@1=us"})
-	equal(t, "secrets of app", list(store.SettingSecret, app), []string{"API_KEY@1=", "LOG_LEVEL@1="})
-	equal(t, "secrets of team", list(store.SettingSecret, team), []string(nil))
+	equal(t, "config of app", list(berth.SettingConfig, app), []string{"EMPTY@1=", "LOG_LEVEL@2=debug"})
+	equal(t, "config global", list(berth.SettingConfig, global), []string{"LOG_LEVEL@1=warn"})
+	equal(t, "config app+env", list(berth.SettingConfig, appEnv), []string{"REGION@1=us"})
+	equal(t, "secrets of app", list(berth.SettingSecret, app), []string{"API_KEY@1=", "LOG_LEVEL@1="})
+	equal(t, "secrets of team", list(berth.SettingSecret, team), []string(nil))
 
 	all, err := st.SettingsFor(ctx, "shop", "web", "staging")
 	must(t, "SettingsFor", err)
-	r := store.Resolve(all)
+	r := berth.Resolve(all)
 	got := map[string]string{}
-	for k, s := range r[store.SettingConfig] {
+	for k, s := range r[berth.SettingConfig] {
 		got[k] = fmt.Sprintf("%s=%s", s.Level(), s.Value)
 	}
 	equal(t, "resolved config", got, map[string]string{"LOG_LEVEL": "app=debug", "EMPTY": "app=", "REGION": "app+env=us"})
-	if len(r[store.SettingSecret]) != 2 {
-		t.Errorf("resolved secrets %v", r[store.SettingSecret])
+	if len(r[berth.SettingSecret]) != 2 {
+		t.Errorf("resolved secrets %v", r[berth.SettingSecret])
 	}
 
 	// Unset hides the key; setting it again continues its versions.
 	tx(t, st, func(tx *store.Tx) error {
-		_, err := tx.UnsetSetting(ctx, store.SettingConfig, app, "LOG_LEVEL", "ann")
+		_, err := tx.UnsetSetting(ctx, berth.SettingConfig, app, "LOG_LEVEL", "ann")
 		return err
 	})
-	equal(t, "config of app after unset", list(store.SettingConfig, app), []string{"EMPTY@1="})
+	equal(t, "config of app after unset", list(berth.SettingConfig, app), []string{"EMPTY@1="})
 	err = txErr(t, st, func(tx *store.Tx) error {
-		_, err := tx.UnsetSetting(ctx, store.SettingConfig, app, "LOG_LEVEL", "ann")
+		_, err := tx.UnsetSetting(ctx, berth.SettingConfig, app, "LOG_LEVEL", "ann")
 		return err
 	})
-	wantErr(t, "unset twice", err, store.ErrNotFound)
-	s = set(t, st, store.SettingConfig, app, "LOG_LEVEL", "trace")
+	wantErr(t, "unset twice", err, berth.ErrNotFound)
+	s = set(t, st, berth.SettingConfig, app, "LOG_LEVEL", "trace")
 	if s.Version != 3 {
 		t.Errorf("set after unset: version %d, want 3", s.Version)
 	}
 
 	for _, tc := range []struct {
 		name  string
-		kind  store.SettingKind
-		scope store.Scope
+		kind  berth.SettingKind
+		scope berth.Scope
 		key   string
 		value string
 		want  error
 	}{
-		{"missing team", store.SettingConfig, store.Scope{Team: "nope"}, "K", "v", store.ErrNotFound},
-		{"missing app", store.SettingConfig, store.Scope{Team: "shop", App: "nope"}, "K", "v", store.ErrNotFound},
-		{"missing env", store.SettingConfig, store.Scope{Team: "shop", App: "web", Env: "nope"}, "K", "v", store.ErrNotFound},
-		{"env without app", store.SettingConfig, store.Scope{Team: "shop", Env: "staging"}, "K", "v", store.ErrInvalid},
-		{"app without team", store.SettingConfig, store.Scope{App: "web"}, "K", "v", store.ErrInvalid},
-		{"bad key", store.SettingConfig, app, "BAD KEY", "v", store.ErrInvalid},
-		{"dot key", store.SettingConfig, app, "..x", "v", store.ErrInvalid},
-		{"long key", store.SettingConfig, app, strings.Repeat("k", 254), "v", store.ErrInvalid},
-		{"empty key", store.SettingConfig, app, "", "v", store.ErrInvalid},
-		{"bad kind", "file", app, "K", "v", store.ErrInvalid},
-		{"long value", store.SettingConfig, app, "K", strings.Repeat("v", store.MaxSettingValue+1), store.ErrInvalid},
-		{"empty secret", store.SettingSecret, app, "K", "", store.ErrInvalid},
+		{"missing team", berth.SettingConfig, berth.Scope{Team: "nope"}, "K", "v", berth.ErrNotFound},
+		{"missing app", berth.SettingConfig, berth.Scope{Team: "shop", App: "nope"}, "K", "v", berth.ErrNotFound},
+		{"missing env", berth.SettingConfig, berth.Scope{Team: "shop", App: "web", Env: "nope"}, "K", "v", berth.ErrNotFound},
+		{"env without app", berth.SettingConfig, berth.Scope{Team: "shop", Env: "staging"}, "K", "v", berth.ErrInvalid},
+		{"app without team", berth.SettingConfig, berth.Scope{App: "web"}, "K", "v", berth.ErrInvalid},
+		{"bad key", berth.SettingConfig, app, "BAD KEY", "v", berth.ErrInvalid},
+		{"dot key", berth.SettingConfig, app, "..x", "v", berth.ErrInvalid},
+		{"long key", berth.SettingConfig, app, strings.Repeat("k", 254), "v", berth.ErrInvalid},
+		{"empty key", berth.SettingConfig, app, "", "v", berth.ErrInvalid},
+		{"bad kind", "file", app, "K", "v", berth.ErrInvalid},
+		{"long value", berth.SettingConfig, app, "K", strings.Repeat("v", berth.MaxSettingValue+1), berth.ErrInvalid},
+		{"empty secret", berth.SettingSecret, app, "K", "", berth.ErrInvalid},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error {
 			_, err := tx.SetSetting(ctx, tc.kind, tc.scope, tc.key, tc.value, "ann")
@@ -186,26 +187,26 @@ func testSettingsPrecedence(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seedSettingApps(t, st)
 	levels := []struct {
-		level store.Level
-		scope store.Scope
+		level berth.Level
+		scope berth.Scope
 	}{
-		{store.LevelGlobal, store.Scope{}},
-		{store.LevelTeam, store.Scope{Team: "shop"}},
-		{store.LevelApp, store.Scope{Team: "shop", App: "web"}},
-		{store.LevelAppEnv, store.Scope{Team: "shop", App: "web", Env: "staging"}},
+		{berth.LevelGlobal, berth.Scope{}},
+		{berth.LevelTeam, berth.Scope{Team: "shop"}},
+		{berth.LevelApp, berth.Scope{Team: "shop", App: "web"}},
+		{berth.LevelAppEnv, berth.Scope{Team: "shop", App: "web", Env: "staging"}},
 	}
 	// Neighbours at every level that must never win: another team, app and environment.
-	set(t, st, store.SettingConfig, store.Scope{Team: "ops"}, "NEIGHBOUR", "ops")
-	set(t, st, store.SettingConfig, store.Scope{Team: "shop", App: "api"}, "NEIGHBOUR", "api")
-	set(t, st, store.SettingConfig, store.Scope{Team: "shop", App: "web", Env: "production"}, "NEIGHBOUR", "production")
+	set(t, st, berth.SettingConfig, berth.Scope{Team: "ops"}, "NEIGHBOUR", "ops")
+	set(t, st, berth.SettingConfig, berth.Scope{Team: "shop", App: "api"}, "NEIGHBOUR", "api")
+	set(t, st, berth.SettingConfig, berth.Scope{Team: "shop", App: "web", Env: "production"}, "NEIGHBOUR", "production")
 	for mask := range 1 << len(levels) {
 		key := fmt.Sprintf("K%02d", mask)
 		want := ""
-		var wantLevel store.Level
+		var wantLevel berth.Level
 		var names []string
 		for i, l := range levels {
 			if mask&(1<<i) != 0 {
-				set(t, st, store.SettingConfig, l.scope, key, string(l.level))
+				set(t, st, berth.SettingConfig, l.scope, key, string(l.level))
 				want, wantLevel = string(l.level), l.level
 				names = append(names, string(l.level))
 			}
@@ -213,14 +214,14 @@ func testSettingsPrecedence(t *testing.T, h *harness) {
 		t.Run(fmt.Sprintf("set at [%s]", strings.Join(names, " ")), func(t *testing.T) {
 			all, err := st.SettingsFor(ctx, "shop", "web", "staging")
 			must(t, "SettingsFor", err)
-			got, ok := store.Resolve(all)[store.SettingConfig][key]
+			got, ok := berth.Resolve(all)[berth.SettingConfig][key]
 			switch {
 			case want == "" && ok:
 				t.Errorf("%s resolved to %q at %s, want no value", key, got.Value, got.Level())
 			case want != "" && (!ok || got.Value != want || got.Level() != wantLevel):
 				t.Errorf("%s resolved to %q at %s (found %v), want %q", key, got.Value, got.Level(), ok, want)
 			}
-			if n, ok := store.Resolve(all)[store.SettingConfig]["NEIGHBOUR"]; ok {
+			if n, ok := berth.Resolve(all)[berth.SettingConfig]["NEIGHBOUR"]; ok {
 				t.Errorf("another scope's setting applies: %+v", n)
 			}
 		})
@@ -235,10 +236,10 @@ func testSecretsEncryptedAtRest(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	seedSettingApps(t, st)
 	const canary = "canary-7f3a9c1e-do-not-leak"
-	app := store.Scope{Team: "shop", App: "web"}
-	a := set(t, st, store.SettingSecret, app, "API_KEY", canary)
-	b := set(t, st, store.SettingSecret, app, "OTHER", "other-value")
-	a2 := set(t, st, store.SettingSecret, app, "API_KEY", canary+"-v2")
+	app := berth.Scope{Team: "shop", App: "web"}
+	a := set(t, st, berth.SettingSecret, app, "API_KEY", canary)
+	b := set(t, st, berth.SettingSecret, app, "OTHER", "other-value")
+	a2 := set(t, st, berth.SettingSecret, app, "API_KEY", canary+"-v2")
 
 	dump := dumpTables(t, st, "settings", "setting_versions", "audit_events")
 	if bytes.Contains(dump, []byte(canary)) || bytes.Contains(dump, []byte("other-value")) {
@@ -248,19 +249,19 @@ func testSecretsEncryptedAtRest(t *testing.T, h *harness) {
 		t.Errorf("the key id %s is not recorded", h.key.ID())
 	}
 
-	refA1, refA2, refB := store.SecretRef{Setting: a.ID, Version: 1}, store.SecretRef{Setting: a2.ID, Version: 2}, store.SecretRef{Setting: b.ID, Version: 1}
-	vals, err := st.SecretValues(ctx, []store.SecretRef{refA1, refA2, refB})
+	refA1, refA2, refB := berth.SecretRef{Setting: a.ID, Version: 1}, berth.SecretRef{Setting: a2.ID, Version: 2}, berth.SecretRef{Setting: b.ID, Version: 1}
+	vals, err := st.SecretValues(ctx, []berth.SecretRef{refA1, refA2, refB})
 	must(t, "SecretValues", err)
 	equal(t, "SecretValues", map[string]string{"a1": string(vals[refA1]), "a2": string(vals[refA2]), "b": string(vals[refB])},
 		map[string]string{"a1": canary, "a2": canary + "-v2", "b": "other-value"})
-	_, err = st.SecretValues(ctx, []store.SecretRef{{Setting: a.ID, Version: 9}})
-	wantErr(t, "SecretValues of a missing version", err, store.ErrNotFound)
+	_, err = st.SecretValues(ctx, []berth.SecretRef{{Setting: a.ID, Version: 9}})
+	wantErr(t, "SecretValues of a missing version", err, berth.ErrNotFound)
 	must(t, "CheckSecretsKey", st.CheckSecretsKey(ctx))
 
 	// Another key, or none: an error that names the key id needed, and never a value.
 	other := h.open(t, h.dsn)
 	other.UseSecretsKey(newKey(t))
-	_, err = other.SecretValues(ctx, []store.SecretRef{refA1})
+	_, err = other.SecretValues(ctx, []berth.SecretRef{refA1})
 	var wrong *seal.WrongKeyError
 	if !errors.As(err, &wrong) || wrong.Need != h.key.ID() || !strings.Contains(err.Error(), h.key.ID()) || !strings.Contains(err.Error(), "API_KEY") {
 		t.Errorf("SecretValues with another key: %v", err)
@@ -269,17 +270,17 @@ func testSecretsEncryptedAtRest(t *testing.T, h *harness) {
 		t.Errorf("CheckSecretsKey with another key: %v", err)
 	}
 	other.UseSecretsKey(nil)
-	if _, err := other.SecretValues(ctx, []store.SecretRef{refA1}); !errors.Is(err, seal.ErrNoKey) || !strings.Contains(err.Error(), h.key.ID()) {
+	if _, err := other.SecretValues(ctx, []berth.SecretRef{refA1}); !errors.Is(err, seal.ErrNoKey) || !strings.Contains(err.Error(), h.key.ID()) {
 		t.Errorf("SecretValues without a key: %v", err)
 	}
 	if err := txErr(t, other, func(tx *store.Tx) error {
-		_, err := tx.SetSetting(ctx, store.SettingSecret, app, "NEW", "v", "ann")
+		_, err := tx.SetSetting(ctx, berth.SettingSecret, app, "NEW", "v", "ann")
 		return err
 	}); !errors.Is(err, seal.ErrNoKey) {
 		t.Errorf("SetSetting of a secret without a key: %v", err)
 	}
 	// Listing secrets and setting config need no key.
-	if _, err := other.Settings(ctx, store.SettingSecret, app); err != nil {
+	if _, err := other.Settings(ctx, berth.SettingSecret, app); err != nil {
 		t.Errorf("Settings without a key: %v", err)
 	}
 
@@ -288,7 +289,7 @@ func testSecretsEncryptedAtRest(t *testing.T, h *harness) {
 		fmt.Sprint(b.ID)+` AND version = 1), ciphertext = (SELECT ciphertext FROM setting_versions WHERE setting_id = `+
 		fmt.Sprint(b.ID)+` AND version = 1) WHERE setting_id = `+fmt.Sprint(a.ID)+` AND version = 1`)
 	must(t, "swap ciphertexts", err)
-	_, err = st.SecretValues(ctx, []store.SecretRef{refA1})
+	_, err = st.SecretValues(ctx, []berth.SecretRef{refA1})
 	if !errors.Is(err, seal.ErrAuth) {
 		t.Errorf("SecretValues of a moved ciphertext: %v", err)
 	}
@@ -301,12 +302,12 @@ func testRotateSecretsKey(t *testing.T, h *harness) {
 	h.key = oldKey
 	st, ctx := h.store(t), t.Context()
 	seedSettingApps(t, st)
-	var refs []store.SecretRef
-	want := map[store.SecretRef]string{}
-	for i, scope := range []store.Scope{{}, {Team: "shop"}, {Team: "shop", App: "web"}, {Team: "shop", App: "web", Env: "staging"}} {
+	var refs []berth.SecretRef
+	want := map[berth.SecretRef]string{}
+	for i, scope := range []berth.Scope{{}, {Team: "shop"}, {Team: "shop", App: "web"}, {Team: "shop", App: "web", Env: "staging"}} {
 		for v := range 2 {
-			s := set(t, st, store.SettingSecret, scope, "TOKEN", fmt.Sprintf("value-%d-%d", i, v))
-			ref := store.SecretRef{Setting: s.ID, Version: s.Version}
+			s := set(t, st, berth.SettingSecret, scope, "TOKEN", fmt.Sprintf("value-%d-%d", i, v))
+			ref := berth.SecretRef{Setting: s.ID, Version: s.Version}
 			refs = append(refs, ref)
 			want[ref] = fmt.Sprintf("value-%d-%d", i, v)
 		}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -178,7 +179,7 @@ func seed(t *testing.T, st *store.Store, teams []string, users []string) {
 			}
 		}
 		for _, name := range users {
-			if _, err := tx.CreateUser(t.Context(), store.User{Name: name}); err != nil {
+			if _, err := tx.CreateUser(t.Context(), berth.User{Name: name}); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -71,7 +72,7 @@ func testReopen(t *testing.T, h *harness) {
 	dsn := h.newDSN(t)
 	st, err := store.Open(ctx, dsn, store.WithClock(h.clock.Now))
 	must(t, "Open", err)
-	var first store.AuditEvent
+	var first berth.AuditEvent
 	err = st.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.CreateTeam(ctx, "web"); err != nil {
 			return err
@@ -88,14 +89,14 @@ func testReopen(t *testing.T, h *harness) {
 	}
 	evs, err := st.ListAudit(ctx, store.AuditFilter{})
 	must(t, "ListAudit", err)
-	equal(t, "audit after reopen", evs, []store.AuditEvent{first})
+	equal(t, "audit after reopen", evs, []berth.AuditEvent{first})
 	second := appendEvents(t, st, event("ann", "team.delete", "team/web", "web", ""))[0]
 	if second.ID != 2 || second.PrevHash != first.Hash {
 		t.Errorf("chain after reopen: %+v does not follow %+v", second, first)
 	}
 	problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
-	equal(t, "VerifyAudit", problems, []store.AuditProblem(nil))
+	equal(t, "VerifyAudit", problems, []berth.AuditProblem(nil))
 }
 
 var errBoom = errors.New("boom")
@@ -106,7 +107,7 @@ func testTxRollback(t *testing.T, h *harness) {
 		if _, err := tx.CreateTeam(ctx, "web"); err != nil {
 			return err
 		}
-		if _, err := tx.CreateUser(ctx, store.User{Name: "ann"}); err != nil {
+		if _, err := tx.CreateUser(ctx, berth.User{Name: "ann"}); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(ctx, event("ann", "team.create", "team/web", "web", "")); err != nil {
@@ -125,14 +126,14 @@ func testTxRollback(t *testing.T, h *harness) {
 		_, err := tx.CreateTeam(ctx, "data")
 		return err
 	})
-	wantErr(t, "Tx with a conflict", err, store.ErrConflict)
+	wantErr(t, "Tx with a conflict", err, berth.ErrConflict)
 
 	for _, name := range []string{"web", "data"} {
 		_, err = st.Team(ctx, name)
-		wantErr(t, "Team "+name+" after rollback", err, store.ErrNotFound)
+		wantErr(t, "Team "+name+" after rollback", err, berth.ErrNotFound)
 	}
 	_, err = st.User(ctx, "ann")
-	wantErr(t, "User after rollback", err, store.ErrNotFound)
+	wantErr(t, "User after rollback", err, berth.ErrNotFound)
 	evs, err := st.ListAudit(ctx, store.AuditFilter{})
 	must(t, "ListAudit", err)
 	if len(evs) != 0 {
@@ -168,7 +169,7 @@ func testTxPanic(t *testing.T, h *harness) {
 		})
 	}()
 	_, err := st.Team(ctx, "web")
-	wantErr(t, "Team after panic", err, store.ErrNotFound)
+	wantErr(t, "Team after panic", err, berth.ErrNotFound)
 	// The store still writes: the panicking transaction released its connection.
 	tx(t, st, func(tx *store.Tx) error { _, err := tx.CreateTeam(ctx, "web"); return err })
 }
@@ -184,7 +185,7 @@ func testTxIsolation(t *testing.T, h *harness) {
 			t.Errorf("Tx does not see its own change: %v", err)
 		}
 		_, err := st.Team(ctx, "web")
-		wantErr(t, "Store read of an uncommitted change", err, store.ErrNotFound)
+		wantErr(t, "Store read of an uncommitted change", err, berth.ErrNotFound)
 		return nil
 	})
 	if _, err := st.Team(ctx, "web"); err != nil {
@@ -273,5 +274,5 @@ func testConcurrentWriters(t *testing.T, h *harness) {
 	}
 	problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
-	equal(t, "VerifyAudit", problems, []store.AuditProblem(nil))
+	equal(t, "VerifyAudit", problems, []berth.AuditProblem(nil))
 }

@@ -1,0 +1,60 @@
+package berth
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// App is a deployable application owned by a team; its name is unique within the team.
+type App struct {
+	ID        int64
+	TeamID    int64
+	Team      string
+	Name      string
+	CreatedBy string
+	CreatedAt time.Time
+	// LatestRevision is the number of the newest manifest revision, 0 before the first.
+	LatestRevision int64
+}
+
+// Revision is one version of an app's manifest, numbered from 1 per app.
+type Revision struct {
+	AppID     int64
+	Team      string
+	App       string
+	Number    int64
+	Manifest  string
+	Digest    string // hex SHA-256 of Manifest
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// DefaultNamespaceTemplate is the namespace template of environments created without one.
+const DefaultNamespaceTemplate = "{team}-{env}"
+
+// Environment is a place apps are deployed to: a cluster, reached through a kubeconfig
+// file and context on the server or from inside the cluster, and a namespace per team
+// (or app). Only admins, and the deployers in AllowedDeployers, deploy to a protected one.
+type Environment struct {
+	ID                int64
+	Name              string
+	Kubeconfig        string // a path, never the file's content
+	Context           string
+	InCluster         bool
+	NamespaceTemplate string // placeholders {team}, {env}, {app}
+	Protected         bool
+	AllowedDeployers  []string // user names, sorted
+	CreatedAt         time.Time
+}
+
+// Namespace returns the namespace of team's app in e.
+func (e Environment) Namespace(team, app string) string {
+	return strings.NewReplacer("{team}", team, "{env}", e.Name, "{app}", app).Replace(e.NamespaceTemplate)
+}
+
+// AllowsDeployer reports whether user is explicitly allowed to deploy to e while it is
+// protected.
+func (e Environment) AllowsDeployer(user string) bool {
+	return slices.Contains(e.AllowedDeployers, user)
+}

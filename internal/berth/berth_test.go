@@ -1,0 +1,83 @@
+package berth_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+func TestScopeChainAndResolve(t *testing.T) {
+	s := berth.Scope{Team: "shop", App: "web", Env: "staging"}
+	want := []berth.Scope{s, {Team: "shop", App: "web"}, {Team: "shop"}, {}}
+	if diff := cmp.Diff(want, s.Chain()); diff != "" {
+		t.Errorf("Chain (-want +got):\n%s", diff)
+	}
+	if got := berth.SettingLevels("shop", "web", "staging"); !cmp.Equal(got, []string{"app shop/web in staging", "app shop/web", "team shop", "global"}) {
+		t.Errorf("SettingLevels = %q", got)
+	}
+	set := func(scope berth.Scope, kind berth.SettingKind, key, value string) berth.Setting {
+		return berth.Setting{Kind: kind, Scope: scope, Key: key, Value: value}
+	}
+	r := berth.Resolve([]berth.Setting{
+		set(berth.Scope{}, berth.SettingConfig, "A", "global"),
+		set(berth.Scope{Team: "shop", App: "web", Env: "staging"}, berth.SettingConfig, "A", "app+env"),
+		set(berth.Scope{Team: "shop"}, berth.SettingConfig, "A", "team"),
+		set(berth.Scope{Team: "shop"}, berth.SettingSecret, "S", ""),
+		set(berth.Scope{}, "bogus", "X", "ignored"),
+	})
+	if got := r[berth.SettingConfig]["A"].Value; got != "app+env" {
+		t.Errorf("most specific A = %q, want app+env", got)
+	}
+	if _, ok := r[berth.SettingSecret]["S"]; !ok || len(r) != 2 {
+		t.Errorf("Resolve = %v, want config and secret kinds only", r)
+	}
+}
+
+func TestScopeValidate(t *testing.T) {
+	for _, tc := range []struct {
+		s     berth.Scope
+		field string
+	}{
+		{berth.Scope{Env: "staging"}, "env"},
+		{berth.Scope{App: "web"}, "team"},
+		{berth.Scope{Team: "Shop"}, "team"},
+	} {
+		var inv *berth.InvalidError
+		if err := tc.s.Validate(); !errors.As(err, &inv) || inv.Field != tc.field || !errors.Is(err, berth.ErrInvalid) {
+			t.Errorf("%+v.Validate() = %v, want an invalid %s", tc.s, err, tc.field)
+		}
+	}
+	if err := (berth.Scope{Team: "shop", App: "web", Env: "staging"}).Validate(); err != nil {
+		t.Errorf("valid scope: %v", err)
+	}
+}
+
+func TestRules(t *testing.T) {
+	env := berth.Environment{Name: "staging", NamespaceTemplate: "{team}-{app}-{env}", AllowedDeployers: []string{"alice"}}
+	if ns := env.Namespace("shop", "web"); ns != "shop-web-staging" {
+		t.Errorf("Namespace = %q", ns)
+	}
+	if !env.AllowsDeployer("alice") || env.AllowsDeployer("bob") {
+		t.Error("AllowsDeployer")
+	}
+	if !berth.RoleAdmin.Allows(berth.RoleDeployer) || berth.RoleViewer.Allows(berth.RoleDeployer) || berth.Role("owner").Allows(berth.RoleViewer) {
+		t.Error("Role.Allows")
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := (berth.Token{ExpiresAt: now}).Check(now); !errors.Is(err, berth.ErrTokenExpired) {
+		t.Errorf("expired token: %v", err)
+	}
+	if err := (berth.Token{RevokedAt: now}).Check(now); !errors.Is(err, berth.ErrTokenRevoked) {
+		t.Errorf("revoked token: %v", err)
+	}
+	if !berth.DeployFailed.Final() || berth.DeployRunning.Final() || !berth.KindAutoRollback.Valid() || berth.DeployKind("x").Valid() {
+		t.Error("deploy state and kind")
+	}
+	if got := berth.AppTarget("shop", "web", "staging"); got != "app/shop/web/env/staging" {
+		t.Errorf("AppTarget = %q", got)
+	}
+}
