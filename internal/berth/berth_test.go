@@ -81,3 +81,40 @@ func TestRules(t *testing.T) {
 		t.Errorf("AppTarget = %q", got)
 	}
 }
+
+func TestRedo(t *testing.T) {
+	src := berth.Deploy{ID: 7, Team: "shop", App: "web", Env: "staging", Revision: 3, Kind: berth.KindDeploy,
+		Args: map[string]string{"version": "1.2"}, State: berth.DeploySucceeded, BatchID: 9, RollbackOf: 2,
+		Options: berth.DeployOptions{ForceConflicts: true, TimeoutSeconds: 60, Refresh: true}}
+	base := berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: 3, Args: src.Args, CreatedBy: "alice"}
+	for _, tc := range []struct {
+		name string
+		kind berth.DeployKind
+		ask  berth.DeployOptions
+		want func(nd *berth.NewDeploy)
+	}{
+		{"rollback re-applies src's objects with src's options", berth.KindRollback, berth.DeployOptions{},
+			func(nd *berth.NewDeploy) {
+				nd.Kind, nd.SourceDeploy = berth.KindRollback, 7
+				nd.Options = berth.DeployOptions{ForceConflicts: true, TimeoutSeconds: 60}
+			}},
+		{"refresh renders anew, keeping how src was applied", berth.KindRedeploy, berth.DeployOptions{Refresh: true},
+			func(nd *berth.NewDeploy) {
+				nd.Kind = berth.KindRedeploy
+				nd.Options = berth.DeployOptions{ForceConflicts: true, TimeoutSeconds: 60, Refresh: true}
+			}},
+		{"what the request asks for goes on top", berth.KindRedeploy, berth.DeployOptions{NoAutoRollback: true, TimeoutSeconds: 5},
+			func(nd *berth.NewDeploy) {
+				nd.Kind, nd.SourceDeploy = berth.KindRedeploy, 7
+				nd.Options = berth.DeployOptions{ForceConflicts: true, NoAutoRollback: true, TimeoutSeconds: 5}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := base
+			tc.want(&want)
+			if diff := cmp.Diff(want, berth.Redo(src, tc.kind, "alice", tc.ask)); diff != "" {
+				t.Errorf("Redo (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -99,3 +99,28 @@ type DeployEvent struct {
 	Ready     int
 	Available int
 }
+
+// Redo returns the deploy that runs again what src ran, as kind, queued by by: the same
+// app, environment, revision and args, and the objects src applied (SourceDeploy) unless
+// ask.Refresh renders the revision anew with current settings. Rollbacks, refreshes, team
+// redeploys and automatic rollbacks all queue their deploys through it, so that one rule
+// decides the options: src's (how it was applied: ForceConflicts, NoAutoRollback,
+// TimeoutSeconds), with what ask sets on top (a flag turned on, a timeout given).
+// The caller adds what only it knows (BatchID, RollbackOf).
+func Redo(src Deploy, kind DeployKind, by string, ask DeployOptions) NewDeploy {
+	o := DeployOptions{
+		ForceConflicts: src.Options.ForceConflicts || ask.ForceConflicts,
+		NoAutoRollback: src.Options.NoAutoRollback || ask.NoAutoRollback,
+		Refresh:        ask.Refresh,
+		TimeoutSeconds: src.Options.TimeoutSeconds,
+	}
+	if ask.TimeoutSeconds > 0 {
+		o.TimeoutSeconds = ask.TimeoutSeconds
+	}
+	nd := NewDeploy{Team: src.Team, App: src.App, Env: src.Env, Revision: src.Revision, Kind: kind,
+		Args: src.Args, Options: o, SourceDeploy: src.ID, CreatedBy: by}
+	if o.Refresh {
+		nd.SourceDeploy = 0
+	}
+	return nd
+}

@@ -266,7 +266,7 @@ func (r *run) finish(ctx context.Context, state berth.DeployState, reason string
 			}
 		}
 		_, err = tx.AppendAudit(ctx, berth.AuditEvent{Actor: "system", Action: "deploy.finish",
-			Target: fmt.Sprintf("app/%s/%s/env/%s", d.Team, d.App, d.Env), Team: d.Team, App: d.App,
+			Target: berth.AppTarget(d.Team, d.App, d.Env), Team: d.Team, App: d.App,
 			Outcome: outcome, Details: details})
 		return err
 	})
@@ -317,9 +317,7 @@ func (r *run) autoRollback(ctx context.Context, tx *store.Tx, failed berth.Deplo
 	if err != nil {
 		return berth.Deploy{}, err
 	}
-	return tx.EnqueueDeploy(ctx, berth.NewDeploy{
-		Team: failed.Team, App: failed.App, Env: failed.Env, Revision: good.Revision, Kind: berth.KindAutoRollback,
-		Args: good.Args, Options: berth.DeployOptions{ForceConflicts: good.Options.ForceConflicts, TimeoutSeconds: failed.Options.TimeoutSeconds},
-		SourceDeploy: good.ID, RollbackOf: failed.ID, CreatedBy: "system",
-	})
+	nd := berth.Redo(good, berth.KindAutoRollback, "system", berth.DeployOptions{})
+	nd.RollbackOf = failed.ID
+	return tx.EnqueueDeploy(ctx, nd)
 }

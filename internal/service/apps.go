@@ -50,7 +50,7 @@ func (s *Service) CreateApp(ctx context.Context, p *authz.Principal, team, name,
 		}
 	}
 	var a berth.App
-	c := change{action: "app.create", target: "app/" + team + "/" + name, team: team, app: name}
+	c := change{action: "app.create", target: berth.AppTarget(team, name, ""), team: team, app: name}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.AppCreate, authz.Resource{Team: team}), func(tx *store.Tx) (err error) {
 		if a, err = tx.CreateApp(ctx, team, name, p.Name); err != nil {
 			return err
@@ -68,7 +68,7 @@ func (s *Service) CreateApp(ctx context.Context, p *authz.Principal, team, name,
 
 // DeleteApp removes an app and its revisions from Berth (team admins).
 func (s *Service) DeleteApp(ctx context.Context, p *authz.Principal, team, name string) error {
-	c := change{action: "app.delete", target: "app/" + team + "/" + name, team: team, app: name}
+	c := change{action: "app.delete", target: berth.AppTarget(team, name, ""), team: team, app: name}
 	return s.mutate(ctx, p, &c, allowed(p, authz.AppDelete, authz.Resource{Team: team}),
 		func(tx *store.Tx) error { return tx.DeleteApp(ctx, team, name) })
 }
@@ -79,7 +79,7 @@ func (s *Service) AddRevision(ctx context.Context, p *authz.Principal, team, app
 		return berth.Revision{}, err
 	}
 	var r berth.Revision
-	c := change{action: "revision.create", target: "app/" + team + "/" + app, team: team, app: app}
+	c := change{action: "revision.create", target: berth.AppTarget(team, app, ""), team: team, app: app}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.AppCreate, authz.Resource{Team: team}), func(tx *store.Tx) (err error) {
 		r, err = tx.AddRevision(ctx, team, app, manifestText, p.Name)
 		if err == nil {

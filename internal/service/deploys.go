@@ -75,8 +75,7 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 	if err != nil {
 		return berth.Deploy{}, storeErr(err)
 	}
-	target := fmt.Sprintf("app/%s/%s/env/%s", req.Team, req.App, req.Env)
-	c := change{action: "deploy.create", target: target, team: req.Team, app: req.App,
+	c := change{action: "deploy.create", target: berth.AppTarget(req.Team, req.App, req.Env), team: req.Team, app: req.App,
 		details: map[string]any{"env": req.Env, "args": argNames(req.Set)}}
 	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, req.Team, env) }, func(tx *store.Tx) error {
@@ -109,7 +108,8 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 			}
 			rev = app.LatestRevision
 		}
-		kind, args := berth.KindDeploy, req.Set
+		nd := berth.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
+			Kind: berth.KindDeploy, Args: req.Set, Options: req.Options, CreatedBy: p.Name}
 		if req.Options.Refresh {
 			cur, err := tx.LastSucceeded(ctx, app.ID, req.Env, 0)
 			if errors.Is(err, berth.ErrNotFound) {
@@ -118,18 +118,17 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 			if err != nil {
 				return err
 			}
-			kind, rev, args = berth.KindRedeploy, cur.Revision, cur.Args
+			nd = berth.Redo(cur, berth.KindRedeploy, p.Name, req.Options)
 		}
-		r, err := tx.Revision(ctx, req.Team, req.App, rev)
+		r, err := tx.Revision(ctx, req.Team, req.App, nd.Revision)
 		if err != nil {
 			return err
 		}
-		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, r.Manifest, args); err != nil {
+		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, r.Manifest, nd.Args); err != nil {
 			return err
 		}
-		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
-			Kind: kind, Args: args, Options: req.Options, CreatedBy: p.Name})
-		c.details["revision"], c.details["deploy"] = rev, d.ID
+		d, err = tx.EnqueueDeploy(ctx, nd)
+		c.details["revision"], c.details["deploy"] = nd.Revision, d.ID
 		if req.Options.Refresh {
 			c.details["refresh"] = true
 		}
@@ -289,7 +288,7 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 	if err != nil {
 		return berth.Deploy{}, storeErr(err)
 	}
-	c := change{action: "deploy.rollback", target: fmt.Sprintf("app/%s/%s/env/%s", team, app, envName), team: team, app: app,
+	c := change{action: "deploy.rollback", target: berth.AppTarget(team, app, envName), team: team, app: app,
 		details: map[string]any{"env": envName}}
 	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, team, env) }, func(tx *store.Tx) error {
@@ -310,9 +309,7 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 			}
 			return invalid("to", "%s/%s has no successful deploy of revision %d in %s", team, app, to, envName)
 		}
-		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: team, App: app, Env: envName, Revision: src.Revision,
-			Kind: berth.KindRollback, Args: src.Args, Options: berth.DeployOptions{ForceConflicts: src.Options.ForceConflicts},
-			SourceDeploy: src.ID, CreatedBy: p.Name})
+		d, err = tx.EnqueueDeploy(ctx, berth.Redo(*src, berth.KindRollback, p.Name, berth.DeployOptions{}))
 		c.details["revision"], c.details["deploy"], c.details["source"] = src.Revision, d.ID, src.ID
 		return err
 	})
@@ -359,44 +356,28 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 		}
 		return nil
 	}, func(tx *store.Tx) error {
-		apps, err := tx.Apps(ctx, req.Team)
-		if err != nil {
+		if _, err := tx.Team(ctx, req.Team); err != nil {
 			return err
 		}
-		if _, err := tx.Team(ctx, req.Team); err != nil {
+		current, err := running(ctx, tx, berth.Scope{Team: req.Team, Env: req.Env}, envs)
+		if err != nil {
 			return err
 		}
 		batch, err := tx.CreateBatch(ctx, req.Team, req.Concurrency, p.Name)
 		if err != nil {
 			return err
 		}
-		for _, a := range apps {
-			if slices.Contains(req.Exclude, a.Name) {
+		for _, cur := range current {
+			if slices.Contains(req.Exclude, cur.App) {
 				continue
 			}
-			for _, e := range envs {
-				if req.Env != "" && e.Name != req.Env {
-					continue
-				}
-				cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
-				if errors.Is(err, berth.ErrNotFound) {
-					continue // never deployed there
-				}
-				if err != nil {
-					return err
-				}
-				nd := berth.NewDeploy{Team: req.Team, App: a.Name, Env: e.Name, Revision: cur.Revision, Kind: berth.KindRedeploy,
-					Args: cur.Args, Options: berth.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: req.Refresh},
-					BatchID: batch, CreatedBy: p.Name}
-				if !req.Refresh {
-					nd.SourceDeploy = cur.ID
-				}
-				d, err := tx.EnqueueDeploy(ctx, nd)
-				if err != nil {
-					return err
-				}
-				out = append(out, d)
+			nd := berth.Redo(cur, berth.KindRedeploy, p.Name, berth.DeployOptions{Refresh: req.Refresh})
+			nd.BatchID = batch
+			d, err := tx.EnqueueDeploy(ctx, nd)
+			if err != nil {
+				return err
 			}
+			out = append(out, d)
 		}
 		c.details["deploys"] = len(out)
 		c.details["batch"] = batch
@@ -406,4 +387,24 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 		s.notifyWorkers()
 	}
 	return out, err
+}
+
+// running returns what runs within scope: the last successful deploy of each app (of
+// scope's team, or every team; only scope's app when it names one) in each environment
+// that still exists (only scope's when it names one), by team, app and environment.
+// Scope's fields are filters here, not a settings level.
+func running(ctx context.Context, tx *store.Tx, scope berth.Scope, envs []berth.Environment) ([]berth.Deploy, error) {
+	latest, err := tx.LatestDeploys(ctx, scope.Team, true)
+	if err != nil {
+		return nil, err
+	}
+	out := latest[:0]
+	for _, d := range latest {
+		if (scope.App != "" && d.App != scope.App) || (scope.Env != "" && d.Env != scope.Env) ||
+			!slices.ContainsFunc(envs, func(e berth.Environment) bool { return e.Name == d.Env }) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

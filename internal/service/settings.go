@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -61,10 +60,8 @@ func settingsTarget(kind berth.SettingKind, scope berth.Scope) string {
 		prefix = "secrets/"
 	}
 	switch scope.Level() {
-	case berth.LevelAppEnv:
-		return prefix + "app/" + scope.Team + "/" + scope.App + "/env/" + scope.Env
-	case berth.LevelApp:
-		return prefix + "app/" + scope.Team + "/" + scope.App
+	case berth.LevelAppEnv, berth.LevelApp:
+		return prefix + berth.AppTarget(scope.Team, scope.App, scope.Env)
 	case berth.LevelTeam:
 		return prefix + "team/" + scope.Team
 	}
@@ -179,65 +176,47 @@ func sortedUnique(keys []string) []string {
 // whose last successful deploy reads one of keys of kind and gets it from scope's level
 // (no more specific level sets it).
 func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.Principal, kind berth.SettingKind, scope berth.Scope, keys []string) ([]berth.Deploy, error) {
-	var apps []berth.App
-	switch scope.Level() {
-	case berth.LevelGlobal, berth.LevelTeam:
-		var err error
-		if apps, err = tx.Apps(ctx, scope.Team); err != nil {
-			return nil, err
-		}
-	default:
-		a, err := tx.App(ctx, scope.Team, scope.App)
-		if err != nil {
-			return nil, err
-		}
-		apps = []berth.App{a}
-	}
 	envs, err := tx.Environments(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []berth.Deploy
-	for _, a := range apps {
-		for _, e := range envs {
-			if scope.Env != "" && e.Name != scope.Env {
-				continue
-			}
-			cur, err := tx.LastSucceeded(ctx, a.ID, e.Name, 0)
-			if errors.Is(err, berth.ErrNotFound) {
-				continue // never deployed there
-			}
-			if err != nil {
-				return nil, err
-			}
-			rev, err := tx.Revision(ctx, a.Team, a.Name, cur.Revision)
-			if err != nil {
-				return nil, err
-			}
-			usage, err := deploy.SettingsUsage(rev.Manifest, e.Name, cur.Args)
-			if err != nil {
-				continue // a revision that no longer renders reads nothing we could refresh
-			}
-			settings, err := deploy.LoadSettings(ctx, tx, a.Team, a.Name, e.Name)
-			if err != nil {
-				return nil, err
-			}
-			if !affects(usage, settings, kind, scope.Level(), keys) {
-				continue
-			}
-			// Team admins and global admins are deployers everywhere, protected environments
-			// included; the check keeps that true should roles change.
-			if err := checkDeploy(p, a.Team, e); err != nil {
-				return nil, err
-			}
-			d, err := tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: a.Team, App: a.Name, Env: e.Name, Revision: cur.Revision,
-				Kind: berth.KindRedeploy, Args: cur.Args, CreatedBy: p.Name,
-				Options: berth.DeployOptions{ForceConflicts: cur.Options.ForceConflicts, Refresh: true, TimeoutSeconds: cur.Options.TimeoutSeconds}})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d)
+	current, err := running(ctx, tx, scope, envs)
+	if err != nil {
+		return nil, err
+	}
+	if scope.App != "" && len(current) == 0 {
+		if _, err := tx.App(ctx, scope.Team, scope.App); err != nil {
+			return nil, err
 		}
+	}
+	var out []berth.Deploy
+	for _, cur := range current {
+		rev, err := tx.Revision(ctx, cur.Team, cur.App, cur.Revision)
+		if err != nil {
+			return nil, err
+		}
+		usage, err := deploy.SettingsUsage(rev.Manifest, cur.Env, cur.Args)
+		if err != nil {
+			continue // a revision that no longer renders reads nothing we could refresh
+		}
+		settings, err := deploy.LoadSettings(ctx, tx, cur.Team, cur.App, cur.Env)
+		if err != nil {
+			return nil, err
+		}
+		if !affects(usage, settings, kind, scope.Level(), keys) {
+			continue
+		}
+		// Team admins and global admins are deployers everywhere, protected environments
+		// included; the check keeps that true should roles change.
+		env := envs[slices.IndexFunc(envs, func(e berth.Environment) bool { return e.Name == cur.Env })]
+		if err := checkDeploy(p, cur.Team, env); err != nil {
+			return nil, err
+		}
+		d, err := tx.EnqueueDeploy(ctx, berth.Redo(cur, berth.KindRedeploy, p.Name, berth.DeployOptions{Refresh: true}))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
