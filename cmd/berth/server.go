@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
@@ -58,9 +60,11 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	}
 
 	svc := service.New(st, log, time.Now)
-	clusters := newKubeClusters(log, o.KubeQPS, o.KubeBurst)
+	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
-	engine := deploy.New(st, clusters, log, deploy.Options{
+	engine := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
+		return clusters.For(ctx, env)
+	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
 	svc.SetNotifier(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)

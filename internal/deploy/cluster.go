@@ -9,8 +9,8 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-// Cluster is what the engine needs from a Kubernetes cluster. cmd/berth adapts
-// internal/kube to it.
+// Cluster is what the engine needs from a Kubernetes cluster; internal/kube's
+// EnvCluster is one.
 type Cluster interface {
 	EnsureNamespace(ctx context.Context, name string, labels map[string]string) error
 	// Apply server-side applies objs into namespace; force takes over fields other
@@ -21,20 +21,8 @@ type Cluster interface {
 	Prune(ctx context.Context, namespace string, selector map[string]string, keep []*unstructured.Unstructured) ([]string, error)
 	// WaitRollout watches a Deployment until it is available, fails, or timeout passes,
 	// calling progress on every change.
-	WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(Progress)) error
+	WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(berth.RolloutStatus)) error
 }
 
-// Progress is a rollout's state as the cluster reports it.
-type Progress struct {
-	Phase     string
-	Message   string
-	Desired   int
-	Updated   int
-	Ready     int
-	Available int
-}
-
-// Clusters finds the cluster of an environment.
-type Clusters interface {
-	For(ctx context.Context, env berth.Environment) (Cluster, error)
-}
+// Clusters finds the cluster of an environment; cmd/berth wires internal/kube's Pool.
+type Clusters func(ctx context.Context, env berth.Environment) (Cluster, error)

@@ -1,16 +1,12 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
@@ -24,7 +20,7 @@ type run struct {
 	owner string
 	log   *slog.Logger
 	// last is the progress last recorded, so only changes become events.
-	last Progress
+	last berth.RolloutStatus
 	// secrets are the secret values this run applies, scrubbed from what it reports.
 	secrets redactor
 }
@@ -80,9 +76,9 @@ func (r *run) steps(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	objs, err := decodeObjects(content)
+	objs, err := manifest.DecodeStored(content)
 	if err != nil {
-		return failf("stored objects: %v", err)
+		return failf("%v", err)
 	}
 	// The only place secret values exist outside the store: in memory, on their way to
 	// the cluster. A value that can't be read fails the deploy before anything is applied.
@@ -97,7 +93,7 @@ func (r *run) steps(ctx context.Context) error {
 	}
 	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s (worker %s, attempt %d)", len(objs), namespace, r.owner, d.Attempts))
 
-	cluster, err := r.e.clusters.For(ctx, env)
+	cluster, err := r.e.clusters(ctx, env)
 	if err != nil {
 		return failf("environment %s: %v", env.Name, err)
 	}
@@ -127,7 +123,7 @@ func (r *run) steps(ctx context.Context) error {
 	if d.Options.TimeoutSeconds > 0 {
 		timeout = time.Duration(d.Options.TimeoutSeconds) * time.Second
 	}
-	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p Progress) { r.progress(ctx, p) }); err != nil {
+	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p berth.RolloutStatus) { r.progress(ctx, p) }); err != nil {
 		return &failure{reason: err.Error(), rollout: true}
 	}
 	return nil
@@ -165,45 +161,7 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}
-	var buf bytes.Buffer
-	if err := manifest.EncodeJSON(&buf, objs); err != nil {
-		return nil, err
-	}
-	return canonical(buf.Bytes())
-}
-
-// canonical re-encodes the rendered List as a compact JSON array of objects, the stored form.
-func canonical(list []byte) ([]byte, error) {
-	var l struct {
-		Items []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(list, &l); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('[')
-	for i, it := range l.Items {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		if err := json.Compact(&buf, it); err != nil {
-			return nil, err
-		}
-	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
-}
-
-func decodeObjects(content []byte) ([]*unstructured.Unstructured, error) {
-	var raw []map[string]any
-	if err := json.Unmarshal(content, &raw); err != nil {
-		return nil, err
-	}
-	objs := make([]*unstructured.Unstructured, len(raw))
-	for i, o := range raw {
-		objs[i] = &unstructured.Unstructured{Object: o}
-	}
-	return objs, nil
+	return manifest.EncodeStored(objs)
 }
 
 func (r *run) checkLease(ctx context.Context) error {
@@ -218,7 +176,7 @@ func (r *run) event(ctx context.Context, phase, msg string) {
 	}
 }
 
-func (r *run) progress(ctx context.Context, p Progress) {
+func (r *run) progress(ctx context.Context, p berth.RolloutStatus) {
 	if p == r.last {
 		return
 	}

@@ -247,15 +247,11 @@ func TestFillSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf strings.Builder
-	if err := manifest.EncodeJSON(&buf, objs); err != nil {
-		t.Fatal(err)
-	}
-	content, err := canonical([]byte(buf.String()))
+	content, err := manifest.EncodeStored(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	us, err := decodeObjects(content)
+	us, err := manifest.DecodeStored(content)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,39 +7,20 @@ import (
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Live looks at what runs in a cluster; cmd/berth adapts internal/kube to it.
+// Live looks at what runs in a cluster; internal/kube's Pool is one.
 type Live interface {
 	// LiveApp reports the Deployment's rollout and pods, and how the live objects differ
-	// from desired (a JSON array of objects, as stored for a deploy).
-	LiveApp(ctx context.Context, env berth.Environment, namespace, deployment string, desired []byte) (LiveApp, error)
+	// from desired.
+	LiveApp(ctx context.Context, env berth.Environment, namespace, deployment string, desired []*unstructured.Unstructured) (berth.LiveApp, error)
 }
 
 // SetLive connects the cluster reader that Status uses.
 func (s *Service) SetLive(l Live) { s.live = l }
-
-// LiveApp is an app as it runs.
-type LiveApp struct {
-	Phase, Message                     string
-	Desired, Updated, Ready, Available int
-	Images                             []string
-	Pods                               []LivePod
-	Drift                              []DriftItem
-}
-
-// LivePod is one pod of an app.
-type LivePod struct {
-	Name, Phase, Reason string
-	Ready, Current      bool
-	Restarts            int
-}
-
-// DriftItem is a field berth set that differs live.
-type DriftItem struct {
-	Object, Path, Desired, Live string
-}
 
 // EnvStatus is an app in one environment: what Berth last deployed there, and what runs.
 type EnvStatus struct {
@@ -47,7 +28,7 @@ type EnvStatus struct {
 	Namespace string
 	// Current is the last successful deploy; Latest the newest of any state.
 	Current, Latest *berth.Deploy
-	Live            *LiveApp
+	Live            *berth.LiveApp
 	// Error says why the live state could not be read.
 	Error string
 }
@@ -100,7 +81,7 @@ func (s *Service) Status(ctx context.Context, p *authz.Principal, team, app, env
 	return out, nil
 }
 
-func (s *Service) readLive(ctx context.Context, env berth.Environment, namespace, app string, cur berth.Deploy) (*LiveApp, string) {
+func (s *Service) readLive(ctx context.Context, env berth.Environment, namespace, app string, cur berth.Deploy) (*berth.LiveApp, string) {
 	if s.live == nil {
 		return nil, "this server does not read clusters"
 	}
@@ -108,7 +89,11 @@ func (s *Service) readLive(ctx context.Context, env berth.Environment, namespace
 	if err != nil {
 		return nil, err.Error()
 	}
-	live, err := s.live.LiveApp(ctx, env, namespace, app, objs)
+	desired, err := manifest.DecodeStored(objs)
+	if err != nil {
+		return nil, err.Error()
+	}
+	live, err := s.live.LiveApp(ctx, env, namespace, app, desired)
 	if err != nil {
 		return nil, err.Error()
 	}

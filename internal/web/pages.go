@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/sse"
 	"github.com/berth-dev/berth/internal/store"
@@ -289,26 +290,17 @@ type object struct{ Key, YAML string }
 // objectsYAML turns a deploy's stored objects (a JSON array) into YAML, one per object,
 // sorted by kind and name.
 func objectsYAML(objs []byte) ([]object, error) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(objs, &list); err != nil {
-		return nil, fmt.Errorf("stored objects: %w", err)
+	list, err := manifest.DecodeStored(objs)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]object, 0, len(list))
-	for _, raw := range list {
-		var meta struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-		}
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, fmt.Errorf("stored object: %w", err)
-		}
-		y, err := yaml.JSONToYAML(raw)
+	for _, o := range list {
+		y, err := yaml.Marshal(o.Object)
 		if err != nil {
-			return nil, fmt.Errorf("stored object %s/%s: %w", meta.Kind, meta.Metadata.Name, err)
+			return nil, fmt.Errorf("stored object %s/%s: %w", o.GetKind(), o.GetName(), err)
 		}
-		out = append(out, object{meta.Kind + "/" + meta.Metadata.Name, string(y)})
+		out = append(out, object{o.GetKind() + "/" + o.GetName(), string(y)})
 	}
 	slices.SortStableFunc(out, func(a, b object) int { return cmp.Compare(a.Key, b.Key) })
 	return out, nil

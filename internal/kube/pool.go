@@ -1,0 +1,159 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+// Pool hands out the cluster of each environment: one client per environment, built on
+// first use from the environment's kubeconfig and context (or in-cluster config) and kept,
+// so its discovery cache and rate limiter are shared by every deploy and status read. An
+// environment whose connection settings change gets a new client.
+type Pool struct {
+	log   *slog.Logger
+	qps   float32
+	burst int
+
+	mu    sync.Mutex
+	byEnv map[string]pooled
+}
+
+type pooled struct {
+	key string // how the client was built, to notice edits
+	c   *EnvCluster
+}
+
+// NewPool returns an empty pool whose clients use qps and burst (0: client-go's defaults).
+func NewPool(log *slog.Logger, qps float32, burst int) *Pool {
+	return &Pool{log: log, qps: qps, burst: burst, byEnv: map[string]pooled{}}
+}
+
+// For returns the cluster of env.
+func (p *Pool) For(_ context.Context, env berth.Environment) (*EnvCluster, error) {
+	key := fmt.Sprintf("%s|%s|%t", env.Kubeconfig, env.Context, env.InCluster)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.byEnv[env.Name]; ok && c.key == key {
+		return c.c, nil
+	}
+	var cfg *rest.Config
+	var err error
+	if env.InCluster {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: env.Kubeconfig},
+			&clientcmd.ConfigOverrides{CurrentContext: env.Context}).ClientConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster config: %w", err)
+	}
+	c, err := New(cfg, Options{QPS: p.qps, Burst: p.burst, Logger: p.log})
+	if err != nil {
+		return nil, err
+	}
+	ec := &EnvCluster{c: c}
+	p.byEnv[env.Name] = pooled{key: key, c: ec}
+	return ec, nil
+}
+
+// LiveApp reads, in env's cluster, a Deployment's status and how the live objects differ
+// from desired.
+func (p *Pool) LiveApp(ctx context.Context, env berth.Environment, namespace, deployment string, desired []*unstructured.Unstructured) (berth.LiveApp, error) {
+	c, err := p.For(ctx, env)
+	if err != nil {
+		return berth.LiveApp{}, err
+	}
+	return c.LiveApp(ctx, namespace, deployment, desired)
+}
+
+// EnvCluster is one environment's cluster, with the operations of a deploy and of a status
+// read in the domain's terms: stored objects in, names and rollout states out.
+type EnvCluster struct{ c *Cluster }
+
+// EnsureNamespace creates namespace with labels unless it exists.
+func (e *EnvCluster) EnsureNamespace(ctx context.Context, name string, labels map[string]string) error {
+	return e.c.EnsureNamespace(ctx, name, labels)
+}
+
+// Apply server-side applies objs into namespace; force takes over fields other managers
+// own.
+func (e *EnvCluster) Apply(ctx context.Context, namespace string, objs []*unstructured.Unstructured, force bool) error {
+	_, err := e.c.Apply(ctx, namespace, runtimeObjects(objs), ApplyOptions{Force: force})
+	return err
+}
+
+// Prune deletes Berth-owned objects matching selector that are not in keep, and returns
+// what it deleted (kind/name).
+func (e *EnvCluster) Prune(ctx context.Context, namespace string, selector map[string]string, keep []*unstructured.Unstructured) ([]string, error) {
+	refs := make([]ObjectRef, 0, len(keep))
+	for _, o := range keep {
+		r, err := RefOf(o)
+		if err != nil {
+			return nil, err
+		}
+		r.Namespace = namespace
+		refs = append(refs, r)
+	}
+	deleted, err := e.c.Prune(ctx, namespace, selector, refs)
+	names := make([]string, len(deleted))
+	for i, d := range deleted {
+		names[i] = d.String()
+	}
+	return names, err
+}
+
+// WaitRollout watches a Deployment until it is available, fails, or timeout passes,
+// calling progress on every change.
+func (e *EnvCluster) WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(berth.RolloutStatus)) error {
+	_, err := e.c.WaitRollout(ctx, namespace, deployment, RolloutOptions{Timeout: timeout, Progress: func(s RolloutStatus) {
+		progress(rolloutStatus(s.Phase, s.Message, s.Desired, s.Updated, s.Ready, s.Available))
+	}})
+	return err
+}
+
+// LiveApp reads a Deployment's status and how the live objects differ from desired.
+func (e *EnvCluster) LiveApp(ctx context.Context, namespace, deployment string, desired []*unstructured.Unstructured) (berth.LiveApp, error) {
+	st, err := e.c.Status(ctx, namespace, deployment)
+	if err != nil {
+		return berth.LiveApp{}, err
+	}
+	drift, err := e.c.Drift(ctx, namespace, runtimeObjects(desired))
+	if err != nil {
+		return berth.LiveApp{}, err
+	}
+	out := berth.LiveApp{RolloutStatus: rolloutStatus(st.Phase, st.Message, st.Desired, st.Updated, st.Ready, st.Available),
+		Images: st.Images}
+	for _, p := range st.Pods {
+		out.Pods = append(out.Pods, berth.LivePod{Name: p.Name, Phase: p.Phase, Reason: p.Reason, Ready: p.Ready,
+			Current: p.Current, Restarts: int(p.Restarts)})
+	}
+	for _, d := range drift {
+		out.Drift = append(out.Drift, berth.DriftItem{Object: d.Object.String(), Path: d.Path, Desired: d.Desired, Live: d.Live})
+	}
+	return out, nil
+}
+
+func rolloutStatus(phase RolloutPhase, msg string, desired, updated, ready, available int32) berth.RolloutStatus {
+	return berth.RolloutStatus{Phase: strings.ToLower(string(phase)), Message: msg, Desired: int(desired),
+		Updated: int(updated), Ready: int(ready), Available: int(available)}
+}
+
+func runtimeObjects(objs []*unstructured.Unstructured) []runtime.Object {
+	out := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	return out
+}
