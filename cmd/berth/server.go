@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +33,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	}
 	log := slog.New(slog.NewJSONHandler(o.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 
-	if !strings.HasPrefix(o.Database, "postgres://") && !strings.HasPrefix(o.Database, "postgresql://") {
+	if _, sqlite := store.SQLiteFile(o.Database); sqlite {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}
@@ -62,7 +61,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	svc := service.New(st, log, time.Now)
 	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
-	engine := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
+	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
@@ -136,8 +135,8 @@ func rotateKey(ctx context.Context, o *cli.RotateKeyOptions) error {
 	if err != nil {
 		return fmt.Errorf("new key: %w", err)
 	}
-	if !strings.HasPrefix(o.Database, "postgres://") && !strings.HasPrefix(o.Database, "postgresql://") {
-		if _, err := os.Stat(o.Database); err != nil {
+	if path, sqlite := store.SQLiteFile(o.Database); sqlite {
+		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("database %s: %w", o.Database, err)
 		}
 	}

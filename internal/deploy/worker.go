@@ -30,22 +30,24 @@ type Options struct {
 	MaxAttempts int
 }
 
-func (o *Options) defaults() {
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.Lease <= 0 {
-		o.Lease = 15 * time.Second
-	}
+// check fills in the tunings `berth server` has no flags for and refuses the others when
+// unset: their defaults are the flags' (internal/cli), written once.
+func (o *Options) check() error {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
-	}
-	if o.DefaultTimeout <= 0 {
-		o.DefaultTimeout = 5 * time.Minute
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
 	}
+	switch {
+	case o.Workers < 0:
+		return fmt.Errorf("deploy engine: %d workers", o.Workers)
+	case o.Lease <= 0:
+		return fmt.Errorf("deploy engine: lease %v must be positive", o.Lease)
+	case o.DefaultTimeout <= 0:
+		return fmt.Errorf("deploy engine: default rollout timeout %v must be positive", o.DefaultTimeout)
+	}
+	return nil
 }
 
 // Engine runs deploys.
@@ -60,13 +62,15 @@ type Engine struct {
 
 // New returns an Engine. Its workers are named after the host and process, so leases say
 // who holds them.
-func New(st *store.Store, clusters Clusters, log *slog.Logger, o Options) *Engine {
-	o.defaults()
+func New(st *store.Store, clusters Clusters, log *slog.Logger, o Options) (*Engine, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return &Engine{st: st, clusters: clusters, log: log, o: o,
-		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), wake: make(chan struct{}, 1)}
+		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), wake: make(chan struct{}, 1)}, nil
 }
 
 // Notify wakes an idle worker: a deploy was queued.

@@ -44,3 +44,10 @@ func redactURL(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// SQLiteFile returns the file a DSN names when it names a SQLite database, so that callers
+// can prepare its directory; PostgreSQL URLs and invalid DSNs report false.
+func SQLiteFile(dsn string) (string, bool) {
+	kind, path, err := parseDSN(dsn)
+	return path, err == nil && kind == DialectSQLite
+}

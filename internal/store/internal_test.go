@@ -210,3 +210,12 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open of a newer schema: %v, want an error saying it is newer", err)
 	}
 }
+
+func TestSQLiteFile(t *testing.T) {
+	for dsn, want := range map[string]string{"data/berth.db": "data/berth.db", "sqlite:///tmp/b.db": "/tmp/b.db", "postgres://u@h/db": "", "postgresql://u@h/db": "", "mysql://x": "", "": ""} {
+		got, ok := SQLiteFile(dsn)
+		if got != want || ok != (want != "") {
+			t.Errorf("SQLiteFile(%q) = %q, %v; want %q", dsn, got, ok, want)
+		}
+	}
+}
