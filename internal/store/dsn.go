@@ -49,5 +49,8 @@ func redactURL(dsn string) string {
 // can prepare its directory; PostgreSQL URLs and invalid DSNs report false.
 func SQLiteFile(dsn string) (string, bool) {
 	kind, path, err := parseDSN(dsn)
-	return path, err == nil && kind == DialectSQLite
+	if err != nil || kind != DialectSQLite {
+		return "", false
+	}
+	return path, true
 }
