@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // run is one attempt at one deploy by one worker.
@@ -23,39 +24,94 @@ type run struct {
 	last berth.RolloutStatus
 	// secrets are the secret values this run applies, scrubbed from what it reports.
 	secrets redactor
+
+	// What the stages learn, in order.
+	env        berth.Environment
+	namespace  string
+	content    []byte                       // the objects, in the stored form
+	objs       []*unstructured.Unstructured // the objects to apply, secrets filled in
+	deployment string                       // the Deployment among them, if any
+	cluster    Cluster
 }
 
-// failure is a reason a deploy failed; it never carries secret values, only what Berth
-// and Kubernetes said about names and states. rollout marks failures of a rollout that
-// was applied, the ones an automatic rollback can mend; a refused apply (a field conflict,
-// an invalid object) changed nothing a rollback would restore.
+// A deploy is an ordered list of stages. Each is a small function that records its own
+// events and returns nil, or an error saying how the deploy ends: a *failure, or any
+// other error, which fails the deploy with its message (a lost lease leaves it instead).
+type stage struct {
+	name string
+	run  func(r *run, ctx context.Context) error
+}
+
+// stages are a deploy's stages, in order.
+var stages = []stage{
+	{"render", (*run).render},   // the objects: rendered from the revision, or an earlier deploy's
+	{"resolve", (*run).resolve}, // their secret values, in memory
+	{"apply", (*run).apply},     // server-side apply into the namespace
+	{"prune", (*run).prune},     // delete what the revision no longer renders
+	{"wait", (*run).wait},       // watch the Deployment's rollout
+}
+
+// failureKind says what a stage's failure means for the deploy.
+type failureKind int
+
+const (
+	// failTerminal fails the deploy; nothing was applied that an automatic rollback
+	// would restore (a refused apply changed nothing, or it failed before applying).
+	failTerminal failureKind = iota
+	// failRollout fails the deploy after its objects were applied: the rollout failed,
+	// which the automatic rollback can mend.
+	failRollout
+	// failRetry leaves the deploy to whoever holds it next: this worker lost its lease.
+	failRetry
+)
+
+// failure is why a stage failed; its reason never carries secret values, only what Berth
+// and Kubernetes said about names and states.
 type failure struct {
-	reason  string
-	rollout bool
+	kind   failureKind
+	reason string
 }
 
 func (f *failure) Error() string { return f.reason }
 
-func failf(format string, args ...any) error { return &failure{reason: fmt.Sprintf(format, args...)} }
-
-// execute takes the deploy to the point where its final state is known; rollback says
-// whether a failure calls for the automatic rollback.
-func (r *run) execute(ctx context.Context) (state berth.DeployState, reason string, rollback bool) {
-	err := r.steps(ctx)
-	if err == nil {
-		return berth.DeploySucceeded, "available", false
-	}
-	var f *failure
-	if errors.As(err, &f) {
-		return berth.DeployFailed, r.secrets.redact(f.reason), f.rollout
-	}
-	if ctx.Err() != nil {
-		return berth.DeployFailed, "interrupted", false
-	}
-	return berth.DeployFailed, r.secrets.redact(err.Error()), false
+func failf(format string, args ...any) error {
+	return &failure{kind: failTerminal, reason: fmt.Sprintf(format, args...)}
 }
 
-func (r *run) steps(ctx context.Context) error {
+// outcome is how a run ends.
+type outcome struct {
+	state  berth.DeployState
+	reason string
+	// rollback: a rollout failed; finish decides whether to roll back automatically.
+	rollback bool
+	// abandon: the deploy is not this worker's to finish.
+	abandon bool
+}
+
+// execute runs the stages in order until one fails, and says how the deploy ends.
+func (r *run) execute(ctx context.Context) outcome {
+	for _, st := range stages {
+		if err := st.run(r, ctx); err != nil {
+			return r.judge(ctx, st.name, err)
+		}
+	}
+	return outcome{state: berth.DeploySucceeded, reason: "available"}
+}
+
+// judge turns a stage's error into the deploy's outcome.
+func (r *run) judge(ctx context.Context, stage string, err error) outcome {
+	f := &failure{kind: failTerminal, reason: err.Error()}
+	errors.As(err, &f)
+	switch {
+	case f.kind == failRetry, errors.Is(err, berth.ErrLeaseLost), ctx.Err() != nil:
+		r.log.Info("deploy left unfinished", "stage", stage, "err", err)
+		return outcome{state: berth.DeployFailed, reason: "interrupted", abandon: true}
+	}
+	return outcome{state: berth.DeployFailed, reason: r.secrets.redact(f.reason), rollback: f.kind == failRollout}
+}
+
+// render finds the deploy's environment and namespace, and stores the objects to apply.
+func (r *run) render(ctx context.Context) error {
 	st, d := r.e.st, r.d
 	env, err := st.Environment(ctx, d.Env)
 	if errors.Is(err, berth.ErrNotFound) {
@@ -64,67 +120,85 @@ func (r *run) steps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	namespace := env.Namespace(d.Team, d.App)
+	r.env, r.namespace = env, env.Namespace(d.Team, d.App)
+	if r.content, err = r.objects(ctx, r.namespace); err != nil {
+		return err
+	}
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.SetDeployObjects(ctx, d.ID, r.owner, r.content)
+		return err
+	})
+}
 
-	content, err := r.objects(ctx, namespace)
-	if err != nil {
-		return err
-	}
-	if err := st.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.SetDeployObjects(ctx, d.ID, r.owner, content)
-		return err
-	}); err != nil {
-		return err
-	}
-	objs, err := manifest.DecodeStored(content)
+// resolve decodes the stored objects and fills in their secret values: the only place
+// secret values exist outside the store, in memory on their way to the cluster. A value
+// that can't be read fails the deploy before anything is applied.
+func (r *run) resolve(ctx context.Context) error {
+	objs, err := manifest.DecodeStored(r.content)
 	if err != nil {
 		return failf("%v", err)
 	}
-	// The only place secret values exist outside the store: in memory, on their way to
-	// the cluster. A value that can't be read fails the deploy before anything is applied.
-	if r.secrets, err = fillSecrets(ctx, st, objs); err != nil {
+	if r.secrets, err = fillSecrets(ctx, r.e.st, objs); err != nil {
 		return failf("secrets: %v", err)
 	}
-	deployment := ""
+	r.objs = objs
 	for _, o := range objs {
 		if o.GetKind() == "Deployment" {
-			deployment = o.GetName()
+			r.deployment = o.GetName()
 		}
 	}
-	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s (worker %s, attempt %d)", len(objs), namespace, r.owner, d.Attempts))
+	r.event(ctx, "rendered", fmt.Sprintf("%d objects for namespace %s (worker %s, attempt %d)", len(objs), r.namespace, r.owner, r.d.Attempts))
+	return nil
+}
 
-	cluster, err := r.e.clusters(ctx, env)
+// apply server-side applies the objects into the app's namespace, creating it if needed.
+func (r *run) apply(ctx context.Context) error {
+	d := r.d
+	cluster, err := r.e.clusters(ctx, r.env)
 	if err != nil {
-		return failf("environment %s: %v", env.Name, err)
+		return failf("environment %s: %v", r.env.Name, err)
 	}
-	if err := cluster.EnsureNamespace(ctx, namespace, map[string]string{manifest.LabelManagedBy: "berth", manifest.LabelPartOf: d.Team}); err != nil {
-		return failf("namespace %s: %v", namespace, err)
+	r.cluster = cluster
+	if err := cluster.EnsureNamespace(ctx, r.namespace, map[string]string{manifest.LabelManagedBy: "berth", manifest.LabelPartOf: d.Team}); err != nil {
+		return failf("namespace %s: %v", r.namespace, err)
 	}
 	if err := r.checkLease(ctx); err != nil {
 		return err
 	}
 	r.event(ctx, "applying", "")
-	if err := cluster.Apply(ctx, namespace, objs, d.Options.ForceConflicts); err != nil {
+	if err := cluster.Apply(ctx, r.namespace, r.objs, d.Options.ForceConflicts); err != nil {
 		return failf("%v", err)
 	}
-	pruned, err := cluster.Prune(ctx, namespace, map[string]string{
+	return nil
+}
+
+// prune deletes the app's Berth-owned objects in the environment that the deploy no
+// longer has.
+func (r *run) prune(ctx context.Context) error {
+	d := r.d
+	pruned, err := r.cluster.Prune(ctx, r.namespace, map[string]string{
 		manifest.LabelManagedBy: "berth", manifest.LabelName: d.App, manifest.LabelEnv: d.Env,
-	}, objs)
+	}, r.objs)
 	if err != nil {
 		return failf("prune: %v", err)
 	}
 	if len(pruned) > 0 {
 		r.event(ctx, "pruned", fmt.Sprintf("deleted %v", pruned))
 	}
-	if deployment == "" {
+	return nil
+}
+
+// wait watches the Deployment's rollout until it is available, fails, or times out.
+func (r *run) wait(ctx context.Context) error {
+	if r.deployment == "" {
 		return nil
 	}
 	timeout := r.e.o.DefaultTimeout
-	if d.Options.TimeoutSeconds > 0 {
-		timeout = time.Duration(d.Options.TimeoutSeconds) * time.Second
+	if r.d.Options.TimeoutSeconds > 0 {
+		timeout = time.Duration(r.d.Options.TimeoutSeconds) * time.Second
 	}
-	if err := cluster.WaitRollout(ctx, namespace, deployment, timeout, func(p berth.RolloutStatus) { r.progress(ctx, p) }); err != nil {
-		return &failure{reason: err.Error(), rollout: true}
+	if err := r.cluster.WaitRollout(ctx, r.namespace, r.deployment, timeout, func(p berth.RolloutStatus) { r.progress(ctx, p) }); err != nil {
+		return &failure{kind: failRollout, reason: err.Error()}
 	}
 	return nil
 }
@@ -187,8 +261,8 @@ func (r *run) progress(ctx context.Context, p berth.RolloutStatus) {
 // finish records the final state, its audit event and, for a failed deploy, the automatic
 // rollback, in one transaction: a crash leaves either all of it or none (and then the
 // deploy is resumed and finished by its next worker).
-func (r *run) finish(ctx context.Context, state berth.DeployState, reason string, rollback bool) error {
-	d := r.d
+func (r *run) finish(ctx context.Context, out outcome) error {
+	d, state, reason, rollback := r.d, out.state, out.reason, out.rollback
 	if state == berth.DeployFailed && rollback {
 		var off string
 		var err error

@@ -145,21 +145,19 @@ func (e *Engine) runLeased(ctx context.Context, d berth.Deploy, owner string) {
 	log := e.log.With("deploy", d.ID, "team", d.Team, "app", d.App, "env", d.Env, "kind", d.Kind, "attempt", d.Attempts)
 	log.Info("deploy started")
 	r := run{e: e, d: d, owner: owner, log: log}
-	var state berth.DeployState
-	var reason string
-	var rollback bool
+	var out outcome
 	if d.Attempts > e.o.MaxAttempts {
-		state, reason = berth.DeployFailed, fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)
+		out = outcome{state: berth.DeployFailed, reason: fmt.Sprintf("gave up after %d attempts: the workers running it kept stopping", d.Attempts-1)}
 	} else {
-		state, reason, rollback = r.execute(ctx)
+		out = r.execute(ctx)
 	}
-	if ctx.Err() != nil {
+	if out.abandon || ctx.Err() != nil {
 		// Shutdown or lost lease: the deploy is not ours to finish. Whoever holds it next
 		// resumes from the start, which is safe (render is pure, apply idempotent).
 		log.Info("deploy interrupted", "cause", context.Cause(ctx))
 		return
 	}
-	if err := r.finish(context.WithoutCancel(ctx), state, reason, rollback); err != nil && !errors.Is(err, berth.ErrLeaseLost) {
+	if err := r.finish(context.WithoutCancel(ctx), out); err != nil && !errors.Is(err, berth.ErrLeaseLost) {
 		log.Error("finish deploy", "err", err)
 	}
 }

@@ -1,0 +1,429 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// fakeCluster is the engine's view of a cluster, scripted per test: it records the calls
+// and fails the ones the test says to.
+type fakeCluster struct {
+	mu       sync.Mutex
+	calls    []string
+	applyErr error
+	// rollout decides each rollout by the image of the applied Deployment.
+	rollout func(ctx context.Context, image string) error
+	image   string
+}
+
+func (f *fakeCluster) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+}
+
+func (f *fakeCluster) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeCluster) EnsureNamespace(_ context.Context, name string, _ map[string]string) error {
+	f.record("namespace " + name)
+	return nil
+}
+
+func (f *fakeCluster) Apply(_ context.Context, namespace string, objs []*unstructured.Unstructured, force bool) error {
+	var kinds []string
+	for _, o := range objs {
+		kinds = append(kinds, o.GetKind())
+		if o.GetKind() == "Deployment" {
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			img, _, _ := unstructured.NestedString(cs[0].(map[string]any), "image")
+			f.mu.Lock()
+			f.image = img
+			f.mu.Unlock()
+		}
+	}
+	f.record(fmt.Sprintf("apply %s %s force=%t", namespace, strings.Join(kinds, ","), force))
+	return f.applyErr
+}
+
+func (f *fakeCluster) Prune(_ context.Context, namespace string, _ map[string]string, _ []*unstructured.Unstructured) ([]string, error) {
+	f.record("prune " + namespace)
+	return nil, nil
+}
+
+func (f *fakeCluster) WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(berth.RolloutStatus)) error {
+	f.mu.Lock()
+	img := f.image
+	f.mu.Unlock()
+	f.record(fmt.Sprintf("wait %s/%s %s", namespace, deployment, timeout))
+	progress(berth.RolloutStatus{Phase: "progressing", Desired: 1})
+	if f.rollout != nil {
+		if err := f.rollout(ctx, img); err != nil {
+			return err
+		}
+	}
+	progress(berth.RolloutStatus{Phase: "available", Desired: 1, Updated: 1, Ready: 1, Available: 1})
+	return nil
+}
+
+// engineFixture is an engine on a real SQLite store, with one team, app, environment and
+// a fake cluster.
+type engineFixture struct {
+	t       *testing.T
+	st      *store.Store
+	e       *Engine
+	cluster *fakeCluster
+	now     time.Time
+	mu      sync.Mutex
+}
+
+const appManifest = `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+args: {image: "registry.example.com/web:1"}
+containers:
+  web: {image: "${args.image}"}
+service: {ports: {http: {port: 80, targetPort: 8080}}}
+`
+
+func newEngineFixture(t *testing.T) *engineFixture {
+	t.Helper()
+	f := &engineFixture{t: t, cluster: &fakeCluster{}, now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	ctx := t.Context()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"), store.WithClock(f.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.st = st
+	err = st.Tx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.CreateTeam(ctx, "shop"); err != nil {
+			return err
+		}
+		if _, err := tx.CreateEnvironment(ctx, berth.Environment{Name: "staging", Kubeconfig: "/nonexistent/kubeconfig", NamespaceTemplate: berth.DefaultNamespaceTemplate}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateApp(ctx, "shop", "web", "alice"); err != nil {
+			return err
+		}
+		_, err := tx.AddRevision(ctx, "shop", "web", appManifest, "alice")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.e, err = New(st, func(context.Context, berth.Environment) (Cluster, error) { return f.cluster, nil },
+		slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Workers: 1, Lease: 300 * time.Millisecond, DefaultTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *engineFixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *engineFixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+// addRevision stores manifest as the app's next revision.
+func (f *engineFixture) addRevision(manifest string) int64 {
+	f.t.Helper()
+	var rev berth.Revision
+	err := f.st.Tx(f.t.Context(), func(tx *store.Tx) (err error) {
+		rev, err = tx.AddRevision(f.t.Context(), "shop", "web", manifest, "alice")
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rev.Number
+}
+
+// enqueue queues a deploy of revision rev with image.
+func (f *engineFixture) enqueue(rev int64, image string, o berth.DeployOptions) berth.Deploy {
+	f.t.Helper()
+	var d berth.Deploy
+	err := f.st.Tx(f.t.Context(), func(tx *store.Tx) (err error) {
+		d, err = tx.EnqueueDeploy(f.t.Context(), berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: rev,
+			Kind: berth.KindDeploy, Args: map[string]string{"image": image}, Options: o, CreatedBy: "alice"})
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return d
+}
+
+// runNext claims the next deploy as owner and runs it to its end; it reports what it ran.
+func (f *engineFixture) runNext(owner string) berth.Deploy {
+	f.t.Helper()
+	d, ok, err := f.st.ClaimDeploy(f.t.Context(), owner, f.e.o.Lease)
+	if err != nil || !ok {
+		f.t.Fatalf("claim: %v, %v", ok, err)
+	}
+	f.e.runLeased(f.t.Context(), d, owner)
+	return f.deploy(d.ID)
+}
+
+// deployNow queues a deploy and runs it, and whatever was queued before it, as worker w1.
+func (f *engineFixture) deployNow(rev int64, image string, o berth.DeployOptions) berth.Deploy {
+	f.t.Helper()
+	d := f.enqueue(rev, image, o)
+	for {
+		if ran := f.runNext("w1"); ran.ID == d.ID {
+			return ran
+		}
+	}
+}
+
+func (f *engineFixture) deploy(id int64) berth.Deploy {
+	f.t.Helper()
+	d, err := f.st.Deploy(f.t.Context(), id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return d
+}
+
+func (f *engineFixture) phases(id int64) []string {
+	f.t.Helper()
+	evs, err := f.st.DeployEvents(f.t.Context(), id, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Phase)
+	}
+	return out
+}
+
+// queued returns the deploys still waiting.
+func (f *engineFixture) queued() []berth.Deploy {
+	f.t.Helper()
+	ds, err := f.st.Deploys(f.t.Context(), store.DeployFilter{States: []berth.DeployState{berth.DeployQueued}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ds
+}
+
+var errCrashLoop = errors.New("pod web-1: CrashLoopBackOff")
+
+// crashOn fails rollouts of images containing "bad".
+func crashOn(_ context.Context, image string) error {
+	if strings.Contains(image, "bad") {
+		return errCrashLoop
+	}
+	return nil
+}
+
+func TestEngineStagesInOrder(t *testing.T) {
+	f := newEngineFixture(t)
+	d := f.deployNow(1, "registry.example.com/web:1", berth.DeployOptions{TimeoutSeconds: 42})
+	if d.State != berth.DeploySucceeded || d.Reason != "available" || d.ObjectsDigest == "" {
+		t.Fatalf("deploy = %s %q digest %q, want succeeded", d.State, d.Reason, d.ObjectsDigest)
+	}
+	want := []string{"namespace shop-staging", "apply shop-staging ServiceAccount,Service,Deployment force=false", "prune shop-staging", "wait shop-staging/web 42s"}
+	if got := f.cluster.Calls(); !slices.Equal(got, want) {
+		t.Errorf("cluster calls:\n got %q\nwant %q", got, want)
+	}
+	if got := f.phases(d.ID); !slices.Equal(got, []string{"rendered", "applying", "progressing", "available", "succeeded"}) {
+		t.Errorf("events %q", got)
+	}
+	evs, err := f.st.ListAudit(t.Context(), store.AuditFilter{App: "web"})
+	if err != nil || len(evs) != 1 || evs[0].Action != "deploy.finish" || evs[0].Outcome != berth.OutcomeSuccess ||
+		evs[0].Target != "app/shop/web/env/staging" {
+		t.Errorf("audit = %+v, %v; want one deploy.finish success", evs, err)
+	}
+}
+
+func TestEngineFailures(t *testing.T) {
+	noRollback := appManifest + "deploy: {autoRollback: false}\n"
+	for _, tc := range []struct {
+		name     string
+		manifest string // a later revision, for the failing deploy
+		applyErr error
+		options  berth.DeployOptions
+		// first: whether a good deploy runs first (something to roll back to)
+		first      bool
+		wantReason string
+		wantCalls  int // cluster calls of the failing deploy
+		rollback   bool
+	}{
+		{name: "failed rollout rolls back to the last good deploy", first: true,
+			wantReason: errCrashLoop.Error(), wantCalls: 4, rollback: true},
+		{name: "failed rollout with nothing good before", wantReason: errCrashLoop.Error(), wantCalls: 4},
+		{name: "--no-auto-rollback", first: true, options: berth.DeployOptions{NoAutoRollback: true},
+			wantReason: errCrashLoop.Error(), wantCalls: 4},
+		{name: "manifest turns automatic rollback off", first: true, manifest: noRollback,
+			wantReason: "automatic rollback is off for this app in staging (deploy.autoRollback: false in revision 2)", wantCalls: 4},
+		{name: "refused apply changes nothing to roll back", first: true, applyErr: errors.New(`apply Deployment web: field conflict on .spec.replicas with "helm"`),
+			wantReason: `field conflict on .spec.replicas with "helm"`, wantCalls: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEngineFixture(t)
+			f.cluster.rollout = crashOn
+			var good berth.Deploy
+			if tc.first {
+				good = f.deployNow(1, "registry.example.com/web:1", berth.DeployOptions{ForceConflicts: true})
+			}
+			before := len(f.cluster.Calls())
+			rev := int64(1)
+			if tc.manifest != "" {
+				rev = f.addRevision(tc.manifest)
+			}
+			f.cluster.applyErr = tc.applyErr
+			d := f.deployNow(rev, "registry.example.com/web:bad", tc.options)
+			if d.State != berth.DeployFailed || !strings.Contains(d.Reason, tc.wantReason) {
+				t.Errorf("deploy = %s %q, want failed with %q", d.State, d.Reason, tc.wantReason)
+			}
+			if got := len(f.cluster.Calls()) - before; got != tc.wantCalls {
+				t.Errorf("%d cluster calls, want %d: %q", got, tc.wantCalls, f.cluster.Calls()[before:])
+			}
+			q := f.queued()
+			if !tc.rollback {
+				if len(q) != 0 {
+					t.Fatalf("queued %+v, want no automatic rollback", q)
+				}
+				return
+			}
+			if len(q) != 1 || q[0].Kind != berth.KindAutoRollback || q[0].SourceDeploy != good.ID || q[0].RollbackOf != d.ID ||
+				!q[0].Options.ForceConflicts || q[0].CreatedBy != "system" {
+				t.Fatalf("queued %+v, want one automatic rollback re-applying deploy %d the way it was applied", q, good.ID)
+			}
+			f.cluster.applyErr = nil
+			rb := f.runNext("w2")
+			if rb.State != berth.DeploySucceeded || rb.ObjectsDigest != good.ObjectsDigest {
+				t.Errorf("rollback = %s %q digest %s, want succeeded with the good deploy's objects %s", rb.State, rb.Reason, rb.ObjectsDigest, good.ObjectsDigest)
+			}
+			if f.cluster.image != "registry.example.com/web:1" {
+				t.Errorf("rollback applied image %q", f.cluster.image)
+			}
+		})
+	}
+}
+
+// A failed rollback is not rolled back in turn, whatever came before it.
+func TestEngineRollbackIsNotRolledBack(t *testing.T) {
+	f := newEngineFixture(t)
+	f.cluster.rollout = crashOn
+	f.deployNow(1, "registry.example.com/web:1", berth.DeployOptions{})
+	f.deployNow(1, "registry.example.com/web:2", berth.DeployOptions{})
+	bad := f.deployNow(1, "registry.example.com/web:bad", berth.DeployOptions{})
+	if bad.State != berth.DeployFailed || len(f.queued()) != 1 {
+		t.Fatalf("bad deploy %s, queued %d", bad.State, len(f.queued()))
+	}
+	f.cluster.rollout = func(context.Context, string) error { return errors.New("rollout timed out") }
+	rb := f.runNext("w2")
+	if rb.Kind != berth.KindAutoRollback || rb.State != berth.DeployFailed {
+		t.Fatalf("rollback %s %s", rb.Kind, rb.State)
+	}
+	if q := f.queued(); len(q) != 0 {
+		t.Errorf("a failed rollback queued %+v", q)
+	}
+}
+
+// A worker that loses its lease mid-rollout leaves the deploy to the worker that holds it
+// now, which takes it to its one final state.
+func TestEngineLeaseLost(t *testing.T) {
+	f := newEngineFixture(t)
+	waiting := make(chan struct{})
+	f.cluster.rollout = func(ctx context.Context, _ string) error {
+		close(waiting)
+		<-ctx.Done() // the first worker's context ends when its renewal fails
+		return ctx.Err()
+	}
+	d := f.enqueue(1, "registry.example.com/web:1", berth.DeployOptions{})
+	claimed, ok, err := f.st.ClaimDeploy(t.Context(), "w1", f.e.o.Lease)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); f.e.runLeased(t.Context(), claimed, "w1") }()
+	<-waiting
+	f.advance(time.Hour) // w1's lease has expired: w2 may claim the deploy
+	again, ok, err := f.st.ClaimDeploy(t.Context(), "w2", f.e.o.Lease)
+	if err != nil || !ok || again.ID != d.ID || again.Attempts != 2 {
+		t.Fatalf("w2 claim = %+v, %v, %v", again, ok, err)
+	}
+	<-done
+	if got := f.deploy(d.ID); got.State != berth.DeployRunning || got.LeaseOwner != "w2" {
+		t.Fatalf("after w1 lost its lease: %s held by %q, want running held by w2", got.State, got.LeaseOwner)
+	}
+	f.cluster.rollout = nil
+	f.e.runLeased(t.Context(), again, "w2")
+	got := f.deploy(d.ID)
+	if got.State != berth.DeploySucceeded {
+		t.Fatalf("w2 finished %s %q", got.State, got.Reason)
+	}
+	final := 0
+	for _, p := range f.phases(d.ID) {
+		if p == "succeeded" || p == "failed" {
+			final++
+		}
+	}
+	if final != 1 {
+		t.Errorf("events %q: want exactly one final state", f.phases(d.ID))
+	}
+}
+
+// A deploy whose workers keep dying on it fails after MaxAttempts instead of looping.
+func TestEngineGivesUp(t *testing.T) {
+	f := newEngineFixture(t)
+	d := f.enqueue(1, "registry.example.com/web:1", berth.DeployOptions{})
+	for i := range f.e.o.MaxAttempts {
+		if _, ok, err := f.st.ClaimDeploy(t.Context(), fmt.Sprintf("w%d", i), f.e.o.Lease); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		f.advance(time.Hour)
+	}
+	got := f.runNext("last")
+	if got.State != berth.DeployFailed || !strings.Contains(got.Reason, "gave up after 5 attempts") || len(f.cluster.Calls()) != 0 {
+		t.Errorf("deploy %d = %s %q after %d cluster calls", d.ID, got.State, got.Reason, len(f.cluster.Calls()))
+	}
+}
+
+// A deploy whose environment was deleted fails before touching any cluster.
+func TestEngineEnvironmentGone(t *testing.T) {
+	f := newEngineFixture(t)
+	d := f.enqueue(1, "registry.example.com/web:1", berth.DeployOptions{})
+	if err := f.st.Tx(t.Context(), func(tx *store.Tx) error { return tx.DeleteEnvironment(t.Context(), "staging") }); err != nil {
+		t.Fatalf("delete environment: %v", err)
+	}
+	got := f.runNext("w1")
+	if got.ID != d.ID || got.State != berth.DeployFailed || got.Reason != "environment staging no longer exists" || len(f.cluster.Calls()) != 0 {
+		t.Errorf("deploy = %s %q, %d cluster calls", got.State, got.Reason, len(f.cluster.Calls()))
+	}
+}
+
+func TestNewRefusesUnsetOptions(t *testing.T) {
+	for _, o := range []Options{{Workers: -1, Lease: time.Second, DefaultTimeout: time.Second}, {Workers: 1, DefaultTimeout: time.Second}, {Workers: 1, Lease: time.Second}} {
+		if _, err := New(nil, nil, nil, o); err == nil {
+			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+}
