@@ -8,7 +8,6 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // apiRoutes is the whole REST API: every route, its documentation and its handler.
@@ -323,7 +322,7 @@ func (s *Server) deleteEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	q := r.URL.Query()
-	f := store.AuditFilter{Team: q.Get("team"), App: q.Get("app"), Actor: q.Get("actor")}
+	f := berth.AuditFilter{Team: q.Get("team"), App: q.Get("app"), Actor: q.Get("actor")}
 	if v := q.Get("since"); v != "" {
 		t, err := parseSince(v, time.Now())
 		if err != nil {
@@ -342,8 +341,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxAuditLimit {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "limit", Message: "limit must be 1 to " + strconv.Itoa(store.MaxAuditLimit)}
+		if err != nil || n < 1 || n > berth.MaxAuditLimit {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "limit", Message: "limit must be 1 to " + strconv.Itoa(berth.MaxAuditLimit)}
 		}
 		f.Limit = n
 	}

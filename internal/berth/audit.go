@@ -62,3 +62,22 @@ type AuditProblem struct {
 func (p AuditProblem) String() string {
 	return fmt.Sprintf("audit event %d: %s: %s", p.ID, p.Kind, p.Detail)
 }
+
+// AuditFilter selects audit events; zero fields match everything.
+type AuditFilter struct {
+	Team  string
+	App   string
+	Actor string
+	Since time.Time // events at or after Since
+	// BeforeID pages backwards: only events with a smaller id, e.g. the oldest id of the
+	// previous page.
+	BeforeID int64
+	// Limit caps the number of events: DefaultAuditLimit when zero, at most MaxAuditLimit.
+	Limit int
+}
+
+// Page sizes of an audit log listing.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)

@@ -254,7 +254,7 @@ func TestEngineStagesInOrder(t *testing.T) {
 	if got := f.phases(d.ID); !slices.Equal(got, []string{"rendered", "applying", "progressing", "available", "succeeded"}) {
 		t.Errorf("events %q", got)
 	}
-	evs, err := f.st.ListAudit(t.Context(), store.AuditFilter{App: "web"})
+	evs, err := f.st.ListAudit(t.Context(), berth.AuditFilter{App: "web"})
 	if err != nil || len(evs) != 1 || evs[0].Action != "deploy.finish" || evs[0].Outcome != berth.OutcomeSuccess ||
 		evs[0].Target != "app/shop/web/env/staging" {
 		t.Errorf("audit = %+v, %v; want one deploy.finish success", evs, err)

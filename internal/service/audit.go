@@ -5,12 +5,11 @@ import (
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // ListAudit returns audit events, newest first. Team viewers read their team's events;
 // reading across teams needs a global admin.
-func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f store.AuditFilter) ([]berth.AuditEvent, error) {
+func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f berth.AuditFilter) ([]berth.AuditEvent, error) {
 	action, res := authz.AuditReadAll, authz.Resource{}
 	if f.Team != "" {
 		action, res = authz.AuditRead, authz.Resource{Team: f.Team}

@@ -140,27 +140,8 @@ func scanAuditEvent(sc scanner) (berth.AuditEvent, error) {
 	return ev, nil
 }
 
-// AuditFilter selects audit events; zero fields match everything.
-type AuditFilter struct {
-	Team  string
-	App   string
-	Actor string
-	Since time.Time // events at or after Since
-	// BeforeID pages backwards: only events with a smaller id, e.g. the oldest id of the
-	// previous page.
-	BeforeID int64
-	// Limit caps the number of events: DefaultAuditLimit when zero, at most MaxAuditLimit.
-	Limit int
-}
-
-// Page sizes of ListAudit.
-const (
-	DefaultAuditLimit = 100
-	MaxAuditLimit     = 1000
-)
-
 // ListAudit returns the events f selects, newest first.
-func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]berth.AuditEvent, error) {
+func (q queries) ListAudit(ctx context.Context, f berth.AuditFilter) ([]berth.AuditEvent, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct {
@@ -179,9 +160,9 @@ func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]berth.AuditEve
 	limit := f.Limit
 	switch {
 	case limit <= 0:
-		limit = DefaultAuditLimit
-	case limit > MaxAuditLimit:
-		limit = MaxAuditLimit
+		limit = berth.DefaultAuditLimit
+	case limit > berth.MaxAuditLimit:
+		limit = berth.MaxAuditLimit
 	}
 	query := "SELECT " + auditColumns + " FROM audit_events"
 	if len(where) > 0 {

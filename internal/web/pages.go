@@ -21,7 +21,6 @@ import (
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/sse"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 type loginData struct {
@@ -376,7 +375,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, p *authz.Princip
 	if d.Filter.Team == "" && !p.GlobalAdmin && len(d.Teams) > 0 {
 		d.Filter.Team = d.Teams[0]
 	}
-	f := store.AuditFilter{Team: d.Filter.Team, App: d.Filter.App, Actor: d.Filter.Actor, Limit: 100}
+	f := berth.AuditFilter{Team: d.Filter.Team, App: d.Filter.App, Actor: d.Filter.Actor, Limit: 100}
 	if d.Filter.Since != "" {
 		dur, ok := sinceChoices[d.Filter.Since]
 		if !ok {

@@ -121,7 +121,7 @@ func testAudit(t *testing.T, h *harness) {
 		}
 	}
 
-	got, err := st.ListAudit(ctx, store.AuditFilter{})
+	got, err := st.ListAudit(ctx, berth.AuditFilter{})
 	must(t, "ListAudit", err)
 	equal(t, "ListAudit", got, []berth.AuditEvent{evs[2], evs[1], evs[0]})
 	problems, err := st.VerifyAudit(ctx)
@@ -140,7 +140,7 @@ func testListAudit(t *testing.T, h *harness) {
 	} {
 		appendEvents(t, st, step(ev))
 	}
-	ids := func(f store.AuditFilter) []int64 {
+	ids := func(f berth.AuditFilter) []int64 {
 		t.Helper()
 		evs, err := st.ListAudit(ctx, f)
 		must(t, "ListAudit", err)
@@ -152,18 +152,18 @@ func testListAudit(t *testing.T, h *harness) {
 	}
 	for _, tc := range []struct {
 		name string
-		f    store.AuditFilter
+		f    berth.AuditFilter
 		want []int64
 	}{
-		{"all", store.AuditFilter{}, []int64{4, 3, 2, 1}},
-		{"team", store.AuditFilter{Team: "web"}, []int64{2, 1}},
-		{"team and app", store.AuditFilter{Team: "web", App: "frontend"}, []int64{1}},
-		{"actor", store.AuditFilter{Actor: "ann"}, []int64{3, 1}},
-		{"since", store.AuditFilter{Since: epoch.Add(3 * time.Minute)}, []int64{4, 3}},
-		{"before id", store.AuditFilter{BeforeID: 3}, []int64{2, 1}},
-		{"limit", store.AuditFilter{Limit: 2}, []int64{4, 3}},
-		{"next page", store.AuditFilter{Limit: 2, BeforeID: 3}, []int64{2, 1}},
-		{"nothing", store.AuditFilter{Team: "nope"}, nil},
+		{"all", berth.AuditFilter{}, []int64{4, 3, 2, 1}},
+		{"team", berth.AuditFilter{Team: "web"}, []int64{2, 1}},
+		{"team and app", berth.AuditFilter{Team: "web", App: "frontend"}, []int64{1}},
+		{"actor", berth.AuditFilter{Actor: "ann"}, []int64{3, 1}},
+		{"since", berth.AuditFilter{Since: epoch.Add(3 * time.Minute)}, []int64{4, 3}},
+		{"before id", berth.AuditFilter{BeforeID: 3}, []int64{2, 1}},
+		{"limit", berth.AuditFilter{Limit: 2}, []int64{4, 3}},
+		{"next page", berth.AuditFilter{Limit: 2, BeforeID: 3}, []int64{2, 1}},
+		{"nothing", berth.AuditFilter{Team: "nope"}, nil},
 	} {
 		equal(t, "ListAudit "+tc.name, ids(tc.f), tc.want)
 	}

@@ -87,7 +87,7 @@ func testReopen(t *testing.T, h *harness) {
 	if _, err := st.Team(ctx, "web"); err != nil {
 		t.Errorf("team written before reopen: %v", err)
 	}
-	evs, err := st.ListAudit(ctx, store.AuditFilter{})
+	evs, err := st.ListAudit(ctx, berth.AuditFilter{})
 	must(t, "ListAudit", err)
 	equal(t, "audit after reopen", evs, []berth.AuditEvent{first})
 	second := appendEvents(t, st, event("ann", "team.delete", "team/web", "web", ""))[0]
@@ -134,7 +134,7 @@ func testTxRollback(t *testing.T, h *harness) {
 	}
 	_, err = st.User(ctx, "ann")
 	wantErr(t, "User after rollback", err, berth.ErrNotFound)
-	evs, err := st.ListAudit(ctx, store.AuditFilter{})
+	evs, err := st.ListAudit(ctx, berth.AuditFilter{})
 	must(t, "ListAudit", err)
 	if len(evs) != 0 {
 		t.Errorf("audit events after rollback: %+v", evs)
@@ -213,7 +213,7 @@ func testConcurrentWriters(t *testing.T, h *harness) {
 				default:
 				}
 				s := stores[r%2]
-				if _, err := s.ListAudit(ctx, store.AuditFilter{Limit: 10}); err != nil {
+				if _, err := s.ListAudit(ctx, berth.AuditFilter{Limit: 10}); err != nil {
 					errs <- fmt.Errorf("reader ListAudit: %w", err)
 					return
 				}
@@ -259,7 +259,7 @@ func testConcurrentWriters(t *testing.T, h *harness) {
 	if len(teams) != total {
 		t.Errorf("%d teams, want %d", len(teams), total)
 	}
-	evs, err := st.ListAudit(ctx, store.AuditFilter{Limit: store.MaxAuditLimit})
+	evs, err := st.ListAudit(ctx, berth.AuditFilter{Limit: berth.MaxAuditLimit})
 	must(t, "ListAudit", err)
 	if len(evs) != total {
 		t.Fatalf("%d audit events, want %d", len(evs), total)
