@@ -16,9 +16,9 @@ import (
 // Encoder writes values as a multi-document YAML stream, byte for byte as
 // yaml.v3's Encoder (indent 2) writes the JSON value encoding/json would
 // write for them, converted by JSONNode. It goes through neither: the
-// value becomes a jsonTree by reflection, following encoding/json's rules
-// (see addObject), or from encoding/json's output for what those rules do
-// not cover, and yamlEmitter writes the tree.
+// value becomes a flat JSON tree by reflection, following encoding/json's
+// rules (addObject), or from encoding/json's output for what those rules
+// do not cover, and a port of yaml.v3's emitter writes the tree.
 //
 // Take one with GetEncoder and give it back with Release. Its memory is
 // pooled because allocating buffers and arena afresh for every render cost
@@ -58,10 +58,11 @@ func (e *Encoder) Release() {
 }
 
 // Encode adds v, without its top-level field skip, as the next document
-// of the stream. It reports false, having written nothing, when the
-// stream holds a value the emitter does not write as yaml.v3 would (see
-// yamlEmitter.fits): the caller then writes the whole stream with
-// yaml.v3. The error is encoding/json's, for a value it cannot encode.
+// of the stream. It reports false, without adding v, when v holds what
+// the emitter does not write as yaml.v3 would (keys yaml.v3 writes in the
+// "? " form, numbers it would tag explicitly): the caller then writes the
+// whole stream with yaml.v3. The error is encoding/json's, for a value it
+// cannot encode.
 func (e *Encoder) Encode(v any, skip string) (bool, error) {
 	t := &e.tree
 	root, ok := t.addObject(reflect.ValueOf(v), skip)
