@@ -172,19 +172,33 @@ func (d *decoder) container(n *yaml.Node, path string) *Container {
 	return c
 }
 
-// files reads Score's files in both forms: the current mapping keyed by
-// target path, and the older list with a target field.
+// files reads Score's files in both forms (see byTarget).
 func (d *decoder) files(n *yaml.Node, path string) []File {
-	var out []File
+	return byTarget(d, n, path, fileItemFields, fileFields, (*decoder).fileEntry)
+}
+
+// volumes reads Score's volumes in both forms (see byTarget).
+func (d *decoder) volumes(n *yaml.Node, path string) []Volume {
+	return byTarget(d, n, path, volumeItemFields, volumeFields, (*decoder).volume)
+}
+
+// byTarget reads what Score mounts at a target path, files and volumes, in
+// both forms: the current mapping keyed by target path (fields in
+// mapFields), and the older list with a target field (listFields). read
+// decodes one entry; target is "" in the list form.
+func byTarget[T any](d *decoder, n *yaml.Node, path string, listFields, mapFields *fieldSet,
+	read func(d *decoder, n *yaml.Node, path, target string, fs *fieldSet) T) []T {
+	var out []T
 	switch d.peekKind(n) {
 	case yaml.SequenceNode:
 		for i, item := range d.items(n, path) {
-			out = append(out, d.fileEntry(item, index(path, i), "", fileItemFields))
+			out = append(out, read(d, item, index(path, i), "", listFields))
 		}
 	default:
 		for _, p := range d.entries(n, path) {
-			d.record(path+"["+p.name+"]", p.key, p.val)
-			out = append(out, d.fileEntry(p.val, path+"["+p.name+"]", p.name, fileFields))
+			ep := path + "[" + p.name + "]"
+			d.record(ep, p.key, p.val)
+			out = append(out, read(d, p.val, ep, p.name, mapFields))
 		}
 	}
 	return out
@@ -233,23 +247,6 @@ func (d *decoder) fileEntry(n *yaml.Node, path, target string, fs *fieldSet) Fil
 		}
 	}
 	return f
-}
-
-// volumes reads Score's volumes in both forms, like files.
-func (d *decoder) volumes(n *yaml.Node, path string) []Volume {
-	var out []Volume
-	switch d.peekKind(n) {
-	case yaml.SequenceNode:
-		for i, item := range d.items(n, path) {
-			out = append(out, d.volume(item, index(path, i), "", volumeItemFields))
-		}
-	default:
-		for _, p := range d.entries(n, path) {
-			d.record(path+"["+p.name+"]", p.key, p.val)
-			out = append(out, d.volume(p.val, path+"["+p.name+"]", p.name, volumeFields))
-		}
-	}
-	return out
 }
 
 func (d *decoder) volume(n *yaml.Node, path, target string, fs *fieldSet) Volume {

@@ -8,4 +8,8 @@
 // manifest (provisioned resources, central config, secrets) come in through
 // a Resolver, so the same code renders offline for `berth render` and on the
 // server for a deploy.
+//
+// Reading and writing YAML fast, and the pooled memory that takes, is
+// internal/yamltree's: a parser and an encoder that answer as yaml.v3
+// would or decline, leaving the rest to yaml.v3 here.
 package manifest

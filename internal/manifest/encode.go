@@ -5,81 +5,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"reflect"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-dev/berth/internal/manifest/internal/yamltree"
 )
 
 // EncodeYAML writes objs as a multi-document YAML stream, the format
 // kubectl apply -f reads. Keys are sorted, as kubectl prints them.
 func EncodeYAML(w io.Writer, objs []Object) error {
-	s := yamlEncoders.Get().(*yamlEncoder)
-	defer s.release()
-	e, t := &s.emit, &s.tree
+	e := yamltree.GetEncoder()
+	defer e.Release()
 	for _, o := range objs {
-		// The tree holds the JSON value encoding/json would write: that
+		// Each document is the JSON value encoding/json would write: that
 		// honours the API types' json tags (omitempty, quantities,
 		// int-or-string) exactly as the API server reads them, and the
 		// YAML only changes notation.
-		root, ok := t.addObject(reflect.ValueOf(o), "status")
-		if !ok {
-			s.json.Reset()
-			if err := s.enc.Encode(o); err != nil {
-				return fmt.Errorf("encode %s: %w", describeObject(o), err)
-			}
-			t.reset(s.json.String())
-			var err error
-			if root, err = t.parse("status"); err != nil {
-				return encodeYAMLv3(w, objs)
-			}
+		ok, err := e.Encode(o, "status")
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", describeObject(o), err)
 		}
-		if !e.fits(t, root) {
+		if !ok {
 			return encodeYAMLv3(w, objs)
 		}
-		e.document(t, root)
 	}
-	_, err := w.Write(e.out)
+	_, err := w.Write(e.Bytes())
 	return err
 }
 
-// yamlEncoder is EncodeYAML's scratch memory. It is pooled because
-// allocating its buffers and arena afresh for every render cost a fifth
-// of EncodeYAML's time; nothing of one call's output outlives it.
-type yamlEncoder struct {
-	json bytes.Buffer
-	enc  *json.Encoder
-	tree jsonTree
-	emit yamlEmitter
-}
-
-var yamlEncoders = sync.Pool{New: func() any {
-	s := &yamlEncoder{}
-	s.emit.reset(nil)
-	s.enc = json.NewEncoder(&s.json)
-	s.enc.SetEscapeHTML(false) // the tree holds unescaped strings either way
-	return s
-}}
-
-// maxPooledBytes keeps the pool from holding on to the buffers of an
-// unusually large render.
-const maxPooledBytes = 1 << 20
-
-func (s *yamlEncoder) release() {
-	if s.json.Cap() > maxPooledBytes || cap(s.emit.out) > maxPooledBytes || cap(s.tree.nodes) > maxPooledBytes/32 {
-		return
-	}
-	s.tree.reset("")
-	s.emit.reset(s.emit.out[:0])
-	yamlEncoders.Put(s)
-}
-
-// encodeYAMLv3 is EncodeYAML through yaml.v3's encoder, for the values the
-// faster yamlEmitter does not write (see yamlEmitter.fits).
+// encodeYAMLv3 is EncodeYAML through yaml.v3's encoder, for the values
+// yamltree's faster Encoder does not write.
 func encodeYAMLv3(w io.Writer, objs []Object) error {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -95,7 +50,7 @@ func encodeYAMLv3(w io.Writer, objs []Object) error {
 		if err := dec.Decode(&v); err != nil {
 			return fmt.Errorf("encode %s: %w", describeObject(o), err)
 		}
-		if err := enc.Encode(yamlNode(v)); err != nil {
+		if err := enc.Encode(yamltree.JSONNode(v)); err != nil {
 			return fmt.Errorf("encode %s: %w", describeObject(o), err)
 		}
 	}
@@ -104,35 +59,6 @@ func encodeYAMLv3(w io.Writer, objs []Object) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
-}
-
-// yamlNode converts decoded JSON into a YAML tree with sorted keys.
-func yamlNode(v any) *yaml.Node {
-	switch x := v.(type) {
-	case map[string]any:
-		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, yamlNode(x[k]))
-		}
-		return n
-	case []any:
-		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		for _, item := range x {
-			n.Content = append(n.Content, yamlNode(item))
-		}
-		return n
-	case string:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x}
-	case json.Number:
-		tag := "!!int"
-		if strings.ContainsAny(string(x), ".eE") {
-			tag = "!!float"
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(x)}
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}
-	}
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 }
 
 // EncodeJSON writes objs as one indented JSON v1 List.

@@ -138,13 +138,8 @@ func (d *decoder) merge(base, over *yaml.Node, depth int) *yaml.Node {
 // nodes of content. Merged trees live only as long as Parse, like parsed
 // ones, so they share the parsed tree's arena when there is one.
 func (d *decoder) newMapping(b *yaml.Node, size int) *yaml.Node {
-	n := yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: b.Line, Column: b.Column}
-	if d.arena == nil {
-		n.Content = make([]*yaml.Node, 0, size)
-		return &n
+	if d.arena != nil {
+		return d.arena.Mapping(b.Line, b.Column, size)
 	}
-	out := &d.arena.nodes.take(1, 64)[0]
-	*out = n
-	out.Content = d.arena.kids.take(size, 64)[:0]
-	return out
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: b.Line, Column: b.Column, Content: make([]*yaml.Node, 0, size)}
 }

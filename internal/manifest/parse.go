@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-dev/berth/internal/manifest/internal/yamltree"
 )
 
 // Limits that keep hostile input cheap: a manifest is a few hundred lines,
@@ -42,10 +44,10 @@ func parse(file string, data []byte, fast bool) (*Manifest, error) {
 	// node has one parent.
 	var root *yaml.Node
 	plain := false
-	arena := yamlArenas.Get().(*yamlArena)
-	defer arena.release()
+	arena := yamltree.GetArena[pair]()
+	defer arena.Release()
 	if fast {
-		root, plain = parseYAMLFast(data, arena)
+		root, plain = arena.Parse(data)
 	}
 	if !plain {
 		var line int
@@ -163,10 +165,10 @@ type decoder struct {
 	m       *Manifest
 	tmpls   []tmpl
 	score   bool
-	envNode *yaml.Node      // value of environments:, for Parse
-	failed  map[string]bool // paths with a reported problem
-	fields  int             // expected number of fields, to size Manifest.locs
-	arena   *yamlArena      // for pairs and merged nodes, which do not outlive Parse; nil for trees with aliases
+	envNode *yaml.Node            // value of environments:, for Parse
+	failed  map[string]bool       // paths with a reported problem
+	fields  int                   // expected number of fields, to size Manifest.locs
+	arena   *yamltree.Arena[pair] // for pairs and merged nodes, which do not outlive Parse; nil for trees with aliases
 
 	// Reuse of the base's decoding in environment passes (memo.go).
 	problems int                   // problems reported or marked so far
@@ -341,7 +343,7 @@ func (d *decoder) pairs(r *yaml.Node, path string, depth int) []pair {
 	var merged []pair
 	var own []pair
 	if d.arena != nil {
-		own = d.arena.pairs.take(len(r.Content)/2, 256)[:0]
+		own = d.arena.Entries(len(r.Content) / 2)
 	} else {
 		own = make([]pair, 0, len(r.Content)/2)
 	}
@@ -552,7 +554,7 @@ func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool)
 		d.fail(path, rangeMsg()+", not "+describe(r), "")
 		return 0, false
 	}
-	v, err := intValue(r)
+	v, err := yamltree.Int(r)
 	if err != nil || v < lo || v > hi {
 		d.fail(path, rangeMsg(), "")
 		return 0, false
@@ -560,43 +562,20 @@ func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool)
 	return v, true
 }
 
-// intValue is r.Decode into an int64, without yaml.v3's reflection for
-// the plain decimal numbers manifests hold.
-func intValue(r *yaml.Node) (int64, error) {
-	if r.Style == 0 && isSmallInt(r.Value) {
-		return strconv.ParseInt(r.Value, 10, 64)
-	}
-	var v int64
-	err := r.Decode(&v)
-	return v, err
-}
-
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
 	r := d.scalar(n, path, "true or false")
 	if r == nil {
 		return false
 	}
-	var v bool
-	if r.Tag != "!!bool" || boolValue(r, &v) != nil {
+	if r.Tag != "!!bool" {
+		d.fail(path, "must be true or false", "")
+		return false
+	}
+	v, err := yamltree.Bool(r)
+	if err != nil {
 		d.fail(path, "must be true or false", "")
 	}
 	return v
-}
-
-// boolValue is r.Decode into a bool, without reflection for the words a
-// plain YAML boolean is written as.
-func boolValue(r *yaml.Node, v *bool) error {
-	if r.Style == 0 {
-		switch r.Value {
-		case "true", "True", "TRUE":
-			*v = true
-			return nil
-		case "false", "False", "FALSE":
-			*v = false
-			return nil
-		}
-	}
-	return r.Decode(v)
 }
 
 // strList reads a list of strings; a == 0 means no placeholders.

@@ -1,7 +1,10 @@
-package manifest
+package yamltree
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,43 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// manifestData holds package manifest's test manifests: the documents the
+// parser is for.
+var manifestData = filepath.Join("..", "..", "testdata")
+
+// parseYAMLv3 reads data as package manifest does when Parse declines:
+// one document with yaml.v3, nil for an empty one, an error for YAML that
+// yaml.v3 rejects or a second document.
+func parseYAMLv3(data []byte) (root *yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, fmt.Errorf("unreadable YAML: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		if len(extra.Content) > 0 && !isNull(extra.Content[0]) {
+			return nil, errors.New("more than one YAML document")
+		}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+func isNull(n *yaml.Node) bool { return n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // sameTree describes the first difference between the node trees a and b
 // in what the decoder reads, or returns "".
@@ -39,16 +79,16 @@ func sameTree(a, b *yaml.Node, path string) string {
 	return ""
 }
 
-// checkFastParse fails when parseYAMLFast answers differently from yaml.v3.
-// It reports whether the fast parser answered.
+// checkFastParse fails when Parse answers differently from yaml.v3. It
+// reports whether Parse answered.
 func checkFastParse(t *testing.T, data []byte) bool {
 	t.Helper()
-	var arena yamlArena
-	fast, ok := parseYAMLFast(data, &arena)
+	var arena Arena[struct{}]
+	fast, ok := arena.Parse(data)
 	if !ok {
 		return false
 	}
-	slow, _, err := decodeYAMLv3(data)
+	slow, err := parseYAMLv3(data)
 	if err != nil {
 		t.Fatalf("fast parser read YAML that yaml.v3 rejects (%v):\n%s", err, data)
 	}
@@ -146,11 +186,11 @@ func TestFastParserMatchesYAMLv3(t *testing.T) {
 			answered++
 		}
 	}
-	files, err := filepath.Glob("testdata/*/*/*.yaml")
+	files, err := filepath.Glob(filepath.Join(manifestData, "*", "*", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, _ := filepath.Glob("testdata/invalid/*.yaml")
+	more, _ := filepath.Glob(filepath.Join(manifestData, "invalid", "*.yaml"))
 	for _, f := range append(files, more...) {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -166,12 +206,12 @@ func TestFastParserMatchesYAMLv3(t *testing.T) {
 // TestFastParserReadsManifests checks that the manifests berth init writes
 // and the golden tests render take the fast path.
 func TestFastParserReadsManifests(t *testing.T) {
-	for _, f := range []string{"testdata/render/design/berth.yaml", "testdata/render/full/berth.yaml"} {
-		data, err := os.ReadFile(f)
+	for _, f := range []string{"render/design/berth.yaml", "render/full/berth.yaml"} {
+		data, err := os.ReadFile(filepath.Join(manifestData, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := parseYAMLFast(data, new(yamlArena)); !ok {
+		if _, ok := new(Arena[struct{}]).Parse(data); !ok {
 			t.Errorf("%s: fast parser falls back to yaml.v3", f)
 		}
 	}
@@ -183,8 +223,8 @@ func FuzzYAMLParser(f *testing.F) {
 	for _, s := range yamlSamples {
 		f.Add([]byte(s))
 	}
-	for _, pattern := range []string{"testdata/render/*/*.yaml", "testdata/invalid/*.yaml"} {
-		files, _ := filepath.Glob(pattern)
+	for _, pattern := range []string{"render/*/*.yaml", "invalid/*.yaml"} {
+		files, _ := filepath.Glob(filepath.Join(manifestData, pattern))
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
 				f.Add(data)

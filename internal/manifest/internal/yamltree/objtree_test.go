@@ -1,77 +1,25 @@
-package manifest
+package yamltree
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// dumpTree writes node n of t as text that shows kinds and order.
-func dumpTree(t *jsonTree, n int32) string {
-	var b strings.Builder
-	var dump func(n int32)
-	dump = func(n int32) {
-		node := t.nodes[n]
-		switch node.kind {
-		case jsonObject:
-			b.WriteString("{")
-			for i := node.lo; i < node.hi; i += 2 {
-				dump(t.kids[i])
-				b.WriteString(": ")
-				dump(t.kids[i+1])
-				b.WriteString(", ")
-			}
-			b.WriteString("}")
-		case jsonArray:
-			b.WriteString("[")
-			for _, c := range t.kids[node.lo:node.hi] {
-				dump(c)
-				b.WriteString(", ")
-			}
-			b.WriteString("]")
-		case jsonString, jsonWord:
-			b.WriteString(strconv.Quote(node.text))
-		default:
-			fmt.Fprintf(&b, "%s(%d)", node.text, node.kind)
-		}
-	}
-	dump(n)
-	return b.String()
-}
-
 // checkObjectTree fails when addObject and encoding/json disagree on v.
 // It reports whether addObject handled v.
 func checkObjectTree(t *testing.T, v any, skip string) bool {
 	t.Helper()
-	var fast jsonTree
-	root, ok := fast.addObject(reflect.ValueOf(v), skip)
-	j, err := json.Marshal(v)
-	if !ok {
-		return false
-	}
+	ok, err := CheckObject(v, skip)
 	if err != nil {
-		t.Fatalf("%T: addObject took what encoding/json rejects: %v", v, err)
+		t.Error(err)
 	}
-	var slow jsonTree
-	slow.reset(string(j))
-	want, err := slow.parse(skip)
-	if err != nil {
-		t.Fatalf("%T: %v", v, err)
-	}
-	if diff := cmp.Diff(dumpTree(&slow, want), dumpTree(&fast, root)); diff != "" {
-		t.Errorf("%T: addObject differs from encoding/json (-json +addObject):\n%s", v, diff)
-	}
-	return true
+	return ok
 }
 
 type textKey struct{ a, b string }
@@ -187,92 +135,6 @@ func TestObjectTreeMatchesEncodingJSON(t *testing.T) {
 	} {
 		if checkObjectTree(t, v, "") {
 			t.Errorf("%T: addObject took a value it leaves to encoding/json", v)
-		}
-	}
-}
-
-// TestObjectTreeRenders compares addObject with encoding/json on every
-// object the render tests and the parse seeds produce, in every
-// environment.
-func TestObjectTreeRenders(t *testing.T) {
-	for _, data := range parseSeeds(t) {
-		checkRenderTrees(t, data)
-	}
-}
-
-func checkRenderTrees(t *testing.T, data []byte) {
-	t.Helper()
-	m, err := Parse("berth.yaml", data)
-	if err != nil {
-		return
-	}
-	for _, env := range append(m.Environments(), "development") {
-		objs, err := Render(m, RenderOptions{Env: env, Revision: "r1", Namespace: "ns"})
-		if err != nil {
-			continue
-		}
-		for _, o := range objs {
-			if !checkObjectTree(t, o, "status") {
-				t.Errorf("%s: addObject fell back to encoding/json", describeObject(o))
-			}
-		}
-	}
-}
-
-func FuzzObjectTree(f *testing.F) {
-	for _, data := range parseSeeds(f) {
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		checkRenderTrees(t, data)
-	})
-}
-
-// TestEncodeConcurrently encodes from several goroutines at once, for the
-// race detector: encoders are built on first use and state is pooled.
-func TestEncodeConcurrently(t *testing.T) {
-	type fresh struct {
-		Name  string            `json:"name"`
-		Items map[string][]int  `json:"items,omitempty"`
-		Next  *fresh            `json:"next,omitempty"`
-		Q     resource.Quantity `json:"q"`
-	}
-	m, err := LoadFile("testdata/render/full/berth.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := Render(m, RenderOptions{Env: "production", Revision: "r1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want strings.Builder
-	if err := EncodeYAML(&want, objs); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan string)
-	for range 8 {
-		go func() {
-			var tree jsonTree
-			v := &fresh{Name: "a", Items: map[string][]int{"x": {1}}, Next: &fresh{Q: resource.MustParse("1")}}
-			if _, ok := tree.addObject(reflect.ValueOf(v), ""); !ok {
-				done <- "addObject fell back"
-				return
-			}
-			var got strings.Builder
-			if err := EncodeYAML(&got, objs); err != nil {
-				done <- err.Error()
-				return
-			}
-			if got.String() != want.String() {
-				done <- "output differs"
-				return
-			}
-			done <- ""
-		}()
-	}
-	for range 8 {
-		if msg := <-done; msg != "" {
-			t.Error(msg)
 		}
 	}
 }

@@ -1,10 +1,8 @@
-package manifest
+package yamltree
 
 import (
 	"strings"
 	"unicode/utf8"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // yamlEmitter writes jsonTrees as a YAML stream byte for byte the way
@@ -220,46 +218,6 @@ func (e *yamlEmitter) scalar(node *jsonNode, inSeq, simpleKey bool) {
 func plainWord(s string) bool {
 	return isWord(s) && plainTag(s) == "!!str" && analyzeWord(s).selectStyle(plainStyle, true) == plainStyle &&
 		analyzeWord(s).selectStyle(plainStyle, false) == plainStyle && len(s) <= maxSimpleKey
-}
-
-// plainTag is the tag yaml.v3 resolves an unquoted scalar to. The cases
-// decided here are those of yaml.v3's resolve that need no parsing: a
-// first character without a hint, and the hint that only looks words up.
-func plainTag(s string) string {
-	if s == "" {
-		return "!!null"
-	}
-	switch s[0] {
-	case '+', '-', '.', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if isSmallInt(s) {
-			return "!!int"
-		}
-		n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
-		return n.ShortTag()
-	case 'y', 'Y', 'n', 'N', 't', 'T', 'f', 'F', 'o', 'O', '~':
-		switch s {
-		case "true", "True", "TRUE", "false", "False", "FALSE":
-			return "!!bool"
-		case "null", "Null", "NULL", "~":
-			return "!!null"
-		}
-	}
-	return "!!str"
-}
-
-// isSmallInt reports whether s is a decimal integer, as encoding/json
-// writes them, small enough that strconv.ParseInt takes it.
-func isSmallInt(s string) bool {
-	digits := strings.TrimPrefix(s, "-")
-	if digits == "" || len(digits) > 18 || digits[0] == '0' && len(digits) > 1 {
-		return false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // scalarAnalysis is the part of yaml_emitter_analyze_scalar's result that

@@ -1,4 +1,4 @@
-package manifest
+package yamltree
 
 import (
 	"strings"
@@ -7,8 +7,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// parseYAMLFast parses data into the node tree yaml.v3 would build for it,
-// or returns ok == false when data uses YAML it does not read.
+// Parse parses data, one YAML document whose root is a mapping, into the
+// node tree yaml.v3 would build for it, or returns ok == false when data
+// uses YAML it does not read.
 //
 // yaml.v3 reads about 20 MB/s, which made parsing the manifest cost more
 // than rendering and encoding it. This parser reads the YAML people write
@@ -17,15 +18,20 @@ import (
 // comments. Anything else (anchors, aliases, tags, merge keys, explicit
 // documents, multi-line flow collections and scalars, tabs, carriage
 // returns, invalid YAML) is left to yaml.v3, which also words the errors.
-// Nodes carry what the decoder reads (kind, tag, value, style, line,
-// column, content) but no comments.
+// Nodes carry what a decoder reads (kind, tag, value, style, line,
+// column, content) but no comments. Without aliases, every node of the
+// tree has one parent.
 //
 // The rules mirror yaml.v3's scanner and parser (scannerc.go, parserc.go);
 // FuzzYAMLParser checks that whenever this parser answers, yaml.v3 builds
 // the same tree.
 //
-// The nodes live in arena until the caller resets it.
-func parseYAMLFast(data []byte, arena *yamlArena) (root *yaml.Node, ok bool) {
+// The nodes live in the arena until it is released.
+func (a *Arena[E]) Parse(data []byte) (root *yaml.Node, ok bool) {
+	return parse(data, &a.trees)
+}
+
+func parse(data []byte, arena *trees) (root *yaml.Node, ok bool) {
 	ascii, ok := fastYAMLInput(data)
 	if !ok {
 		return nil, false
@@ -83,7 +89,7 @@ type yamlParser struct {
 	lineAt int // offset where that line starts
 	depth  int
 
-	arena *yamlArena
+	arena *trees
 	stack []*yaml.Node // children of collections being parsed
 }
 

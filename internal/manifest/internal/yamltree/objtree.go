@@ -1,4 +1,4 @@
-package manifest
+package yamltree
 
 import (
 	"cmp"
@@ -16,13 +16,14 @@ import (
 
 // addObject adds v to t as the JSON value encoding/json would write for
 // it, without writing and re-reading that JSON: the API types' encoding
-// cost more than the rest of EncodeYAML. It follows encoding/json's rules
-// (field names and tags, omitempty and omitzero, embedded structs, the
-// Marshaler and TextMarshaler interfaces, []byte as base64, sorted map
-// keys) and reports false for what it does not cover (floats, ",string"
-// fields, invalid UTF-8, marshaling errors), which the caller then sends
-// through encoding/json itself. skip leaves out a field of v's top-level
-// struct. TestObjectTreeMatchesEncodingJSON holds the two together.
+// cost more than the rest of writing them as YAML. It follows
+// encoding/json's rules (field names and tags, omitempty and omitzero,
+// embedded structs, the Marshaler and TextMarshaler interfaces, []byte as
+// base64, sorted map keys) and reports false for what it does not cover
+// (floats, ",string" fields, invalid UTF-8, marshaling errors), which the
+// caller then sends through encoding/json itself. skip leaves out a field
+// of v's top-level struct. TestObjectTreeMatchesEncodingJSON holds the two
+// together.
 func (t *jsonTree) addObject(v reflect.Value, skip string) (int32, bool) {
 	t.src, t.depth = "", 0
 	if cap(t.nodes) < 256 {
@@ -36,7 +37,7 @@ func (t *jsonTree) addObject(v reflect.Value, skip string) (int32, bool) {
 	}
 	if n := &t.nodes[root]; n.kind == jsonObject {
 		// Leaving the field out of the root's children, which are the
-		// last ones added, as encodeObject deletes it from the JSON.
+		// last ones added, as parse leaves it out of the JSON.
 		for i := n.lo; i < n.hi; i += 2 {
 			if t.nodes[t.kids[i]].text == skip {
 				t.kids = slices.Delete(t.kids, int(i), int(i)+2)

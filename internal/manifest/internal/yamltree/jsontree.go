@@ -1,4 +1,4 @@
-package manifest
+package yamltree
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 )
 
 // jsonTree is a JSON value held in a flat arena, with the members of every
-// object sorted by key: what EncodeYAML writes out as YAML. addObject
+// object sorted by key: what Encoder writes out as YAML. addObject
 // (objtree.go) builds it from a typed API object the way encoding/json
 // would write it; parse reads encoding/json's own output, for the values
 // addObject leaves to it. Either replaces the map[string]any and yaml.Node
