@@ -248,8 +248,14 @@ func (f *fixture) auditCount() int {
 	return n
 }
 
-// expand fills {carol} (a spare token's id) and {deploy} (a finished deploy's id) in a path.
+// expand fills {carol} (a spare token's id) and {deploy} (a finished deploy's id) in a path,
+// and makes what {failed} (a failed deploy with its automatic rollback) names only when a
+// path asks for it.
 func (f *fixture) expand(path string) string {
 	path = strings.ReplaceAll(path, "{carol}", fmt.Sprint(f.ids["carol"]))
+	if strings.Contains(path, "{failed}") {
+		failed, _ := f.failedWithRollback()
+		path = strings.ReplaceAll(path, "{failed}", fmt.Sprint(failed.ID))
+	}
 	return strings.ReplaceAll(path, "{deploy}", fmt.Sprint(f.ids["deploy"]))
 }

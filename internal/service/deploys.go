@@ -292,22 +292,9 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 		details: map[string]any{"env": envName}}
 	var d store.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, team, env) }, func(tx *store.Tx) error {
-		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []store.DeployState{store.DeploySucceeded}})
+		src, err := rollbackSource(ctx, tx, team, app, envName, to)
 		if err != nil {
 			return err
-		}
-		var src *store.Deploy
-		for i, g := range good {
-			if (to == 0 && i == 1) || (to != 0 && g.Revision == to) {
-				src = &good[i]
-				break
-			}
-		}
-		if src == nil {
-			if to == 0 {
-				return invalid("to", "%s/%s has no earlier successful deploy in %s to roll back to", team, app, envName)
-			}
-			return invalid("to", "%s/%s has no successful deploy of revision %d in %s", team, app, to, envName)
 		}
 		d, err = tx.EnqueueDeploy(ctx, store.NewDeploy{Team: team, App: app, Env: envName, Revision: src.Revision,
 			Kind: store.KindRollback, Args: src.Args, Options: store.DeployOptions{ForceConflicts: src.Options.ForceConflicts},
