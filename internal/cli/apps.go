@@ -160,7 +160,8 @@ func appsDeleteRun(ctx context.Context, o *AppsDeleteOptions) error {
 	return err
 }
 
-// resolveTeam returns team, or the team of the only visible app called app.
+// resolveTeam returns team, or the team of the only visible app called app, which the
+// server looks up.
 func resolveTeam(ctx context.Context, c *apiclient.Client, app, team string) (string, error) {
 	if team != "" {
 		return team, nil
@@ -168,12 +169,13 @@ func resolveTeam(ctx context.Context, c *apiclient.Client, app, team string) (st
 	if app == "" {
 		return "", &UsageError{Err: errors.New("name the app (APP argument) or send a manifest with -f")}
 	}
-	apps, err := c.Apps(ctx, "")
+	apps, err := c.AppsNamed(ctx, app)
 	if err != nil {
 		return "", err
 	}
 	var teams []string
 	for _, a := range apps {
+		// A server older than the name filter answers with every app.
 		if a.Name == app {
 			teams = append(teams, a.Team)
 		}

@@ -166,9 +166,11 @@ func watchDeploy(ctx context.Context, s *IOStreams, c *apiclient.Client, id int6
 		return nil
 	}
 	msg := fmt.Sprintf("deploy %d failed: %s", d.ID, d.Reason)
-	if rb := findRollback(ctx, c, d); rb != 0 {
-		fmt.Fprintf(s.ErrOut, "%s\nrolling back automatically (deploy %d) ...\n", msg, rb)
-		r, err := c.StreamDeploy(ctx, rb, func(ev apiv1.DeployEvent) { printProgress(s, rb, ev) })
+	// The server knows the rollback it queued, if any; without one (or the answer) there
+	// is nothing more to follow.
+	if rb, err := c.AutoRollback(ctx, d.ID); err == nil {
+		fmt.Fprintf(s.ErrOut, "%s\nrolling back automatically (deploy %d) ...\n", msg, rb.ID)
+		r, err := c.StreamDeploy(ctx, rb.ID, func(ev apiv1.DeployEvent) { printProgress(s, rb.ID, ev) })
 		if s.IsTerminal() {
 			fmt.Fprintln(s.ErrOut)
 		}
@@ -177,19 +179,6 @@ func watchDeploy(ctx context.Context, s *IOStreams, c *apiclient.Client, id int6
 		}
 	}
 	return errors.New(msg)
-}
-
-func findRollback(ctx context.Context, c *apiclient.Client, failed apiv1.Deploy) int64 {
-	ds, err := c.Deploys(ctx, failed.Team, failed.App, failed.Env, 20)
-	if err != nil {
-		return 0
-	}
-	for _, d := range ds {
-		if d.RollbackOf == failed.ID {
-			return d.ID
-		}
-	}
-	return 0
 }
 
 func printProgress(s *IOStreams, id int64, ev apiv1.DeployEvent) {

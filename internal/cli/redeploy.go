@@ -71,11 +71,34 @@ func redeployTeamRun(ctx context.Context, o *RedeployTeamOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, "queued %d deploys of team %s\n", len(ds), o.Team)
-	return waitAll(ctx, o.IO, c, ds)
+	return waitBatch(ctx, o.IO, c, ds)
+}
+
+// waitBatch follows the batch of a team redeploy's deploys ds on the server's stream until
+// all are final, then prints a summary table; it fails if any deploy failed.
+func waitBatch(ctx context.Context, s *IOStreams, c *apiclient.Client, ds []apiv1.Deploy) error {
+	if len(ds) == 0 || ds[0].BatchID == 0 {
+		return waitAll(ctx, s, c, ds) // nothing to follow, or a server without batches
+	}
+	final := map[int64]apiv1.Deploy{}
+	all, err := c.StreamBatch(ctx, ds[0].BatchID, func(d apiv1.Deploy) {
+		if _, seen := final[d.ID]; !seen {
+			final[d.ID] = d
+			printEnded(s, len(final), len(ds), d)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range all {
+		final[d.ID] = d
+	}
+	return printSummary(s, ds, final)
 }
 
 // waitAll polls deploys until all are final, then prints a summary table; it fails if
-// any deploy failed.
+// any deploy failed. Deploys that are no batch (the redeploys a config change queues,
+// which may span teams) are followed this way.
 func waitAll(ctx context.Context, s *IOStreams, c *apiclient.Client, ds []apiv1.Deploy) error {
 	final := map[int64]apiv1.Deploy{}
 	t := time.NewTicker(300 * time.Millisecond)
@@ -116,7 +139,10 @@ func printSummary(s *IOStreams, ds []apiv1.Deploy, final map[int64]apiv1.Deploy)
 	var rows [][]string
 	failed := 0
 	for _, d := range ds {
-		f := final[d.ID]
+		f, ok := final[d.ID]
+		if !ok {
+			return fmt.Errorf("deploy %d (%s/%s in %s) did not end with its batch %d", d.ID, d.Team, d.App, d.Env, d.BatchID)
+		}
 		if f.State == "failed" {
 			failed++
 		}
