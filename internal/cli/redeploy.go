@@ -77,8 +77,8 @@ func redeployTeamRun(ctx context.Context, o *RedeployTeamOptions) error {
 // waitBatch follows the batch of a team redeploy's deploys ds on the server's stream until
 // all are final, then prints a summary table; it fails if any deploy failed.
 func waitBatch(ctx context.Context, s *IOStreams, c *apiclient.Client, ds []apiv1.Deploy) error {
-	if len(ds) == 0 || ds[0].BatchID == 0 {
-		return waitAll(ctx, s, c, ds) // nothing to follow, or a server without batches
+	if len(ds) == 0 {
+		return printSummary(s, ds, nil) // nothing was queued: nothing to follow
 	}
 	final := map[int64]apiv1.Deploy{}
 	all, err := c.StreamBatch(ctx, ds[0].BatchID, func(d apiv1.Deploy) {
