@@ -15,7 +15,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	s := cli.System()
-	err := cli.Execute(ctx, &cli.Factory{IO: s, RunServer: runServer, RotateKey: rotateKey}, os.Args[1:])
+	f := cli.NewFactory(s)
+	f.RunServer, f.RotateKey = runServer, rotateKey
+	err := cli.Execute(ctx, f, os.Args[1:])
 	stop()
 	os.Exit(exitCode(err, s))
 }

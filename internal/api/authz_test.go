@@ -70,6 +70,8 @@ func routeCases() map[string]routeCase {
 		"rollback":          {"POST", "/api/v1/teams/alpha/apps/reports/rollback", body(apiv1.Rollback{Env: "staging"}), deployerRole, 201},
 		"appStatus":         {"GET", "/api/v1/teams/alpha/apps/reports/status", nil, viewer, 200},
 		"redeployTeam":      {"POST", "/api/v1/teams/alpha/redeploy", body(apiv1.RedeployTeam{}), deployerRole, 201},
+		"streamBatch":       {"GET", "/api/v1/batches/{batch}/stream", nil, viewer, 200},
+		"getDeployRollback": {"GET", "/api/v1/deploys/{failed}/rollback", nil, viewer, 200},
 
 		"listGlobalConfig":    {"GET", "/api/v1/config", nil, anyone, 200},
 		"updateGlobalConfig":  {"PATCH", "/api/v1/config", body(setting("LOG_LEVEL", "info")), global, 200},

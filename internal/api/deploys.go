@@ -32,6 +32,10 @@ func (s *Server) deployRoutes() []route {
 			auth: true, query: []string{"env"}, response: apiv1.AppStatus{}, handle: s.appStatus},
 		{method: "POST", path: v1 + "/teams/{team}/redeploy", id: "redeployTeam", summary: "Redeploy every app of a team (deployers)",
 			auth: true, body: apiv1.RedeployTeam{}, response: apiv1.List[apiv1.Deploy]{}, status: 201, handle: s.redeployTeam},
+		{method: "GET", path: v1 + "/batches/{id}/stream", id: "streamBatch", summary: "A team redeploy's deploys (batchId) as server-sent events: a deploy event as each one ends, then a batch event with all of them",
+			auth: true, stream: true, handle: s.streamBatch},
+		{method: "GET", path: v1 + "/deploys/{id}/rollback", id: "getDeployRollback", summary: "The automatic rollback queued when the deploy failed (404 when there is none)",
+			auth: true, response: apiv1.Deploy{}, handle: s.getDeployRollback},
 	}
 }
 

@@ -249,8 +249,17 @@ func (f *fixture) auditCount() int {
 	return n
 }
 
-// expand fills {carol} (a spare token's id) and {deploy} (a finished deploy's id) in a path.
+// expand fills {carol} (a spare token's id) and {deploy} (a finished deploy's id) in a path,
+// and makes what {batch} (a finished team redeploy) and {failed} (a failed deploy with its
+// automatic rollback) name only when a path asks for them.
 func (f *fixture) expand(path string) string {
 	path = strings.ReplaceAll(path, "{carol}", fmt.Sprint(f.ids["carol"]))
+	if strings.Contains(path, "{batch}") {
+		path = strings.ReplaceAll(path, "{batch}", fmt.Sprint(f.finishedBatch()))
+	}
+	if strings.Contains(path, "{failed}") {
+		failed, _ := f.failedWithRollback()
+		path = strings.ReplaceAll(path, "{failed}", fmt.Sprint(failed.ID))
+	}
 	return strings.ReplaceAll(path, "{deploy}", fmt.Sprint(f.ids["deploy"]))
 }

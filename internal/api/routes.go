@@ -46,10 +46,10 @@ func (s *Server) apiRoutes() []route {
 		{method: "DELETE", path: v1 + "/tokens/{id}", id: "revokeToken", summary: "Revoke a token",
 			auth: true, response: apiv1.Token{}, handle: s.revokeToken},
 
-		{method: "GET", path: v1 + "/apps", id: "listAllApps", summary: "Apps of every team the caller can see",
-			auth: true, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
-		{method: "GET", path: v1 + "/teams/{team}/apps", id: "listApps", summary: "A team's apps",
-			auth: true, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
+		{method: "GET", path: v1 + "/apps", id: "listAllApps", summary: "Apps of every team the caller can see (?name= only those called name)",
+			auth: true, query: []string{"name"}, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
+		{method: "GET", path: v1 + "/teams/{team}/apps", id: "listApps", summary: "A team's apps (?name= only the one called name)",
+			auth: true, query: []string{"name"}, response: apiv1.List[apiv1.App]{}, handle: s.listApps},
 		{method: "POST", path: v1 + "/teams/{team}/apps", id: "createApp", summary: "Register an app, optionally with its first manifest (deployers)",
 			auth: true, body: apiv1.CreateApp{}, response: apiv1.App{}, status: 201, handle: s.createApp},
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}", id: "getApp", summary: "One app",
@@ -228,7 +228,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	apps, err := s.svc.ListApps(r.Context(), p, r.PathValue("team"))
+	apps, err := s.svc.ListAppsNamed(r.Context(), p, r.PathValue("team"), r.URL.Query().Get("name"))
 	if err != nil {
 		return err
 	}

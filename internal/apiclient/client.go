@@ -88,20 +88,51 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(data, &e.Body) != nil || e.Body.Message == "" {
-			e.Body.Code, e.Body.Message = "http", fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		return e
+		return responseError(resp, method, path)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := json.NewDecoder(&boundedReader{r: resp.Body, left: maxResponse}).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 	return nil
+}
+
+// responseError reads a failed response's body (at most 1 MiB) as the server's explanation.
+func responseError(resp *http.Response, method, path string) *Error {
+	e := &Error{Status: resp.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(data, &e.Body) != nil || e.Body.Message == "" {
+		e.Body.Code, e.Body.Message = "http", fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+	}
+	return e
+}
+
+// maxResponse bounds a successful JSON response; the largest are long histories and a
+// deploy's objects.
+const maxResponse = 64 << 20
+
+// boundedReader reads at most left bytes of r, and fails past them rather than cut a
+// response short.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		if n, err := b.r.Read(make([]byte, 1)); n == 0 {
+			return 0, err // io.EOF: the response ends at the bound
+		}
+		return 0, fmt.Errorf("response larger than %d MiB", maxResponse>>20)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -193,6 +224,13 @@ func (c *Client) Apps(ctx context.Context, team string) ([]apiv1.App, error) {
 		path = "/api/v1/teams/" + esc(team) + "/apps"
 	}
 	return out.Items, c.do(ctx, "GET", path, nil, nil, &out)
+}
+
+// AppsNamed lists the apps called name in every team the caller can see: how to learn the
+// team of an app known by name.
+func (c *Client) AppsNamed(ctx context.Context, name string) ([]apiv1.App, error) {
+	var out apiv1.List[apiv1.App]
+	return out.Items, c.do(ctx, "GET", "/api/v1/apps", url.Values{"name": {name}}, nil, &out)
 }
 
 // CreateApp registers an app.

@@ -1,14 +1,11 @@
 package apiclient
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 )
@@ -59,57 +56,53 @@ func (c *Client) DeployObjects(ctx context.Context, id int64) ([]map[string]any,
 // StreamDeploy follows a deploy's server-sent events, calling progress for each event,
 // and returns the deploy as it ended.
 func (c *Client) StreamDeploy(ctx context.Context, id int64, progress func(apiv1.DeployEvent)) (apiv1.Deploy, error) {
-	u := *c.base
-	u.Path += "/api/v1/deploys/" + strconv.FormatInt(id, 10) + "/stream"
-	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
-	if err != nil {
-		return apiv1.Deploy{}, err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	// No client timeout: a rollout may take as long as its deadline.
-	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
-	if err != nil {
-		return apiv1.Deploy{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		// Let the JSON path explain the error.
-		_, err := c.Deploy(ctx, id)
-		if err == nil {
-			err = fmt.Errorf("stream deploy %d: %s", id, resp.Status)
-		}
-		return apiv1.Deploy{}, err
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var event string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data := []byte(strings.TrimPrefix(line, "data: "))
-			switch event {
-			case "progress":
-				var ev apiv1.DeployEvent
-				if err := json.Unmarshal(data, &ev); err == nil && progress != nil {
-					progress(ev)
-				}
-			case "deploy":
-				var d apiv1.Deploy
-				if err := json.Unmarshal(data, &d); err != nil {
-					return d, err
-				}
-				return d, nil
+	var d apiv1.Deploy
+	err := c.stream(ctx, "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/stream", "deploy", id, func(event string, data []byte) (bool, error) {
+		switch event {
+		case "progress":
+			var ev apiv1.DeployEvent
+			if err := json.Unmarshal(data, &ev); err == nil && progress != nil {
+				progress(ev)
 			}
+		case "deploy":
+			return true, json.Unmarshal(data, &d)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return apiv1.Deploy{}, fmt.Errorf("stream deploy %d: %w", id, err)
-	}
-	return apiv1.Deploy{}, fmt.Errorf("stream deploy %d: the server closed the stream before the deploy ended", id)
+		return false, nil
+	})
+	return d, err
+}
+
+// StreamBatch follows a batch (a team redeploy) through its server-sent events, calling
+// ended with each of its deploys as it ends, and returns them all, in the order they were
+// queued, once every one has ended.
+func (c *Client) StreamBatch(ctx context.Context, id int64, ended func(apiv1.Deploy)) ([]apiv1.Deploy, error) {
+	var all apiv1.List[apiv1.Deploy]
+	err := c.stream(ctx, "/api/v1/batches/"+strconv.FormatInt(id, 10)+"/stream", "batch", id, func(event string, data []byte) (bool, error) {
+		switch event {
+		case "deploy":
+			var d apiv1.Deploy
+			if err := json.Unmarshal(data, &d); err != nil {
+				return false, fmt.Errorf("stream batch %d: deploy event: %w", id, err)
+			}
+			if ended != nil {
+				ended(d)
+			}
+		case "batch":
+			if err := json.Unmarshal(data, &all); err != nil {
+				return false, fmt.Errorf("stream batch %d: batch event: %w", id, err)
+			}
+			return true, nil
+		}
+		return false, nil
+	})
+	return all.Items, err
+}
+
+// AutoRollback returns the automatic rollback queued when deploy id failed; an *Error with
+// status 404 means there is none.
+func (c *Client) AutoRollback(ctx context.Context, id int64) (apiv1.Deploy, error) {
+	var out apiv1.Deploy
+	return out, c.do(ctx, "GET", "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/rollback", nil, nil, &out)
 }
 
 // DeployEvents returns a deploy's progress events so far.

@@ -29,20 +29,17 @@ func configPath() (string, error) {
 	return filepath.Join(dir, "berth", "config.json"), nil
 }
 
-func loadConfig() (Config, string, error) {
-	path, err := configPath()
-	if err != nil {
-		return Config{}, "", err
-	}
+// loadConfig reads the login saved in path; BERTH_SERVER and BERTH_TOKEN override it.
+func loadConfig(path string) (Config, error) {
 	var c Config
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return c, path, err
+		return c, err
 	default:
 		if err := json.Unmarshal(data, &c); err != nil {
-			return c, path, fmt.Errorf("%s is not valid JSON (%v): run `berth login` again", path, err)
+			return c, fmt.Errorf("%s is not valid JSON (%v): run `berth login` again", path, err)
 		}
 	}
 	// The environment wins, for CI jobs that never log in.
@@ -52,7 +49,7 @@ func loadConfig() (Config, string, error) {
 	if v := os.Getenv("BERTH_TOKEN"); v != "" {
 		c.Token = v
 	}
-	return c, path, nil
+	return c, nil
 }
 
 // saveConfig writes the config with mode 0600: it holds a token.
@@ -74,9 +71,14 @@ func saveConfig(path string, c Config) error {
 	return os.Rename(tmp, path)
 }
 
-// client returns an API client from the saved login (or BERTH_SERVER and BERTH_TOKEN).
-func client() (*apiclient.Client, error) {
-	c, _, err := loadConfig()
+// loginClient returns an API client from the login saved in the file configPath names
+// (or BERTH_SERVER and BERTH_TOKEN).
+func loginClient(configPath func() (string, error)) (*apiclient.Client, error) {
+	path, err := configPath()
+	if err != nil {
+		return nil, err
+	}
+	c, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -11,17 +12,18 @@ import (
 )
 
 // NewCmdDev returns `berth dev`, the tools for working on berth and apps locally.
-func NewCmdDev(s *IOStreams) *cobra.Command {
+func NewCmdDev(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Local development tools",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdDevCluster(s))
+	cmd.AddCommand(NewCmdDevCluster(f))
 	return cmd
 }
 
-// ClusterOptions are shared by the `berth dev cluster` commands.
+// ClusterOptions are shared by the `berth dev cluster` commands, whose --state-dir is a
+// flag of `berth dev cluster` itself; they are the whole input of down and kubeconfig.
 type ClusterOptions struct {
 	IO       *IOStreams
 	StateDir string
@@ -33,8 +35,8 @@ func (o *ClusterOptions) bindFlags(cmd *cobra.Command) {
 }
 
 // NewCmdDevCluster returns `berth dev cluster`.
-func NewCmdDevCluster(s *IOStreams) *cobra.Command {
-	o := &ClusterOptions{IO: s}
+func NewCmdDevCluster(f *Factory) *cobra.Command {
+	o := &ClusterOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Run a real local Kubernetes control plane with simulated nodes",
@@ -52,7 +54,7 @@ The binaries are built from the Go module proxy by tools/kube/build.sh the first
 		Args: cobra.NoArgs,
 	}
 	o.bindFlags(cmd)
-	cmd.AddCommand(newCmdClusterUp(o), newCmdClusterDown(o), newCmdClusterStatus(o), newCmdClusterKubeconfig(o))
+	cmd.AddCommand(NewCmdClusterUp(o, nil), NewCmdClusterDown(o, nil), NewCmdClusterStatus(o, nil), NewCmdClusterKubeconfig(o, nil))
 	return cmd
 }
 
@@ -65,7 +67,8 @@ type ClusterUpOptions struct {
 	Timeout       time.Duration
 }
 
-func newCmdClusterUp(co *ClusterOptions) *cobra.Command {
+// NewCmdClusterUp returns `berth dev cluster up`; co holds the parent's --state-dir.
+func NewCmdClusterUp(co *ClusterOptions, runF func(*ClusterUpOptions) error) *cobra.Command {
 	o := &ClusterUpOptions{ClusterOptions: co}
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -79,7 +82,12 @@ func newCmdClusterUp(co *ClusterOptions) *cobra.Command {
   # Use binaries built elsewhere
   berth dev cluster up --kube-dir ~/.cache/berth/kube/kubernetes-v1.37.2_etcd-v3.7.0_kwok-v0.8.0_f9ca75d4`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return clusterUpRun(cmd, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return clusterUpRun(cmd.Context(), o)
+		},
 	}
 	cmd.Flags().StringVar(&o.KubeDir, "kube-dir", "", "directory of built cluster binaries (default $"+devcluster.KubeDirEnv+", else built by "+devcluster.BuildScript+")")
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "API server port on 127.0.0.1 (0 picks a free one)")
@@ -88,14 +96,13 @@ func newCmdClusterUp(co *ClusterOptions) *cobra.Command {
 	return cmd
 }
 
-func clusterUpRun(cmd *cobra.Command, o *ClusterUpOptions) error {
+func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 	if o.Nodes < 1 || o.Nodes > 100 {
 		return &UsageError{Err: fmt.Errorf("--nodes must be between 1 and 100, not %d", o.Nodes)}
 	}
 	if o.APIServerPort < 0 || o.APIServerPort > 65535 {
 		return &UsageError{Err: fmt.Errorf("--apiserver-port must be between 0 and 65535, not %d", o.APIServerPort)}
 	}
-	ctx := cmd.Context()
 	if st, err := devcluster.LoadState(o.StateDir); err == nil {
 		if s, err := devcluster.GetStatus(ctx, o.StateDir); err == nil && s.Ready {
 			fmt.Fprintf(o.IO.Out, "dev cluster already running at %s; nothing to do\nkubeconfig: %s\n", st.Server, st.Kubeconfig)
@@ -122,28 +129,43 @@ func clusterUpRun(cmd *cobra.Command, o *ClusterUpOptions) error {
 	return nil
 }
 
-func newCmdClusterDown(o *ClusterOptions) *cobra.Command {
+// NewCmdClusterDown returns `berth dev cluster down`.
+func NewCmdClusterDown(o *ClusterOptions, runF func(*ClusterOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:     "down",
 		Short:   "Stop every process the local cluster started and delete its state",
 		Example: `  berth dev cluster down`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := devcluster.LoadState(o.StateDir); err != nil {
-				fmt.Fprintf(o.IO.Out, "no dev cluster in %s; nothing to stop\n", o.StateDir)
-				return devcluster.Down(cmd.Context(), o.StateDir, o.IO.ErrOut)
+			if runF != nil {
+				return runF(o)
 			}
-			if err := devcluster.Down(cmd.Context(), o.StateDir, o.IO.ErrOut); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.IO.Out, "dev cluster stopped; removed %s\n", o.StateDir)
-			return nil
+			return clusterDownRun(cmd.Context(), o)
 		},
 	}
 }
 
-func newCmdClusterStatus(o *ClusterOptions) *cobra.Command {
-	var output string
+func clusterDownRun(ctx context.Context, o *ClusterOptions) error {
+	if _, err := devcluster.LoadState(o.StateDir); err != nil {
+		fmt.Fprintf(o.IO.Out, "no dev cluster in %s; nothing to stop\n", o.StateDir)
+		return devcluster.Down(ctx, o.StateDir, o.IO.ErrOut)
+	}
+	if err := devcluster.Down(ctx, o.StateDir, o.IO.ErrOut); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "dev cluster stopped; removed %s\n", o.StateDir)
+	return nil
+}
+
+// ClusterStatusOptions are the inputs of `berth dev cluster status`.
+type ClusterStatusOptions struct {
+	*ClusterOptions
+	Output string
+}
+
+// NewCmdClusterStatus returns `berth dev cluster status`; co holds the parent's --state-dir.
+func NewCmdClusterStatus(co *ClusterOptions, runF func(*ClusterStatusOptions) error) *cobra.Command {
+	o := &ClusterStatusOptions{ClusterOptions: co}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the local cluster's processes and readiness",
@@ -151,39 +173,47 @@ func newCmdClusterStatus(o *ClusterOptions) *cobra.Command {
   berth dev cluster status -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			s, err := devcluster.GetStatus(cmd.Context(), o.StateDir)
-			if err != nil {
-				return err
-			}
-			if output != "table" {
-				return printData(o.IO.Out, output, s)
-			}
-			ready := "not ready"
-			if s.Ready {
-				ready = "ready"
-			}
-			fmt.Fprintf(o.IO.Out, "server:     %s (%s)\nkubeconfig: %s\nstarted:    %s\n\n",
-				s.Server, ready, s.Kubeconfig, s.StartedAt.Local().Format(time.RFC1123))
-			tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tLOG")
-			for _, c := range s.Components {
-				state := "running"
-				if !c.Running {
-					state = "stopped"
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Name, c.PID, state, c.Log)
-			}
-			return tw.Flush()
+			return clusterStatusRun(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	bindOutput(cmd, &o.Output)
 	return cmd
 }
 
-func newCmdClusterKubeconfig(o *ClusterOptions) *cobra.Command {
+func clusterStatusRun(ctx context.Context, o *ClusterStatusOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	s, err := devcluster.GetStatus(ctx, o.StateDir)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, s)
+	}
+	ready := "not ready"
+	if s.Ready {
+		ready = "ready"
+	}
+	fmt.Fprintf(o.IO.Out, "server:     %s (%s)\nkubeconfig: %s\nstarted:    %s\n\n",
+		s.Server, ready, s.Kubeconfig, s.StartedAt.Local().Format(time.RFC1123))
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tLOG")
+	for _, c := range s.Components {
+		state := "running"
+		if !c.Running {
+			state = "stopped"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Name, c.PID, state, c.Log)
+	}
+	return tw.Flush()
+}
+
+// NewCmdClusterKubeconfig returns `berth dev cluster kubeconfig`.
+func NewCmdClusterKubeconfig(o *ClusterOptions, runF func(*ClusterOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "kubeconfig",
 		Short: "Print the path of the local cluster's kubeconfig, and nothing else",
@@ -191,12 +221,19 @@ func newCmdClusterKubeconfig(o *ClusterOptions) *cobra.Command {
   kubectl get pods -A`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			st, err := devcluster.LoadState(o.StateDir)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			fmt.Fprintln(o.IO.Out, st.Kubeconfig)
-			return nil
+			return clusterKubeconfigRun(o)
 		},
 	}
+}
+
+func clusterKubeconfigRun(o *ClusterOptions) error {
+	st, err := devcluster.LoadState(o.StateDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.IO.Out, st.Kubeconfig)
+	return nil
 }

@@ -32,3 +32,6 @@ func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 // IsTerminal reports whether standard output is a terminal (tables and progress bars)
 // rather than a pipe (plain lines for scripts).
 func (s *IOStreams) IsTerminal() bool { return s.outTTY }
+
+// SetStdoutTTY makes standard output count as a terminal or as a pipe, for tests.
+func (s *IOStreams) SetStdoutTTY(tty bool) { s.outTTY = tty }

@@ -30,8 +30,8 @@ type InitOptions struct {
 }
 
 // NewCmdInit returns `berth init`.
-func NewCmdInit(s *IOStreams) *cobra.Command {
-	o := &InitOptions{IO: s}
+func NewCmdInit(f *Factory, runF func(*InitOptions) error) *cobra.Command {
+	o := &InitOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a commented starter berth.yaml for the app in this directory",
@@ -41,7 +41,12 @@ port to the first EXPOSE of a Dockerfile next to it (else 8080). Works offline.`
   berth init --name reports --team insights --image registry.example.com/reports
   berth init -f deploy/berth.yaml --port 3000`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return initRun(o) },
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return initRun(o)
+		},
 	}
 	cmd.Flags().StringVarP(&o.File, "file", "f", defaultManifest, "where to write the manifest")
 	cmd.Flags().StringVar(&o.Name, "name", "", "app name (default: the directory's name)")
@@ -170,8 +175,8 @@ type ValidateOptions struct {
 }
 
 // NewCmdValidate returns `berth validate`.
-func NewCmdValidate(s *IOStreams) *cobra.Command {
-	o := &ValidateOptions{IO: s}
+func NewCmdValidate(f *Factory, runF func(*ValidateOptions) error) *cobra.Command {
+	o := &ValidateOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a berth.yaml (or Score file) and every environment in it, offline",
@@ -182,7 +187,12 @@ manifest is invalid; 2 means the command was called wrongly.`,
   berth validate -f deploy/berth.yaml
   berth validate -f score.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return validateRun(o) },
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return validateRun(o)
+		},
 	}
 	cmd.Flags().StringVarP(&o.File, "file", "f", defaultManifest, "manifest to check")
 	return cmd
@@ -224,8 +234,8 @@ type RenderOptions struct {
 }
 
 // NewCmdRender returns `berth render`.
-func NewCmdRender(s *IOStreams) *cobra.Command {
-	o := &RenderOptions{IO: s}
+func NewCmdRender(f *Factory, runF func(*RenderOptions) error) *cobra.Command {
+	o := &RenderOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Print the Kubernetes objects a berth.yaml becomes in one environment, offline",
@@ -238,7 +248,12 @@ ${resources.*} become clearly marked placeholders; the server fills in real valu
   berth render --env production -o json | jq '.items[].kind'
   berth render --env staging | kubectl apply --dry-run=server -f -`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return renderRun(o) },
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return renderRun(o)
+		},
 	}
 	cmd.Flags().StringVarP(&o.File, "file", "f", defaultManifest, "manifest to render")
 	cmd.Flags().StringVar(&o.Env, "env", "", "environment to render (required)")

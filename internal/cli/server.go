@@ -40,8 +40,8 @@ type ServerOptions struct {
 	SecretsKey     string
 }
 
-// NewCmdServer returns `berth server`.
-func NewCmdServer(f *Factory) *cobra.Command {
+// NewCmdServer returns `berth server`, which f.RunServer runs.
+func NewCmdServer(f *Factory, runF func(*ServerOptions) error) *cobra.Command {
 	o := &ServerOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -76,6 +76,9 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 			if err := o.complete(cmd); err != nil {
 				return err
 			}
+			if runF != nil {
+				return runF(o)
+			}
 			if f.RunServer == nil {
 				return errors.New("this build of berth has no server")
 			}
@@ -94,7 +97,7 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.DurationVar(&o.DeployLease, "deploy-lease", 15*time.Second, "how soon a deploy left by a crashed server is resumed elsewhere")
 	fl.DurationVar(&o.DeployTimeout, "deploy-timeout", 5*time.Minute, "how long a rollout may take when the deploy sets no --timeout")
 	fl.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file with the key that encrypts secrets (base64 of 32 bytes; or BERTH_SECRETS_KEY)")
-	cmd.AddCommand(newCmdRotateKey(f))
+	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
 
@@ -109,7 +112,8 @@ type RotateKeyOptions struct {
 	NewKeyFile     string
 }
 
-func newCmdRotateKey(f *Factory) *cobra.Command {
+// NewCmdServerRotateKey returns `berth server rotate-key`, which f.RotateKey runs.
+func NewCmdServerRotateKey(f *Factory, runF func(*RotateKeyOptions) error) *cobra.Command {
 	o := &RotateKeyOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "rotate-key --new-key-file FILE",
@@ -136,6 +140,9 @@ the old one can be destroyed. Running it again with the same new key changes not
 			o.SecretsKey = os.Getenv("BERTH_SECRETS_KEY")
 			if o.SecretsKey != "" && o.SecretsKeyFile != "" {
 				return &UsageError{Err: errors.New("give the current key with --secrets-key-file or BERTH_SECRETS_KEY, not both")}
+			}
+			if runF != nil {
+				return runF(o)
 			}
 			if f.RotateKey == nil {
 				return errors.New("this build of berth has no server")

@@ -18,18 +18,15 @@ import (
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
-// SettingsOptions are the inputs of `berth config` and `berth secrets`.
+// SettingsOptions are what the `berth config` and `berth secrets` commands share: which
+// kind of setting, and the level (scope) the flags name.
 type SettingsOptions struct {
-	IO     *IOStreams
-	Secret bool // secrets rather than config
-	Team   string
-	App    string
-	Env    string
-	// Redeploy redeploys the apps a change affects, and waits for them.
-	Redeploy bool
-	// Resolved lists what a deploy of --app to --env gets, from every level.
-	Resolved bool
-	Output   string
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Secret    bool // secrets rather than config
+	Team      string
+	App       string
+	Env       string
 }
 
 func (o *SettingsOptions) noun() string {
@@ -59,6 +56,31 @@ func (o *SettingsOptions) scope(ctx context.Context, c *apiclient.Client) (apicl
 		}
 	}
 	return sc, nil
+}
+
+// SettingsSetOptions are the inputs of `berth config set` and `berth secrets set`.
+type SettingsSetOptions struct {
+	SettingsOptions
+	// Pairs are the arguments: KEY=VALUE, or (secrets) one KEY whose value is read from
+	// stdin or a prompt.
+	Pairs []string
+	// Redeploy redeploys the apps a change affects, and waits for them.
+	Redeploy bool
+}
+
+// SettingsUnsetOptions are the inputs of `berth config unset` and `berth secrets unset`.
+type SettingsUnsetOptions struct {
+	SettingsOptions
+	Keys     []string
+	Redeploy bool
+}
+
+// SettingsListOptions are the inputs of `berth config list` and `berth secrets list`.
+type SettingsListOptions struct {
+	SettingsOptions
+	// Resolved lists what a deploy of --app to --env gets, from every level.
+	Resolved bool
+	Output   string
 }
 
 // levelName names where a setting is set: global, team shop, app shop/web, app shop/web in
@@ -101,19 +123,19 @@ config,secrets in the manifest's metadata gives the containers all of them. A ke
 sets fails the deploy before anything is applied.`
 
 // NewCmdConfig returns `berth config`.
-func NewCmdConfig(s *IOStreams) *cobra.Command {
-	return newSettingsCmd(s, false)
+func NewCmdConfig(f *Factory) *cobra.Command {
+	return newSettingsCmd(false, NewCmdConfigSet(f, nil), NewCmdConfigUnset(f, nil), NewCmdConfigList(f, nil))
 }
 
 // NewCmdSecrets returns `berth secrets`.
-func NewCmdSecrets(s *IOStreams) *cobra.Command {
-	return newSettingsCmd(s, true)
+func NewCmdSecrets(f *Factory) *cobra.Command {
+	return newSettingsCmd(true, NewCmdSecretsSet(f, nil), NewCmdSecretsUnset(f, nil), NewCmdSecretsList(f, nil))
 }
 
-func newSettingsCmd(s *IOStreams, secret bool) *cobra.Command {
-	o := &SettingsOptions{IO: s, Secret: secret}
-	cmd := &cobra.Command{Use: o.noun(), Args: cobra.NoArgs}
+func newSettingsCmd(secret bool, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Args: cobra.NoArgs}
 	if secret {
+		cmd.Use = "secrets"
 		cmd.Short = "Manage secrets injected into apps at deploy time: set, unset, list (never shown)"
 		cmd.Long = "Secrets are encrypted at rest in the server's database and written only into the\n" +
 			"Kubernetes Secret of each app. Listings show names, levels and versions, never values.\n\n" + scopeHelp
@@ -121,11 +143,22 @@ func newSettingsCmd(s *IOStreams, secret bool) *cobra.Command {
 		cmd.Short = "Manage central config injected into apps at deploy time: set, unset, list"
 		cmd.Long = scopeHelp
 	}
-	cmd.AddCommand(newSettingsSetCmd(o), newSettingsUnsetCmd(o), newSettingsListCmd(o))
+	cmd.AddCommand(subs...)
 	return cmd
 }
 
-func newSettingsSetCmd(o *SettingsOptions) *cobra.Command {
+// NewCmdConfigSet returns `berth config set`.
+func NewCmdConfigSet(f *Factory, runF func(*SettingsSetOptions) error) *cobra.Command {
+	return newSettingsSetCmd(f, false, runF)
+}
+
+// NewCmdSecretsSet returns `berth secrets set`.
+func NewCmdSecretsSet(f *Factory, runF func(*SettingsSetOptions) error) *cobra.Command {
+	return newSettingsSetCmd(f, true, runF)
+}
+
+func newSettingsSetCmd(f *Factory, secret bool, runF func(*SettingsSetOptions) error) *cobra.Command {
+	o := &SettingsSetOptions{SettingsOptions: SettingsOptions{IO: f.IO, APIClient: f.apiClient, Secret: secret}}
 	cmd := &cobra.Command{
 		Use:   "set KEY=VALUE... [--team T | --app A [--env E]] [--redeploy]",
 		Short: "Set config values at one level (a new version of each)",
@@ -133,7 +166,13 @@ func newSettingsSetCmd(o *SettingsOptions) *cobra.Command {
   berth config set REGION=eu-west-1 --team insights
   berth config set FEATURES=beta --app reports --env staging --redeploy`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return settingsSetRun(cmd.Context(), o, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Pairs = args
+			if runF != nil {
+				return runF(o)
+			}
+			return settingsSetRun(cmd.Context(), o)
+		},
 	}
 	if o.Secret {
 		cmd.Use = "set KEY[=VALUE]... [--team T | --app A [--env E]] [--redeploy]"
@@ -151,7 +190,18 @@ value stays out of shell history and process listings. The value is never printe
 	return cmd
 }
 
-func newSettingsUnsetCmd(o *SettingsOptions) *cobra.Command {
+// NewCmdConfigUnset returns `berth config unset`.
+func NewCmdConfigUnset(f *Factory, runF func(*SettingsUnsetOptions) error) *cobra.Command {
+	return newSettingsUnsetCmd(f, false, runF)
+}
+
+// NewCmdSecretsUnset returns `berth secrets unset`.
+func NewCmdSecretsUnset(f *Factory, runF func(*SettingsUnsetOptions) error) *cobra.Command {
+	return newSettingsUnsetCmd(f, true, runF)
+}
+
+func newSettingsUnsetCmd(f *Factory, secret bool, runF func(*SettingsUnsetOptions) error) *cobra.Command {
+	o := &SettingsUnsetOptions{SettingsOptions: SettingsOptions{IO: f.IO, APIClient: f.apiClient, Secret: secret}}
 	cmd := &cobra.Command{
 		Use:   "unset KEY... [--team T | --app A [--env E]] [--redeploy]",
 		Short: "Remove keys from one level (a less specific level's value, if any, applies again)",
@@ -159,7 +209,11 @@ func newSettingsUnsetCmd(o *SettingsOptions) *cobra.Command {
   berth %[1]s unset REGION --app reports --env staging --redeploy`, o.noun()),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return settingsUpdate(cmd.Context(), o, apiv1.UpdateSettings{Unset: args})
+			o.Keys = args
+			if runF != nil {
+				return runF(o)
+			}
+			return settingsUpdate(cmd.Context(), &o.SettingsOptions, o.Redeploy, apiv1.UpdateSettings{Unset: o.Keys})
 		},
 	}
 	o.bindScope(cmd)
@@ -167,7 +221,18 @@ func newSettingsUnsetCmd(o *SettingsOptions) *cobra.Command {
 	return cmd
 }
 
-func newSettingsListCmd(o *SettingsOptions) *cobra.Command {
+// NewCmdConfigList returns `berth config list`.
+func NewCmdConfigList(f *Factory, runF func(*SettingsListOptions) error) *cobra.Command {
+	return newSettingsListCmd(f, false, runF)
+}
+
+// NewCmdSecretsList returns `berth secrets list`.
+func NewCmdSecretsList(f *Factory, runF func(*SettingsListOptions) error) *cobra.Command {
+	return newSettingsListCmd(f, true, runF)
+}
+
+func newSettingsListCmd(f *Factory, secret bool, runF func(*SettingsListOptions) error) *cobra.Command {
+	o := &SettingsListOptions{SettingsOptions: SettingsOptions{IO: f.IO, APIClient: f.apiClient, Secret: secret}}
 	cmd := &cobra.Command{
 		Use:     "list [--team T | --app A [--env E]] [--resolved]",
 		Aliases: []string{"ls"},
@@ -176,7 +241,12 @@ func newSettingsListCmd(o *SettingsOptions) *cobra.Command {
   berth config list --team insights -o json
   berth config list --app reports --env staging --resolved`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return settingsListRun(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return settingsListRun(cmd.Context(), o)
+		},
 	}
 	if o.Secret {
 		cmd.Short = "List the secrets set at one level (names, versions, never values), or with --resolved what an app gets"
@@ -185,14 +255,14 @@ func newSettingsListCmd(o *SettingsOptions) *cobra.Command {
 	}
 	o.bindScope(cmd)
 	cmd.Flags().BoolVar(&o.Resolved, "resolved", false, "with --app and --env: each key a deploy gets, and the level it comes from")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json or yaml")
+	bindOutput(cmd, &o.Output)
 	return cmd
 }
 
-func settingsSetRun(ctx context.Context, o *SettingsOptions, args []string) error {
+func settingsSetRun(ctx context.Context, o *SettingsSetOptions) error {
 	set := map[string]string{}
 	var prompt string
-	for _, a := range args {
+	for _, a := range o.Pairs {
 		k, v, ok := strings.Cut(a, "=")
 		switch {
 		case k == "":
@@ -220,7 +290,7 @@ func settingsSetRun(ctx context.Context, o *SettingsOptions, args []string) erro
 		}
 		set[prompt] = v
 	}
-	return settingsUpdate(ctx, o, apiv1.UpdateSettings{Set: set})
+	return settingsUpdate(ctx, &o.SettingsOptions, o.Redeploy, apiv1.UpdateSettings{Set: set})
 }
 
 // readSecretValue reads a value from a hidden prompt on a terminal, or all of stdin
@@ -249,8 +319,10 @@ func readSecretValue(s *IOStreams, key string) (string, error) {
 	return v, nil
 }
 
-func settingsUpdate(ctx context.Context, o *SettingsOptions, in apiv1.UpdateSettings) error {
-	c, err := client()
+// settingsUpdate makes one change at o's level, prints it and, with redeploy, waits for
+// the redeploys it queued.
+func settingsUpdate(ctx context.Context, o *SettingsOptions, redeploy bool, in apiv1.UpdateSettings) error {
+	c, err := o.APIClient()
 	if err != nil {
 		return err
 	}
@@ -258,7 +330,7 @@ func settingsUpdate(ctx context.Context, o *SettingsOptions, in apiv1.UpdateSett
 	if err != nil {
 		return err
 	}
-	in.Redeploy = o.Redeploy
+	in.Redeploy = redeploy
 	versions := map[string]int64{}
 	var deploys []apiv1.Deploy
 	if o.Secret {
@@ -291,7 +363,7 @@ func settingsUpdate(ctx context.Context, o *SettingsOptions, in apiv1.UpdateSett
 	for _, k := range in.Unset {
 		fmt.Fprintf(o.IO.Out, "unset %s %s at %s\n", what, k, where)
 	}
-	if !o.Redeploy {
+	if !redeploy {
 		return nil
 	}
 	if len(deploys) == 0 {
@@ -302,14 +374,14 @@ func settingsUpdate(ctx context.Context, o *SettingsOptions, in apiv1.UpdateSett
 	return waitAll(ctx, o.IO, c, deploys)
 }
 
-func settingsListRun(ctx context.Context, o *SettingsOptions) error {
+func settingsListRun(ctx context.Context, o *SettingsListOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
 	}
 	if o.Resolved && (o.App == "" || o.Env == "") {
 		return &UsageError{Err: errors.New("--resolved needs --app and --env: what a deploy of the app to the environment gets")}
 	}
-	c, err := client()
+	c, err := o.APIClient()
 	if err != nil {
 		return err
 	}

@@ -1,17 +1,29 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/apiclient"
 )
 
+// StatusOptions are the inputs of `berth status`.
+type StatusOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	App       string
+	Team      string
+	Env       string
+	Output    string
+}
+
 // NewCmdStatus returns `berth status`.
-func NewCmdStatus(s *IOStreams) *cobra.Command {
-	var team, env, output string
+func NewCmdStatus(f *Factory, runF func(*StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
 		Use:   "status APP [--env ENV]",
 		Short: "Compare what Berth deployed with what runs: revision, replicas, pods, drift",
@@ -22,32 +34,40 @@ fields Berth set whose live value differs (someone ran kubectl edit or scale).`,
   berth status reports --env production -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
+			o.App = args[0]
+			if runF != nil {
+				return runF(o)
 			}
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			t, err := resolveTeam(cmd.Context(), c, args[0], team)
-			if err != nil {
-				return err
-			}
-			st, err := c.AppStatus(cmd.Context(), t, args[0], env)
-			if err != nil {
-				return err
-			}
-			if output != "table" {
-				return printData(s.Out, output, st)
-			}
-			printStatus(s, st)
-			return nil
+			return statusRun(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&team, "team", "", "team of the app (default: looked up)")
-	cmd.Flags().StringVar(&env, "env", "", "only this environment")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	cmd.Flags().StringVar(&o.Team, "team", "", "team of the app (default: looked up)")
+	cmd.Flags().StringVar(&o.Env, "env", "", "only this environment")
+	bindOutput(cmd, &o.Output)
 	return cmd
+}
+
+func statusRun(ctx context.Context, o *StatusOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	team, err := resolveTeam(ctx, c, o.App, o.Team)
+	if err != nil {
+		return err
+	}
+	st, err := c.AppStatus(ctx, team, o.App, o.Env)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, st)
+	}
+	printStatus(o.IO, st)
+	return nil
 }
 
 func printStatus(s *IOStreams, st apiv1.AppStatus) {

@@ -15,17 +15,22 @@ type VersionOptions struct {
 }
 
 // NewCmdVersion returns `berth version`.
-func NewCmdVersion(s *IOStreams) *cobra.Command {
-	o := &VersionOptions{IO: s}
+func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
+	o := &VersionOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of berth",
 		Example: `  berth version
   berth version -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return versionRun(o) },
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return versionRun(o)
+		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json or yaml")
+	bindOutput(cmd, &o.Output)
 	return cmd
 }
 

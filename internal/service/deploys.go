@@ -292,24 +292,11 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 		details: map[string]any{"env": envName}}
 	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return checkDeploy(p, team, env) }, func(tx *store.Tx) error {
-		good, err := tx.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: envName, States: []berth.DeployState{berth.DeploySucceeded}})
+		src, err := rollbackSource(ctx, tx, team, app, envName, to)
 		if err != nil {
 			return err
 		}
-		var src *berth.Deploy
-		for i, g := range good {
-			if (to == 0 && i == 1) || (to != 0 && g.Revision == to) {
-				src = &good[i]
-				break
-			}
-		}
-		if src == nil {
-			if to == 0 {
-				return invalid("to", "%s/%s has no earlier successful deploy in %s to roll back to", team, app, envName)
-			}
-			return invalid("to", "%s/%s has no successful deploy of revision %d in %s", team, app, to, envName)
-		}
-		d, err = tx.EnqueueDeploy(ctx, berth.Redo(*src, berth.KindRollback, p.Name, berth.DeployOptions{}))
+		d, err = tx.EnqueueDeploy(ctx, berth.Redo(src, berth.KindRollback, p.Name, berth.DeployOptions{}))
 		c.details["revision"], c.details["deploy"], c.details["source"] = src.Revision, d.ID, src.ID
 		return err
 	})

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/store"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Live looks at what runs in a cluster; internal/kube's Pool is one.

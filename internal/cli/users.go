@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/apiclient"
+)
+
+// NewCmdUsers returns `berth users`.
+func NewCmdUsers(f *Factory) *cobra.Command {
+	return group("users", "Manage users (global admins)", NewCmdUsersList(f, nil), NewCmdUsersCreate(f, nil), NewCmdUsersDelete(f, nil))
+}
+
+// UsersListOptions are the inputs of `berth users list`.
+type UsersListOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Output    string
+}
+
+// NewCmdUsersList returns `berth users list`.
+func NewCmdUsersList(f *Factory, runF func(*UsersListOptions) error) *cobra.Command {
+	o := &UsersListOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "list", Short: "List users", Example: "  berth users list", Aliases: []string{"ls"}, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return usersListRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func usersListRun(ctx context.Context, o *UsersListOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	us, err := c.Users(ctx)
+	if err != nil {
+		return err
+	}
+	return printList(o.IO, o.Output, us, []string{"NAME", "EMAIL", "GLOBAL ADMIN", "CREATED"},
+		func(u apiv1.User) []string {
+			return []string{u.Name, orDash(u.Email), strconv.FormatBool(u.GlobalAdmin), ago(o.IO, u.CreatedAt)}
+		})
+}
+
+// UsersCreateOptions are the inputs of `berth users create`.
+type UsersCreateOptions struct {
+	IO          *IOStreams
+	APIClient   func() (*apiclient.Client, error)
+	Name        string
+	Email       string
+	GlobalAdmin bool
+}
+
+// NewCmdUsersCreate returns `berth users create`.
+func NewCmdUsersCreate(f *Factory, runF func(*UsersCreateOptions) error) *cobra.Command {
+	o := &UsersCreateOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "create NAME", Short: "Create a user; then give them a token with `berth tokens create`",
+		Example: "  berth users create alice --email alice@example.com\n  berth tokens create laptop --user alice", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return usersCreateRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Email, "email", "", "email address")
+	cmd.Flags().BoolVar(&o.GlobalAdmin, "global-admin", false, "make the user a global admin")
+	return cmd
+}
+
+func usersCreateRun(ctx context.Context, o *UsersCreateOptions) error {
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	u, err := c.CreateUser(ctx, apiv1.CreateUser{Name: o.Name, Email: o.Email, GlobalAdmin: o.GlobalAdmin})
+	if err == nil {
+		fmt.Fprintf(o.IO.Out, "created user %s\n", u.Name)
+	}
+	return err
+}
+
+// UsersDeleteOptions are the inputs of `berth users delete`.
+type UsersDeleteOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Name      string
+}
+
+// NewCmdUsersDelete returns `berth users delete`.
+func NewCmdUsersDelete(f *Factory, runF func(*UsersDeleteOptions) error) *cobra.Command {
+	o := &UsersDeleteOptions{IO: f.IO, APIClient: f.apiClient}
+	return &cobra.Command{
+		Use: "delete NAME", Short: "Delete a user with their tokens and memberships", Example: "  berth users delete alice", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return usersDeleteRun(cmd.Context(), o)
+		},
+	}
+}
+
+func usersDeleteRun(ctx context.Context, o *UsersDeleteOptions) error {
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	err = c.DeleteUser(ctx, o.Name)
+	if err == nil {
+		fmt.Fprintf(o.IO.Out, "deleted user %s\n", o.Name)
+	}
+	return err
+}
