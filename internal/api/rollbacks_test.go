@@ -111,13 +111,20 @@ func TestRollbackWithoutToPicksTheDeployBeforeTheCurrent(t *testing.T) {
 		msg  string
 	}{
 		{apiv1.Rollback{Env: "old"}, "reports", "alpha/reports has no earlier successful deploy in old to roll back to"},
-		{apiv1.Rollback{Env: "staging"}, "nope", "alpha/nope has no earlier successful deploy in staging to roll back to"},
 		{apiv1.Rollback{Env: "staging", To: 9}, "reports", "alpha/reports has no successful deploy of revision 9 in staging"},
 	} {
 		status, data := f.do(deployer, "POST", "/api/v1/teams/alpha/apps/"+c.app+"/rollback", c.body)
 		var e apiv1.Error
 		if status != 400 || json.Unmarshal(data, &e) != nil || e.Field != "to" || e.Message != c.msg {
 			t.Errorf("rollback %s %+v: %d %s, want 400 on to: %q", c.app, c.body, status, data, c.msg)
+		}
+	}
+	// An app that does not exist has nothing to roll back: 404, with or without a revision.
+	for _, body := range []apiv1.Rollback{{Env: "staging"}, {Env: "staging", To: 1}} {
+		status, data := f.do(deployer, "POST", "/api/v1/teams/alpha/apps/nope/rollback", body)
+		var e apiv1.Error
+		if status != 404 || json.Unmarshal(data, &e) != nil || e.Code != "not_found" || !strings.Contains(e.Message, `"alpha/nope"`) {
+			t.Errorf("rollback of a missing app %+v: %d %s, want 404 naming alpha/nope", body, status, data)
 		}
 	}
 }

@@ -191,7 +191,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, list(ts, apiv1.FromToken))
+	return ok(w, http.StatusOK, list(ts, func(t berth.Token) apiv1.Token { return apiv1.FromToken(t, s.svc.Now()) }))
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -212,7 +212,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	return ok(w, http.StatusCreated, apiv1.CreatedToken{Token: apiv1.FromToken(t), Secret: secret})
+	return ok(w, http.StatusCreated, apiv1.CreatedToken{Token: apiv1.FromToken(t, s.svc.Now()), Secret: secret})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -224,7 +224,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, apiv1.FromToken(t))
+	return ok(w, http.StatusOK, apiv1.FromToken(t, s.svc.Now()))
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -354,11 +354,11 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Prin
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	problems, err := s.svc.VerifyAudit(r.Context(), p)
+	checked, problems, err := s.svc.VerifyAudit(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	out := apiv1.AuditVerification{OK: len(problems) == 0, Problems: []apiv1.AuditProblem{}}
+	out := apiv1.AuditVerification{OK: len(problems) == 0, Events: checked, Problems: []apiv1.AuditProblem{}}
 	for _, pr := range problems {
 		out.Problems = append(out.Problems, apiv1.AuditProblem{ID: pr.ID, Problem: string(pr.Kind) + ": " + pr.Detail})
 	}

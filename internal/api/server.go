@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -122,8 +123,24 @@ func (s *Server) Handler() http.Handler {
 				writeError(w, r, s.log, fmt.Errorf("panic: %v", v))
 			}
 		}()
+		// A query the server cannot parse whole (bad escapes, or more parameters than
+		// net/url takes) would otherwise reach handlers as a partial one, dropping filters.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeError(w, r, s.log, &Error{Status: http.StatusBadRequest, Code: "invalid_query",
+				Message: "the query string cannot be parsed: " + queryProblem(err)})
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 	})
+}
+
+// queryProblem says what is wrong with a query string without echoing it whole.
+func queryProblem(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	return msg
 }
 
 // adapt turns a route into an http.Handler: metrics, authentication, the route-level

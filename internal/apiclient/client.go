@@ -60,8 +60,10 @@ func IsStatus(err error, status int) bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	u := *c.base
-	u.Path += path
+	u, err := c.url(path)
+	if err != nil {
+		return err
+	}
 	u.RawQuery = query.Encode()
 	var body io.Reader
 	if in != nil {
@@ -136,6 +138,20 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// url is the server's URL of path, whose names come escaped (esc): the escaped form goes on
+// the wire and Path holds the names as typed, so that the server sees, and its errors
+// name, "../dev" rather than "..%2Fdev".
+func (c *Client) url(path string) (*url.URL, error) {
+	decoded, err := url.PathUnescape(path)
+	if err != nil {
+		return nil, fmt.Errorf("request path %q: %w", path, err)
+	}
+	u := *c.base
+	u.RawPath = c.base.EscapedPath() + path
+	u.Path += decoded
+	return &u, nil
+}
 
 // Whoami returns the caller.
 func (c *Client) Whoami(ctx context.Context) (apiv1.Whoami, error) {

@@ -13,8 +13,10 @@ import (
 // followed ("deploy", 7) in errors. An error before the stream starts is the server's own,
 // as for any other request.
 func (c *Client) stream(ctx context.Context, path, kind string, id int64, handle func(event string, data []byte) (done bool, err error)) error {
-	u := *c.base
-	u.Path += path
+	u, err := c.url(path)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
 	if err != nil {
 		return err

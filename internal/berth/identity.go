@@ -78,13 +78,31 @@ type Token struct {
 // Check returns [ErrTokenRevoked] or [ErrTokenExpired] (wrapped) when t may not be used
 // at now.
 func (t Token) Check(now time.Time) error {
-	switch {
-	case !t.RevokedAt.IsZero():
+	switch t.State(now) {
+	case TokenRevoked:
 		return fmt.Errorf("token %s (%s): %w", t.Prefix, t.Name, ErrTokenRevoked)
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+	case TokenExpired:
 		return fmt.Errorf("token %s (%s): %w", t.Prefix, t.Name, ErrTokenExpired)
 	}
 	return nil
+}
+
+// The states of a token, as [Token.State] reports them.
+const (
+	TokenActive  = "active"
+	TokenExpired = "expired"
+	TokenRevoked = "revoked"
+)
+
+// State says whether t may be used at now: active, expired or revoked (which wins).
+func (t Token) State(now time.Time) string {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return TokenRevoked
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return TokenExpired
+	}
+	return TokenActive
 }
 
 // TokenAuth is what authenticating a request needs: the token, its owner and the owner's

@@ -95,7 +95,7 @@ func auditVerifyRun(ctx context.Context, o *AuditVerifyOptions) error {
 		return err
 	}
 	if v.OK {
-		fmt.Fprintln(o.IO.Out, "audit log intact")
+		fmt.Fprintf(o.IO.Out, "audit log intact (%d events checked)\n", v.Events)
 		return nil
 	}
 	for _, p := range v.Problems {

@@ -56,12 +56,9 @@ func tokensListRun(ctx context.Context, o *TokensListOptions) error {
 	}
 	return printList(o.IO, o.Output, ts, []string{"ID", "NAME", "USER", "PREFIX", "CREATED", "EXPIRES", "STATE"},
 		func(t apiv1.Token) []string {
-			state, expiresAt := "active", "never"
+			state, expiresAt := t.State, "never"
 			if t.ExpiresAt != nil {
 				expiresAt = t.ExpiresAt.UTC().Format("2006-01-02 15:04")
-			}
-			if t.RevokedAt != nil {
-				state = "revoked"
 			}
 			return []string{strconv.FormatInt(t.ID, 10), t.Name, t.User, t.Prefix + "…", ago(o.IO, t.CreatedAt), expiresAt, state}
 		})

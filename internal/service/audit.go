@@ -21,11 +21,11 @@ func (s *Service) ListAudit(ctx context.Context, p *authz.Principal, f berth.Aud
 	return evs, storeErr(err)
 }
 
-// VerifyAudit checks the audit log's hash chain (global admins only). It returns the
-// number of events and every problem found.
-func (s *Service) VerifyAudit(ctx context.Context, p *authz.Principal) ([]berth.AuditProblem, error) {
+// VerifyAudit checks the audit log's hash chain (global admins only). It returns how many
+// events it checked and every problem found.
+func (s *Service) VerifyAudit(ctx context.Context, p *authz.Principal) (checked int64, problems []berth.AuditProblem, err error) {
 	if err := authz.Check(p, authz.AuditVerify, authz.Resource{}); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	return s.st.VerifyAudit(ctx)
 }

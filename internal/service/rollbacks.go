@@ -15,15 +15,11 @@ import (
 // before the current one (the newest successful deploy). The latter is two lookups on the
 // deploys' index, however long the app's history.
 func rollbackSource(ctx context.Context, tx *store.Tx, team, app, env string, to int64) (berth.Deploy, error) {
+	a, err := tx.App(ctx, team, app) // a missing app (or team) is a not-found error
+	if err != nil {
+		return berth.Deploy{}, err
+	}
 	if to == 0 {
-		noEarlier := invalid("to", "%s/%s has no earlier successful deploy in %s to roll back to", team, app, env)
-		a, err := tx.App(ctx, team, app)
-		if errors.Is(err, berth.ErrNotFound) {
-			return berth.Deploy{}, noEarlier // an app that does not exist has no deploys
-		}
-		if err != nil {
-			return berth.Deploy{}, err
-		}
 		cur, err := tx.LastSucceeded(ctx, a.ID, env, 0)
 		if err == nil {
 			var prev berth.Deploy
@@ -32,7 +28,7 @@ func rollbackSource(ctx context.Context, tx *store.Tx, team, app, env string, to
 			}
 		}
 		if errors.Is(err, berth.ErrNotFound) {
-			return berth.Deploy{}, noEarlier
+			return berth.Deploy{}, invalid("to", "%s/%s has no earlier successful deploy in %s to roll back to", team, app, env)
 		}
 		return berth.Deploy{}, err
 	}

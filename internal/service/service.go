@@ -34,6 +34,9 @@ func New(st *store.Store, log *slog.Logger, now func() time.Time) *Service {
 	return &Service{st: st, log: log, now: now}
 }
 
+// Now is the service's clock: what token expiry and sessions are judged by.
+func (s *Service) Now() time.Time { return s.now() }
+
 // change describes a mutating call for its audit event; the transaction may add details
 // it learns (a revision number) before the event is written.
 type change struct {

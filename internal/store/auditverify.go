@@ -15,14 +15,14 @@ import (
 //
 // The chain cannot expose a rewrite that recomputes every later hash and the chain head
 // too; that needs the head's hash kept outside the database (e.g. logged periodically).
-func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
+func (s *Store) VerifyAudit(ctx context.Context) (checked int64, problems []berth.AuditProblem, err error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.d == postgresDialect {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
 	tx, err := s.rdb.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
+		return 0, nil, fmt.Errorf("verify audit log: %w", err)
 	}
 	defer tx.Rollback()
 	q := queries{q: tx, d: s.d}
@@ -30,15 +30,14 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
 	var headID int64
 	var headHash string
 	if err := q.queryRow(ctx, "SELECT last_id, last_hash FROM audit_head WHERE id = 1").Scan(&headID, &headHash); err != nil {
-		return nil, fmt.Errorf("verify audit log: read chain head: %w", err)
+		return 0, nil, fmt.Errorf("verify audit log: read chain head: %w", err)
 	}
 	rows, err := q.query(ctx, "SELECT "+auditColumns+" FROM audit_events ORDER BY id")
 	if err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
+		return 0, nil, fmt.Errorf("verify audit log: %w", err)
 	}
 	defer rows.Close()
 
-	var problems []berth.AuditProblem
 	report := func(id int64, kind berth.AuditProblemKind, format string, args ...any) {
 		problems = append(problems, berth.AuditProblem{ID: id, Kind: kind, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -46,8 +45,9 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
 	for rows.Next() {
 		r, err := scanAuditRow(rows)
 		if err != nil {
-			return nil, fmt.Errorf("verify audit log: %w", err)
+			return 0, nil, fmt.Errorf("verify audit log: %w", err)
 		}
+		checked++
 		switch {
 		case r.id <= 0:
 			report(r.id, berth.AuditInserted, "id is out of sequence (ids start at 1)")
@@ -78,7 +78,7 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
 		prevID, prevHash, prevEdited = r.id, r.hash, edited
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
+		return 0, nil, fmt.Errorf("verify audit log: %w", err)
 	}
 	switch {
 	case prevID < headID:
@@ -90,5 +90,5 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]berth.AuditProblem, error) {
 	case headID > 0 && prevHash != headHash && !prevEdited:
 		report(prevID, berth.AuditEdited, "hash differs from the chain head's: the event was rewritten with a recomputed hash")
 	}
-	return problems, nil
+	return checked, problems, nil
 }

@@ -1,7 +1,6 @@
 package apiv1
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
@@ -24,10 +23,10 @@ func FromUser(u berth.User) User {
 	return User{Name: u.Name, Email: u.Email, GlobalAdmin: u.IsAdmin, CreatedAt: u.CreatedAt}
 }
 
-// FromToken is the wire form of a token (never its secret).
-func FromToken(t berth.Token) Token {
+// FromToken is the wire form of a token (never its secret) as of now.
+func FromToken(t berth.Token, now time.Time) Token {
 	return Token{ID: t.ID, User: t.User, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt,
-		ExpiresAt: timePtr(t.ExpiresAt), RevokedAt: timePtr(t.RevokedAt), LastUsedAt: timePtr(t.LastUsedAt)}
+		ExpiresAt: timePtr(t.ExpiresAt), RevokedAt: timePtr(t.RevokedAt), LastUsedAt: timePtr(t.LastUsedAt), State: t.State(now)}
 }
 
 // FromApp is the wire form of an app.
@@ -48,15 +47,8 @@ func FromEnvironment(e berth.Environment) Environment {
 
 // FromAuditEvent is the wire form of an audit event.
 func FromAuditEvent(e berth.AuditEvent) AuditEvent {
-	var details map[string]string
-	if len(e.Details) > 0 {
-		details = make(map[string]string, len(e.Details))
-		for k, v := range e.Details {
-			details[k] = fmt.Sprint(v)
-		}
-	}
 	return AuditEvent{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Team: e.Team,
-		App: e.App, RequestID: e.RequestID, Outcome: string(e.Outcome), Details: details}
+		App: e.App, RequestID: e.RequestID, Outcome: string(e.Outcome), Details: e.Details}
 }
 
 func timePtr(t time.Time) *time.Time {

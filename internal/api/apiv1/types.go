@@ -67,6 +67,8 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	// State is active, expired or revoked, by the server's clock.
+	State string `json:"state"`
 }
 
 // CreateToken is the body of POST /tokens. User defaults to the caller; ExpiresIn is a Go
@@ -136,16 +138,16 @@ type CreateEnvironment struct {
 
 // AuditEvent is one entry of the append-only audit log.
 type AuditEvent struct {
-	ID        int64             `json:"id"`
-	Time      time.Time         `json:"time"`
-	Actor     string            `json:"actor"`
-	Action    string            `json:"action"`
-	Target    string            `json:"target"`
-	Team      string            `json:"team,omitempty"`
-	App       string            `json:"app,omitempty"`
-	RequestID string            `json:"requestId"`
-	Outcome   string            `json:"outcome"`
-	Details   map[string]string `json:"details,omitempty"`
+	ID        int64          `json:"id"`
+	Time      time.Time      `json:"time"`
+	Actor     string         `json:"actor"`
+	Action    string         `json:"action"`
+	Target    string         `json:"target"`
+	Team      string         `json:"team,omitempty"`
+	App       string         `json:"app,omitempty"`
+	RequestID string         `json:"requestId"`
+	Outcome   string         `json:"outcome"`
+	Details   map[string]any `json:"details,omitempty"` // JSON values: names, ids, versions
 }
 
 // AuditProblem is a break in the audit log's hash chain.

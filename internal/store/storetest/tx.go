@@ -94,7 +94,7 @@ func testReopen(t *testing.T, h *harness) {
 	if second.ID != 2 || second.PrevHash != first.Hash {
 		t.Errorf("chain after reopen: %+v does not follow %+v", second, first)
 	}
-	problems, err := st.VerifyAudit(ctx)
+	_, problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
 	equal(t, "VerifyAudit", problems, []berth.AuditProblem(nil))
 }
@@ -218,7 +218,7 @@ func testConcurrentWriters(t *testing.T, h *harness) {
 					return
 				}
 				// A verification running during appends must see one consistent snapshot.
-				problems, err := s.VerifyAudit(ctx)
+				_, problems, err := s.VerifyAudit(ctx)
 				if err != nil || len(problems) > 0 {
 					errs <- fmt.Errorf("VerifyAudit during writes: %v %v", problems, err)
 					return
@@ -272,7 +272,7 @@ func testConcurrentWriters(t *testing.T, h *harness) {
 			t.Fatalf("event %d does not link to event %d", ev.ID, evs[i+1].ID)
 		}
 	}
-	problems, err := st.VerifyAudit(ctx)
+	_, problems, err := st.VerifyAudit(ctx)
 	must(t, "VerifyAudit", err)
 	equal(t, "VerifyAudit", problems, []berth.AuditProblem(nil))
 }
