@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +49,12 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer st.Close()
+	if key == nil {
+		if key, err = defaultSecretsKey(ctx, st, o.DataDir, log); err != nil {
+			return err
+		}
+		st.UseSecretsKey(key)
+	}
 	// A wrong or missing key would fail every deploy that reads a secret: refuse to start,
 	// naming the key id the stored secrets need.
 	if err := st.CheckSecretsKey(ctx); err != nil {
@@ -131,6 +139,11 @@ func rotateKey(ctx context.Context, o *cli.RotateKeyOptions) error {
 	if err != nil {
 		return fmt.Errorf("current key: %w", err)
 	}
+	if cur == nil { // the data directory's own key, if the server made one
+		if cur, err = seal.Load(filepath.Join(o.DataDir, "secrets.key"), ""); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("current key: %w", err)
+		}
+	}
 	next, err := seal.Load(o.NewKeyFile, "")
 	if err != nil {
 		return fmt.Errorf("new key: %w", err)
@@ -157,4 +170,35 @@ func rotateKey(ctx context.Context, o *cli.RotateKeyOptions) error {
 	fmt.Fprintf(o.IO.Out, "re-encrypted %d secret values from %s to key id %s\nrestart every berth server with only the new key (--secrets-key-file %s)\n",
 		n, from, next.ID(), o.NewKeyFile)
 	return nil
+}
+
+// defaultSecretsKey is the key of a SQLite server started without one: the file
+// secrets.key in the data directory, beside the database, made on the first start. A
+// database whose secrets were sealed with a configured key gets no new one (the start then
+// fails, naming the key it needs), nor does PostgreSQL, whose replicas must share theirs.
+func defaultSecretsKey(ctx context.Context, st *store.Store, dataDir string, log *slog.Logger) (*seal.Key, error) {
+	if st.Dialect() != store.DialectSQLite {
+		return nil, nil
+	}
+	file := filepath.Join(dataDir, "secrets.key")
+	ids, err := st.SecretKeyIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		k, err := seal.Load(file, "")
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return k, err
+	}
+	k, created, err := seal.LoadOrCreate(file)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a secrets key: keep a copy of it outside this machine, or keep it elsewhere and start with --secrets-key-file",
+			"path", file, "key_id", k.ID())
+	}
+	return k, nil
 }

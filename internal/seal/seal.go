@@ -15,7 +15,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -146,4 +148,43 @@ func Load(file, text string) (*Key, error) {
 		return ParseKey([]byte(text))
 	}
 	return nil, nil
+}
+
+// LoadOrCreate returns the key in file, creating the file with a new random key (mode
+// 0600, written whole before it appears) when there is none; created says which. It is
+// the default key of a server that was given none.
+func LoadOrCreate(file string) (k *Key, created bool, err error) {
+	k, err = Load(file, "")
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return k, false, err
+	}
+	raw := make([]byte, KeySize)
+	rand.Read(raw) // never fails (crypto/rand since Go 1.24)
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".secrets-key-*")
+	if err != nil {
+		return nil, false, fmt.Errorf("secrets key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(raw) + "\n")
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		// A hard link fails if another process made the file meanwhile: then use that one.
+		if err == nil {
+			err = os.Link(tmp.Name(), file)
+		}
+		if errors.Is(err, fs.ErrExist) {
+			k, err = Load(file, "")
+			return k, false, err
+		}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("secrets key %s: %w", file, err)
+	}
+	k, err = NewKey(raw)
+	return k, true, err
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,5 +86,31 @@ func TestParseKey(t *testing.T) {
 		} else if bad != "" && strings.Contains(err.Error(), bad) {
 			t.Errorf("ParseKey error quotes its input: %v", err)
 		}
+	}
+}
+
+func TestLoadOrCreate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secrets.key")
+	k, created, err := seal.LoadOrCreate(file)
+	if err != nil || !created || k == nil {
+		t.Fatalf("first LoadOrCreate: %v, created %v", err, created)
+	}
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v, want 0600", err, fi.Mode())
+	}
+	again, created, err := seal.LoadOrCreate(file)
+	if err != nil || created || again.ID() != k.ID() {
+		t.Errorf("second LoadOrCreate: %v, created %v, id %s want %s", err, created, again.ID(), k.ID())
+	}
+	sealed, err := k.Seal([]byte("v"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := again.Open(sealed, nil); err != nil || string(v) != "v" {
+		t.Errorf("the loaded key does not open what the created one sealed: %q, %v", v, err)
+	}
+	if _, _, err := seal.LoadOrCreate(filepath.Join(t.TempDir(), "missing-dir", "secrets.key")); err == nil {
+		t.Error("LoadOrCreate in a missing directory succeeded")
 	}
 }
