@@ -69,6 +69,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	svc := service.New(st, log, time.Now)
 	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
+	svc.SetRemover(clusters)
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{

@@ -52,7 +52,7 @@ func routeCases() map[string]routeCase {
 		"listApps":          {"GET", "/api/v1/teams/alpha/apps", nil, viewer, 200},
 		"createApp":         {"POST", "/api/v1/teams/alpha/apps", body(apiv1.CreateApp{Name: "billing"}), deployerRole, 201},
 		"getApp":            {"GET", "/api/v1/teams/alpha/apps/reports", nil, viewer, 200},
-		"deleteApp":         {"DELETE", "/api/v1/teams/alpha/apps/reports", nil, adminRole, 204},
+		"deleteApp":         {"DELETE", "/api/v1/teams/alpha/apps/reports?keepWorkloads=true", nil, adminRole, 204}, // the fixture has no cluster to clean
 		"listRevisions":     {"GET", "/api/v1/teams/alpha/apps/reports/revisions", nil, viewer, 200},
 		"createRevision":    {"POST", "/api/v1/teams/alpha/apps/reports/revisions", body(apiv1.CreateRevision{Manifest: reportsManifest}), deployerRole, 201},
 		"listEnvironments":  {"GET", "/api/v1/envs", nil, anyone, 200},

@@ -54,8 +54,8 @@ func (s *Server) apiRoutes() []route {
 			auth: true, body: apiv1.CreateApp{}, response: apiv1.App{}, status: 201, handle: s.createApp},
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}", id: "getApp", summary: "One app",
 			auth: true, response: apiv1.App{}, handle: s.getApp},
-		{method: "DELETE", path: v1 + "/teams/{team}/apps/{app}", id: "deleteApp", summary: "Remove an app from Berth (team admins)",
-			auth: true, status: 204, handle: s.deleteApp},
+		{method: "DELETE", path: v1 + "/teams/{team}/apps/{app}", id: "deleteApp", summary: "Remove an app from Berth and what it runs (team admins; ?keepWorkloads=true leaves them)",
+			auth: true, status: 204, query: []string{"keepWorkloads"}, handle: s.deleteApp},
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/revisions", id: "listRevisions", summary: "An app's manifest revisions",
 			auth: true, response: apiv1.List[apiv1.Revision]{}, handle: s.listRevisions},
 		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/revisions", id: "createRevision", summary: "Store a new manifest revision (deployers)",
@@ -256,7 +256,11 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p *authz.Princip
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := s.svc.DeleteApp(r.Context(), p, r.PathValue("team"), r.PathValue("app")); err != nil {
+	keep, err := boolQuery(r, "keepWorkloads")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteApp(r.Context(), p, r.PathValue("team"), r.PathValue("app"), keep); err != nil {
 		return err
 	}
 	return ok(w, http.StatusNoContent, nil)
@@ -378,3 +382,14 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 }
 
 var errSince = &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "since", Message: "since must be a duration such as 24h or an RFC 3339 time"}
+
+// boolQuery reads an optional true/false query parameter.
+func boolQuery(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, &Error{Status: http.StatusBadRequest, Code: "invalid", Field: name, Message: name + " must be true or false"}
+}

@@ -261,9 +261,13 @@ func (c *Client) App(ctx context.Context, team, name string) (apiv1.App, error) 
 	return out, c.do(ctx, "GET", "/api/v1/teams/"+esc(team)+"/apps/"+esc(name), nil, nil, &out)
 }
 
-// DeleteApp removes an app.
-func (c *Client) DeleteApp(ctx context.Context, team, name string) error {
-	return c.do(ctx, "DELETE", "/api/v1/teams/"+esc(team)+"/apps/"+esc(name), nil, nil, nil)
+// DeleteApp removes an app and what it runs, or with keepWorkloads only the app.
+func (c *Client) DeleteApp(ctx context.Context, team, name string, keepWorkloads bool) error {
+	var q url.Values
+	if keepWorkloads {
+		q = url.Values{"keepWorkloads": {"true"}}
+	}
+	return c.do(ctx, "DELETE", "/api/v1/teams/"+esc(team)+"/apps/"+esc(name), q, nil, nil)
 }
 
 // Revisions lists an app's manifest revisions.

@@ -125,14 +125,22 @@ type AppsDeleteOptions struct {
 	APIClient func() (*apiclient.Client, error)
 	Name      string
 	Team      string
+	// KeepWorkloads leaves what the app runs in the clusters.
+	KeepWorkloads bool
 }
 
 // NewCmdAppsDelete returns `berth apps delete`.
 func NewCmdAppsDelete(f *Factory, runF func(*AppsDeleteOptions) error) *cobra.Command {
 	o := &AppsDeleteOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
-		Use: "delete NAME --team TEAM", Short: "Remove an app from Berth (team admins)", Example: "  berth apps delete reports --team insights",
-		Args: cobra.ExactArgs(1),
+		Use: "delete NAME --team TEAM", Short: "Remove an app from Berth, and what it runs everywhere (team admins)",
+		Long: `Remove an app from Berth. First, in every environment the app was deployed to, Berth
+deletes the objects it applied for it (Deployments, Services, its ConfigMap and Secret, ...)
+and the namespace when Berth created it and nothing else is left in it. While a deploy of
+the app is in progress, or when a cluster cannot be reached, the delete is refused and
+nothing changes. --keep-workloads leaves what runs on purpose (the audit event says so).`,
+		Example: "  berth apps delete reports --team insights\n  berth apps delete legacy --team insights --keep-workloads",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			if runF != nil {
@@ -142,6 +150,7 @@ func NewCmdAppsDelete(f *Factory, runF func(*AppsDeleteOptions) error) *cobra.Co
 		},
 	}
 	bindTeam(cmd, &o.Team)
+	cmd.Flags().BoolVar(&o.KeepWorkloads, "keep-workloads", false, "delete only the app's record in Berth and leave what runs in the clusters")
 	return cmd
 }
 
@@ -153,7 +162,7 @@ func appsDeleteRun(ctx context.Context, o *AppsDeleteOptions) error {
 	if o.Team == "" {
 		return &UsageError{Err: errors.New("--team is required")}
 	}
-	err = c.DeleteApp(ctx, o.Team, o.Name)
+	err = c.DeleteApp(ctx, o.Team, o.Name, o.KeepWorkloads)
 	if err == nil {
 		fmt.Fprintf(o.IO.Out, "deleted app %s/%s\n", o.Team, o.Name)
 	}

@@ -78,6 +78,21 @@ func (p *Pool) LiveApp(ctx context.Context, env berth.Environment, namespace, de
 	return c.LiveApp(ctx, namespace, deployment, desired)
 }
 
+// RemoveApp deletes, in env's cluster, what Berth applied for an app in namespace, and
+// the namespace when Berth created it and it is left empty; it returns what it deleted.
+func (p *Pool) RemoveApp(ctx context.Context, env berth.Environment, namespace string, selector map[string]string) ([]string, error) {
+	c, err := p.For(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := c.c.RemoveApp(ctx, namespace, selector)
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	return names, err
+}
+
 // EnvCluster is one environment's cluster, with the operations of a deploy and of a status
 // read in the domain's terms: stored objects in, names and rollout states out.
 type EnvCluster struct{ c *Cluster }

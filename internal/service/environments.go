@@ -71,7 +71,12 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 func (s *Service) DeleteEnvironment(ctx context.Context, p *authz.Principal, name string) error {
 	c := change{action: "env.delete", target: "env/" + name}
 	return s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}),
-		func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, name) })
+		func(tx *store.Tx) error {
+			if err := stillDeployed(ctx, tx, berth.Scope{Env: name}, "environment "+name); err != nil {
+				return err
+			}
+			return tx.DeleteEnvironment(ctx, name)
+		})
 }
 
 func pathErr(err error) error {

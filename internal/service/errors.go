@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -9,6 +10,17 @@ import (
 )
 
 func invalid(field, format string, args ...any) error { return berth.Invalid(field, format, args...) }
+
+// refused is a conflict whose message says what stands in the way and what to do; it
+// matches berth.ErrConflict.
+func refused(format string, args ...any) error {
+	return &conflictError{msg: fmt.Sprintf(format, args...)}
+}
+
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string        { return e.msg }
+func (e *conflictError) Is(target error) bool { return target == berth.ErrConflict }
 
 // userName allows what SSO subjects commonly are (alice, alice.smith, ci-bot, alice@corp)
 // while keeping names safe in URLs, audit targets and Kubernetes labels.

@@ -24,6 +24,8 @@ type Service struct {
 	now    func() time.Time
 	notify Notifier
 	live   Live
+	// remover removes what Berth applied for an app from its clusters, when deleting it.
+	remover Remover
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

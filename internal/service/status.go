@@ -23,6 +23,17 @@ type Live interface {
 // SetLive connects the cluster reader that Status uses.
 func (s *Service) SetLive(l Live) { s.live = l }
 
+// Remover deletes what Berth applied for an app in an environment; internal/kube's Pool is
+// one.
+type Remover interface {
+	// RemoveApp deletes the objects matching selector in namespace, and the namespace when
+	// Berth created it and nothing else is left; it returns what it deleted.
+	RemoveApp(ctx context.Context, env berth.Environment, namespace string, selector map[string]string) ([]string, error)
+}
+
+// SetRemover connects what DeleteApp removes an app's workloads with.
+func (s *Service) SetRemover(r Remover) { s.remover = r }
+
 // EnvStatus is an app in one environment: what Berth last deployed there, and what runs.
 type EnvStatus struct {
 	Env       string

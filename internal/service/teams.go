@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -51,7 +52,40 @@ func (s *Service) CreateTeam(ctx context.Context, p *authz.Principal, name strin
 func (s *Service) DeleteTeam(ctx context.Context, p *authz.Principal, name string) error {
 	return s.mutate(ctx, p, &change{action: "team.delete", target: "team/" + name, team: name},
 		allowed(p, authz.TeamDelete, authz.Resource{Team: name}),
-		func(tx *store.Tx) error { return tx.DeleteTeam(ctx, name) })
+		func(tx *store.Tx) error {
+			if err := stillDeployed(ctx, tx, berth.Scope{Team: name}, "team "+name); err != nil {
+				return err
+			}
+			return tx.DeleteTeam(ctx, name)
+		})
+}
+
+// stillDeployed refuses to delete what apps in scope (a team, or with Env an environment)
+// are still deployed to, naming them and where.
+func stillDeployed(ctx context.Context, tx *store.Tx, scope berth.Scope, what string) error {
+	envs, err := tx.Environments(ctx)
+	if err != nil {
+		return err
+	}
+	current, err := running(ctx, tx, scope, envs)
+	if err != nil || len(current) == 0 {
+		return err
+	}
+	where := map[string][]string{}
+	var apps []string
+	for _, d := range current {
+		key := d.Team + "/" + d.App
+		if where[key] == nil {
+			apps = append(apps, key)
+		}
+		where[key] = append(where[key], d.Env)
+	}
+	var list []string
+	for _, a := range apps {
+		list = append(list, a+" ("+strings.Join(where[a], ", ")+")")
+	}
+	return refused("%s still has deployed apps: %s; delete them first (berth apps delete APP --team TEAM removes what they run)",
+		what, strings.Join(list, ", "))
 }
 
 // ListMembers returns a team's members and their roles.
