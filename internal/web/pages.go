@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 
@@ -57,9 +59,21 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// localPath keeps only paths on this site, so ?next= cannot send a user elsewhere.
+// localPath keeps only absolute paths on this site, so ?next= cannot send a user
+// elsewhere; it returns "" for anything else. Browsers drop tabs and newlines from URLs
+// and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// become "//evil.example", another site: control characters and backslashes are refused
+// anywhere in the path, not only where they are dangerous today.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || r == utf8.RuneError {
+			return ""
+		}
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return ""
 	}
 	return p

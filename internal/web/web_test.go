@@ -252,6 +252,51 @@ func TestLocalPath(t *testing.T) {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// Browsers drop tabs and newlines from URLs and read a backslash as a slash, so each
+	// of these would lead to //evil.example.
+	for _, in := range []string{"/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "/\x00/evil", "/\x7f/evil",
+		"/\u0085/evil", "/a/\\/evil", "/\xff/evil", "relative/path", "javascript:alert(1)"} {
+		if got := localPath(in); got != "" {
+			t.Errorf("localPath(%q) = %q, want it refused", in, got)
+		}
+	}
+	for _, in := range []string{"/", "/audit?team=shop&since=24h", "/apps/shop/web#history", "/%09/escaped-is-a-path", "/deploys/3"} {
+		if got := localPath(in); got != in {
+			t.Errorf("localPath(%q) = %q, want it kept", in, got)
+		}
+	}
+}
+
+// TestNextStaysOnSite follows a ?next= with a tab in it (which browsers drop, making
+// //evil.example) through the login page and the sign-in: neither the form nor the
+// redirect carries it.
+func TestNextStaysOnSite(t *testing.T) {
+	srv := server(t)
+	for _, next := range []string{"/\t/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example", "/\\/evil.example"} {
+		c := client(t)
+		resp, body := get(t, c, srv.URL+"/login?next="+url.QueryEscape(next))
+		m := csrfInput.FindStringSubmatch(body)
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
+		}
+		if !strings.Contains(body, `name="next" value=""`) || strings.Contains(body, "evil.example") {
+			t.Errorf("next=%q: the sign-in form carries it:\n%s", next, body)
+		}
+		// Straight through the transport: a client would refuse to parse such a Location.
+		req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(url.Values{"csrf": {m[1]}, "token": {adminToken}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, ck := range c.Jar.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("next=%q: sign in answers %d Location %q, want /", next, resp.StatusCode, loc)
+		}
+	}
 }
 
 // queuedDeploy registers team "shop" with app "web" and queues a deploy of it to env
