@@ -31,9 +31,22 @@ type loginData struct {
 
 func (loginData) PageTitle() string { return "Sign in" }
 
+// loginMessages are what the login page shows for ?msg=: a link names one of them, it
+// cannot make the page say anything else. Unknown names show nothing.
+var loginMessages = map[string]string{
+	msgSignedOut:    "Signed out.",
+	msgSessionEnded: "Your session ended. Sign in again.",
+}
+
+// The names of the login page's messages.
+const (
+	msgSignedOut    = "signed-out"
+	msgSessionEnded = "session-ended"
+)
+
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	h.render(w, r, http.StatusOK, "login", nil, loginData{Next: localPath(q.Get("next")), Message: q.Get("msg")})
+	h.render(w, r, http.StatusOK, "login", nil, loginData{Next: localPath(q.Get("next")), Message: loginMessages[q.Get("msg")]})
 }
 
 // login checks the token like any API call would and keeps it in the session cookie.
@@ -81,7 +94,7 @@ func localPath(p string) string {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, _ *authz.Principal) error {
 	h.clearSession(w, r)
-	http.Redirect(w, r, "/login?msg="+url.QueryEscape("Signed out."), http.StatusSeeOther)
+	http.Redirect(w, r, "/login?msg="+msgSignedOut, http.StatusSeeOther)
 	return nil
 }
 

@@ -156,13 +156,15 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (*authz.Prin
 	}
 	p, err := h.svc.Authenticate(r.Context(), c.Value)
 	if err != nil {
+		h.log.InfoContext(r.Context(), "dashboard session refused", "path", r.URL.Path, "err", err)
 		h.clearSession(w, r)
-		h.toLogin(w, r, "Your session ended: "+errMessage(err)+". Sign in again.")
+		h.toLogin(w, r, msgSessionEnded)
 		return nil, false
 	}
 	return p, true
 }
 
+// toLogin sends the browser to sign in, with msg naming one of loginMessages ("" for none).
 func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 	q := url.Values{}
 	if r.Method == http.MethodGet && r.URL.Path != "/" {

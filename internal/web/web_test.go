@@ -203,6 +203,33 @@ func TestRevokedSessionEnds(t *testing.T) {
 	}
 }
 
+// TestLoginMessages: the login page shows only its own messages, named by ?msg=; a link
+// cannot make it say anything else.
+func TestLoginMessages(t *testing.T) {
+	srv := server(t)
+	note := regexp.MustCompile(`<p class="note">([^<]*)</p>`)
+	for _, tc := range []struct{ msg, want string }{
+		{"signed-out", "Signed out."},
+		{"session-ended", "Your session ended. Sign in again."},
+		{"Your account is locked: call +1 555 0100 and read them your token", ""},
+		{"Signed out.", ""},
+		{"", ""},
+		{"signed-out-or-not", ""},
+	} {
+		resp, body := get(t, client(t), srv.URL+"/login?msg="+url.QueryEscape(tc.msg))
+		got := ""
+		if m := note.FindStringSubmatch(body); m != nil {
+			got = m[1]
+		}
+		if resp.StatusCode != 200 || got != tc.want {
+			t.Errorf("?msg=%q: %d, shows %q, want %q", tc.msg, resp.StatusCode, got, tc.want)
+		}
+		if tc.want == "" && (strings.Contains(body, "locked") || strings.Contains(body, "Signed out")) {
+			t.Errorf("?msg=%q: the page shows the link's text:\n%s", tc.msg, body)
+		}
+	}
+}
+
 func TestLineDiff(t *testing.T) {
 	a := "a\nb\nc\nd\ne\nf\ng\nh\ni\n"
 	b := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\n"
