@@ -221,15 +221,17 @@ func TestDashboard(t *testing.T) {
 	form := url.Values{"revision": {"1"}}
 	target := srv.url + "/apps/fleet/shop/envs/staging/rollback"
 	const csrf = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	adminSession, adminCSRF := webtest.SignInForm(t, webtest.Client(), srv.url, adminToken)
+	veraSession, veraCSRF := webtest.SignInForm(t, webtest.Client(), srv.url, veraTok.Secret)
 	for _, tc := range []struct {
-		name, token, cookieCSRF, fieldCSRF, origin string
-		status                                     int
+		name, session, cookieCSRF, fieldCSRF, origin string
+		status                                       int
 	}{
-		{name: "no CSRF token", token: adminToken, status: http.StatusForbidden},
-		{name: "CSRF cookie but no field", token: adminToken, cookieCSRF: csrf, status: http.StatusForbidden},
-		{name: "wrong CSRF field", token: adminToken, cookieCSRF: csrf, fieldCSRF: strings.Repeat("f", 64), status: http.StatusForbidden},
-		{name: "another site's origin", token: adminToken, cookieCSRF: csrf, fieldCSRF: csrf, origin: "https://evil.example", status: http.StatusForbidden},
-		{name: "viewer with a valid form", token: veraTok.Secret, cookieCSRF: csrf, fieldCSRF: csrf, status: http.StatusForbidden},
+		{name: "no CSRF token", session: adminSession.Value, status: http.StatusForbidden},
+		{name: "CSRF cookie but no field", session: adminSession.Value, cookieCSRF: csrf, status: http.StatusForbidden},
+		{name: "wrong CSRF field", session: adminSession.Value, cookieCSRF: csrf, fieldCSRF: strings.Repeat("f", 64), status: http.StatusForbidden},
+		{name: "another site's origin", session: adminSession.Value, cookieCSRF: adminCSRF, fieldCSRF: adminCSRF, origin: "https://evil.example", status: http.StatusForbidden},
+		{name: "viewer with a valid form", session: veraSession.Value, cookieCSRF: veraCSRF, fieldCSRF: veraCSRF, status: http.StatusForbidden},
 	} {
 		f := url.Values{}
 		for k, vs := range form {
@@ -240,7 +242,7 @@ func TestDashboard(t *testing.T) {
 		}
 		req, _ := http.NewRequest("POST", target, strings.NewReader(f.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "berth_session", Value: tc.token})
+		req.AddCookie(&http.Cookie{Name: "berth_session", Value: tc.session})
 		if tc.cookieCSRF != "" {
 			req.AddCookie(&http.Cookie{Name: "berth_csrf", Value: tc.cookieCSRF})
 		}

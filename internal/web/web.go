@@ -1,7 +1,9 @@
 // Package web is Berth's dashboard: server-rendered HTML pages served by `berth server` at
 // "/". Every page is a call into internal/service, so what a user may see and do is decided
-// by the same authorization code as the API. Sessions hold an API token in an HttpOnly,
-// SameSite=Strict cookie; every form carries a CSRF token checked against a second cookie.
+// by the same authorization code as the API. Signing in with an API token starts a
+// server-side session (internal/service): the HttpOnly, SameSite=Strict cookie holds only
+// the session's random secret, and signing out, revoking the token or the session's
+// lifetimes end it. Every form carries a CSRF token checked against a second cookie.
 package web
 
 import (
@@ -35,9 +37,6 @@ const (
 	sessionCookie = "berth_session"
 	csrfCookie    = "berth_csrf"
 	csrfField     = "csrf"
-	// sessionTTL bounds how long a browser keeps the token; the token's own expiry and
-	// revocation still apply on every request.
-	sessionTTL = 12 * time.Hour
 )
 
 // Handler serves the dashboard.
@@ -147,18 +146,22 @@ func (h *Handler) form(fn pageFunc) http.Handler {
 	})
 }
 
-// principal authenticates the session cookie's token, or sends the browser to sign in.
+// principal resolves the session cookie to its user, or sends the browser to sign in.
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (*authz.Principal, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		h.toLogin(w, r, "")
 		return nil, false
 	}
-	p, err := h.svc.Authenticate(r.Context(), c.Value)
-	if err != nil {
+	p, err := h.svc.AuthenticateSession(r.Context(), c.Value)
+	if errors.Is(err, berth.ErrUnauthenticated) {
 		h.log.InfoContext(r.Context(), "dashboard session refused", "path", r.URL.Path, "err", err)
 		h.clearSession(w, r)
-		h.toLogin(w, r, msgSessionEnded)
+		h.toLogin(w, r, endedMessage(err))
+		return nil, false
+	}
+	if err != nil { // the database, say: the session may be fine, keep it
+		h.fail(w, r, nil, err)
 		return nil, false
 	}
 	return p, true
@@ -286,9 +289,11 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, token string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
+// setSession gives the browser the session's secret until the session's absolute end; the
+// server ends it sooner when it is idle, signed out of, or its token is revoked.
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, secret string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: max(1, int(expires.Sub(h.now()).Seconds()))})
 }
 
 func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {

@@ -84,6 +84,17 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Re
 	return resp, string(b)
 }
 
+// signIn starts a session with token, as the sign-in form does, and returns its cookie's
+// value.
+func signIn(t *testing.T, svc *service.Service, token string) string {
+	t.Helper()
+	secret, _, err := svc.SignIn(t.Context(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 var csrfInput = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
 
 func TestSignInFlow(t *testing.T) {
@@ -167,6 +178,81 @@ func TestSignInFlow(t *testing.T) {
 	}
 	if resp, _ := get(t, c, srv.URL+"/"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after signing out: %d", resp.StatusCode)
+	}
+}
+
+// withSession sends a request with the given session cookie value, and nothing else.
+func withSession(t *testing.T, method, u, session string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestSignOutEndsSession: the session cookie holds a session's secret, not the token, and
+// signing out ends the session on the server, so a copy of the cookie kept from before
+// signs nobody in.
+func TestSignOutEndsSession(t *testing.T) {
+	srv := server(t)
+	c := client(t)
+	session, csrf := webtest.SignInForm(t, c, srv.URL, adminToken)
+	if strings.Contains(session.Value, adminToken) || strings.HasPrefix(session.Value, "berth_") {
+		t.Errorf("the session cookie holds the token: %q", session.Value)
+	}
+	if max := int(service.SessionLifetime.Seconds()); session.MaxAge < max-5 || session.MaxAge > max {
+		t.Errorf("session cookie Max-Age %d, want the session's lifetime %d", session.MaxAge, max)
+	}
+	if resp := withSession(t, "GET", srv.URL+"/", session.Value, nil); resp.StatusCode != 200 {
+		t.Fatalf("the copied cookie before signing out: %d", resp.StatusCode)
+	}
+	resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?msg=signed-out" {
+		t.Fatalf("sign out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = withSession(t, "GET", srv.URL+"/", session.Value, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?msg=session-ended" {
+		t.Errorf("the copied cookie after signing out: %d %s, want a redirect to sign in", resp.StatusCode, loc)
+	}
+	resp = withSession(t, "GET", srv.URL+"/", adminToken, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the token itself as the session cookie: %d, want a redirect to sign in", resp.StatusCode)
+	}
+}
+
+// TestRevokedTokenEndsSession: revoking the token a session was signed in with ends the
+// session at its next request, and the login page says why.
+func TestRevokedTokenEndsSession(t *testing.T) {
+	srv, svc, _ := serverWithStore(t)
+	admin, err := svc.Authenticate(t.Context(), adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, secret, err := svc.CreateToken(t.Context(), admin, "", "browser", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client(t)
+	session, _ := webtest.SignInForm(t, c, srv.URL, secret)
+	if _, err := svc.RevokeToken(t.Context(), admin, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := get(t, c, srv.URL+"/audit")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?msg=token-revoked&next=%2Faudit" {
+		t.Fatalf("after revoking the token: %d %s", resp.StatusCode, loc)
+	}
+	if _, body := get(t, c, srv.URL+"/login?msg=token-revoked"); !strings.Contains(body, "its API token was revoked") {
+		t.Errorf("the login page does not say the token was revoked:\n%s", body)
+	}
+	if resp := withSession(t, "GET", srv.URL+"/", session.Value, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the revoked token's session: %d", resp.StatusCode)
 	}
 }
 
@@ -397,8 +483,9 @@ func (w *worker) finish(state berth.DeployState, reason string) {
 func TestDeployEventsStream(t *testing.T) {
 	srv, svc, st := serverWithStore(t)
 	d := queuedDeploy(t, svc)
+	session := signIn(t, svc, adminToken)
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
-	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +535,7 @@ func TestDeployEventsStream(t *testing.T) {
 
 	// A browser reconnecting with Last-Event-ID gets only the events after it.
 	req, _ = http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
-	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
 	req.Header.Set("Last-Event-ID", lastID)
 	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {
