@@ -71,7 +71,12 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 // login checks the token like any API call would and starts a session with it; the
 // session cookie holds the session's secret, never the token.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if err := h.checkCSRF(r); err != nil {
+	if err := checkSource(r); err != nil {
+		h.log.WarnContext(r.Context(), "dashboard form refused", "path", r.URL.Path, "err", err)
+		h.render(w, r, http.StatusForbidden, "login", nil, loginData{Error: err.Error() + " " + sourceHint})
+		return
+	}
+	if err := checkLoginCSRF(r); err != nil {
 		h.render(w, r, http.StatusForbidden, "login", nil, loginData{Error: err.Error() + " Reload the page and try again."})
 		return
 	}

@@ -169,11 +169,17 @@ func TestSignInFlow(t *testing.T) {
 		}
 	}
 
-	// Signing out needs the form's token too, and ends the session.
+	// Signing out needs the form's token too (the signed-in pages', bound to the session),
+	// and ends the session.
 	if resp, _ := postForm(t, c, srv.URL+"/logout", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign out without CSRF: %d", resp.StatusCode)
 	}
-	if resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+	_, body = get(t, c, srv.URL+"/")
+	m = csrfInput.FindStringSubmatch(body)
+	if m == nil || m[1] == csrf {
+		t.Fatalf("the signed-in page's CSRF token is missing or the sign-in page's:\n%s", body)
+	}
+	if resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign out: %d", resp.StatusCode)
 	}
 	if resp, _ := get(t, c, srv.URL+"/"); resp.StatusCode != http.StatusSeeOther {
@@ -253,6 +259,112 @@ func TestRevokedTokenEndsSession(t *testing.T) {
 	}
 	if resp := withSession(t, "GET", srv.URL+"/", session.Value, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the revoked token's session: %d", resp.StatusCode)
+	}
+}
+
+// postRaw posts form with exactly the given cookies and headers.
+func postRaw(t *testing.T, u string, cookies []*http.Cookie, form url.Values, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	for _, ck := range cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestFormsBoundToSession: a form's CSRF token is its session's: the pair an anonymous
+// sign-in page hands out, or another session's token, is refused with a session; and so
+// is a form the browser says came from another site or from a page without an origin,
+// even with the right token. (The rollback form names no app: a form let through would
+// answer 404.)
+func TestFormsBoundToSession(t *testing.T) {
+	srv, svc, _ := serverWithStore(t)
+	admin, err := svc.Authenticate(t.Context(), adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateUser(t.Context(), admin, berth.User{Name: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	_, mallorySecret, err := svc.CreateToken(t.Context(), admin, "mallory", "browser", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What an attacker can get: a sign-in page's pair, and a session of their own.
+	anon := client(t)
+	_, body := get(t, anon, srv.URL+"/login")
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("login page:\n%s", body)
+	}
+	u, _ := url.Parse(srv.URL)
+	var loginPair *http.Cookie
+	for _, ck := range anon.Jar.Cookies(u) {
+		if ck.Name == "berth_csrf" {
+			loginPair = ck
+		}
+	}
+	_, malloryCSRF := webtest.SignInForm(t, client(t), srv.URL, mallorySecret)
+
+	victim := client(t)
+	session, csrf := webtest.SignInForm(t, victim, srv.URL, adminToken)
+	host := u.Host
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		field   string
+		headers map[string]string
+		says    string
+	}{
+		{"an anonymous sign-in page's pair", []*http.Cookie{session, loginPair}, m[1], nil, "not made for this session"},
+		{"another session's token", []*http.Cookie{session}, malloryCSRF, nil, "not made for this session"},
+		{"no token", []*http.Cookie{session}, "", nil, "no CSRF token"},
+		{"Origin: null", []*http.Cookie{session}, csrf, map[string]string{"Origin": "null"}, "Origin: null"},
+		{"Sec-Fetch-Site: cross-site", []*http.Cookie{session}, csrf, map[string]string{"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"},
+		{"Sec-Fetch-Site: same-site", []*http.Cookie{session}, csrf, map[string]string{"Sec-Fetch-Site": "same-site"}, "Sec-Fetch-Site: same-site"},
+		// Refused for where they came from before their token is looked at.
+		{"Origin: null with a sign-in pair", []*http.Cookie{session, loginPair}, m[1], map[string]string{"Origin": "null"}, "Origin: null"},
+		{"cross-site with a sign-in pair", []*http.Cookie{session, loginPair}, m[1], map[string]string{"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"},
+		{"another site's Origin", []*http.Cookie{session}, csrf, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}, "Origin: https://evil.example"},
+	} {
+		form := url.Values{"revision": {"1"}}
+		if tc.field != "" {
+			form.Set("csrf", tc.field)
+		}
+		resp, body := postRaw(t, srv.URL+"/apps/shop/web/envs/staging/rollback", tc.cookies, form, tc.headers)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Form refused") || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d, want 403 saying %q", tc.name, resp.StatusCode, tc.says)
+		}
+	}
+	resp, _ := postRaw(t, srv.URL+"/apps/shop/web/envs/staging/rollback", []*http.Cookie{session}, url.Values{"revision": {"1"}, "csrf": {csrf}}, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the session's own form: %d, want 404 (no such app)", resp.StatusCode)
+	}
+
+	// The sign-in form too refuses what came from elsewhere.
+	for _, h := range []map[string]string{{"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}} {
+		resp, body := postRaw(t, srv.URL+"/login", []*http.Cookie{loginPair}, url.Values{"csrf": {m[1]}, "token": {adminToken}}, h)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "own pages") {
+			t.Errorf("sign in with %v: %d\n%s", h, resp.StatusCode, body)
+		}
+	}
+
+	// The session's own token, from its own pages, signs out.
+	resp, _ = postRaw(t, srv.URL+"/logout", []*http.Cookie{session}, url.Values{"csrf": {csrf}},
+		map[string]string{"Origin": "http://" + host, "Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign out with the session's token: %d", resp.StatusCode)
 	}
 }
 
