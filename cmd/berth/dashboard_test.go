@@ -215,21 +215,29 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("the viewer's page should say why there is no rollback:\n%s", page)
 	}
 
-	// Forms refused: no CSRF token, a wrong one, another site's Origin — even for the admin
-	// — and the viewer's well-formed post, which the same authorization as the API denies.
+	// Forms refused: no CSRF token, a wrong one, the sign-in page's pair or another
+	// session's token, another site's Origin, Origin: null, Sec-Fetch-Site: cross-site —
+	// even for the admin — and the viewer's well-formed post, which the same authorization
+	// as the API denies.
 	before := deployCount(t, c)
 	form := url.Values{"revision": {"1"}}
 	target := srv.url + "/apps/fleet/shop/envs/staging/rollback"
 	const csrf = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	adminSession, adminCSRF := webtest.SignInForm(t, webtest.Client(), srv.url, adminToken)
+	veraSession, veraCSRF := webtest.SignInForm(t, webtest.Client(), srv.url, veraTok.Secret)
 	for _, tc := range []struct {
-		name, token, cookieCSRF, fieldCSRF, origin string
-		status                                     int
+		name, session, cookieCSRF, fieldCSRF, origin, site string
+		status                                             int
 	}{
-		{name: "no CSRF token", token: adminToken, status: http.StatusForbidden},
-		{name: "CSRF cookie but no field", token: adminToken, cookieCSRF: csrf, status: http.StatusForbidden},
-		{name: "wrong CSRF field", token: adminToken, cookieCSRF: csrf, fieldCSRF: strings.Repeat("f", 64), status: http.StatusForbidden},
-		{name: "another site's origin", token: adminToken, cookieCSRF: csrf, fieldCSRF: csrf, origin: "https://evil.example", status: http.StatusForbidden},
-		{name: "viewer with a valid form", token: veraTok.Secret, cookieCSRF: csrf, fieldCSRF: csrf, status: http.StatusForbidden},
+		{name: "no CSRF token", session: adminSession.Value, status: http.StatusForbidden},
+		{name: "CSRF cookie but no field", session: adminSession.Value, cookieCSRF: csrf, status: http.StatusForbidden},
+		{name: "wrong CSRF field", session: adminSession.Value, cookieCSRF: csrf, fieldCSRF: strings.Repeat("f", 64), status: http.StatusForbidden},
+		{name: "the sign-in page's pair", session: adminSession.Value, cookieCSRF: csrf, fieldCSRF: csrf, status: http.StatusForbidden},
+		{name: "another session's token", session: adminSession.Value, fieldCSRF: veraCSRF, status: http.StatusForbidden},
+		{name: "another site's origin", session: adminSession.Value, fieldCSRF: adminCSRF, origin: "https://evil.example", status: http.StatusForbidden},
+		{name: "Origin: null", session: adminSession.Value, fieldCSRF: adminCSRF, origin: "null", status: http.StatusForbidden},
+		{name: "Sec-Fetch-Site: cross-site", session: adminSession.Value, fieldCSRF: adminCSRF, site: "cross-site", status: http.StatusForbidden},
+		{name: "viewer with a valid form", session: veraSession.Value, fieldCSRF: veraCSRF, status: http.StatusForbidden},
 	} {
 		f := url.Values{}
 		for k, vs := range form {
@@ -240,12 +248,15 @@ func TestDashboard(t *testing.T) {
 		}
 		req, _ := http.NewRequest("POST", target, strings.NewReader(f.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "berth_session", Value: tc.token})
+		req.AddCookie(&http.Cookie{Name: "berth_session", Value: tc.session})
 		if tc.cookieCSRF != "" {
 			req.AddCookie(&http.Cookie{Name: "berth_csrf", Value: tc.cookieCSRF})
 		}
 		if tc.origin != "" {
 			req.Header.Set("Origin", tc.origin)
+		}
+		if tc.site != "" {
+			req.Header.Set("Sec-Fetch-Site", tc.site)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/kubetest"
 	"github.com/berth-dev/berth/internal/seal"
+	"github.com/berth-dev/berth/internal/web/webtest"
 )
 
 // settingsManifest reads two secrets (one spliced into a longer value) and a config value.
@@ -283,9 +284,10 @@ func TestSecretsCanary(t *testing.T) {
 	for _, id := range ids {
 		dashboard = append(dashboard, fmt.Sprintf("/deploys/%d", id), fmt.Sprintf("/deploys/%d/events", id))
 	}
+	session, _ := webtest.SignInForm(t, webtest.Client(), srv.url, adminToken)
 	for _, p := range dashboard {
 		req, _ := http.NewRequest("GET", srv.url+p, nil)
-		req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+		req.AddCookie(session)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

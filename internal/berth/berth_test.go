@@ -118,3 +118,27 @@ func TestRedo(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionCheck(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := berth.Session{CreatedAt: start, LastSeenAt: start.Add(time.Hour), ExpiresAt: start.Add(12 * time.Hour)}
+	for _, tc := range []struct {
+		what string
+		s    berth.Session
+		at   time.Time
+		idle time.Duration
+		want error
+	}{
+		{"in use", s, start.Add(90 * time.Minute), time.Hour, nil},
+		{"idle just under the limit", s, start.Add(2*time.Hour - time.Microsecond), time.Hour, nil},
+		{"idle at the limit", s, start.Add(2 * time.Hour), time.Hour, berth.ErrSessionExpired},
+		{"no idle limit", s, start.Add(11 * time.Hour), 0, nil},
+		{"at its absolute end", s, start.Add(12 * time.Hour), 0, berth.ErrSessionExpired},
+		{"signed out", berth.Session{LastSeenAt: start, ExpiresAt: start.Add(time.Hour), EndedAt: start}, start, time.Hour, berth.ErrSessionEnded},
+	} {
+		err := tc.s.Check(tc.at, tc.idle)
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: Check = %v, want %v", tc.what, err, tc.want)
+		}
+	}
+}

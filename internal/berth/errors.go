@@ -26,6 +26,12 @@ var (
 	// ErrTokenExpired is returned by [Token.Check] for an expired token.
 	ErrTokenExpired = errors.New("token expired")
 
+	// ErrSessionEnded is returned by [Session.Check] for a session its user signed out of.
+	ErrSessionEnded = errors.New("session ended")
+	// ErrSessionExpired is returned by [Session.Check] for a session past its absolute
+	// end or unused for too long.
+	ErrSessionExpired = errors.New("session expired")
+
 	// ErrLeaseLost means a worker no longer holds a deploy: its lease expired and another
 	// worker may have claimed it. The worker must stop touching the deploy.
 	ErrLeaseLost = errors.New("deploy lease lost")

@@ -19,31 +19,50 @@ const touchEvery = time.Minute
 // The token is looked up by the SHA-256 of the secret, so how long the lookup takes says
 // nothing about the secret itself.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*authz.Principal, error) {
+	auth, err := s.authenticate(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return principalOf(auth), nil
+}
+
+// authenticate finds the token secret names and checks that it may be used now.
+func (s *Service) authenticate(ctx context.Context, secret string) (berth.TokenAuth, error) {
 	if secret == "" {
-		return nil, fmt.Errorf("%w: send Authorization: Bearer <token> (berth login stores one)", berth.ErrUnauthenticated)
+		return berth.TokenAuth{}, fmt.Errorf("%w: send Authorization: Bearer <token> (berth login stores one)", berth.ErrUnauthenticated)
 	}
 	auth, err := s.st.TokenByHash(ctx, store.HashToken(secret))
 	if errors.Is(err, berth.ErrNotFound) {
-		return nil, fmt.Errorf("%w: unknown token", berth.ErrUnauthenticated)
+		return berth.TokenAuth{}, fmt.Errorf("%w: unknown token", berth.ErrUnauthenticated)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+		return berth.TokenAuth{}, fmt.Errorf("authenticate: %w", err)
 	}
 	now := s.now()
 	if err := auth.Token.Check(now); err != nil {
 		switch {
 		case errors.Is(err, berth.ErrTokenRevoked):
-			return nil, fmt.Errorf("%w: token %s was revoked", berth.ErrUnauthenticated, auth.Token.Prefix)
+			return berth.TokenAuth{}, fmt.Errorf("%w: token %s was revoked", berth.ErrUnauthenticated, auth.Token.Prefix)
 		case errors.Is(err, berth.ErrTokenExpired):
-			return nil, fmt.Errorf("%w: token %s expired at %s", berth.ErrUnauthenticated, auth.Token.Prefix, auth.Token.ExpiresAt.Format(time.RFC3339))
+			return berth.TokenAuth{}, fmt.Errorf("%w: token %s expired at %s", berth.ErrUnauthenticated, auth.Token.Prefix, auth.Token.ExpiresAt.Format(time.RFC3339))
 		}
-		return nil, fmt.Errorf("%w: %v", berth.ErrUnauthenticated, err)
+		return berth.TokenAuth{}, fmt.Errorf("%w: %v", berth.ErrUnauthenticated, err)
 	}
-	if now.Sub(auth.Token.LastUsedAt) > touchEvery {
-		if err := s.st.TouchToken(ctx, auth.Token); err != nil {
-			s.log.WarnContext(ctx, "record token use", "token", auth.Token.ID, "err", err)
+	s.touchToken(ctx, auth.Token, now)
+	return auth, nil
+}
+
+// touchToken records that t was used, at most every touchEvery.
+func (s *Service) touchToken(ctx context.Context, t berth.Token, now time.Time) {
+	if now.Sub(t.LastUsedAt) > touchEvery {
+		if err := s.st.TouchToken(ctx, t); err != nil {
+			s.log.WarnContext(ctx, "record token use", "token", t.ID, "err", err)
 		}
 	}
+}
+
+// principalOf is who a token acts for: its owner, with the owner's roles.
+func principalOf(auth berth.TokenAuth) *authz.Principal {
 	p := &authz.Principal{UserID: auth.User.ID, Name: auth.User.Name, GlobalAdmin: auth.User.IsAdmin, Roles: map[string]authz.Role{}}
 	for _, m := range auth.Memberships {
 		r, err := authz.ParseRole(string(m.Role))
@@ -51,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*authz.Princ
 			p.Roles[m.Team] = r
 		}
 	}
-	return p, nil
+	return p
 }
 
 // BootstrapUser is the global admin the first start creates.

@@ -1,7 +1,7 @@
-// Package store owns Berth's persistent state: teams, users, API tokens, memberships, apps
-// and their manifest revisions, environments, deploys, central config and secrets
-// (versioned, secrets sealed with AES-256-GCM through internal/seal) and the hash-chained
-// audit log.
+// Package store owns Berth's persistent state: teams, users, API tokens and the dashboard
+// sessions signed in with them, memberships, apps and their manifest revisions,
+// environments, deploys, central config and secrets (versioned, secrets sealed with
+// AES-256-GCM through internal/seal) and the hash-chained audit log.
 //
 // One Go implementation serves two databases: SQLite (modernc.org/sqlite, the default, a
 // single file in the server's data directory) and PostgreSQL (pgx, for several server

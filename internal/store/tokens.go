@@ -106,12 +106,18 @@ func (q queries) Tokens(ctx context.Context, user string) ([]berth.Token, error)
 // comparison: the database compares SHA-256 hashes, never secrets, and how much of a hash
 // matched reveals nothing about a secret that hashes to it.
 func (q queries) TokenByHash(ctx context.Context, hash string) (berth.TokenAuth, error) {
+	return q.tokenAuth(ctx, "t.hash = ?", hash)
+}
+
+// tokenAuth finds the token where says (a condition on t with one placeholder), with its
+// owner and the owner's memberships.
+func (q queries) tokenAuth(ctx context.Context, where string, arg any) (berth.TokenAuth, error) {
 	rows, err := q.query(ctx, "SELECT "+tokenColumns+`, u.email, u.is_admin, u.created_at,
 			m.team_id, tm.name, m.role, m.created_at`+tokenFrom+`
 		LEFT JOIN memberships m ON m.user_id = t.user_id
 		LEFT JOIN teams tm ON tm.id = m.team_id
-		WHERE t.hash = ?
-		ORDER BY tm.name`, hash)
+		WHERE `+where+`
+		ORDER BY tm.name`, arg)
 	if err != nil {
 		return berth.TokenAuth{}, fmt.Errorf("look up token: %w", err)
 	}

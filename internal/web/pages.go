@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 
@@ -29,14 +31,52 @@ type loginData struct {
 
 func (loginData) PageTitle() string { return "Sign in" }
 
-func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	h.render(w, r, http.StatusOK, "login", nil, loginData{Next: localPath(q.Get("next")), Message: q.Get("msg")})
+// loginMessages are what the login page shows for ?msg=: a link names one of them, it
+// cannot make the page say anything else. Unknown names show nothing.
+var loginMessages = map[string]string{
+	msgSignedOut:      "Signed out.",
+	msgSessionEnded:   "Your session ended. Sign in again.",
+	msgSessionExpired: "Your session expired. Sign in again.",
+	msgTokenRevoked:   "Your session ended: its API token was revoked. Sign in with another.",
+	msgTokenExpired:   "Your session ended: its API token expired. Sign in with another.",
 }
 
-// login checks the token like any API call would and keeps it in the session cookie.
+// The names of the login page's messages.
+const (
+	msgSignedOut      = "signed-out"
+	msgSessionEnded   = "session-ended"
+	msgSessionExpired = "session-expired"
+	msgTokenRevoked   = "token-revoked"
+	msgTokenExpired   = "token-expired"
+)
+
+// endedMessage names the login message that says why a session was refused.
+func endedMessage(err error) string {
+	switch {
+	case errors.Is(err, berth.ErrSessionExpired):
+		return msgSessionExpired
+	case errors.Is(err, berth.ErrTokenRevoked):
+		return msgTokenRevoked
+	case errors.Is(err, berth.ErrTokenExpired):
+		return msgTokenExpired
+	}
+	return msgSessionEnded
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	h.render(w, r, http.StatusOK, "login", nil, loginData{Next: localPath(q.Get("next")), Message: loginMessages[q.Get("msg")]})
+}
+
+// login checks the token like any API call would and starts a session with it; the
+// session cookie holds the session's secret, never the token.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if err := h.checkCSRF(r); err != nil {
+	if err := checkSource(r); err != nil {
+		h.log.WarnContext(r.Context(), "dashboard form refused", "path", r.URL.Path, "err", err)
+		h.render(w, r, http.StatusForbidden, "login", nil, loginData{Error: err.Error() + " " + sourceHint})
+		return
+	}
+	if err := checkLoginCSRF(r); err != nil {
 		h.render(w, r, http.StatusForbidden, "login", nil, loginData{Error: err.Error() + " Reload the page and try again."})
 		return
 	}
@@ -46,28 +86,54 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusBadRequest, "login", nil, loginData{Next: next, Error: "Paste an API token (berth_…)."})
 		return
 	}
-	if _, err := h.svc.Authenticate(r.Context(), token); err != nil {
+	secret, sess, err := h.svc.SignIn(r.Context(), token)
+	if errors.Is(err, berth.ErrUnauthenticated) {
 		h.render(w, r, http.StatusUnauthorized, "login", nil, loginData{Next: next, Error: "That token was not accepted: " + errMessage(err) + "."})
 		return
 	}
-	h.setSession(w, r, token)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.setSession(w, r, secret, sess.ExpiresAt)
 	if next == "" {
 		next = "/"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// localPath keeps only paths on this site, so ?next= cannot send a user elsewhere.
+// localPath keeps only absolute paths on this site, so ?next= cannot send a user
+// elsewhere; it returns "" for anything else. Browsers drop tabs and newlines from URLs
+// and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// become "//evil.example", another site: control characters and backslashes are refused
+// anywhere in the path, not only where they are dangerous today.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || r == utf8.RuneError {
+			return ""
+		}
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return ""
 	}
 	return p
 }
 
+// logout ends the session on the server, so that its cookie, wherever a copy of it went,
+// signs nobody in any more.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, _ *authz.Principal) error {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err) // form() found the cookie: cannot happen
+	}
+	if err := h.svc.SignOut(r.Context(), c.Value); err != nil {
+		return err
+	}
 	h.clearSession(w, r)
-	http.Redirect(w, r, "/login?msg="+url.QueryEscape("Signed out."), http.StatusSeeOther)
+	http.Redirect(w, r, "/login?msg="+msgSignedOut, http.StatusSeeOther)
 	return nil
 }
 

@@ -1,17 +1,24 @@
 // Package web is Berth's dashboard: server-rendered HTML pages served by `berth server` at
 // "/". Every page is a call into internal/service, so what a user may see and do is decided
-// by the same authorization code as the API. Sessions hold an API token in an HttpOnly,
-// SameSite=Strict cookie; every form carries a CSRF token checked against a second cookie.
+// by the same authorization code as the API. Signing in with an API token starts a
+// server-side session (internal/service): the HttpOnly, SameSite=Strict cookie holds only
+// the session's random secret, and signing out, revoking the token or the session's
+// lifetimes end it. Every form carries a CSRF token bound to the session (the sign-in
+// form, before there is one, to a second cookie), and forms a browser says came from
+// elsewhere are refused.
 package web
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -35,9 +42,8 @@ const (
 	sessionCookie = "berth_session"
 	csrfCookie    = "berth_csrf"
 	csrfField     = "csrf"
-	// sessionTTL bounds how long a browser keeps the token; the token's own expiry and
-	// revocation still apply on every request.
-	sessionTTL = 12 * time.Hour
+	// maxFormBytes bounds a form's body: the dashboard's forms are a few short fields.
+	maxFormBytes = 64 << 10
 )
 
 // Handler serves the dashboard.
@@ -128,14 +134,20 @@ func (h *Handler) page(fn pageFunc) http.Handler {
 	})
 }
 
-// form wraps a POST handler: the session's principal and a valid CSRF token, or refusal.
+// form wraps a POST handler: a form from the dashboard's own pages, carrying the CSRF
+// token of the session it is sent with, and the session's principal; or refusal.
 func (h *Handler) form(fn pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h.checkCSRF(r); err != nil {
-			h.log.WarnContext(r.Context(), "dashboard form refused", "path", r.URL.Path, "err", err)
-			h.render(w, r, http.StatusForbidden, "error", nil, errorPage{Title: "Form refused",
-				Message: err.Error() + " Reload the page and try again."})
+		if err := checkSource(r); err != nil {
+			h.refuse(w, r, err, sourceHint)
 			return
+		}
+		// Without a session there is nothing to forge: principal sends the browser to sign in.
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			if err := checkFormToken(r, sessionCSRF(c.Value)); err != nil {
+				h.refuse(w, r, err, "Reload the page and try again.")
+				return
+			}
 		}
 		p, ok := h.principal(w, r)
 		if !ok {
@@ -147,22 +159,28 @@ func (h *Handler) form(fn pageFunc) http.Handler {
 	})
 }
 
-// principal authenticates the session cookie's token, or sends the browser to sign in.
+// principal resolves the session cookie to its user, or sends the browser to sign in.
 func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (*authz.Principal, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		h.toLogin(w, r, "")
 		return nil, false
 	}
-	p, err := h.svc.Authenticate(r.Context(), c.Value)
-	if err != nil {
+	p, err := h.svc.AuthenticateSession(r.Context(), c.Value)
+	if errors.Is(err, berth.ErrUnauthenticated) {
+		h.log.InfoContext(r.Context(), "dashboard session refused", "path", r.URL.Path, "err", err)
 		h.clearSession(w, r)
-		h.toLogin(w, r, "Your session ended: "+errMessage(err)+". Sign in again.")
+		h.toLogin(w, r, endedMessage(err))
+		return nil, false
+	}
+	if err != nil { // the database, say: the session may be fine, keep it
+		h.fail(w, r, nil, err)
 		return nil, false
 	}
 	return p, true
 }
 
+// toLogin sends the browser to sign in, with msg naming one of loginMessages ("" for none).
 func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 	q := url.Values{}
 	if r.Method == http.MethodGet && r.URL.Path != "/" {
@@ -219,7 +237,7 @@ func errMessage(err error) string {
 // clean 500 rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, p *authz.Principal, data any) {
 	t := h.pages[page]
-	v := view{Title: titleOf(data), Nav: page, User: p, CSRF: h.csrfToken(w, r), Data: data}
+	v := view{Title: titleOf(data), Nav: page, User: p, CSRF: h.csrfToken(w, r, p), Data: data}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		h.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
@@ -245,10 +263,24 @@ func titleOf(data any) string {
 	return ""
 }
 
-// csrfToken returns the browser's CSRF token, setting the cookie when it has none. Forms
-// send it back in a hidden field; a cross-site page can neither read the cookie nor make
-// the browser send it (SameSite=Strict), so it cannot forge a matching pair.
-func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) string {
+// refuse answers a form it will not act on: 403 and a page saying why, and what to do.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error, hint string) {
+	h.log.WarnContext(r.Context(), "dashboard form refused", "path", r.URL.Path, "err", err)
+	h.render(w, r, http.StatusForbidden, "error", nil, errorPage{Title: "Form refused", Message: err.Error() + " " + hint})
+}
+
+// sourceHint follows a refusal by checkSource.
+const sourceHint = "The dashboard accepts forms only from its own pages: open it and use the form there."
+
+// csrfToken returns the CSRF token for the page's forms. A signed-in user's (p non-nil)
+// is bound to the session; before there is a session, on the sign-in page, it is the
+// browser's login CSRF cookie, set when it has none.
+func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) string {
+	if p != nil {
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			return sessionCSRF(c.Value)
+		}
+	}
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 64 {
 		return c.Value
 	}
@@ -260,22 +292,66 @@ func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	return tok
 }
 
-func (h *Handler) checkCSRF(r *http.Request) error {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+// sessionCSRF is the CSRF token of a session's forms: an HMAC keyed with the session's
+// secret, which only the browser's HttpOnly cookie holds. No other session's token, and no
+// token the sign-in page handed out, matches it; and it reveals nothing of the secret, so
+// the token may sit in every page. Being derived, it works on every replica and needs no
+// storage.
+func sessionCSRF(sessionSecret string) string {
+	m := hmac.New(sha256.New, []byte(sessionSecret))
+	m.Write([]byte("berth dashboard CSRF token v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// checkSource refuses a form the browser says came from somewhere other than the
+// dashboard's own pages: Sec-Fetch-Site other than same-origin (or none: typed by the
+// user), an Origin of another host, or Origin: null, which browsers send for sandboxed
+// frames, data: and file: pages and some redirects — pages anyone can make. Clients that
+// send neither header are left to the CSRF token.
+func checkSource(r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("the form was sent from another site (Sec-Fetch-Site: %s).", site)
+	}
+	switch o := r.Header.Get("Origin"); o {
+	case "":
+	case "null":
+		return errors.New("the form was sent from a page without an origin (Origin: null), such as a sandboxed frame or a local file.")
+	default:
 		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			return errors.New("the form was sent from another site (" + o + ").")
+			return errors.New("the form was sent from another site (Origin: " + o + ").")
 		}
 	}
+	return nil
+}
+
+// checkFormToken reads the form (bounded by maxFormBytes) and checks that its CSRF field
+// is want.
+func checkFormToken(r *http.Request, want string) error {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("the form could not be read (%v).", err)
+	}
+	sent := r.PostForm.Get(csrfField)
+	if sent == "" {
+		return errors.New("the form has no CSRF token.")
+	}
+	if subtle.ConstantTimeCompare([]byte(sent), []byte(want)) != 1 {
+		return errors.New("the form's CSRF token is wrong: it was not made for this session.")
+	}
+	return nil
+}
+
+// checkLoginCSRF checks the sign-in form, sent before there is a session: its CSRF field
+// must match the login CSRF cookie, which a cross-site page can neither read nor make the
+// browser send (SameSite=Strict).
+func checkLoginCSRF(r *http.Request) error {
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || len(c.Value) != 64 {
 		return errors.New("the form has no valid CSRF token (the browser sent no token cookie).")
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	sent := r.PostFormValue(csrfField)
-	if subtle.ConstantTimeCompare([]byte(sent), []byte(c.Value)) != 1 {
-		return errors.New("the form's CSRF token is missing or wrong.")
-	}
-	return nil
+	return checkFormToken(r, c.Value)
 }
 
 // secure reports whether the request came over TLS, directly or through a proxy that
@@ -284,9 +360,11 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, token string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
+// setSession gives the browser the session's secret until the session's absolute end; the
+// server ends it sooner when it is idle, signed out of, or its token is revoked.
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, secret string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: max(1, int(expires.Sub(h.now()).Seconds()))})
 }
 
 func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {

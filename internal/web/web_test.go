@@ -84,6 +84,17 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Re
 	return resp, string(b)
 }
 
+// signIn starts a session with token, as the sign-in form does, and returns its cookie's
+// value.
+func signIn(t *testing.T, svc *service.Service, token string) string {
+	t.Helper()
+	secret, _, err := svc.SignIn(t.Context(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 var csrfInput = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
 
 func TestSignInFlow(t *testing.T) {
@@ -158,15 +169,202 @@ func TestSignInFlow(t *testing.T) {
 		}
 	}
 
-	// Signing out needs the form's token too, and ends the session.
+	// Signing out needs the form's token too (the signed-in pages', bound to the session),
+	// and ends the session.
 	if resp, _ := postForm(t, c, srv.URL+"/logout", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign out without CSRF: %d", resp.StatusCode)
 	}
-	if resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+	_, body = get(t, c, srv.URL+"/")
+	m = csrfInput.FindStringSubmatch(body)
+	if m == nil || m[1] == csrf {
+		t.Fatalf("the signed-in page's CSRF token is missing or the sign-in page's:\n%s", body)
+	}
+	if resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign out: %d", resp.StatusCode)
 	}
 	if resp, _ := get(t, c, srv.URL+"/"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after signing out: %d", resp.StatusCode)
+	}
+}
+
+// withSession sends a request with the given session cookie value, and nothing else.
+func withSession(t *testing.T, method, u, session string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestSignOutEndsSession: the session cookie holds a session's secret, not the token, and
+// signing out ends the session on the server, so a copy of the cookie kept from before
+// signs nobody in.
+func TestSignOutEndsSession(t *testing.T) {
+	srv := server(t)
+	c := client(t)
+	session, csrf := webtest.SignInForm(t, c, srv.URL, adminToken)
+	if strings.Contains(session.Value, adminToken) || strings.HasPrefix(session.Value, "berth_") {
+		t.Errorf("the session cookie holds the token: %q", session.Value)
+	}
+	if max := int(service.SessionLifetime.Seconds()); session.MaxAge < max-5 || session.MaxAge > max {
+		t.Errorf("session cookie Max-Age %d, want the session's lifetime %d", session.MaxAge, max)
+	}
+	if resp := withSession(t, "GET", srv.URL+"/", session.Value, nil); resp.StatusCode != 200 {
+		t.Fatalf("the copied cookie before signing out: %d", resp.StatusCode)
+	}
+	resp, _ := postForm(t, c, srv.URL+"/logout", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?msg=signed-out" {
+		t.Fatalf("sign out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = withSession(t, "GET", srv.URL+"/", session.Value, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?msg=session-ended" {
+		t.Errorf("the copied cookie after signing out: %d %s, want a redirect to sign in", resp.StatusCode, loc)
+	}
+	resp = withSession(t, "GET", srv.URL+"/", adminToken, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the token itself as the session cookie: %d, want a redirect to sign in", resp.StatusCode)
+	}
+}
+
+// TestRevokedTokenEndsSession: revoking the token a session was signed in with ends the
+// session at its next request, and the login page says why.
+func TestRevokedTokenEndsSession(t *testing.T) {
+	srv, svc, _ := serverWithStore(t)
+	admin, err := svc.Authenticate(t.Context(), adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, secret, err := svc.CreateToken(t.Context(), admin, "", "browser", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client(t)
+	session, _ := webtest.SignInForm(t, c, srv.URL, secret)
+	if _, err := svc.RevokeToken(t.Context(), admin, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := get(t, c, srv.URL+"/audit")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?msg=token-revoked&next=%2Faudit" {
+		t.Fatalf("after revoking the token: %d %s", resp.StatusCode, loc)
+	}
+	if _, body := get(t, c, srv.URL+"/login?msg=token-revoked"); !strings.Contains(body, "its API token was revoked") {
+		t.Errorf("the login page does not say the token was revoked:\n%s", body)
+	}
+	if resp := withSession(t, "GET", srv.URL+"/", session.Value, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the revoked token's session: %d", resp.StatusCode)
+	}
+}
+
+// postRaw posts form with exactly the given cookies and headers.
+func postRaw(t *testing.T, u string, cookies []*http.Cookie, form url.Values, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	for _, ck := range cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestFormsBoundToSession: a form's CSRF token is its session's: the pair an anonymous
+// sign-in page hands out, or another session's token, is refused with a session; and so
+// is a form the browser says came from another site or from a page without an origin,
+// even with the right token. (The rollback form names no app: a form let through would
+// answer 404.)
+func TestFormsBoundToSession(t *testing.T) {
+	srv, svc, _ := serverWithStore(t)
+	admin, err := svc.Authenticate(t.Context(), adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateUser(t.Context(), admin, berth.User{Name: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	_, mallorySecret, err := svc.CreateToken(t.Context(), admin, "mallory", "browser", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What an attacker can get: a sign-in page's pair, and a session of their own.
+	anon := client(t)
+	_, body := get(t, anon, srv.URL+"/login")
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("login page:\n%s", body)
+	}
+	u, _ := url.Parse(srv.URL)
+	var loginPair *http.Cookie
+	for _, ck := range anon.Jar.Cookies(u) {
+		if ck.Name == "berth_csrf" {
+			loginPair = ck
+		}
+	}
+	_, malloryCSRF := webtest.SignInForm(t, client(t), srv.URL, mallorySecret)
+
+	victim := client(t)
+	session, csrf := webtest.SignInForm(t, victim, srv.URL, adminToken)
+	host := u.Host
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		field   string
+		headers map[string]string
+		says    string
+	}{
+		{"an anonymous sign-in page's pair", []*http.Cookie{session, loginPair}, m[1], nil, "not made for this session"},
+		{"another session's token", []*http.Cookie{session}, malloryCSRF, nil, "not made for this session"},
+		{"no token", []*http.Cookie{session}, "", nil, "no CSRF token"},
+		{"Origin: null", []*http.Cookie{session}, csrf, map[string]string{"Origin": "null"}, "Origin: null"},
+		{"Sec-Fetch-Site: cross-site", []*http.Cookie{session}, csrf, map[string]string{"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"},
+		{"Sec-Fetch-Site: same-site", []*http.Cookie{session}, csrf, map[string]string{"Sec-Fetch-Site": "same-site"}, "Sec-Fetch-Site: same-site"},
+		// Refused for where they came from before their token is looked at.
+		{"Origin: null with a sign-in pair", []*http.Cookie{session, loginPair}, m[1], map[string]string{"Origin": "null"}, "Origin: null"},
+		{"cross-site with a sign-in pair", []*http.Cookie{session, loginPair}, m[1], map[string]string{"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site: cross-site"},
+		{"another site's Origin", []*http.Cookie{session}, csrf, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}, "Origin: https://evil.example"},
+	} {
+		form := url.Values{"revision": {"1"}}
+		if tc.field != "" {
+			form.Set("csrf", tc.field)
+		}
+		resp, body := postRaw(t, srv.URL+"/apps/shop/web/envs/staging/rollback", tc.cookies, form, tc.headers)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Form refused") || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d, want 403 saying %q", tc.name, resp.StatusCode, tc.says)
+		}
+	}
+	resp, _ := postRaw(t, srv.URL+"/apps/shop/web/envs/staging/rollback", []*http.Cookie{session}, url.Values{"revision": {"1"}, "csrf": {csrf}}, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the session's own form: %d, want 404 (no such app)", resp.StatusCode)
+	}
+
+	// The sign-in form too refuses what came from elsewhere.
+	for _, h := range []map[string]string{{"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}} {
+		resp, body := postRaw(t, srv.URL+"/login", []*http.Cookie{loginPair}, url.Values{"csrf": {m[1]}, "token": {adminToken}}, h)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "own pages") {
+			t.Errorf("sign in with %v: %d\n%s", h, resp.StatusCode, body)
+		}
+	}
+
+	// The session's own token, from its own pages, signs out.
+	resp, _ = postRaw(t, srv.URL+"/logout", []*http.Cookie{session}, url.Values{"csrf": {csrf}},
+		map[string]string{"Origin": "http://" + host, "Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign out with the session's token: %d", resp.StatusCode)
 	}
 }
 
@@ -199,6 +397,33 @@ func TestRevokedSessionEnds(t *testing.T) {
 	for _, ck := range c.Jar.Cookies(u) {
 		if ck.Name == "berth_session" {
 			t.Errorf("the dead session cookie was kept")
+		}
+	}
+}
+
+// TestLoginMessages: the login page shows only its own messages, named by ?msg=; a link
+// cannot make it say anything else.
+func TestLoginMessages(t *testing.T) {
+	srv := server(t)
+	note := regexp.MustCompile(`<p class="note">([^<]*)</p>`)
+	for _, tc := range []struct{ msg, want string }{
+		{"signed-out", "Signed out."},
+		{"session-ended", "Your session ended. Sign in again."},
+		{"Your account is locked: call +1 555 0100 and read them your token", ""},
+		{"Signed out.", ""},
+		{"", ""},
+		{"signed-out-or-not", ""},
+	} {
+		resp, body := get(t, client(t), srv.URL+"/login?msg="+url.QueryEscape(tc.msg))
+		got := ""
+		if m := note.FindStringSubmatch(body); m != nil {
+			got = m[1]
+		}
+		if resp.StatusCode != 200 || got != tc.want {
+			t.Errorf("?msg=%q: %d, shows %q, want %q", tc.msg, resp.StatusCode, got, tc.want)
+		}
+		if tc.want == "" && (strings.Contains(body, "locked") || strings.Contains(body, "Signed out")) {
+			t.Errorf("?msg=%q: the page shows the link's text:\n%s", tc.msg, body)
 		}
 	}
 }
@@ -250,6 +475,51 @@ func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{"/apps/a/b": "/apps/a/b", "//evil.example": "", "/\\evil": "", "https://evil.example/": "", "": ""} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Browsers drop tabs and newlines from URLs and read a backslash as a slash, so each
+	// of these would lead to //evil.example.
+	for _, in := range []string{"/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "/\x00/evil", "/\x7f/evil",
+		"/\u0085/evil", "/a/\\/evil", "/\xff/evil", "relative/path", "javascript:alert(1)"} {
+		if got := localPath(in); got != "" {
+			t.Errorf("localPath(%q) = %q, want it refused", in, got)
+		}
+	}
+	for _, in := range []string{"/", "/audit?team=shop&since=24h", "/apps/shop/web#history", "/%09/escaped-is-a-path", "/deploys/3"} {
+		if got := localPath(in); got != in {
+			t.Errorf("localPath(%q) = %q, want it kept", in, got)
+		}
+	}
+}
+
+// TestNextStaysOnSite follows a ?next= with a tab in it (which browsers drop, making
+// //evil.example) through the login page and the sign-in: neither the form nor the
+// redirect carries it.
+func TestNextStaysOnSite(t *testing.T) {
+	srv := server(t)
+	for _, next := range []string{"/\t/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example", "/\\/evil.example"} {
+		c := client(t)
+		resp, body := get(t, c, srv.URL+"/login?next="+url.QueryEscape(next))
+		m := csrfInput.FindStringSubmatch(body)
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
+		}
+		if !strings.Contains(body, `name="next" value=""`) || strings.Contains(body, "evil.example") {
+			t.Errorf("next=%q: the sign-in form carries it:\n%s", next, body)
+		}
+		// Straight through the transport: a client would refuse to parse such a Location.
+		req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(url.Values{"csrf": {m[1]}, "token": {adminToken}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, ck := range c.Jar.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("next=%q: sign in answers %d Location %q, want /", next, resp.StatusCode, loc)
 		}
 	}
 }
@@ -325,8 +595,9 @@ func (w *worker) finish(state berth.DeployState, reason string) {
 func TestDeployEventsStream(t *testing.T) {
 	srv, svc, st := serverWithStore(t)
 	d := queuedDeploy(t, svc)
+	session := signIn(t, svc, adminToken)
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
-	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +647,7 @@ func TestDeployEventsStream(t *testing.T) {
 
 	// A browser reconnecting with Last-Event-ID gets only the events after it.
 	req, _ = http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d/events", srv.URL, d.ID), nil)
-	req.AddCookie(&http.Cookie{Name: "berth_session", Value: adminToken})
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: session})
 	req.Header.Set("Last-Event-ID", lastID)
 	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {

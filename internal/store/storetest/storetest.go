@@ -38,6 +38,8 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Tokens", testTokens},
 		{"TokenByHash", testTokenByHash},
 		{"TouchToken", testTouchToken},
+		{"Sessions", testSessions},
+		{"TouchSession", testTouchSession},
 		{"Memberships", testMemberships},
 		{"Roles", testRoles},
 		{"Apps", testApps},

@@ -1,12 +1,17 @@
 // Package webtest drives the dashboard in a real headless Chromium (through chromedp) for
 // tests: a browser per caller, and steps that fail the test saying what was being done,
-// where the browser was and what the page said.
+// where the browser was and what the page said. SignInForm signs a plain HTTP client in.
 package webtest
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os/exec"
+	"regexp"
 	"testing"
 	"time"
 
@@ -116,4 +121,50 @@ func SignIn(t testing.TB, ctx context.Context, base, token, css string) {
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.CSS(css)))
+}
+
+// Client is a plain HTTP client for the dashboard: a cookie jar of its own, and redirects
+// not followed, so that tests see them.
+func Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
+
+// SignInForm signs c (a Client, or another with a cookie jar that does not follow
+// redirects) in to the
+// dashboard at base with token through the login form, as a browser would. It returns the
+// session cookie and the CSRF token of the signed-in pages' forms.
+func SignInForm(t testing.TB, c *http.Client, base, token string) (*http.Cookie, string) {
+	t.Helper()
+	read := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, body := read(c.Get(base + "/login"))
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("login page without a CSRF token:\n%s", body)
+	}
+	resp, body := read(c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "token": {token}}))
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "berth_session" {
+			session = ck
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign in: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = read(c.Get(base + "/"))
+	if m = csrfInput.FindStringSubmatch(body); m == nil {
+		t.Fatalf("signed-in page without a CSRF token:\n%s", body)
+	}
+	return session, m[1]
 }
