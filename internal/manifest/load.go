@@ -17,6 +17,10 @@ import (
 //
 // Reading is bounded: the manifest must be a regular file of at most 1 MiB,
 // checked before it is read, and a read that blocks ends when ctx does.
+// A source must name a regular file inside the manifest's directory, after
+// symlinks, of at most 1 MiB, and a manifest's sources together may have
+// 1 MiB (they all go into one ConfigMap); anything else is an *Errors
+// positioned at the source.
 func LoadFile(ctx context.Context, path string) (*Manifest, error) {
 	name := filepath.Base(path)
 	data, err := readManifest(ctx, path, name)
@@ -27,32 +31,9 @@ func LoadFile(ctx context.Context, path string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	errs := &errorList{}
-	dir := filepath.Dir(path)
-	for _, mm := range append([]*Manifest{m}, envManifests(m)...) {
-		for _, c := range mm.Containers {
-			for i := range c.Files {
-				f := &c.Files[i]
-				if f.Source == "" {
-					continue
-				}
-				src := f.Source
-				if !filepath.IsAbs(src) {
-					src = filepath.Join(dir, src)
-				}
-				b, err := os.ReadFile(src)
-				if err != nil {
-					if pe := new(os.PathError); errors.As(err, &pe) {
-						err = pe.Err
-					}
-					errs.add(mm.errorAt(f.path+".source", "can't read "+quote(f.Source)+": "+err.Error(), ""))
-					continue
-				}
-				f.Content, f.Source = string(b), ""
-			}
-		}
-	}
-	if err := errs.err(); err != nil {
+	r := newSourceReader(ctx, filepath.Dir(path))
+	defer r.Close()
+	if err := r.load(m); err != nil {
 		return nil, err
 	}
 	return m, nil
