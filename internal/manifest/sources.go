@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Limits on the files that files[].source names. They end up in the app's
@@ -50,8 +51,10 @@ func (r *sourceReader) Close() {
 }
 
 // load replaces every files[].source of m and its environments with the
-// content of the file it names. Problems with a source are *Errors at the
-// source; a context that ends is its error.
+// content of the file it names: text as Content, anything that is not
+// UTF-8 as BinaryContent, which is what it is to a ConfigMap (whose data
+// must be UTF-8) and what InlineFile can write in YAML. Problems with a
+// source are *Errors at the source; a context that ends is its error.
 func (r *sourceReader) load(m *Manifest) error {
 	errs := &errorList{}
 	for _, mm := range append([]*Manifest{m}, envManifests(m)...) {
@@ -70,7 +73,12 @@ func (r *sourceReader) load(m *Manifest) error {
 					errs.add(mm.errorAt(f.path+".source", s.msg, s.hint))
 					continue
 				}
-				f.Content, f.Source = string(s.data), ""
+				if utf8.Valid(s.data) {
+					f.Content = string(s.data)
+				} else {
+					f.BinaryContent = s.data
+				}
+				f.Source = ""
 			}
 		}
 	}
