@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -147,7 +148,7 @@ func dockerfilePort(path string) (int, bool, error) {
 // loadManifest parses file; on invalid input it prints every problem, one per line, and
 // returns an ExitError with code 1.
 func loadManifest(s *IOStreams, file string) (*manifest.Manifest, error) {
-	m, err := manifest.LoadFile(file)
+	m, err := manifest.LoadFile(context.Background(), file)
 	if err != nil {
 		return nil, manifestError(s, err)
 	}

@@ -59,7 +59,7 @@ func FuzzObjectTree(f *testing.F) {
 // encoding/json's.)
 func TestYAMLEmitterFitsRenders(t *testing.T) {
 	for _, file := range []string{"testdata/render/design/berth.yaml", "testdata/render/full/berth.yaml"} {
-		m, err := LoadFile(file)
+		m, err := LoadFile(t.Context(), file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestEncodeConcurrently(t *testing.T) {
 		Next  *fresh            `json:"next,omitempty"`
 		Q     resource.Quantity `json:"q"`
 	}
-	m, err := LoadFile("testdata/render/full/berth.yaml")
+	m, err := LoadFile(t.Context(), "testdata/render/full/berth.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,9 +66,11 @@ type errorList struct {
 	list    []Error
 	seen    map[Error]bool
 	dropped int
+	adds    int
 }
 
 func (l *errorList) add(e Error) {
+	l.adds++
 	if l.seen == nil {
 		l.seen = map[Error]bool{}
 	}
@@ -84,6 +86,10 @@ func (l *errorList) add(e Error) {
 }
 
 func (l *errorList) has(e Error) bool { return l.seen[e] }
+
+// count is how many problems were added, repeated and dropped ones
+// included: a caller can tell whether a step found any.
+func (l *errorList) count() int { return l.adds }
 
 func (l *errorList) err() error {
 	if len(l.list) == 0 {

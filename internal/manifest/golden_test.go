@@ -32,7 +32,7 @@ var renderCases = []struct {
 
 func TestRenderGolden(t *testing.T) {
 	for _, tc := range renderCases {
-		m, err := manifest.LoadFile(filepath.Join("testdata", "render", tc.dir, tc.file))
+		m, err := manifest.LoadFile(t.Context(), filepath.Join("testdata", "render", tc.dir, tc.file))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.dir, err)
 		}
@@ -53,7 +53,7 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestEncodeJSONGolden(t *testing.T) {
-	m, err := manifest.LoadFile(filepath.Join("testdata", "render", "design", "berth.yaml"))
+	m, err := manifest.LoadFile(t.Context(), filepath.Join("testdata", "render", "design", "berth.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -308,7 +308,7 @@ func TestRenderReplicas(t *testing.T) {
 // TestScoreHelloWorldUnchanged renders Score's own hello-world example and
 // checks the container is exactly what the Score file says.
 func TestScoreHelloWorldUnchanged(t *testing.T) {
-	m, err := manifest.LoadFile(filepath.Join("testdata", "render", "score-hello", "score.yaml"))
+	m, err := manifest.LoadFile(t.Context(), filepath.Join("testdata", "render", "score-hello", "score.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,11 @@ func parse(file string, data []byte, fast bool) (*Manifest, error) {
 		var line int
 		var err error
 		if root, line, err = decodeYAMLv3(data); err != nil {
+			// yaml.v3 gives no position for bytes it can't read at all.
+			if e, ok := badChar(file, data); line == 0 && ok {
+				errs.add(e)
+				return nil, errs.err()
+			}
 			return fail(line, err.Error(), "")
 		}
 	}

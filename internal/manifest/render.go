@@ -289,7 +289,7 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 	for _, name := range sortedKeys(r.m.Containers) {
 		c := r.m.Containers[name]
 		path := join("containers", name)
-		ctr := corev1.Container{Name: name, Image: r.textOnly(join(path, "image"), c.Image, allowPlain)}
+		ctr := corev1.Container{Name: name, Image: r.image(join(path, "image"), c.Image)}
 		env := &envBuilder{r: r}
 		for i, s := range c.Command {
 			ctr.Command = append(ctr.Command, env.splice(index(join(path, "command"), i), s))
@@ -357,6 +357,22 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 	}
 	slices.SortFunc(spec.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
 	return spec, files
+}
+
+// image expands a container's image; one with placeholders is checked
+// here, once it is known (Parse checks the others).
+func (r *renderer) image(path, s string) string {
+	if !hasPlaceholder(s) {
+		return s
+	}
+	problems := r.errs.count()
+	img := r.textOnly(path, s, allowPlain)
+	if r.errs.count() == problems {
+		if msg, hint := imageProblem(img); msg != "" {
+			r.fail(path, quote(img)+" (from "+quote(s)+") is not a valid image reference: "+msg, hint)
+		}
+	}
+	return img
 }
 
 func (r *renderer) volume(v Volume) *corev1.VolumeSource {

@@ -149,6 +149,12 @@ func (d *decoder) checkContainer(m *Manifest, name string, c *Container) {
 		d.required(join(p, "image"), "e.g. image: registry.example.com/app:${args.version}")
 	case strings.ContainsAny(c.Image, " \t\n"):
 		d.fail(join(p, "image"), "must not contain spaces", "")
+	case hasPlaceholder(c.Image):
+		// Checked once the placeholders are expanded, at render time.
+	default:
+		if msg, hint := imageProblem(c.Image); msg != "" {
+			d.fail(join(p, "image"), quote(c.Image)+" is not a valid image reference: "+msg, hint)
+		}
 	}
 	for _, k := range sortedKeys(c.Variables) {
 		vp := join(join(p, "variables"), k)
