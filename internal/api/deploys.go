@@ -56,7 +56,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "timeoutSeconds", Message: "timeoutSeconds must be 0 (the server's default) to 3600"}
 	}
 	d, err := s.svc.CreateDeploy(r.Context(), p, service.DeployRequest{
-		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, Revision: in.Revision, Set: in.Set,
+		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, ManifestName: in.ManifestName, Revision: in.Revision, Set: in.Set,
 		Options: berth.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
 			Refresh: in.Refresh},
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/manifest"
 )
 
 // DeployOptions are the inputs of `berth deploy`.
@@ -104,7 +104,7 @@ func deployRun(ctx context.Context, o *DeployOptions) error {
 		}
 		if in.App == "" {
 			// The app of the manifest here; its content is not sent.
-			m, err := loadManifest(o.IO, o.File)
+			m, err := loadManifest(ctx, o.IO, o.File)
 			if err != nil {
 				return err
 			}
@@ -115,18 +115,19 @@ func deployRun(ctx context.Context, o *DeployOptions) error {
 		}
 	}
 	if o.Revision == 0 && !o.Refresh {
-		data, err := os.ReadFile(o.File)
+		// The manifest as it renders here, its files[].source inlined: the server reads no
+		// local file. Its errors, and the server's, name the file as the user gave it.
+		data, err := manifest.InlineFile(ctx, o.File, o.File)
+		var errs *manifest.Errors
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && !o.FileGiven && o.App != "":
 			// No manifest here: deploy the app's latest stored revision.
+		case errors.As(err, &errs):
+			return manifestError(o.IO, err)
 		case err != nil:
 			return fmt.Errorf("read manifest: %w (or deploy a stored revision with APP --revision N)", err)
 		default:
-			// Catch manifest errors here, with positions, before the round trip.
-			if _, err := loadManifest(o.IO, o.File); err != nil {
-				return err
-			}
-			in.Manifest = string(data)
+			in.Manifest, in.ManifestName = string(data), o.File
 		}
 	}
 	c, err := o.APIClient()

@@ -22,13 +22,16 @@ containers:
 `
 
 // manifestFile writes webManifest to a berth.yaml of its own and returns its path.
+// manifestFile writes webManifest to berth.yaml in a directory of the test, which it makes
+// the working directory, and returns the name a user would type: berth.yaml.
 func manifestFile(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "berth.yaml")
-	if err := os.WriteFile(path, []byte(webManifest), 0o644); err != nil {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "berth.yaml"), []byte(webManifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return "berth.yaml"
 }
 
 func queued(id int64, app string, rev int64) apiv1.Deploy {
@@ -74,7 +77,7 @@ func TestDeployParsesFlags(t *testing.T) {
 func TestDeploySendsTheManifest(t *testing.T) {
 	h := newHarness(t, false)
 	h.api.Expect("POST", "/api/v1/deploys").
-		WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, Set: map[string]string{"version": "1.4.2"}, TimeoutSeconds: 90}).
+		WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, ManifestName: "berth.yaml", Set: map[string]string{"version": "1.4.2"}, TimeoutSeconds: 90}).
 		Reply(201, queued(7, "web", 3))
 	if err := h.run("deploy", "-f", manifestFile(t), "--env", "staging", "--set", "version=1.4.2", "--timeout", "90s"); err != nil {
 		t.Fatal(err)
@@ -95,7 +98,7 @@ func TestDeployWait(t *testing.T) {
 			"\r\033[K[########################] 2/2 ready  available\n"},
 	} {
 		h := newHarness(t, c.tty)
-		h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest}).Reply(201, queued(7, "web", 3))
+		h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, ManifestName: "berth.yaml"}).Reply(201, queued(7, "web", 3))
 		h.api.Expect("GET", "/api/v1/deploys/7/stream").ReplyEvents(
 			apiclienttest.Event{Name: "progress", Data: apiv1.DeployEvent{ID: 1, Phase: "progressing", Desired: 2, Updated: 2, Ready: 1, Available: 1}},
 			apiclienttest.Event{Name: "progress", Data: apiv1.DeployEvent{ID: 2, Phase: "available", Message: "rollout complete", Desired: 2, Updated: 2, Ready: 2, Available: 2}},
@@ -116,7 +119,7 @@ func TestDeployWaitFollowsTheAutomaticRollback(t *testing.T) {
 	rollback := apiv1.Deploy{ID: 8, Team: "shop", App: "web", Env: "staging", Revision: 2, Kind: "auto-rollback", RollbackOf: 7, SourceDeploy: 5, CreatedBy: "system"}
 
 	h := newHarness(t, false)
-	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest}).Reply(201, queued(7, "web", 3))
+	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, ManifestName: "berth.yaml"}).Reply(201, queued(7, "web", 3))
 	h.api.Expect("GET", "/api/v1/deploys/7/stream").ReplyEvents(
 		apiclienttest.Event{Name: "progress", Data: apiv1.DeployEvent{Phase: "failed", Message: failed.Reason}},
 		apiclienttest.Event{Name: "deploy", Data: failed})
@@ -132,7 +135,7 @@ func TestDeployWaitFollowsTheAutomaticRollback(t *testing.T) {
 		"deploy 8: available ready 1/1 updated 1 available 1\n")
 
 	h = newHarness(t, false)
-	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, NoAutoRollback: true}).Reply(201, queued(7, "web", 3))
+	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, ManifestName: "berth.yaml", NoAutoRollback: true}).Reply(201, queued(7, "web", 3))
 	h.api.Expect("GET", "/api/v1/deploys/7/stream").ReplyEvents(apiclienttest.Event{Name: "deploy", Data: failed})
 	h.api.Expect("GET", "/api/v1/deploys/7/rollback").ReplyError(404, apiv1.Error{Code: "not_found", Message: "deploy 7 has no automatic rollback: not found"})
 	err = h.run("deploy", "-f", manifestFile(t), "--env", "staging", "--wait", "--no-auto-rollback")
@@ -144,7 +147,7 @@ func TestDeployWaitFollowsTheAutomaticRollback(t *testing.T) {
 // field they concern, and exit 1; mistakes in the call exit 2 before any request.
 func TestDeployErrors(t *testing.T) {
 	h := newHarness(t, false)
-	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest}).
+	h.api.Expect("POST", "/api/v1/deploys").WithBody(apiv1.CreateDeploy{Env: "staging", Manifest: webManifest, ManifestName: "berth.yaml"}).
 		ReplyError(400, apiv1.Error{Code: "invalid", Field: "manifest", Message: `config key LOG_LEVEL is not set at any level (${config.LOG_LEVEL} in containers.web.env)`})
 	err := h.run("deploy", "-f", manifestFile(t), "--env", "staging")
 	wantExit(t, err, `manifest: config key LOG_LEVEL is not set at any level (${config.LOG_LEVEL} in containers.web.env)`, false)

@@ -146,9 +146,9 @@ func dockerfilePort(path string) (int, bool, error) {
 }
 
 // loadManifest parses file; on invalid input it prints every problem, one per line, and
-// returns an ExitError with code 1.
-func loadManifest(s *IOStreams, file string) (*manifest.Manifest, error) {
-	m, err := manifest.LoadFile(context.Background(), file)
+// returns an ExitError with code 1. A read blocked on the file ends with ctx (Ctrl-C).
+func loadManifest(ctx context.Context, s *IOStreams, file string) (*manifest.Manifest, error) {
+	m, err := manifest.LoadFile(ctx, file)
 	if err != nil {
 		return nil, manifestError(s, err)
 	}
@@ -188,19 +188,19 @@ manifest is invalid; 2 means the command was called wrongly.`,
   berth validate -f deploy/berth.yaml
   berth validate -f score.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
 			}
-			return validateRun(o)
+			return validateRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.File, "file", "f", defaultManifest, "manifest to check")
 	return cmd
 }
 
-func validateRun(o *ValidateOptions) error {
-	m, err := loadManifest(o.IO, o.File)
+func validateRun(ctx context.Context, o *ValidateOptions) error {
+	m, err := loadManifest(ctx, o.IO, o.File)
 	if err != nil {
 		return err
 	}
@@ -249,11 +249,11 @@ ${resources.*} become clearly marked placeholders; the server fills in real valu
   berth render --env production -o json | jq '.items[].kind'
   berth render --env staging | kubectl apply --dry-run=server -f -`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
 			}
-			return renderRun(o)
+			return renderRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.File, "file", "f", defaultManifest, "manifest to render")
@@ -266,7 +266,7 @@ ${resources.*} become clearly marked placeholders; the server fills in real valu
 	return cmd
 }
 
-func renderRun(o *RenderOptions) error {
+func renderRun(ctx context.Context, o *RenderOptions) error {
 	if o.Env == "" {
 		return &UsageError{Err: errors.New("--env is required: which environment to render (for example --env staging)")}
 	}
@@ -277,7 +277,7 @@ func renderRun(o *RenderOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadManifest(o.IO, o.File)
+	m, err := loadManifest(ctx, o.IO, o.File)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -18,7 +21,8 @@ import (
 type DeployRequest struct {
 	Team, App, Env string
 	Manifest       string
-	Revision       int64 // 0: the latest, when no manifest is given
+	ManifestName   string // the file it came from, for errors; "" is berth.yaml
+	Revision       int64  // 0: the latest, when no manifest is given
 	Set            map[string]string
 	Options        berth.DeployOptions
 }
@@ -46,10 +50,13 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 	if req.Options.Refresh && (req.Manifest != "" || req.Revision != 0 || len(req.Set) > 0) {
 		return berth.Deploy{}, invalid("refresh", "a refresh deploys what runs again with current config and secrets: send no manifest, revision or args")
 	}
+	name, err := manifestName(req.ManifestName)
+	if err != nil {
+		return berth.Deploy{}, err
+	}
 	var m *manifest.Manifest
 	if req.Manifest != "" {
-		var err error
-		if m, err = manifest.Parse("berth.yaml", []byte(req.Manifest)); err != nil {
+		if m, err = manifest.Parse(name, []byte(req.Manifest)); err != nil {
 			return berth.Deploy{}, manifestInvalid(err)
 		}
 		if req.App == "" {
@@ -124,7 +131,7 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 		if err != nil {
 			return err
 		}
-		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, r.Manifest, nd.Args); err != nil {
+		if err := checkRender(ctx, tx, req.Team, req.App, req.Env, name, r.Manifest, nd.Args); err != nil {
 			return err
 		}
 		d, err = tx.EnqueueDeploy(ctx, nd)
@@ -158,12 +165,16 @@ func manifestInvalid(err error) error {
 	return invalid("manifest", "%v", err)
 }
 
-func parseManifest(text string) (*manifest.Manifest, error) {
-	m, err := manifest.Parse("berth.yaml", []byte(text))
-	if err != nil {
-		return nil, manifestInvalid(err)
+// manifestName checks the name a client gives its manifest file, for the positions of
+// errors: a path as the user typed it, printable and short.
+func manifestName(name string) (string, error) {
+	if name == "" {
+		return "berth.yaml", nil
 	}
-	return m, nil
+	if len(name) > 255 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return "", invalid("manifestName", "must be a file name of at most 255 printable characters")
+	}
+	return name, nil
 }
 
 func renderOptions(env string, set map[string]string) manifest.RenderOptions {

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -239,10 +240,11 @@ func affects(usage deploy.Usage, settings *deploy.Settings, kind berth.SettingKi
 // checkRender renders a revision for env with the settings the deploy would get, so that
 // unknown args, a missing config or secret key and the like are refused when the deploy is
 // asked for, not when it runs.
-func checkRender(ctx context.Context, tx *store.Tx, team, app, env, text string, set map[string]string) error {
-	m, err := parseManifest(text)
+// name is the manifest's file name in errors.
+func checkRender(ctx context.Context, tx *store.Tx, team, app, env, name, text string, set map[string]string) error {
+	m, err := manifest.Parse(name, []byte(text))
 	if err != nil {
-		return err
+		return manifestInvalid(err)
 	}
 	settings, err := deploy.LoadSettings(ctx, tx, team, app, env)
 	if err != nil {

@@ -172,10 +172,13 @@ type List[T any] struct {
 // revision; the app is registered under metadata.team on its first deploy), or name the
 // team and app and optionally a stored revision (default: the latest).
 type CreateDeploy struct {
-	Team           string            `json:"team,omitempty"`
-	App            string            `json:"app,omitempty"`
-	Env            string            `json:"env"`
-	Manifest       string            `json:"manifest,omitempty"`
+	Team     string `json:"team,omitempty"`
+	App      string `json:"app,omitempty"`
+	Env      string `json:"env"`
+	Manifest string `json:"manifest,omitempty"`
+	// ManifestName is the file the manifest came from, as the user named it: the server's
+	// errors about the manifest name it (default berth.yaml).
+	ManifestName   string            `json:"manifestName,omitempty"`
 	Revision       int64             `json:"revision,omitempty"`
 	Set            map[string]string `json:"set,omitempty"`
 	ForceConflicts bool              `json:"forceConflicts,omitempty"`
