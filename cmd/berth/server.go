@@ -74,6 +74,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
+	if err != nil {
+		return err
+	}
 	svc.SetNotifier(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {

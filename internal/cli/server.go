@@ -58,9 +58,11 @@ Secrets (berth secrets) are encrypted at rest with AES-256-GCM under a key from
 --secrets-key-file, or from BERTH_SECRETS_KEY: base64 of 32 random bytes, such as
   head -c 32 /dev/urandom | base64 > /etc/berth/secrets.key
 Each value records the id of its key; a server given another key (or none) while the
-database holds secrets refuses to start and names the key id it needs. Without a key,
-everything but setting and deploying secrets works. Change keys with
-berth server rotate-key.
+database holds secrets refuses to start and names the key id it needs. A server on
+SQLite given no key makes one on its first start, in secrets.key in the data directory
+(mode 0600), says so in its log, and uses it after: keep a copy elsewhere. On PostgreSQL,
+give every replica the same key; without one, everything but setting and deploying
+secrets works. Change keys with berth server rotate-key.
 
 Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
 		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
@@ -188,6 +190,9 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.DeployLease < time.Second {
 		return &UsageError{Err: fmt.Errorf("--deploy-lease must be at least 1s, not %s", o.DeployLease)}
+	}
+	if o.DeployTimeout <= 0 {
+		return &UsageError{Err: fmt.Errorf("--deploy-timeout must be positive, not %s", o.DeployTimeout)}
 	}
 	if o.Database == "" {
 		o.Database = filepath.Join(o.DataDir, "berth.db")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -27,7 +28,12 @@ func (c *Cluster) RemoveApp(ctx context.Context, namespace string, selector map[
 // deleteNamespaceIfUnused deletes namespace if Berth created it and holds nothing but what
 // Kubernetes puts in every namespace and Berth's own objects on their way out.
 func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string) (bool, error) {
-	ns, err := c.core.Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	var ns *corev1.Namespace
+	err := c.retry(ctx, "get namespace "+namespace, func(ctx context.Context) error {
+		var err error
+		ns, err = c.core.Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		return err
+	})
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
@@ -37,7 +43,12 @@ func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string)
 		return false, nil
 	}
 	for _, k := range ownedKinds {
-		list, err := c.meta.Resource(k.gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		var list *metav1.PartialObjectMetadataList
+		err := c.retry(ctx, "list "+k.gvr.Resource, func(ctx context.Context) error {
+			var err error
+			list, err = c.meta.Resource(k.gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+			return err
+		})
 		if err != nil {
 			return false, fmt.Errorf("namespace %s: list %s: %w", namespace, k.gvr.Resource, err)
 		}
@@ -48,7 +59,12 @@ func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string)
 			}
 		}
 	}
-	pods, err := c.core.Pods(namespace).List(ctx, metav1.ListOptions{})
+	var pods *corev1.PodList
+	err = c.retry(ctx, "list pods", func(ctx context.Context) error {
+		var err error
+		pods, err = c.core.Pods(namespace).List(ctx, metav1.ListOptions{})
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("namespace %s: list pods: %w", namespace, err)
 	}
@@ -58,7 +74,9 @@ func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string)
 		}
 	}
 	uid := ns.UID
-	err = c.core.Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	err = c.retry(ctx, "delete namespace "+namespace, func(ctx context.Context) error {
+		return c.core.Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return false, nil
 	}
