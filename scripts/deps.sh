@@ -24,6 +24,14 @@ declare -A pkgs=(
   [jq]=jq
   # the dashboard's browser tests drive headless Chromium (chromedp)
   [chromium]=chromium
+  # the dev cluster's real node (internal/devcluster/node.go): the container runtime
+  # (containerd 1.6 and its ctr, with runc), kube-proxy's nftables mode and its conntrack
+  # cleanup, and `ip` for the pod bridge. The CNI plugins are files, checked below.
+  [containerd]=containerd
+  [runc]=runc
+  [nft]=nftables
+  [conntrack]=conntrack
+  [ip]=iproute2
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do
@@ -32,6 +40,7 @@ done
 # The store's tests start throwaway PostgreSQL servers from the installed binaries; Debian
 # keeps them off PATH, under /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 sudo=""

@@ -29,11 +29,17 @@ type BinaryError struct {
 	Program string
 	Path    string
 	Problem string
+	// Script rebuilds it; empty means BuildScript.
+	Script string
 }
 
 func (e *BinaryError) Error() string {
+	script := e.Script
+	if script == "" {
+		script = BuildScript
+	}
 	return fmt.Sprintf("%s at %s %s: rebuild with `rm -rf %s && %s` from a berth checkout",
-		e.Program, e.Path, e.Problem, filepath.Dir(filepath.Dir(e.Path)), BuildScript)
+		e.Program, e.Path, e.Problem, filepath.Dir(filepath.Dir(e.Path)), script)
 }
 
 // BuildError says tools/kube/build.sh failed; Output is the end of what it printed.

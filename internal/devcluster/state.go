@@ -21,6 +21,8 @@ type State struct {
 	Ports      map[string]int `json:"ports"`
 	Processes  []Process      `json:"processes"`
 	StartedAt  time.Time      `json:"startedAt"`
+	// Node is the real node, when the cluster has one.
+	Node *NodeState `json:"node,omitempty"`
 }
 
 // ErrNotRunning is returned when the state directory holds no cluster.
@@ -54,4 +56,36 @@ func (s *State) save() error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(s.Dir, stateFile))
+}
+
+// NodeState is the real node of a cluster: what runs for it, where, and what it changed on
+// the host, so `down` can undo exactly that.
+type NodeState struct {
+	// Name is the Node object's name.
+	Name string `json:"name"`
+	// IP is the pod bridge's address on the host: the kubelet, CoreDNS and (with a real
+	// node) the API server listen there.
+	IP      string `json:"ip"`
+	PodCIDR string `json:"podCIDR"`
+	Bridge  string `json:"bridge"`
+	// Registry is the image registry the node pulls from.
+	Registry Registry `json:"registry"`
+	// Ingress is where the ingress controller takes HTTP on the host (127.0.0.1:port).
+	Ingress string `json:"ingress"`
+	// Label and Taint are what a pod needs to land on the node: a node selector on Label
+	// (key=value) and a toleration of Taint (key=value:Effect).
+	Label string `json:"label"`
+	Taint string `json:"taint"`
+	// Sysctls are the host's values before the node started, put back after the kubelet
+	// rewrote them and again at `down`.
+	Sysctls map[string]string `json:"sysctls"`
+}
+
+// Registry is the dev cluster's image registry.
+type Registry struct {
+	// Addr is where it listens, plain HTTP on loopback (127.0.0.1:port): push here.
+	Addr string `json:"addr"`
+	// Name is the registry host that images name in manifests (Name/app:tag); the node's
+	// containerd maps it to Addr, so the name stays the same whatever port Addr has.
+	Name string `json:"name"`
 }

@@ -66,6 +66,8 @@ if ! go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kube-proxy \
   sigs.k8s.io/kwok/cmd/kwok \
   go.etcd.io/etcd/server/v3 >&2; then
   echo "tools/kube: go build failed (see the compiler output above); nothing was cached" >&2
