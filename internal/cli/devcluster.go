@@ -39,13 +39,19 @@ func NewCmdDevCluster(f *Factory) *cobra.Command {
 	o := &ClusterOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Run a real local Kubernetes control plane with simulated nodes",
+		Short: "Run a real local Kubernetes: a control plane, simulated nodes and one real node",
 		Long: `A local Kubernetes control plane — etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok, which simulates nodes and pods — running as plain processes on
-loopback ports. Deployments roll out for real; containers do not run.
+loopback ports, and, where the machine allows it (root, cgroups, network namespaces), one
+real node beside the simulated ones: containerd, the kubelet, kube-proxy, CoreDNS, an
+image registry and Traefik as the ingress controller. Pods that select the real node
+(label berth.dev/real-node=true, toleration berth.dev/real-node=true:NoSchedule) run real
+containers; every other pod is simulated. One real node runs per machine: a second cluster
+runs simulated nodes only.
 
-The binaries are built from the Go module proxy by tools/kube/build.sh the first time
-(about 8 minutes on 2 cores) and cached in ~/.cache/berth/kube.`,
+The binaries are built from the Go module proxy by tools/kube/build.sh and
+tools/node/build.sh the first time (about 15 minutes on 2 cores) and cached in
+~/.cache/berth/.`,
 		Example: `  berth dev cluster up
   export KUBECONFIG=$(berth dev cluster kubeconfig)
   kubectl get nodes
@@ -63,7 +69,9 @@ type ClusterUpOptions struct {
 	*ClusterOptions
 	KubeDir       string
 	APIServerPort int
+	IngressPort   int
 	Nodes         int
+	RealNode      string
 	Timeout       time.Duration
 }
 
@@ -79,6 +87,12 @@ func NewCmdClusterUp(co *ClusterOptions, runF func(*ClusterUpOptions) error) *co
   # A fixed API server port and three simulated nodes
   berth dev cluster up --apiserver-port 6443 --nodes 3
 
+  # Simulated nodes only, even where a real node could run
+  berth dev cluster up --real-node=off
+
+  # Fail unless the real node starts
+  berth dev cluster up --real-node=on
+
   # Use binaries built elsewhere
   berth dev cluster up --kube-dir ~/.cache/berth/kube/kubernetes-v1.37.2_etcd-v3.7.0_kwok-v0.8.0_f9ca75d4`,
 		Args: cobra.NoArgs,
@@ -92,6 +106,8 @@ func NewCmdClusterUp(co *ClusterOptions, runF func(*ClusterUpOptions) error) *co
 	cmd.Flags().StringVar(&o.KubeDir, "kube-dir", "", "directory of built cluster binaries (default $"+devcluster.KubeDirEnv+", else built by "+devcluster.BuildScript+")")
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "API server port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().IntVar(&o.Nodes, "nodes", 1, "number of simulated nodes")
+	cmd.Flags().StringVar(&o.RealNode, "real-node", "auto", "start a real node: auto (when the machine allows it and no other cluster has it), on (or fail), off")
+	cmd.Flags().IntVar(&o.IngressPort, "ingress-port", 0, "the ingress controller's HTTP port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
 	return cmd
 }
@@ -103,6 +119,13 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 	if o.APIServerPort < 0 || o.APIServerPort > 65535 {
 		return &UsageError{Err: fmt.Errorf("--apiserver-port must be between 0 and 65535, not %d", o.APIServerPort)}
 	}
+	if o.IngressPort < 0 || o.IngressPort > 65535 {
+		return &UsageError{Err: fmt.Errorf("--ingress-port must be between 0 and 65535, not %d", o.IngressPort)}
+	}
+	mode, ok := map[string]devcluster.NodeMode{"auto": devcluster.NodeAuto, "on": devcluster.NodeRequired, "off": devcluster.NodeOff}[o.RealNode]
+	if !ok {
+		return &UsageError{Err: fmt.Errorf("--real-node must be auto, on or off, not %q", o.RealNode)}
+	}
 	if st, err := devcluster.LoadState(o.StateDir); err == nil {
 		if s, err := devcluster.GetStatus(ctx, o.StateDir); err == nil && s.Ready {
 			fmt.Fprintf(o.IO.Out, "dev cluster already running at %s; nothing to do\nkubeconfig: %s\n", st.Server, st.Kubeconfig)
@@ -113,9 +136,16 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 	if err != nil {
 		return err
 	}
+	var nodeBins devcluster.NodeBinaries
+	if mode != devcluster.NodeOff {
+		if nodeBins, err = devcluster.ResolveNodeBinaries(ctx, o.IO.ErrOut); err != nil {
+			return err
+		}
+	}
 	st, started, err := devcluster.Up(ctx, devcluster.Options{
 		StateDir: o.StateDir, Binaries: bins, APIServerPort: o.APIServerPort, Nodes: o.Nodes,
 		Progress: o.IO.ErrOut, Timeout: o.Timeout,
+		Node: mode, NodeBinaries: nodeBins, IngressPort: o.IngressPort,
 	})
 	if err != nil {
 		return err
@@ -124,8 +154,18 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 		fmt.Fprintf(o.IO.Out, "dev cluster already running at %s; nothing to do\nkubeconfig: %s\n", st.Server, st.Kubeconfig)
 		return nil
 	}
-	fmt.Fprintf(o.IO.Out, "dev cluster ready at %s\n\n  export KUBECONFIG=%s\n  %s get nodes\n\nStop it with `berth dev cluster down`.\n",
+	fmt.Fprintf(o.IO.Out, "dev cluster ready at %s\n\n  export KUBECONFIG=%s\n  %s get nodes\n",
 		st.Server, st.Kubeconfig, bins.Path("kubectl"))
+	if n := st.Node; n != nil {
+		fmt.Fprintf(o.IO.Out, `
+Real node %s: pods that select it run real containers.
+  registry:  %s (images are named %s/NAME:TAG; berth dev image build pushes there)
+  ingress:   http://%s/ (Traefik; Ingress hosts such as app.localhost resolve to 127.0.0.1)
+  pods land there with --node-selector %s --toleration %s
+             (berth envs create ENV ... takes both)
+`, n.Name, n.Registry.Addr, n.Registry.Name, n.Ingress, n.Label, n.Taint)
+	}
+	fmt.Fprintln(o.IO.Out, "\nStop it with `berth dev cluster down`.")
 	return nil
 }
 
@@ -209,7 +249,25 @@ func clusterStatusRun(ctx context.Context, o *ClusterStatusOptions) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Name, c.PID, state, c.Log)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.IO.Out)
+	tw = tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tKIND\tREADY")
+	for _, n := range s.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%t\n", n.Name, n.Kind, n.Ready)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n := s.RealNode; n != nil {
+		fmt.Fprintf(o.IO.Out, "\nregistry:   %s (images named %s/NAME:TAG)\ningress:    http://%s/\nscheduling: --node-selector %s --toleration %s\n",
+			n.Registry.Addr, n.Registry.Name, n.Ingress, n.Label, n.Taint)
+	} else {
+		fmt.Fprintln(o.IO.Out, "\nno real node: every pod is simulated")
+	}
+	return nil
 }
 
 // NewCmdClusterKubeconfig returns `berth dev cluster kubeconfig`.

@@ -25,7 +25,7 @@ func TestDevClusterUpIsIdempotentAndDownStopsEverything(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "cluster")
 	t.Cleanup(func() { devcluster.Down(context.Background(), state, nil) })
 
-	out, progress, err := run(t, "dev", "cluster", "up", "--state-dir", state)
+	out, progress, err := run(t, "dev", "cluster", "up", "--state-dir", state, "--real-node=off")
 	if err != nil {
 		t.Fatalf("up: %v\n%s", err, progress)
 	}
@@ -38,7 +38,7 @@ func TestDevClusterUpIsIdempotentAndDownStopsEverything(t *testing.T) {
 		}
 	}
 
-	out, _, err = run(t, "dev", "cluster", "up", "--state-dir", state)
+	out, _, err = run(t, "dev", "cluster", "up", "--state-dir", state, "--real-node=off")
 	if err != nil || !strings.Contains(out, "already running") || !strings.Contains(out, "nothing to do") {
 		t.Fatalf("second up: err %v, output:\n%s", err, out)
 	}

@@ -16,6 +16,9 @@ import (
 // Programs are the binaries a dev cluster runs, in start order.
 var Programs = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
+// Tools are the other binaries of a build: kubectl, and the real node's kubelet and kube-proxy.
+var Tools = []string{"kubectl", "kubelet", "kube-proxy"}
+
 // BuildScript is the path of the script, relative to a berth checkout, that builds the
 // binaries into the cache and prints their directory.
 const BuildScript = "tools/kube/build.sh"
@@ -83,7 +86,7 @@ func OpenBinaries(dir string) (Binaries, error) {
 	if err != nil {
 		return b, fmt.Errorf("read build manifest of %s: %w", dir, err)
 	}
-	for _, p := range append(Programs, "kubectl") {
+	for _, p := range append(append([]string{}, Programs...), Tools...) {
 		path := b.Path(p)
 		fi, err := os.Stat(path)
 		switch {

@@ -38,6 +38,14 @@ type Options struct {
 	TieToParent bool
 	// Timeout bounds the whole start; 0 means two minutes.
 	Timeout time.Duration
+	// Node says whether a real node starts beside the simulated ones.
+	Node NodeMode
+	// NodeBinaries are the real node's programs (ResolveNodeBinaries).
+	NodeBinaries NodeBinaries
+	// NodeLockWait is how long to wait for another cluster's real node to stop; 0 does not wait.
+	NodeLockWait time.Duration
+	// IngressPort is the ingress controller's port on 127.0.0.1; 0 picks a free one.
+	IngressPort int
 }
 
 // serviceIP is the first address of the service range, the in-cluster API server address.
@@ -91,6 +99,18 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	if err := os.RemoveAll(o.StateDir); err != nil {
 		return nil, false, err
 	}
+	var node *nodeRun
+	if o.Node != NodeOff {
+		node, err = claimNode(ctx, o)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	bindIP := "127.0.0.1"
+	if node != nil {
+		bindIP = nodeIP
+		node.ingressPort = o.IngressPort
+	}
 	for _, d := range []string{"logs", "etcd", "pki"} {
 		if err := os.MkdirAll(filepath.Join(o.StateDir, d), 0o700); err != nil {
 			return nil, false, err
@@ -98,7 +118,7 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	}
 	st := &State{
 		Dir:        o.StateDir,
-		Server:     "https://127.0.0.1:" + strconv.Itoa(apiPort),
+		Server:     "https://" + bindIP + ":" + strconv.Itoa(apiPort),
 		Kubeconfig: filepath.Join(o.StateDir, "kubeconfig"),
 		Binaries:   o.Binaries.Dir,
 		Ports:      ports,
@@ -111,8 +131,15 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 		if err != nil {
 			// Leave nothing running after a failed start; keep the logs for the error's reader.
 			stopAll(context.WithoutCancel(ctx), st.Processes, io.Discard)
+			if node != nil {
+				node.record.Processes = nodeProcesses(st.Processes)
+				if cerr := cleanupHost(context.WithoutCancel(ctx), node.record, io.Discard); cerr != nil {
+					err = fmt.Errorf("%w (and cleaning up the real node: %v)", err, cerr)
+				}
+			}
 			os.Remove(filepath.Join(o.StateDir, stateFile))
 		}
+		node.release()
 	}()
 
 	step := func(format string, args ...any) func() {
@@ -122,7 +149,11 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	}
 
 	done := step("generating certificates in %s ...", filepath.Join(o.StateDir, "pki"))
-	pk, err := generatePKI(filepath.Join(o.StateDir, "pki"), serviceIP)
+	var extraIPs []net.IP
+	if node != nil {
+		extraIPs = append(extraIPs, net.ParseIP(nodeIP))
+	}
+	pk, err := generatePKI(filepath.Join(o.StateDir, "pki"), serviceIP, extraIPs...)
 	if err != nil {
 		return nil, false, fmt.Errorf("generate certificates: %w", err)
 	}
@@ -155,9 +186,13 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := r.start("kube-apiserver", []string{
+	apiArgs, err := apiServerNodeArgs(node, pk)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := r.start("kube-apiserver", append([]string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--bind-address=" + bindIP, "--advertise-address=" + bindIP,
 		"--secure-port=" + strconv.Itoa(apiPort),
 		"--tls-cert-file=" + pk.ServingCert, "--tls-private-key-file=" + pk.ServKey,
 		"--client-ca-file=" + pk.CACert,
@@ -166,11 +201,9 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 		"--service-account-signing-key-file=" + pk.SAPrivate,
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=Node,RBAC",
-		// The default reconciler rejects a loopback advertise address.
-		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--profiling=false",
-	}, func() error { return httpOK(ctx, client, st.Server+"/readyz") }); err != nil {
+	}, apiArgs...), func() error { return httpOK(ctx, client, st.Server+"/readyz") }); err != nil {
 		return nil, false, err
 	}
 	done()
@@ -232,7 +265,65 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 		return nil, false, err
 	}
 	done()
+	if node != nil {
+		if err := r.startNode(node, pk, step); err != nil {
+			return nil, false, err
+		}
+	}
 	return st, true, nil
+}
+
+// claimNode checks that the machine can run a real node and takes it. With NodeAuto, a
+// machine that cannot, or whose node another cluster holds, gets no real node and a line
+// on Progress saying why.
+func claimNode(ctx context.Context, o Options) (*nodeRun, error) {
+	err := checkHost(o.Binaries, o.NodeBinaries)
+	var node *nodeRun
+	if err == nil {
+		node, err = claimHost(ctx, o, o.StateDir)
+	}
+	if err == nil {
+		return node, nil
+	}
+	if node != nil {
+		if cerr := cleanupHost(context.WithoutCancel(ctx), node.record, io.Discard); cerr != nil {
+			err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
+		}
+		node.release()
+	}
+	var unavailable *NodeUnavailableError
+	var busy *NodeBusyError
+	if o.Node == NodeAuto && (errors.As(err, &unavailable) || errors.As(err, &busy)) {
+		fmt.Fprintf(o.Progress, "no real node: %v; pods are simulated only\n", err)
+		return nil, nil
+	}
+	return nil, err
+}
+
+// apiServerNodeArgs are the API server's flags for a real node: it listens on the pod
+// bridge (so pods reach it through the kubernetes Service), publishes that address as the
+// Service's endpoint, and talks to the kubelet with a client certificate, checking the
+// kubelet's serving certificate. Without a node it listens on loopback only.
+func apiServerNodeArgs(node *nodeRun, pk *pki) ([]string, error) {
+	if node == nil {
+		// The default endpoint reconciler rejects a loopback advertise address.
+		return []string{"--endpoint-reconciler-type=none"}, nil
+	}
+	cert, key, err := pk.clientCert(filepath.Dir(pk.CACert), "apiserver-kubelet-client", kubeletClientUser)
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		"--kubelet-client-certificate=" + cert, "--kubelet-client-key=" + key,
+		"--kubelet-certificate-authority=" + pk.CACert,
+		"--kubelet-preferred-address-types=InternalIP",
+	}, nil
+}
+
+func (n *nodeRun) release() {
+	if n != nil {
+		n.lock.release()
+	}
 }
 
 // runner starts components and waits on them, failing fast when one exits.
@@ -245,8 +336,14 @@ type runner struct {
 }
 
 func (r *runner) start(name string, args []string, ready func() error) error {
-	p, exited, err := startProcess(name, r.o.Binaries.Path(name), args,
-		filepath.Join(r.st.Dir, "logs", name+".log"), r.o.TieToParent)
+	return r.startSpec(procSpec{Name: name, Binary: r.o.Binaries.Path(name), Args: args}, ready)
+}
+
+// startSpec starts s, logging to logs/<name>.log, and waits until ready succeeds.
+func (r *runner) startSpec(s procSpec, ready func() error) error {
+	s.Log = filepath.Join(r.st.Dir, "logs", s.Name+".log")
+	s.TieToParent = r.o.TieToParent
+	p, exited, err := spawn(s)
 	if err != nil {
 		return err
 	}
@@ -303,6 +400,11 @@ func Down(ctx context.Context, stateDir string, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
 	}
+	if st.Node != nil {
+		if err := stopNode(ctx, st, progress); err != nil {
+			return err
+		}
+	}
 	if err := stopAll(ctx, st.Processes, progress); err != nil {
 		return err
 	}
@@ -345,7 +447,19 @@ type Status struct {
 	Kubeconfig string            `json:"kubeconfig"`
 	Ready      bool              `json:"ready"`
 	Components []ComponentStatus `json:"components"`
-	StartedAt  time.Time         `json:"startedAt"`
+	// Nodes are the cluster's nodes as the API server has them (none when it does not answer).
+	Nodes []NodeStatus `json:"nodes"`
+	// RealNode is the real node's registry, ingress and scheduling values; nil without one.
+	RealNode  *NodeState `json:"realNode,omitempty"`
+	StartedAt time.Time  `json:"startedAt"`
+}
+
+// NodeStatus is one node of a cluster.
+type NodeStatus struct {
+	Name string `json:"name"`
+	// Kind is "real" (a kubelet running containers) or "simulated" (kwok).
+	Kind  string `json:"kind"`
+	Ready bool   `json:"ready"`
 }
 
 // GetStatus reports on the cluster in stateDir; ErrNotRunning when there is none.
@@ -359,12 +473,35 @@ func GetStatus(ctx context.Context, stateDir string) (*Status, error) {
 		s.Components = append(s.Components, ComponentStatus{Name: p.Name, PID: p.PID, Running: p.alive(), Log: p.Log})
 	}
 	s.Ready = st.healthy(ctx)
+	s.RealNode = st.Node
+	if cs, err := st.CoreClient(); err == nil {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if list, err := cs.Nodes().List(lctx, metav1.ListOptions{}); err == nil {
+			for _, n := range list.Items {
+				ns := NodeStatus{Name: n.Name, Kind: "real"}
+				if n.Annotations[NodeAnnotation] == "fake" {
+					ns.Kind = "simulated"
+				}
+				for _, c := range n.Status.Conditions {
+					if c.Type == corev1.NodeReady {
+						ns.Ready = c.Status == corev1.ConditionTrue
+					}
+				}
+				s.Nodes = append(s.Nodes, ns)
+			}
+		}
+	}
 	return s, nil
 }
 
 // healthy reports whether every component runs and the API server answers /readyz.
 func (s *State) healthy(ctx context.Context) bool {
-	if len(s.Processes) != len(Programs) {
+	want := len(Programs)
+	if s.Node != nil {
+		want += len(nodeComponents)
+	}
+	if len(s.Processes) != want {
 		return false
 	}
 	for _, p := range s.Processes {
@@ -372,6 +509,11 @@ func (s *State) healthy(ctx context.Context) bool {
 			return false
 		}
 	}
+	return s.apiAnswers(ctx)
+}
+
+// apiAnswers reports whether the API server answers /readyz.
+func (s *State) apiAnswers(ctx context.Context) bool {
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
 	if err != nil {
 		return false

@@ -32,7 +32,7 @@ func fakeBinaries(t *testing.T, edit func(bin string, sizes map[string]int64)) d
 	must(t, os.MkdirAll(bin, 0o755))
 	must(t, os.Symlink(real.StagesDir(), filepath.Join(dir, "stages")))
 	sizes := map[string]int64{}
-	for _, p := range append(devcluster.Programs, "kubectl") {
+	for _, p := range append(append([]string{}, devcluster.Programs...), devcluster.Tools...) {
 		must(t, os.Symlink(real.Path(p), filepath.Join(bin, p)))
 		fi, err := os.Stat(real.Path(p))
 		must(t, err)

@@ -24,13 +24,18 @@ type pki struct {
 	SAPublic, SAPrivate  string
 	caPEM, adminCertPEM  []byte
 	adminKeyPEM          []byte
+	// ca and caKey sign the real node's certificates after the control plane's.
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
 }
 
 // certValidity is long enough for a developer's cluster to outlive a laptop's uptime and
 // short enough that a leaked state directory is not a permanent credential.
 const certValidity = 365 * 24 * time.Hour
 
-func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
+// generatePKI makes the cluster's CA and the control plane's certificates; the API server's
+// serving certificate is valid for 127.0.0.1, the in-cluster service IP and extraIPs.
+func generatePKI(dir string, serviceIP net.IP, extraIPs ...net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -63,6 +68,7 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.ca, p.caKey = caCert, caKey
 	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	if err := writeCert(p.CACert, caDER); err != nil {
 		return nil, err
@@ -80,7 +86,7 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), serviceIP},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), serviceIP}, extraIPs...),
 	}
 	if _, _, err := issue(serving, caCert, caKey, p.ServingCert, p.ServKey); err != nil {
 		return nil, fmt.Errorf("create API server certificate: %w", err)
@@ -115,6 +121,44 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// clientCert issues a client certificate for user cn in groups orgs, at dir/name.{crt,key}.
+func (p *pki) clientCert(dir, name, cn string, orgs ...string) (certPath, keyPath string, err error) {
+	now := time.Now().Add(-time.Minute)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
+		NotBefore:    now,
+		NotAfter:     now.Add(certValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	certPath, keyPath = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if _, _, err := issue(tmpl, p.ca, p.caKey, certPath, keyPath); err != nil {
+		return "", "", fmt.Errorf("create %s certificate: %w", name, err)
+	}
+	return certPath, keyPath, nil
+}
+
+// servingCert issues a server certificate for cn at ips, at dir/name.{crt,key}.
+func (p *pki) servingCert(dir, name, cn string, ips ...net.IP) (certPath, keyPath string, err error) {
+	now := time.Now().Add(-time.Minute)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    now,
+		NotAfter:     now.Add(certValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{cn},
+		IPAddresses:  ips,
+	}
+	certPath, keyPath = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if _, _, err := issue(tmpl, p.ca, p.caKey, certPath, keyPath); err != nil {
+		return "", "", fmt.Errorf("create %s certificate: %w", name, err)
+	}
+	return certPath, keyPath, nil
 }
 
 // issue signs tmpl with the CA, writes the pair to disk and returns both PEM encodings.

@@ -26,27 +26,51 @@ type Process struct {
 // started it, with output appended to logPath. With tieToParent it dies with this process
 // instead, which is what tests want when they are killed.
 func startProcess(name, binary string, args []string, logPath string, tieToParent bool) (Process, <-chan error, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	return spawn(procSpec{Name: name, Binary: binary, Args: args, Log: logPath, TieToParent: tieToParent})
+}
+
+// procSpec is a program to start.
+type procSpec struct {
+	Name   string
+	Binary string // the program: argv[0] of the running process
+	Args   []string
+	// Wrap is a command that execs Binary with Args (nsenter into the node's mount namespace).
+	Wrap []string
+	// Env is added to this process's environment.
+	Env []string
+	// Files are inherited as fds 3, 4, ... (the machine's node lock).
+	Files       []*os.File
+	Log         string
+	TieToParent bool
+}
+
+func spawn(s procSpec) (Process, <-chan error, error) {
+	logf, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return Process{}, nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(binary, args...)
+	argv := append(append(append([]string{}, s.Wrap...), s.Binary), s.Args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.Dir = filepath.Dir(logPath)
+	cmd.Dir = filepath.Dir(s.Log)
+	cmd.ExtraFiles = s.Files
+	if len(s.Env) > 0 {
+		cmd.Env = append(os.Environ(), s.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if tieToParent {
+	if s.TieToParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if err := cmd.Start(); err != nil {
 		return Process{}, nil, fmt.Errorf("start %s: %w (is %s a valid program for this machine? rebuild it with %s)",
-			name, err, binary, BuildScript)
+			s.Name, err, argv[0], BuildScript)
 	}
 	exited := make(chan error, 1)
 	// Reap the child while this process lives; afterwards init does.
 	go func() { exited <- cmd.Wait(); close(exited) }()
-	return Process{Name: name, PID: cmd.Process.Pid, Binary: binary, Log: logPath}, exited, nil
+	return Process{Name: s.Name, PID: cmd.Process.Pid, Binary: s.Binary, Log: s.Log}, exited, nil
 }
 
 // alive reports whether p still runs the program it was started as. Checking the
