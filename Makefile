@@ -1,5 +1,6 @@
 # The README's two commands: `make run` and `make test`. Everything they need is set up by
-# scripts/deps.sh (missing system packages) and tools/kube/build.sh (the Kubernetes binaries).
+# scripts/deps.sh (missing system packages), tools/kube/build.sh (the Kubernetes binaries)
+# and tools/node/build.sh (the real node's registry, CoreDNS, Traefik, crictl and pause).
 GO      ?= go
 BIN     := bin/berth
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,7 +9,7 @@ LDFLAGS := -X github.com/berth-dev/berth/internal/buildinfo.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 20s
 
-.PHONY: all build run stop test bench screenshots kube deps vet clean
+.PHONY: all build run stop test bench screenshots kube node deps vet clean
 
 all: build
 
@@ -20,9 +21,10 @@ build:
 deps:
 	@scripts/deps.sh
 
-## kube: build (or reuse from the cache) the local Kubernetes binaries
+## kube: build (or reuse from the cache) the local Kubernetes binaries and the real node's
+## programs, side by side (they share the cores and the Go build cache)
 kube: deps
-	@tools/kube/build.sh >/dev/null
+	@tools/kube/build.sh >/dev/null & kube=$$!; tools/node/build.sh >/dev/null; node=$$?; wait $$kube && exit $$node
 
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
 run: build kube

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make run` and `make stop`: a newcomer's whole local Berth in one command.
 #
-#   scripts/run.sh        start (or reuse) the dev cluster and a `berth server` on SQLite, create
-#                         the environment `dev` and the team `demo`, deploy examples/hello,
-#                         and print the dashboard's address, the admin token and what to try
+#   scripts/run.sh        start (or reuse) the dev cluster (with its real node where the machine
+#                         allows it) and a `berth server` on SQLite, create the environment
+#                         `dev` (its pods land on the real node) and the team `demo`, build
+#                         examples/hello into an image in the cluster's registry, deploy it,
+#                         and print the dashboard's address, the admin token, what to try and
+#                         the app's URL, with its answer through the ingress
 #   scripts/run.sh stop   stop that server (by its recorded pid), then the dev cluster
 #
 # Run it again and it reuses what runs: the cluster, the server (if its pid is still a
@@ -19,6 +22,9 @@
 #   BERTH_RUN_DIR    the server's run directory: data/ (SQLite), server.log, server.pid,
 #                    admin-token and secrets.key (default: $BERTH_STATE_DIR/run)
 #   BERTH_RUN_PORT   the server's port on 127.0.0.1 (default: 8080)
+#   BERTH_REAL_NODE  auto (default): the dev cluster runs a real node when the machine allows
+#                    it; on: fail without one; off: simulated pods only
+#   BERTH_REAL_NODE_WAIT  how long to wait for another cluster's real node (default 0s)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +34,8 @@ state_dir=${BERTH_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/berth}
 run_dir=${BERTH_RUN_DIR:-$state_dir/run}
 [[ $run_dir == /* ]] || run_dir=$PWD/$run_dir
 port=${BERTH_RUN_PORT:-8080}
+real_node=${BERTH_REAL_NODE:-auto}
+real_node_wait=${BERTH_REAL_NODE_WAIT:-0s}
 url=http://127.0.0.1:$port
 manifest=$root/examples/hello/berth.yaml
 env_name=dev team=demo app=hello
@@ -215,12 +223,19 @@ cmd_up() {
   step "dev cluster (berth dev cluster up)"
   tmp_out=$(mktemp)
   trap 'rm -f "$tmp_out"' EXIT
-  if ! "$bin" dev cluster up 2>&1 >"$tmp_out" | indent; then
+  if ! "$bin" dev cluster up --real-node "$real_node" --real-node-wait "$real_node_wait" 2>&1 >"$tmp_out" | indent; then
     indent <"$tmp_out"
     die "the dev cluster did not start; its logs are in $state_dir/dev-cluster/logs"
   fi
   kubeconfig=$("$bin" dev cluster kubeconfig)
-  step_done "$(head -n 1 "$tmp_out")"
+  local status ingress="" selector="" toleration=""
+  status=$("$bin" dev cluster status -o json)
+  if [[ $(jq -r '.realNode != null' <<<"$status") == true ]]; then
+    ingress=$(jq -r .realNode.ingress <<<"$status")
+    selector=$(jq -r .realNode.label <<<"$status")
+    toleration=$(jq -r .realNode.taint <<<"$status")
+  fi
+  step_done "$(head -n 1 "$tmp_out")${ingress:+; real node with ingress on $ingress}"
 
   # 2. The server. Its admin token is made once and kept, so every run can print it.
   step "berth server on $url"
@@ -262,8 +277,10 @@ cmd_up() {
     step_done "exists"
     ;;
   404)
-    "$bin" envs create "$env_name" --kubeconfig "$kubeconfig" >/dev/null
-    step_done "created; team $team's apps deploy to namespace $team-$env_name"
+    local sched=()
+    [[ -z $selector ]] || sched=(--node-selector "$selector" --toleration "$toleration")
+    "$bin" envs create "$env_name" --kubeconfig "$kubeconfig" "${sched[@]}" >/dev/null
+    step_done "created; team $team's apps deploy to namespace $team-$env_name${selector:+, on the real node}"
     ;;
   *) die "GET /api/v1/envs/$env_name failed; see $log_file" ;;
   esac
@@ -278,7 +295,17 @@ cmd_up() {
   *) die "GET /api/v1/teams/$team failed; see $log_file" ;;
   esac
 
-  # 4. The example app. A deploy of an unchanged manifest would only add a deploy to the
+  # 4. The example app's image, into the cluster's registry (the same source gives the same
+  # digest, so an unchanged app pushes nothing new).
+  if [[ -n $ingress ]]; then
+    step "image of examples/hello (berth dev image build)"
+    local ref
+    ref=$("$bin" dev image build "$root/examples/hello" -t "hello:$(hello_version)" 2> >(indent >&2)) ||
+      die "building the image of examples/hello failed (see above)"
+    step_done "$ref"
+  fi
+
+  # 5. The example app. A deploy of an unchanged manifest would only add a deploy to the
   # history: skip it when the running deploy is of this very manifest and the app is live
   # as deployed. A restarted cluster (empty), an edited manifest or drift deploy again.
   step "app $app (${manifest#"$root"/}) in $env_name"
@@ -291,7 +318,13 @@ cmd_up() {
     step_done "deployed"
   fi
 
-  local shown_bin=${bin#"$root"/}
+  local shown_bin=${bin#"$root"/} answer=""
+  local host=$app.$team.$env_name.localhost
+  if [[ -n $ingress ]]; then
+    step "GET http://$host:${ingress##*:}/ (through the ingress)"
+    answer=$(wait_answer "$host" "$ingress") || die "examples/hello did not answer through the ingress: $answer"
+    step_done "answered"
+  fi
   cat <<EOF
 
 Berth is running ($(seconds_since "$t0")s).
@@ -309,6 +342,42 @@ Try it:
 
 Stop the server and the cluster with \`$stop_cmd\`; the server's data stays in $data_dir.
 EOF
+  if [[ -n $ingress ]]; then
+    cat <<EOF
+
+examples/hello runs on the real node and answers at
+
+  http://$host:${ingress##*:}/
+
+  \$ curl http://$host:${ingress##*:}/
+$(sed 's/^/  /' <<<"$answer")
+EOF
+  else
+    echo
+    echo "This machine runs no real node (see the dev cluster's step above): examples/hello's pods are simulated and answer nothing."
+  fi
+}
+
+# hello_version prints the version examples/hello/berth.yaml deploys by default.
+hello_version() {
+  "$bin" render -f "$manifest" --env "$env_name" -o json | jq -r '[.items[] | select(.kind == "Deployment")][0].spec.template.spec.containers[0].image | split(":") | last'
+}
+
+# wait_answer HOST ADDR polls the app through the ingress until it answers 200 (a route
+# appears a moment after its Ingress) and prints the answer.
+wait_answer() {
+  local deadline=$((SECONDS + 60)) out
+  while :; do
+    if out=$(curl -fsS --max-time 5 --resolve "$1:${2##*:}:127.0.0.1" "http://$1:${2##*:}/" 2>&1); then
+      echo "$out"
+      return 0
+    fi
+    ((SECONDS < deadline)) || {
+      echo "$out"
+      return 1
+    }
+    sleep 0.2
+  done
 }
 
 # deployed_unchanged succeeds when the app's current deploy in the environment is the

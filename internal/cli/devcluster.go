@@ -72,6 +72,7 @@ type ClusterUpOptions struct {
 	IngressPort   int
 	Nodes         int
 	RealNode      string
+	RealNodeWait  time.Duration
 	Timeout       time.Duration
 }
 
@@ -107,6 +108,7 @@ func NewCmdClusterUp(co *ClusterOptions, runF func(*ClusterUpOptions) error) *co
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "API server port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().IntVar(&o.Nodes, "nodes", 1, "number of simulated nodes")
 	cmd.Flags().StringVar(&o.RealNode, "real-node", "auto", "start a real node: auto (when the machine allows it and no other cluster has it), on (or fail), off")
+	cmd.Flags().DurationVar(&o.RealNodeWait, "real-node-wait", 0, "how long to wait for another cluster's real node to stop (0: do not wait)")
 	cmd.Flags().IntVar(&o.IngressPort, "ingress-port", 0, "the ingress controller's HTTP port on 127.0.0.1 (0 picks a free one)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
 	return cmd
@@ -118,6 +120,9 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 	}
 	if o.APIServerPort < 0 || o.APIServerPort > 65535 {
 		return &UsageError{Err: fmt.Errorf("--apiserver-port must be between 0 and 65535, not %d", o.APIServerPort)}
+	}
+	if o.RealNodeWait < 0 {
+		return &UsageError{Err: fmt.Errorf("--real-node-wait must not be negative")}
 	}
 	if o.IngressPort < 0 || o.IngressPort > 65535 {
 		return &UsageError{Err: fmt.Errorf("--ingress-port must be between 0 and 65535, not %d", o.IngressPort)}
@@ -145,7 +150,7 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 	st, started, err := devcluster.Up(ctx, devcluster.Options{
 		StateDir: o.StateDir, Binaries: bins, APIServerPort: o.APIServerPort, Nodes: o.Nodes,
 		Progress: o.IO.ErrOut, Timeout: o.Timeout,
-		Node: mode, NodeBinaries: nodeBins, IngressPort: o.IngressPort,
+		Node: mode, NodeBinaries: nodeBins, IngressPort: o.IngressPort, NodeLockWait: o.RealNodeWait,
 	})
 	if err != nil {
 		return err

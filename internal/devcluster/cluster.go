@@ -81,6 +81,8 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 			return nil, false, err
 		}
 	}
+	// Waiting for another cluster's real node is not part of the start's time.
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
@@ -101,7 +103,7 @@ func Up(ctx context.Context, o Options) (_ *State, started bool, err error) {
 	}
 	var node *nodeRun
 	if o.Node != NodeOff {
-		node, err = claimNode(ctx, o)
+		node, err = claimNode(parent, o)
 		if err != nil {
 			return nil, false, err
 		}

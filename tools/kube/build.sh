@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local Kubernetes control plane that `berth dev cluster` runs — kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd and kwok — from the Go module proxy,
+# Builds the local Kubernetes that `berth dev cluster` runs — kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, and the real node's kubelet
+# and kube-proxy — from the Go module proxy,
 # at the versions pinned in this module's go.mod, into
 #   ${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/berth}/kube/<versions>/{bin,stages}
 # and prints that directory on stdout. A complete build is reused; a new one happens only
@@ -9,6 +10,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
+. "$here/../progress.sh"
 export GOFLAGS=-mod=mod
 # The build links ~500 MB of programs; one go build shares the compiled libraries.
 
@@ -61,7 +63,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean"
 done
 start=$SECONDS
-if ! go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
+if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
@@ -69,7 +71,7 @@ if ! go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
   k8s.io/kubernetes/cmd/kubelet \
   k8s.io/kubernetes/cmd/kube-proxy \
   sigs.k8s.io/kwok/cmd/kwok \
-  go.etcd.io/etcd/server/v3 >&2; then
+  go.etcd.io/etcd/server/v3 2>&1 | go_progress kube; then
   echo "tools/kube: go build failed (see the compiler output above); nothing was cached" >&2
   rm -rf "$tmp"
   exit 1
