@@ -42,8 +42,8 @@ func deployEnv(t testing.TB) (*serverProc, string, string) {
 
 // shopEnv creates team shop and environment staging on srv, in a namespace of this test on
 // the test cluster (deleted at the end), and writes manifest to a file; it returns the
-// file's path and the namespace.
-func shopEnv(t testing.TB, srv *serverProc, manifest string) (string, string) {
+// file's path and the namespace. envFlags are more flags of `berth envs create`.
+func shopEnv(t testing.TB, srv *serverProc, manifest string, envFlags ...string) (string, string) {
 	t.Helper()
 	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
 	if len(ns) > 50 {
@@ -51,7 +51,7 @@ func shopEnv(t testing.TB, srv *serverProc, manifest string) (string, string) {
 	}
 	for _, args := range [][]string{
 		{"teams", "create", "shop"},
-		{"envs", "create", "staging", "--kubeconfig", kubetest.Kubeconfig(t), "--namespace-template", ns},
+		append([]string{"envs", "create", "staging", "--kubeconfig", kubetest.Kubeconfig(t), "--namespace-template", ns}, envFlags...),
 	} {
 		if out, code := runBerth(t, srv, args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)

@@ -58,6 +58,7 @@ func routeCases() map[string]routeCase {
 		"listEnvironments":  {"GET", "/api/v1/envs", nil, anyone, 200},
 		"getEnvironment":    {"GET", "/api/v1/envs/staging", nil, anyone, 200},
 		"createEnvironment": {"POST", "/api/v1/envs", body(apiv1.CreateEnvironment{Name: "prod", InCluster: true}), global, 201},
+		"updateEnvironment": {"PATCH", "/api/v1/envs/staging", body(apiv1.UpdateEnvironment{NodeSelector: &map[string]string{"zone": "eu-1"}}), global, 200},
 		"deleteEnvironment": {"DELETE", "/api/v1/envs/old", nil, global, 204},
 		"listAudit":         {"GET", "/api/v1/audit?team=alpha", nil, viewer, 200},
 		"verifyAudit":       {"GET", "/api/v1/audit/verify", nil, global, 200},

@@ -8,6 +8,7 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/service"
 )
 
 // apiRoutes is the whole REST API: every route, its documentation and its handler.
@@ -67,6 +68,8 @@ func (s *Server) apiRoutes() []route {
 			auth: true, global: authz.EnvManage, body: apiv1.CreateEnvironment{}, response: apiv1.Environment{}, status: 201, handle: s.createEnv},
 		{method: "GET", path: v1 + "/envs/{env}", id: "getEnvironment", summary: "One environment",
 			auth: true, response: apiv1.Environment{}, handle: s.getEnv},
+		{method: "PATCH", path: v1 + "/envs/{env}", id: "updateEnvironment", summary: "Change an environment's scheduling defaults (global admins)",
+			auth: true, global: authz.EnvManage, body: apiv1.UpdateEnvironment{}, response: apiv1.Environment{}, handle: s.updateEnv},
 		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
 			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
 
@@ -302,6 +305,7 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	e, err := s.svc.CreateEnvironment(r.Context(), p, berth.Environment{
 		Name: in.Name, Kubeconfig: in.Kubeconfig, Context: in.Context, InCluster: in.InCluster,
 		NamespaceTemplate: in.NamespaceTemplate, Protected: in.Protected, AllowedDeployers: in.AllowedDeployers,
+		Scheduling: berth.Scheduling{NodeSelector: in.NodeSelector, Tolerations: apiv1.ToTolerations(in.Tolerations)},
 	})
 	if err != nil {
 		return err
@@ -311,6 +315,23 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 
 func (s *Server) getEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	e, err := s.svc.GetEnvironment(r.Context(), p, r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromEnvironment(e))
+}
+
+func (s *Server) updateEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.UpdateEnvironment
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	ch := service.EnvironmentChange{NodeSelector: in.NodeSelector}
+	if in.Tolerations != nil {
+		ts := apiv1.ToTolerations(*in.Tolerations)
+		ch.Tolerations = &ts
+	}
+	e, err := s.svc.UpdateEnvironment(r.Context(), p, r.PathValue("env"), ch)
 	if err != nil {
 		return err
 	}

@@ -294,6 +294,19 @@ func (c *Client) CreateEnvironment(ctx context.Context, in apiv1.CreateEnvironme
 	return out, c.do(ctx, "POST", "/api/v1/envs", nil, in, &out)
 }
 
+// Environment returns one environment.
+func (c *Client) Environment(ctx context.Context, name string) (apiv1.Environment, error) {
+	var out apiv1.Environment
+	return out, c.do(ctx, "GET", "/api/v1/envs/"+esc(name), nil, nil, &out)
+}
+
+// UpdateEnvironment changes an environment's scheduling defaults: each field of in that is
+// not nil replaces the environment's.
+func (c *Client) UpdateEnvironment(ctx context.Context, name string, in apiv1.UpdateEnvironment) (apiv1.Environment, error) {
+	var out apiv1.Environment
+	return out, c.do(ctx, "PATCH", "/api/v1/envs/"+esc(name), nil, in, &out)
+}
+
 // DeleteEnvironment removes an environment.
 func (c *Client) DeleteEnvironment(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/api/v1/envs/"+esc(name), nil, nil, nil)

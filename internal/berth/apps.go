@@ -36,6 +36,7 @@ const DefaultNamespaceTemplate = "{team}-{env}"
 // Environment is a place apps are deployed to: a cluster, reached through a kubeconfig
 // file and context on the server or from inside the cluster, and a namespace per team
 // (or app). Only admins, and the deployers in AllowedDeployers, deploy to a protected one.
+// Its Scheduling defaults go into every pod Berth renders for it.
 type Environment struct {
 	ID                int64
 	Name              string
@@ -45,6 +46,7 @@ type Environment struct {
 	NamespaceTemplate string // placeholders {team}, {env}, {app}
 	Protected         bool
 	AllowedDeployers  []string // user names, sorted
+	Scheduling        Scheduling
 	CreatedAt         time.Time
 }
 

@@ -2,18 +2,24 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // NewCmdEnvs returns `berth envs`.
 func NewCmdEnvs(f *Factory) *cobra.Command {
-	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsCreate(f, nil), NewCmdEnvsDelete(f, nil))
+	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsGet(f, nil),
+		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsDelete(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.
@@ -51,24 +57,102 @@ func envsListRun(ctx context.Context, o *EnvsListOptions) error {
 	if err != nil {
 		return err
 	}
-	return printList(o.IO, o.Output, es, []string{"NAME", "CLUSTER", "NAMESPACE", "PROTECTED"},
+	return printList(o.IO, o.Output, es, []string{"NAME", "CLUSTER", "NAMESPACE", "PROTECTED", "NODE-SELECTOR", "TOLERATIONS"},
 		func(e apiv1.Environment) []string {
-			cluster := "in-cluster"
-			if !e.InCluster {
-				cluster = e.Kubeconfig
-				if e.Context != "" {
-					cluster += " (" + e.Context + ")"
-				}
-			}
-			return []string{e.Name, cluster, e.NamespaceTemplate, strconv.FormatBool(e.Protected)}
+			return []string{e.Name, envCluster(e), e.NamespaceTemplate, strconv.FormatBool(e.Protected),
+				orDash(strings.Join(nodeSelectorText(e.NodeSelector), ",")), orDash(strings.Join(tolerationsText(e.Tolerations), ","))}
 		})
 }
 
-// EnvsCreateOptions are the inputs of `berth envs create`: the environment to define.
-type EnvsCreateOptions struct {
+func envCluster(e apiv1.Environment) string {
+	if e.InCluster {
+		return "in-cluster"
+	}
+	if e.Context != "" {
+		return e.Kubeconfig + " (" + e.Context + ")"
+	}
+	return e.Kubeconfig
+}
+
+// nodeSelectorText is a node selector as the flags take it: KEY=VALUE, sorted.
+func nodeSelectorText(sel map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(sel)) {
+		out = append(out, k+"="+sel[k])
+	}
+	return out
+}
+
+// tolerationsText is tolerations as the flags take them: KEY=VALUE:EFFECT or KEY:EFFECT.
+func tolerationsText(ts []apiv1.Toleration) []string {
+	var out []string
+	for _, t := range apiv1.ToTolerations(ts) {
+		out = append(out, t.String())
+	}
+	return out
+}
+
+// EnvsGetOptions are the inputs of `berth envs get`.
+type EnvsGetOptions struct {
 	IO        *IOStreams
 	APIClient func() (*apiclient.Client, error)
-	Env       apiv1.CreateEnvironment
+	Name      string
+	Output    string
+}
+
+// NewCmdEnvsGet returns `berth envs get`.
+func NewCmdEnvsGet(f *Factory, runF func(*EnvsGetOptions) error) *cobra.Command {
+	o := &EnvsGetOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "get NAME", Short: "Show an environment: its cluster, namespaces, protection and scheduling defaults",
+		Example: "  berth envs get staging\n  berth envs get staging -o json", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsGetRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsGetRun(ctx context.Context, o *EnvsGetOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	e, err := c.Environment(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, e)
+	}
+	return printFields(o.IO, [][2]string{
+		{"name", e.Name},
+		{"cluster", envCluster(e)},
+		{"namespaces", e.NamespaceTemplate},
+		{"protected", strconv.FormatBool(e.Protected)},
+		{"allowed deployers", orDash(strings.Join(e.AllowedDeployers, ", "))},
+		{"node selector", orDash(strings.Join(nodeSelectorText(e.NodeSelector), ", "))},
+		{"tolerations", orDash(strings.Join(tolerationsText(e.Tolerations), ", "))},
+		{"created", ago(o.IO, e.CreatedAt)},
+	})
+}
+
+// EnvsCreateOptions are the inputs of `berth envs create`: the environment to define, and
+// its scheduling defaults as the flags give them (KEY=VALUE; KEY=VALUE:EFFECT or KEY:EFFECT).
+type EnvsCreateOptions struct {
+	IO           *IOStreams
+	APIClient    func() (*apiclient.Client, error)
+	Env          apiv1.CreateEnvironment
+	NodeSelector []string
+	Tolerations  []string
 }
 
 // NewCmdEnvsCreate returns `berth envs create`.
@@ -76,9 +160,20 @@ func NewCmdEnvsCreate(f *Factory, runF func(*EnvsCreateOptions) error) *cobra.Co
 	o := &EnvsCreateOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
 		Use: "create NAME (--kubeconfig PATH [--context C] | --in-cluster)", Short: "Define an environment (global admins)",
+		Long: `Define an environment: the cluster Berth deploys to (a kubeconfig on the server's machine,
+or the server's own service account), the namespace each team's (or app's) apps get, and
+who may deploy to it.
+
+Scheduling defaults go into every pod Berth renders for the environment: --node-selector
+labels are merged into the pod's node selector, and --toleration tolerations are added to
+its tolerations. A toleration is written like the taint it tolerates: KEY=VALUE:EFFECT
+(operator Equal) or KEY:EFFECT (operator Exists, any value), with EFFECT one of
+NoSchedule, PreferNoSchedule or NoExecute. Change them later with ` + "`berth envs update`" + `.`,
 		Example: `  berth envs create staging --kubeconfig ~/.kube/config --context staging
   berth envs create production --kubeconfig /etc/berth/prod.kubeconfig --protected --allow-deployer release-bot
-  berth envs create local --kubeconfig $(berth dev cluster kubeconfig) --namespace-template '{team}-{app}-local'`,
+  berth envs create local --kubeconfig $(berth dev cluster kubeconfig) --namespace-template '{team}-{app}-local'
+  berth envs create dev --kubeconfig $(berth dev cluster kubeconfig) \
+      --node-selector berth.dev/real-node=true --toleration berth.dev/real-node=true:NoSchedule`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Env.Name = args[0]
@@ -95,19 +190,170 @@ func NewCmdEnvsCreate(f *Factory, runF func(*EnvsCreateOptions) error) *cobra.Co
 	fl.StringVar(&o.Env.NamespaceTemplate, "namespace-template", "", "namespace per app: {team}, {env} and {app} are replaced (default {team}-{env})")
 	fl.BoolVar(&o.Env.Protected, "protected", false, "only team admins and allowed deployers deploy here")
 	fl.StringArrayVar(&o.Env.AllowedDeployers, "allow-deployer", nil, "user allowed to deploy to a protected environment (repeatable)")
+	bindSchedulingFlags(cmd, &o.NodeSelector, &o.Tolerations)
 	return cmd
 }
 
 func envsCreateRun(ctx context.Context, o *EnvsCreateOptions) error {
+	in := o.Env
+	var err error
+	if len(o.NodeSelector) > 0 {
+		if in.NodeSelector, err = parseNodeSelector(o.NodeSelector); err != nil {
+			return err
+		}
+	}
+	if len(o.Tolerations) > 0 {
+		if in.Tolerations, err = parseTolerations(o.Tolerations); err != nil {
+			return err
+		}
+	}
 	c, err := o.APIClient()
 	if err != nil {
 		return err
 	}
-	e, err := c.CreateEnvironment(ctx, o.Env)
+	e, err := c.CreateEnvironment(ctx, in)
 	if err == nil {
-		fmt.Fprintf(o.IO.Out, "created environment %s (namespaces %s)\n", e.Name, e.NamespaceTemplate)
+		fmt.Fprintf(o.IO.Out, "created environment %s (namespaces %s%s)\n", e.Name, e.NamespaceTemplate, schedulingSummary(e))
 	}
 	return err
+}
+
+// EnvsUpdateOptions are the inputs of `berth envs update`: the scheduling defaults to set,
+// as the flags give them.
+type EnvsUpdateOptions struct {
+	IO              *IOStreams
+	APIClient       func() (*apiclient.Client, error)
+	Name            string
+	NodeSelector    []string
+	Tolerations     []string
+	ClearScheduling bool
+}
+
+// NewCmdEnvsUpdate returns `berth envs update`.
+func NewCmdEnvsUpdate(f *Factory, runF func(*EnvsUpdateOptions) error) *cobra.Command {
+	o := &EnvsUpdateOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "update NAME [--node-selector K=V]... [--toleration K=V:EFFECT]... [--clear-scheduling]",
+		Short: "Change an environment's scheduling defaults (global admins)",
+		Long: `Change the scheduling defaults Berth adds to every pod it renders for the environment.
+
+--node-selector, when given, replaces the whole node selector with the labels given;
+--toleration, when given, replaces all the tolerations with those given; what is not given
+stays. --clear-scheduling removes both first, so with it the flags given are all that is
+left. A toleration is written like the taint it tolerates: KEY=VALUE:EFFECT (operator
+Equal) or KEY:EFFECT (operator Exists, any value), with EFFECT one of NoSchedule,
+PreferNoSchedule or NoExecute.
+
+Apps get the new defaults at their next deploy that renders them: a deploy of a manifest
+or a revision, ` + "`berth deploy APP --env ENV --refresh`" + `, or
+` + "`berth redeploy team --team TEAM --env ENV --refresh`" + `. Rollbacks, and redeploys
+without --refresh, re-apply exactly what ran before.`,
+		Example: `  berth envs update dev --node-selector berth.dev/real-node=true --toleration berth.dev/real-node=true:NoSchedule
+  berth envs update gpu --toleration nvidia.com/gpu:NoSchedule --toleration dedicated=ml:NoExecute
+  berth envs update dev --clear-scheduling
+  berth envs update dev --clear-scheduling --node-selector kubernetes.io/os=linux`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsUpdateRun(cmd.Context(), o)
+		},
+	}
+	bindSchedulingFlags(cmd, &o.NodeSelector, &o.Tolerations)
+	cmd.Flags().BoolVar(&o.ClearScheduling, "clear-scheduling", false, "remove the node selector and tolerations (before setting those given)")
+	return cmd
+}
+
+func envsUpdateRun(ctx context.Context, o *EnvsUpdateOptions) error {
+	var in apiv1.UpdateEnvironment
+	if o.ClearScheduling {
+		in.NodeSelector, in.Tolerations = &map[string]string{}, &[]apiv1.Toleration{}
+	}
+	if len(o.NodeSelector) > 0 {
+		sel, err := parseNodeSelector(o.NodeSelector)
+		if err != nil {
+			return err
+		}
+		in.NodeSelector = &sel
+	}
+	if len(o.Tolerations) > 0 {
+		ts, err := parseTolerations(o.Tolerations)
+		if err != nil {
+			return err
+		}
+		in.Tolerations = &ts
+	}
+	if in.NodeSelector == nil && in.Tolerations == nil {
+		return &UsageError{Err: errors.New("nothing to change: give --node-selector, --toleration or --clear-scheduling")}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	e, err := c.UpdateEnvironment(ctx, o.Name, in)
+	if err != nil {
+		return err
+	}
+	summary := schedulingSummary(e)
+	if summary == "" {
+		summary = "; no scheduling defaults"
+	}
+	fmt.Fprintf(o.IO.Out, "updated environment %s (%s)\n", e.Name, strings.TrimPrefix(summary, "; "))
+	return nil
+}
+
+// bindSchedulingFlags adds the flags of an environment's scheduling defaults.
+func bindSchedulingFlags(cmd *cobra.Command, nodeSelector, tolerations *[]string) {
+	cmd.Flags().StringArrayVar(nodeSelector, "node-selector", nil, "KEY=VALUE: a label every pod's node must have (repeatable)")
+	cmd.Flags().StringArrayVar(tolerations, "toleration", nil, "KEY=VALUE:EFFECT or KEY:EFFECT: a taint every pod tolerates (repeatable)")
+}
+
+// parseNodeSelector reads --node-selector flags, checked as the server checks them.
+func parseNodeSelector(labels []string) (map[string]string, error) {
+	sel := map[string]string{}
+	for _, l := range labels {
+		k, v, err := berth.ParseLabel(l)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--node-selector %q: %w", l, err)}
+		}
+		if _, dup := sel[k]; dup {
+			return nil, &UsageError{Err: fmt.Errorf("--node-selector %q: %s is given twice", l, k)}
+		}
+		sel[k] = v
+	}
+	return sel, nil
+}
+
+// parseTolerations reads --toleration flags, checked as the server checks them.
+func parseTolerations(specs []string) ([]apiv1.Toleration, error) {
+	var seen []berth.Toleration
+	out := make([]apiv1.Toleration, 0, len(specs))
+	for _, s := range specs {
+		t, err := berth.ParseToleration(s)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--toleration %q: %w", s, err)}
+		}
+		if slices.Contains(seen, t) {
+			return nil, &UsageError{Err: fmt.Errorf("--toleration %q is given twice", s)}
+		}
+		seen = append(seen, t)
+		out = append(out, apiv1.Toleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
+	}
+	return out, nil
+}
+
+// schedulingSummary is "; node selector K=V; tolerations K:EFFECT", or "" without defaults.
+func schedulingSummary(e apiv1.Environment) string {
+	var out string
+	if sel := nodeSelectorText(e.NodeSelector); len(sel) > 0 {
+		out += "; node selector " + strings.Join(sel, ",")
+	}
+	if ts := tolerationsText(e.Tolerations); len(ts) > 0 {
+		out += "; tolerations " + strings.Join(ts, ",")
+	}
+	return out
 }
 
 // EnvsDeleteOptions are the inputs of `berth envs delete`.

@@ -17,6 +17,15 @@ func printTable(s *IOStreams, header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
+// printFields writes one record as "label: value" lines, the values aligned.
+func printFields(s *IOStreams, rows [][2]string) error {
+	tw := tabwriter.NewWriter(s.Out, 0, 4, 1, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, r[0]+":\t"+r[1])
+	}
+	return tw.Flush()
+}
+
 // ago formats a time for a table: relative in a terminal, RFC 3339 in a pipe.
 func ago(s *IOStreams, t time.Time) string {
 	if t.IsZero() {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/berth"
@@ -28,6 +29,8 @@ type fakeCluster struct {
 	// rollout decides each rollout by the image of the applied Deployment.
 	rollout func(ctx context.Context, image string) error
 	image   string
+	// pod is the pod template spec of the Deployment applied last.
+	pod map[string]any
 }
 
 func (f *fakeCluster) record(call string) {
@@ -54,8 +57,9 @@ func (f *fakeCluster) Apply(_ context.Context, namespace string, objs []*unstruc
 		if o.GetKind() == "Deployment" {
 			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
 			img, _, _ := unstructured.NestedString(cs[0].(map[string]any), "image")
+			pod, _, _ := unstructured.NestedMap(o.Object, "spec", "template", "spec")
 			f.mu.Lock()
-			f.image = img
+			f.image, f.pod = img, pod
 			f.mu.Unlock()
 		}
 	}
@@ -258,6 +262,76 @@ func TestEngineStagesInOrder(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Action != "deploy.finish" || evs[0].Outcome != berth.OutcomeSuccess ||
 		evs[0].Target != "app/shop/web/env/staging" {
 		t.Errorf("audit = %+v, %v; want one deploy.finish success", evs, err)
+	}
+}
+
+// TestEngineAppliesSchedulingDefaults: a deploy renders the environment's scheduling
+// defaults into the Deployment's pod template, applies and stores them; a change to the
+// defaults reaches the next deploy that renders, while a rollback re-applies what ran.
+func TestEngineAppliesSchedulingDefaults(t *testing.T) {
+	f := newEngineFixture(t)
+	setScheduling := func(sel map[string]string, ts []berth.Toleration) {
+		t.Helper()
+		err := f.st.Tx(t.Context(), func(tx *store.Tx) error {
+			if err := tx.SetNodeSelector(t.Context(), "staging", sel); err != nil {
+				return err
+			}
+			return tx.SetTolerations(t.Context(), "staging", ts)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	scheduling := func() (any, any) {
+		f.cluster.mu.Lock()
+		defer f.cluster.mu.Unlock()
+		return f.cluster.pod["nodeSelector"], f.cluster.pod["tolerations"]
+	}
+	realNode := []any{map[string]any{"key": "berth.dev/real-node", "operator": "Equal", "value": "true", "effect": "NoSchedule"}}
+
+	setScheduling(map[string]string{"berth.dev/real-node": "true"}, []berth.Toleration{
+		{Key: "berth.dev/real-node", Operator: berth.TolerationEqual, Value: "true", Effect: berth.EffectNoSchedule}})
+	first := f.deployNow(1, "registry.example.com/web:1", berth.DeployOptions{})
+	if first.State != berth.DeploySucceeded {
+		t.Fatalf("deploy %s: %s", first.State, first.Reason)
+	}
+	sel, tol := scheduling()
+	if diff := cmp.Diff(map[string]any{"berth.dev/real-node": "true"}, sel); diff != "" {
+		t.Errorf("applied nodeSelector (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(realNode, tol); diff != "" {
+		t.Errorf("applied tolerations (-want +got):\n%s", diff)
+	}
+	stored, err := f.st.Objects(t.Context(), first.ObjectsDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stored), `"nodeSelector":{"berth.dev/real-node":"true"}`) {
+		t.Errorf("stored objects lack the node selector: %s", stored)
+	}
+
+	// Cleared defaults: the next deploy's pods have none.
+	setScheduling(nil, nil)
+	second := f.deployNow(1, "registry.example.com/web:2", berth.DeployOptions{})
+	if sel, tol := scheduling(); second.State != berth.DeploySucceeded || sel != nil || tol != nil {
+		t.Errorf("deploy after clearing: %s, nodeSelector %v, tolerations %v; want none", second.State, sel, tol)
+	}
+
+	// A rollback to the first deploy re-applies its objects as they were.
+	var rb berth.Deploy
+	err = f.st.Tx(t.Context(), func(tx *store.Tx) (err error) {
+		rb, err = tx.EnqueueDeploy(t.Context(), berth.Redo(first, berth.KindRollback, "alice", berth.DeployOptions{}))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran := f.runNext("w1"); ran.ID != rb.ID || ran.State != berth.DeploySucceeded {
+		t.Fatalf("rollback %d %s, want %d succeeded", ran.ID, ran.State, rb.ID)
+	}
+	sel, tol = scheduling()
+	if diff := cmp.Diff(realNode, tol); diff != "" || sel == nil {
+		t.Errorf("rollback applied nodeSelector %v, tolerations (-want +got):\n%s", sel, diff)
 	}
 }
 

@@ -203,8 +203,9 @@ func (r *run) wait(ctx context.Context) error {
 	return nil
 }
 
-// objects returns the JSON of the objects to apply: rendered from the deploy's revision, or,
-// for rollbacks and plain redeploys, exactly those an earlier deploy stored.
+// objects returns the JSON of the objects to apply: rendered from the deploy's revision
+// with the environment's scheduling defaults, or, for rollbacks and plain redeploys,
+// exactly those an earlier deploy stored (with the defaults of its time, as its config).
 func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	st, d := r.e.st, r.d
 	if d.SourceDeploy != 0 {
@@ -231,6 +232,7 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	}
 	objs, err := Render(m, manifest.RenderOptions{
 		Env: d.Env, Namespace: namespace, Revision: strconv.FormatInt(d.Revision, 10), Set: d.Args,
+		Scheduling: r.env.Scheduling,
 	}, settings)
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)

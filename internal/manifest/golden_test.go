@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/manifest/manifesttest"
 )
@@ -23,11 +24,21 @@ var renderCases = []struct {
 	dir, file string
 	envs      []string
 	set       map[string]string
+	// scheduling, when set, is the environment's defaults; the golden file is then
+	// <env>.scheduled.golden.yaml.
+	scheduling berth.Scheduling
 }{
 	{dir: "design", file: "berth.yaml", envs: []string{"production", "staging"}},
 	{dir: "score-hello", file: "score.yaml", envs: []string{"development"}},
 	{dir: "score-files", file: "score.yaml", envs: []string{"development"}},
 	{dir: "full", file: "berth.yaml", envs: []string{"production", "staging", "development"}, set: map[string]string{"log-level": "debug"}},
+	{dir: "design", file: "berth.yaml", envs: []string{"production"}, scheduling: berth.Scheduling{
+		NodeSelector: map[string]string{"berth.dev/real-node": "true", "kubernetes.io/os": "linux"},
+		Tolerations: []berth.Toleration{
+			{Key: "berth.dev/real-node", Operator: berth.TolerationEqual, Value: "true", Effect: berth.EffectNoSchedule},
+			{Key: "dedicated", Operator: berth.TolerationExists, Effect: berth.EffectNoExecute},
+		},
+	}},
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -37,8 +48,12 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatalf("%s: %v", tc.dir, err)
 		}
 		for _, env := range tc.envs {
-			t.Run(tc.dir+"/"+env, func(t *testing.T) {
-				objs, err := manifest.Render(m, manifest.RenderOptions{Env: env, Revision: "r1", Set: tc.set})
+			name := env
+			if !tc.scheduling.IsZero() {
+				name += ".scheduled"
+			}
+			t.Run(tc.dir+"/"+name, func(t *testing.T) {
+				objs, err := manifest.Render(m, manifest.RenderOptions{Env: env, Revision: "r1", Set: tc.set, Scheduling: tc.scheduling})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -46,7 +61,7 @@ func TestRenderGolden(t *testing.T) {
 				if err := manifest.EncodeYAML(&got, objs); err != nil {
 					t.Fatal(err)
 				}
-				golden(t, filepath.Join("testdata", "render", tc.dir, env+".golden.yaml"), got.String())
+				golden(t, filepath.Join("testdata", "render", tc.dir, name+".golden.yaml"), got.String())
 			})
 		}
 	}

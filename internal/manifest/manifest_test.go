@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 )
 
@@ -209,12 +210,73 @@ func TestRenderOptionErrors(t *testing.T) {
 		{"bad namespace", manifest.RenderOptions{Env: "prod", Namespace: "a_b"}, "namespace"},
 		{"bad revision", manifest.RenderOptions{Env: "prod", Revision: "a b"}, "revision"},
 		{"unknown set", manifest.RenderOptions{Env: "prod", Set: map[string]string{"verison": "2"}}, `did you mean "version"?`},
+		{"bad node selector", manifest.RenderOptions{Env: "prod", Scheduling: berth.Scheduling{NodeSelector: map[string]string{"zone": "eu west"}}},
+			`environment "prod": scheduling defaults: nodeSelector: value "eu west" of zone is not a label value`},
+		{"bad toleration", manifest.RenderOptions{Env: "prod", Scheduling: berth.Scheduling{Tolerations: []berth.Toleration{{Key: "k", Operator: "Maybe", Effect: berth.EffectNoSchedule}}}},
+			`tolerations[0].operator: "Maybe": want Equal or Exists`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := manifest.Render(m, tt.opts)
 			if !errors.Is(err, manifest.ErrInvalidOption) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Render() error = %v, want ErrInvalidOption mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRenderScheduling: an environment's scheduling defaults reach the pod template and
+// nothing else; without them the pod has no node selector or tolerations at all.
+func TestRenderScheduling(t *testing.T) {
+	realNode := berth.Toleration{Key: "berth.dev/real-node", Operator: berth.TolerationEqual, Value: "true", Effect: berth.EffectNoSchedule}
+	dedicated := berth.Toleration{Key: "dedicated", Operator: berth.TolerationExists, Effect: berth.EffectNoExecute}
+	tests := []struct {
+		name      string
+		s         berth.Scheduling
+		selector  map[string]string
+		tolerates []corev1.Toleration
+	}{
+		{name: "none"},
+		{name: "empty", s: berth.Scheduling{NodeSelector: map[string]string{}, Tolerations: []berth.Toleration{}}},
+		{name: "the real node", s: berth.Scheduling{NodeSelector: map[string]string{"berth.dev/real-node": "true"}, Tolerations: []berth.Toleration{realNode}},
+			selector:  map[string]string{"berth.dev/real-node": "true"},
+			tolerates: []corev1.Toleration{{Key: "berth.dev/real-node", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+		{name: "in order", s: berth.Scheduling{Tolerations: []berth.Toleration{dedicated, realNode}},
+			tolerates: []corev1.Toleration{
+				{Key: "dedicated", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+				{Key: "berth.dev/real-node", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+	}
+	m := mustParse(t, base)
+	plain, err := manifest.Render(m, manifest.RenderOptions{Env: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := manifest.RenderOptions{Env: "prod", Scheduling: tt.s}
+			objs, err := manifest.Render(m, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pod := deployment(t, objs).Spec.Template.Spec
+			if diff := cmp.Diff(tt.selector, pod.NodeSelector); diff != "" {
+				t.Errorf("nodeSelector (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.tolerates, pod.Tolerations); diff != "" {
+				t.Errorf("tolerations (-want +got):\n%s", diff)
+			}
+			// Everything else is as without defaults.
+			want := deployment(t, plain).DeepCopy()
+			want.Spec.Template.Spec.NodeSelector, want.Spec.Template.Spec.Tolerations = pod.NodeSelector, pod.Tolerations
+			if diff := cmp.Diff(want, deployment(t, objs)); diff != "" {
+				t.Errorf("Deployment differs beyond scheduling (-want +got):\n%s", diff)
+			}
+			if len(objs) != len(plain) {
+				t.Errorf("%d objects, want %d", len(objs), len(plain))
+			}
+			// The caller's options are not changed by rendering.
+			if diff := cmp.Diff(tt.s, opts.Scheduling); diff != "" {
+				t.Errorf("options changed (-before +after):\n%s", diff)
 			}
 		})
 	}

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // Labels and annotations Berth sets on what it renders.
@@ -50,6 +52,9 @@ type RenderOptions struct {
 	Set          map[string]string // arg values, overriding defaults and the environment's
 	IngressClass string            // used when the manifest sets no ingressClass
 	Resolver     Resolver          // nil means OfflineResolver
+	// Scheduling is the environment's scheduling defaults, added to every pod template:
+	// its node selector merged into the pod's, its tolerations appended to the pod's.
+	Scheduling berth.Scheduling
 }
 
 // Object is a rendered Kubernetes object with its apiVersion and kind set.
@@ -81,6 +86,9 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 	}
 	if opts.IngressClass != "" && !isDNS1123Subdomain(opts.IngressClass) {
 		return nil, fmt.Errorf("%w: ingress class %q: must be a DNS name", ErrInvalidOption, opts.IngressClass)
+	}
+	if err := opts.Scheduling.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: environment %q: scheduling defaults: %v", ErrInvalidOption, opts.Env, err)
 	}
 	for _, k := range sortedKeys(opts.Set) {
 		if _, ok := m.Args[k]; !ok {
@@ -356,7 +364,29 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	slices.SortFunc(spec.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
+	schedule(&spec, r.opts.Scheduling)
 	return spec, files
+}
+
+// schedule adds an environment's scheduling defaults to a pod: its node selector merged in,
+// the environment's value winning a key both set (the manifest has no node selector today;
+// were one added, the platform's placement would still hold), and its tolerations appended,
+// each once.
+func schedule(spec *corev1.PodSpec, s berth.Scheduling) {
+	if len(s.NodeSelector) > 0 {
+		if spec.NodeSelector == nil {
+			spec.NodeSelector = make(map[string]string, len(s.NodeSelector))
+		}
+		maps.Copy(spec.NodeSelector, s.NodeSelector)
+	}
+	for _, t := range s.Tolerations {
+		ct := corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)}
+		if !slices.ContainsFunc(spec.Tolerations, func(have corev1.Toleration) bool {
+			return have.Key == ct.Key && have.Operator == ct.Operator && have.Value == ct.Value && have.Effect == ct.Effect && have.TolerationSeconds == nil
+		}) {
+			spec.Tolerations = append(spec.Tolerations, ct)
+		}
+	}
 }
 
 // image expands a container's image; one with placeholders is checked

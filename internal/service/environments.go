@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
 
@@ -52,9 +53,16 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 		}
 		if out, err = tx.CreateEnvironment(ctx, berth.Environment{
 			Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
-			NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected,
+			NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, Scheduling: e.Scheduling,
 		}); err != nil {
 			return err
+		}
+		// Only once the store took them: a denied or refused call records none of its input.
+		if len(out.Scheduling.NodeSelector) > 0 {
+			c.details["nodeSelector"] = nodeSelectorDetail(out.Scheduling.NodeSelector)
+		}
+		if len(out.Scheduling.Tolerations) > 0 {
+			c.details["tolerations"] = tolerationsDetail(out.Scheduling.Tolerations)
 		}
 		for _, u := range e.AllowedDeployers {
 			if err := tx.AllowDeployer(ctx, e.Name, u); err != nil {
@@ -65,6 +73,58 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 		return nil
 	})
 	return out, err
+}
+
+// EnvironmentChange is what UpdateEnvironment changes. Each field that is not nil replaces
+// the environment's value (an empty one removes it); a nil field leaves it as it is.
+type EnvironmentChange struct {
+	NodeSelector *map[string]string
+	Tolerations  *[]berth.Toleration
+}
+
+// UpdateEnvironment changes an environment's scheduling defaults (global admins). Apps get
+// them at their next deploy that renders the app; rollbacks and redeploys without refresh
+// re-apply what an earlier deploy applied, as they do with config.
+func (s *Service) UpdateEnvironment(ctx context.Context, p *authz.Principal, name string, ch EnvironmentChange) (berth.Environment, error) {
+	var out berth.Environment
+	c := change{action: "env.update", target: "env/" + name, details: map[string]any{}}
+	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
+		if ch.NodeSelector == nil && ch.Tolerations == nil {
+			return invalid("nodeSelector", "nothing to change: give nodeSelector, tolerations or both")
+		}
+		if ch.NodeSelector != nil {
+			if err := tx.SetNodeSelector(ctx, name, *ch.NodeSelector); err != nil {
+				return err
+			}
+			c.details["nodeSelector"] = nodeSelectorDetail(*ch.NodeSelector)
+		}
+		if ch.Tolerations != nil {
+			if err := tx.SetTolerations(ctx, name, *ch.Tolerations); err != nil {
+				return err
+			}
+			c.details["tolerations"] = tolerationsDetail(*ch.Tolerations)
+		}
+		out, err = tx.Environment(ctx, name)
+		return err
+	})
+	return out, err
+}
+
+// nodeSelectorDetail is a node selector for an audit event: a JSON object, {} for none.
+func nodeSelectorDetail(sel map[string]string) map[string]string {
+	out := make(map[string]string, len(sel))
+	maps.Copy(out, sel)
+	return out
+}
+
+// tolerationsDetail is tolerations for an audit event, in kubectl's notation: a JSON
+// array, [] for none.
+func tolerationsDetail(ts []berth.Toleration) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.String())
+	}
+	return out
 }
 
 // DeleteEnvironment removes an environment from Berth; nothing in its cluster is touched.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,14 +11,62 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, created_at"
+const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at"
+
+// storedToleration is the stored form of a toleration (an element of the column
+// tolerations, JSON).
+type storedToleration struct {
+	Key      string `json:"key"`
+	Operator string `json:"operator"`
+	Value    string `json:"value,omitempty"`
+	Effect   string `json:"effect"`
+}
 
 func scanEnvironment(sc scanner) (berth.Environment, error) {
 	var e berth.Environment
 	var created int64
-	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected, &created)
+	var selector, tolerations string
+	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected,
+		&selector, &tolerations, &created)
+	if err != nil {
+		return e, err
+	}
 	e.CreatedAt = fromMicros(created)
-	return e, err
+	if err := json.Unmarshal([]byte(selector), &e.Scheduling.NodeSelector); err != nil {
+		return e, fmt.Errorf("environment %q: node_selector: %w", e.Name, err)
+	}
+	if len(e.Scheduling.NodeSelector) == 0 {
+		e.Scheduling.NodeSelector = nil
+	}
+	var ts []storedToleration
+	if err := json.Unmarshal([]byte(tolerations), &ts); err != nil {
+		return e, fmt.Errorf("environment %q: tolerations: %w", e.Name, err)
+	}
+	for _, t := range ts {
+		e.Scheduling.Tolerations = append(e.Scheduling.Tolerations, berth.Toleration{Key: t.Key,
+			Operator: berth.TolerationOperator(t.Operator), Value: t.Value, Effect: berth.TaintEffect(t.Effect)})
+	}
+	return e, nil
+}
+
+// nodeSelectorColumn is the stored form of a node selector: a JSON object, {} for none.
+func nodeSelectorColumn(sel map[string]string) (string, error) {
+	if sel == nil {
+		sel = map[string]string{}
+	}
+	// encoding/json sorts map keys: equal selectors are stored as equal text.
+	data, err := json.Marshal(sel)
+	return string(data), err
+}
+
+// tolerationsColumn is the stored form of tolerations: a JSON array, [] for none.
+func tolerationsColumn(ts []berth.Toleration) (string, error) {
+	out := make([]storedToleration, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, storedToleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
+	}
+	data, err := json.Marshal(out)
+	return string(data), err
 }
 
 // Environment returns the environment called name.
@@ -94,36 +143,45 @@ func validateEnvironment(e *berth.Environment) error {
 	case !e.InCluster && e.Kubeconfig == "":
 		return invalid("kubeconfig", "is required unless the environment is in-cluster")
 	}
-	return nil
+	return e.Scheduling.Validate()
 }
 
 // CreateEnvironment creates an environment from e's Name, Kubeconfig, Context, InCluster,
-// NamespaceTemplate (default DefaultNamespaceTemplate) and Protected. Allowed deployers
-// are added with AllowDeployer.
+// NamespaceTemplate (default DefaultNamespaceTemplate), Protected and Scheduling. Allowed
+// deployers are added with AllowDeployer.
 func (tx *Tx) CreateEnvironment(ctx context.Context, e berth.Environment) (berth.Environment, error) {
 	if err := validateEnvironment(&e); err != nil {
 		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, err)
 	}
+	selector, tolerations, err := schedulingColumns(e.Scheduling)
+	if err != nil {
+		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, err)
+	}
 	out, err := scanEnvironment(tx.queryRow(ctx, `INSERT INTO environments
-		(name, kubeconfig, context, in_cluster, namespace_template, protected, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+environmentColumns,
-		e.Name, e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, micros(tx.stamp())))
+		(name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+environmentColumns,
+		e.Name, e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, selector, tolerations, micros(tx.stamp())))
 	if err != nil {
 		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, dbErr(err))
 	}
 	return out, nil
 }
 
-// UpdateEnvironment replaces the cluster, namespace template and protection of the
-// environment called e.Name; its allowed deployers stay.
+// UpdateEnvironment replaces the cluster, namespace template, protection and scheduling
+// defaults of the environment called e.Name; its allowed deployers stay.
 func (tx *Tx) UpdateEnvironment(ctx context.Context, e berth.Environment) (berth.Environment, error) {
 	if err := validateEnvironment(&e); err != nil {
 		return berth.Environment{}, fmt.Errorf("update environment %q: %w", e.Name, err)
 	}
+	selector, tolerations, err := schedulingColumns(e.Scheduling)
+	if err != nil {
+		return berth.Environment{}, fmt.Errorf("update environment %q: %w", e.Name, err)
+	}
 	res, err := tx.exec(ctx, `UPDATE environments
-		SET kubeconfig = ?, context = ?, in_cluster = ?, namespace_template = ?, protected = ?
+		SET kubeconfig = ?, context = ?, in_cluster = ?, namespace_template = ?, protected = ?,
+			node_selector = ?, tolerations = ?
 		WHERE name = ?`,
-		e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, e.Name)
+		e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, selector, tolerations, e.Name)
 	if err != nil {
 		return berth.Environment{}, fmt.Errorf("update environment %q: %w", e.Name, dbErr(err))
 	}
@@ -131,6 +189,48 @@ func (tx *Tx) UpdateEnvironment(ctx context.Context, e berth.Environment) (berth
 		return berth.Environment{}, err
 	}
 	return tx.Environment(ctx, e.Name)
+}
+
+// SetNodeSelector replaces the node selector of the environment called env (nil or empty:
+// none), leaving its tolerations as they are.
+func (tx *Tx) SetNodeSelector(ctx context.Context, env string, sel map[string]string) error {
+	if err := berth.ValidateNodeSelector(sel); err != nil {
+		return fmt.Errorf("set node selector of environment %q: %w", env, err)
+	}
+	col, err := nodeSelectorColumn(sel)
+	if err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, "UPDATE environments SET node_selector = ? WHERE name = ?", col, env)
+	if err != nil {
+		return fmt.Errorf("set node selector of environment %q: %w", env, dbErr(err))
+	}
+	return mustAffect(res, notFound("environment", env))
+}
+
+// SetTolerations replaces the tolerations of the environment called env (nil or empty:
+// none), leaving its node selector as it is.
+func (tx *Tx) SetTolerations(ctx context.Context, env string, ts []berth.Toleration) error {
+	if err := berth.ValidateTolerations(ts); err != nil {
+		return fmt.Errorf("set tolerations of environment %q: %w", env, err)
+	}
+	col, err := tolerationsColumn(ts)
+	if err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, "UPDATE environments SET tolerations = ? WHERE name = ?", col, env)
+	if err != nil {
+		return fmt.Errorf("set tolerations of environment %q: %w", env, dbErr(err))
+	}
+	return mustAffect(res, notFound("environment", env))
+}
+
+func schedulingColumns(s berth.Scheduling) (selector, tolerations string, err error) {
+	if selector, err = nodeSelectorColumn(s.NodeSelector); err != nil {
+		return "", "", err
+	}
+	tolerations, err = tolerationsColumn(s.Tolerations)
+	return selector, tolerations, err
 }
 
 // DeleteEnvironment deletes an environment.

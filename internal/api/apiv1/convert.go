@@ -41,8 +41,25 @@ func FromRevision(r berth.Revision) Revision {
 
 // FromEnvironment is the wire form of an environment.
 func FromEnvironment(e berth.Environment) Environment {
-	return Environment{Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
-		NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, AllowedDeployers: e.AllowedDeployers, CreatedAt: e.CreatedAt}
+	out := Environment{Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
+		NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, AllowedDeployers: e.AllowedDeployers,
+		NodeSelector: e.Scheduling.NodeSelector, CreatedAt: e.CreatedAt}
+	for _, t := range e.Scheduling.Tolerations {
+		out.Tolerations = append(out.Tolerations, Toleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
+	}
+	return out
+}
+
+// ToTolerations is the domain's form of tolerations from the wire; nil stays nil.
+func ToTolerations(ts []Toleration) []berth.Toleration {
+	if ts == nil {
+		return nil
+	}
+	out := make([]berth.Toleration, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, berth.Toleration{Key: t.Key, Operator: berth.TolerationOperator(t.Operator), Value: t.Value, Effect: berth.TaintEffect(t.Effect)})
+	}
+	return out
 }
 
 // FromAuditEvent is the wire form of an audit event.

@@ -113,27 +113,49 @@ type CreateRevision struct {
 	Manifest string `json:"manifest"`
 }
 
-// Environment is a deploy target: a cluster and a namespace template.
+// Environment is a deploy target: a cluster, a namespace template, and the scheduling
+// defaults added to every pod Berth renders there.
 type Environment struct {
-	Name              string    `json:"name"`
-	Kubeconfig        string    `json:"kubeconfig,omitempty"`
-	Context           string    `json:"context,omitempty"`
-	InCluster         bool      `json:"inCluster"`
-	NamespaceTemplate string    `json:"namespaceTemplate"`
-	Protected         bool      `json:"protected"`
-	AllowedDeployers  []string  `json:"allowedDeployers,omitempty"`
-	CreatedAt         time.Time `json:"createdAt"`
+	Name              string   `json:"name"`
+	Kubeconfig        string   `json:"kubeconfig,omitempty"`
+	Context           string   `json:"context,omitempty"`
+	InCluster         bool     `json:"inCluster"`
+	NamespaceTemplate string   `json:"namespaceTemplate"`
+	Protected         bool     `json:"protected"`
+	AllowedDeployers  []string `json:"allowedDeployers,omitempty"`
+	// NodeSelector is merged into every pod's node selector: label key -> value.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Tolerations are added to every pod's tolerations.
+	Tolerations []Toleration `json:"tolerations,omitempty"`
+	CreatedAt   time.Time    `json:"createdAt"`
+}
+
+// Toleration lets pods onto nodes with a matching taint, as in Kubernetes' pod spec.
+type Toleration struct {
+	Key      string `json:"key"`
+	Operator string `json:"operator"`        // Equal or Exists
+	Value    string `json:"value,omitempty"` // empty with Exists
+	Effect   string `json:"effect"`          // NoSchedule, PreferNoSchedule or NoExecute
 }
 
 // CreateEnvironment is the body of POST /envs.
 type CreateEnvironment struct {
-	Name              string   `json:"name"`
-	Kubeconfig        string   `json:"kubeconfig,omitempty"`
-	Context           string   `json:"context,omitempty"`
-	InCluster         bool     `json:"inCluster,omitempty"`
-	NamespaceTemplate string   `json:"namespaceTemplate,omitempty"`
-	Protected         bool     `json:"protected,omitempty"`
-	AllowedDeployers  []string `json:"allowedDeployers,omitempty"`
+	Name              string            `json:"name"`
+	Kubeconfig        string            `json:"kubeconfig,omitempty"`
+	Context           string            `json:"context,omitempty"`
+	InCluster         bool              `json:"inCluster,omitempty"`
+	NamespaceTemplate string            `json:"namespaceTemplate,omitempty"`
+	Protected         bool              `json:"protected,omitempty"`
+	AllowedDeployers  []string          `json:"allowedDeployers,omitempty"`
+	NodeSelector      map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations       []Toleration      `json:"tolerations,omitempty"`
+}
+
+// UpdateEnvironment is the body of PATCH /envs/{env}: each field present replaces the
+// environment's (an empty object or list removes them); an absent or null one stays.
+type UpdateEnvironment struct {
+	NodeSelector *map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  *[]Toleration      `json:"tolerations,omitempty"`
 }
 
 // AuditEvent is one entry of the append-only audit log.

@@ -305,6 +305,91 @@ func testEnvironments(t *testing.T, h *harness) {
 	}
 }
 
+// testEnvironmentScheduling round-trips an environment's scheduling defaults through
+// create, read, list, update and the two setters, each of which leaves the other half.
+func testEnvironmentScheduling(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	realNode := berth.Toleration{Key: "berth.dev/real-node", Operator: berth.TolerationEqual, Value: "true", Effect: berth.EffectNoSchedule}
+	dedicated := berth.Toleration{Key: "dedicated", Operator: berth.TolerationExists, Effect: berth.EffectNoExecute}
+	sched := berth.Scheduling{
+		NodeSelector: map[string]string{"berth.dev/real-node": "true", "kubernetes.io/os": "linux", "empty": ""},
+		Tolerations:  []berth.Toleration{realNode, dedicated},
+	}
+	var dev berth.Environment
+	tx(t, st, func(tx *store.Tx) error {
+		var err error
+		dev, err = tx.CreateEnvironment(ctx, berth.Environment{Name: "dev", Kubeconfig: "/k", Scheduling: sched})
+		return err
+	})
+	want := berth.Environment{ID: dev.ID, Name: "dev", Kubeconfig: "/k", NamespaceTemplate: berth.DefaultNamespaceTemplate,
+		Scheduling: sched, CreatedAt: epoch}
+	equal(t, "CreateEnvironment", dev, want)
+	got, err := st.Environment(ctx, "dev")
+	must(t, "Environment", err)
+	equal(t, "Environment", got, want)
+
+	// An environment without defaults reads as the zero Scheduling, as does one written
+	// before the columns existed (their defaults).
+	tx(t, st, func(tx *store.Tx) error {
+		_, err := tx.CreateEnvironment(ctx, berth.Environment{Name: "plain", InCluster: true})
+		return err
+	})
+	raw(t, st, "INSERT INTO environments (name, kubeconfig, namespace_template, created_at) VALUES ('older', '/k', '{team}-{env}', 0)")
+	envs, err := st.Environments(ctx)
+	must(t, "Environments", err)
+	if len(envs) != 3 {
+		t.Fatalf("Environments = %+v, want dev, older and plain", envs)
+	}
+	equal(t, "Environments dev", envs[0], want)
+	for _, e := range envs[1:] {
+		equal(t, "Scheduling of "+e.Name, e.Scheduling, berth.Scheduling{})
+	}
+
+	// The setters replace one half each.
+	tx(t, st, func(tx *store.Tx) error { return tx.SetNodeSelector(ctx, "dev", map[string]string{"zone": "eu-1"}) })
+	got, _ = st.Environment(ctx, "dev")
+	equal(t, "after SetNodeSelector", got.Scheduling, berth.Scheduling{NodeSelector: map[string]string{"zone": "eu-1"}, Tolerations: sched.Tolerations})
+	tx(t, st, func(tx *store.Tx) error { return tx.SetTolerations(ctx, "dev", []berth.Toleration{dedicated}) })
+	got, _ = st.Environment(ctx, "dev")
+	equal(t, "after SetTolerations", got.Scheduling, berth.Scheduling{NodeSelector: map[string]string{"zone": "eu-1"}, Tolerations: []berth.Toleration{dedicated}})
+	tx(t, st, func(tx *store.Tx) error {
+		if err := tx.SetNodeSelector(ctx, "dev", map[string]string{}); err != nil {
+			return err
+		}
+		return tx.SetTolerations(ctx, "dev", nil)
+	})
+	got, _ = st.Environment(ctx, "dev")
+	equal(t, "after clearing", got.Scheduling, berth.Scheduling{})
+
+	// UpdateEnvironment replaces them with the rest.
+	tx(t, st, func(tx *store.Tx) error {
+		e, err := tx.UpdateEnvironment(ctx, berth.Environment{Name: "dev", Kubeconfig: "/k", Scheduling: sched})
+		if err == nil {
+			equal(t, "UpdateEnvironment", e.Scheduling, sched)
+		}
+		return err
+	})
+
+	for _, tc := range []struct {
+		what string
+		fn   func(tx *store.Tx) error
+		want error
+	}{
+		{"SetNodeSelector missing", func(tx *store.Tx) error { return tx.SetNodeSelector(ctx, "nope", nil) }, berth.ErrNotFound},
+		{"SetTolerations missing", func(tx *store.Tx) error { return tx.SetTolerations(ctx, "nope", nil) }, berth.ErrNotFound},
+		{"SetNodeSelector invalid", func(tx *store.Tx) error {
+			return tx.SetNodeSelector(ctx, "dev", map[string]string{"no spaces": "x"})
+		}, berth.ErrInvalid},
+		{"SetTolerations invalid", func(tx *store.Tx) error {
+			return tx.SetTolerations(ctx, "dev", []berth.Toleration{{Key: "k", Operator: berth.TolerationEqual, Value: "v"}})
+		}, berth.ErrInvalid},
+	} {
+		wantErr(t, tc.what, txErr(t, st, tc.fn), tc.want)
+	}
+	got, _ = st.Environment(ctx, "dev")
+	equal(t, "after refused changes", got.Scheduling, sched)
+}
+
 func testEnvironmentValidation(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
 	for _, tc := range []struct {
@@ -322,6 +407,10 @@ func testEnvironmentValidation(t *testing.T, h *harness) {
 		{"unknown placeholder", berth.Environment{Name: "g", InCluster: true, NamespaceTemplate: "{team}-{region}"}, "namespace_template"},
 		{"unclosed placeholder", berth.Environment{Name: "h", InCluster: true, NamespaceTemplate: "{team"}, "namespace_template"},
 		{"not a label", berth.Environment{Name: "i", InCluster: true, NamespaceTemplate: "{team}_{env}"}, "namespace_template"},
+		{"node selector", berth.Environment{Name: "j", InCluster: true, Scheduling: berth.Scheduling{
+			NodeSelector: map[string]string{"zone": "eu west"}}}, "nodeSelector"},
+		{"toleration effect", berth.Environment{Name: "k", InCluster: true, Scheduling: berth.Scheduling{
+			Tolerations: []berth.Toleration{{Key: "k", Operator: berth.TolerationExists, Effect: "Sometimes"}}}}, "tolerations[0].effect"},
 	} {
 		err := txErr(t, st, func(tx *store.Tx) error { _, err := tx.CreateEnvironment(ctx, tc.env); return err })
 		if tc.field == "" {

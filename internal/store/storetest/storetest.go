@@ -47,6 +47,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"ConcurrentRevisions", testConcurrentRevisions},
 		{"Environments", testEnvironments},
 		{"EnvironmentValidation", testEnvironmentValidation},
+		{"EnvironmentScheduling", testEnvironmentScheduling},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
 		{"TxIsolation", testTxIsolation},
