@@ -182,13 +182,12 @@ func goBuild(ctx context.Context, dir, arch, out string) error {
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	list := exec.CommandContext(ctx, "go", "list", "-f", "{{.Name}} {{.ImportPath}}", ".")
 	list.Dir, list.Env = dir, env
-	var stderr capped
-	list.Stderr = &stderr
-	stdout, err := list.Output()
-	if err != nil {
+	var stdout, stderr capped
+	list.Stdout, list.Stderr = &stdout, &stderr
+	if err := list.Run(); err != nil {
 		return &BuildError{Dir: dir, Err: err, Output: stderr.String()}
 	}
-	pkgName, importPath, _ := strings.Cut(strings.TrimSpace(string(stdout)), " ")
+	pkgName, importPath, _ := strings.Cut(strings.TrimSpace(stdout.String()), " ")
 	if pkgName != "main" {
 		return &NotMainError{Dir: dir, Package: importPath}
 	}
