@@ -18,7 +18,7 @@ func NewCmdDev(f *Factory) *cobra.Command {
 		Short: "Local development tools",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdDevCluster(f))
+	cmd.AddCommand(NewCmdDevCluster(f), NewCmdDevImage(f))
 	return cmd
 }
 
