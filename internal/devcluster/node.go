@@ -366,8 +366,9 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 	if err := writeTemplate(filepath.Join(dir, "registry.yml"), registryTemplate, &c); err != nil {
 		return err
 	}
+	// The registry exports traces to localhost:4318 unless told not to.
 	if err := r.startSpec(procSpec{Name: "registry", Binary: n.bins["registry"], Args: []string{"serve", filepath.Join(dir, "registry.yml")},
-		Files: []*os.File{n.lock.f}}, func() error { return httpOK(ctx, http.DefaultClient, "http://"+c.RegistryAddr+"/v2/") }); err != nil {
+		Env: []string{"OTEL_TRACES_EXPORTER=none"}, Files: []*os.File{n.lock.f}}, func() error { return httpOK(ctx, http.DefaultClient, "http://"+c.RegistryAddr+"/v2/") }); err != nil {
 		return err
 	}
 	done()

@@ -166,6 +166,9 @@ evictionHard:
   imagefs.available: "1%"
   nodefs.inodesFree: "1%"
 resolvConf: /etc/resolv.conf
+# No iptables chains (KUBE-FIREWALL, the canaries): they serve kube-proxy's iptables mode,
+# and this node's kube-proxy uses nftables tables of its own, which it removes.
+makeIPTablesUtilChains: false
 cgroupsPerQOS: true
 enforceNodeAllocatable: ["pods"]
 `))
