@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/internal/kubetest"
+)
+
+// helloManifest is examples/hello as an app of team shop: its image from the real node's
+// registry, HELLO_FAIL and HELLO_UPSTREAM from args, so a deploy can make it fail.
+func helloManifest(name, host string) string {
+	return fmt.Sprintf(`apiVersion: berth.dev/v1
+metadata: {name: %s, team: shop}
+args: {version: "1", fail: "", upstream: ""}
+containers:
+  web:
+    image: registry.berth.localhost/hello:${args.version}
+    variables:
+      VERSION: ${args.version}
+      HELLO_FAIL: ${args.fail}
+      HELLO_UPSTREAM: ${args.upstream}
+    readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+    livenessProbe: {httpGet: {path: /healthz, port: 8080}}
+service:
+  ports: {http: {port: 80, targetPort: 8080}}
+exposes: [{host: %s, path: /, port: http}]
+replicas: 2
+`, name, host)
+}
+
+// realNodeEnv starts a server with team shop and environment staging on the real node's
+// cluster (in a namespace of this test), and builds examples/hello into its registry as
+// hello:1 and hello:2. It returns the server, the cluster and the namespace.
+func realNodeEnv(t *testing.T) (*serverProc, *kubetest.RealNodeCluster, string) {
+	t.Helper()
+	cluster := kubetest.RealNode(t)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, t.TempDir())
+	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
+	if len(ns) > 50 {
+		ns = ns[:50]
+	}
+	for _, args := range [][]string{
+		{"dev", "image", "build", filepath.Join(root, "examples", "hello"), "-t", "hello:1", "--state-dir", cluster.State.Dir},
+		{"dev", "image", "build", filepath.Join(root, "examples", "hello"), "-t", "hello:2", "--state-dir", cluster.State.Dir},
+		{"teams", "create", "shop"},
+		{"envs", "create", "staging", "--kubeconfig", cluster.Kubeconfig, "--namespace-template", ns,
+			"--node-selector", cluster.Node.Label, "--toleration", cluster.Node.Taint},
+	} {
+		if out, code := runBerth(t, srv, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	t.Cleanup(func() {
+		cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	return srv, cluster, ns
+}
+
+func writeManifest(t *testing.T, manifest string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// get polls url (with Host host, when given) until it answers 200 and returns the body.
+func get(t *testing.T, url, host string) string {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(body)
+			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(200 * time.Millisecond) // a route or a Service rule appears a moment after its object
+	}
+	t.Fatalf("GET %s (Host %s) never answered 200: %s", url, host, last)
+	return ""
+}
+
+// TestRealNodeAppAnswersThroughServiceAndIngress deploys examples/hello's image through
+// `berth deploy` onto the real node: it answers through its Service (ClusterIP, from the
+// host, through kube-proxy) and through its Ingress (Traefik); a second app calls the
+// first by its Service name, which the pod resolves through the cluster's DNS.
+func TestRealNodeAppAnswersThroughServiceAndIngress(t *testing.T) {
+	srv, cluster, ns := realNodeEnv(t)
+	host := "web." + ns + ".localhost"
+	out, code := runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("web", host)), "--env", "staging", "--wait")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("deploy: exit %d\n%s", code, out)
+	}
+	cs := cluster.Client(t)
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != cluster.Node.Name {
+			t.Errorf("pod %s runs on %s, not the real node", p.Name, p.Spec.NodeName)
+		}
+	}
+
+	svc, err := cs.CoreV1().Services(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := get(t, "http://"+svc.Spec.ClusterIP+"/", ""); body != "hello from berth\n" {
+		t.Errorf("through the Service: %q", body)
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/", host); body != "hello from berth\n" {
+		t.Errorf("through the Ingress: %q", body)
+	}
+
+	callerHost := "caller." + ns + ".localhost"
+	out, code = runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("caller", callerHost)), "--env", "staging",
+		"--set", "upstream=http://web/", "--wait")
+	if code != 0 {
+		t.Fatalf("deploy caller: exit %d\n%s", code, out)
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/upstream", callerHost); !strings.Contains(body, "hello from berth") {
+		t.Errorf("caller's GET http://web/ through the cluster's DNS: %q", body)
+	}
+}
+
+// TestRealNodeFailedRolloutsRollBack: real containers that fail their readiness probe,
+// exit 1 at start, or name a tag the registry does not have each fail the deploy with
+// what Kubernetes says, and the automatic rollback restores the revision that answered.
+func TestRealNodeFailedRolloutsRollBack(t *testing.T) {
+	srv, cluster, ns := realNodeEnv(t)
+	host := "web." + ns + ".localhost"
+	file := writeManifest(t, helloManifest("web", host))
+	if out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		name string
+		set  string
+		want []string
+	}{
+		{"never ready", "fail=ready", []string{"failed", "automatic rollback"}},
+		{"crash", "fail=crash", []string{"failed", "CrashLoopBackOff", "automatic rollback"}},
+		{"missing tag", "version=missing", []string{"failed", "ImagePull", "automatic rollback"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", tc.set, "--timeout", "45s", "--wait")
+			if code == 0 {
+				t.Fatalf("a failing rollout succeeded:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if body := get(t, "http://"+cluster.Node.Ingress+"/info", host); !strings.Contains(body, `"version":"1"`) {
+				t.Errorf("after the rollback the app answers %q, want version 1", body)
+			}
+			d, err := cluster.Client(t).AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.berth.localhost/hello:1" {
+				t.Errorf("after the rollback the live image is %s", img)
+			}
+		})
+	}
+}
