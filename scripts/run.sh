@@ -337,6 +337,7 @@ Try it:
 
   export BERTH_SERVER=$url BERTH_TOKEN=\$(cat $token_file)
   $shown_bin status $app
+  $shown_bin dev image build examples/hello -t hello:1.1.0
   $shown_bin deploy -f examples/hello/berth.yaml --env $env_name --set version=1.1.0 --wait
   $shown_bin history $app --env $env_name
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +107,91 @@ func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkDeployVsKubectlRealNode is BenchmarkDeployVsKubectl on the real node: real
+// containers of examples/hello pulled from the dev registry, a readiness probe that really
+// answers. Each iteration rolls to the other of two tags; kubectl applies the same objects
+// berth rendered, with the environment's node selector and toleration, in a namespace of
+// its own (target: berth ≤ 1.2× kubectl).
+func BenchmarkDeployVsKubectlRealNode(b *testing.B) {
+	bins, err := devcluster.ResolveBinaries(context.Background(), "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kubectl := bins.Path("kubectl")
+	srv, cluster, ns := realNodeEnv(b)
+	file := writeManifest(b, helloManifest("web", "web."+ns+".localhost"))
+	if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
+		b.Fatalf("first deploy: %s", out)
+	}
+	kns := ns + "-kubectl"
+	run := func(name string, args ...string) {
+		b.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run(kubectl, "create", "namespace", kns)
+	b.Cleanup(func() { run(kubectl, "delete", "namespace", kns, "--wait=false") })
+	dir := b.TempDir()
+
+	var berthTime, kubectlTime time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		version := fmt.Sprintf("version=%d", 2-i%2)
+		start := time.Now()
+		if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", version, "--wait"); code != 0 {
+			b.Fatalf("berth deploy: %s", out)
+		}
+		berthTime += time.Since(start)
+
+		out, code := runBerth(b, srv, "render", "-f", file, "--env", "staging", "--set", version, "-n", kns, "-o", "json")
+		if code != 0 {
+			b.Fatalf("render: %s", out)
+		}
+		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.json", i))
+		if err := os.WriteFile(rendered, onRealNode(b, out, cluster.Node), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		run(kubectl, "apply", "--server-side", "-f", rendered)
+		run(kubectl, "rollout", "status", "-n", kns, "deployment/web", "--timeout=120s")
+		kubectlTime += time.Since(start)
+	}
+	n := time.Duration(b.N)
+	b.ReportMetric(float64(berthTime/n)/1e6, "berth-ms/op")
+	b.ReportMetric(float64(kubectlTime/n)/1e6, "kubectl-ms/op")
+	b.ReportMetric(float64(berthTime)/float64(kubectlTime), "ratio")
+}
+
+// onRealNode adds the real node's node selector and toleration to the Deployments of a
+// rendered List, as the environment's scheduling defaults do for berth's own deploys.
+func onRealNode(b *testing.B, list string, node *devcluster.NodeState) []byte {
+	b.Helper()
+	var objs struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(list), &objs); err != nil {
+		b.Fatalf("rendered objects: %v", err)
+	}
+	key, value, _ := strings.Cut(node.Label, "=")
+	for _, o := range objs.Items {
+		if o["kind"] != "Deployment" {
+			continue
+		}
+		pod := o["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+		pod["nodeSelector"] = map[string]string{key: value}
+		pod["tolerations"] = []map[string]string{{"key": key, "operator": "Equal", "value": value, "effect": "NoSchedule"}}
+	}
+	out, err := json.Marshal(objs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }

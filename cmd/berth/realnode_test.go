@@ -29,7 +29,7 @@ containers:
       VERSION: ${args.version}
       HELLO_FAIL: ${args.fail}
       HELLO_UPSTREAM: ${args.upstream}
-    readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+    readinessProbe: {httpGet: {path: /ready, port: 8080}}
     livenessProbe: {httpGet: {path: /healthz, port: 8080}}
 service:
   ports: {http: {port: 80, targetPort: 8080}}
@@ -41,7 +41,7 @@ replicas: 2
 // realNodeEnv starts a server with team shop and environment staging on the real node's
 // cluster (in a namespace of this test), and builds examples/hello into its registry as
 // hello:1 and hello:2. It returns the server, the cluster and the namespace.
-func realNodeEnv(t *testing.T) (*serverProc, *kubetest.RealNodeCluster, string) {
+func realNodeEnv(t testing.TB) (*serverProc, *kubetest.RealNodeCluster, string) {
 	t.Helper()
 	cluster := kubetest.RealNode(t)
 	root, err := filepath.Abs("../..")
@@ -70,7 +70,7 @@ func realNodeEnv(t *testing.T) (*serverProc, *kubetest.RealNodeCluster, string) 
 	return srv, cluster, ns
 }
 
-func writeManifest(t *testing.T, manifest string) string {
+func writeManifest(t testing.TB, manifest string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "berth.yaml")
 	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {

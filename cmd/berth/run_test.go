@@ -19,9 +19,11 @@ import (
 )
 
 // TestMakeRunStartsThenReuses runs scripts/run.sh — what `make run` runs — twice, in its
-// own state directory and on a free port: the first run starts a dev cluster and a server,
-// sets up the environment and team and deploys examples/hello; the second reuses all of
-// it. Then `run.sh stop` stops both. Whatever is left running is stopped even if the test fails.
+// own state directory and on a free port: the first run starts a dev cluster with the
+// machine's real node and a server, sets up the environment and team, builds examples/hello
+// into the cluster's registry, deploys it and prints its answer through the ingress; the
+// second reuses all of it. Then `run.sh stop` stops both. Whatever is left running is
+// stopped even if the test fails.
 func TestMakeRunStartsThenReuses(t *testing.T) {
 	bin := berthBinary(t)
 	root, err := filepath.Abs("../..")
@@ -40,9 +42,11 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "BERTH_BIN="+bin, "BERTH_STATE_DIR="+state, "BERTH_RUN_PORT="+port)
+	// The real node is the machine's one: wait while another test binary has it.
+	env = append(env, "BERTH_BIN="+bin, "BERTH_STATE_DIR="+state, "BERTH_RUN_PORT="+port,
+		"BERTH_REAL_NODE=on", "BERTH_REAL_NODE_WAIT=30m")
 	script := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "run.sh"), args...)
 		cmd.Dir, cmd.Env = root, env
@@ -119,6 +123,18 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cluster.Node == nil {
+		t.Fatal("make run's cluster has no real node")
+	}
+	appURL := "http://hello.demo.dev.localhost:" + cluster.Node.Ingress[strings.LastIndex(cluster.Node.Ingress, ":")+1:] + "/"
+	for _, want := range []string{"examples/hello runs on the real node and answers at", appURL, "  hello from berth"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the first run's output lacks %q", want)
+		}
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/", "hello.demo.dev.localhost"); body != "hello from berth\n" {
+		t.Errorf("GET %s = %q", appURL, body)
+	}
 
 	out, err = script()
 	if err != nil {
@@ -133,6 +149,9 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	}
 	if again, err := devcluster.LoadState(clusterDir); err != nil || !again.StartedAt.Equal(cluster.StartedAt) {
 		t.Errorf("second run did not reuse the cluster started at %s: %+v, %v", cluster.StartedAt, again, err)
+	}
+	if !strings.Contains(out, "  hello from berth") {
+		t.Errorf("the second run does not show the app's answer")
 	}
 	if ds, err := c.Deploys(ctx, "demo", "hello", "dev", 10); err != nil || len(ds) != 1 {
 		t.Errorf("deploys after the second run: %d, %v; want the first run's one (unchanged manifest)", len(ds), err)
