@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/internal/kubetest"
@@ -193,5 +194,61 @@ func TestRealNodeFailedRolloutsRollBack(t *testing.T) {
 				t.Errorf("after the rollback the live image is %s", img)
 			}
 		})
+	}
+}
+
+// TestRealNodePodsReachTheAPIServer runs a pod on the real node that calls the API server
+// as clients in a cluster do: https://kubernetes.default.svc.cluster.local (cluster DNS,
+// then the kubernetes Service through kube-proxy to the API server on the pod bridge), with
+// its service account's token, trusting the CA the pod is given.
+func TestRealNodePodsReachTheAPIServer(t *testing.T) {
+	cluster := kubetest.RealNode(t)
+	srv := startServer(t, t.TempDir())
+	if out, code := runBerth(t, srv, "dev", "image", "build", "testdata/apicheck", "-t", "apicheck:1", "--state-dir", cluster.State.Dir); code != 0 {
+		t.Fatalf("build apicheck: exit %d\n%s", code, out)
+	}
+	cs := cluster.Client(t)
+	ns := "apicheck"
+	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	kubetest.Eventually(t, time.Minute, func(ctx context.Context) error { // made by the controller manager
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+	key, value, _ := strings.Cut(cluster.Node.Label, "=")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "apicheck", Namespace: ns},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			NodeSelector:  map[string]string{key: value},
+			Tolerations:   []corev1.Toleration{{Key: key, Operator: corev1.TolerationOpEqual, Value: value, Effect: corev1.TaintEffectNoSchedule}},
+			Containers:    []corev1.Container{{Name: "apicheck", Image: "registry.berth.localhost/apicheck:1"}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.Eventually(t, 2*time.Minute, func(ctx context.Context) error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "apicheck", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			logs, _ := cs.CoreV1().Pods(ns).GetLogs("apicheck", &corev1.PodLogOptions{}).DoRaw(ctx)
+			t.Fatalf("apicheck failed: %s", logs)
+		}
+		return fmt.Errorf("pod %s", p.Status.Phase)
+	})
+	logs, err := cs.CoreV1().Pods(ns).GetLogs("apicheck", &corev1.PodLogOptions{}).DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "system:serviceaccount:" + ns + ":default"; !strings.Contains(string(logs), want) {
+		t.Errorf("the API server did not see the pod as %s: %s", want, logs)
 	}
 }

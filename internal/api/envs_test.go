@@ -62,9 +62,9 @@ func TestEnvironmentScheduling(t *testing.T) {
 		want    func(e *apiv1.Environment)
 		details map[string]any
 	}{{
-		name: "tolerations only",
-		body: apiv1.UpdateEnvironment{Tolerations: &[]apiv1.Toleration{dedicated}},
-		want: func(e *apiv1.Environment) { e.Tolerations = []apiv1.Toleration{dedicated} },
+		name:    "tolerations only",
+		body:    apiv1.UpdateEnvironment{Tolerations: &[]apiv1.Toleration{dedicated}},
+		want:    func(e *apiv1.Environment) { e.Tolerations = []apiv1.Toleration{dedicated} },
 		details: map[string]any{"tolerations": []any{"dedicated:NoExecute"}},
 	}, {
 		name: "node selector only",

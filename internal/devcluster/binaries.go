@@ -48,14 +48,20 @@ func (e *BinaryError) Error() string {
 // BuildError says tools/kube/build.sh failed; Output is the end of what it printed.
 type BuildError struct {
 	Script string
+	// What was built; empty means the Kubernetes binaries.
+	What   string
 	Err    error
 	Output string
 }
 
 func (e *BuildError) Error() string {
-	return fmt.Sprintf("building the Kubernetes binaries with %s failed (%v); its last output:\n%s\n"+
+	what := e.What
+	if what == "" {
+		what = "the Kubernetes binaries"
+	}
+	return fmt.Sprintf("building %s with %s failed (%v); its last output:\n%s\n"+
 		"fix the cause above (is the Go module proxy reachable? is there disk space and ~3 GB of free memory?) and run again",
-		e.Script, e.Err, e.Output)
+		what, e.Script, e.Err, e.Output)
 }
 
 // ErrNoBinaries is returned when no binaries directory is configured and no berth checkout

@@ -54,13 +54,13 @@ func BuildNode(ctx context.Context, script string, progress io.Writer, programs 
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(progress, tail)
 	if err := cmd.Run(); err != nil {
-		return nil, &BuildError{Script: script, Err: err, Output: tail.String()}
+		return nil, &BuildError{Script: script, What: "the real node's programs", Err: err, Output: tail.String()}
 	}
 	bins := NodeBinaries{}
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		name, path, ok := strings.Cut(line, " ")
 		if !ok {
-			return nil, &BuildError{Script: script, Err: fmt.Errorf("unexpected output %q", line), Output: tail.String()}
+			return nil, &BuildError{Script: script, What: "the real node's programs", Err: fmt.Errorf("unexpected output %q", line), Output: tail.String()}
 		}
 		if err := checkNodeBinary(name, path); err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func BuildNode(ctx context.Context, script string, progress io.Writer, programs 
 	}
 	for _, p := range programs {
 		if bins[p] == "" {
-			return nil, &BuildError{Script: script, Err: fmt.Errorf("it printed no path for %s", p), Output: tail.String()}
+			return nil, &BuildError{Script: script, What: "the real node's programs", Err: fmt.Errorf("it printed no path for %s", p), Output: tail.String()}
 		}
 	}
 	return bins, nil

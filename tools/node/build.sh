@@ -18,6 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../progress.sh"
 cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}/node
 mkdir -p "$cache"
 export GOFLAGS=-mod=mod CGO_ENABLED=0
@@ -53,14 +54,17 @@ build_one() {
   local p=$1 dir=$2 start=$SECONDS
   exec 9>"$cache/.$p.lock"
   # Several test binaries or a `make run` may ask at once: one builds, the others wait.
-  flock 9
+  if ! flock -n 9; then
+    echo "node: waiting for another build of $p ..." >&2
+    flock 9
+  fi
   [[ -f $dir/COMPLETE ]] && return 0
   echo "node: building $p into $dir ..." >&2
   rm -rf "$dir.partial"
   mkdir -p "$dir.partial/bin"
   local ldflags="-s -w"
   [[ $p != traefik ]] || ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$(basename "$dir" | cut -d_ -f1 | sed 's/^traefik-//')"
-  if ! (cd "$here/$p" && go build -trimpath -ldflags "$ldflags" -o "$dir.partial/bin/$p" "${pkg[$p]}") >&2; then
+  if ! (cd "$here/$p" && go build -v -trimpath -ldflags "$ldflags" -o "$dir.partial/bin/$p" "${pkg[$p]}" 2>&1 | go_progress "$p"); then
     echo "node: go build of $p failed (see the compiler output above); nothing was cached" >&2
     rm -rf "$dir.partial"
     return 1
