@@ -19,20 +19,29 @@ import (
 // BenchmarkDeployVsKubectl times one deploy to Ready — `berth deploy --wait` of a new image,
 // through the server — against what users would otherwise run on the same rendered objects:
 // `kubectl apply --server-side` then `kubectl rollout status`, in the same run on the same
-// cluster. It reports both and the ratio (target: berth ≤ 1.2× kubectl).
+// cluster, here with simulated pods. It reports both and the ratio (target: berth ≤ 1.2×
+// kubectl).
 func BenchmarkDeployVsKubectl(b *testing.B) {
+	srv, file, ns := deployEnv(b)
+	benchAgainstKubectl(b, srv, file, ns, kubetest.Kubeconfig(b),
+		func(i int) string { return fmt.Sprintf("image=registry.example.com/web:%d", i+1) }, nil)
+}
+
+// benchAgainstKubectl runs the comparison of BenchmarkDeployVsKubectl for the app "web" of
+// file, deployed to staging in namespace ns: each iteration deploys with --set set(i), then
+// kubectl applies what `berth render` makes of the same (through patch, when given) into a
+// namespace of its own.
+func benchAgainstKubectl(b *testing.B, srv *serverProc, file, ns, kubeconfig string, set func(int) string, patch func([]byte) []byte) {
 	bins, err := devcluster.ResolveBinaries(context.Background(), "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	kubectl := bins.Path("kubectl")
-	srv, file, ns := deployEnv(b)
 	if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
 		b.Fatalf("first deploy: %s", out)
 	}
 	// The same objects, rendered by berth, for kubectl, into a namespace of their own.
 	kns := ns + "-kubectl"
-	kubeconfig := kubetest.Kubeconfig(b)
 	run := func(name string, args ...string) {
 		b.Helper()
 		cmd := exec.Command(name, args...)
@@ -49,24 +58,27 @@ func BenchmarkDeployVsKubectl(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		image := fmt.Sprintf("image=registry.example.com/web:%d", i+1)
 		start := time.Now()
-		if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", image, "--wait"); code != 0 {
+		if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", set(i), "--wait"); code != 0 {
 			b.Fatalf("berth deploy: %s", out)
 		}
 		berthTime += time.Since(start)
 
-		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.yaml", i))
-		out, code := runBerth(b, srv, "render", "-f", file, "--env", "staging", "--set", image, "-n", kns)
+		out, code := runBerth(b, srv, "render", "-f", file, "--env", "staging", "--set", set(i), "-n", kns, "-o", "json")
 		if code != 0 {
 			b.Fatalf("render: %s", out)
 		}
-		if err := os.WriteFile(rendered, []byte(out), 0o644); err != nil {
+		objs := []byte(out)
+		if patch != nil {
+			objs = patch(objs)
+		}
+		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.json", i))
+		if err := os.WriteFile(rendered, objs, 0o644); err != nil {
 			b.Fatal(err)
 		}
 		start = time.Now()
 		run(kubectl, "apply", "--server-side", "-f", rendered)
-		run(kubectl, "rollout", "status", "-n", kns, "deployment/web", "--timeout=60s")
+		run(kubectl, "rollout", "status", "-n", kns, "deployment/web", "--timeout=120s")
 		kubectlTime += time.Since(start)
 	}
 	n := time.Duration(b.N)
@@ -112,72 +124,26 @@ func BenchmarkTeamRedeploy1000Apps(b *testing.B) {
 // BenchmarkDeployVsKubectlRealNode is BenchmarkDeployVsKubectl on the real node: real
 // containers of examples/hello pulled from the dev registry, a readiness probe that really
 // answers. Each iteration rolls to the other of two tags; kubectl applies the same objects
-// berth rendered, with the environment's node selector and toleration, in a namespace of
-// its own (target: berth ≤ 1.2× kubectl).
+// berth rendered, with the environment's node selector and toleration (target: berth ≤ 1.2×
+// kubectl).
 func BenchmarkDeployVsKubectlRealNode(b *testing.B) {
-	bins, err := devcluster.ResolveBinaries(context.Background(), "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kubectl := bins.Path("kubectl")
 	srv, cluster, ns := realNodeEnv(b)
 	file := writeManifest(b, helloManifest("web", "web."+ns+".localhost"))
-	if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--wait"); code != 0 {
-		b.Fatalf("first deploy: %s", out)
-	}
-	kns := ns + "-kubectl"
-	run := func(name string, args ...string) {
-		b.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
-	run(kubectl, "create", "namespace", kns)
-	b.Cleanup(func() { run(kubectl, "delete", "namespace", kns, "--wait=false") })
-	dir := b.TempDir()
-
-	var berthTime, kubectlTime time.Duration
-	i := 0
-	for b.Loop() {
-		i++
-		version := fmt.Sprintf("version=%d", 2-i%2)
-		start := time.Now()
-		if out, code := runBerth(b, srv, "deploy", "-f", file, "--env", "staging", "--set", version, "--wait"); code != 0 {
-			b.Fatalf("berth deploy: %s", out)
-		}
-		berthTime += time.Since(start)
-
-		out, code := runBerth(b, srv, "render", "-f", file, "--env", "staging", "--set", version, "-n", kns, "-o", "json")
-		if code != 0 {
-			b.Fatalf("render: %s", out)
-		}
-		rendered := filepath.Join(dir, fmt.Sprintf("objs-%d.json", i))
-		if err := os.WriteFile(rendered, onRealNode(b, out, cluster.Node), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		start = time.Now()
-		run(kubectl, "apply", "--server-side", "-f", rendered)
-		run(kubectl, "rollout", "status", "-n", kns, "deployment/web", "--timeout=120s")
-		kubectlTime += time.Since(start)
-	}
-	n := time.Duration(b.N)
-	b.ReportMetric(float64(berthTime/n)/1e6, "berth-ms/op")
-	b.ReportMetric(float64(kubectlTime/n)/1e6, "kubectl-ms/op")
-	b.ReportMetric(float64(berthTime)/float64(kubectlTime), "ratio")
+	benchAgainstKubectl(b, srv, file, ns, cluster.Kubeconfig,
+		func(i int) string { return fmt.Sprintf("version=%d", 2-i%2) },
+		func(objs []byte) []byte { return onRealNode(b, objs, cluster.Node) })
 }
 
 // onRealNode adds the real node's node selector and toleration to the Deployments of a
 // rendered List, as the environment's scheduling defaults do for berth's own deploys.
-func onRealNode(b *testing.B, list string, node *devcluster.NodeState) []byte {
+func onRealNode(b *testing.B, list []byte, node *devcluster.NodeState) []byte {
 	b.Helper()
 	var objs struct {
 		APIVersion string           `json:"apiVersion"`
 		Kind       string           `json:"kind"`
 		Items      []map[string]any `json:"items"`
 	}
-	if err := json.Unmarshal([]byte(list), &objs); err != nil {
+	if err := json.Unmarshal(list, &objs); err != nil {
 		b.Fatalf("rendered objects: %v", err)
 	}
 	key, value, _ := strings.Cut(node.Label, "=")
