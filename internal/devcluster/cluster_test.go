@@ -165,7 +165,13 @@ func TestFailedBuildIsReported(t *testing.T) {
 		t.Fatal("no tools/kube/build.sh above the test's directory")
 	}
 	src := filepath.Dir(script)
-	dst := t.TempDir()
+	// The script sources ../progress.sh: copy the layout of tools/.
+	tools := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(src), "progress.sh"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(tools, "progress.sh"), data, 0o644))
+	dst := filepath.Join(tools, "kube")
+	must(t, os.MkdirAll(dst, 0o755))
 	for _, f := range []string{"build.sh", "go.mod", "go.sum", "tools.go"} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		must(t, err)
@@ -176,7 +182,7 @@ func TestFailedBuildIsReported(t *testing.T) {
 	}
 	t.Setenv("BERTH_CACHE_DIR", t.TempDir())
 	var progress strings.Builder
-	_, err := devcluster.Build(context.Background(), filepath.Join(dst, "build.sh"), &progress)
+	_, err = devcluster.Build(context.Background(), filepath.Join(dst, "build.sh"), &progress)
 	var be *devcluster.BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("Build: got %v, want *BuildError", err)

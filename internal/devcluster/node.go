@@ -118,12 +118,19 @@ func checkHost(kube Binaries, node NodeBinaries) error {
 			return bad("%s is not built (%s)", p, NodeBuildScript)
 		}
 	}
+	return nil
+}
+
+// checkHostResources says which of the node's fixed network resources another program
+// holds. It runs once the machine's node lock is held and a killed node is cleaned up, so
+// what it finds is not another Berth node.
+func checkHostResources() error {
 	if err := cidrFree(nodePodCIDR, nodeBridge); err != nil {
-		return bad("%v", err)
+		return &NodeUnavailableError{Reason: err.Error()}
 	}
 	for _, port := range []int{kubeletHealthzPort, proxyHealthzPort, proxyMetricsPort} {
 		if Listening(port) {
-			return bad("port %d on 127.0.0.1, which the node's components use, is taken by another program", port)
+			return &NodeUnavailableError{Reason: fmt.Sprintf("port %d on 127.0.0.1, which the node's components use, is taken by another program", port)}
 		}
 	}
 	return nil
@@ -193,6 +200,10 @@ func claimHost(ctx context.Context, o Options, stateDir string) (*nodeRun, error
 			return nil, fmt.Errorf("clean up the real node of %s: %w", prev.StateDir, err)
 		}
 		fmt.Fprintf(o.Progress, " ok (%.1fs)\n", time.Since(begin).Seconds())
+	}
+	if err := checkHostResources(); err != nil {
+		lock.release()
+		return nil, err
 	}
 	rec := &hostRecord{
 		StateDir: stateDir,

@@ -164,6 +164,7 @@ func TestRealNodeLeavesNothingBehind(t *testing.T) {
 
 	st := realNodeUp(t, dir)
 	runPod(t, st)
+	secondClusterRunsSimulated(t, st)
 	must(t, devcluster.Down(context.Background(), dir, nil))
 	if diff := cmp.Diff(before, snapshotHost(t, dir)); diff != "" {
 		t.Fatalf("the host changed after up and down (-before +after):\n%s", diff)
@@ -190,4 +191,33 @@ func TestRealNodeLeavesNothingBehind(t *testing.T) {
 
 func execCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
 	return exec.CommandContext(ctx, name, args...).Output()
+}
+
+// secondClusterRunsSimulated starts another cluster while st holds the machine's real node:
+// it says the node is in use, by whom, and runs with simulated nodes only.
+func secondClusterRunsSimulated(t *testing.T, st *devcluster.State) {
+	t.Helper()
+	nodeBins, err := devcluster.ResolveNodeBinaries(context.Background(), nil)
+	must(t, err)
+	dir := filepath.Join(t.TempDir(), "second")
+	var progress strings.Builder
+	second, _, err := devcluster.Up(context.Background(), devcluster.Options{
+		StateDir: dir, Binaries: realBinaries(t), TieToParent: true, Progress: &progress,
+		Node: devcluster.NodeAuto, NodeBinaries: nodeBins,
+	})
+	if err != nil {
+		t.Fatalf("a second cluster: %v\n%s", err, progress.String())
+	}
+	defer devcluster.Down(context.Background(), dir, nil)
+	if second.Node != nil {
+		t.Fatal("a second cluster got the machine's real node too")
+	}
+	for _, w := range []string{"no real node", "in use by the dev cluster in " + st.Dir, "simulated only"} {
+		if !strings.Contains(progress.String(), w) {
+			t.Errorf("the second cluster's progress does not say %q:\n%s", w, progress.String())
+		}
+	}
+	if !strings.HasPrefix(second.Server, "https://127.0.0.1:") {
+		t.Errorf("the second cluster's API server is at %s, want loopback", second.Server)
+	}
 }

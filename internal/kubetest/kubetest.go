@@ -87,7 +87,7 @@ func run(m *testing.M, after []func()) int {
 	for _, f := range after {
 		f()
 	}
-	stopRealNode()
+	StopRealNode()
 	return code
 }
 

@@ -40,9 +40,8 @@ func (c *RealNodeCluster) Client(t testing.TB) kubernetes.Interface {
 const realNodeWait = 30 * time.Minute
 
 var realNode struct {
-	once    sync.Once
+	mu      sync.Mutex
 	cluster *RealNodeCluster
-	err     error
 	dir     string
 }
 
@@ -53,13 +52,26 @@ var realNode struct {
 // pass without them.
 func RealNode(t testing.TB) *RealNodeCluster {
 	t.Helper()
-	realNode.once.Do(func() {
-		realNode.cluster, realNode.err = startRealNode(context.Background())
-	})
-	if realNode.err != nil {
-		t.Fatalf("kubetest: real node: %v", realNode.err)
+	realNode.mu.Lock()
+	defer realNode.mu.Unlock()
+	if realNode.cluster == nil {
+		c, err := startRealNode(context.Background())
+		if err != nil {
+			stopRealNodeLocked()
+			t.Fatalf("kubetest: real node: %v", err)
+		}
+		realNode.cluster = c
 	}
 	return realNode.cluster
+}
+
+// StopRealNode stops the test binary's real-node cluster, if it runs, so that a test can
+// start a cluster of its own with the machine's one real node (`make run`'s test does).
+// A later RealNode starts a new one.
+func StopRealNode() {
+	realNode.mu.Lock()
+	defer realNode.mu.Unlock()
+	stopRealNodeLocked()
 }
 
 func startRealNode(ctx context.Context) (*RealNodeCluster, error) {
@@ -93,8 +105,7 @@ func startRealNode(ctx context.Context) (*RealNodeCluster, error) {
 	return &RealNodeCluster{State: st, Kubeconfig: st.Kubeconfig, Config: cfg, Node: st.Node}, nil
 }
 
-// stopRealNode stops the real node's cluster, if this binary started one.
-func stopRealNode() {
+func stopRealNodeLocked() {
 	if realNode.dir == "" {
 		return
 	}
@@ -102,4 +113,5 @@ func stopRealNode() {
 		fmt.Fprintln(os.Stderr, "kubetest: stop the real node's cluster:", err)
 	}
 	os.RemoveAll(realNode.dir)
+	realNode.dir, realNode.cluster = "", nil
 }
