@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -616,7 +617,7 @@ func readSysctl(key string) (string, error) {
 // restoreSysctls writes back every value that changed, except those named in keep.
 func restoreSysctls(values map[string]string, keep ...string) error {
 	for k, v := range values {
-		if contains(keep, k) {
+		if slices.Contains(keep, k) {
 			continue
 		}
 		now, err := readSysctl(k)
@@ -630,15 +631,6 @@ func restoreSysctls(values map[string]string, keep ...string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // nftTables lists the machine's nftables tables as "family name".

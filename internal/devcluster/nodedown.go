@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,13 @@ func stopNode(ctx context.Context, st *State, progress io.Writer) error {
 	if err != nil || rec.StateDir != st.Dir {
 		// Another cluster's node, or none: stop only what this cluster itself recorded.
 		return stopAll(ctx, nodeProcesses(st.Processes), progress)
+	}
+	// An `up` killed while it started the node recorded its daemons in the cluster's state
+	// only.
+	for _, p := range nodeProcesses(st.Processes) {
+		if !slices.Contains(rec.Processes, p) {
+			rec.Processes = append(rec.Processes, p)
+		}
 	}
 	if cs, err := st.CoreClient(); err == nil && st.apiAnswers(ctx) {
 		drainNode(ctx, cs, st.Node.Name, progress)
@@ -159,7 +167,7 @@ func undoHost(ctx context.Context, rec *hostRecord, progress io.Writer) error {
 	// Network: kube-proxy's tables, any table that appeared while the node ran, the bridge.
 	if tables, err := nftTables(ctx); err == nil {
 		for _, t := range tables {
-			if contains(rec.Tables, t) {
+			if slices.Contains(rec.Tables, t) {
 				continue
 			}
 			if t == "ip kube-proxy" || t == "ip6 kube-proxy" || nftTableEmpty(ctx, t) {
