@@ -27,7 +27,8 @@ kube: deps
 	@tools/kube/build.sh >/dev/null & kube=$$!; tools/node/build.sh >/dev/null; node=$$?; wait $$kube && exit $$node
 
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
-run: build kube
+run:
+	@$(MAKE) --no-print-directory -j2 build kube
 	@BERTH_BIN=$(BIN) scripts/run.sh
 
 ## stop: stop what `make run` started: the berth server (its data stays), then the local cluster
