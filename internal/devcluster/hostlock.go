@@ -46,47 +46,108 @@ func (e *NodeBusyError) Error() string {
 // hostLock is the machine's node lock: an flock on hostDir/lock. The node's daemons inherit
 // the locked file, so the lock is held as long as any of them runs, after the command that
 // started them has exited.
-type hostLock struct{ f *os.File }
+//
+// A second lock, hostDir/op.lock, is held only while the machine changes hands: while a
+// node is claimed (cleaning up after a killed one, recording, making the bridge), while a
+// node is stopped and its changes undone, and by tests that look at the machine. So between
+// the moment a stopping node's daemons are gone (freeing the node lock) and the end of its
+// clean-up, nobody else can claim the machine or see it half undone.
+type hostLock struct{ f, op *os.File }
 
-// lockHost takes the machine's node lock, polling up to wait for it.
+// lockHost takes both locks, polling up to wait for a node that runs to stop. The caller
+// drops the operation lock with releaseOp once the machine is in the state it wants.
 func lockHost(ctx context.Context, wait time.Duration) (*hostLock, error) {
-	if err := os.MkdirAll(hostDir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(hostDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(wait)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return &hostLock{f: f}, nil
+		op, err := lockOp(ctx, time.Until(deadline))
+		if err != nil {
+			return nil, err
 		}
+		f, err := openLock("lock")
+		if err != nil {
+			op.Close()
+			return nil, err
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return &hostLock{f: f, op: op}, nil
+		}
+		f.Close()
+		op.Close()
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("lock %s: %w", filepath.Join(hostDir, "lock"), err)
 		}
 		if time.Now().After(deadline) {
-			f.Close()
-			owner := "another cluster"
-			if rec, err := readHostRecord(); err == nil && rec.Owner != "" {
-				owner = rec.Owner
-			}
-			return nil, &NodeBusyError{Owner: owner}
+			return nil, busyError()
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// release closes this process's handle; daemons that inherited it keep the lock.
+// lockOp takes the operation lock alone, polling up to wait (at least a minute: holders
+// keep it for seconds).
+func lockOp(ctx context.Context, wait time.Duration) (*os.File, error) {
+	wait = max(wait, time.Minute)
+	op, err := openLock("op.lock")
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(op.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return op, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			op.Close()
+			if err == nil || errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, busyError()
+			}
+			return nil, fmt.Errorf("lock %s: %w", op.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			op.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func openLock(name string) (*os.File, error) {
+	if err := os.MkdirAll(hostDir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(hostDir, name), os.O_CREATE|os.O_RDWR, 0o600)
+}
+
+func busyError() error {
+	owner := "another cluster"
+	if rec, err := readHostRecord(); err == nil && rec.Owner != "" {
+		owner = rec.Owner
+	}
+	return &NodeBusyError{Owner: owner}
+}
+
+// releaseOp lets others look at the machine again; the node lock stays.
+func (l *hostLock) releaseOp() {
+	if l != nil && l.op != nil {
+		l.op.Close()
+		l.op = nil
+	}
+}
+
+// release closes this process's handles; daemons that inherited the node lock keep it.
 func (l *hostLock) release() {
-	if l != nil && l.f != nil {
+	if l == nil {
+		return
+	}
+	l.releaseOp()
+	if l.f != nil {
 		l.f.Close()
 		l.f = nil
 	}

@@ -238,6 +238,8 @@ func claimHost(ctx context.Context, o Options, stateDir string) (*nodeRun, error
 	if err := makeBridge(ctx); err != nil {
 		return n, err
 	}
+	// The machine is ours now (the node lock): others may look at it again.
+	lock.releaseOp()
 	return n, nil
 }
 

@@ -31,8 +31,13 @@ type hostState struct {
 	Dirs      []string
 }
 
+// snapshotHost reads what a real node may change, holding the machine's node lock so that
+// no other test binary's node runs meanwhile.
 func snapshotHost(t *testing.T, stateDir string) hostState {
 	t.Helper()
+	release, err := devcluster.HoldNode(context.Background(), 30*time.Minute)
+	must(t, err)
+	defer release()
 	s := hostState{Sysctls: map[string]string{}}
 	for _, k := range []string{"vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops", "net.ipv4.ip_forward"} {
 		b, err := os.ReadFile(filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")))
@@ -164,6 +169,7 @@ func TestRealNodeLeavesNothingBehind(t *testing.T) {
 
 	st := realNodeUp(t, dir)
 	runPod(t, st)
+	listensOnLoopbackOrBridge(t, st)
 	secondClusterRunsSimulated(t, st)
 	must(t, devcluster.Down(context.Background(), dir, nil))
 	if diff := cmp.Diff(before, snapshotHost(t, dir)); diff != "" {
@@ -219,5 +225,37 @@ func secondClusterRunsSimulated(t *testing.T, st *devcluster.State) {
 	}
 	if !strings.HasPrefix(second.Server, "https://127.0.0.1:") {
 		t.Errorf("the second cluster's API server is at %s, want loopback", second.Server)
+	}
+}
+
+// listensOnLoopbackOrBridge checks every socket the cluster's processes listen on: each is
+// on 127.0.0.1 or the pod bridge's address, never on all addresses or another interface.
+func listensOnLoopbackOrBridge(t *testing.T, st *devcluster.State) {
+	t.Helper()
+	out, err := execOut("ss", "-Hlntup")
+	must(t, err)
+	pids := map[string]string{}
+	for _, p := range st.Processes {
+		pids["pid="+strconv.Itoa(p.PID)+","] = p.Name
+	}
+	seen := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 {
+			continue
+		}
+		for pid, name := range pids {
+			if !strings.Contains(f[6], pid) {
+				continue
+			}
+			seen++
+			host := f[4][:strings.LastIndex(f[4], ":")]
+			if host != "127.0.0.1" && host != st.Node.IP {
+				t.Errorf("%s listens on %s (%s)", name, f[4], f[0])
+			}
+		}
+	}
+	if seen < len(st.Processes)/2 {
+		t.Fatalf("found only %d listening sockets of the cluster's processes in:\n%s", seen, out)
 	}
 }

@@ -22,6 +22,13 @@ import (
 // stopNode stops the real node of the cluster st, when the machine's node is still its own,
 // and undoes what it changed on the machine.
 func stopNode(ctx context.Context, st *State, progress io.Writer) error {
+	// Nobody claims or inspects the machine from the moment this node's daemons are gone
+	// (freeing the node lock) until its changes are undone.
+	op, err := lockOp(ctx, time.Minute)
+	if err != nil {
+		return fmt.Errorf("stop the real node: %w", err)
+	}
+	defer op.Close()
 	rec, err := readHostRecord()
 	if err != nil || rec.StateDir != st.Dir {
 		// Another cluster's node, or none: stop only what this cluster itself recorded.
@@ -40,15 +47,15 @@ func stopNode(ctx context.Context, st *State, progress io.Writer) error {
 	if err := stopNodeParts(ctx, rec, progress); err != nil {
 		return err
 	}
-	// With the daemons gone, the machine's lock is free: take it before undoing the host
-	// changes, so a cluster starting meanwhile never sees half of them undone.
-	lock, err := lockHost(ctx, time.Minute)
+	// With the daemons gone, the node lock is free (no claim can take it while this holds
+	// the operation lock). Taking it proves nothing of the node still runs.
+	f, err := openLock("lock")
 	if err != nil {
-		return fmt.Errorf("stop the real node: %w", err)
+		return err
 	}
-	defer lock.release()
-	if rec, err := readHostRecord(); err != nil || rec.StateDir != st.Dir {
-		return nil // a cluster that started meanwhile cleaned up after this one
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("stop the real node: a process of it still holds %s: %w", f.Name(), err)
 	}
 	return undoHost(ctx, rec, progress)
 }
