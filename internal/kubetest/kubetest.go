@@ -123,7 +123,12 @@ var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
 // admin client and the namespace's name.
 func Namespace(t testing.TB) (kubernetes.Interface, string) {
 	t.Helper()
-	cs := Client(t)
+	return namespace(t, Client(t))
+}
+
+// namespace creates a namespace named after the test through cs, deleted when the test ends.
+func namespace(t testing.TB, cs kubernetes.Interface) (kubernetes.Interface, string) {
+	t.Helper()
 	base := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(base) > 40 {
 		base = strings.TrimRight(base[:40], "-")
