@@ -9,8 +9,9 @@
 //		...
 //	}
 //
-// Pods of the test cluster are simulated by kwok; images such as CrashLoopImage make them
-// fail on purpose (see images.go).
+// Pods of the test cluster are simulated by kwok: no container runs, and they are Ready at
+// once whatever their image. Tests of pods that fail, or of anything a container does, use
+// RealNode's cluster, whose real node runs examples/hello (HelloImage) for real.
 package kubetest
 
 import (
