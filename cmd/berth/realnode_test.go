@@ -40,16 +40,25 @@ replicas: 2
 }
 
 // realNodeEnv starts a server with team shop and environment staging on the real node's
-// cluster (in a namespace of this test), and builds examples/hello into its registry as
-// hello:1 and hello:2. It returns the server, the cluster and the namespace.
+// cluster (see realNodeShop). It returns the server, the cluster and the namespace.
 func realNodeEnv(t testing.TB) (*serverProc, *kubetest.RealNodeCluster, string) {
+	t.Helper()
+	srv := startServer(t, t.TempDir())
+	cluster, ns := realNodeShop(t, srv)
+	return srv, cluster, ns
+}
+
+// realNodeShop creates team shop and environment staging on srv, on the real node's
+// cluster (in a namespace of this test, whose pods land on the real node), and builds
+// examples/hello into its registry as hello:1 and hello:2. It returns the cluster and the
+// namespace.
+func realNodeShop(t testing.TB, srv *serverProc) (*kubetest.RealNodeCluster, string) {
 	t.Helper()
 	cluster := kubetest.RealNode(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, t.TempDir())
 	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
 	if len(ns) > 50 {
 		ns = ns[:50]
@@ -68,7 +77,7 @@ func realNodeEnv(t testing.TB) (*serverProc, *kubetest.RealNodeCluster, string) 
 	t.Cleanup(func() {
 		cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	return srv, cluster, ns
+	return cluster, ns
 }
 
 func writeManifest(t testing.TB, manifest string) string {
@@ -156,7 +165,8 @@ func TestRealNodeAppAnswersThroughServiceAndIngress(t *testing.T) {
 
 // TestRealNodeFailedRolloutsRollBack: real containers that fail their readiness probe,
 // exit 1 at start, or name a tag the registry does not have each fail the deploy with
-// what Kubernetes says, and the automatic rollback restores the revision that answered.
+// what Kubernetes says, and the automatic rollback restores the revision that answered;
+// the history shows each failed deploy answered by its automatic rollback.
 func TestRealNodeFailedRolloutsRollBack(t *testing.T) {
 	srv, cluster, ns := realNodeEnv(t)
 	host := "web." + ns + ".localhost"
@@ -174,10 +184,12 @@ func TestRealNodeFailedRolloutsRollBack(t *testing.T) {
 		{"missing tag", "version=missing", []string{"failed", "ImagePull", "automatic rollback"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
 			out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", tc.set, "--timeout", "45s", "--wait")
 			if code == 0 {
 				t.Fatalf("a failing rollout succeeded:\n%s", out)
 			}
+			t.Logf("failure detected and rolled back in %s", time.Since(start).Round(time.Millisecond))
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
@@ -192,6 +204,11 @@ func TestRealNodeFailedRolloutsRollBack(t *testing.T) {
 			}
 			if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.berth.localhost/hello:1" {
 				t.Errorf("after the rollback the live image is %s", img)
+			}
+			// deploy --wait follows the rollback to its end: the history is final.
+			hist := history(t, srv)
+			if len(hist) < 2 || historyKinds(hist[:2]) != "auto-rollback:succeeded deploy:failed" || hist[0].RollbackOf != hist[1].ID {
+				t.Errorf("history %s, want the failed deploy answered by an automatic rollback on top", historyKinds(hist))
 			}
 		})
 	}

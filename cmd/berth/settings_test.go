@@ -20,6 +20,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/kubetest"
@@ -28,16 +29,22 @@ import (
 )
 
 // settingsManifest reads two secrets (one spliced into a longer value) and a config value.
+// Its image is examples/hello's in the real node's registry, where --set fail=crash makes
+// its containers exit at start (TestSecretsCanary); the readiness probe keeps such a
+// container from counting as ready for the moment it runs. kwok's simulated pods run no
+// container and are ready with any image.
 const settingsManifest = `apiVersion: berth.dev/v1
 metadata: {name: web, team: shop}
-args: {image: registry.example.com/web:1}
+args: {fail: ""}
 containers:
   web:
-    image: ${args.image}
+    image: registry.berth.localhost/hello:1
     variables:
       API_KEY: ${secrets.API_KEY}
       DB_URL: postgres://app:${secrets.DB_PASSWORD}@db/app
       REGION: ${config.REGION}
+      HELLO_FAIL: ${args.fail}
+    readinessProbe: {httpGet: {path: /ready, port: 8080}}
 replicas: 2
 `
 
@@ -73,10 +80,16 @@ func mustBerth(t *testing.T, srv *serverProc, args ...string) string {
 	return out
 }
 
-// liveSecrets returns the data of the app's Secret in ns.
+// liveSecrets returns the data of the app's Secret in ns on the test cluster.
 func liveSecrets(t *testing.T, ns string) map[string]string {
 	t.Helper()
-	s, err := kubetest.Client(t).CoreV1().Secrets(ns).Get(context.Background(), "web-secrets", metav1.GetOptions{})
+	return liveSecretsIn(t, kubetest.Client(t), ns)
+}
+
+// liveSecretsIn returns the data of the app's Secret in ns through cs.
+func liveSecretsIn(t *testing.T, cs kubernetes.Interface, ns string) map[string]string {
+	t.Helper()
+	s, err := cs.CoreV1().Secrets(ns).Get(context.Background(), "web-secrets", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +100,10 @@ func liveSecrets(t *testing.T, ns string) map[string]string {
 	return out
 }
 
-func liveDeployment(t *testing.T, ns string) *appsv1.Deployment {
+// liveDeployment returns the app's Deployment in ns through cs.
+func liveDeployment(t *testing.T, cs kubernetes.Interface, ns string) *appsv1.Deployment {
 	t.Helper()
-	d, err := kubetest.Client(t).AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,17 +144,20 @@ func canary(t *testing.T, name string) string {
 }
 
 // TestSecretsCanary sets secrets with unique canary values and goes through deploys that
-// succeed and fail (a crash-looping image; a missing secret, refused at once and, unset
-// behind a running app, failed by the engine before applying anything), a redeploy on
-// change, a refresh, a rollback, listings, audit, error paths and every read of the API,
-// against a server logging at debug level. The canaries must be in the Kubernetes Secret
-// and nowhere else: not in the server's output, API responses, CLI output or the raw
-// database and WAL files.
+// succeed and fail (containers that crash at start; a missing secret, refused at once and,
+// unset behind a running app, failed by the engine before applying anything), a redeploy
+// on change, a refresh, a rollback, listings, audit, error paths and every read of the API,
+// against a server logging at debug level. The app runs on the real node, whose kubelet
+// puts the secrets in real containers and reports their crashes. The canaries must be in
+// the Kubernetes Secret and nowhere else: not in the server's output, API responses, CLI
+// output or the raw database and WAL files.
 func TestSecretsCanary(t *testing.T) {
 	data := t.TempDir()
 	key, _ := keyFile(t)
 	srv := startServer(t, data, "--log-level", "debug", "--secrets-key-file", key)
-	file, ns := settingsSetup(t, srv)
+	cluster, ns := realNodeShop(t, srv)
+	cs := cluster.Client(t)
+	file := writeManifest(t, settingsManifest)
 	canaries := map[string]string{}
 	for _, name := range []string{"team", "app", "env", "bad", "later"} {
 		canaries[name] = canary(t, name)
@@ -179,17 +196,17 @@ func TestSecretsCanary(t *testing.T) {
 	if !strings.Contains(out, "succeeded") {
 		t.Fatalf("deploy:\n%s", out)
 	}
-	if got := liveSecrets(t, ns); got["API_KEY"] != canaries["team"] || got["DB_PASSWORD"] != canaries["app"] || len(got) != 2 {
+	if got := liveSecretsIn(t, cs, ns); got["API_KEY"] != canaries["team"] || got["DB_PASSWORD"] != canaries["app"] || len(got) != 2 {
 		t.Fatalf("live Secret after the first deploy holds the wrong values (%d keys)", len(got))
 	}
-	cm, err := kubetest.Client(t).CoreV1().ConfigMaps(ns).Get(context.Background(), "web-config", metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "web-config", metav1.GetOptions{})
 	if err != nil || cm.Data["REGION"] != "eu-west-1" || cm.Labels["app.kubernetes.io/managed-by"] != "berth" {
 		t.Fatalf("live ConfigMap: %v %v", cm, err)
 	}
-	sum1 := liveDeployment(t, ns).Spec.Template.Annotations["berth.dev/config-checksum"]
+	sum1 := liveDeployment(t, cs, ns).Spec.Template.Annotations["berth.dev/config-checksum"]
 
 	// A rollout that crash-loops fails and is rolled back automatically.
-	out = run(1, "", "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/fail:1", "--timeout", "60s", "--wait")
+	out = run(1, "", "deploy", "-f", file, "--env", "staging", "--set", "fail=crash", "--timeout", "60s", "--wait")
 	if !strings.Contains(out, "CrashLoopBackOff") || !strings.Contains(out, "automatic rollback") {
 		t.Errorf("crash-looping deploy:\n%s", out)
 	}
@@ -198,38 +215,38 @@ func TestSecretsCanary(t *testing.T) {
 	// rollback --to 1 returns to the first deploy's objects.
 	os.WriteFile(file, []byte(strings.Replace(settingsManifest, "replicas: 2", "replicas: 3", 1)), 0o644)
 	run(0, "", "deploy", "-f", file, "--env", "staging", "--wait")
-	sum1 = liveDeployment(t, ns).Spec.Template.Annotations["berth.dev/config-checksum"]
+	sum1 = liveDeployment(t, cs, ns).Spec.Template.Annotations["berth.dev/config-checksum"]
 
 	// A new secret version at the app+env level, read from stdin, rolls the pods.
 	out = run(0, canaries["env"], "secrets", "set", "API_KEY", "--app", "web", "--env", "staging", "--redeploy")
 	if !strings.Contains(out, "1 succeeded, 0 failed") {
 		t.Errorf("secrets set --redeploy:\n%s", out)
 	}
-	if got := liveSecrets(t, ns); got["API_KEY"] != canaries["env"] {
+	if got := liveSecretsIn(t, cs, ns); got["API_KEY"] != canaries["env"] {
 		t.Error("the redeploy did not inject the new version")
 	}
-	if sum2 := liveDeployment(t, ns).Spec.Template.Annotations["berth.dev/config-checksum"]; sum2 == sum1 || sum2 == "" {
+	if sum2 := liveDeployment(t, cs, ns).Spec.Template.Annotations["berth.dev/config-checksum"]; sum2 == sum1 || sum2 == "" {
 		t.Errorf("pod template checksum %q did not change from %q", sum2, sum1)
 	}
 
 	// Unset behind the running app: the redeploy fails before applying anything.
-	before := liveDeployment(t, ns).Generation
+	before := liveDeployment(t, cs, ns).Generation
 	out = run(1, "", "secrets", "unset", "DB_PASSWORD", "--app", "web", "--redeploy")
 	if !strings.Contains(out, "DB_PASSWORD") || !strings.Contains(out, "1 failed") {
 		t.Errorf("unset --redeploy:\n%s", out)
 	}
-	if got := liveSecrets(t, ns); got["DB_PASSWORD"] != canaries["app"] || liveDeployment(t, ns).Generation != before {
+	if got := liveSecretsIn(t, cs, ns); got["DB_PASSWORD"] != canaries["app"] || liveDeployment(t, cs, ns).Generation != before {
 		t.Error("a deploy that failed on a missing secret changed the live objects")
 	}
 	run(0, canaries["later"], "secrets", "set", "DB_PASSWORD", "--app", "web")
 	out = run(0, "", "deploy", "web", "--env", "staging", "--refresh", "--wait")
-	if got := liveSecrets(t, ns); got["DB_PASSWORD"] != canaries["later"] || got["API_KEY"] != canaries["env"] {
+	if got := liveSecretsIn(t, cs, ns); got["DB_PASSWORD"] != canaries["later"] || got["API_KEY"] != canaries["env"] {
 		t.Errorf("refresh did not inject the current versions:\n%s", out)
 	}
 
 	// Rollback to the first deploy re-applies exactly its secret versions.
 	run(0, "", "rollback", "web", "--env", "staging", "--to", "1", "--wait")
-	if got := liveSecrets(t, ns); got["API_KEY"] != canaries["team"] || got["DB_PASSWORD"] != canaries["app"] {
+	if got := liveSecretsIn(t, cs, ns); got["API_KEY"] != canaries["team"] || got["DB_PASSWORD"] != canaries["app"] {
 		t.Error("the rollback did not re-apply the first deploy's secret versions")
 	}
 	// The stored Secret has no values, the live one has: that is not drift.

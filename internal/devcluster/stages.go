@@ -9,11 +9,23 @@ import (
 	"strings"
 )
 
-// berthStages are kwok Stages of Berth's own that fail pods on purpose, by image name, so
-// tests can drive real rollouts into CrashLoopBackOff, ImagePullBackOff or never-ready pods
-// (see package kubetest for the image names). They live here rather than in tools/kube so
-// `berth dev cluster up` and the tests load the same ones and editing them never costs a
-// rebuild.
+// berthStages are kwok Stages of Berth's own that fail simulated pods on purpose, by the
+// image of their containers (any tag, so a rollout can go from one failing revision to
+// another):
+//
+//   - registry.berth.test/fail:TAG — Running but never Ready; the container waits in
+//     CrashLoopBackOff after 3 restarts, its last run exited with code 1 (Error).
+//   - registry.berth.test/unpullable:TAG — Pending; the container waits in ImagePullBackOff.
+//   - registry.berth.test/unready:TAG — Running without restarts but never Ready, so only
+//     the Deployment's progress deadline catches it.
+//
+// They remain for simulating failures at scale: hundreds of failing apps on kwok nodes,
+// more than the machine's one real node runs (kwok's own chaos Stage, which
+// tools/kube/build.sh installs, stays for the same reason). Tests of how Berth detects a
+// failed rollout run real containers on the real node instead (kubetest.RealNode): a
+// simulated pod says only what these files make it say, not what a kubelet reports.
+// They live here rather than in tools/kube so `berth dev cluster up` and the tests load
+// the same ones and editing them never costs a rebuild.
 //
 //go:embed stages/*.yaml
 var berthStages embed.FS

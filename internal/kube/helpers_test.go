@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/berth-dev/berth/internal/kube"
@@ -27,6 +28,18 @@ func newCluster(t *testing.T) *kube.Cluster {
 	return c
 }
 
+// newRealNodeCluster returns the real node's cluster (see kubetest.RealNode) and a Cluster
+// of it with quick retries.
+func newRealNodeCluster(t *testing.T) (*kubetest.RealNodeCluster, *kube.Cluster) {
+	t.Helper()
+	rn := kubetest.RealNode(t)
+	c, err := kube.New(rest.CopyConfig(rn.Config), kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn, c
+}
+
 // app describes a small app the way the manifest renderer would render it.
 type app struct {
 	name, env, image string
@@ -36,6 +49,33 @@ type app struct {
 	minReadySeconds  int32
 	podLabels        map[string]string
 	vars             map[string]string // the container's environment
+	// nodeSelector and tolerations place the pods: on the real node in helloApp.
+	nodeSelector map[string]string
+	tolerations  []corev1.Toleration
+	// readiness and liveness are the container's probes, if any.
+	readiness, liveness *corev1.Probe
+}
+
+// helloApp is web in staging running examples/hello on the real node, real containers that
+// are ready when hello's /ready answers and restarted when /healthz does not. vars
+// HELLO_FAIL=crash makes them exit at start, HELLO_FAIL=ready never ready (see
+// examples/hello).
+func helloApp(t *testing.T, rn *kubetest.RealNodeCluster, replicas int32) app {
+	t.Helper()
+	return app{
+		name: "web", env: "staging", image: rn.HelloImage(t, "1"), replicas: replicas,
+		nodeSelector: rn.NodeSelector(), tolerations: rn.Tolerations(),
+		readiness: httpProbe("/ready"), liveness: httpProbe("/healthz"),
+	}
+}
+
+// httpProbe probes GET path on hello's port every second: the kubelet's default of ten
+// seconds would make every start in these tests take that long.
+func httpProbe(path string) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(8080)}},
+		PeriodSeconds: 1,
+	}
 }
 
 func (a app) labels() map[string]string {
@@ -99,9 +139,13 @@ func (a app) deployment() *appsv1.Deployment {
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: a.name,
+					NodeSelector:       a.nodeSelector,
+					Tolerations:        a.tolerations,
 					Containers: []corev1.Container{{
 						Name: "web", Image: a.image, Env: env,
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						ReadinessProbe: a.readiness,
+						LivenessProbe:  a.liveness,
 					}},
 				},
 			},

@@ -9,8 +9,9 @@
 //		...
 //	}
 //
-// Pods of the test cluster are simulated by kwok; images such as CrashLoopImage make them
-// fail on purpose (see images.go).
+// Pods of the test cluster are simulated by kwok: no container runs, and they are Ready at
+// once whatever their image. Tests of pods that fail, or of anything a container does, use
+// RealNode's cluster, whose real node runs examples/hello (HelloImage) for real.
 package kubetest
 
 import (
@@ -123,7 +124,12 @@ var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
 // admin client and the namespace's name.
 func Namespace(t testing.TB) (kubernetes.Interface, string) {
 	t.Helper()
-	cs := Client(t)
+	return namespace(t, Client(t))
+}
+
+// namespace creates a namespace named after the test through cs, deleted when the test ends.
+func namespace(t testing.TB, cs kubernetes.Interface) (kubernetes.Interface, string) {
+	t.Helper()
 	base := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(base) > 40 {
 		base = strings.TrimRight(base[:40], "-")

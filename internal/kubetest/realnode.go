@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-dev/berth/internal/devcluster"
+	"github.com/berth-dev/berth/internal/devimage"
 )
 
 // RealNodeCluster is a dev cluster with the machine's real node: pods that select the node
@@ -23,6 +27,16 @@ type RealNodeCluster struct {
 	Config     *rest.Config
 	// Node is the real node's state: registry, ingress, label and taint.
 	Node *devcluster.NodeState
+
+	mu     sync.Mutex
+	images map[string]*imageBuild // by tag, see HelloImage
+}
+
+// imageBuild is one tag of examples/hello built into the registry, once per cluster.
+type imageBuild struct {
+	once sync.Once
+	ref  string
+	err  error
 }
 
 // Client returns an admin clientset of the cluster.
@@ -33,6 +47,98 @@ func (c *RealNodeCluster) Client(t testing.TB) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// Namespace creates a namespace of the cluster for this test, deleted when the test ends,
+// and returns an admin client and the namespace's name, as Namespace does on Main's cluster.
+func (c *RealNodeCluster) Namespace(t testing.TB) (kubernetes.Interface, string) {
+	t.Helper()
+	return namespace(t, c.Client(t))
+}
+
+// NodeSelector is the node selector that puts a pod on the real node (Node.Label).
+func (c *RealNodeCluster) NodeSelector() map[string]string {
+	key, value, _ := strings.Cut(c.Node.Label, "=")
+	return map[string]string{key: value}
+}
+
+// Tolerations are what a pod needs to tolerate the real node's taint (Node.Taint).
+func (c *RealNodeCluster) Tolerations() []corev1.Toleration {
+	kv, effect, _ := strings.Cut(c.Node.Taint, ":")
+	key, value, _ := strings.Cut(kv, "=")
+	return []corev1.Toleration{{Key: key, Operator: corev1.TolerationOpEqual, Value: value, Effect: corev1.TaintEffect(effect)}}
+}
+
+// HelloImage builds examples/hello into the cluster's registry as hello:tag, once per tag
+// and cluster however many tests ask, and returns the name pods use
+// (registry.berth.localhost/hello:tag). A tag never asked for is missing from the registry:
+// pods naming it fail to pull.
+func (c *RealNodeCluster) HelloImage(t testing.TB, tag string) string {
+	t.Helper()
+	c.mu.Lock()
+	if c.images == nil {
+		c.images = map[string]*imageBuild{}
+	}
+	b := c.images[tag]
+	if b == nil {
+		b = &imageBuild{}
+		c.images[tag] = b
+	}
+	c.mu.Unlock()
+	b.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			b.err = err
+			return
+		}
+		res, err := devimage.Build(context.Background(), devimage.Options{
+			Dir: filepath.Join(root, "examples", "hello"), Repository: "hello", Tag: tag,
+			Registry: devimage.Registry{Addr: c.Node.Registry.Addr, Name: c.Node.Registry.Name},
+		})
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.ref = res.Reference
+	})
+	if b.err != nil {
+		t.Fatalf("kubetest: build examples/hello as hello:%s: %v", tag, b.err)
+	}
+	return b.ref
+}
+
+// module is the path of Berth's Go module, whose root holds examples/.
+const module = "github.com/berth-dev/berth"
+
+// moduleRoot finds the root of Berth's module from the working directory, which go test
+// sets to the package's directory: the nearest directory above whose go.mod is Berth's
+// (tools/ holds modules of their own).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePath(data) == module {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod of %s above the working directory", module)
+		}
+		dir = parent
+	}
+}
+
+// modulePath returns the path a go.mod's module directive names.
+func modulePath(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 // realNodeWait is how long a test binary waits for another one's real node: the machine
