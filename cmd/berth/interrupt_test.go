@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,10 +30,19 @@ func TestCtrlCEndsABlockedCommand(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		t.Fatalf("berth secrets set ended before Ctrl-C: %v\n%s", err, out.String())
-	case <-time.After(300 * time.Millisecond): // blocked on stdin, as a user at a prompt
+	// Wait until it blocks reading stdin, as a user at a prompt: a signal sent before then,
+	// on a busy machine, could arrive before the CLI handles Ctrl-C at all.
+	deadline := time.Now().Add(30 * time.Second)
+	for !readingStdin(cmd.Process.Pid) {
+		select {
+		case err := <-done:
+			t.Fatalf("berth secrets set ended before Ctrl-C: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("berth secrets set never blocked reading stdin\n%s", out.String())
+		}
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -55,4 +65,18 @@ func TestCtrlCEndsABlockedCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(vout), "not a regular file") {
 		t.Errorf("validate of a named pipe: %v\n%s", err, vout)
 	}
+}
+
+// readingStdin reports whether a thread of pid is blocked in read(2) on fd 0
+// (/proc/PID/task/TID/syscall starts with the syscall number, 0 on amd64, and its first
+// argument).
+func readingStdin(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.HasPrefix(string(b), "0 0x0 ") {
+			return true
+		}
+	}
+	return false
 }

@@ -198,7 +198,8 @@ func startRealNode(ctx context.Context) (*RealNodeCluster, error) {
 	st, _, err := devcluster.Up(ctx, devcluster.Options{
 		StateDir: dir, Binaries: bins, TieToParent: true, Progress: os.Stderr,
 		Node: devcluster.NodeRequired, NodeBinaries: nodeBins, NodeLockWait: realNodeWait,
-		Timeout: 3 * time.Minute,
+		// A loaded machine (go test runs packages side by side) starts slowly.
+		Timeout: 5 * time.Minute,
 	})
 	if err != nil {
 		return nil, err
