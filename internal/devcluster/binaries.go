@@ -152,22 +152,35 @@ func FindBuildScript(starts ...string) (string, bool) {
 // Build runs the build script, which is a no-op when the binaries are cached, streams its
 // progress to progress and returns the directory it printed.
 func Build(ctx context.Context, script string, progress io.Writer) (string, error) {
+	out, err := runBuildScript(ctx, script, "", progress)
+	if err != nil {
+		return "", err
+	}
+	dir := strings.TrimSpace(out.stdout)
+	if dir == "" {
+		return "", &BuildError{Script: script, Err: errors.New("it printed no directory"), Output: out.tail}
+	}
+	return dir, nil
+}
+
+// scriptOutput is what a build script printed: its stdout, and the end of its progress.
+type scriptOutput struct{ stdout, tail string }
+
+// runBuildScript runs script with args, streaming its progress (stderr) to progress; a
+// failure is a *BuildError about what (empty: the Kubernetes binaries).
+func runBuildScript(ctx context.Context, script, what string, progress io.Writer, args ...string) (scriptOutput, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
 	var stdout bytes.Buffer
 	tail := &tailWriter{max: 40}
-	cmd := exec.CommandContext(ctx, script)
+	cmd := exec.CommandContext(ctx, script, args...)
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(progress, tail)
 	if err := cmd.Run(); err != nil {
-		return "", &BuildError{Script: script, Err: err, Output: tail.String()}
+		return scriptOutput{tail: tail.String()}, &BuildError{Script: script, What: what, Err: err, Output: tail.String()}
 	}
-	dir := strings.TrimSpace(stdout.String())
-	if dir == "" {
-		return "", &BuildError{Script: script, Err: errors.New("it printed no directory"), Output: tail.String()}
-	}
-	return dir, nil
+	return scriptOutput{stdout: stdout.String(), tail: tail.String()}, nil
 }
 
 // tailWriter keeps the last max lines written to it.

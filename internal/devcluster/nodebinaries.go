@@ -1,13 +1,11 @@
 package devcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,22 +43,16 @@ func ResolveNodeBinaries(ctx context.Context, progress io.Writer, programs ...st
 
 // BuildNode runs the node build script for programs and checks what it printed.
 func BuildNode(ctx context.Context, script string, progress io.Writer, programs ...string) (NodeBinaries, error) {
-	if progress == nil {
-		progress = io.Discard
-	}
-	var stdout bytes.Buffer
-	tail := &tailWriter{max: 40}
-	cmd := exec.CommandContext(ctx, script, programs...)
-	cmd.Stdout = &stdout
-	cmd.Stderr = io.MultiWriter(progress, tail)
-	if err := cmd.Run(); err != nil {
-		return nil, &BuildError{Script: script, What: "the real node's programs", Err: err, Output: tail.String()}
+	const what = "the real node's programs"
+	out, err := runBuildScript(ctx, script, what, progress, programs...)
+	if err != nil {
+		return nil, err
 	}
 	bins := NodeBinaries{}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
 		name, path, ok := strings.Cut(line, " ")
 		if !ok {
-			return nil, &BuildError{Script: script, What: "the real node's programs", Err: fmt.Errorf("unexpected output %q", line), Output: tail.String()}
+			return nil, &BuildError{Script: script, What: what, Err: fmt.Errorf("unexpected output %q", line), Output: out.tail}
 		}
 		if err := checkNodeBinary(name, path); err != nil {
 			return nil, err
@@ -69,7 +61,7 @@ func BuildNode(ctx context.Context, script string, progress io.Writer, programs 
 	}
 	for _, p := range programs {
 		if bins[p] == "" {
-			return nil, &BuildError{Script: script, What: "the real node's programs", Err: fmt.Errorf("it printed no path for %s", p), Output: tail.String()}
+			return nil, &BuildError{Script: script, What: what, Err: fmt.Errorf("it printed no path for %s", p), Output: out.tail}
 		}
 	}
 	return bins, nil
