@@ -73,11 +73,6 @@ var nodeSysctls = []string{"vm.overcommit_memory", "kernel.panic", "kernel.panic
 // mounts of directories in the state directory, so the host sees none of their mounts.
 var nsDirs = []string{"/var/lib/kubelet", "/var/log/containers", "/var/lib/cni", "/run/containerd"}
 
-// Selector returns the node selector and toleration pods need to land on the node.
-func (n *NodeState) Selector() (nodeSelector, toleration string) {
-	return n.Label, n.Taint
-}
-
 // NodeUnavailableError says why this machine cannot run a real node.
 type NodeUnavailableError struct{ Reason string }
 
@@ -178,11 +173,8 @@ type nodeRun struct {
 	lock   *hostLock
 	record *hostRecord
 	cfg    nodeConfig
-	bins   NodeBinaries
-	kube   Binaries
-	// kubeletClient is the API server's client certificate for kubelets.
-	kubeletClientCert, kubeletClientKey string
-	ingressPort                         int
+	bins        NodeBinaries
+	ingressPort int
 }
 
 // claimHost takes the machine's node, undoes what a killed earlier node left behind,
@@ -192,7 +184,7 @@ func claimHost(ctx context.Context, o Options, stateDir string) (*nodeRun, error
 	if err != nil {
 		return nil, err
 	}
-	n := &nodeRun{lock: lock, bins: o.NodeBinaries, kube: o.Binaries}
+	n := &nodeRun{lock: lock, bins: o.NodeBinaries}
 	if prev, err := readHostRecord(); err == nil {
 		fmt.Fprintf(o.Progress, "cleaning up the real node a stopped cluster left (%s) ...", prev.Owner)
 		begin := time.Now()
