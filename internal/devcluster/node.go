@@ -170,9 +170,9 @@ func cidrFree(cidr, bridge string) error {
 
 // nodeRun is a real node being started: its lock, record and config.
 type nodeRun struct {
-	lock   *hostLock
-	record *hostRecord
-	cfg    nodeConfig
+	lock        *hostLock
+	record      *hostRecord
+	cfg         nodeConfig
 	bins        NodeBinaries
 	ingressPort int
 }
