@@ -1,6 +1,7 @@
 # The README's two commands: `make run` and `make test`. Everything they need is set up by
 # scripts/deps.sh (missing system packages), tools/kube/build.sh (the Kubernetes binaries)
-# and tools/node/build.sh (the real node's registry, CoreDNS, Traefik, crictl and pause).
+# with the real node's kubelet, kube-proxy, registry and CoreDNS) and tools/node/build.sh (its
+# pause process and ingress controller).
 GO      ?= go
 BIN     := bin/berth
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -21,14 +22,20 @@ build:
 deps:
 	@scripts/deps.sh
 
-## kube: build (or reuse from the cache) the local Kubernetes binaries and the real node's
-## programs, side by side (they share the cores and the Go build cache)
+## kube: build (or reuse from the cache) the local Kubernetes binaries, with the real node's
+## kubelet, kube-proxy, registry and CoreDNS
 kube: deps
-	@tools/kube/build.sh >/dev/null & kube=$$!; tools/node/build.sh >/dev/null; node=$$?; wait $$kube && exit $$node
+	@tools/kube/build.sh >/dev/null
+
+## node: build (or reuse) the real node's pause process and ingress controller. After berth
+## and the Kubernetes binaries, one at a time: go builds running side by side would each
+## compile the libraries they share (client-go, the API types), where one after the other
+## the second finds them in the build cache.
+node: kube build
+	@tools/node/build.sh >/dev/null
 
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
-run:
-	@$(MAKE) --no-print-directory -j2 build kube
+run: node
 	@BERTH_BIN=$(BIN) scripts/run.sh
 
 ## stop: stop what `make run` started: the berth server (its data stays), then the local cluster
@@ -36,7 +43,7 @@ stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps kube vet
+test: deps node vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) ./internal/manifest
 
@@ -44,11 +51,11 @@ vet:
 	$(GO) vet ./...
 
 ## screenshots: save every dashboard page at 1280x800 into docs/screenshots/ (the browser test)
-screenshots: deps kube
+screenshots: deps node
 	BERTH_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestDashboard$$' ./cmd/berth
 
 ## bench: the benchmarks
-bench: kube
+bench: node
 	$(GO) test -run=NONE -bench=. -benchmem ./...
 
 ## clean: `make stop`, then remove build output (the kube cache and the server's data stay)

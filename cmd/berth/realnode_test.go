@@ -121,7 +121,7 @@ func get(t *testing.T, url, host string) string {
 
 // TestRealNodeAppAnswersThroughServiceAndIngress deploys examples/hello's image through
 // `berth deploy` onto the real node: it answers through its Service (ClusterIP, from the
-// host, through kube-proxy) and through its Ingress (Traefik); a second app calls the
+// host, through kube-proxy) and through its Ingress (the dev cluster's ingress controller); a second app calls the
 // first by its Service name, which the pod resolves through the cluster's DNS.
 func TestRealNodeAppAnswersThroughServiceAndIngress(t *testing.T) {
 	srv, cluster, ns := realNodeEnv(t)

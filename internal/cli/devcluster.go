@@ -44,7 +44,7 @@ func NewCmdDevCluster(f *Factory) *cobra.Command {
 kube-scheduler and kwok, which simulates nodes and pods — running as plain processes on
 loopback ports, and, where the machine allows it (root, cgroups, network namespaces), one
 real node beside the simulated ones: containerd, the kubelet, kube-proxy, CoreDNS, an
-image registry and Traefik as the ingress controller. Pods that select the real node
+image registry and an ingress controller (berth-dev-ingress). Pods that select the real node
 (label berth.dev/real-node=true, toleration berth.dev/real-node=true:NoSchedule) run real
 containers; every other pod is simulated. One real node runs per machine: a second cluster
 runs simulated nodes only.
@@ -165,7 +165,7 @@ func clusterUpRun(ctx context.Context, o *ClusterUpOptions) error {
 		fmt.Fprintf(o.IO.Out, `
 Real node %s: pods that select it run real containers.
   registry:  %s (images are named %s/NAME:TAG; berth dev image build pushes there)
-  ingress:   http://%s/ (Traefik; Ingress hosts such as app.localhost resolve to 127.0.0.1)
+  ingress:   http://%s/ (class berth; Ingress hosts such as app.localhost resolve to 127.0.0.1)
   pods land there with --node-selector %s --toleration %s
              (berth envs create ENV ... takes both)
 `, n.Name, n.Registry.Addr, n.Registry.Name, n.Ingress, n.Label, n.Taint)

@@ -16,8 +16,9 @@ import (
 // Programs are the binaries a dev cluster runs, in start order.
 var Programs = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
-// Tools are the other binaries of a build: kubectl, and the real node's kubelet and kube-proxy.
-var Tools = []string{"kubectl", "kubelet", "kube-proxy"}
+// Tools are the other binaries of a build: kubectl, and the real node's kubelet,
+// kube-proxy, image registry and CoreDNS.
+var Tools = []string{"kubectl", "kubelet", "kube-proxy", "registry", "coredns"}
 
 // BuildScript is the path of the script, relative to a berth checkout, that builds the
 // binaries into the cache and prints their directory.

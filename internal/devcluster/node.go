@@ -104,7 +104,7 @@ func checkHost(kube Binaries, node NodeBinaries) error {
 			return bad("the CNI plugin %s is missing (Debian's containernetworking-plugins; scripts/deps.sh)", filepath.Join(cniBinDir, p))
 		}
 	}
-	for _, p := range []string{"kubelet", "kube-proxy"} {
+	for _, p := range []string{"kubelet", "kube-proxy", "registry", "coredns"} {
 		if _, err := os.Stat(kube.Path(p)); err != nil {
 			return bad("%s is not in %s: rebuild with %s", p, kube.Dir, BuildScript)
 		}
@@ -249,7 +249,8 @@ func makeBridge(ctx context.Context) error {
 }
 
 // startNode starts the real node's components once the control plane runs: containerd,
-// the registry, the kubelet, kube-proxy, CoreDNS and Traefik, each printed with its time.
+// the registry, the kubelet, kube-proxy, CoreDNS and the ingress controller, each printed
+// with its time.
 func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()) error {
 	ctx, st := r.ctx, r.st
 	dir := filepath.Join(st.Dir, "node")
@@ -263,7 +264,7 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 		return err
 	}
 	ports := map[string]int{}
-	for _, name := range []string{"coredns-health", "coredns-ready", "traefik-ping"} {
+	for _, name := range []string{"coredns-health", "coredns-ready", "ingress-health"} {
 		if ports[name], err = reservePort(0, ""); err != nil {
 			return err
 		}
@@ -303,7 +304,7 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 		{"kubelet", "system:node:" + NodeName, "system:nodes"},
 		{"kube-proxy", "system:kube-proxy", ""},
 		{"coredns", "berth:coredns", ""},
-		{"traefik", "berth:traefik", ""},
+		{"ingress", "berth:ingress", ""},
 	} {
 		var orgs []string
 		if id.org != "" {
@@ -373,7 +374,7 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 		return err
 	}
 	// The registry exports traces to localhost:4318 unless told not to.
-	if err := r.startSpec(procSpec{Name: "registry", Binary: n.bins["registry"], Args: []string{"serve", filepath.Join(dir, "registry.yml")},
+	if err := r.startSpec(procSpec{Name: "registry", Binary: r.o.Binaries.Path("registry"), Args: []string{"serve", filepath.Join(dir, "registry.yml")},
 		Env: []string{"OTEL_TRACES_EXPORTER=none"}, Files: []*os.File{n.lock.f}}, func() error { return httpOK(ctx, http.DefaultClient, "http://"+c.RegistryAddr+"/v2/") }); err != nil {
 		return err
 	}
@@ -431,7 +432,7 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 	if err := writeTemplate(filepath.Join(dir, "Corefile"), corefileTemplate, &c); err != nil {
 		return err
 	}
-	if err := r.startSpec(procSpec{Name: "coredns", Binary: n.bins["coredns"], Files: []*os.File{n.lock.f},
+	if err := r.startSpec(procSpec{Name: "coredns", Binary: r.o.Binaries.Path("coredns"), Files: []*os.File{n.lock.f},
 		Args: []string{"-conf", filepath.Join(dir, "Corefile")}},
 		func() error {
 			return httpOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(c.DNSReady)+"/ready")
@@ -440,20 +441,15 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 	}
 	done()
 
-	done = step("starting Traefik (ingress) on %s ...", st.Node.Ingress)
-	if err := r.startSpec(procSpec{Name: "traefik", Binary: n.bins["traefik"], Files: []*os.File{n.lock.f},
-		Env: []string{"KUBECONFIG=" + kubeconfigs["traefik"]},
+	done = step("starting the ingress controller on %s ...", st.Node.Ingress)
+	if err := r.startSpec(procSpec{Name: "ingress", Binary: n.bins["ingress"], Files: []*os.File{n.lock.f},
 		Args: []string{
-			"--global.checknewversion=false", "--global.sendanonymoususage=false",
-			"--entrypoints.web.address=" + st.Node.Ingress,
-			"--entrypoints.traefik.address=127.0.0.1:" + strconv.Itoa(ports["traefik-ping"]),
-			"--ping=true", "--ping.entrypoint=traefik",
-			"--providers.kubernetesingress=true",
-			"--providers.kubernetesingress.ingressendpoint.ip=127.0.0.1",
-			"--log.level=INFO",
+			"--kubeconfig=" + kubeconfigs["ingress"], "--class=" + IngressClassName,
+			"--listen=" + st.Node.Ingress, "--status-address=127.0.0.1",
+			"--health=127.0.0.1:" + strconv.Itoa(ports["ingress-health"]),
 		}},
 		func() error {
-			return httpOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(ports["traefik-ping"])+"/ping")
+			return httpOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(ports["ingress-health"])+"/healthz")
 		}); err != nil {
 		return err
 	}
@@ -467,7 +463,7 @@ func (r *runner) startNode(n *nodeRun, pk *pki, step func(string, ...any) func()
 }
 
 // nodeComponents are the processes of a real node, in start order.
-var nodeComponents = []string{"mount-namespace", "containerd", "registry", "kubelet", "kube-proxy", "coredns", "traefik"}
+var nodeComponents = []string{"mount-namespace", "containerd", "registry", "kubelet", "kube-proxy", "coredns", "ingress"}
 
 func nodeProcesses(ps []Process) []Process {
 	var out []Process
@@ -520,8 +516,8 @@ func nodeReady(ctx context.Context, cs corev1client.CoreV1Interface, name string
 	return fmt.Errorf("node %s is not Ready", name)
 }
 
-// grantNodeAccess gives the API server's kubelet client, CoreDNS and Traefik what they
-// read, and makes Traefik the cluster's default ingress class.
+// grantNodeAccess gives the API server's kubelet client, CoreDNS and the ingress controller
+// what they read, and makes the controller's class the cluster's default ingress class.
 func grantNodeAccess(ctx context.Context, kubeconfig string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -541,9 +537,8 @@ func grantNodeAccess(ctx context.Context, kubeconfig string) error {
 			{APIGroups: []string{""}, Resources: []string{"services", "pods", "namespaces"}, Verbs: read},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 		}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "berth:traefik"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"services", "secrets", "nodes"}, Verbs: read},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
+		{ObjectMeta: metav1.ObjectMeta{Name: "berth:ingress"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: read},
 			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses"}, Verbs: read},
 			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses/status"}, Verbs: []string{"update"}},
 		}},
@@ -556,7 +551,7 @@ func grantNodeAccess(ctx context.Context, kubeconfig string) error {
 	bindings := []struct{ name, role, user string }{
 		{"berth:kube-apiserver-kubelet-client", "system:kubelet-api-admin", kubeletClientUser},
 		{"berth:coredns", "berth:coredns", "berth:coredns"},
-		{"berth:traefik", "berth:traefik", "berth:traefik"},
+		{"berth:ingress", "berth:ingress", "berth:ingress"},
 	}
 	for _, b := range bindings {
 		crb := &rbacv1.ClusterRoleBinding{
@@ -571,7 +566,7 @@ func grantNodeAccess(ctx context.Context, kubeconfig string) error {
 	class := &networkingv1.IngressClass{
 		ObjectMeta: metav1.ObjectMeta{Name: IngressClassName,
 			Annotations: map[string]string{"ingressclass.kubernetes.io/is-default-class": "true"}},
-		Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"},
+		Spec: networkingv1.IngressClassSpec{Controller: IngressController},
 	}
 	if _, err := netc.IngressClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create ingress class %s: %w", IngressClassName, err)
@@ -579,8 +574,12 @@ func grantNodeAccess(ctx context.Context, kubeconfig string) error {
 	return nil
 }
 
-// IngressClassName is the dev cluster's ingress class (Traefik), the cluster's default.
-const IngressClassName = "traefik"
+// IngressClassName is the dev cluster's ingress class, the cluster's default, served by
+// its own controller (internal/devingress, run as berth-dev-ingress).
+const IngressClassName = "berth"
+
+// IngressController is the controller name of the dev cluster's IngressClass.
+const IngressController = "berth.dev/dev-ingress"
 
 // kubeletClientUser is who the API server is to kubelets.
 const kubeletClientUser = "kube-apiserver-kubelet-client"

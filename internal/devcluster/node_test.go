@@ -77,7 +77,7 @@ func snapshotHost(t *testing.T, stateDir string) hostState {
 
 // nodeProcesses lists the processes of a real node: anything started with the cluster's
 // state directory on its command line (containerd, its shims, the kubelet, the registry,
-// CoreDNS), Traefik, and the pause containers of pods.
+// CoreDNS, the ingress controller), and the pause containers of pods.
 func nodeProcesses(stateDir string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -92,7 +92,7 @@ func nodeProcesses(stateDir string) []string {
 		}
 		cmd := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
 		argv0, _, _ := strings.Cut(cmd, " ")
-		if strings.Contains(cmd, stateDir) || filepath.Base(argv0) == "traefik" || argv0 == "/pause" ||
+		if strings.Contains(cmd, stateDir) || argv0 == "/pause" ||
 			strings.HasPrefix(filepath.Base(argv0), "containerd-shim") {
 			out = append(out, fmt.Sprintf("%d %s", pid, cmd))
 		}
@@ -119,7 +119,7 @@ func realNodeUp(t *testing.T, dir string) *devcluster.State {
 	if err != nil {
 		t.Fatalf("up with a real node: %v\n%s", err, progress.String())
 	}
-	for _, step := range []string{"starting containerd", "starting the kubelet", "starting kube-proxy", "starting CoreDNS", "starting Traefik", "image registry"} {
+	for _, step := range []string{"starting containerd", "starting the kubelet", "starting kube-proxy", "starting CoreDNS", "starting the ingress controller", "image registry"} {
 		if !strings.Contains(progress.String(), step) {
 			t.Errorf("up's progress does not mention %q:\n%s", step, progress.String())
 		}

@@ -12,12 +12,12 @@ import (
 )
 
 // NodeBuildScript is the path, relative to a berth checkout, of the script that builds the
-// programs a real node runs beside the Kubernetes binaries (registry, CoreDNS, Traefik,
-// crictl, pause) and prints "<program> <path>" per line.
+// programs a real node runs beside the Kubernetes binaries of tools/kube (the pause
+// process and the ingress controller) and prints "<program> <path>" per line.
 const NodeBuildScript = "tools/node/build.sh"
 
 // NodePrograms are what tools/node/build.sh builds.
-var NodePrograms = []string{"registry", "coredns", "traefik", "crictl", "pause"}
+var NodePrograms = []string{"pause", "ingress"}
 
 // NodeBinaries are the paths of the programs tools/node/build.sh built, by program.
 type NodeBinaries map[string]string

@@ -124,12 +124,9 @@ func stopNodeParts(ctx context.Context, rec *hostRecord, progress io.Writer) err
 	var errs []error
 	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
 
-	// Pods first, through CRI, while containerd may still run; then every daemon.
+	// Containers first, with containerd's own ctr, while containerd may still run; then
+	// every daemon. (Pods were drained through the API before, when the kubelet ran.)
 	if containerdAnswers(ctx, rec.Socket) {
-		if crictl := crictlPath(rec); crictl != "" {
-			_, _ = command(ctx, crictl, "--runtime-endpoint", "unix://"+rec.Socket, "--image-endpoint", "unix://"+rec.Socket,
-				"--timeout", "20s", "rmp", "--force", "--all")
-		}
 		removeTasks(ctx, rec.Socket)
 	}
 	for i := len(rec.Processes) - 1; i >= 0; i-- {
@@ -217,19 +214,6 @@ func undoHost(ctx context.Context, rec *hostRecord, progress io.Writer) error {
 		return errors.Join(errs...)
 	}
 	return removeHostRecord()
-}
-
-func crictlPath(rec *hostRecord) string {
-	for _, p := range rec.Processes {
-		if p.Name == "registry" {
-			// tools/node/build.sh puts every program in a sibling directory of the cache.
-			matches, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(p.Binary))), "crictl-*", "bin", "crictl"))
-			if len(matches) > 0 {
-				return matches[len(matches)-1]
-			}
-		}
-	}
-	return ""
 }
 
 func containerdAnswers(ctx context.Context, socket string) bool {

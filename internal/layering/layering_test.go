@@ -84,6 +84,8 @@ func violations(g graph) []string {
 				bad(pkg, dep, "the manifest is pure: it imports only the domain")
 			case in(pkg, adapters) && in(dep, []string{"internal/service", "internal/deploy", "internal/api", "internal/web", "internal/cli"}):
 				bad(pkg, dep, "adapters do not import use cases, the engine or edges")
+			case in(pkg, []string{"internal/devingress"}) && !in(dep, []string{"internal/devingress"}):
+				bad(pkg, dep, "the dev ingress imports nothing of Berth's (tools/node/build.sh caches it by its own files)")
 			case in(pkg, []string{"internal/service"}) && in(dep, edges):
 				bad(pkg, dep, "use cases do not import edges")
 			case in(pkg, []string{"internal/cli"}) && in(dep, []string{"internal/service", "internal/store", "internal/deploy", "internal/kube"}):
@@ -149,17 +151,18 @@ func TestLayering(t *testing.T) {
 // TestLayeringRules checks that each rule catches the import it forbids.
 func TestLayeringRules(t *testing.T) {
 	base := graph{
-		mod + "cmd/berth":          {mod + "internal/api", mod + "internal/store", mod + "internal/kube"},
-		mod + "internal/api":       {mod + "internal/service", mod + "internal/berth", wire},
-		mod + "internal/web":       {mod + "internal/service", wire},
-		mod + "internal/deploy":    {mod + "internal/store", mod + "internal/berth", mod + "internal/manifest"},
-		mod + "internal/service":   {mod + "internal/store", mod + "internal/berth", mod + "internal/manifest"},
-		mod + "internal/store":     {mod + "internal/berth", "database/sql"},
-		mod + "internal/kube":      {mod + "internal/berth", "k8s.io/client-go/rest"},
-		mod + "internal/manifest":  {mod + "internal/berth", "k8s.io/apimachinery/pkg/runtime"},
-		mod + "internal/cli":       {mod + "internal/apiclient"},
-		mod + "internal/apiclient": {"net/http"},
-		mod + "internal/berth":     {"time"},
+		mod + "cmd/berth":           {mod + "internal/api", mod + "internal/store", mod + "internal/kube"},
+		mod + "internal/api":        {mod + "internal/service", mod + "internal/berth", wire},
+		mod + "internal/web":        {mod + "internal/service", wire},
+		mod + "internal/deploy":     {mod + "internal/store", mod + "internal/berth", mod + "internal/manifest"},
+		mod + "internal/service":    {mod + "internal/store", mod + "internal/berth", mod + "internal/manifest"},
+		mod + "internal/store":      {mod + "internal/berth", "database/sql"},
+		mod + "internal/kube":       {mod + "internal/berth", "k8s.io/client-go/rest"},
+		mod + "internal/manifest":   {mod + "internal/berth", "k8s.io/apimachinery/pkg/runtime"},
+		mod + "internal/cli":        {mod + "internal/apiclient"},
+		mod + "internal/apiclient":  {"net/http"},
+		mod + "internal/berth":      {"time"},
+		mod + "internal/devingress": {"k8s.io/client-go/tools/cache"},
 	}
 	if v := violations(base); len(v) != 0 {
 		t.Fatalf("the allowed graph breaks rules: %q", v)
@@ -175,6 +178,7 @@ func TestLayeringRules(t *testing.T) {
 		{"internal/web", "internal/kube", "edges reach adapters only through use cases"},
 		{"internal/api", "internal/store", "edges reach adapters only through use cases"},
 		{"internal/deploy", "internal/web", "only cmd/berth wires"},
+		{"internal/devingress", "internal/berth", "the dev ingress imports nothing of Berth's"},
 	} {
 		g := graph{}
 		for k, v := range base {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes that `berth dev cluster` runs — kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, and the real node's kubelet
-# and kube-proxy — from the Go module proxy,
+# kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, and the real node's kubelet,
+# kube-proxy, image registry (registry/main.go) and CoreDNS (coredns/main.go) — from the Go
+# module proxy, in one module and one go build, so the libraries they share compile once,
 # at the versions pinned in this module's go.mod, into
 #   ${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/berth}/kube/<versions>/{bin,stages}
 # and prints that directory on stdout. A complete build is reused; a new one happens only
@@ -18,8 +19,8 @@ version() { go list -m -f '{{.Version}}' "$1"; }
 k8s=$(version k8s.io/kubernetes)
 etcd=$(version go.etcd.io/etcd/server/v3)
 kwok=$(version sigs.k8s.io/kwok)
-sum=$(sha256sum go.sum | cut -c1-8)
 cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
+sum=$(cat go.sum registry/main.go coredns/main.go | sha256sum | cut -c1-8)
 dir="$cache/kube/kubernetes-${k8s}_etcd-${etcd}_kwok-${kwok}_${sum}"
 
 mkdir -p "$cache/kube"
@@ -63,7 +64,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean"
 done
 start=$SECONDS
-if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
+# No -trimpath and the default cgo setting, as `make build` and `go test` use: with the
+# versions berth's go.mod shares with this one kept equal, the libraries both link (client-go,
+# the API types, Prometheus, gRPC...) compile once for both.
+if ! go build -v -ldflags "$ldflags" -o "$tmp/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
@@ -71,7 +75,8 @@ if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
   k8s.io/kubernetes/cmd/kubelet \
   k8s.io/kubernetes/cmd/kube-proxy \
   sigs.k8s.io/kwok/cmd/kwok \
-  go.etcd.io/etcd/server/v3 2>&1 | go_progress kube; then
+  go.etcd.io/etcd/server/v3 \
+  ./registry ./coredns 2>&1 | go_progress kube; then
   echo "tools/kube: go build failed (see the compiler output above); nothing was cached" >&2
   rm -rf "$tmp"
   exit 1

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# Builds the programs the dev cluster's real node runs beside the Kubernetes binaries of
-# tools/kube, each from the Go module proxy at the version pinned in its own module here:
+# Builds the programs the dev cluster's real node runs beside the binaries of tools/kube
+# (which also builds the node's kubelet, kube-proxy, image registry and CoreDNS):
 #
-#   registry  CNCF Distribution, the image registry on loopback     (registry/go.mod)
-#   coredns   CoreDNS with the plugins cluster DNS needs            (coredns/main.go)
-#   traefik   Traefik, the ingress controller                       (traefik/go.mod)
-#   crictl    crictl, to clear what a killed node left in containerd (crictl/go.mod)
-#   pause     the pod sandbox process                               (pause/main.go)
+#   pause     the pod sandbox process                  (pause/main.go, a module of its own)
+#   ingress   the dev cluster's ingress controller     (cmd/berth-dev-ingress of this checkout)
 #
 # usage: tools/node/build.sh [PROGRAM...]      (default: all of them)
 #
 # Each program goes into ${BERTH_CACHE_DIR:-~/.cache/berth}/node/<program>-<version>_<sum>/
-# and is rebuilt only when its module's go.sum (its pins) changes. Several build at once:
+# and is rebuilt only when its sources or pins change. Several build at once:
 # they share the machine's cores and the Go build cache. Prints one line per program on
 # stdout, "<program> <path of the binary>"; progress goes to stderr.
 # (containerd, runc and the CNI plugins come from Debian: scripts/deps.sh.)
@@ -21,33 +18,34 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../progress.sh"
 cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}/node
 mkdir -p "$cache"
-export GOFLAGS=-mod=mod CGO_ENABLED=0
+export GOFLAGS=-mod=mod
 
-all=(registry coredns traefik crictl pause)
+all=(pause ingress)
+root=$(cd "$here/../.." && pwd)
 (($# > 0)) || set -- "${all[@]}"
 
 # package and version of each program's main package
 declare -A pkg=(
-  [registry]=github.com/distribution/distribution/v3/cmd/registry
-  [coredns]=.
-  [traefik]=github.com/traefik/traefik/v3/cmd/traefik
-  [crictl]=sigs.k8s.io/cri-tools/cmd/crictl
   [pause]=.
+  [ingress]=./cmd/berth-dev-ingress
 )
-declare -A mod=(
-  [registry]=github.com/distribution/distribution/v3
-  [coredns]=github.com/coredns/coredns
-  [traefik]=github.com/traefik/traefik/v3
-  [crictl]=sigs.k8s.io/cri-tools
-  [pause]=""
+# the directory each builds in, and the files its build depends on beyond the Go modules
+# it pins (internal/layering holds that internal/devingress imports nothing else of Berth's)
+declare -A src=(
+  [pause]=$here/pause
+  [ingress]=$root
+)
+declare -A files=(
+  [pause]="go.mod main.go"
+  [ingress]="go.mod go.sum cmd/berth-dev-ingress/*.go internal/devingress/*.go"
 )
 
 # dir_of PROGRAM prints the cache directory of the program's current pins.
 dir_of() {
-  local p=$1 v=local sum
-  [[ -z ${mod[$p]} ]] || v=$(cd "$here/$p" && go list -m -f '{{.Version}}' "${mod[$p]}")
-  sum=$(cat "$here/$p/go.mod" "$here/$p"/*.go "$here/$p/go.sum" 2>/dev/null | sha256sum | cut -c1-8)
-  echo "$cache/$p-${v}_$sum"
+  local p=$1 sum
+  # shellcheck disable=SC2086 # the globs of files[] expand here
+  sum=$(cd "${src[$p]}" && cat ${files[$p]} | sha256sum | cut -c1-8)
+  echo "$cache/$p-$sum"
 }
 
 build_one() {
@@ -62,9 +60,11 @@ build_one() {
   echo "node: building $p into $dir ..." >&2
   rm -rf "$dir.partial"
   mkdir -p "$dir.partial/bin"
-  local ldflags="-s -w"
-  [[ $p != traefik ]] || ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$(basename "$dir" | cut -d_ -f1 | sed 's/^traefik-//')"
-  if ! (cd "$here/$p" && go build -v -trimpath -ldflags "$ldflags" -o "$dir.partial/bin/$p" "${pkg[$p]}" 2>&1 | go_progress "$p"); then
+  # pause is static (no cgo, it runs in an empty image); the ingress controller builds as
+  # `make build` builds berth, so the libraries they share compile once.
+  local cgo=1
+  [[ $p != pause ]] || cgo=0
+  if ! (cd "${src[$p]}" && CGO_ENABLED=$cgo go build -v -ldflags "-s -w" -o "$dir.partial/bin/$p" "${pkg[$p]}" 2>&1 | go_progress "$p"); then
     echo "node: go build of $p failed (see the compiler output above); nothing was cached" >&2
     rm -rf "$dir.partial"
     return 1

@@ -46,12 +46,12 @@ http:
 // before it is not counted.
 const startTimeout = 30 * time.Second
 
-// Start builds the registry program (or reuses the cached build; the first build takes a
-// minute or two), starts it and waits until it answers /v2/. It stops when t ends.
+// Start builds the registry program with the dev cluster's binaries (tools/kube; or reuses
+// the cached build), starts it and waits until it answers /v2/. It stops when t ends.
 func Start(t testing.TB) *Registry {
 	t.Helper()
 	ctx := context.Background()
-	bins, err := devcluster.ResolveNodeBinaries(ctx, testWriter{t}, "registry")
+	bins, err := devcluster.ResolveBinaries(ctx, "", testWriter{t})
 	if err != nil {
 		t.Fatalf("build the registry: %v", err)
 	}
@@ -71,7 +71,7 @@ func Start(t testing.TB) *Registry {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bins["registry"], "serve", cfg)
+	cmd := exec.Command(bins.Path("registry"), "serve", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// No OpenTelemetry exporter: by default it would try to send traces to localhost:4318.
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
