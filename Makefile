@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/berth-dev/berth/internal/buildinfo.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 20s
 
-.PHONY: all build run stop test bench screenshots kube node deps vet clean
+.PHONY: all build run stop test bench screenshots kube node deps deps-run fetch prebuild vet clean
 
 all: build
 
@@ -22,9 +22,27 @@ build:
 deps:
 	@scripts/deps.sh
 
+## deps-run: only those `make run` needs (no Chromium, no PostgreSQL)
+deps-run:
+	@scripts/deps.sh run
+
+## fetch: download the Go modules of berth and of the Kubernetes binaries (network time, which
+## `make run` spends while apt installs packages)
+fetch:
+	@tools/kube/build.sh --download >/dev/null
+	@$(GO) list -deps ./cmd/berth ./cmd/berth-dev-ingress ./examples/hello >/dev/null
+
+## prebuild: compile into the Go build cache what berth and the example's image link that the
+## Kubernetes binaries do not (the pure-Go SQLite; the static example). `make run` runs it beside
+## `make kube`, whose build leaves a core idle at times; they share no package, so nothing
+## compiles twice.
+prebuild:
+	@$(GO) build modernc.org/sqlite
+	@cd examples/hello && CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -buildvcs=false -ldflags="-s -w" -o /dev/null .
+
 ## kube: build (or reuse from the cache) the local Kubernetes binaries, with the real node's
 ## kubelet, kube-proxy, registry and CoreDNS
-kube: deps
+kube: deps-run
 	@tools/kube/build.sh >/dev/null
 
 ## node: build (or reuse) the real node's pause process and ingress controller. After berth
@@ -35,7 +53,10 @@ node: kube build
 	@tools/node/build.sh >/dev/null
 
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
-run: node
+run:
+	@$(MAKE) --no-print-directory -j2 deps-run fetch
+	@$(MAKE) --no-print-directory -j2 kube prebuild
+	@$(MAKE) --no-print-directory node
 	@BERTH_BIN=$(BIN) scripts/run.sh
 
 ## stop: stop what `make run` started: the berth server (its data stays), then the local cluster

@@ -22,8 +22,6 @@ declare -A pkgs=(
   # scripts/run.sh (make run) talks to the server's API
   [curl]=curl
   [jq]=jq
-  # the dashboard's browser tests drive headless Chromium (chromedp)
-  [chromium]=chromium
   # the dev cluster's real node (internal/devcluster/node.go): the container runtime
   # (containerd 1.6 and its ctr, with runc), kube-proxy's nftables mode and its conntrack
   # cleanup, and `ip` for the pod bridge. The CNI plugins are files, checked below.
@@ -33,13 +31,18 @@ declare -A pkgs=(
   [conntrack]=conntrack
   [ip]=iproute2
 )
+# only `make test` needs these: `scripts/deps.sh run` (make run) skips them
+if [[ ${1:-} != run ]]; then
+  # the dashboard's browser tests drive headless Chromium (chromedp)
+  pkgs[chromium]=chromium
+fi
 missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
 done
 # The store's tests start throwaway PostgreSQL servers from the installed binaries; Debian
 # keeps them off PATH, under /usr/lib/postgresql/<version>/bin.
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+[[ ${1:-} == run ]] || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

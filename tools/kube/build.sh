@@ -7,6 +7,7 @@
 #   ${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/berth}/kube/<versions>/{bin,stages}
 # and prints that directory on stdout. A complete build is reused; a new one happens only
 # when the pinned versions change. Progress goes to stderr.
+# usage: tools/kube/build.sh [--download]   (--download: only fetch the Go modules)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +24,17 @@ cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}
 sum=$(cat go.sum registry/main.go coredns/main.go | sha256sum | cut -c1-8)
 dir="$cache/kube/kubernetes-${k8s}_etcd-${etcd}_kwok-${kwok}_${sum}"
 
+pkgs=(
+  k8s.io/kubernetes/cmd/kube-apiserver
+  k8s.io/kubernetes/cmd/kube-controller-manager
+  k8s.io/kubernetes/cmd/kube-scheduler
+  k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kubelet
+  k8s.io/kubernetes/cmd/kube-proxy
+  sigs.k8s.io/kwok/cmd/kwok
+  go.etcd.io/etcd/server/v3
+  ./registry ./coredns
+)
 mkdir -p "$cache/kube"
 # Several test binaries may ask at once: one builds, the others wait for it.
 exec 9>"$cache/kube/.lock"
@@ -50,6 +62,13 @@ if [[ -f "$dir/COMPLETE" ]]; then
   echo "$dir"
   exit 0
 fi
+if [[ ${1:-} == --download ]]; then
+  # Only fetch the modules (what go build would do first), so that `make run` can do it
+  # while apt installs packages.
+  echo "downloading the modules of kubernetes $k8s, etcd $etcd and kwok $kwok ..." >&2
+  go list -deps "${pkgs[@]}" >/dev/null
+  exit 0
+fi
 
 echo "building kubernetes $k8s, etcd $etcd and kwok $kwok into $dir" >&2
 echo "(a cold build takes 10-15 minutes and 3 GB of memory on 2 cores; progress every 30 s; later runs reuse it)" >&2
@@ -67,16 +86,7 @@ start=$SECONDS
 # No -trimpath and the default cgo setting, as `make build` and `go test` use: with the
 # versions berth's go.mod shares with this one kept equal, the libraries both link (client-go,
 # the API types, Prometheus, gRPC...) compile once for both.
-if ! go build -v -ldflags "$ldflags" -o "$tmp/bin/" \
-  k8s.io/kubernetes/cmd/kube-apiserver \
-  k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubectl \
-  k8s.io/kubernetes/cmd/kubelet \
-  k8s.io/kubernetes/cmd/kube-proxy \
-  sigs.k8s.io/kwok/cmd/kwok \
-  go.etcd.io/etcd/server/v3 \
-  ./registry ./coredns 2>&1 | go_progress kube; then
+if ! go build -v -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}" 2>&1 | go_progress kube; then
   echo "tools/kube: go build failed (see the compiler output above); nothing was cached" >&2
   rm -rf "$tmp"
   exit 1
