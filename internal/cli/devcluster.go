@@ -50,7 +50,7 @@ containers; every other pod is simulated. One real node runs per machine: a seco
 runs simulated nodes only.
 
 The binaries are built from the Go module proxy by tools/kube/build.sh and
-tools/node/build.sh the first time (about 30 minutes on 2 cores today) and cached in
+tools/node/build.sh the first time (about 15 minutes on 2 cores) and cached in
 ~/.cache/berth/.`,
 		Example: `  berth dev cluster up
   export KUBECONFIG=$(berth dev cluster kubeconfig)

@@ -71,7 +71,7 @@ if [[ ${1:-} == --download ]]; then
 fi
 
 echo "building kubernetes $k8s, etcd $etcd and kwok $kwok into $dir" >&2
-echo "(a cold build takes 10-15 minutes and 3 GB of memory on 2 cores; progress every 30 s; later runs reuse it)" >&2
+echo "(a cold build takes about 15 minutes and 3 GB of memory on 2 cores; progress every 30 s; later runs reuse it)" >&2
 tmp="$dir.partial"
 rm -rf "$tmp"
 mkdir -p "$tmp/bin"
