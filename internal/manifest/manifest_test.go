@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -432,5 +433,31 @@ func TestStarterIsValid(t *testing.T) {
 	c := deployment(t, objs).Spec.Template.Spec.Containers[0]
 	if c.Image != "registry.example.com/reports:latest" || c.ReadinessProbe.HTTPGet.Port.IntValue() != 3000 {
 		t.Errorf("image %q, probe port %v", c.Image, c.ReadinessProbe.HTTPGet.Port)
+	}
+}
+
+// TestServiceResourceNamesItsApp holds the Score community service provisioner's rule: a
+// service resource calls the app params.app names, else the app named like the resource,
+// and offers the output name besides host, port and url.
+func TestServiceResourceNamesItsApp(t *testing.T) {
+	m := mustParse(t, `apiVersion: berth.dev/v1
+metadata: {name: shop}
+containers:
+  web:
+    image: example.com/shop:1
+    variables:
+      CART: http://${resources.cart.name}
+      USERS: ${resources.users.url}
+resources:
+  cart: {type: service}
+  users: {type: service, params: {app: users-api}}
+`)
+	for name, want := range map[string]string{"cart": "cart", "users": "users-api"} {
+		if got := m.Resources[name].ServiceApp(name); got != want {
+			t.Errorf("resources.%s calls %q, want %q", name, got, want)
+		}
+	}
+	if outs, _ := manifest.ResourceOutputs("service"); !slices.Equal(outs, []string{"name", "host", "port", "url"}) {
+		t.Errorf("service outputs = %q", outs)
 	}
 }

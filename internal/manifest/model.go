@@ -153,6 +153,16 @@ type Resource struct {
 	Params      map[string]any // strings, bools, numbers (as strings), lists and maps
 }
 
+// ServiceApp names the app a resource of type service calls: params.app when set, else
+// the resource's own name (as Score's community service provisioner takes it), so
+// `resources: {users-api: {type: service}}` calls the app users-api.
+func (r Resource) ServiceApp(name string) string {
+	if app, ok := r.Params["app"].(string); ok && app != "" {
+		return app
+	}
+	return name
+}
+
 // SmokeCheck is an HTTP request the deploy engine makes after a rollout.
 type SmokeCheck struct {
 	Path   string

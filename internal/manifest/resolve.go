@@ -14,7 +14,7 @@ var resourceOutputs = map[string][]string{
 	"postgres": {"host", "port", "name", "username", "password", "url"},
 	"mysql":    {"host", "port", "name", "username", "password", "url"},
 	"redis":    {"host", "port", "username", "password", "url"},
-	"service":  {"host", "port", "url"},
+	"service":  {"name", "host", "port", "url"},
 	"volume":   nil,
 }
 

@@ -402,11 +402,18 @@ func (d *decoder) checkResource(name string, r *Resource) {
 		d.fail(join(p, "type"), "unknown resource type "+quote(r.Type), didYouMean(r.Type, ResourceTypes()))
 	}
 	if r.Type == "service" {
-		app, _ := r.Params["app"].(string)
-		if app == "" {
-			d.required(join(p, "params.app"), "the name of the app this one calls, e.g. users-api")
-		} else if msg, hint := checkDNSLabel(app); msg != "" && !hasPlaceholder(app) {
-			d.fail(join(p, "params.app"), "app name "+msg, hint)
+		switch app, ok := r.Params["app"]; {
+		case !ok:
+			// Score's community service provisioner: the resource's name names the app.
+		case app == "" || app == nil:
+			d.fail(join(p, "params.app"), "is empty", "name the app this one calls, e.g. users-api, or leave params.app out to call the app named "+quote(name))
+		default:
+			s, isString := app.(string)
+			if !isString {
+				d.fail(join(p, "params.app"), "must be a string, the name of an app", "")
+			} else if msg, hint := checkDNSLabel(s); msg != "" && !hasPlaceholder(s) {
+				d.fail(join(p, "params.app"), "app name "+msg, hint)
+			}
 		}
 	}
 	for _, k := range sortedKeys(r.Annotations) {
