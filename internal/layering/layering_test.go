@@ -84,6 +84,8 @@ func violations(g graph) []string {
 				bad(pkg, dep, "the manifest is pure: it imports only the domain")
 			case in(pkg, adapters) && in(dep, []string{"internal/service", "internal/deploy", "internal/api", "internal/web", "internal/cli"}):
 				bad(pkg, dep, "adapters do not import use cases, the engine or edges")
+			case in(pkg, []string{"internal/provision"}) && !in(dep, []string{"internal/provision", "internal/manifest"}) && !in(dep, domain):
+				bad(pkg, dep, "provisioner files are pure: they import only the manifest and the domain")
 			case in(pkg, []string{"internal/devingress"}) && !in(dep, []string{"internal/devingress"}):
 				bad(pkg, dep, "the dev ingress imports nothing of Berth's (tools/node/build.sh caches it by its own files)")
 			case in(pkg, []string{"internal/service"}) && in(dep, edges):
@@ -99,10 +101,10 @@ func violations(g graph) []string {
 				}
 			}
 		}
-		if in(pkg, []string{"internal/manifest"}) {
+		if in(pkg, []string{"internal/manifest", "internal/provision"}) {
 			for _, dep := range g[pkg] {
 				if under(dep, network) {
-					bad(pkg, dep, "the manifest is pure: no network or database packages")
+					bad(pkg, dep, "renders, never talks: no network or database packages")
 				}
 			}
 		}
@@ -163,6 +165,7 @@ func TestLayeringRules(t *testing.T) {
 		mod + "internal/apiclient":  {"net/http"},
 		mod + "internal/berth":      {"time"},
 		mod + "internal/devingress": {"k8s.io/client-go/tools/cache"},
+		mod + "internal/provision":  {mod + "internal/manifest", "text/template"},
 	}
 	if v := violations(base); len(v) != 0 {
 		t.Fatalf("the allowed graph breaks rules: %q", v)
@@ -170,7 +173,9 @@ func TestLayeringRules(t *testing.T) {
 	for _, tc := range []struct{ pkg, imports, rule string }{
 		{"internal/berth", "internal/store", "the domain imports nothing"},
 		{"internal/manifest", "internal/kube", "the manifest is pure"},
-		{"internal/manifest", "net/http", "no network"},
+		{"internal/manifest", "net/http", "renders, never talks"},
+		{"internal/provision", "k8s.io/client-go", "renders, never talks"},
+		{"internal/provision", "internal/store", "provisioner files are pure"},
 		{"internal/store", "internal/service", "adapters do not import"},
 		{"internal/kube", "internal/deploy", "adapters do not import"},
 		{"internal/service", "internal/web", "use cases do not import edges"},
