@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -305,7 +306,61 @@ func cleanTemplateError(err error) string {
 }
 
 func parseTemplate(name, src string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=zero").Funcs(funcs()).Parse(src)
+	t, err := template.New(name).Option("missingkey=zero").Funcs(funcs()).Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			if err := checkRanges(tt.Tree, tt.Tree.Root); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return t, nil
+}
+
+// checkRanges refuses a range over a number (`range 1000000000`, `range add ...`, `range
+// len ...`): a loop that long writes nothing the result limit could stop. Ranges over lists
+// and maps are bounded by the data.
+func checkRanges(tree *parse.Tree, n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkRanges(tree, c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		for _, cmd := range n.Pipe.Cmds {
+			for _, arg := range cmd.Args {
+				_, isNumber := arg.(*parse.NumberNode)
+				id, isIdent := arg.(*parse.IdentifierNode)
+				if isNumber || isIdent && (id.Ident == "add" || id.Ident == "len") {
+					loc, _ := tree.ErrorContext(n)
+					return fmt.Errorf("template: %s: range over a number is not allowed; range over a list or map of the data", loc)
+				}
+			}
+		}
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	case *parse.IfNode:
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	case *parse.WithNode:
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	}
+	return nil
 }
 
 var errTooLarge = errors.New("the template's result is over 256 KiB")

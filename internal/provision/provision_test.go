@@ -103,6 +103,8 @@ func TestParseRefusesBadFilesWithPositions(t *testing.T) {
 		{"not a list", "type: redis\n", "p.yaml:1:1: file: must be a list"},
 		{"secrets not keys", "- type: redis\n  secrets: [\"a b\"]\n", "p.yaml:2:13: [0].secrets[0]: must be a key"},
 		{"not yaml", "- type: [\n", "p.yaml:"},
+		{"range over a number", "- type: redis\n  outputs: |\n    a: b\n    {{ range 1000000000 }}{{ end }}\n", "p.yaml:4:5: [0].outputs: template: range over a number is not allowed"},
+		{"range over len", "- type: redis\n  outputs: \"{{ if true }}{{ range len .Params }}{{ end }}{{ end }}\"\n", "p.yaml:2:12: [0].outputs: template: range over a number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := provision.Parse("p.yaml", []byte(tc.file))
