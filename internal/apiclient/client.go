@@ -338,3 +338,26 @@ func (c *Client) VerifyAudit(ctx context.Context) (apiv1.AuditVerification, erro
 	var out apiv1.AuditVerification
 	return out, c.do(ctx, "GET", "/api/v1/audit/verify", nil, nil, &out)
 }
+
+// SetProvisioners stores a provisioner file as the environment's next version; a file with
+// problems comes back as an error listing each at its file:line:column.
+func (c *Client) SetProvisioners(ctx context.Context, env string, in apiv1.SetProvisioners) (apiv1.ProvisionerFile, error) {
+	var out apiv1.ProvisionerFile
+	return out, c.do(ctx, "PUT", "/api/v1/envs/"+esc(env)+"/provisioners", nil, in, &out)
+}
+
+// Provisioners returns a version of the environment's provisioner file (0: the newest).
+func (c *Client) Provisioners(ctx context.Context, env string, version int64) (apiv1.ProvisionerFile, error) {
+	var q url.Values
+	if version != 0 {
+		q = url.Values{"version": {strconv.FormatInt(version, 10)}}
+	}
+	var out apiv1.ProvisionerFile
+	return out, c.do(ctx, "GET", "/api/v1/envs/"+esc(env)+"/provisioners", q, nil, &out)
+}
+
+// ProvisionerHistory lists the versions of the environment's provisioner file, newest first.
+func (c *Client) ProvisionerHistory(ctx context.Context, env string) ([]apiv1.ProvisionerFile, error) {
+	var out apiv1.List[apiv1.ProvisionerFile]
+	return out.Items, c.do(ctx, "GET", "/api/v1/envs/"+esc(env)+"/provisioners/history", nil, nil, &out)
+}

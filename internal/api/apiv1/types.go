@@ -368,3 +368,31 @@ type ResolvedSettings struct {
 	Config  []ConfigValue `json:"config"`
 	Secrets []Secret      `json:"secrets"`
 }
+
+// SetProvisioners is a new version of an environment's platform provisioner file.
+type SetProvisioners struct {
+	// Name is the file's name, used in error positions (default provisioners.yaml).
+	Name    string `json:"name,omitempty"`
+	Content string `json:"content"`
+}
+
+// ProvisionerFile is one version of an environment's provisioner file.
+type ProvisionerFile struct {
+	Env       string        `json:"env"`
+	Version   int64         `json:"version"`
+	CreatedBy string        `json:"createdBy"`
+	CreatedAt time.Time     `json:"createdAt"`
+	Content   string        `json:"content,omitempty"`
+	Types     []Provisioner `json:"provisioners,omitempty"`
+}
+
+// Provisioner is what one entry of a provisioner file offers.
+type Provisioner struct {
+	Type            string   `json:"type"`
+	Class           string   `json:"class,omitempty"`
+	ID              string   `json:"id,omitempty"`
+	Description     string   `json:"description,omitempty"`
+	SupportedParams []string `json:"supportedParams,omitempty"`
+	ExpectedOutputs []string `json:"expectedOutputs,omitempty"`
+	Secrets         []string `json:"secrets,omitempty"`
+}
