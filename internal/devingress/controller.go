@@ -97,30 +97,27 @@ func (c *Controller) Run(ctx context.Context) error {
 	if c.Core == nil || c.Networking == nil || c.Class == "" {
 		return errors.New("devingress: Core, Networking and Class are required")
 	}
-	ingresses := cache.NewSharedIndexInformer(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+	ingresses := informer(&networkingv1.Ingress{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Networking.Ingresses("").List(ctx, o)
 		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return c.Networking.Ingresses("").Watch(ctx, o)
-		},
-	}, &networkingv1.Ingress{}, 0, cache.Indexers{})
-	classes := cache.NewSharedIndexInformer(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		})
+	classes := informer(&networkingv1.IngressClass{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Networking.IngressClasses().List(ctx, o)
 		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return c.Networking.IngressClasses().Watch(ctx, o)
-		},
-	}, &networkingv1.IngressClass{}, 0, cache.Indexers{})
-	services := cache.NewSharedIndexInformer(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		})
+	services := informer(&corev1.Service{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Core.Services("").List(ctx, o)
 		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return c.Core.Services("").Watch(ctx, o)
-		},
-	}, &corev1.Service{}, 0, cache.Indexers{})
+		})
 	c.services = services.GetStore()
 
 	changed := cache.ResourceEventHandlerFuncs{
@@ -150,6 +147,15 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.rebuild(ctx, ingresses.GetStore(), classes.GetStore())
 		}
 	}
+}
+
+// informer lists and watches one kind across namespaces, without a resync.
+func informer(obj runtime.Object,
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformer(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn},
+		obj, 0, cache.Indexers{})
 }
 
 func (c *Controller) poke() {
