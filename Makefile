@@ -1,5 +1,5 @@
 # The README's two commands: `make run` and `make test`. Everything they need is set up by
-# scripts/deps.sh (missing system packages), tools/kube/build.sh (the Kubernetes binaries)
+# scripts/deps.sh (missing system packages), tools/kube/build.sh (the Kubernetes binaries,
 # with the real node's kubelet, kube-proxy, registry and CoreDNS) and tools/node/build.sh (its
 # pause process and ingress controller).
 GO      ?= go
