@@ -166,7 +166,7 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 		_, err = svc.CreateEnvironment(ctx, root, berth.Environment{Name: env, Kubeconfig: kubeconfig})
 		must(err)
 	}
-	_, err = svc.SetProvisioners(ctx, root, "staging", "fixture.yaml", []byte("- type: s3\n  outputs: \"bucket: b\"\n"))
+	_, _, err = svc.SetProvisioners(ctx, root, "staging", "fixture.yaml", []byte("- type: s3\n  outputs: \"bucket: b\"\n"))
 	must(err)
 	// Two successful deploys of reports in staging, as a worker would leave them.
 	for range 2 {

@@ -47,11 +47,7 @@ func (s *Server) setProvisioners(w http.ResponseWriter, r *http.Request, p *auth
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	f, err := s.svc.SetProvisioners(r.Context(), p, r.PathValue("env"), in.Name, []byte(in.Content))
-	if err != nil {
-		return err
-	}
-	parsed, err := provision.Parse(in.Name, []byte(f.Content))
+	f, parsed, err := s.svc.SetProvisioners(r.Context(), p, r.PathValue("env"), in.Name, []byte(in.Content))
 	if err != nil {
 		return err
 	}

@@ -129,14 +129,10 @@ func (t *Table) Match(hostport, path string) (Backend, bool) {
 	if path == "" {
 		path = "/"
 	}
-	for rank := 0; rank < 3; rank++ {
-		for _, r := range t.routes {
-			if hostRank(r.host) != rank || !hostMatches(r.host, host) {
-				continue
-			}
-			if r.exact && path == r.path || !r.exact && prefixMatches(r.path, path) {
-				return r.backend, true
-			}
+	// The routes are sorted most specific first, so the first that matches wins.
+	for _, r := range t.routes {
+		if hostMatches(r.host, host) && (r.exact && path == r.path || !r.exact && prefixMatches(r.path, path)) {
+			return r.backend, true
 		}
 	}
 	if t.fallback != nil {

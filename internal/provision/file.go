@@ -92,6 +92,8 @@ var (
 	typePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
 	idPattern   = regexp.MustCompile(`^[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*$`)
 	keyPattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	// yaml errors name a line.
+	yamlLine = regexp.MustCompile(`line (\d+)`)
 	// text/template errors name the template and a line inside it.
 	templateLine = regexp.MustCompile(`^template: [^:]*:(\d+):(?:(\d+):)? ?`)
 )
@@ -105,7 +107,7 @@ func Parse(name string, data []byte) (*File, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := 1
-		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error()); m != nil {
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
 		return nil, Errors{{File: name, Line: line, Column: 1, Path: "file", Msg: "is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/authz"
@@ -13,32 +12,30 @@ import (
 
 // SetProvisioners checks a platform provisioner file (internal/provision) and stores it as
 // the next version of the environment's (global admins). A file with any problem is refused
-// whole, each problem at its file:line:column, and nothing changes. The audit event names
+// whole, each problem at its file:line:column, and nothing changes; it returns what was stored
+// and the parsed file. The audit event names
 // the version and the types the file provisions, never its content (templates may carry
 // credentials).
-func (s *Service) SetProvisioners(ctx context.Context, p *authz.Principal, env, name string, content []byte) (berth.ProvisionerFile, error) {
+func (s *Service) SetProvisioners(ctx context.Context, p *authz.Principal, env, name string, content []byte) (berth.ProvisionerFile, *provision.File, error) {
 	var out berth.ProvisionerFile
+	var parsed *provision.File
 	c := change{action: "provisioners.set", target: "env/" + env, details: map[string]any{}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) error {
 		if name == "" {
 			name = "provisioners.yaml"
 		}
-		f, err := provision.Parse(name, content)
-		if err != nil {
-			var errs provision.Errors
-			if errors.As(err, &errs) {
-				return invalid("content", "%s", err.Error())
-			}
-			return err
+		var err error
+		if parsed, err = provision.Parse(name, content); err != nil {
+			return invalid("content", "%s", err.Error())
 		}
 		if out, err = tx.SetProvisionerFile(ctx, env, string(content), p.Name); err != nil {
 			return err
 		}
 		c.details["version"] = out.Version
-		c.details["types"] = f.Types()
+		c.details["types"] = parsed.Types()
 		return nil
 	})
-	return out, err
+	return out, parsed, err
 }
 
 // Provisioners returns a version of the environment's provisioner file, the newest when
