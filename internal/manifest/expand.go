@@ -85,7 +85,7 @@ func (r *renderer) resolve(path string, seg segment) piece {
 				r.fail(path, "no resource "+quote(parts[1]), "")
 				return piece{}
 			}
-			if outs := resourceOutputs[res.Type]; !slices.Contains(outs, ref.Output) {
+			if outs, known := resourceOutputs[res.Type]; known && !slices.Contains(outs, ref.Output) {
 				r.fail(path, "resource "+quote(parts[1])+" ("+res.Type+") has no output "+quote(ref.Output), didYouMean(ref.Output, outs))
 				return piece{}
 			}
@@ -138,7 +138,7 @@ func (r *renderer) expandParams(path string, v map[string]any) map[string]any {
 func (r *renderer) expandAny(path string, v any) any {
 	switch x := v.(type) {
 	case string:
-		return r.textOnly(path, x, allowPlain)
+		return r.paramText(path, x)
 	case map[string]any:
 		return r.expandParams(path, x)
 	case []any:
@@ -149,6 +149,24 @@ func (r *renderer) expandAny(path string, v any) any {
 		return out
 	}
 	return v
+}
+
+// paramText expands a resource param. A param that takes another resource's secret output
+// keeps that placeholder as written: the provisioner, which runs before rendering, has the
+// value; rendered objects never do.
+func (r *renderer) paramText(path, s string) string {
+	if !hasPlaceholder(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, p := range r.expand(path, s, allowText) {
+		if p.ref != nil {
+			b.WriteString("${" + p.key + "}")
+			continue
+		}
+		b.WriteString(p.text)
+	}
+	return b.String()
 }
 
 // textOnly expands s where references cannot go, such as an image or a file.

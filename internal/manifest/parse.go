@@ -646,6 +646,8 @@ func (d *decoder) anyValue(n *yaml.Node, path string, depth int) any {
 		}
 		return out
 	default:
-		return d.text(r, path, allowPlain)
+		// A param may take another resource's output: score-k8s's routes take
+		// ${resources.dns.host}. checkResourceCycles refuses loops.
+		return d.text(r, path, allowText)
 	}
 }

@@ -7,26 +7,46 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// resourceOutputs lists the resource types Berth provisions and the outputs
-// each offers to ${resources.NAME.OUTPUT}. Volumes have no outputs: they
-// are mounted, not read.
+// resourceOutputs lists the resource types whose outputs are known before anything is
+// provisioned: those Berth provisions itself (service, postgres, dns, route, volume) and
+// the other types of score-k8s's default provisioners, with score-k8s's output names, which
+// an environment provisions through its platform provisioner file. A manifest may declare
+// any other type too; its outputs are then known only when it is provisioned. Route and
+// volume have no outputs: a route is served, a volume mounted.
 var resourceOutputs = map[string][]string{
-	"postgres": {"host", "port", "name", "username", "password", "url"},
-	"mysql":    {"host", "port", "name", "username", "password", "url"},
-	"redis":    {"host", "port", "username", "password", "url"},
-	"service":  {"name", "host", "port", "url"},
-	"volume":   nil,
+	"service":           {"name", "host", "port", "url"},
+	"postgres":          {"host", "port", "name", "database", "username", "password", "url"},
+	"dns":               {"host", "url"},
+	"route":             nil,
+	"volume":            nil,
+	"postgres-instance": {"host", "port", "username", "password"},
+	"mysql":             {"host", "port", "name", "database", "username", "password", "url"},
+	"redis":             {"host", "port", "username", "password", "url"},
+	"mongodb":           {"host", "port", "username", "password", "connection"},
+	"amqp":              {"host", "port", "vhost", "username", "password"},
+	"mssql":             {"server", "port", "connection", "database", "username", "password"},
+	"s3":                {"endpoint", "region", "bucket", "access_key_id", "secret_key", "aws_access_key_id", "aws_secret_key"},
+	"kafka-topic":       {"host", "port", "name", "num_partitions"},
+	"service-port":      {"hostname", "port"},
 }
 
-// ResourceTypes lists the resource types a manifest may declare, sorted.
+// ResourceTypes lists the resource types whose outputs are known in advance, sorted.
 func ResourceTypes() []string { return slices.Sorted(maps.Keys(resourceOutputs)) }
 
-// ResourceOutputs lists the outputs of a resource type, and whether the type
-// is known.
+// ResourceOutputs lists the outputs of a resource type, and whether they are known in
+// advance (see resourceOutputs).
 func ResourceOutputs(typ string) ([]string, bool) {
 	outs, ok := resourceOutputs[typ]
 	return slices.Clone(outs), ok
 }
+
+// The params of a route resource: the host name and path it serves, and the port (a
+// service port's name or number) it sends them to.
+const (
+	RouteParamHost = "host"
+	RouteParamPath = "path"
+	RouteParamPort = "port"
+)
 
 // RefKind says what a placeholder refers to.
 type RefKind string

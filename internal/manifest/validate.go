@@ -51,6 +51,11 @@ func (d *decoder) check(m *Manifest) {
 		for _, name := range sortedKeys(m.Resources) {
 			d.checkResource(name, m.Resources[name])
 		}
+		if _, err := ResourceOrder(m); err != nil {
+			if loop, ok := err.(*loopError); ok {
+				d.fail(join(join("resources", loop.name), "params"), loop.Error(), "a resource's params may take outputs of other resources, not of itself through them")
+			}
+		}
 	}
 	if !d.unchanged("smoke", "service") {
 		for i, s := range m.Smoke {
@@ -395,11 +400,14 @@ func (d *decoder) checkResource(name string, r *Resource) {
 	if name == filesVolume {
 		d.fail(p, "the name "+filesVolume+" is reserved", "")
 	}
-	switch _, known := resourceOutputs[r.Type]; {
+	switch {
 	case r.Type == "":
 		d.required(join(p, "type"), knownList(ResourceTypes()))
-	case !known:
-		d.fail(join(p, "type"), "unknown resource type "+quote(r.Type), didYouMean(r.Type, ResourceTypes()))
+	case !isResourceType(r.Type):
+		d.fail(join(p, "type"), "invalid resource type "+quote(r.Type), "a type is at most 63 lowercase letters, digits, '-' and '.', starting with a letter, e.g. postgres or kafka-topic")
+	}
+	if r.Type == "route" {
+		d.checkRoute(p, r)
 	}
 	if r.Type == "service" {
 		switch app, ok := r.Params["app"]; {
@@ -418,6 +426,54 @@ func (d *decoder) checkResource(name string, r *Resource) {
 	}
 	for _, k := range sortedKeys(r.Annotations) {
 		d.checkKey(join(join(p, "metadata.annotations"), k), "annotation", k)
+	}
+}
+
+// isResourceType reports whether s can name a resource type. Any such type may be declared
+// (Score's types are open); an environment without a provisioner for it refuses the deploy.
+func isResourceType(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRoute checks a route's params: host and port are required (as score-k8s's route
+// provisioner requires them), path defaults to /.
+func (d *decoder) checkRoute(p string, r *Resource) {
+	pp := join(p, "params")
+	for _, k := range sortedKeys(r.Params) {
+		if k != RouteParamHost && k != RouteParamPath && k != RouteParamPort {
+			d.fail(join(pp, k), "unknown route param", "a route takes host, path and port")
+		}
+	}
+	str := func(k string) (string, bool) {
+		v, ok := r.Params[k]
+		if !ok {
+			return "", false
+		}
+		s, isStr := v.(string)
+		if !isStr {
+			d.fail(join(pp, k), "must be a string", "")
+		}
+		return s, isStr
+	}
+	switch host, ok := str(RouteParamHost); {
+	case !ok:
+		d.required(join(pp, RouteParamHost), "the host name to serve, e.g. ${resources.dns.host} or shop.example.com")
+	case !hasPlaceholder(host) && !isHostName(host):
+		d.fail(join(pp, RouteParamHost), "invalid host name "+quote(host), "")
+	}
+	if path, ok := str(RouteParamPath); ok && !hasPlaceholder(path) && !strings.HasPrefix(path, "/") {
+		d.fail(join(pp, RouteParamPath), "must start with /", "")
+	}
+	if _, ok := str(RouteParamPort); !ok {
+		d.required(join(pp, RouteParamPort), "the service port to send requests to, by name or number, e.g. http or 8080")
 	}
 }
 
@@ -503,10 +559,13 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 		}
 		outs, known := resourceOutputs[r.Type]
 		if !known {
-			return // the type itself is reported
+			return // outputs of other types are known when they are provisioned
 		}
 		if !slices.Contains(outs, s.parts[2]) {
-			hint := "a " + r.Type + " resource has no outputs; mount it under volumes"
+			hint := "a " + r.Type + " resource has no outputs"
+			if r.Type == "volume" {
+				hint += "; mount it under volumes"
+			}
 			if len(outs) > 0 {
 				hint = didYouMean(s.parts[2], outs)
 			}
