@@ -47,7 +47,15 @@ type Environment struct {
 	Protected         bool
 	AllowedDeployers  []string // user names, sorted
 	Scheduling        Scheduling
-	CreatedAt         time.Time
+	// BaseDomain is the domain under which dns and route resources get host names
+	// (e.g. dev.localhost: the app shop of team web gets shop-web.dev.localhost).
+	BaseDomain string
+	// StorageClass is what volume resources claim from; "" gives them emptyDir volumes.
+	StorageClass string
+	// Postgres is the DSN, without its password, of the PostgreSQL server the postgres
+	// provisioner makes databases on; "" for none.
+	Postgres  string
+	CreatedAt time.Time
 }
 
 // Namespace returns the namespace of team's app in e.

@@ -86,14 +86,22 @@ func (tx *Tx) CreateApp(ctx context.Context, team, name, createdBy string) (bert
 	return a, nil
 }
 
-// DeleteApp deletes team's app called name with its revisions.
+// DeleteApp deletes team's app called name with its revisions. Its resources stay, orphaned,
+// with their data: only `berth resources delete --confirm` drops them.
 func (tx *Tx) DeleteApp(ctx context.Context, team, name string) error {
 	res, err := tx.exec(ctx, "DELETE FROM apps WHERE name = ? AND team_id = (SELECT id FROM teams WHERE name = ?)", name, team)
 	if err != nil {
 		return fmt.Errorf("delete app %q: %w", appKey(team, name), dbErr(err))
 	}
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return err
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, "UPDATE resources SET status = ?, updated_at = ? WHERE team = ? AND app = ? AND status = ?",
+			berth.ResourceOrphaned, micros(tx.stamp()), team, name, berth.ResourceActive); err != nil {
+			return fmt.Errorf("delete app %q: orphan its resources: %w", appKey(team, name), dbErr(err))
+		}
+		return nil
 	}
 	return fmt.Errorf("delete app: %w", tx.missingApp(ctx, team, name))
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at"
+const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, base_domain, storage_class, postgres_display"
 
 // storedToleration is the stored form of a toleration (an element of the column
 // tolerations, JSON).
@@ -27,7 +27,7 @@ func scanEnvironment(sc scanner) (berth.Environment, error) {
 	var created int64
 	var selector, tolerations string
 	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected,
-		&selector, &tolerations, &created)
+		&selector, &tolerations, &created, &e.BaseDomain, &e.StorageClass, &e.Postgres)
 	if err != nil {
 		return e, err
 	}

@@ -270,7 +270,9 @@ func (q queries) SecretKeyIDs(ctx context.Context) ([]string, error) {
 	ids, err := list(ctx, q, func(sc scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)
-	}, "SELECT DISTINCT key_id FROM setting_versions WHERE key_id <> '' ORDER BY key_id")
+	}, `SELECT key_id FROM setting_versions WHERE key_id <> ''
+		UNION SELECT key_id FROM resources WHERE key_id <> ''
+		UNION SELECT postgres_key_id FROM environments WHERE postgres_key_id <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets key ids: %w", err)
 	}
@@ -305,7 +307,8 @@ func (s *Store) SecretsKeyID() string {
 	return ""
 }
 
-// RotateSecretsKey re-encrypts every stored secret version, opened with the store's
+// RotateSecretsKey re-encrypts every stored secret version (and every other sealed value:
+// resources' state and secret outputs, environments' PostgreSQL DSNs), opened with the store's
 // current key, under next; versions already sealed with next are left as they are. It runs
 // inside the transaction, so either every value moves to next or none does; the store
 // keeps using its current key until UseSecretsKey. It returns how many values it re-sealed.
@@ -336,6 +339,29 @@ func (tx *Tx) RotateSecretsKey(ctx context.Context, next *seal.Key) (int, error)
 		if _, err := tx.exec(ctx, `UPDATE setting_versions SET nonce = ?, ciphertext = ?, key_id = ? WHERE setting_id = ? AND version = ?`,
 			base64.StdEncoding.EncodeToString(sealed.Nonce), base64.StdEncoding.EncodeToString(sealed.Ciphertext), sealed.KeyID,
 			r.ref.Setting, r.ref.Version); err != nil {
+			return 0, fmt.Errorf("rotate secrets key: %w", dbErr(err))
+		}
+		n++
+	}
+	others, err := tx.otherSealed(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("rotate secrets key: %w", dbErr(err))
+	}
+	for _, r := range others {
+		if r.keyID == next.ID() {
+			continue
+		}
+		plain, err := openColumns(cur, r.nonce, r.ciphertext, r.keyID, r.aad)
+		if err != nil {
+			return 0, fmt.Errorf("rotate secrets key: %s: %w", r.what, err)
+		}
+		nonce, ciphertext, keyID, err := sealColumns(next, plain, r.aad)
+		clear(plain)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.exec(ctx, "UPDATE "+r.table+" SET "+r.nonceCol+" = ?, "+r.ciphertextCol+" = ?, "+r.keyCol+" = ? WHERE "+r.idColumn+" = ?",
+			nonce, ciphertext, keyID, r.id); err != nil {
 			return 0, fmt.Errorf("rotate secrets key: %w", dbErr(err))
 		}
 		n++

@@ -68,6 +68,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"SettingsPrecedence", testSettingsPrecedence},
 		{"SecretsEncryptedAtRest", testSecretsEncryptedAtRest},
 		{"RotateSecretsKey", testRotateSecretsKey},
+		{"Resources", testResources},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
