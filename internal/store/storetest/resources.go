@@ -125,7 +125,9 @@ func testResources(t *testing.T, h *harness) {
 	wantErr(t, "second delete", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteResource(ctx, "staging", db.UID) }), berth.ErrNotFound)
 
 	// Domains.
-	tx(t, st, func(tx *store.Tx) error { return tx.SetEnvironmentDomains(ctx, "staging", "staging.example.com", "local-path") })
+	tx(t, st, func(tx *store.Tx) error {
+		return tx.SetEnvironmentDomains(ctx, "staging", "staging.example.com", "local-path")
+	})
 	env, err = st.Environment(ctx, "staging")
 	must(t, "Environment", err)
 	equal(t, "domains", [2]string{env.BaseDomain, env.StorageClass}, [2]string{"staging.example.com", "local-path"})
