@@ -73,7 +73,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
-		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease})
+		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: newDatabases(log)})
 	if err != nil {
 		return err
 	}

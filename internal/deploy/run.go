@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/provision"
 	"github.com/berth-dev/berth/internal/store"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -28,6 +29,8 @@ type run struct {
 	// What the stages learn, in order.
 	env        berth.Environment
 	namespace  string
+	rev        *manifest.Manifest  // the revision's manifest (not for re-applies)
+	resources  *provision.Resolver // what was provisioned (not for re-applies)
 	content    []byte                       // the objects, in the stored form
 	objs       []*unstructured.Unstructured // the objects to apply, secrets filled in
 	deployment string                       // the Deployment among them, if any
@@ -44,7 +47,8 @@ type stage struct {
 
 // stages are a deploy's stages, in order.
 var stages = []stage{
-	{"render", (*run).render},   // the objects: rendered from the revision, or an earlier deploy's
+	{"provision", (*run).provision}, // the declared resources, made real (provision.go)
+	{"render", (*run).render},       // the objects: rendered from the revision, or an earlier deploy's
 	{"resolve", (*run).resolve}, // their secret values, in memory
 	{"apply", (*run).apply},     // server-side apply into the namespace
 	{"prune", (*run).prune},     // delete what the revision no longer renders
@@ -110,10 +114,10 @@ func (r *run) judge(ctx context.Context, stage string, err error) outcome {
 	return outcome{state: berth.DeployFailed, reason: r.secrets.redact(f.reason), rollback: f.kind == failRollout}
 }
 
-// render finds the deploy's environment and namespace, and stores the objects to apply.
-func (r *run) render(ctx context.Context) error {
-	st, d := r.e.st, r.d
-	env, err := st.Environment(ctx, d.Env)
+// loadEnv finds the deploy's environment and namespace.
+func (r *run) loadEnv(ctx context.Context) error {
+	d := r.d
+	env, err := r.e.st.Environment(ctx, d.Env)
 	if errors.Is(err, berth.ErrNotFound) {
 		return failf("environment %s no longer exists", d.Env)
 	}
@@ -121,6 +125,31 @@ func (r *run) render(ctx context.Context) error {
 		return err
 	}
 	r.env, r.namespace = env, env.Namespace(d.Team, d.App)
+	return nil
+}
+
+// manifest returns the manifest of the deploy's revision, parsed once.
+func (r *run) manifest(ctx context.Context) (*manifest.Manifest, error) {
+	if r.rev != nil {
+		return r.rev, nil
+	}
+	d := r.d
+	rev, err := r.e.st.Revision(ctx, d.Team, d.App, d.Revision)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
+	if err != nil {
+		return nil, failf("revision %d: %v", d.Revision, err)
+	}
+	r.rev = m
+	return m, nil
+}
+
+// render stores the objects to apply.
+func (r *run) render(ctx context.Context) error {
+	st, d := r.e.st, r.d
+	var err error
 	if r.content, err = r.objects(ctx, r.namespace); err != nil {
 		return err
 	}
@@ -138,9 +167,11 @@ func (r *run) resolve(ctx context.Context) error {
 	if err != nil {
 		return failf("%v", err)
 	}
-	if r.secrets, err = fillSecrets(ctx, r.e.st, objs); err != nil {
+	filled, err := fillSecrets(ctx, r.e.st, r.d.Env, objs)
+	if err != nil {
 		return failf("secrets: %v", err)
 	}
+	r.secrets = append(r.secrets, filled...)
 	r.objs = objs
 	for _, o := range objs {
 		if o.GetKind() == "Deployment" {
@@ -218,13 +249,9 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 		}
 		return st.Objects(ctx, src.ObjectsDigest)
 	}
-	rev, err := st.Revision(ctx, d.Team, d.App, d.Revision)
+	m, err := r.manifest(ctx)
 	if err != nil {
 		return nil, err
-	}
-	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
-	if err != nil {
-		return nil, failf("revision %d: %v", d.Revision, err)
 	}
 	settings, err := LoadSettings(ctx, st, d.Team, d.App, d.Env)
 	if err != nil {
@@ -233,7 +260,7 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	objs, err := Render(m, manifest.RenderOptions{
 		Env: d.Env, Namespace: namespace, Revision: strconv.FormatInt(d.Revision, 10), Set: d.Args,
 		Scheduling: r.env.Scheduling,
-	}, settings)
+	}, settings, r.resources)
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}

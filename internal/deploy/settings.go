@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/provision"
 )
 
 // How central config and secrets reach the pods
@@ -98,10 +99,12 @@ func (e *MissingSettingError) Error() string {
 }
 
 // resolver resolves config and secrets against settings and records which it resolved;
-// resource outputs and volumes resolve as they do offline, as they did before settings.
+// resource outputs and volumes resolve through resources, what the provision stage made
+// (or, without it, as they do offline).
 type resolver struct {
-	s    *Settings
-	used map[berth.SettingKind]map[string]berth.Setting
+	s         *Settings
+	resources manifest.Resolver
+	used      map[berth.SettingKind]map[string]berth.Setting
 }
 
 func settingKind(k manifest.RefKind) (berth.SettingKind, bool) {
@@ -117,6 +120,9 @@ func settingKind(k manifest.RefKind) (berth.SettingKind, bool) {
 // Resolve implements manifest.Resolver.
 func (r *resolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
 	kind, ok := settingKind(ref.Kind)
+	if !ok && r.resources != nil {
+		return r.resources.Resolve(ref)
+	}
 	v, err := manifest.OfflineResolver{}.Resolve(ref)
 	if !ok || err != nil {
 		return v, err
@@ -158,15 +164,20 @@ func envFrom(m *manifest.Manifest) (map[berth.SettingKind]bool, error) {
 }
 
 // Render renders m for a deploy (see the top of this file): the manifest's objects with
-// config and secrets resolved against s, and the ConfigMap and Secret (without values)
-// the pods read them from. Manifest problems, a missing key among them, are
-// *manifest.Errors; problems in opts wrap manifest.ErrInvalidOption.
-func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]manifest.Object, error) {
+// config and secrets resolved against s and resources against res (what the provision
+// stage made; nil renders them as offline), the ConfigMap and Secret (without values) the
+// pods read config and secrets from, and for resources the Secret <app>-resources (without
+// values) and the objects their provisioners made. Manifest problems, a missing key among
+// them, are *manifest.Errors; problems in opts wrap manifest.ErrInvalidOption.
+func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings, res *provision.Resolver) ([]manifest.Object, error) {
 	from, err := envFrom(m.ForEnv(opts.Env))
 	if err != nil {
 		return nil, err
 	}
 	r := &resolver{s: s, used: map[berth.SettingKind]map[string]berth.Setting{berth.SettingConfig: {}, berth.SettingSecret: {}}}
+	if res != nil {
+		r.resources = res
+	}
 	opts.Resolver = r
 	objs, err := manifest.Render(m, opts)
 	if err != nil {
@@ -176,9 +187,6 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 		maps.Copy(r.used[kind], s.All(kind))
 	}
 	config, secrets := r.used[berth.SettingConfig], r.used[berth.SettingSecret]
-	if len(config) == 0 && len(secrets) == 0 && len(from) == 0 {
-		return objs, nil
-	}
 
 	app := m.Metadata.Name
 	var labels map[string]string
@@ -194,7 +202,10 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: maps.Clone(labels)}
 	}
-	var extra []manifest.Object
+	extra, err := resourceObjects(res, app, opts.Namespace, labels, meta)
+	if err != nil {
+		return nil, err
+	}
 	if len(config) > 0 || from[berth.SettingConfig] {
 		cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta(manifest.ConfigMapName(app)),
 			Data: map[string]string{}}
@@ -222,6 +233,62 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings) ([]m
 	}
 	// After the ServiceAccount, before anything that reads them.
 	return slices.Insert(objs, min(1, len(objs)), extra...), nil
+}
+
+// resourceObjects returns the Secret <app>-resources (without values: the annotation
+// AnnotationResourceOutputs names the resource output behind each key) when the objects
+// read secret outputs, and the objects the provisioners made, labelled as the app's.
+func resourceObjects(res *provision.Resolver, app, namespace string, labels map[string]string, meta func(string) metav1.ObjectMeta) ([]manifest.Object, error) {
+	if res == nil {
+		return nil, nil
+	}
+	var out []manifest.Object
+	if len(res.Used) > 0 {
+		refs := map[string]resourceOutputRef{}
+		for _, key := range res.Used {
+			name, output, _ := strings.Cut(key, ".")
+			uid, _, _ := strings.Cut(res.Versions[name], "@")
+			refs[key] = resourceOutputRef{UID: uid, Output: output}
+		}
+		data, err := json.Marshal(refs)
+		if err != nil {
+			return nil, err
+		}
+		sec := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: meta(provision.ResourceSecretName(app)),
+			Type: corev1.SecretTypeOpaque}
+		sec.Annotations = map[string]string{AnnotationResourceOutputs: string(data)}
+		out = append(out, sec)
+	}
+	for _, name := range slices.Sorted(maps.Keys(res.Resources)) {
+		for _, obj := range res.Resources[name].Objects {
+			u := &unstructured.Unstructured{Object: runtimeCopy(obj)}
+			l := u.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			maps.Copy(l, labels)
+			u.SetLabels(l)
+			if namespace != "" && u.GetNamespace() != "" {
+				u.SetNamespace(namespace)
+			}
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// runtimeCopy deep-copies a provisioner's object into the JSON-compatible form
+// unstructured objects hold (ints as int64, lists as []any).
+func runtimeCopy(obj map[string]any) map[string]any {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return obj
+	}
+	var out map[string]any
+	if json.Unmarshal(data, &out) != nil {
+		return obj
+	}
+	return out
 }
 
 // injectAll gives every container of dep the ConfigMap and/or Secret as envFrom, and
@@ -264,19 +331,33 @@ type secretVersion struct {
 	Version int64       `json:"version"`
 }
 
-// SecretReader opens stored secret versions; *store.Store is one.
+// SecretReader opens stored secret versions and resources' secret outputs; *store.Store
+// is one.
 type SecretReader interface {
 	SecretValues(ctx context.Context, refs []berth.SecretRef) (map[berth.SecretRef][]byte, error)
+	ResourceSecrets(ctx context.Context, env, uid string) (berth.ResourceSecrets, error)
 }
 
 // fillSecrets puts the values of the secret versions each stored Secret of objs names into
-// its data, in memory, just before apply. It returns the values, so that messages can be
-// scrubbed of them.
-func fillSecrets(ctx context.Context, st SecretReader, objs []*unstructured.Unstructured) ([][]byte, error) {
+// its data, and the current secret outputs of the resources <app>-resources names, in
+// memory, just before apply. It returns the values, so that messages can be scrubbed of
+// them.
+func fillSecrets(ctx context.Context, st SecretReader, env string, objs []*unstructured.Unstructured) ([][]byte, error) {
 	var values [][]byte
 	for _, o := range objs {
+		if o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+			continue
+		}
+		if ann, ok := o.GetAnnotations()[AnnotationResourceOutputs]; ok {
+			vals, err := fillResourceOutputs(ctx, st, env, o, ann)
+			if err != nil {
+				return nil, err
+			}
+			values = append(values, vals...)
+			continue
+		}
 		ann, ok := o.GetAnnotations()[AnnotationSecretVersions]
-		if !ok || o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+		if !ok {
 			continue
 		}
 		var versions map[string]secretVersion
@@ -299,6 +380,36 @@ func fillSecrets(ctx context.Context, st SecretReader, objs []*unstructured.Unst
 		}
 		o.Object["data"] = data
 	}
+	return values, nil
+}
+
+// fillResourceOutputs fills the Secret o, whose annotation ann names resource outputs.
+func fillResourceOutputs(ctx context.Context, st SecretReader, env string, o *unstructured.Unstructured, ann string) ([][]byte, error) {
+	var refs map[string]resourceOutputRef
+	if err := json.Unmarshal([]byte(ann), &refs); err != nil {
+		return nil, fmt.Errorf("Secret %s: annotation %s: %v", o.GetName(), AnnotationResourceOutputs, err)
+	}
+	opened := map[string]berth.ResourceSecrets{}
+	data := make(map[string]any, len(refs))
+	var values [][]byte
+	for _, key := range slices.Sorted(maps.Keys(refs)) {
+		ref := refs[key]
+		sec, ok := opened[ref.UID]
+		if !ok {
+			var err error
+			if sec, err = st.ResourceSecrets(ctx, env, ref.UID); err != nil {
+				return nil, fmt.Errorf("Secret %s: %w", o.GetName(), err)
+			}
+			opened[ref.UID] = sec
+		}
+		v, ok := sec.Outputs[ref.Output]
+		if !ok {
+			return nil, fmt.Errorf("Secret %s: resource %s has no secret output %s (deleted or changed since these objects were rendered?)", o.GetName(), ref.UID, ref.Output)
+		}
+		data[key] = base64.StdEncoding.EncodeToString([]byte(v))
+		values = append(values, []byte(v))
+	}
+	o.Object["data"] = data
 	return values, nil
 }
 

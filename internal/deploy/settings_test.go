@@ -71,7 +71,7 @@ func render(t *testing.T, text string, src fakeSource) ([]manifest.Object, error
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Render(m, manifest.RenderOptions{Env: "staging", Namespace: "shop-staging", Revision: "4"}, s)
+	return Render(m, manifest.RenderOptions{Env: "staging", Namespace: "shop-staging", Revision: "4"}, s, nil)
 }
 
 func find[T manifest.Object](objs []manifest.Object) T {
@@ -240,6 +240,10 @@ func (f fakeSecrets) SecretValues(_ context.Context, refs []berth.SecretRef) (ma
 	return out, nil
 }
 
+func (f fakeSecrets) ResourceSecrets(context.Context, string, string) (berth.ResourceSecrets, error) {
+	return berth.ResourceSecrets{}, berth.ErrNotFound
+}
+
 // TestFillSecrets puts the named versions' values into the Secret's data, and the redactor
 // scrubs them (and their base64) from messages.
 func TestFillSecrets(t *testing.T) {
@@ -255,7 +259,7 @@ func TestFillSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := fillSecrets(t.Context(), fakeSecrets{{Setting: 5, Version: 2}: "pw-value-1", {Setting: 6, Version: 1}: "token-value-2"}, us)
+	vals, err := fillSecrets(t.Context(), fakeSecrets{{Setting: 5, Version: 2}: "pw-value-1", {Setting: 6, Version: 1}: "token-value-2"}, "staging", us)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +281,7 @@ func TestFillSecrets(t *testing.T) {
 	if strings.Contains(msg, "pw-value") || strings.Contains(msg, base64.StdEncoding.EncodeToString([]byte("token-value-2"))) {
 		t.Errorf("redacted %q", msg)
 	}
-	if _, err := fillSecrets(t.Context(), fakeSecrets{}, us); err == nil {
+	if _, err := fillSecrets(t.Context(), fakeSecrets{}, "staging", us); err == nil {
 		t.Error("a missing version filled")
 	}
 }

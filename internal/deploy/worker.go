@@ -28,6 +28,8 @@ type Options struct {
 	// MaxAttempts fails a deploy that has been claimed this many times (its workers keep
 	// dying on it) instead of trying forever.
 	MaxAttempts int
+	// Databases makes the databases of postgres resources; without it they fail the deploy.
+	Databases Databases
 }
 
 // check fills in the tunings `berth server` has no flags for and refuses the others when

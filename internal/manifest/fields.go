@@ -71,8 +71,10 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	return keys
 }
 
-// suggest returns the candidate closest to name when it is close enough to
+// Suggest returns the candidate closest to name when it is close enough to
 // be a likely typo, or "".
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }
+
 func suggest(name string, candidates []string) string {
 	best, bestDist := "", -1
 	for _, c := range candidates {

@@ -96,6 +96,15 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 		}
 	}
 
+	r := newRenderer(m, opts)
+	objs := r.render()
+	if err := r.errs.err(); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+func newRenderer(m *Manifest, opts RenderOptions) *renderer {
 	em := m.ForEnv(opts.Env)
 	r := &renderer{m: em, opts: opts, errs: &errorList{}, resolved: map[string]Value{}}
 	if r.opts.Resolver == nil {
@@ -106,11 +115,27 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 		r.args = map[string]string{}
 	}
 	maps.Copy(r.args, opts.Set)
-	objs := r.render()
+	return r
+}
+
+// ExpandResource returns resource name of m as environment opts.Env declares it, with the
+// args, metadata and other resources' outputs its params take filled in; outputs come from
+// opts.Resolver as text (a provisioner runs before rendering, in memory, so it may see
+// secret outputs: see ResourceOrder for the order).
+func ExpandResource(m *Manifest, opts RenderOptions, name string) (*Resource, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: no manifest", ErrInvalidOption)
+	}
+	r := newRenderer(m, opts)
+	res := r.m.Resources[name]
+	if res == nil {
+		return nil, fmt.Errorf("%w: no resource %q in environment %s", ErrInvalidOption, name, opts.Env)
+	}
+	out := r.expandResource(name, res)
 	if err := r.errs.err(); err != nil {
 		return nil, err
 	}
-	return objs, nil
+	return out, nil
 }
 
 type renderer struct {

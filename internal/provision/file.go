@@ -7,6 +7,9 @@
 // (no environment, file or network access), each result is bounded, and a file is checked
 // when it is set, with errors that say file:line:column.
 //
+// It also holds Berth's built-in provisioners (builtin.go) and the resolver that turns
+// provisioned outputs into rendered values (resolve.go).
+//
 // The package is pure: it renders, it never talks to a cluster or a database.
 package provision
 
@@ -21,6 +24,8 @@ import (
 	"text/template/parse"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-dev/berth/internal/manifest"
 )
 
 // MaxFileSize bounds a provisioner file.
@@ -250,10 +255,12 @@ func (f *File) Types() []string {
 	return out
 }
 
-// NoProvisionerError says no entry provisions a resource.
+// NoProvisionerError says nothing provisions a resource in an environment.
 type NoProvisionerError struct {
 	Type, Class string
-	Known       []string
+	Env         string   // "" when only a file was searched
+	Known       []string // the types that are provisioned there
+	Reason      string   // why a known type is not provisioned, when it is
 }
 
 func (e *NoProvisionerError) Error() string {
@@ -261,12 +268,27 @@ func (e *NoProvisionerError) Error() string {
 	if e.Class != "" {
 		what += " (class " + e.Class + ")"
 	}
+	where := ""
+	if e.Env != "" {
+		where = " in environment " + e.Env
+	}
+	if e.Reason != "" {
+		return "no provisioner for resource " + what + where + ": " + e.Reason
+	}
 	known := "none"
 	if len(e.Known) > 0 {
 		known = strings.Join(e.Known, ", ")
 	}
-	return "no provisioner for resource " + what + "; known: " + known
+	msg := "no provisioner for resource " + what + where + "; known: " + known
+	if s := manifest.Suggest(e.Type, e.Known); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	if e.Env != "" {
+		msg += "; a platform admin adds one with `berth provisioners set --env " + e.Env + " -f FILE` (docs/manifest.md, \"Platform provisioner files\")"
+	}
+	return msg
 }
+
 
 func valueNode(m *yaml.Node, key string) *yaml.Node {
 	for j := 0; j+1 < len(m.Content); j += 2 {

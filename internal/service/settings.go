@@ -250,7 +250,7 @@ func checkRender(ctx context.Context, tx *store.Tx, team, app, env, name, text s
 	if err != nil {
 		return err
 	}
-	if _, err := deploy.Render(m, renderOptions(env, set), settings); err != nil {
+	if _, err := deploy.Render(m, renderOptions(env, set), settings, nil); err != nil {
 		return renderErr(err)
 	}
 	return nil
