@@ -29,8 +29,8 @@ type run struct {
 	// What the stages learn, in order.
 	env        berth.Environment
 	namespace  string
-	rev        *manifest.Manifest  // the revision's manifest (not for re-applies)
-	resources  *provision.Resolver // what was provisioned (not for re-applies)
+	rev        *manifest.Manifest           // the revision's manifest (not for re-applies)
+	resources  *provision.Resolver          // what was provisioned (not for re-applies)
 	content    []byte                       // the objects, in the stored form
 	objs       []*unstructured.Unstructured // the objects to apply, secrets filled in
 	deployment string                       // the Deployment among them, if any
@@ -49,10 +49,10 @@ type stage struct {
 var stages = []stage{
 	{"provision", (*run).provision}, // the declared resources, made real (provision.go)
 	{"render", (*run).render},       // the objects: rendered from the revision, or an earlier deploy's
-	{"resolve", (*run).resolve}, // their secret values, in memory
-	{"apply", (*run).apply},     // server-side apply into the namespace
-	{"prune", (*run).prune},     // delete what the revision no longer renders
-	{"wait", (*run).wait},       // watch the Deployment's rollout
+	{"resolve", (*run).resolve},     // their secret values, in memory
+	{"apply", (*run).apply},         // server-side apply into the namespace
+	{"prune", (*run).prune},         // delete what the revision no longer renders
+	{"wait", (*run).wait},           // watch the Deployment's rollout
 }
 
 // failureKind says what a stage's failure means for the deploy.

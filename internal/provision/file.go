@@ -289,7 +289,6 @@ func (e *NoProvisionerError) Error() string {
 	return msg
 }
 
-
 func valueNode(m *yaml.Node, key string) *yaml.Node {
 	for j := 0; j+1 < len(m.Content); j += 2 {
 		if m.Content[j].Value == key {
