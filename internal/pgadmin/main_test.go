@@ -7,9 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,7 +33,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	super := pgtest.NewDatabase(t)
-	requirePasswords(t, super)
+	pgtest.RequirePasswords(t)
 	host, port, err := pgadmin.ParseDSN(super)
 	if err != nil {
 		t.Fatal(err)
@@ -112,63 +110,4 @@ func pgCode(err error) string {
 		return pe.Code
 	}
 	return ""
-}
-
-var (
-	hbaOnce sync.Once
-	hbaErr  error
-)
-
-// requirePasswords makes the test server check passwords on TCP except for the
-// superuser: pgtest starts it trusting everyone, under which no password could fail.
-func requirePasswords(t *testing.T, super string) {
-	t.Helper()
-	hbaOnce.Do(func() { hbaErr = writeHBA(super) })
-	if hbaErr != nil {
-		t.Fatalf("require passwords on the test server: %v", hbaErr)
-	}
-}
-
-func writeHBA(super string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := pgx.Connect(ctx, super)
-	if err != nil {
-		return err
-	}
-	defer c.Close(ctx)
-	var file string
-	if err := c.QueryRow(ctx, "SHOW hba_file").Scan(&file); err != nil {
-		return err
-	}
-	for _, sql := range []string{
-		`COPY (VALUES ('local all all trust'), ('host all postgres 127.0.0.1/32 trust'),
-			('host all all 127.0.0.1/32 scram-sha-256')) TO '` + strings.ReplaceAll(file, "'", "''") + `'`,
-		"SELECT pg_reload_conf()",
-		"CREATE ROLE pgadmin_probe LOGIN PASSWORD 'probe-password'",
-	} {
-		if _, err := c.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("%s: %w", sql, err)
-		}
-	}
-	defer c.Exec(ctx, "DROP ROLE pgadmin_probe")
-
-	// The server reloads in the background: wait until it refuses a wrong password.
-	host, port, err := pgadmin.ParseDSN(super)
-	if err != nil {
-		return err
-	}
-	wrong := pgadmin.URL(host, port, "postgres", "pgadmin_probe", "wrong-password", sslDisable)
-	for ctx.Err() == nil {
-		probe, err := pgx.Connect(ctx, wrong)
-		if err == nil {
-			probe.Close(ctx)
-			continue
-		}
-		if pgCode(err) == "28P01" { // invalid_password
-			return nil
-		}
-		return err
-	}
-	return ctx.Err()
 }

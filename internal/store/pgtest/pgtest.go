@@ -49,6 +49,9 @@ type server struct {
 	exited chan struct{} // closed when postgres exits
 	admin  *sql.DB       // to the "postgres" database, for CREATE DATABASE
 	seq    atomic.Int64
+	// RequirePasswords, once.
+	hbaOnce sync.Once
+	hbaErr  error
 }
 
 // Main runs the tests and then stops the server, if one was started. It returns the exit
