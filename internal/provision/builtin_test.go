@@ -1,0 +1,154 @@
+package provision_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/provision"
+)
+
+func testEnv() provision.Env {
+	return provision.Env{Name: "staging", Team: "shop", App: "web", BaseDomain: "staging.example.com",
+		Namespace: func(team, app string) string { return team + "-staging" },
+		ServicePort: func(team, app string) (int32, bool) {
+			if app == "users" {
+				return 8080, true
+			}
+			return 0, false
+		},
+		Service: &manifest.Service{Ports: map[string]manifest.ServicePort{"http": {Port: 80, TargetPort: 8080}, "admin": {Port: 9090}}},
+	}
+}
+
+func TestService(t *testing.T) {
+	env := testEnv()
+	for _, tc := range []struct {
+		name string
+		res  manifest.Resource
+		want map[string]string
+	}{
+		{"params.app, known port", manifest.Resource{Type: "service", Params: map[string]any{"app": "users"}},
+			map[string]string{"name": "users", "host": "users.shop-staging.svc.cluster.local", "port": "8080", "url": "http://users.shop-staging.svc.cluster.local:8080"}},
+		{"the resource's name, not deployed yet", manifest.Resource{Type: "service"},
+			map[string]string{"name": "billing", "host": "billing.shop-staging.svc.cluster.local", "port": "80", "url": "http://billing.shop-staging.svc.cluster.local"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "billing"
+			if _, ok := tc.res.Params["app"]; ok {
+				name = "users-api"
+			}
+			got := provision.Service(env, name, &tc.res)
+			if diff := cmp.Diff(tc.want, got.Outputs); diff != "" {
+				t.Errorf("outputs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDNS(t *testing.T) {
+	env := testEnv()
+	got, err := provision.DNS(env, "dns")
+	if err != nil || got.Outputs["host"] != "web.shop.staging.example.com" || got.Outputs["url"] != "http://web.shop.staging.example.com" {
+		t.Errorf("dns: %v %v", got, err)
+	}
+	if got, _ := provision.DNS(env, "admin"); got.Outputs["host"] != "admin.web.shop.staging.example.com" {
+		t.Errorf("dns named admin: %v", got.Outputs)
+	}
+	env.BaseDomain = ""
+	if _, err := provision.DNS(env, "dns"); err == nil || !strings.Contains(err.Error(), "berth envs update staging --base-domain") {
+		t.Errorf("without a base domain: %v", err)
+	}
+}
+
+func TestRoute(t *testing.T) {
+	env := testEnv()
+	for _, tc := range []struct{ port, want string }{{"http", "http"}, {"80", "http"}, {"8080", "http"}, {"9090", "admin"}} {
+		res := manifest.Resource{Type: "route", Params: map[string]any{"host": "shop.example.com", "port": tc.port}}
+		got, err := provision.Route(env, "web", &res, "shop-staging")
+		if err != nil {
+			t.Fatalf("port %s: %v", tc.port, err)
+		}
+		spec := got.Objects[0]["spec"].(map[string]any)
+		rule := spec["rules"].([]any)[0].(map[string]any)
+		path := rule["http"].(map[string]any)["paths"].([]any)[0].(map[string]any)
+		port := path["backend"].(map[string]any)["service"].(map[string]any)["port"].(map[string]any)["name"]
+		if rule["host"] != "shop.example.com" || path["path"] != "/" || port != tc.want {
+			t.Errorf("port %s: host %v path %v port %v", tc.port, rule["host"], path["path"], port)
+		}
+		if got.Objects[0]["metadata"].(map[string]any)["name"] != "web-route-web" {
+			t.Errorf("name: %v", got.Objects[0]["metadata"])
+		}
+	}
+	res := manifest.Resource{Type: "route", Params: map[string]any{"host": "a.example.com", "port": "7"}}
+	if _, err := provision.Route(env, "web", &res, "ns"); err == nil || !strings.Contains(err.Error(), "admin, http") {
+		t.Errorf("unknown port: %v", err)
+	}
+	env.Service = nil
+	if _, err := provision.Route(env, "web", &res, "ns"); err == nil {
+		t.Error("a route without service ports was accepted")
+	}
+}
+
+func TestVolume(t *testing.T) {
+	env := testEnv()
+	got := provision.Volume(env, "data", &manifest.Resource{Type: "volume"}, "ns")
+	if got.Volume == nil || got.Volume.ClaimName != "" || len(got.Objects) != 0 || !strings.Contains(got.Warning, "emptyDir") {
+		t.Errorf("without a storage class: %+v", got)
+	}
+	env.StorageClass = "local-path"
+	got = provision.Volume(env, "data", &manifest.Resource{Type: "volume", Params: map[string]any{"size": "5Gi"}}, "ns")
+	if got.Volume.ClaimName != "web-data" || len(got.Objects) != 1 || got.Objects[0]["kind"] != "PersistentVolumeClaim" {
+		t.Fatalf("with a storage class: %+v", got)
+	}
+	spec := got.Objects[0]["spec"].(map[string]any)
+	if spec["storageClassName"] != "local-path" || spec["resources"].(map[string]any)["requests"].(map[string]any)["storage"] != "5Gi" {
+		t.Errorf("claim spec: %v", spec)
+	}
+}
+
+// TestResolver: plain outputs resolve to text, secret ones to references to
+// <app>-resources (recorded in Used), volumes to their source; a missing output says what
+// the provisioner gives.
+func TestResolver(t *testing.T) {
+	pg := provision.Postgres(provision.PostgresDatabase{Host: "db.internal", Port: 5432, Name: "shop_web", User: "shop_web", Password: "pw", URL: "postgres://shop_web:pw@db.internal:5432/shop_web"})
+	r := &provision.Resolver{App: "web", Resources: map[string]*provision.Outcome{
+		"db": pg, "data": {Volume: &provision.VolumeSource{ClaimName: "web-data"}, Outputs: map[string]string{}},
+	}, Versions: map[string]string{"db": "postgres.default#shop.web.db@3"}}
+	v, err := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "host"})
+	if err != nil || v.Text != "db.internal" || v.Checksum != "postgres.default#shop.web.db@3" {
+		t.Errorf("host: %+v %v", v, err)
+	}
+	v, err = r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "url"})
+	if err != nil || v.SecretKeyRef == nil || v.SecretKeyRef.Name != "web-resources" || v.SecretKeyRef.Key != "db.url" || v.Text != "" {
+		t.Errorf("url: %+v %v", v, err)
+	}
+	if diff := cmp.Diff([]string{"db.url"}, r.Used); diff != "" {
+		t.Errorf("used: %s", diff)
+	}
+	r.Plain = true
+	if v, _ := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "password"}); v.Text != "pw" {
+		t.Errorf("plain password: %+v", v)
+	}
+	if _, err := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "nope"}); err == nil || !strings.Contains(err.Error(), "database, host, name, password, port, url, username") {
+		t.Errorf("missing output: %v", err)
+	}
+	v, err = r.Resolve(manifest.Ref{Kind: manifest.RefVolume, Name: "data"})
+	if err != nil || v.Volume == nil || v.Volume.PersistentVolumeClaim == nil || v.Volume.PersistentVolumeClaim.ClaimName != "web-data" {
+		t.Errorf("volume: %+v %v", v, err)
+	}
+	v, err = r.Resolve(manifest.Ref{Kind: manifest.RefConfig, App: "web", Name: "KEY"})
+	if err != nil || v.ConfigMapKeyRef == nil {
+		t.Errorf("config falls through: %+v %v", v, err)
+	}
+}
+
+func TestNoProvisionerError(t *testing.T) {
+	err := &provision.NoProvisionerError{Type: "amqq", Env: "staging", Known: []string{"amqp", "dns", "postgres"}}
+	want := "no provisioner for resource type amqq in environment staging; known: amqp, dns, postgres (did you mean amqp?); a platform admin adds one with `berth provisioners set --env staging -f FILE`"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got  %s\nwant %s...", err, want)
+	}
+}
