@@ -26,7 +26,7 @@ build:
 deps:
 	@scripts/deps.sh
 
-## deps-run: only those `make run` needs (no Chromium, no PostgreSQL)
+## deps-run: only those `make run` needs (no Chromium)
 deps-run:
 	@scripts/deps.sh run
 

@@ -40,9 +40,10 @@ missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
 done
-# The store's tests start throwaway PostgreSQL servers from the installed binaries; Debian
-# keeps them off PATH, under /usr/lib/postgresql/<version>/bin.
-[[ ${1:-} == run ]] || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+# The store's tests start throwaway PostgreSQL servers from the installed binaries, and
+# `make run` starts one for dev's postgres resources; Debian keeps them off PATH, under
+# /usr/lib/postgresql/<version>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

@@ -7,7 +7,12 @@
 #                         examples/hello into an image in the cluster's registry, deploy it,
 #                         and print the dashboard's address, the admin token, what to try and
 #                         the app's URL, with its answer through the ingress
-#   scripts/run.sh stop   stop that server (by its recorded pid), then the dev cluster
+#                         With a real node it also starts a PostgreSQL of its own (initdb +
+#                         pg_ctl from the Debian binaries, listening on loopback and the pod
+#                         bridge), registers it for `dev` and sets dev's base domain to
+#                         dev.localhost, so apps with postgres, dns and route resources work
+#   scripts/run.sh stop   stop that server (by its recorded pid), that PostgreSQL, then the
+#                         dev cluster
 #
 # Run it again and it reuses what runs: the cluster, the server (if its pid is still a
 # `berth server` on our data and port, /readyz answers, and neither the cluster nor the
@@ -165,6 +170,13 @@ cmd_stop() {
   else
     step_done "not running"
   fi
+  step "PostgreSQL of dev"
+  if [[ -s $pg_dir_file && -s $(<"$pg_dir_file")/data/postmaster.pid ]] && pg_bin >/dev/null; then
+    as_postgres "$(pg_bin)/pg_ctl" -D "$(<"$pg_dir_file")/data" stop -m fast -w >/dev/null
+    step_done "stopped; its data stays in $(<"$pg_dir_file")"
+  else
+    step_done "not running"
+  fi
   step "dev cluster (berth dev cluster down)"
   if [[ ! -e $state_dir/dev-cluster ]]; then
     step_done "not running"
@@ -173,6 +185,72 @@ cmd_stop() {
   [[ -x $bin ]] || die "$bin is not built: run \`make build\`, then \`make stop\` again to stop the dev cluster"
   "$bin" dev cluster down 2>&1 | indent
   step_done "stopped"
+}
+
+# The PostgreSQL `make run` registers for dev: its directory (data/, port, postgres.log, the
+# socket) is recorded in $pg_dir_file; the admin role's password is in $pg_password_file.
+pg_dir_file=$run_dir/postgres.dir
+pg_password_file=$run_dir/postgres-admin-password
+
+# pg_bin prints the newest installed PostgreSQL's bin directory (Debian's layout).
+pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -x $d/initdb && -x $d/pg_ctl ]] || return 1
+  echo "$d"
+}
+
+# as_postgres runs a PostgreSQL program as the postgres user when we are root (PostgreSQL
+# refuses to run as root), else as ourselves.
+as_postgres() {
+  if ((EUID == 0)); then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# postgres_up NODE_IP starts (or reuses) dev's PostgreSQL, listening on loopback and the
+# pod bridge's address NODE_IP, and prints the DSN of its admin role berth_admin.
+postgres_up() {
+  local node_ip=$1 bin dir port password
+  bin=$(pg_bin) || die "PostgreSQL's server binaries are not installed: run scripts/deps.sh (Debian package postgresql)"
+  if [[ -s $pg_dir_file ]]; then
+    dir=$(<"$pg_dir_file")
+  else
+    dir=$state_dir/postgres
+    # As root, the postgres user must reach the directory; a private home hides it.
+    if ((EUID == 0)) && ! runuser -u postgres -- test -x "$state_dir"; then
+      dir=/var/lib/berth/dev-postgres-$(sha256sum <<<"$state_dir" | head -c 12)
+    fi
+    echo "$dir" >"$pg_dir_file"
+  fi
+  if [[ ! -s $dir/data/PG_VERSION ]]; then
+    mkdir -p "$dir"
+    chmod 0700 "$dir"
+    ((EUID != 0)) || chown postgres: "$dir"
+    as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-instructions >/dev/null
+    # Sockets in $dir trust their users (only postgres, and root, reach it); TCP, on
+    # loopback and the pod bridge, takes passwords.
+    printf 'local all all trust\nhost all all all scram-sha-256\n' | as_postgres tee "$dir/data/pg_hba.conf" >/dev/null
+    port=54330
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    echo "$port" | as_postgres tee "$dir/port" >/dev/null
+  fi
+  port=$(<"$dir/port")
+  [[ -s $pg_password_file ]] || (umask 077 && od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$pg_password_file")
+  password=$(<"$pg_password_file")
+  if ! as_postgres "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1,$node_ip -c port=$port -c unix_socket_directories=$dir" start >/dev/null ||
+      die "PostgreSQL did not start; see $dir/postgres.log"
+  fi
+  as_postgres "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -qtA -v ON_ERROR_STOP=1 -v pw="$password" >/dev/null <<'SQL' ||
+SELECT format('CREATE ROLE berth_admin LOGIN CREATEDB CREATEROLE PASSWORD %L', :'pw')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'berth_admin') \gexec
+SQL
+    die "could not create the role berth_admin; see $dir/postgres.log"
+  echo "postgres://berth_admin:$password@$node_ip:$port/postgres?sslmode=disable"
 }
 
 start_server() {
@@ -285,6 +363,25 @@ cmd_up() {
   *) die "GET /api/v1/envs/$env_name failed; see $log_file" ;;
   esac
 
+  # The environment's resources: its own PostgreSQL and a base domain the ingress serves.
+  if [[ -n $ingress ]]; then
+    step "PostgreSQL for $env_name's postgres resources, base domain $env_name.localhost"
+    local node_ip dsn env_json
+    node_ip=$(jq -r .realNode.ip <<<"$status")
+    dsn=$(postgres_up "$node_ip")
+    env_json=$(api GET "/envs/$env_name")
+    # Registered once per DSN (the file holds its hash), so a second run audits nothing new.
+    if [[ -z $(jq -r '.postgres // ""' <<<"$env_json") || $(sha256sum <<<"$dsn") != "$(cat "$run_dir/postgres.registered" 2>/dev/null)" ]]; then
+      # On stdin, not the command line: the DSN holds the password.
+      "$bin" envs set-postgres "$env_name" --dsn - <<<"$dsn" >/dev/null
+      sha256sum <<<"$dsn" >"$run_dir/postgres.registered"
+    fi
+    if [[ $(jq -r '.baseDomain // ""' <<<"$env_json") != "$env_name.localhost" ]]; then
+      "$bin" envs update "$env_name" --base-domain "$env_name.localhost" >/dev/null
+    fi
+    step_done "on $node_ip:$(<"$(<"$pg_dir_file")/port"), data in $(<"$pg_dir_file")"
+  fi
+
   step "team $team"
   case $(api_status "/teams/$team") in
   200) step_done "exists" ;;
@@ -340,6 +437,11 @@ Try it:
   $shown_bin dev image build examples/hello -t hello:1.1.0
   $shown_bin deploy -f examples/hello/berth.yaml --env $env_name --set version=1.1.0 --wait
   $shown_bin history $app --env $env_name
+
+  # an app with a database, a host name and a route (examples/notes/README.md)
+  $shown_bin dev image build examples/notes -t notes:1.0.0
+  $shown_bin deploy -f examples/notes/berth.yaml --env $env_name --wait
+  $shown_bin resources list --app notes --team $team
 
 Stop the server and the cluster with \`$stop_cmd\`; the server's data stays in $data_dir.
 EOF
