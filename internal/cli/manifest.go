@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/provision"
 )
 
 const defaultManifest = "berth.yaml"
@@ -232,6 +234,11 @@ type RenderOptions struct {
 	Namespace    string
 	Revision     string
 	IngressClass string
+	// What the server would know of the environment: its platform provisioner file, base
+	// domain and storage class.
+	Provisioners string
+	BaseDomain   string
+	StorageClass string
 }
 
 // NewCmdRender returns `berth render`.
@@ -242,11 +249,19 @@ func NewCmdRender(f *Factory, runF func(*RenderOptions) error) *cobra.Command {
 		Short: "Print the Kubernetes objects a berth.yaml becomes in one environment, offline",
 		Long: `Renders one environment of the manifest into Kubernetes objects (Deployment, Service,
 Ingress, HorizontalPodAutoscaler, PodDisruptionBudget, ServiceAccount, ...). Offline,
-${config.*} and ${secrets.*} become references to the app's ConfigMap and Secret, and
-${resources.*} become clearly marked placeholders; the server fills in real values.`,
+${config.*} and ${secrets.*} become references to the app's ConfigMap and Secret.
+
+Resources are provisioned as a deploy would, as far as that is possible offline: service,
+dns and route fully (dns under --base-domain, default ENV.localhost; services in the
+namespace --namespace names, else TEAM-ENV), volume as an emptyDir (or a claim of
+--storage-class), types the platform provisioner file --provisioners provides by running
+its templates (secret outputs as references to the Secret APP-resources), and the rest —
+postgres, whose database only the server makes, and types nothing provisions — as clearly
+marked <offline:resources.NAME.OUTPUT> placeholders, which a deploy never carries.`,
 		Example: `  berth render --env staging
   berth render -f berth.yaml --env production --set version=1.4.2
   berth render --env production -o json | jq '.items[].kind'
+  berth render --env staging --provisioners platform.provisioners.yaml --base-domain staging.example.com
   berth render --env staging | kubectl apply --dry-run=server -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -263,6 +278,9 @@ ${resources.*} become clearly marked placeholders; the server fills in real valu
 	cmd.Flags().StringVarP(&o.Namespace, "namespace", "n", "", "namespace to set on every object")
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "value of the berth.dev/revision label")
 	cmd.Flags().StringVar(&o.IngressClass, "ingress-class", "", "ingress class when the manifest sets none")
+	cmd.Flags().StringVar(&o.Provisioners, "provisioners", "", "the environment's platform provisioner file, as `berth provisioners set` takes it")
+	cmd.Flags().StringVar(&o.BaseDomain, "base-domain", "", "the environment's base domain for dns resources (default ENV.localhost)")
+	cmd.Flags().StringVar(&o.StorageClass, "storage-class", "", "the environment's storage class for volume resources (default none: emptyDir)")
 	return cmd
 }
 
@@ -281,11 +299,26 @@ func renderRun(ctx context.Context, o *RenderOptions) error {
 	if err != nil {
 		return err
 	}
-	objs, err := manifest.Render(m, manifest.RenderOptions{
-		Env: o.Env, Namespace: o.Namespace, Revision: o.Revision, Set: set, IngressClass: o.IngressClass,
-	})
+	ropts := manifest.RenderOptions{Env: o.Env, Namespace: o.Namespace, Revision: o.Revision, Set: set, IngressClass: o.IngressClass}
+	res, err := o.offlineResources(m, ropts)
+	if err != nil {
+		return err
+	}
+	ropts.Resolver = res
+	objs, err := manifest.Render(m, ropts)
 	if err != nil {
 		return manifestError(o.IO, err)
+	}
+	var labels map[string]string
+	if len(objs) > 0 {
+		labels = objs[0].GetLabels()
+	}
+	extra, err := res.Objects(o.Namespace, labels, func(name string) string { return name })
+	if err != nil {
+		return err
+	}
+	for _, u := range extra {
+		objs = append(objs, u)
 	}
 	if o.Output == "json" {
 		return manifest.EncodeJSON(o.IO.Out, objs)
@@ -304,4 +337,36 @@ func parseSet(pairs []string) (map[string]string, error) {
 		set[k] = v
 	}
 	return set, nil
+}
+
+// offlineResources provisions m's resources offline (see berth render --help).
+func (o *RenderOptions) offlineResources(m *manifest.Manifest, ropts manifest.RenderOptions) (*provision.Resolver, error) {
+	env := berth.Environment{Name: o.Env, NamespaceTemplate: berth.DefaultNamespaceTemplate, BaseDomain: o.BaseDomain, StorageClass: o.StorageClass}
+	if env.BaseDomain == "" {
+		env.BaseDomain = o.Env + ".localhost"
+	}
+	if err := berth.ValidateBaseDomain(env.BaseDomain); err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("--base-domain: %w", err)}
+	}
+	if err := berth.ValidateStorageClass(env.StorageClass); err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("--storage-class: %w", err)}
+	}
+	oo := provision.OfflineOptions{Env: env}
+	if o.Namespace != "" {
+		oo.NamespaceFor = func(string, string) string { return o.Namespace }
+	}
+	if o.Provisioners != "" {
+		name, data, err := readProvisionerFile(o.IO.In, o.Provisioners)
+		if err != nil {
+			return nil, err
+		}
+		if oo.File, err = provision.Parse(name, data); err != nil {
+			return nil, err
+		}
+	}
+	res, err := provision.Offline(m, ropts, oo)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.File, err)
+	}
+	return res, nil
 }

@@ -65,22 +65,9 @@ func provisionersSetRun(ctx context.Context, o *ProvisionersOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
 	}
-	var r io.Reader = o.IO.In
-	name := "provisioners.yaml"
-	if o.File != "-" {
-		fh, err := os.Open(o.File)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		r, name = fh, filepath.Base(o.File)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, berth.MaxProvisionerFileSize+1))
+	name, data, err := readProvisionerFile(o.IO.In, o.File)
 	if err != nil {
 		return err
-	}
-	if len(data) > berth.MaxProvisionerFileSize {
-		return fmt.Errorf("%s: over %d bytes, the limit of a provisioner file", name, berth.MaxProvisionerFileSize)
 	}
 	c, err := o.APIClient()
 	if err != nil {
@@ -197,4 +184,26 @@ func typesText(ps []apiv1.Provisioner) string {
 		out = append(out, t)
 	}
 	return "provisions " + strings.Join(out, ", ")
+}
+
+// readProvisionerFile reads a provisioner file (- for in), bounded, and returns its name for
+// messages.
+func readProvisionerFile(in io.Reader, file string) (string, []byte, error) {
+	r, name := in, "provisioners.yaml"
+	if file != "-" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return "", nil, err
+		}
+		defer fh.Close()
+		r, name = fh, filepath.Base(file)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, berth.MaxProvisionerFileSize+1))
+	if err != nil {
+		return "", nil, err
+	}
+	if len(data) > berth.MaxProvisionerFileSize {
+		return "", nil, fmt.Errorf("%s: over %d bytes, the limit of a provisioner file", name, berth.MaxProvisionerFileSize)
+	}
+	return name, data, nil
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
@@ -43,15 +44,6 @@ type PostgresRequest struct {
 	Password                 string
 }
 
-// AnnotationResourceOutputs names, on the stored Secret <app>-resources, the resource and
-// output behind each key: {"db.password": {"uid": ..., "output": "password"}}.
-const AnnotationResourceOutputs = "berth.dev/resource-outputs"
-
-type resourceOutputRef struct {
-	UID    string `json:"uid"`
-	Output string `json:"output"`
-}
-
 // provision provisions the resources the deploy's revision declares (see above).
 func (r *run) provision(ctx context.Context) error {
 	if err := r.loadEnv(ctx); err != nil {
@@ -65,56 +57,53 @@ func (r *run) provision(ctx context.Context) error {
 		return err
 	}
 	d := r.d
-	order, err := manifest.ResourceOrder(m.ForEnv(d.Env))
-	if err != nil {
-		return failf("revision %d: %v", d.Revision, err)
-	}
-	res := &provision.Resolver{App: d.App, Resources: map[string]*provision.Outcome{}, Versions: map[string]string{}, Plain: true}
-	opts := manifest.RenderOptions{Env: d.Env, Namespace: r.namespace, Set: d.Args, Resolver: res}
 	var file *provision.File
 	var fileVersion int64
-	if len(order) > 0 {
+	if len(m.ForEnv(d.Env).Resources) > 0 {
 		if file, fileVersion, err = r.provisionerFile(ctx); err != nil {
 			return err
 		}
 	}
 	var keep []string
-	for _, name := range order {
-		decl, err := manifest.ExpandResource(m, opts, name)
-		if err != nil {
-			return failf("resources.%s: %v", name, err)
-		}
-		uid := berth.ResourceUID(decl.Type, decl.Class, decl.ID, d.Team, d.App, name)
-		prev, err := r.e.st.ResourceSecrets(ctx, d.Env, uid)
-		if err != nil && !errors.Is(err, berth.ErrNotFound) {
-			return failf("resource %s: %v", name, err)
-		}
-		out, err := r.provisionOne(ctx, m, file, fileVersion, name, uid, decl, prev)
-		if err != nil {
-			var none *provision.NoProvisionerError
-			if errors.As(err, &none) {
-				return failf("resource %s: %v", name, err)
+	res, err := provision.Walk(m, manifest.RenderOptions{Env: d.Env, Namespace: r.namespace, Set: d.Args},
+		func(name string, decl *manifest.Resource) (*provision.Outcome, string, error) {
+			uid := berth.ResourceUID(decl.Type, decl.Class, decl.ID, d.Team, d.App, name)
+			prev, err := r.e.st.ResourceSecrets(ctx, d.Env, uid)
+			if err != nil && !errors.Is(err, berth.ErrNotFound) {
+				return nil, "", failf("resource %s: %v", name, err)
 			}
-			return failf("resource %s (%s): %v", name, decl.Type, err)
-		}
-		saved, err := r.record(ctx, name, uid, decl, out)
-		if err != nil {
+			out, err := r.provisionOne(ctx, m, file, fileVersion, name, uid, decl, prev)
+			if err != nil {
+				var none *provision.NoProvisionerError
+				if errors.As(err, &none) {
+					return nil, "", failf("resource %s: %v", name, err)
+				}
+				return nil, "", failf("resource %s (%s): %v", name, decl.Type, err)
+			}
+			saved, err := r.record(ctx, name, uid, decl, out)
+			if err != nil {
+				return nil, "", err
+			}
+			if out.Warning != "" {
+				r.event(ctx, "warning", out.Warning)
+			}
+			keep = append(keep, uid)
+			r.secrets = append(r.secrets, secretOutputs(out)...)
+			return out, saved.UID + "@" + strconv.FormatInt(saved.Version, 10), nil
+		})
+	if err != nil {
+		var f *failure
+		if errors.As(err, &f) || errors.Is(err, berth.ErrLeaseLost) {
 			return err
 		}
-		if out.Warning != "" {
-			r.event(ctx, "warning", out.Warning)
-		}
-		res.Resources[name], res.Versions[name] = out, saved.UID+"@"+strconv.FormatInt(saved.Version, 10)
-		keep = append(keep, uid)
-		r.secrets = append(r.secrets, secretOutputs(out)...)
+		return failf("revision %d: %v", d.Revision, err)
 	}
 	if err := r.orphan(ctx, keep); err != nil {
 		return err
 	}
-	res.Plain = false
 	r.resources = res
-	if len(order) > 0 {
-		r.event(ctx, "provisioned", fmt.Sprintf("%d resources: %v", len(order), order))
+	if len(keep) > 0 {
+		r.event(ctx, "provisioned", fmt.Sprintf("%d resources: %s", len(keep), strings.Join(slices.Sorted(maps.Keys(res.Resources)), ", ")))
 	}
 	return nil
 }
@@ -140,16 +129,10 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 	env := provision.Env{Name: d.Env, Team: d.Team, App: d.App, BaseDomain: r.env.BaseDomain, StorageClass: r.env.StorageClass,
 		Namespace: r.env.Namespace, Service: m.ForEnv(d.Env).Service,
 		ServicePort: func(team, app string) (int32, bool) { return r.servicePort(ctx, team, app) }}
-	switch decl.Type {
-	case "service":
-		return provision.Service(env, name, decl), nil
-	case "dns":
-		return provision.DNS(env, name)
-	case "route":
-		return provision.Route(env, name, decl, r.namespace)
-	case "volume":
-		return provision.Volume(env, name, decl, r.namespace), nil
-	case "postgres":
+	if out, ok, err := provision.Builtin(env, name, decl, r.namespace); ok {
+		return out, err
+	}
+	if decl.Type == "postgres" {
 		return r.postgres(ctx, name, prev)
 	}
 	known := provision.Builtins()

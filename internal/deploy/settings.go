@@ -202,9 +202,15 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings, res 
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: maps.Clone(labels)}
 	}
-	extra, err := resourceObjects(res, app, opts.Namespace, labels, meta)
-	if err != nil {
-		return nil, err
+	var extra []manifest.Object
+	if res != nil {
+		objs, err := res.Objects(opts.Namespace, labels, func(name string) string { uid, _, _ := strings.Cut(res.Versions[name], "@"); return uid })
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			extra = append(extra, o)
+		}
 	}
 	if len(config) > 0 || from[berth.SettingConfig] {
 		cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta(manifest.ConfigMapName(app)),
@@ -233,62 +239,6 @@ func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings, res 
 	}
 	// After the ServiceAccount, before anything that reads them.
 	return slices.Insert(objs, min(1, len(objs)), extra...), nil
-}
-
-// resourceObjects returns the Secret <app>-resources (without values: the annotation
-// AnnotationResourceOutputs names the resource output behind each key) when the objects
-// read secret outputs, and the objects the provisioners made, labelled as the app's.
-func resourceObjects(res *provision.Resolver, app, namespace string, labels map[string]string, meta func(string) metav1.ObjectMeta) ([]manifest.Object, error) {
-	if res == nil {
-		return nil, nil
-	}
-	var out []manifest.Object
-	if len(res.Used) > 0 {
-		refs := map[string]resourceOutputRef{}
-		for _, key := range res.Used {
-			name, output, _ := strings.Cut(key, ".")
-			uid, _, _ := strings.Cut(res.Versions[name], "@")
-			refs[key] = resourceOutputRef{UID: uid, Output: output}
-		}
-		data, err := json.Marshal(refs)
-		if err != nil {
-			return nil, err
-		}
-		sec := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: meta(provision.ResourceSecretName(app)),
-			Type: corev1.SecretTypeOpaque}
-		sec.Annotations = map[string]string{AnnotationResourceOutputs: string(data)}
-		out = append(out, sec)
-	}
-	for _, name := range slices.Sorted(maps.Keys(res.Resources)) {
-		for _, obj := range res.Resources[name].Objects {
-			u := &unstructured.Unstructured{Object: runtimeCopy(obj)}
-			l := u.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			maps.Copy(l, labels)
-			u.SetLabels(l)
-			if namespace != "" && u.GetNamespace() != "" {
-				u.SetNamespace(namespace)
-			}
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
-// runtimeCopy deep-copies a provisioner's object into the JSON-compatible form
-// unstructured objects hold (ints as int64, lists as []any).
-func runtimeCopy(obj map[string]any) map[string]any {
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return obj
-	}
-	var out map[string]any
-	if json.Unmarshal(data, &out) != nil {
-		return obj
-	}
-	return out
 }
 
 // injectAll gives every container of dep the ConfigMap and/or Secret as envFrom, and
@@ -348,7 +298,7 @@ func fillSecrets(ctx context.Context, st SecretReader, env string, objs []*unstr
 		if o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
 			continue
 		}
-		if ann, ok := o.GetAnnotations()[AnnotationResourceOutputs]; ok {
+		if ann, ok := o.GetAnnotations()[provision.AnnotationResourceOutputs]; ok {
 			vals, err := fillResourceOutputs(ctx, st, env, o, ann)
 			if err != nil {
 				return nil, err
@@ -385,9 +335,9 @@ func fillSecrets(ctx context.Context, st SecretReader, env string, objs []*unstr
 
 // fillResourceOutputs fills the Secret o, whose annotation ann names resource outputs.
 func fillResourceOutputs(ctx context.Context, st SecretReader, env string, o *unstructured.Unstructured, ann string) ([][]byte, error) {
-	var refs map[string]resourceOutputRef
+	var refs map[string]provision.OutputRef
 	if err := json.Unmarshal([]byte(ann), &refs); err != nil {
-		return nil, fmt.Errorf("Secret %s: annotation %s: %v", o.GetName(), AnnotationResourceOutputs, err)
+		return nil, fmt.Errorf("Secret %s: annotation %s: %v", o.GetName(), provision.AnnotationResourceOutputs, err)
 	}
 	opened := map[string]berth.ResourceSecrets{}
 	data := make(map[string]any, len(refs))

@@ -69,6 +69,9 @@ type Outcome struct {
 	Volume *VolumeSource
 	// Warning is something the user should know that did not stop the provisioner.
 	Warning string
+	// Placeholder: rendered offline, where only a server could provision it; every output
+	// is a marked placeholder text.
+	Placeholder bool
 }
 
 // VolumeSource is a volume resource's source: a claim, or an emptyDir.
@@ -153,7 +156,7 @@ func Route(env Env, name string, res *manifest.Resource, namespace string) (*Out
 	}
 	ing := map[string]any{
 		"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-		"metadata": map[string]any{"name": env.App + "-route-" + name, "namespace": namespace},
+		"metadata": objectMeta(env.App+"-route-"+name, namespace),
 		"spec": map[string]any{"rules": []any{map[string]any{
 			"host": host,
 			"http": map[string]any{"paths": []any{map[string]any{
@@ -184,7 +187,7 @@ func Volume(env Env, name string, res *manifest.Resource, namespace string) *Out
 	claim := env.App + "-" + name
 	pvc := map[string]any{
 		"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-		"metadata": map[string]any{"name": claim, "namespace": namespace},
+		"metadata": objectMeta(claim, namespace),
 		"spec": map[string]any{
 			"storageClassName": env.StorageClass,
 			"accessModes":      []any{"ReadWriteOnce"},
@@ -216,4 +219,13 @@ func Postgres(db PostgresDatabase) *Outcome {
 		Secret: map[string]bool{"password": true, "url": true},
 		State:  map[string]any{"database": db.Name, "username": db.User, "password": db.Password},
 	}
+}
+
+// objectMeta is an object's metadata: its name and, when given, namespace.
+func objectMeta(name, namespace string) map[string]any {
+	m := map[string]any{"name": name}
+	if namespace != "" {
+		m["namespace"] = namespace
+	}
+	return m
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/manifest"
 )
@@ -67,6 +68,9 @@ func (r *Resolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
 		if !ok {
 			return manifest.Value{}, fmt.Errorf("resource %s is not provisioned", ref.Name)
 		}
+		if o.Placeholder {
+			return manifest.OfflineResolver{}.Resolve(ref)
+		}
 		v, ok := o.Outputs[ref.Output]
 		if !ok {
 			return manifest.Value{}, fmt.Errorf("its provisioner (%s) gives no output %s; it gives %s", o.Provisioner, ref.Output, outputList(o))
@@ -103,4 +107,119 @@ func outputList(o *Outcome) string {
 		return "none"
 	}
 	return strings.Join(slices.Sorted(maps.Keys(o.Outputs)), ", ")
+}
+
+// Walk provisions the resources m declares in opts.Env, in manifest.ResourceOrder, with
+// each one's params filled in from args, metadata and the outputs of those before it; one
+// provisions one resource. It returns the resolver render resolves them with.
+func Walk(m *manifest.Manifest, opts manifest.RenderOptions, one func(name string, decl *manifest.Resource) (*Outcome, string, error)) (*Resolver, error) {
+	order, err := manifest.ResourceOrder(m.ForEnv(opts.Env))
+	if err != nil {
+		return nil, err
+	}
+	res := &Resolver{App: m.Metadata.Name, Resources: map[string]*Outcome{}, Versions: map[string]string{}, Plain: true, Next: opts.Resolver}
+	opts.Resolver = res
+	for _, name := range order {
+		decl, err := manifest.ExpandResource(m, opts, name)
+		if err != nil {
+			return nil, fmt.Errorf("resources.%s: %w", name, err)
+		}
+		out, version, err := one(name, decl)
+		if err != nil {
+			return nil, err
+		}
+		res.Resources[name], res.Versions[name] = out, version
+	}
+	res.Plain = false
+	return res, nil
+}
+
+// Builtin runs the built-in provisioner of decl's type that needs nothing from outside
+// (service, dns, route, volume); ok is false for other types.
+func Builtin(env Env, name string, decl *manifest.Resource, namespace string) (out *Outcome, ok bool, err error) {
+	switch decl.Type {
+	case "service":
+		return Service(env, name, decl), true, nil
+	case "dns":
+		out, err = DNS(env, name)
+		return out, true, err
+	case "route":
+		out, err = Route(env, name, decl, namespace)
+		return out, true, err
+	case "volume":
+		return Volume(env, name, decl, namespace), true, nil
+	}
+	return nil, false, nil
+}
+
+// Objects returns what render adds for the resources: the Secret ResourceSecretName
+// (without values: the annotation AnnotationResourceOutputs names the resource output
+// behind each key) when the objects read secret outputs, then the objects the provisioners
+// made, with labels added and, when namespace is set, in it. uid names each resource by
+// name, for the annotation.
+func (r *Resolver) Objects(namespace string, labels map[string]string, uid func(name string) string) ([]*unstructured.Unstructured, error) {
+	if r == nil {
+		return nil, nil
+	}
+	var out []*unstructured.Unstructured
+	if len(r.Used) > 0 {
+		refs := map[string]OutputRef{}
+		for _, key := range r.Used {
+			name, output, _ := strings.Cut(key, ".")
+			refs[key] = OutputRef{UID: uid(name), Output: output}
+		}
+		data, err := json.Marshal(refs)
+		if err != nil {
+			return nil, err
+		}
+		sec := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+			"metadata": map[string]any{"name": ResourceSecretName(r.App)},
+		}}
+		sec.SetAnnotations(map[string]string{AnnotationResourceOutputs: string(data)})
+		out = append(out, sec)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Resources)) {
+		for _, obj := range r.Resources[name].Objects {
+			u := &unstructured.Unstructured{Object: jsonCopy(obj)}
+			out = append(out, u)
+		}
+	}
+	for _, u := range out {
+		l := u.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		maps.Copy(l, labels)
+		u.SetLabels(l)
+		if namespace != "" && (u.GetNamespace() != "" || u.GetKind() == "Secret") {
+			u.SetNamespace(namespace)
+		}
+	}
+	return out, nil
+}
+
+// AnnotationResourceOutputs names, on the Secret ResourceSecretName, the resource output
+// behind each key: {"db.password": {"uid": ..., "output": "password"}}. The deploy engine
+// fills the Secret's data from it when it applies it.
+const AnnotationResourceOutputs = "berth.dev/resource-outputs"
+
+// OutputRef is one key of AnnotationResourceOutputs.
+type OutputRef struct {
+	UID    string `json:"uid"`
+	Output string `json:"output"`
+}
+
+// jsonCopy deep-copies a provisioner's object into the JSON form unstructured objects
+// hold (numbers as float64 or int64, lists as []any).
+func jsonCopy(obj map[string]any) map[string]any {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return obj
+	}
+	var out map[string]any
+	if json.Unmarshal(data, &out) != nil {
+		return obj
+	}
+	return out
 }
