@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/internal/kubetest"
@@ -80,5 +82,29 @@ func TestDeleteRemovesTheNamespaceBerthMade(t *testing.T) {
 	n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) && (err != nil || n.DeletionTimestamp == nil) {
 		t.Errorf("namespace %s after deleting its only app: %v (deleting: %v); berth said %s", ns, err, n.DeletionTimestamp, out)
+	}
+}
+
+// A namespace holding a PersistentVolumeClaim (a volume resource's, orphaned when its app
+// goes) keeps it and the namespace: claims hold data that only `berth resources delete
+// --confirm` may drop.
+func TestDeleteKeepsClaimsAndTheirNamespace(t *testing.T) {
+	srv, file, ns := deployEnv(t)
+	mustBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	ctx, cs := context.Background(), kubetest.Client(t)
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-data", Labels: map[string]string{"app.kubernetes.io/managed-by": "berth"}},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+	}
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustBerth(t, srv, "apps", "delete", "web", "--team", "shop")
+	if n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil {
+		t.Fatalf("namespace %s with a claim after deleting its app: %v (deleting: %v)", ns, err, n.DeletionTimestamp)
+	}
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "web-data", metav1.GetOptions{}); err != nil {
+		t.Errorf("the claim: %v", err)
 	}
 }

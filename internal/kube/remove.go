@@ -12,7 +12,8 @@ import (
 // RemoveApp deletes every object Berth applied for one app in one environment in
 // namespace (selector as for Prune: it must name the app and environment), then the
 // namespace itself when Berth created it (it carries LabelManagedBy=ManagedBy) and nothing
-// else is left in it. It returns what it deleted, the namespace last.
+// else is left in it (no PersistentVolumeClaim either: claims hold data). It returns what
+// it deleted, the namespace last.
 func (c *Cluster) RemoveApp(ctx context.Context, namespace string, selector map[string]string) ([]ObjectRef, error) {
 	deleted, err := c.Prune(ctx, namespace, selector, nil)
 	if err != nil {
@@ -58,6 +59,20 @@ func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string)
 				return false, nil // someone else's, or another app's
 			}
 		}
+	}
+	// Claims hold data: the volume resources of this app (orphaned, kept until `berth
+	// resources delete --confirm`) or of others. A namespace with one stays.
+	var claims *corev1.PersistentVolumeClaimList
+	err = c.retry(ctx, "list persistentvolumeclaims", func(ctx context.Context) error {
+		var err error
+		claims, err = c.core.PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{Limit: 1})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("namespace %s: list persistentvolumeclaims: %w", namespace, err)
+	}
+	if len(claims.Items) > 0 {
+		return false, nil
 	}
 	var pods *corev1.PodList
 	err = c.retry(ctx, "list pods", func(ctx context.Context) error {
