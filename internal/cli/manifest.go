@@ -239,6 +239,7 @@ type RenderOptions struct {
 	Provisioners string
 	BaseDomain   string
 	StorageClass string
+	Team         string
 }
 
 // NewCmdRender returns `berth render`.
@@ -281,6 +282,7 @@ marked <offline:resources.NAME.OUTPUT> placeholders, which a deploy never carrie
 	cmd.Flags().StringVar(&o.Provisioners, "provisioners", "", "the environment's platform provisioner file, as `berth provisioners set` takes it")
 	cmd.Flags().StringVar(&o.BaseDomain, "base-domain", "", "the environment's base domain for dns resources (default ENV.localhost)")
 	cmd.Flags().StringVar(&o.StorageClass, "storage-class", "", "the environment's storage class for volume resources (default none: emptyDir)")
+	cmd.Flags().StringVar(&o.Team, "team", "", "the app's team, for a manifest that names none (a Score file), as berth deploy --team")
 	return cmd
 }
 
@@ -351,7 +353,7 @@ func (o *RenderOptions) offlineResources(m *manifest.Manifest, ropts manifest.Re
 	if err := berth.ValidateStorageClass(env.StorageClass); err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("--storage-class: %w", err)}
 	}
-	oo := provision.OfflineOptions{Env: env}
+	oo := provision.OfflineOptions{Env: env, Team: o.Team}
 	if o.Namespace != "" {
 		oo.NamespaceFor = func(string, string) string { return o.Namespace }
 	}

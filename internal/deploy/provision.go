@@ -115,11 +115,7 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 	if file != nil {
 		p, err := file.Match(decl.Type, decl.Class, decl.ID)
 		if err == nil {
-			result, err := p.Provision(provision.Input{
-				Guid: uid, Type: decl.Type, Class: decl.Class, ID: decl.ID, Params: decl.Params,
-				Metadata: map[string]any{"annotations": anyMap(decl.Annotations)}, State: prev.State,
-				SourceWorkload: d.App, Namespace: r.namespace,
-			})
+			result, err := p.Provision(provision.NewInput(d.Env, d.Team, d.App, name, decl, r.namespace, prev.State))
 			if err != nil {
 				return nil, err
 			}
@@ -281,12 +277,4 @@ func secretOutputs(out *provision.Outcome) [][]byte {
 		}
 	}
 	return vals
-}
-
-func anyMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

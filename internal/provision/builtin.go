@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -86,7 +87,10 @@ const DefaultServicePort = 80
 
 // Service provisions a service resource: the app params.app (else the resource's name) of
 // the same team in the same environment. This is the one place such names resolve.
-func Service(env Env, name string, res *manifest.Resource) *Outcome {
+func Service(env Env, name string, res *manifest.Resource) (*Outcome, error) {
+	if env.Team == "" {
+		return nil, errNoTeam
+	}
 	app := res.ServiceApp(name)
 	host := app + "." + env.Namespace(env.Team, app) + ".svc.cluster.local"
 	port := int32(DefaultServicePort)
@@ -101,12 +105,18 @@ func Service(env Env, name string, res *manifest.Resource) *Outcome {
 	}
 	return &Outcome{Provisioner: BuiltinURI("service"), Outputs: map[string]string{
 		"name": app, "host": host, "port": strconv.Itoa(int(port)), "url": url,
-	}}
+	}}, nil
 }
+
+// errNoTeam: service and dns resources are named by the app's team.
+var errNoTeam = errors.New("the app names no team (a Score file has none): give it one (berth render --team TEAM)")
 
 // DNS provisions a dns resource: <app>.<team>.<base domain> for a resource named dns or
 // like the app, <name>.<app>.<team>.<base domain> for any other.
 func DNS(env Env, name string) (*Outcome, error) {
+	if env.Team == "" {
+		return nil, errNoTeam
+	}
 	if env.BaseDomain == "" {
 		return nil, fmt.Errorf("environment %s has no base domain for dns resources: a platform admin sets one with `berth envs update %s --base-domain DOMAIN`", env.Name, env.Name)
 	}

@@ -40,7 +40,10 @@ func TestService(t *testing.T) {
 			if _, ok := tc.res.Params["app"]; ok {
 				name = "users-api"
 			}
-			got := provision.Service(env, name, &tc.res)
+			got, err := provision.Service(env, name, &tc.res)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff(tc.want, got.Outputs); diff != "" {
 				t.Errorf("outputs (-want +got):\n%s", diff)
 			}
@@ -150,5 +153,24 @@ func TestNoProvisionerError(t *testing.T) {
 	want := "no provisioner for resource type amqq in environment staging; known: amqp, dns, postgres (did you mean amqp?); a platform admin adds one with `berth provisioners set --env staging -f FILE`"
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got  %s\nwant %s...", err, want)
+	}
+}
+
+// TestNewInput: .Guid is a UUID, the same for a resource on every deploy, another in
+// another environment; .Uid is score-k8s's TYPE.CLASS#WORKLOAD.NAME, or TYPE.CLASS#ID.
+func TestNewInput(t *testing.T) {
+	decl := &manifest.Resource{Type: "redis"}
+	a := provision.NewInput("staging", "shop", "web", "cache", decl, "shop-staging", nil)
+	b := provision.NewInput("staging", "shop", "web", "cache", decl, "shop-staging", nil)
+	c := provision.NewInput("production", "shop", "web", "cache", decl, "shop-production", nil)
+	if a.Guid != b.Guid || a.Guid == c.Guid || len(a.Guid) != 36 || strings.Count(a.Guid, "-") != 4 {
+		t.Errorf("guids %s %s %s", a.Guid, b.Guid, c.Guid)
+	}
+	if a.Uid != "redis.default#web.cache" {
+		t.Errorf("uid %s", a.Uid)
+	}
+	shared := provision.NewInput("staging", "shop", "web", "cache", &manifest.Resource{Type: "redis", Class: "large", ID: "sessions"}, "", nil)
+	if shared.Uid != "redis.large#sessions" {
+		t.Errorf("shared uid %s", shared.Uid)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // OfflineOptions are what `berth render` knows of the environment without a server.
 type OfflineOptions struct {
 	Env          berth.Environment // Name, NamespaceTemplate, BaseDomain, StorageClass
-	Team         string
+	Team         string // for a manifest that names none (a Score file)
 	File         *File // the platform's provisioner file, if given
 	FileName     string
 	NamespaceFor func(team, app string) string // nil: Env's namespace template
@@ -26,6 +26,9 @@ func Offline(m *manifest.Manifest, ropts manifest.RenderOptions, opts OfflineOpt
 		ns = opts.Env.Namespace
 	}
 	team := m.Metadata.Team
+	if team == "" {
+		team = opts.Team // a Score file names none
+	}
 	env := Env{Name: opts.Env.Name, Team: team, App: m.Metadata.Name, BaseDomain: opts.Env.BaseDomain,
 		StorageClass: opts.Env.StorageClass, Namespace: ns, Service: m.ForEnv(ropts.Env).Service}
 	namespace := ropts.Namespace
@@ -35,9 +38,7 @@ func Offline(m *manifest.Manifest, ropts manifest.RenderOptions, opts OfflineOpt
 	return Walk(m, ropts, func(name string, decl *manifest.Resource) (*Outcome, string, error) {
 		if opts.File != nil {
 			if p, err := opts.File.Match(decl.Type, decl.Class, decl.ID); err == nil {
-				uid := berth.ResourceUID(decl.Type, decl.Class, decl.ID, team, m.Metadata.Name, name)
-				res, err := p.Provision(Input{Guid: uid, Type: decl.Type, Class: decl.Class, ID: decl.ID, Params: decl.Params,
-					SourceWorkload: m.Metadata.Name, Namespace: namespace})
+				res, err := p.Provision(NewInput(opts.Env.Name, team, m.Metadata.Name, name, decl, namespace, nil))
 				if err != nil {
 					return nil, "", fmt.Errorf("resources.%s: %w", name, err)
 				}

@@ -139,7 +139,8 @@ func Walk(m *manifest.Manifest, opts manifest.RenderOptions, one func(name strin
 func Builtin(env Env, name string, decl *manifest.Resource, namespace string) (out *Outcome, ok bool, err error) {
 	switch decl.Type {
 	case "service":
-		return Service(env, name, decl), true, nil
+		out, err = Service(env, name, decl)
+		return out, true, err
 	case "dns":
 		out, err = DNS(env, name)
 		return out, true, err

@@ -1,18 +1,22 @@
 package provision
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-dev/berth/internal/manifest"
 )
 
 // Input is what a provisioner's templates see (as score-k8s's: .Guid, .Uid, .Type, .Class,
 // .Id, .Params, .Metadata, .State, .Shared, .SourceWorkload, .Namespace; .Init once init ran).
 type Input struct {
-	Guid, Type, Class, ID string
+	Guid, Uid, Type, Class, ID string
 	Params                map[string]any
 	Metadata              map[string]any
 	// State is what the previous run stored for this resource; Shared what every resource
@@ -35,6 +39,38 @@ type Result struct {
 // resultLimit bounds what one template may write.
 const resultLimit = 256 << 10
 
+// NewInput is the input of a template provisioner for resource name of team's app in env
+// (see Input): .Guid a UUID of the resource in that environment, stable across deploys and
+// distinct between environments, as score-k8s keeps one per resource; .Uid score-k8s's
+// TYPE.CLASS#WORKLOAD.NAME (TYPE.CLASS#ID for a shared resource).
+func NewInput(env, team, app, name string, decl *manifest.Resource, namespace string, state map[string]any) Input {
+	class := decl.Class
+	if class == "" {
+		class = "default"
+	}
+	uid := decl.Type + "." + class + "#" + app + "." + name
+	if decl.ID != "" {
+		uid = decl.Type + "." + class + "#" + decl.ID
+	}
+	sum := sha256.Sum256([]byte("berth resource guid\x00" + env + "\x00" + team + "\x00" + uid))
+	sum[6] = sum[6]&0x0f | 0x50 // a name-based UUID (version 5 layout, SHA-256 hashed)
+	sum[8] = sum[8]&0x3f | 0x80
+	h := hex.EncodeToString(sum[:16])
+	meta := map[string]any{}
+	if len(decl.Annotations) > 0 {
+		ann := map[string]any{}
+		for k, v := range decl.Annotations {
+			ann[k] = v
+		}
+		meta["annotations"] = ann
+	}
+	return Input{
+		Guid: h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], Uid: uid,
+		Type: decl.Type, Class: decl.Class, ID: decl.ID, Params: decl.Params, Metadata: meta, State: state,
+		SourceWorkload: app, Namespace: namespace,
+	}
+}
+
 // Provision runs the provisioner's templates in score-k8s's order: init (seeing the previous
 // state), state (which becomes .State), shared (merged into .Shared), outputs, manifests.
 func (p *Provisioner) Provision(in Input) (*Result, error) {
@@ -44,7 +80,7 @@ func (p *Provisioner) Provision(in Input) (*Result, error) {
 	}
 	data := map[string]any{
 		"Guid": in.Guid, "Type": in.Type, "Class": class, "Id": in.ID,
-		"Uid":    in.Type + "." + class + "#" + in.ID,
+		"Uid":    in.Uid,
 		"Params": orEmpty(in.Params), "Metadata": orEmpty(in.Metadata),
 		"State": orEmpty(in.State), "Shared": orEmpty(in.Shared),
 		"SourceWorkload": in.SourceWorkload, "Namespace": in.Namespace,
