@@ -10,8 +10,8 @@ import (
 // OfflineOptions are what `berth render` knows of the environment without a server.
 type OfflineOptions struct {
 	Env          berth.Environment // Name, NamespaceTemplate, BaseDomain, StorageClass
-	Team         string // for a manifest that names none (a Score file)
-	File         *File // the platform's provisioner file, if given
+	Team         string            // for a manifest that names none (a Score file)
+	File         *File             // the platform's provisioner file, if given
 	FileName     string
 	NamespaceFor func(team, app string) string // nil: Env's namespace template
 }

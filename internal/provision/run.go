@@ -17,8 +17,8 @@ import (
 // .Id, .Params, .Metadata, .State, .Shared, .SourceWorkload, .Namespace; .Init once init ran).
 type Input struct {
 	Guid, Uid, Type, Class, ID string
-	Params                map[string]any
-	Metadata              map[string]any
+	Params                     map[string]any
+	Metadata                   map[string]any
 	// State is what the previous run stored for this resource; Shared what every resource
 	// of the environment shares.
 	State, Shared  map[string]any
