@@ -59,8 +59,11 @@ func routeCases() map[string]routeCase {
 		"getEnvironment":    {"GET", "/api/v1/envs/staging", nil, anyone, 200},
 		"createEnvironment": {"POST", "/api/v1/envs", body(apiv1.CreateEnvironment{Name: "prod", InCluster: true}), global, 201},
 		"updateEnvironment": {"PATCH", "/api/v1/envs/staging", body(apiv1.UpdateEnvironment{NodeSelector: &map[string]string{"zone": "eu-1"}}), global, 200},
-		"deleteEnvironment": {"DELETE", "/api/v1/envs/old", nil, global, 204},
-		"getProvisioners":   {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
+		"setEnvironmentPostgres": {"PUT", "/api/v1/envs/staging/postgres",
+			body(apiv1.SetEnvironmentPostgres{DSN: "postgres://berth:new-pw@db.example:5432/postgres"}), global, 200},
+		"clearEnvironmentPostgres": {"DELETE", "/api/v1/envs/staging/postgres", nil, global, 200},
+		"deleteEnvironment":        {"DELETE", "/api/v1/envs/old", nil, global, 204},
+		"getProvisioners":          {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
 		"setProvisioners": {"PUT", "/api/v1/envs/staging/provisioners",
 			body(apiv1.SetProvisioners{Content: "- type: amqp\n  outputs: \"host: rabbit\"\n"}), global, 200},
 		"listProvisionerVersions": {"GET", "/api/v1/envs/staging/provisioners/history", nil, anyone, 200},
@@ -95,6 +98,9 @@ func routeCases() map[string]routeCase {
 		"listAppEnvSecrets":   {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/secrets", nil, viewer, 200},
 		"updateAppEnvSecrets": {"PATCH", "/api/v1/teams/alpha/apps/reports/envs/staging/secrets", body(setting("API_KEY", "staging-1")), adminRole, 200},
 		"resolveSettings":     {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/resolved", nil, viewer, 200},
+
+		"listResources":  {"GET", "/api/v1/teams/alpha/apps/reports/resources?env=staging", nil, viewer, 200},
+		"deleteResource": {"DELETE", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/db?confirm=true", nil, adminRole, 200},
 	}
 }
 

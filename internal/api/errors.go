@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 
 	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/service"
 )
 
 // Error is what a client sees of a failed request: {code, message, field}. Anything else
@@ -36,9 +37,12 @@ func toAPIError(err error) (*Error, bool) {
 	var ae *Error
 	var denied *authz.Denied
 	var invalid *berth.InvalidError
+	var unconfirmed *service.ConfirmationRequired
 	switch {
 	case errors.As(err, &ae):
 		return ae, true
+	case errors.As(err, &unconfirmed):
+		return &Error{Status: http.StatusBadRequest, Code: "confirmation_required", Message: unconfirmed.Error()}, true
 	case errors.As(err, &denied):
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: denied.Reason}, true
 	case errors.As(err, &invalid):

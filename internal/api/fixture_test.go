@@ -50,6 +50,7 @@ type fixture struct {
 	tokens map[string]string // caller kind -> token secret
 	ids    map[string]int64  // named token ids
 	logs   *bytes.Buffer
+	pg     *fakePostgres
 }
 
 // Caller kinds of the authorization table.
@@ -107,13 +108,15 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{now: time.Now()}
 	svc := service.New(st, log, clk.Now)
+	pg := &fakePostgres{}
+	svc.SetPostgresAdmin(pg)
 	if _, err := svc.Bootstrap(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
 	a := api.New(svc, log, prometheus.NewRegistry(), func(ctx context.Context) error { return st.DB().PingContext(ctx) })
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, srv: srv, api: a, st: st, clock: clk, tokens: map[string]string{}, ids: map[string]int64{}, logs: logs}
+	f := &fixture{t: t, srv: srv, api: a, st: st, clock: clk, tokens: map[string]string{}, ids: map[string]int64{}, logs: logs, pg: pg}
 	f.tokens[globalAdmin] = bootstrap
 
 	root, err := svc.Authenticate(ctx, bootstrap)
@@ -198,6 +201,9 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 	_, err = svc.UpdateSettings(ctx, root, service.SettingsChange{Kind: berth.SettingConfig,
 		Scope: berth.Scope{Team: "alpha"}, Set: map[string]string{"REGION": "eu"}})
 	must(err)
+	if key != nil {
+		must(st.Tx(ctx, fixtureResources))
+	}
 	// Every token but the expiring one outlives this jump.
 	clk.Add(2 * time.Hour)
 	return f
@@ -264,4 +270,68 @@ func (f *fixture) expand(path string) string {
 		path = strings.ReplaceAll(path, "{failed}", fmt.Sprint(failed.ID))
 	}
 	return strings.ReplaceAll(path, "{deploy}", fmt.Sprint(f.ids["deploy"]))
+}
+
+// The PostgreSQL server registered for staging, and the password of the fixture's postgres
+// resource: neither may appear in any response or audit event.
+const (
+	fixturePGPassword = "fixture-pg-admin-pw-77ab"
+	fixturePGDSN      = "postgres://berth:" + fixturePGPassword + "@db.example:5432/postgres?sslmode=require"
+	fixtureDBPassword = "fixture-db-password-5e1c"
+)
+
+// fixtureResources registers staging's PostgreSQL server and records what provisioners
+// made for alpha/reports there: db, a postgres database no longer declared (orphaned), and
+// cache, a redis the app still declares (active).
+func fixtureResources(tx *store.Tx) error {
+	ctx := context.Background()
+	if err := tx.SetEnvironmentPostgres(ctx, "staging", fixturePGDSN, "postgres://berth@db.example:5432/postgres?sslmode=require"); err != nil {
+		return err
+	}
+	db := berth.Resource{Env: "staging", Team: "alpha", App: "reports", Name: "db", Type: "postgres", Provisioner: "builtin/postgres",
+		UID:     berth.ResourceUID("postgres", "", "", "alpha", "reports", "db"),
+		Outputs: map[string]string{"host": "db.example", "port": "5432", "database": "alpha_reports_staging_db", "username": "alpha_reports_staging_db"}}
+	url := "postgres://alpha_reports_staging_db:" + fixtureDBPassword + "@db.example:5432/alpha_reports_staging_db"
+	if _, _, err := tx.SaveResource(ctx, db, berth.ResourceSecrets{
+		State:   map[string]any{"database": "alpha_reports_staging_db", "username": "alpha_reports_staging_db", "password": fixtureDBPassword},
+		Outputs: map[string]string{"password": fixtureDBPassword, "url": url},
+	}, "deploy 1"); err != nil {
+		return err
+	}
+	if _, err := tx.OrphanResources(ctx, "staging", "alpha", "reports", nil, "deploy 2"); err != nil {
+		return err
+	}
+	cache := berth.Resource{Env: "staging", Team: "alpha", App: "reports", Name: "cache", Type: "redis",
+		Provisioner: "file://redis (provisioner file v1)", UID: berth.ResourceUID("redis", "", "", "alpha", "reports", "cache"),
+		Outputs: map[string]string{"host": "redis.platform"}}
+	_, _, err := tx.SaveResource(ctx, cache, berth.ResourceSecrets{Outputs: map[string]string{"password": fixtureDBPassword + "-redis"}}, "deploy 2")
+	return err
+}
+
+// fakePostgres stands in for internal/pgadmin. Check accepts every DSN but those naming
+// host "down", whose error quotes the DSN (pgadmin's never do: the service must scrub it
+// anyway); Drop records what it dropped.
+type fakePostgres struct {
+	mu    sync.Mutex
+	drops []string // "dsn database role"
+}
+
+func (p *fakePostgres) Check(_ context.Context, dsn string) (service.PostgresServer, error) {
+	if strings.Contains(dsn, "@down") || strings.Contains(dsn, "host=down") {
+		return service.PostgresServer{}, fmt.Errorf("check postgres on down:5432: cannot connect with %s", dsn)
+	}
+	return service.PostgresServer{Version: "16.4", Host: "db.example", Port: 5432}, nil
+}
+
+func (p *fakePostgres) Drop(_ context.Context, dsn, database, role string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drops = append(p.drops, dsn+" "+database+" "+role)
+	return nil
+}
+
+func (p *fakePostgres) dropped() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.drops...)
 }

@@ -68,8 +68,14 @@ func (s *Server) apiRoutes() []route {
 			auth: true, global: authz.EnvManage, body: apiv1.CreateEnvironment{}, response: apiv1.Environment{}, status: 201, handle: s.createEnv},
 		{method: "GET", path: v1 + "/envs/{env}", id: "getEnvironment", summary: "One environment",
 			auth: true, response: apiv1.Environment{}, handle: s.getEnv},
-		{method: "PATCH", path: v1 + "/envs/{env}", id: "updateEnvironment", summary: "Change an environment's scheduling defaults (global admins)",
+		{method: "PATCH", path: v1 + "/envs/{env}", id: "updateEnvironment", summary: "Change an environment's scheduling defaults, base domain or storage class (global admins)",
 			auth: true, global: authz.EnvManage, body: apiv1.UpdateEnvironment{}, response: apiv1.Environment{}, handle: s.updateEnv},
+		{method: "PUT", path: v1 + "/envs/{env}/postgres", id: "setEnvironmentPostgres",
+			summary: "Check a PostgreSQL server by connecting, and register it for the environment's postgres resources (global admins; the DSN only in the body)",
+			auth:    true, global: authz.EnvManage, body: apiv1.SetEnvironmentPostgres{}, response: apiv1.Environment{}, handle: s.setEnvPostgres},
+		{method: "DELETE", path: v1 + "/envs/{env}/postgres", id: "clearEnvironmentPostgres",
+			summary: "Unregister the environment's PostgreSQL server; its databases stay (global admins)",
+			auth:    true, global: authz.EnvManage, response: apiv1.Environment{}, handle: s.clearEnvPostgres},
 		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
 			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
 
@@ -326,12 +332,36 @@ func (s *Server) updateEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	ch := service.EnvironmentChange{NodeSelector: in.NodeSelector}
+	ch := service.EnvironmentChange{NodeSelector: in.NodeSelector, BaseDomain: in.BaseDomain, StorageClass: in.StorageClass}
 	if in.Tolerations != nil {
 		ts := apiv1.ToTolerations(*in.Tolerations)
 		ch.Tolerations = &ts
 	}
 	e, err := s.svc.UpdateEnvironment(r.Context(), p, r.PathValue("env"), ch)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromEnvironment(e))
+}
+
+func (s *Server) setEnvPostgres(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.SetEnvironmentPostgres
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.DSN == "" {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "dsn",
+			Message: "dsn is required (DELETE /api/v1/envs/{env}/postgres unregisters the server)"}
+	}
+	e, err := s.svc.SetEnvironmentPostgres(r.Context(), p, r.PathValue("env"), in.DSN)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromEnvironment(e))
+}
+
+func (s *Server) clearEnvPostgres(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	e, err := s.svc.SetEnvironmentPostgres(r.Context(), p, r.PathValue("env"), "")
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,8 @@ type route struct {
 // New returns a Server for svc. ready is polled by /readyz.
 func New(svc *service.Service, log *slog.Logger, reg prometheus.Registerer, ready func(context.Context) error) *Server {
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), ready: ready}
-	s.routes = append(append(append(s.apiRoutes(), s.deployRoutes()...), s.settingsRoutes()...), s.provisionerRoutes()...)
+	s.routes = append(append(append(append(s.apiRoutes(), s.deployRoutes()...), s.settingsRoutes()...), s.provisionerRoutes()...),
+		s.resourceRoutes()...)
 	for i := range s.routes {
 		if s.routes[i].status == 0 {
 			s.routes[i].status = http.StatusOK

@@ -53,6 +53,13 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// IsCode reports whether err is an API error with the given code, such as
+// "confirmation_required".
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Body.Code == code
+}
+
 // IsStatus reports whether err is an API error with the given HTTP status.
 func IsStatus(err error, status int) bool {
 	var e *Error
@@ -305,6 +312,19 @@ func (c *Client) Environment(ctx context.Context, name string) (apiv1.Environmen
 func (c *Client) UpdateEnvironment(ctx context.Context, name string, in apiv1.UpdateEnvironment) (apiv1.Environment, error) {
 	var out apiv1.Environment
 	return out, c.do(ctx, "PATCH", "/api/v1/envs/"+esc(name), nil, in, &out)
+}
+
+// SetEnvironmentPostgres registers the PostgreSQL server of the environment's postgres
+// resources; the server checks it first. dsn travels only in the request's body.
+func (c *Client) SetEnvironmentPostgres(ctx context.Context, env, dsn string) (apiv1.Environment, error) {
+	var out apiv1.Environment
+	return out, c.do(ctx, "PUT", "/api/v1/envs/"+esc(env)+"/postgres", nil, apiv1.SetEnvironmentPostgres{DSN: dsn}, &out)
+}
+
+// ClearEnvironmentPostgres unregisters the environment's PostgreSQL server.
+func (c *Client) ClearEnvironmentPostgres(ctx context.Context, env string) (apiv1.Environment, error) {
+	var out apiv1.Environment
+	return out, c.do(ctx, "DELETE", "/api/v1/envs/"+esc(env)+"/postgres", nil, nil, &out)
 }
 
 // DeleteEnvironment removes an environment.

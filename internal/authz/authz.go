@@ -84,6 +84,8 @@ const (
 	AuditReadAll Action = "audit.read_all"
 	AuditVerify  Action = "audit.verify"
 	ConfigManage Action = "config.manage"
+	// ResourceDelete forgets a provisioned resource, dropping its data (a postgres database).
+	ResourceDelete Action = "resource.delete"
 	// ConfigManageGlobal sets config and secrets that apply to every team.
 	ConfigManageGlobal Action = "config.manage_global"
 	ServerManage       Action = "server.manage"
@@ -99,6 +101,8 @@ var teamRole = map[Action]Role{
 	AppDelete:    Admin,
 	MemberManage: Admin,
 	ConfigManage: Admin,
+	// Dropping a database loses data for good: more than a deploy, like deleting the app.
+	ResourceDelete: Admin,
 }
 
 // anyUser are actions every authenticated caller may take; what they see is filtered.

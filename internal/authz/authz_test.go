@@ -41,6 +41,10 @@ func TestCheck(t *testing.T) {
 		{"deployer cannot manage config", dave, ConfigManage, team, false},
 		{"team admin cannot manage global config", ann, ConfigManageGlobal, Resource{}, false},
 		{"global admin manages global config", root, ConfigManageGlobal, Resource{}, true},
+		{"team admin deletes resources", ann, ResourceDelete, team, true},
+		{"deployer cannot delete resources", dave, ResourceDelete, team, false},
+		{"team admin cannot delete other team's resources", ann, ResourceDelete, other, false},
+		{"global admin deletes resources", root, ResourceDelete, other, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

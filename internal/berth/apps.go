@@ -48,7 +48,8 @@ type Environment struct {
 	AllowedDeployers  []string // user names, sorted
 	Scheduling        Scheduling
 	// BaseDomain is the domain under which dns and route resources get host names
-	// (e.g. dev.localhost: the app shop of team web gets shop-web.dev.localhost).
+	// (e.g. dev.localhost: a dns resource of the app shop of team web gets
+	// shop.web.dev.localhost).
 	BaseDomain string
 	// StorageClass is what volume resources claim from; "" gives them emptyDir volumes.
 	StorageClass string

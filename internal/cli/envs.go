@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +21,7 @@ import (
 // NewCmdEnvs returns `berth envs`.
 func NewCmdEnvs(f *Factory) *cobra.Command {
 	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsGet(f, nil),
-		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsDelete(f, nil))
+		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.
@@ -57,10 +59,12 @@ func envsListRun(ctx context.Context, o *EnvsListOptions) error {
 	if err != nil {
 		return err
 	}
-	return printList(o.IO, o.Output, es, []string{"NAME", "CLUSTER", "NAMESPACE", "PROTECTED", "NODE-SELECTOR", "TOLERATIONS"},
+	return printList(o.IO, o.Output, es, []string{"NAME", "CLUSTER", "NAMESPACE", "PROTECTED", "NODE-SELECTOR", "TOLERATIONS",
+		"BASE-DOMAIN", "STORAGE-CLASS", "POSTGRES"},
 		func(e apiv1.Environment) []string {
 			return []string{e.Name, envCluster(e), e.NamespaceTemplate, strconv.FormatBool(e.Protected),
-				orDash(strings.Join(nodeSelectorText(e.NodeSelector), ",")), orDash(strings.Join(tolerationsText(e.Tolerations), ","))}
+				orDash(strings.Join(nodeSelectorText(e.NodeSelector), ",")), orDash(strings.Join(tolerationsText(e.Tolerations), ",")),
+				orDash(e.BaseDomain), orDash(e.StorageClass), orDash(e.Postgres)}
 		})
 }
 
@@ -104,7 +108,7 @@ type EnvsGetOptions struct {
 func NewCmdEnvsGet(f *Factory, runF func(*EnvsGetOptions) error) *cobra.Command {
 	o := &EnvsGetOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
-		Use: "get NAME", Short: "Show an environment: its cluster, namespaces, protection and scheduling defaults",
+		Use: "get NAME", Short: "Show an environment: its cluster, namespaces, protection, scheduling defaults and resource settings",
 		Example: "  berth envs get staging\n  berth envs get staging -o json", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -141,6 +145,9 @@ func envsGetRun(ctx context.Context, o *EnvsGetOptions) error {
 		{"allowed deployers", orDash(strings.Join(e.AllowedDeployers, ", "))},
 		{"node selector", orDash(strings.Join(nodeSelectorText(e.NodeSelector), ", "))},
 		{"tolerations", orDash(strings.Join(tolerationsText(e.Tolerations), ", "))},
+		{"base domain", orDash(e.BaseDomain)},
+		{"storage class", orDash(e.StorageClass)},
+		{"postgres", orDash(e.Postgres)},
 		{"created", ago(o.IO, e.CreatedAt)},
 	})
 }
@@ -218,8 +225,8 @@ func envsCreateRun(ctx context.Context, o *EnvsCreateOptions) error {
 	return err
 }
 
-// EnvsUpdateOptions are the inputs of `berth envs update`: the scheduling defaults to set,
-// as the flags give them.
+// EnvsUpdateOptions are the inputs of `berth envs update`: the scheduling defaults, base
+// domain and storage class to set, as the flags give them (nil: not given).
 type EnvsUpdateOptions struct {
 	IO              *IOStreams
 	APIClient       func() (*apiclient.Client, error)
@@ -227,15 +234,18 @@ type EnvsUpdateOptions struct {
 	NodeSelector    []string
 	Tolerations     []string
 	ClearScheduling bool
+	BaseDomain      *string
+	StorageClass    *string
 }
 
 // NewCmdEnvsUpdate returns `berth envs update`.
 func NewCmdEnvsUpdate(f *Factory, runF func(*EnvsUpdateOptions) error) *cobra.Command {
 	o := &EnvsUpdateOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
-		Use:   "update NAME [--node-selector K=V]... [--toleration K=V:EFFECT]... [--clear-scheduling]",
-		Short: "Change an environment's scheduling defaults (global admins)",
-		Long: `Change the scheduling defaults Berth adds to every pod it renders for the environment.
+		Use:   "update NAME [--node-selector K=V]... [--toleration K=V:EFFECT]... [--clear-scheduling] [--base-domain D] [--storage-class C]",
+		Short: "Change an environment's scheduling defaults, base domain or storage class (global admins)",
+		Long: `Change the scheduling defaults Berth adds to every pod it renders for the environment, or
+what its built-in provisioners give resources there.
 
 --node-selector, when given, replaces the whole node selector with the labels given;
 --toleration, when given, replaces all the tolerations with those given; what is not given
@@ -244,6 +254,11 @@ left. A toleration is written like the taint it tolerates: KEY=VALUE:EFFECT (ope
 Equal) or KEY:EFFECT (operator Exists, any value), with EFFECT one of NoSchedule,
 PreferNoSchedule or NoExecute.
 
+--base-domain is the domain under which dns resources get host names (a dns resource of
+the app shop of team web gets shop.web.DOMAIN), for routes to serve; --storage-class is
+the storage class volume resources claim from (without one they get emptyDir volumes).
+Each is set on its own, keeping the other; an empty value (--base-domain "") removes it.
+
 Apps get the new defaults at their next deploy that renders them: a deploy of a manifest
 or a revision, ` + "`berth deploy APP --env ENV --refresh`" + `, or
 ` + "`berth redeploy team --team TEAM --env ENV --refresh`" + `. Rollbacks, and redeploys
@@ -251,10 +266,18 @@ without --refresh, re-apply exactly what ran before.`,
 		Example: `  berth envs update dev --node-selector berth.dev/real-node=true --toleration berth.dev/real-node=true:NoSchedule
   berth envs update gpu --toleration nvidia.com/gpu:NoSchedule --toleration dedicated=ml:NoExecute
   berth envs update dev --clear-scheduling
-  berth envs update dev --clear-scheduling --node-selector kubernetes.io/os=linux`,
+  berth envs update dev --clear-scheduling --node-selector kubernetes.io/os=linux
+  berth envs update dev --base-domain dev.localhost --storage-class local-path
+  berth envs update dev --storage-class ""`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
+			if !cmd.Flags().Changed("base-domain") {
+				o.BaseDomain = nil
+			}
+			if !cmd.Flags().Changed("storage-class") {
+				o.StorageClass = nil
+			}
 			if runF != nil {
 				return runF(o)
 			}
@@ -263,6 +286,9 @@ without --refresh, re-apply exactly what ran before.`,
 	}
 	bindSchedulingFlags(cmd, &o.NodeSelector, &o.Tolerations)
 	cmd.Flags().BoolVar(&o.ClearScheduling, "clear-scheduling", false, "remove the node selector and tolerations (before setting those given)")
+	o.BaseDomain, o.StorageClass = new(string), new(string)
+	cmd.Flags().StringVar(o.BaseDomain, "base-domain", "", `domain dns and route resources get host names under ("" removes it)`)
+	cmd.Flags().StringVar(o.StorageClass, "storage-class", "", `storage class volume resources claim from ("" removes it)`)
 	return cmd
 }
 
@@ -285,8 +311,9 @@ func envsUpdateRun(ctx context.Context, o *EnvsUpdateOptions) error {
 		}
 		in.Tolerations = &ts
 	}
-	if in.NodeSelector == nil && in.Tolerations == nil {
-		return &UsageError{Err: errors.New("nothing to change: give --node-selector, --toleration or --clear-scheduling")}
+	in.BaseDomain, in.StorageClass = o.BaseDomain, o.StorageClass
+	if in.NodeSelector == nil && in.Tolerations == nil && in.BaseDomain == nil && in.StorageClass == nil {
+		return &UsageError{Err: errors.New("nothing to change: give --node-selector, --toleration, --clear-scheduling, --base-domain or --storage-class")}
 	}
 	c, err := o.APIClient()
 	if err != nil {
@@ -296,7 +323,7 @@ func envsUpdateRun(ctx context.Context, o *EnvsUpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	summary := schedulingSummary(e)
+	summary := schedulingSummary(e) + domainsSummary(e)
 	if summary == "" {
 		summary = "; no scheduling defaults"
 	}
@@ -354,6 +381,152 @@ func schedulingSummary(e apiv1.Environment) string {
 		out += "; tolerations " + strings.Join(ts, ",")
 	}
 	return out
+}
+
+// domainsSummary is "; base domain D; storage class C", leaving out what is not set.
+func domainsSummary(e apiv1.Environment) string {
+	var out string
+	if e.BaseDomain != "" {
+		out += "; base domain " + e.BaseDomain
+	}
+	if e.StorageClass != "" {
+		out += "; storage class " + e.StorageClass
+	}
+	return out
+}
+
+// EnvsSetPostgresOptions are the inputs of `berth envs set-postgres`: where the DSN comes
+// from (DSN "-" is standard input), or Clear.
+type EnvsSetPostgresOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Name      string
+	DSN       string
+	DSNFile   string
+	Clear     bool
+	Output    string
+}
+
+// maxDSN bounds a DSN read from a file or standard input.
+const maxDSN = 64 << 10
+
+// NewCmdEnvsSetPostgres returns `berth envs set-postgres`.
+func NewCmdEnvsSetPostgres(f *Factory, runF func(*EnvsSetPostgresOptions) error) *cobra.Command {
+	o := &EnvsSetPostgresOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "set-postgres ENV (--dsn-file FILE | --dsn - | --dsn DSN | --clear)",
+		Short: "Register the PostgreSQL server the environment's postgres resources get databases on (global admins)",
+		Long: `Register the PostgreSQL server on which Berth makes a database and a login role for each
+postgres resource an app declares in the environment. The DSN is a URL
+(postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require) or a keyword/value string
+(host=... port=... user=... password=... dbname=...) whose role may create databases and
+roles (CREATEDB and CREATEROLE, or a superuser), on PostgreSQL 13 or newer. The server
+connects with it first and refuses a DSN it cannot use, changing nothing.
+
+The server keeps the DSN encrypted with its secrets key and shows it only without its
+password (berth envs get); the audit log records the host, port and that form. The DSN
+travels in the request's body, never in a URL. Give it with --dsn-file FILE or --dsn -
+(standard input) rather than --dsn DSN, which leaves the password in your shell's history
+and in the process list.
+
+--clear unregisters the server: the databases on it stay, deploys of apps with postgres
+resources fail until a server is registered again, and ` + "`berth resources delete`" + ` cannot
+drop their databases.`,
+		Example: `  berth envs set-postgres staging --dsn-file ~/.config/berth/staging-postgres.dsn
+  pass show platform/staging-postgres | berth envs set-postgres staging --dsn -
+  berth envs set-postgres dev --dsn 'postgres://berth@127.0.0.1:5432/postgres?sslmode=disable'
+  berth envs set-postgres staging --clear`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			given := 0
+			for _, name := range []string{"dsn", "dsn-file", "clear"} {
+				if cmd.Flags().Changed(name) {
+					given++
+				}
+			}
+			if given != 1 {
+				return &UsageError{Err: errors.New("give one of --dsn-file FILE, --dsn - (standard input), --dsn DSN or --clear")}
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return envsSetPostgresRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.DSN, "dsn", "", "the server's DSN, - to read it from standard input")
+	cmd.Flags().StringVar(&o.DSNFile, "dsn-file", "", "a file holding the server's DSN")
+	cmd.Flags().BoolVar(&o.Clear, "clear", false, "unregister the environment's server")
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsSetPostgresRun(ctx context.Context, o *EnvsSetPostgresOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	var dsn string
+	if !o.Clear {
+		var err error
+		if dsn, err = readDSN(o); err != nil {
+			return err
+		}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	var e apiv1.Environment
+	if o.Clear {
+		e, err = c.ClearEnvironmentPostgres(ctx, o.Name)
+	} else {
+		e, err = c.SetEnvironmentPostgres(ctx, o.Name, dsn)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.Output != "table":
+		return printData(o.IO.Out, o.Output, e)
+	case o.Clear:
+		fmt.Fprintf(o.IO.Out, "environment %s: PostgreSQL server unregistered; the databases on it stay\n", e.Name)
+	default:
+		fmt.Fprintf(o.IO.Out, "environment %s: PostgreSQL server %s registered (checked: its role may create databases and roles)\n",
+			e.Name, e.Postgres)
+	}
+	return nil
+}
+
+// readDSN reads the DSN from --dsn, standard input (--dsn -) or --dsn-file, without the
+// whitespace around it. Its errors never quote it.
+func readDSN(o *EnvsSetPostgresOptions) (string, error) {
+	var r io.Reader
+	from := "--dsn"
+	switch {
+	case o.DSNFile != "":
+		fh, err := os.Open(o.DSNFile)
+		if err != nil {
+			return "", err
+		}
+		defer fh.Close()
+		r, from = fh, o.DSNFile
+	case o.DSN == "-":
+		r, from = o.IO.In, "standard input"
+	default:
+		r = strings.NewReader(o.DSN)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxDSN+1))
+	if err != nil {
+		return "", fmt.Errorf("read the DSN from %s: %w", from, err)
+	}
+	if len(data) > maxDSN {
+		return "", &UsageError{Err: fmt.Errorf("the DSN from %s is over %d KiB", from, maxDSN>>10)}
+	}
+	dsn := strings.TrimSpace(string(data))
+	if dsn == "" {
+		return "", &UsageError{Err: fmt.Errorf("the DSN from %s is empty", from)}
+	}
+	return dsn, nil
 }
 
 // EnvsDeleteOptions are the inputs of `berth envs delete`.

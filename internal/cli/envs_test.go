@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -138,7 +140,7 @@ func TestEnvsSchedulingFlagErrors(t *testing.T) {
 		{[]string{"--node-selector", "=eu"}, `--node-selector "=eu": want KEY=VALUE`},
 		{[]string{"--node-selector", "zone=eu west"}, `--node-selector "zone=eu west": value "eu west" of zone is not a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, or empty`},
 		{[]string{"--node-selector", "zone=a", "--node-selector", "zone=b"}, `--node-selector "zone=b": zone is given twice`},
-		{nil, "nothing to change: give --node-selector, --toleration or --clear-scheduling"},
+		{nil, "nothing to change: give --node-selector, --toleration, --clear-scheduling, --base-domain or --storage-class"},
 	} {
 		for _, cmd := range [][]string{{"envs", "update", "dev"}, {"envs", "create", "dev", "--kubeconfig", "/k"}} {
 			if c.args == nil && cmd[1] == "create" {
@@ -173,7 +175,8 @@ func TestEnvsListAndGet(t *testing.T) {
 	staging := apiv1.Environment{Name: "staging", InCluster: true, NamespaceTemplate: "{team}-{app}", Protected: true,
 		AllowedDeployers: []string{"bot"}, CreatedAt: envsTime}
 	gpu := apiv1.Environment{Name: "gpu", Kubeconfig: "/k", Context: "gpu", NamespaceTemplate: "{team}-gpu",
-		NodeSelector: map[string]string{"zone": "eu-1", "accelerator": "a100"}, Tolerations: []apiv1.Toleration{dedicated, realNode}, CreatedAt: envsTime}
+		NodeSelector: map[string]string{"zone": "eu-1", "accelerator": "a100"}, Tolerations: []apiv1.Toleration{dedicated, realNode},
+		BaseDomain: "gpu.example.com", StorageClass: "fast-ssd", Postgres: "postgres://berth@db.internal:5432/postgres", CreatedAt: envsTime}
 	envs := apiv1.List[apiv1.Environment]{Items: []apiv1.Environment{devEnv(), gpu, staging}}
 
 	h := newHarness(t, false)
@@ -182,10 +185,10 @@ func TestEnvsListAndGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.wantOutput(t, ""+
-		"NAME     CLUSTER            NAMESPACE     PROTECTED  NODE-SELECTOR               TOLERATIONS\n"+
-		"dev      /state/kubeconfig  {team}-{env}  false      berth.dev/real-node=true    berth.dev/real-node=true:NoSchedule\n"+
-		"gpu      /k (gpu)           {team}-gpu    false      accelerator=a100,zone=eu-1  dedicated:NoExecute,berth.dev/real-node=true:NoSchedule\n"+
-		"staging  in-cluster         {team}-{app}  true       -                           -\n", "")
+		"NAME     CLUSTER            NAMESPACE     PROTECTED  NODE-SELECTOR               TOLERATIONS                                              BASE-DOMAIN      STORAGE-CLASS  POSTGRES\n"+
+		"dev      /state/kubeconfig  {team}-{env}  false      berth.dev/real-node=true    berth.dev/real-node=true:NoSchedule                      -                -              -\n"+
+		"gpu      /k (gpu)           {team}-gpu    false      accelerator=a100,zone=eu-1  dedicated:NoExecute,berth.dev/real-node=true:NoSchedule  gpu.example.com  fast-ssd       postgres://berth@db.internal:5432/postgres\n"+
+		"staging  in-cluster         {team}-{app}  true       -                           -                                                        -                -              -\n", "")
 
 	h = newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/envs").Reply(200, envs)
@@ -213,6 +216,9 @@ func TestEnvsListAndGet(t *testing.T) {
 		"allowed deployers: -\n"+
 		"node selector:     accelerator=a100, zone=eu-1\n"+
 		"tolerations:       dedicated:NoExecute, berth.dev/real-node=true:NoSchedule\n"+
+		"base domain:       gpu.example.com\n"+
+		"storage class:     fast-ssd\n"+
+		"postgres:          postgres://berth@db.internal:5432/postgres\n"+
 		"created:           2026-03-04T05:06:07Z\n", "")
 
 	h = newHarness(t, false)
@@ -231,4 +237,116 @@ func TestEnvsListAndGet(t *testing.T) {
 	h = newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/envs/nope").ReplyError(404, apiv1.Error{Code: "not_found", Message: `environment "nope": not found`})
 	wantExit(t, h.run("envs", "get", "nope"), `environment "nope": not found`, false)
+}
+
+// TestEnvsUpdateDomains: --base-domain and --storage-class are sent only when given, an
+// empty one as "" (removing it); the reply's values are shown.
+func TestEnvsUpdateDomains(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, c := range []struct {
+		name  string
+		args  []string
+		body  apiv1.UpdateEnvironment
+		reply apiv1.Environment
+		out   string
+	}{{
+		name:  "both",
+		args:  []string{"--base-domain", "dev.localhost", "--storage-class", "local-path"},
+		body:  apiv1.UpdateEnvironment{BaseDomain: str("dev.localhost"), StorageClass: str("local-path")},
+		reply: apiv1.Environment{Name: "dev", BaseDomain: "dev.localhost", StorageClass: "local-path"},
+		out:   "updated environment dev (base domain dev.localhost; storage class local-path)\n",
+	}, {
+		name:  "clear one",
+		args:  []string{"--storage-class", ""},
+		body:  apiv1.UpdateEnvironment{StorageClass: str("")},
+		reply: apiv1.Environment{Name: "dev", BaseDomain: "dev.localhost"},
+		out:   "updated environment dev (base domain dev.localhost)\n",
+	}, {
+		name:  "with scheduling",
+		args:  []string{"--base-domain", "dev.localhost", "--toleration", "dedicated:NoExecute"},
+		body:  apiv1.UpdateEnvironment{BaseDomain: str("dev.localhost"), Tolerations: &[]apiv1.Toleration{dedicated}},
+		reply: apiv1.Environment{Name: "dev", BaseDomain: "dev.localhost", Tolerations: []apiv1.Toleration{dedicated}},
+		out:   "updated environment dev (tolerations dedicated:NoExecute; base domain dev.localhost)\n",
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, false)
+			h.api.Expect("PATCH", "/api/v1/envs/dev").WithBody(c.body).Reply(200, c.reply)
+			if err := h.run(append([]string{"envs", "update", "dev"}, c.args...)...); err != nil {
+				t.Fatal(err)
+			}
+			h.wantOutput(t, c.out, "")
+		})
+	}
+}
+
+// TestEnvsSetPostgres: the DSN comes from a file, standard input or the flag, trimmed, and
+// goes in the request's body; what is printed is the server's password-less form.
+func TestEnvsSetPostgres(t *testing.T) {
+	const dsn = "postgres://berth:Pa55'w0rd@db.internal:5432/postgres?sslmode=require"
+	reply := apiv1.Environment{Name: "staging", Postgres: "postgres://berth@db.internal:5432/postgres?sslmode=require"}
+	const out = "environment staging: PostgreSQL server postgres://berth@db.internal:5432/postgres?sslmode=require registered (checked: its role may create databases and roles)\n"
+	file := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(file, []byte(dsn+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, stdin string
+		args        []string
+	}{
+		{"file", "", []string{"--dsn-file", file}},
+		{"stdin", "\n  " + dsn + "\n", []string{"--dsn", "-"}},
+		{"flag", "", []string{"--dsn", dsn}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, false)
+			h.in.WriteString(c.stdin)
+			h.api.Expect("PUT", "/api/v1/envs/staging/postgres").WithBody(apiv1.SetEnvironmentPostgres{DSN: dsn}).Reply(200, reply)
+			if err := h.run(append([]string{"envs", "set-postgres", "staging"}, c.args...)...); err != nil {
+				t.Fatal(err)
+			}
+			h.wantOutput(t, out, "")
+		})
+	}
+
+	h := newHarness(t, false)
+	h.api.Expect("DELETE", "/api/v1/envs/staging/postgres").Reply(200, apiv1.Environment{Name: "staging"})
+	if err := h.run("envs", "set-postgres", "staging", "--clear"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutput(t, "environment staging: PostgreSQL server unregistered; the databases on it stay\n", "")
+
+	h = newHarness(t, false)
+	h.api.Expect("PUT", "/api/v1/envs/staging/postgres").WithBody(apiv1.SetEnvironmentPostgres{DSN: dsn}).Reply(200, reply)
+	if err := h.run("envs", "set-postgres", "staging", "--dsn-file", file, "-o", "json"); err != nil {
+		t.Fatal(err)
+	}
+	var got apiv1.Environment
+	if err := json.Unmarshal(h.out.Bytes(), &got); err != nil || !cmp.Equal(reply, got) {
+		t.Errorf("-o json: %v\n%s", err, h.out)
+	}
+
+	// The server's refusal reaches the user as it worded it.
+	h = newHarness(t, false)
+	h.api.Expect("PUT", "/api/v1/envs/staging/postgres").WithBody(apiv1.SetEnvironmentPostgres{DSN: dsn}).
+		ReplyError(400, apiv1.Error{Code: "invalid", Field: "dsn", Message: "check postgres on db.internal:5432: role berth may not create databases"})
+	wantExit(t, h.run("envs", "set-postgres", "staging", "--dsn-file", file), "dsn: check postgres on db.internal:5432: role berth may not create databases", false)
+
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		msg   string
+	}{
+		{"", nil, "give one of --dsn-file FILE, --dsn - (standard input), --dsn DSN or --clear"},
+		{"", []string{"--dsn", dsn, "--clear"}, "give one of --dsn-file FILE, --dsn - (standard input), --dsn DSN or --clear"},
+		{"", []string{"--dsn", dsn, "--dsn-file", file}, "give one of --dsn-file FILE, --dsn - (standard input), --dsn DSN or --clear"},
+		{" \n", []string{"--dsn", "-"}, "the DSN from standard input is empty"},
+		{"", []string{"--dsn", ""}, "the DSN from --dsn is empty"},
+	} {
+		t.Run(c.msg, func(t *testing.T) {
+			h := newHarness(t, false)
+			h.in.WriteString(c.stdin)
+			wantExit(t, h.run(append([]string{"envs", "set-postgres", "staging"}, c.args...)...), c.msg, true)
+			h.wantOutput(t, "", "")
+		})
+	}
 }

@@ -80,17 +80,40 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 type EnvironmentChange struct {
 	NodeSelector *map[string]string
 	Tolerations  *[]berth.Toleration
+	// BaseDomain is the domain dns and route resources get host names under.
+	BaseDomain *string
+	// StorageClass is what volume resources claim from.
+	StorageClass *string
 }
 
-// UpdateEnvironment changes an environment's scheduling defaults (global admins). Apps get
-// them at their next deploy that renders the app; rollbacks and redeploys without refresh
-// re-apply what an earlier deploy applied, as they do with config.
+// UpdateEnvironment changes an environment's scheduling defaults, base domain and storage
+// class (global admins). Apps get them at their next deploy that renders the app;
+// rollbacks and redeploys without refresh re-apply what an earlier deploy applied, as they
+// do with config.
 func (s *Service) UpdateEnvironment(ctx context.Context, p *authz.Principal, name string, ch EnvironmentChange) (berth.Environment, error) {
 	var out berth.Environment
 	c := change{action: "env.update", target: "env/" + name, details: map[string]any{}}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
-		if ch.NodeSelector == nil && ch.Tolerations == nil {
-			return invalid("nodeSelector", "nothing to change: give nodeSelector, tolerations or both")
+		if ch.NodeSelector == nil && ch.Tolerations == nil && ch.BaseDomain == nil && ch.StorageClass == nil {
+			return invalid("nodeSelector", "nothing to change: give nodeSelector, tolerations, baseDomain or storageClass")
+		}
+		if ch.BaseDomain != nil || ch.StorageClass != nil {
+			cur, err := tx.Environment(ctx, name)
+			if err != nil {
+				return err
+			}
+			domain, class := cur.BaseDomain, cur.StorageClass
+			if ch.BaseDomain != nil {
+				domain = *ch.BaseDomain
+				c.details["baseDomain"] = domain
+			}
+			if ch.StorageClass != nil {
+				class = *ch.StorageClass
+				c.details["storageClass"] = class
+			}
+			if err := tx.SetEnvironmentDomains(ctx, name, domain, class); err != nil {
+				return err
+			}
 		}
 		if ch.NodeSelector != nil {
 			if err := tx.SetNodeSelector(ctx, name, *ch.NodeSelector); err != nil {

@@ -26,6 +26,9 @@ type Service struct {
 	live   Live
 	// remover removes what Berth applied for an app from its clusters, when deleting it.
 	remover Remover
+	// pg checks the PostgreSQL servers registered for environments and drops the
+	// databases of deleted postgres resources.
+	pg PostgresAdmin
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

@@ -43,7 +43,8 @@ func FromRevision(r berth.Revision) Revision {
 func FromEnvironment(e berth.Environment) Environment {
 	out := Environment{Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
 		NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, AllowedDeployers: e.AllowedDeployers,
-		NodeSelector: e.Scheduling.NodeSelector, CreatedAt: e.CreatedAt}
+		NodeSelector: e.Scheduling.NodeSelector, BaseDomain: e.BaseDomain, StorageClass: e.StorageClass, Postgres: e.Postgres,
+		CreatedAt: e.CreatedAt}
 	for _, t := range e.Scheduling.Tolerations {
 		out.Tolerations = append(out.Tolerations, Toleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
 	}
@@ -102,4 +103,18 @@ func FromConfig(s berth.Setting) ConfigValue {
 func FromSecret(s berth.Setting) Secret {
 	return Secret{Key: s.Key, Level: string(s.Level()), Team: s.Scope.Team, App: s.Scope.App, Env: s.Scope.Env,
 		Version: s.Version, KeyID: s.KeyID, UpdatedBy: s.UpdatedBy, UpdatedAt: s.UpdatedAt}
+}
+
+// FromResource is the wire form of a provisioned resource: its secret outputs by name only.
+func FromResource(r berth.Resource) Resource {
+	out := Resource{Env: r.Env, Team: r.Team, App: r.App, Name: r.Name, Type: r.Type, Class: r.Class, ID: r.ResID, UID: r.UID,
+		Provisioner: r.Provisioner, Outputs: r.Outputs, SecretOutputs: r.SecretOutputs, Version: r.Version, Status: string(r.Status),
+		CreatedAt: r.CreatedAt, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}
+	if out.Outputs == nil {
+		out.Outputs = map[string]string{}
+	}
+	if out.SecretOutputs == nil {
+		out.SecretOutputs = []string{}
+	}
+	return out
 }

@@ -127,7 +127,14 @@ type Environment struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	// Tolerations are added to every pod's tolerations.
 	Tolerations []Toleration `json:"tolerations,omitempty"`
-	CreatedAt   time.Time    `json:"createdAt"`
+	// BaseDomain is the domain dns and route resources get host names under.
+	BaseDomain string `json:"baseDomain,omitempty"`
+	// StorageClass is what volume resources claim from; none gives them emptyDir volumes.
+	StorageClass string `json:"storageClass,omitempty"`
+	// Postgres is the DSN, without its password, of the PostgreSQL server postgres
+	// resources get their databases on.
+	Postgres  string    `json:"postgres,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Toleration lets pods onto nodes with a matching taint, as in Kubernetes' pod spec.
@@ -156,6 +163,15 @@ type CreateEnvironment struct {
 type UpdateEnvironment struct {
 	NodeSelector *map[string]string `json:"nodeSelector,omitempty"`
 	Tolerations  *[]Toleration      `json:"tolerations,omitempty"`
+	BaseDomain   *string            `json:"baseDomain,omitempty"`
+	StorageClass *string            `json:"storageClass,omitempty"`
+}
+
+// SetEnvironmentPostgres is the body of PUT /envs/{env}/postgres: the DSN of the server,
+// a postgres:// URL or keyword/value string whose role may create databases and roles.
+// It travels only in this body; the server never returns it whole.
+type SetEnvironmentPostgres struct {
+	DSN string `json:"dsn"`
 }
 
 // AuditEvent is one entry of the append-only audit log.
@@ -395,4 +411,38 @@ type Provisioner struct {
 	SupportedParams []string `json:"supportedParams,omitempty"`
 	ExpectedOutputs []string `json:"expectedOutputs,omitempty"`
 	Secrets         []string `json:"secrets,omitempty"`
+}
+
+// Resource is what a provisioner made for a resource an app declares in an environment.
+// Secret outputs are named, never sent.
+type Resource struct {
+	Env   string `json:"env"`
+	Team  string `json:"team"`
+	App   string `json:"app"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Class string `json:"class,omitempty"`
+	// ID is the Score id of a resource shared between apps.
+	ID string `json:"id,omitempty"`
+	// UID identifies the resource in its environment.
+	UID         string `json:"uid"`
+	Provisioner string `json:"provisioner"`
+	// Outputs are the outputs that are not secret.
+	Outputs map[string]string `json:"outputs"`
+	// SecretOutputs names the secret outputs.
+	SecretOutputs []string `json:"secretOutputs"`
+	Version       int64    `json:"version"`
+	// Status is active (the app's latest deploy declares it) or orphaned.
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedBy string    `json:"updatedBy"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ResourceDeletion is what DELETE .../resources/{name} did.
+type ResourceDeletion struct {
+	Resource Resource `json:"resource"`
+	// Dropped says what data was dropped with the record, such as "postgres database X and
+	// its role"; empty when only the record was forgotten.
+	Dropped string `json:"dropped,omitempty"`
 }

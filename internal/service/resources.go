@@ -1,0 +1,196 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// builtinPostgres is the Provisioner of the resources whose database Berth made, and drops.
+const builtinPostgres = "builtin/postgres"
+
+// ListResources returns the resources provisioned for team's app, in env or (env "") in
+// every environment, orphaned ones too: team viewers and up. Secret outputs are named,
+// never read. An app deleted from Berth still lists the resources it left.
+func (s *Service) ListResources(ctx context.Context, p *authz.Principal, team, app, env string) ([]berth.Resource, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return nil, err
+	}
+	rs, err := s.st.Resources(ctx, berth.ResourceFilter{Team: team, App: app, Env: env})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if len(rs) == 0 {
+		// No resources of an app that does not exist is a misspelt name, not an empty list.
+		if _, err := s.st.App(ctx, team, app); err != nil {
+			return nil, storeErr(err)
+		}
+	}
+	return rs, nil
+}
+
+// ResourceDeleteRequest names a resource to delete and how far the caller agreed to go.
+type ResourceDeleteRequest struct {
+	Team, App, Env string
+	// Name is the resource's name in the app's manifest, or its uid when two records of
+	// the app share the name (a resource whose type changed).
+	Name string
+	// Confirm agrees to lose the resource's data. Without it nothing changes, and the error
+	// (a *ConfirmationRequired) says what would be dropped.
+	Confirm bool
+	// Force deletes a resource the app's latest deploy still declares.
+	Force bool
+}
+
+// ResourceDeletion is what DeleteResource did.
+type ResourceDeletion struct {
+	Resource berth.Resource
+	// Dropped says what data was dropped with the record ("postgres database X and its
+	// role"); "" when only the record was forgotten.
+	Dropped string
+}
+
+// ConfirmationRequired refuses a delete that would lose data until the caller confirms it;
+// its message says what would be lost.
+type ConfirmationRequired struct {
+	Resource  berth.Resource
+	WouldDrop string // "" when only the record would be forgotten
+}
+
+func (e *ConfirmationRequired) Error() string {
+	if e.WouldDrop != "" {
+		return fmt.Sprintf("%s: would drop %s; its data is lost; add --confirm", e.Resource.Where(), e.WouldDrop)
+	}
+	return fmt.Sprintf("%s: would forget its record; Berth drops data only for postgres resources: objects its provisioner "+
+		"applied go with the app's next deploy (prune), anything else it made stays; add --confirm", e.Resource.Where())
+}
+
+// DeleteResource deletes a provisioned resource of team's app in an environment: team
+// admins, and only with req.Confirm. For a postgres resource Berth made, it first drops the
+// database and its role on the environment's server; other resources are only forgotten
+// (what a provisioner file's manifests made went with the deploy that stopped declaring
+// them). A resource the app's latest deploy still declares is refused without req.Force:
+// the next deploy would make it again.
+func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req ResourceDeleteRequest) (ResourceDeletion, error) {
+	c := change{action: "resource.delete", target: berth.AppTarget(req.Team, req.App, req.Env) + "/resources/" + req.Name,
+		team: req.Team, app: req.App, details: map[string]any{"resource": req.Name}}
+	if err := authz.Check(p, authz.ResourceDelete, authz.Resource{Team: req.Team}); err != nil {
+		return ResourceDeletion{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
+	}
+	r, err := s.findResource(ctx, req)
+	if err != nil {
+		return ResourceDeletion{}, err
+	}
+	if r.Status == berth.ResourceActive && !req.Force {
+		return ResourceDeletion{}, refused("%s is still declared by the app's latest deploy, which would make it again: "+
+			"remove it from berth.yaml and deploy first (or add --force)", r.Where())
+	}
+	var db, role, dsn string
+	var dropped string
+	if r.Provisioner == builtinPostgres {
+		if db, role, err = s.postgresOf(ctx, r); err != nil {
+			return ResourceDeletion{}, err
+		}
+		dropped = fmt.Sprintf("postgres database %s and its role %s", db, role)
+		if role == db {
+			dropped = fmt.Sprintf("postgres database %s and its role", db)
+		}
+		if dsn, err = s.st.EnvironmentPostgres(ctx, r.Env); err != nil {
+			return ResourceDeletion{}, storeErr(err)
+		}
+		switch {
+		case dsn == "":
+			return ResourceDeletion{}, refused("environment %s has no PostgreSQL server registered, so Berth cannot drop %s: "+
+				"register the server it is on with `berth envs set-postgres %s` first", r.Env, dropped, r.Env)
+		case s.pg == nil:
+			return ResourceDeletion{}, &unavailable{fmt.Errorf("this Berth server was started without a PostgreSQL admin: it cannot drop %s", dropped)}
+		}
+	}
+	if !req.Confirm {
+		return ResourceDeletion{}, &ConfirmationRequired{Resource: r, WouldDrop: dropped}
+	}
+	busy, err := s.st.Deploys(ctx, store.DeployFilter{Team: r.Team, App: r.App, Env: r.Env,
+		States: []berth.DeployState{berth.DeployQueued, berth.DeployRunning}, Limit: 1})
+	if err != nil {
+		return ResourceDeletion{}, storeErr(err)
+	}
+	if len(busy) > 0 {
+		return ResourceDeletion{}, refused("deploy %d of %s/%s to %s is %s and may provision %s again: delete it when the deploy has finished",
+			busy[0].ID, r.Team, r.App, r.Env, busy[0].State, r.Name)
+	}
+	if dropped != "" {
+		// Outside the transaction: a network call. Should the record's delete then fail,
+		// the record stays and a second delete drops nothing more (missing is no error).
+		if err := s.pg.Drop(ctx, dsn, db, role); err != nil {
+			return ResourceDeletion{}, fmt.Errorf("delete %s: %w", r.Where(), err)
+		}
+		s.log.InfoContext(ctx, "dropped postgres database of deleted resource", "env", r.Env, "team", r.Team, "app", r.App,
+			"resource", r.Name, "database", db, "role", role)
+		c.details["dropped"] = map[string]any{"database": db, "role": role}
+	}
+	c.target = berth.AppTarget(r.Team, r.App, r.Env) + "/resources/" + r.Name
+	c.details["resource"], c.details["type"], c.details["uid"], c.details["version"] = r.Name, r.Type, r.UID, r.Version
+	if req.Force {
+		c.details["force"] = true
+	}
+	err = s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) error {
+		return tx.DeleteResource(ctx, r.Env, r.UID)
+	})
+	if err != nil {
+		return ResourceDeletion{}, err
+	}
+	return ResourceDeletion{Resource: r, Dropped: dropped}, nil
+}
+
+// findResource returns the resource req names: by name among the app's resources in the
+// environment, or by uid.
+func (s *Service) findResource(ctx context.Context, req ResourceDeleteRequest) (berth.Resource, error) {
+	if req.Env == "" {
+		return berth.Resource{}, invalid("env", "name the environment of the resource")
+	}
+	rs, err := s.st.Resources(ctx, berth.ResourceFilter{Team: req.Team, App: req.App, Env: req.Env})
+	if err != nil {
+		return berth.Resource{}, storeErr(err)
+	}
+	var named []berth.Resource
+	for _, r := range rs {
+		if r.UID == req.Name {
+			return r, nil
+		}
+		if r.Name == req.Name {
+			named = append(named, r)
+		}
+	}
+	switch len(named) {
+	case 0:
+		return berth.Resource{}, fmt.Errorf("resource %q of %s/%s in %s: %w", req.Name, req.Team, req.App, req.Env, berth.ErrNotFound)
+	case 1:
+		return named[0], nil
+	}
+	var which []string
+	for _, r := range named {
+		which = append(which, fmt.Sprintf("%s (%s)", r.UID, r.Status))
+	}
+	return berth.Resource{}, refused("%s/%s has %d resources named %s in %s: %s; name the one to delete by its uid",
+		req.Team, req.App, len(named), req.Name, req.Env, strings.Join(which, ", "))
+}
+
+// postgresOf returns the database and role of a postgres resource Berth made, from its
+// sealed state.
+func (s *Service) postgresOf(ctx context.Context, r berth.Resource) (db, role string, err error) {
+	sec, err := s.st.ResourceSecrets(ctx, r.Env, r.UID)
+	if err != nil {
+		return "", "", storeErr(err)
+	}
+	db, _ = sec.State["database"].(string)
+	role, _ = sec.State["username"].(string)
+	if db == "" || role == "" {
+		return "", "", errors.New(r.Where() + ": its state names no database and role to drop")
+	}
+	return db, role, nil
+}
