@@ -101,6 +101,7 @@ func routeCases() map[string]routeCase {
 
 		"listResources":  {"GET", "/api/v1/teams/alpha/apps/reports/resources?env=staging", nil, viewer, 200},
 		"deleteResource": {"DELETE", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/db?confirm=true", nil, adminRole, 200},
+		"rotateResource": {"POST", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/events/rotate", nil, deployerRole, 202},
 	}
 }
 

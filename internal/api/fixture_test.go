@@ -281,8 +281,8 @@ const (
 )
 
 // fixtureResources registers staging's PostgreSQL server and records what provisioners
-// made for alpha/reports there: db, a postgres database no longer declared (orphaned), and
-// cache, a redis the app still declares (active).
+// made for alpha/reports there: db, a postgres database no longer declared (orphaned),
+// events, a postgres database it still declares, and cache, a redis it still declares.
 func fixtureResources(tx *store.Tx) error {
 	ctx := context.Background()
 	if err := tx.SetEnvironmentPostgres(ctx, "staging", fixturePGDSN, "postgres://berth@db.example:5432/postgres?sslmode=require"); err != nil {
@@ -299,6 +299,14 @@ func fixtureResources(tx *store.Tx) error {
 		return err
 	}
 	if _, err := tx.OrphanResources(ctx, "staging", "alpha", "reports", nil, "deploy 2"); err != nil {
+		return err
+	}
+	events := berth.Resource{Env: "staging", Team: "alpha", App: "reports", Name: "events", Type: "postgres", Provisioner: "builtin/postgres",
+		UID: berth.ResourceUID("postgres", "", "", "alpha", "reports", "events"), Outputs: map[string]string{"host": "db.example"}}
+	if _, _, err := tx.SaveResource(ctx, events, berth.ResourceSecrets{
+		State:   map[string]any{"database": "alpha_reports_staging_events", "username": "alpha_reports_staging_events", "password": fixtureDBPassword + "-events"},
+		Outputs: map[string]string{"password": fixtureDBPassword + "-events"},
+	}, "deploy 2"); err != nil {
 		return err
 	}
 	cache := berth.Resource{Env: "staging", Team: "alpha", App: "reports", Name: "cache", Type: "redis",

@@ -19,7 +19,19 @@ func (s *Server) resourceRoutes() []route {
 			summary: "Delete a resource, dropping a postgres database Berth made (team admins; ?confirm=true, else 400 confirmation_required " +
 				"saying what would be dropped; ?force=true for one the app still declares)",
 			auth: true, query: []string{"confirm", "force"}, response: apiv1.ResourceDeletion{}, handle: s.deleteResource},
+		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/envs/{env}/resources/{name}/rotate", id: "rotateResource",
+			summary: "Give a postgres resource a new password: queues the refresh deploy that sets it and rolls the pods (deployers of the app in the environment)",
+			auth:    true, status: http.StatusAccepted, response: apiv1.ResourceRotation{}, handle: s.rotateResource},
 	}
+}
+
+func (s *Server) rotateResource(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	rot, err := s.svc.RotateResource(r.Context(), p, service.ResourceDeleteRequest{Team: r.PathValue("team"), App: r.PathValue("app"),
+		Env: r.PathValue("env"), Name: r.PathValue("name")})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusAccepted, apiv1.ResourceRotation{Resource: apiv1.FromResource(rot.Resource), Deploy: apiv1.FromDeploy(rot.Deploy)})
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

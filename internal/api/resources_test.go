@@ -172,10 +172,13 @@ func TestResources(t *testing.T) {
 		return code, l.Items, data
 	}
 	code, rs, data := list(ownViewer, "?env=staging")
-	if code != 200 || len(rs) != 2 {
+	if code != 200 || len(rs) != 3 {
 		t.Fatalf("list: %d %s", code, data)
 	}
 	cache, db := rs[0], rs[1]
+	if rs[2].Name != "events" || rs[2].Status != "active" {
+		t.Errorf("events: %+v", rs[2])
+	}
 	if db.Name != "db" || db.Type != "postgres" || db.Status != "orphaned" || db.Provisioner != "builtin/postgres" ||
 		!cmp.Equal([]string{"password", "url"}, db.SecretOutputs) || db.Outputs["database"] != "alpha_reports_staging_db" {
 		t.Errorf("db: %+v", db)
@@ -222,7 +225,7 @@ func TestResources(t *testing.T) {
 	if code, data := del(deployer, "db", "?confirm=true"); code != 403 {
 		t.Errorf("deployer: %d %s", code, data)
 	}
-	if _, rs, _ := list(ownViewer, "?env=staging"); len(rs) != 2 {
+	if _, rs, _ := list(ownViewer, "?env=staging"); len(rs) != 3 {
 		t.Fatalf("refused deletes changed the resources: %+v", rs)
 	}
 
@@ -247,7 +250,7 @@ func TestResources(t *testing.T) {
 	if ev.Action != "resource.delete" || ev.Target != "app/alpha/reports/env/staging/resources/db" || ev.Team != "alpha" || !cmp.Equal(want, ev.Details) {
 		t.Errorf("audit event %+v, want details %v", ev, want)
 	}
-	if code, rs, data := list(ownViewer, "?env=staging"); code != 200 || len(rs) != 0 {
+	if code, rs, data := list(ownViewer, "?env=staging"); code != 200 || len(rs) != 1 || rs[0].Name != "events" {
 		t.Errorf("after the deletes: %d %s", code, data)
 	}
 	if code, data := del(teamAdmin, "db", "?confirm=true"); code != 404 {
@@ -256,4 +259,43 @@ func TestResources(t *testing.T) {
 	_, data = f.do(globalAdmin, "GET", "/api/v1/audit?limit=1000", nil)
 	noSecrets(t, "the audit log", data)
 	noSecrets(t, "the server's log", f.logs.Bytes())
+}
+
+// TestRotateResource: a deployer rotates a postgres resource's password: one audit event,
+// naming the refresh deploy it queued; the kept password is gone (the deploy sets a new
+// one). Other types, and callers who may not deploy, are refused with nothing changed.
+func TestRotateResource(t *testing.T) {
+	f := newFixture(t)
+	rotate := func(caller, name string) (int, []byte) {
+		t.Helper()
+		code, data := f.do(caller, "POST", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/"+name+"/rotate", nil)
+		noSecrets(t, "the rotation", data)
+		return code, data
+	}
+	before := f.auditCount()
+	if code, data := rotate(deployer, "cache"); code != 409 || !strings.Contains(string(data), "rotates the passwords of postgres resources") {
+		t.Errorf("rotate a redis: %d %s", code, data)
+	}
+	if code, data := rotate(ownViewer, "events"); code != 403 {
+		t.Errorf("viewer: %d %s", code, data)
+	}
+	if n := f.auditCount() - before; n != 1 { // the denied one
+		t.Errorf("refused rotations wrote %d audit events, want 1 (the denial)", n)
+	}
+	code, data := rotate(deployer, "events")
+	var rot apiv1.ResourceRotation
+	if code != 202 || json.Unmarshal(data, &rot) != nil || rot.Deploy.ID == 0 || rot.Deploy.Kind != "redeploy" || rot.Resource.Version != 2 {
+		t.Fatalf("rotate: %d %s", code, data)
+	}
+	ev := lastAudit(t, f)
+	if ev.Action != "resource.rotate" || ev.Details["deploy"] != float64(rot.Deploy.ID) || ev.Details["version"] != float64(2) {
+		t.Errorf("audit event %+v", ev)
+	}
+	sec, err := f.st.ResourceSecrets(t.Context(), "staging", "postgres.default#alpha.reports.events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sec.State["password"]; ok || sec.State["database"] != "alpha_reports_staging_events" {
+		t.Errorf("state after rotation: password kept %v, database %v", ok, sec.State["database"])
+	}
 }

@@ -41,3 +41,10 @@ func (c *Client) DeleteResource(ctx context.Context, d ResourceDelete) (apiv1.Re
 	var out apiv1.ResourceDeletion
 	return out, c.do(ctx, "DELETE", "/api/v1/teams/"+esc(d.Team)+"/apps/"+esc(d.App)+"/envs/"+esc(d.Env)+"/resources/"+esc(d.Name), q, nil, &out)
 }
+
+// RotateResource gives a postgres resource a new password, through the refresh deploy it
+// queues (see the deploy in the answer).
+func (c *Client) RotateResource(ctx context.Context, team, app, env, name string) (apiv1.ResourceRotation, error) {
+	var out apiv1.ResourceRotation
+	return out, c.do(ctx, "POST", "/api/v1/teams/"+esc(team)+"/apps/"+esc(app)+"/envs/"+esc(env)+"/resources/"+esc(name)+"/rotate", nil, nil, &out)
+}

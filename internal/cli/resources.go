@@ -17,7 +17,7 @@ import (
 // NewCmdResources returns `berth resources`.
 func NewCmdResources(f *Factory) *cobra.Command {
 	return group("resources", "List and delete what provisioners made for the resources apps declare",
-		NewCmdResourcesList(f, nil), NewCmdResourcesDelete(f, nil))
+		NewCmdResourcesList(f, nil), NewCmdResourcesRotate(f, nil), NewCmdResourcesDelete(f, nil))
 }
 
 // ResourcesListOptions are the inputs of `berth resources list`.
@@ -185,4 +185,78 @@ func resourcesDeleteRun(ctx context.Context, o *ResourcesDeleteOptions) error {
 	}
 	fmt.Fprintf(o.IO.Out, "deleted %s: Berth drops data only for postgres resources; objects its provisioner applied go with the app's next deploy (prune)\n", where)
 	return nil
+}
+
+// ResourcesRotateOptions are the inputs of `berth resources rotate`.
+type ResourcesRotateOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Name      string
+	App       string
+	Team      string
+	Env       string
+	Wait      bool
+	Output    string
+}
+
+// NewCmdResourcesRotate returns `berth resources rotate`.
+func NewCmdResourcesRotate(f *Factory, runF func(*ResourcesRotateOptions) error) *cobra.Command {
+	o := &ResourcesRotateOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "rotate NAME --app APP --env ENV [--wait]",
+		Short: "Give a postgres resource a new password, and roll the app onto it",
+		Long: `Gives the postgres resource NAME of the app in the environment a new random password:
+Berth forgets the one it kept and queues a refresh deploy of what runs (as berth deploy
+APP --env ENV --refresh), whose provision stage sets the new password on the database
+server and whose pods read it from the Secret APP-resources. Connections the old pods
+already hold stay open; new ones they open fail until the rollout replaces them. Whoever
+may deploy the app to the environment may rotate it.
+
+--wait follows the deploy as berth deploy --wait does.`,
+		Example: `  berth resources rotate db --app notes --env dev --wait
+  berth resources rotate db --app notes --env production -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return resourcesRotateRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.App, "app", "", "the app (required)")
+	cmd.Flags().StringVar(&o.Team, "team", "", "team of the app (default: looked up)")
+	cmd.Flags().StringVar(&o.Env, "env", "", "the environment (required)")
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow the deploy until it ends")
+	bindOutput(cmd, &o.Output)
+	_ = cmd.MarkFlagRequired("app")
+	_ = cmd.MarkFlagRequired("env")
+	return cmd
+}
+
+func resourcesRotateRun(ctx context.Context, o *ResourcesRotateOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	team, err := resolveTeam(ctx, c, o.App, o.Team)
+	if err != nil {
+		return err
+	}
+	rot, err := c.RotateResource(ctx, team, o.App, o.Env, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, rot)
+	}
+	fmt.Fprintf(o.IO.Out, "%s %s of %s/%s in %s: a new password comes with deploy %d\n", rot.Resource.Type, rot.Resource.Name,
+		rot.Resource.Team, rot.Resource.App, rot.Resource.Env, rot.Deploy.ID)
+	if !o.Wait {
+		return nil
+	}
+	return watchDeploy(ctx, o.IO, c, rot.Deploy.ID)
 }

@@ -118,14 +118,9 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 		nd := berth.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: rev,
 			Kind: berth.KindDeploy, Args: req.Set, Options: req.Options, CreatedBy: p.Name}
 		if req.Options.Refresh {
-			cur, err := tx.LastSucceeded(ctx, app.ID, req.Env, 0)
-			if errors.Is(err, berth.ErrNotFound) {
-				return invalid("refresh", "%s/%s has no successful deploy in %s to refresh: deploy it first", req.Team, req.App, req.Env)
-			}
-			if err != nil {
+			if nd, err = refreshDeploy(ctx, tx, app, req.Env, p.Name, req.Options); err != nil {
 				return err
 			}
-			nd = berth.Redo(cur, berth.KindRedeploy, p.Name, req.Options)
 		}
 		r, err := tx.Revision(ctx, req.Team, req.App, nd.Revision)
 		if err != nil {
@@ -145,6 +140,20 @@ func (s *Service) CreateDeploy(ctx context.Context, p *authz.Principal, req Depl
 		s.notifyWorkers()
 	}
 	return d, err
+}
+
+// refreshDeploy is the deploy that renders app's last successful deploy in env anew, with
+// current config, secrets and resources.
+func refreshDeploy(ctx context.Context, tx *store.Tx, app berth.App, env, by string, o berth.DeployOptions) (berth.NewDeploy, error) {
+	cur, err := tx.LastSucceeded(ctx, app.ID, env, 0)
+	if errors.Is(err, berth.ErrNotFound) {
+		return berth.NewDeploy{}, invalid("refresh", "%s/%s has no successful deploy in %s to refresh: deploy it first", app.Team, app.Name, env)
+	}
+	if err != nil {
+		return berth.NewDeploy{}, err
+	}
+	o.Refresh = true
+	return berth.Redo(cur, berth.KindRedeploy, by, o), nil
 }
 
 // argNames lists --set names for the audit log; values may be sensitive and stay out.

@@ -194,3 +194,78 @@ func (s *Service) postgresOf(ctx context.Context, r berth.Resource) (db, role st
 	}
 	return db, role, nil
 }
+
+// ResourceRotation is what RotateResource did: the resource, and the deploy that gives it
+// its new password and rolls the pods onto it.
+type ResourceRotation struct {
+	Resource berth.Resource
+	Deploy   berth.Deploy
+}
+
+// RotateResource gives a postgres resource Berth made a new password (whoever may deploy
+// the app to the environment): in one transaction with its audit event (resource.rotate,
+// naming the deploy) it forgets the kept password and queues a refresh deploy of what
+// runs, whose provision stage sets a new one on the server and whose pods read it from the Secret APP-resources. Until they roll, connections
+// the old pods open are refused; open ones stay.
+func (s *Service) RotateResource(ctx context.Context, p *authz.Principal, req ResourceDeleteRequest) (ResourceRotation, error) {
+	c := change{action: "resource.rotate", target: berth.AppTarget(req.Team, req.App, req.Env) + "/resources/" + req.Name,
+		team: req.Team, app: req.App, details: map[string]any{"resource": req.Name}}
+	env, err := s.st.Environment(ctx, req.Env)
+	if err != nil {
+		return ResourceRotation{}, storeErr(err)
+	}
+	if err := checkDeploy(p, req.Team, env); err != nil {
+		return ResourceRotation{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
+	}
+	r, err := s.findResource(ctx, req)
+	if err != nil {
+		return ResourceRotation{}, err
+	}
+	switch {
+	case r.Provisioner != builtinPostgres:
+		return ResourceRotation{}, refused("%s was made by %s: Berth rotates the passwords of postgres resources it made; "+
+			"a provisioner file's resource keeps what its state template keeps", r.Where(), r.Provisioner)
+	case r.Status != berth.ResourceActive:
+		return ResourceRotation{}, refused("%s is orphaned: no deploy would set its new password", r.Where())
+	}
+	c.target = berth.AppTarget(r.Team, r.App, r.Env) + "/resources/" + r.Name
+	c.details["type"], c.details["uid"], c.details["version"] = r.Type, r.UID, r.Version
+	var d berth.Deploy
+	err = s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) error {
+		sec, err := tx.ResourceSecrets(ctx, r.Env, r.UID)
+		if err != nil {
+			return err
+		}
+		// Already gone when a rotation's deploy has not run yet: then only deploy again.
+		if _, ok := sec.State["password"]; ok {
+			delete(sec.State, "password")
+			if r, _, err = tx.SaveResource(ctx, r, sec, p.Name); err != nil {
+				return err
+			}
+			c.details["version"] = r.Version
+		}
+		app, err := tx.App(ctx, r.Team, r.App)
+		if err != nil {
+			return err
+		}
+		nd, err := refreshDeploy(ctx, tx, app, r.Env, p.Name, berth.DeployOptions{})
+		if err != nil {
+			return err
+		}
+		rev, err := tx.Revision(ctx, r.Team, r.App, nd.Revision)
+		if err != nil {
+			return err
+		}
+		if err := checkRender(ctx, tx, r.Team, r.App, r.Env, "berth.yaml", rev.Manifest, nd.Args); err != nil {
+			return err
+		}
+		d, err = tx.EnqueueDeploy(ctx, nd)
+		c.details["deploy"] = d.ID
+		return err
+	})
+	if err != nil {
+		return ResourceRotation{}, err
+	}
+	s.notifyWorkers()
+	return ResourceRotation{Resource: r, Deploy: d}, nil
+}

@@ -439,6 +439,13 @@ type Resource struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// ResourceRotation is what rotating a resource's password did: the resource, and the
+// queued deploy that sets the new password and rolls the pods onto it.
+type ResourceRotation struct {
+	Resource Resource `json:"resource"`
+	Deploy   Deploy   `json:"deploy"`
+}
+
 // ResourceDeletion is what DELETE .../resources/{name} did.
 type ResourceDeletion struct {
 	Resource Resource `json:"resource"`
