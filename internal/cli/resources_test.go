@@ -97,3 +97,20 @@ func TestResourcesDelete(t *testing.T) {
 	h = newHarness(t, false)
 	wantExit(t, h.run("resources", "delete", "db", "--app", "notes", "--confirm"), `required flag(s) "env" not set`, true)
 }
+
+// TestResourcesRotate: the rotation names the deploy that brings the new password.
+func TestResourcesRotate(t *testing.T) {
+	h := newHarness(t, false)
+	h.api.Expect("GET", "/api/v1/apps?name=notes").Reply(200, apps("notes", "demo"))
+	db := notesResources().Items[1]
+	db.Status, db.Version = "active", 4
+	h.api.Expect("POST", "/api/v1/teams/demo/apps/notes/envs/dev/resources/db/rotate").
+		Reply(202, apiv1.ResourceRotation{Resource: db, Deploy: apiv1.Deploy{ID: 42, Kind: "redeploy", State: "queued"}})
+	if err := h.run("resources", "rotate", "db", "--app", "notes", "--env", "dev"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutput(t, "postgres db of demo/notes in dev: a new password comes with deploy 42\n", "")
+
+	h = newHarness(t, false)
+	wantExit(t, h.run("resources", "rotate", "db", "--app", "notes"), `required flag(s) "env" not set`, true)
+}
