@@ -279,6 +279,29 @@ func TestRealNodeResources(t *testing.T) {
 	if body := get(t, "http://"+cluster.Node.Ingress+"/notes", host); !strings.Contains(body, "written through the route") {
 		t.Fatalf("after a second deploy: %q", body)
 	}
+	// Rotation: a new password reaches the pods through the refresh deploy; the old one no
+	// longer opens the database, which still holds the note.
+	if out, code := runBerth(t, srv, "resources", "rotate", "db", "--app", "notes", "--env", "staging", "--wait"); code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("resources rotate: exit %d\n%s", code, out)
+	}
+	rotated, err := cs.CoreV1().Secrets(ns).Get(t.Context(), "notes-resources", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rotated.Data["db.url"]) == url {
+		t.Fatal("the rotated password is the old one")
+	}
+	if c, err := pgx.Connect(t.Context(), url); err == nil {
+		c.Close(context.Background())
+		t.Error("the old password still opens the database after the rotation")
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/notes", host); !strings.Contains(body, "written through the route") {
+		t.Fatalf("after the rotation: %q", body)
+	}
+	if out, code := runBerth(t, srv, "resources", "delete", "db", "--app", "notes", "--env", "staging", "--force"); code != 2 || !strings.Contains(out, "would drop postgres database") {
+		t.Errorf("delete without --confirm: exit %d\n%s", code, out)
+	}
+
 	deploy(t, notesManifest("notes2"))
 	sec2, err := cs.CoreV1().Secrets(ns).Get(t.Context(), "notes2-resources", metav1.GetOptions{})
 	if err != nil {
