@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,17 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 				t.Errorf("dev cluster down: %v\n%s", err, out)
 			}
 		}
+		// dev's PostgreSQL: stopped by `run.sh stop`, or here; its files go with the test.
+		if dir, err := os.ReadFile(filepath.Join(runDir, "postgres.dir")); err == nil {
+			pgDir := strings.TrimSpace(string(dir))
+			if pid, err := readPIDFile(filepath.Join(pgDir, "data", "postmaster.pid")); err == nil && running(pid) {
+				if !t.Failed() {
+					t.Errorf("dev's PostgreSQL (pid %d) still runs after stop", pid)
+				}
+				syscall.Kill(pid, syscall.SIGQUIT)
+			}
+			os.RemoveAll(pgDir)
+		}
 	})
 
 	out, err := script()
@@ -136,6 +148,32 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	}
 	if body := get(t, "http://"+cluster.Node.Ingress+"/", "hello.demo.dev.localhost"); body != "hello from berth\n" {
 		t.Errorf("GET %s = %q", appURL, body)
+	}
+
+	// dev has what a newcomer's resources need: examples/notes gets its database, host
+	// name and route, and keeps a note.
+	berth := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = root, append(env, "BERTH_SERVER="+url, "BERTH_TOKEN="+token, "BERTH_CONFIG="+filepath.Join(state, "no-config.json"),
+			"BERTH_STATE_DIR="+state)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("berth %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	berth("dev", "image", "build", "examples/notes", "-t", "notes:1.0.0")
+	berth("deploy", "-f", "examples/notes/berth.yaml", "--env", "dev", "--wait")
+	notesHost := "notes.demo.dev.localhost"
+	get(t, "http://"+cluster.Node.Ingress+"/ready", notesHost)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+cluster.Node.Ingress+"/notes", strings.NewReader("from make run"))
+	req.Host = notesHost
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST a note to examples/notes: %v %v", resp, err)
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/notes", notesHost); !strings.Contains(body, "from make run") {
+		t.Errorf("examples/notes lists %q", body)
 	}
 
 	out, err = script()
