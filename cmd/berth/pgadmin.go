@@ -4,18 +4,41 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/pgadmin"
+	"github.com/berth-dev/berth/internal/provision"
 	"github.com/berth-dev/berth/internal/service"
 )
 
-// postgresAdmin gives the service internal/pgadmin: it checks the PostgreSQL servers
-// platform admins register for environments, and drops the databases of deleted postgres
-// resources.
-type postgresAdmin struct{ admin *pgadmin.Admin }
+// postgres gives internal/pgadmin to those that need a registered PostgreSQL server: the
+// deploy engine's postgres provisioner (Ensure: a database and a role per resource of an
+// app in an environment, named by pgadmin.Names, with the password the resource keeps, a
+// new one the first time) and the service (Check a server before it is registered, Drop
+// the database of a deleted resource).
+type postgres struct{ admin *pgadmin.Admin }
 
-func newPostgresAdmin(log *slog.Logger) postgresAdmin { return postgresAdmin{admin: pgadmin.New(log)} }
+func newPostgres(log *slog.Logger) postgres { return postgres{admin: pgadmin.New(log)} }
 
-func (p postgresAdmin) Check(ctx context.Context, dsn string) (service.PostgresServer, error) {
+func (p postgres) Ensure(ctx context.Context, dsn string, req deploy.PostgresRequest) (provision.PostgresDatabase, error) {
+	host, port, err := pgadmin.ParseDSN(dsn)
+	if err != nil {
+		return provision.PostgresDatabase{}, err
+	}
+	name, role := pgadmin.Names(req.Team, req.App, req.Env, req.Resource)
+	password := req.Password
+	if password == "" {
+		if password, err = pgadmin.NewPassword(); err != nil {
+			return provision.PostgresDatabase{}, err
+		}
+	}
+	if _, err := p.admin.Ensure(ctx, dsn, pgadmin.Database{Name: name, Role: role, Password: password}); err != nil {
+		return provision.PostgresDatabase{}, err
+	}
+	return provision.PostgresDatabase{Host: host, Port: port, Name: name, User: role, Password: password,
+		URL: pgadmin.URL(host, port, name, role, password, nil)}, nil
+}
+
+func (p postgres) Check(ctx context.Context, dsn string) (service.PostgresServer, error) {
 	info, err := p.admin.Check(ctx, dsn)
 	if err != nil {
 		return service.PostgresServer{}, err
@@ -23,6 +46,6 @@ func (p postgresAdmin) Check(ctx context.Context, dsn string) (service.PostgresS
 	return service.PostgresServer{Version: info.Version, Host: info.Host, Port: info.Port}, nil
 }
 
-func (p postgresAdmin) Drop(ctx context.Context, dsn, database, role string) error {
+func (p postgres) Drop(ctx context.Context, dsn, database, role string) error {
 	return p.admin.Drop(ctx, dsn, pgadmin.Database{Name: database, Role: role})
 }

@@ -70,11 +70,12 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
 	svc.SetRemover(clusters)
-	svc.SetPostgresAdmin(newPostgresAdmin(log))
+	pg := newPostgres(log)
+	svc.SetPostgresAdmin(pg)
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
-		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: newDatabases(log)})
+		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg})
 	if err != nil {
 		return err
 	}
