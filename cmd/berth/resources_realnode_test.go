@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	neturl "net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,8 +162,17 @@ func TestRealNodeResources(t *testing.T) {
 	}
 	dsn := podReachablePostgres(t, cluster)
 	base := ns + ".localhost"
+	if out, code := runBerth(t, srv, "dev", "image", "build", filepath.Join(root, "examples", "notes"), "-t", "notes:1", "--state-dir", cluster.State.Dir); code != 0 {
+		t.Fatalf("image build: exit %d\n%s", code, out)
+	}
+	// Without a registered PostgreSQL server a postgres resource fails the deploy, before
+	// anything is applied, saying how to register one.
+	out, code := runBerth(t, srv, "deploy", "-f", writeManifest(t, notesManifest("early")), "--env", "staging", "--wait")
+	if code == 0 || !strings.Contains(out, "no provisioner for resource type postgres in environment staging: no PostgreSQL server is registered") ||
+		!strings.Contains(out, "berth envs set-postgres staging") {
+		t.Errorf("deploy before set-postgres: exit %d\n%s", code, out)
+	}
 	for _, args := range [][]string{
-		{"dev", "image", "build", filepath.Join(root, "examples", "notes"), "-t", "notes:1", "--state-dir", cluster.State.Dir},
 		{"envs", "set-postgres", "staging", "--dsn", dsn},
 		{"envs", "update", "staging", "--base-domain", base},
 	} {
@@ -321,20 +329,9 @@ func TestRealNodeResources(t *testing.T) {
 		t.Errorf("caller's GET of its service resource's url: %q", body)
 	}
 
-	// A platform provisioner file's redis: its secret output reaches the pod as a reference.
-	prov := filepath.Join(t.TempDir(), "redis.yaml")
-	os.WriteFile(prov, []byte(`- uri: template://platform/redis
-  type: redis
-  state: |
-    password: {{ dig "password" (randAlphaNum 24) .State | quote }}
-  outputs: |
-    host: redis.platform.svc.cluster.local
-    port: "6379"
-    username: default
-    password: {{ .State.password | quote }}
-    url: redis://default:{{ .State.password }}@redis.platform.svc.cluster.local:6379
-  secrets: [password, url]
-`), 0o644)
+	// The example platform provisioner file (docs/provisioners): its redis's secret output
+	// reaches the pod as a reference.
+	prov := filepath.Join(root, "docs", "provisioners", "platform.provisioners.yaml")
 	if out, code := runBerth(t, srv, "provisioners", "set", "--env", "staging", "-f", prov); code != 0 {
 		t.Fatalf("provisioners set: exit %d\n%s", code, out)
 	}
@@ -344,12 +341,25 @@ func TestRealNodeResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pw := cached.Data["cache.password"]; len(pw) != 24 {
+	if pw := cached.Data["cache.password"]; len(pw) < 16 {
 		t.Errorf("the redis password in cached-resources: %q", base64.StdEncoding.EncodeToString(pw))
 	}
 
+	// The Score examples written for score-k8s deploy as they are (with a team, which Score
+	// files do not name): the frontend finds the backend by ${resources.backend.name} and
+	// answers through its route.
+	for _, file := range []string{"shop/backend.score.yaml", "shop/frontend.score.yaml", "all-types.score.yaml"} {
+		out, code := runBerth(t, srv, "deploy", "-f", filepath.Join(root, "examples", "score", file), "--env", "staging", "--team", "shop", "--wait")
+		if code != 0 || !strings.Contains(out, "succeeded") {
+			t.Fatalf("deploy of the Score example %s: exit %d\n%s", file, code, out)
+		}
+	}
+	if body := get(t, "http://"+cluster.Node.Ingress+"/upstream", "frontend.shop."+base); !strings.Contains(body, `\"version\"`) {
+		t.Errorf("the Score frontend's call of the backend, through its route: %q", body)
+	}
+
 	// A type nothing provisions: the deploy fails before anything is applied, saying so.
-	out, code := runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("queued", "queued."+base)+"resources:\n  events: {type: amqp}\n"),
+	out, code = runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("queued", "queued."+base)+"resources:\n  events: {type: amqp}\n"),
 		"--env", "staging", "--wait")
 	if code == 0 || !strings.Contains(out, "no provisioner for resource type amqp in environment staging") || !strings.Contains(out, "berth provisioners set") {
 		t.Errorf("deploy with an amqp resource: exit %d\n%s", code, out)
