@@ -359,10 +359,10 @@ func TestRealNodeResources(t *testing.T) {
 	}
 
 	// A type nothing provisions: the deploy fails before anything is applied, saying so.
-	out, code = runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("queued", "queued."+base)+"resources:\n  events: {type: amqp}\n"),
+	out, code = runBerth(t, srv, "deploy", "-f", writeManifest(t, helloManifest("queued", "queued."+base)+"resources:\n  search: {type: elasticsearch}\n"),
 		"--env", "staging", "--wait")
-	if code == 0 || !strings.Contains(out, "no provisioner for resource type amqp in environment staging") || !strings.Contains(out, "berth provisioners set") {
-		t.Errorf("deploy with an amqp resource: exit %d\n%s", code, out)
+	if code == 0 || !strings.Contains(out, "no provisioner for resource type elasticsearch in environment staging") || !strings.Contains(out, "berth provisioners set") {
+		t.Errorf("deploy with an elasticsearch resource (no entry in the file): exit %d\n%s", code, out)
 	}
 	if _, err := cs.AppsV1().Deployments(ns).Get(t.Context(), "queued", metav1.GetOptions{}); err == nil {
 		t.Errorf("the refused deploy applied its Deployment")
