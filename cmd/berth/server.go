@@ -70,6 +70,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
 	svc.SetRemover(clusters)
+	svc.SetClaims(clusters)
 	pg := newPostgres(log)
 	svc.SetPostgresAdmin(pg)
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {

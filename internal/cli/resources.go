@@ -126,10 +126,11 @@ func NewCmdResourcesDelete(f *Factory, runF func(*ResourcesDeleteOptions) error)
 		Use:   "delete NAME --app APP --env ENV --confirm [--force]",
 		Short: "Delete a provisioned resource, dropping a postgres database with its data (team admins)",
 		Long: `Deletes the resource NAME of the app in the environment. For a postgres resource Berth
-made, it drops the database and its role on the environment's PostgreSQL server first:
-the data is lost for good. Berth drops data only for postgres resources; other resources
-are only forgotten: objects their provisioner applied go with the app's next deploy
-(prune), and anything else a provisioner made outside the cluster stays.
+made, it drops the database and its role on the environment's PostgreSQL server first; for
+a volume resource with a PersistentVolumeClaim, it deletes the claim (and the storage
+class's reclaim policy decides the volume's fate): the data is lost for good. Other
+resources are only forgotten: objects their provisioner applied go with the app's next
+deploy (prune), and anything else a provisioner made outside the cluster stays.
 
 Without --confirm nothing changes: the command says what would be dropped and exits with
 status 2. A resource the app's latest deploy still declares (status active) is refused,
@@ -183,7 +184,7 @@ func resourcesDeleteRun(ctx context.Context, o *ResourcesDeleteOptions) error {
 		fmt.Fprintf(o.IO.Out, "dropped %s, and deleted %s\n", d.Dropped, where)
 		return nil
 	}
-	fmt.Fprintf(o.IO.Out, "deleted %s: Berth drops data only for postgres resources; objects its provisioner applied go with the app's next deploy (prune)\n", where)
+	fmt.Fprintf(o.IO.Out, "deleted %s: Berth drops data only for postgres databases and volume claims; objects its provisioner applied go with the app's next deploy (prune)\n", where)
 	return nil
 }
 

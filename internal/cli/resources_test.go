@@ -84,7 +84,7 @@ func TestResourcesDelete(t *testing.T) {
 	if err := h.run("resources", "delete", "cache", "--app", "notes", "--team", "demo", "--env", "dev", "--confirm", "--force"); err != nil {
 		t.Fatal(err)
 	}
-	h.wantOutput(t, "deleted redis cache of demo/notes in dev: Berth drops data only for postgres resources; "+
+	h.wantOutput(t, "deleted redis cache of demo/notes in dev: Berth drops data only for postgres databases and volume claims; "+
 		"objects its provisioner applied go with the app's next deploy (prune)\n", "")
 
 	h = newHarness(t, false)

@@ -93,6 +93,15 @@ func (p *Pool) RemoveApp(ctx context.Context, env berth.Environment, namespace s
 	return names, err
 }
 
+// DeleteClaim deletes a PersistentVolumeClaim in env's cluster (a deleted volume resource's).
+func (p *Pool) DeleteClaim(ctx context.Context, env berth.Environment, namespace, name string) error {
+	c, err := p.For(ctx, env)
+	if err != nil {
+		return err
+	}
+	return c.c.DeleteClaim(ctx, namespace, name)
+}
+
 // EnvCluster is one environment's cluster, with the operations of a deploy and of a status
 // read in the domain's terms: stored objects in, names and rollout states out.
 type EnvCluster struct{ c *Cluster }

@@ -100,3 +100,15 @@ func (c *Cluster) deleteNamespaceIfUnused(ctx context.Context, namespace string)
 	}
 	return true, nil
 }
+
+// DeleteClaim deletes the PersistentVolumeClaim name in namespace, and with it, by its
+// storage class's reclaim policy, the volume's data. One already gone is no error.
+func (c *Cluster) DeleteClaim(ctx context.Context, namespace, name string) error {
+	err := c.retry(ctx, "delete persistentvolumeclaim "+name, func(ctx context.Context) error {
+		return c.core.PersistentVolumeClaims(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete persistentvolumeclaim %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}

@@ -205,7 +205,7 @@ func Volume(env Env, name string, res *manifest.Resource, namespace string) *Out
 		},
 	}
 	return &Outcome{Provisioner: BuiltinURI("volume"), Outputs: map[string]string{}, Volume: &VolumeSource{ClaimName: claim},
-		Objects: []map[string]any{pvc}}
+		Objects: []map[string]any{pvc}, State: map[string]any{"claim": claim}}
 }
 
 // PostgresDatabase is what the postgres provisioner made on the server.

@@ -11,8 +11,12 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// builtinPostgres is the Provisioner of the resources whose database Berth made, and drops.
-const builtinPostgres = "builtin/postgres"
+// builtinPostgres and builtinVolume are the Provisioners of the resources whose data Berth
+// made, and drops: a database, a PersistentVolumeClaim.
+const (
+	builtinPostgres = "builtin/postgres"
+	builtinVolume   = "builtin/volume"
+)
 
 // ListResources returns the resources provisioned for team's app, in env or (env "") in
 // every environment, orphaned ones too: team viewers and up. Secret outputs are named,
@@ -66,8 +70,8 @@ func (e *ConfirmationRequired) Error() string {
 	if e.WouldDrop != "" {
 		return fmt.Sprintf("%s: would drop %s; its data is lost; add --confirm", e.Resource.Where(), e.WouldDrop)
 	}
-	return fmt.Sprintf("%s: would forget its record; Berth drops data only for postgres resources: objects its provisioner "+
-		"applied go with the app's next deploy (prune), anything else it made stays; add --confirm", e.Resource.Where())
+	return fmt.Sprintf("%s: would forget its record; Berth drops data only for postgres resources and volume claims: objects its "+
+		"provisioner applied go with the app's next deploy (prune), anything else it made stays; add --confirm", e.Resource.Where())
 }
 
 // DeleteResource deletes a provisioned resource of team's app in an environment: team
@@ -90,8 +94,24 @@ func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req Re
 		return ResourceDeletion{}, refused("%s is still declared by the app's latest deploy, which would make it again: "+
 			"remove it from berth.yaml and deploy first (or add --force)", r.Where())
 	}
-	var db, role, dsn string
+	var db, role, dsn, claim string
 	var dropped string
+	var env berth.Environment
+	if r.Provisioner == builtinVolume {
+		if claim, err = s.claimOf(ctx, r); err != nil {
+			return ResourceDeletion{}, err
+		}
+		if claim != "" {
+			if env, err = s.st.Environment(ctx, r.Env); err != nil {
+				return ResourceDeletion{}, storeErr(err)
+			}
+			dropped = fmt.Sprintf("PersistentVolumeClaim %s/%s and, by its storage class's reclaim policy, the volume's data",
+				env.Namespace(r.Team, r.App), claim)
+			if s.claims == nil {
+				return ResourceDeletion{}, &unavailable{fmt.Errorf("this Berth server has no cluster access to delete %s", dropped)}
+			}
+		}
+	}
 	if r.Provisioner == builtinPostgres {
 		if db, role, err = s.postgresOf(ctx, r); err != nil {
 			return ResourceDeletion{}, err
@@ -123,7 +143,14 @@ func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req Re
 		return ResourceDeletion{}, refused("deploy %d of %s/%s to %s is %s and may provision %s again: delete it when the deploy has finished",
 			busy[0].ID, r.Team, r.App, r.Env, busy[0].State, r.Name)
 	}
-	if dropped != "" {
+	if claim != "" {
+		// Outside the transaction, like the database's drop below.
+		if err := s.claims.DeleteClaim(ctx, env, env.Namespace(r.Team, r.App), claim); err != nil {
+			return ResourceDeletion{}, fmt.Errorf("delete %s: %w", r.Where(), err)
+		}
+		c.details["dropped"] = map[string]any{"claim": claim}
+	}
+	if db != "" {
 		// Outside the transaction: a network call. Should the record's delete then fail,
 		// the record stays and a second delete drops nothing more (missing is no error).
 		if err := s.pg.Drop(ctx, dsn, db, role); err != nil {
@@ -178,6 +205,17 @@ func (s *Service) findResource(ctx context.Context, req ResourceDeleteRequest) (
 	}
 	return berth.Resource{}, refused("%s/%s has %d resources named %s in %s: %s; name the one to delete by its uid",
 		req.Team, req.App, len(named), req.Name, req.Env, strings.Join(which, ", "))
+}
+
+// claimOf returns the PersistentVolumeClaim of a volume resource, from its state; "" for
+// one that got an emptyDir (its environment named no storage class).
+func (s *Service) claimOf(ctx context.Context, r berth.Resource) (string, error) {
+	sec, err := s.st.ResourceSecrets(ctx, r.Env, r.UID)
+	if err != nil {
+		return "", storeErr(err)
+	}
+	claim, _ := sec.State["claim"].(string)
+	return claim, nil
 }
 
 // postgresOf returns the database and role of a postgres resource Berth made, from its

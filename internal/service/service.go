@@ -26,6 +26,8 @@ type Service struct {
 	live   Live
 	// remover removes what Berth applied for an app from its clusters, when deleting it.
 	remover Remover
+	// claims deletes the claims of deleted volume resources.
+	claims Claims
 	// pg checks the PostgreSQL servers registered for environments and drops the
 	// databases of deleted postgres resources.
 	pg PostgresAdmin

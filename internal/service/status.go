@@ -31,6 +31,14 @@ type Remover interface {
 	RemoveApp(ctx context.Context, env berth.Environment, namespace string, selector map[string]string) ([]string, error)
 }
 
+// Claims deletes the PersistentVolumeClaims of deleted volume resources.
+type Claims interface {
+	DeleteClaim(ctx context.Context, env berth.Environment, namespace, name string) error
+}
+
+// SetClaims connects what DeleteResource deletes a volume resource's claim with.
+func (s *Service) SetClaims(c Claims) { s.claims = c }
+
 // SetRemover connects what DeleteApp removes an app's workloads with.
 func (s *Service) SetRemover(r Remover) { s.remover = r }
 
