@@ -12,8 +12,8 @@ import (
 
 // postgres gives internal/pgadmin to those that need a registered PostgreSQL server: the
 // deploy engine's postgres provisioner (Ensure: a database and a role per resource of an
-// app in an environment, named by pgadmin.Names, with the password the resource keeps, a
-// new one the first time) and the service (Check a server before it is registered, Drop
+// app in an environment, or per shared id of a team, named by pgadmin.Names, with the
+// password the engine keeps) and the service (Check a server before it is registered, Drop
 // the database of a deleted resource).
 type postgres struct{ admin *pgadmin.Admin }
 
@@ -25,18 +25,18 @@ func (p postgres) Ensure(ctx context.Context, dsn string, req deploy.PostgresReq
 		return provision.PostgresDatabase{}, err
 	}
 	name, role := pgadmin.Names(req.Team, req.App, req.Env, req.Resource)
-	password := req.Password
-	if password == "" {
-		if password, err = pgadmin.NewPassword(); err != nil {
-			return provision.PostgresDatabase{}, err
-		}
+	if req.ID != "" {
+		// "_shared" is no app's name (app names have no '_'): no app's database is called so.
+		name, role = pgadmin.Names(req.Team, "_shared", req.Env, req.ID)
 	}
-	if _, err := p.admin.Ensure(ctx, dsn, pgadmin.Database{Name: name, Role: role, Password: password}); err != nil {
+	if _, err := p.admin.Ensure(ctx, dsn, pgadmin.Database{Name: name, Role: role, Password: req.Password}); err != nil {
 		return provision.PostgresDatabase{}, err
 	}
-	return provision.PostgresDatabase{Host: host, Port: port, Name: name, User: role, Password: password,
-		URL: pgadmin.URL(host, port, name, role, password, nil)}, nil
+	return provision.PostgresDatabase{Host: host, Port: port, Name: name, User: role, Password: req.Password,
+		URL: pgadmin.URL(host, port, name, role, req.Password, nil)}, nil
 }
+
+func (postgres) NewPassword() (string, error) { return pgadmin.NewPassword() }
 
 func (p postgres) Check(ctx context.Context, dsn string) (service.PostgresServer, error) {
 	info, err := p.admin.Check(ctx, dsn)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -84,4 +85,48 @@ func TestVolumeResourceClaims(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestResourcesOrphanedOnlyBySuccess: a revision that drops a resource and fails its
+// rollout leaves the resource active (the automatic rollback restores the revision that
+// declares it); one that drops it and succeeds orphans it; a deploy declaring it again
+// makes it active.
+func TestResourcesOrphanedOnlyBySuccess(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	withService := appManifest + "resources:\n  users: {type: service}\n"
+	file, _ := shopEnv(t, srv, withService)
+	status := func() string {
+		t.Helper()
+		var rs []struct{ Name, Status string }
+		if err := json.Unmarshal([]byte(mustBerth(t, srv, "resources", "list", "--app", "web", "-o", "json")), &rs); err != nil || len(rs) != 1 {
+			t.Fatalf("resources list: %v %+v", err, rs)
+		}
+		return rs[0].Status
+	}
+	mustBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if s := status(); s != "active" {
+		t.Fatalf("after the first deploy: %s", s)
+	}
+	if err := os.WriteFile(file, []byte(appManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--set", "image=registry.berth.test/unpullable:1", "--timeout", "20s", "--wait")
+	if code == 0 || !strings.Contains(out, "automatic rollback") {
+		t.Fatalf("a failing deploy without the resource: exit %d\n%s", code, out)
+	}
+	mustBerth(t, srv, "history", "web", "--env", "staging") // the rollback has run: --wait follows it
+	if s := status(); s != "active" {
+		t.Errorf("after a failed deploy without it and its rollback: %s, want active", s)
+	}
+	mustBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if s := status(); s != "orphaned" {
+		t.Errorf("after a deploy without it succeeded: %s, want orphaned", s)
+	}
+	if err := os.WriteFile(file, []byte(withService), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustBerth(t, srv, "deploy", "-f", file, "--env", "staging", "--wait")
+	if s := status(); s != "active" {
+		t.Errorf("declared again: %s, want active", s)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // noSecrets fails the test when any of the fixture's passwords, or extra, is in data.
@@ -297,5 +298,30 @@ func TestRotateResource(t *testing.T) {
 	}
 	if _, ok := sec.State["password"]; ok || sec.State["database"] != "alpha_reports_staging_events" {
 		t.Errorf("state after rotation: password kept %v, database %v", ok, sec.State["database"])
+	}
+	// Its deploy is still queued (no worker here): another rotation waits for it.
+	if code, data := rotate(deployer, "events"); code != 409 || !strings.Contains(string(data), "is queued") {
+		t.Errorf("rotate while its deploy is queued: %d %s", code, data)
+	}
+}
+
+// TestDeleteEnvironmentWithResources: an environment whose resources Berth still records
+// (their data is what the records find) is not deleted.
+func TestDeleteEnvironmentWithResources(t *testing.T) {
+	f := newFixture(t)
+	if code, data := f.do(globalAdmin, "POST", "/api/v1/envs", apiv1.CreateEnvironment{Name: "qa", InCluster: true}); code != 201 {
+		t.Fatalf("create qa: %d %s", code, data)
+	}
+	err := f.st.Tx(t.Context(), func(tx *store.Tx) error {
+		_, _, err := tx.SaveResource(t.Context(), berth.Resource{Env: "qa", Team: "alpha", App: "gone", Name: "files", Type: "volume",
+			UID: berth.ResourceUID("volume", "", "", "alpha", "gone", "files"), Provisioner: "builtin/volume"}, berth.ResourceSecrets{}, "deploy 9")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, data := f.do(globalAdmin, "DELETE", "/api/v1/envs/qa", nil)
+	if code != 409 || !strings.Contains(string(data), "still has provisioned resources: alpha/gone files (volume, active)") {
+		t.Errorf("delete qa: %d %s", code, data)
 	}
 }

@@ -142,3 +142,18 @@ func TestSessionCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestResourceUID: a shared resource (a Score id) is the team's: two teams with the same id
+// never share it.
+func TestResourceUID(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{berth.ResourceUID("postgres", "", "", "shop", "web", "db"), "postgres.default#shop.web.db"},
+		{berth.ResourceUID("redis", "large", "", "shop", "web", "cache"), "redis.large#shop.web.cache"},
+		{berth.ResourceUID("postgres", "", "main", "shop", "web", "db"), "postgres.default#shop/main"},
+		{berth.ResourceUID("postgres", "", "main", "ops", "api", "db"), "postgres.default#ops/main"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}

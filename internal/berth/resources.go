@@ -45,13 +45,14 @@ func (r Resource) Where() string {
 }
 
 // ResourceUID identifies a resource in its environment the way Score does: by type, class
-// and id for a shared resource (one with an id), else by type, class, app and name.
+// and id for a shared resource (one with an id; shared by the team's apps, never across
+// teams), else by type, class, app and name.
 func ResourceUID(typ, class, id, team, app, name string) string {
 	if class == "" {
 		class = "default"
 	}
 	if id != "" {
-		return typ + "." + class + "#" + id
+		return typ + "." + class + "#" + team + "/" + id
 	}
 	return typ + "." + class + "#" + team + "." + app + "." + name
 }

@@ -32,16 +32,21 @@ import (
 
 // Databases makes the databases of postgres resources; cmd/berth wires internal/pgadmin.
 type Databases interface {
+	// NewPassword returns a new random password for a role.
+	NewPassword() (string, error)
 	// Ensure makes (or finds) the database and role of req on the server dsn names, sets
-	// the role's password (a new one when req.Password is "") and says how to reach it.
-	// Errors never hold the DSN's or the role's password.
+	// the role's password to req.Password and says how to reach it. Errors never hold the
+	// DSN's or the role's password.
 	Ensure(ctx context.Context, dsn string, req PostgresRequest) (provision.PostgresDatabase, error)
 }
 
-// PostgresRequest is one postgres resource: whose it is, and its password so far.
+// PostgresRequest is one postgres resource: whose it is, and its password.
 type PostgresRequest struct {
 	Team, App, Env, Resource string
-	Password                 string
+	// ID is the Score id of a resource the team's apps share: then the database is the
+	// team's, named by the id, not the app's.
+	ID       string
+	Password string
 }
 
 // provision provisions the resources the deploy's revision declares (see above).
@@ -64,7 +69,7 @@ func (r *run) provision(ctx context.Context) error {
 			return err
 		}
 	}
-	var keep []string
+	provisioned := 0
 	res, err := provision.Walk(m, manifest.RenderOptions{Env: d.Env, Namespace: r.namespace, Set: d.Args},
 		func(name string, decl *manifest.Resource) (*provision.Outcome, string, error) {
 			uid := berth.ResourceUID(decl.Type, decl.Class, decl.ID, d.Team, d.App, name)
@@ -87,7 +92,7 @@ func (r *run) provision(ctx context.Context) error {
 			if out.Warning != "" {
 				r.event(ctx, "warning", out.Warning)
 			}
-			keep = append(keep, uid)
+			provisioned++
 			r.secrets = append(r.secrets, secretOutputs(out)...)
 			return out, saved.UID + "@" + strconv.FormatInt(saved.Version, 10), nil
 		})
@@ -98,12 +103,9 @@ func (r *run) provision(ctx context.Context) error {
 		}
 		return failf("revision %d: %v", d.Revision, err)
 	}
-	if err := r.orphan(ctx, keep); err != nil {
-		return err
-	}
 	r.resources = res
-	if len(keep) > 0 {
-		r.event(ctx, "provisioned", fmt.Sprintf("%d resources: %s", len(keep), strings.Join(slices.Sorted(maps.Keys(res.Resources)), ", ")))
+	if provisioned > 0 {
+		r.event(ctx, "provisioned", fmt.Sprintf("%d resources: %s", provisioned, strings.Join(slices.Sorted(maps.Keys(res.Resources)), ", ")))
 	}
 	return nil
 }
@@ -129,7 +131,7 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 		return out, err
 	}
 	if decl.Type == "postgres" {
-		return r.postgres(ctx, name, prev)
+		return r.postgres(ctx, name, uid, decl, prev)
 	}
 	known := provision.Builtins()
 	if file != nil {
@@ -139,8 +141,10 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 	return nil, &provision.NoProvisionerError{Type: decl.Type, Class: decl.Class, Env: d.Env, Known: slices.Compact(known)}
 }
 
-// postgres makes a postgres resource's database on the environment's server.
-func (r *run) postgres(ctx context.Context, name string, prev berth.ResourceSecrets) (*provision.Outcome, error) {
+// postgres makes a postgres resource's database on the environment's server. A new
+// password is kept (sealed) before the server gets it: a crash or a lost lease after the
+// server took it must not leave it with a password the store does not know.
+func (r *run) postgres(ctx context.Context, name, uid string, decl *manifest.Resource, prev berth.ResourceSecrets) (*provision.Outcome, error) {
 	d := r.d
 	dsn, err := r.e.st.EnvironmentPostgres(ctx, d.Env)
 	if err != nil {
@@ -154,11 +158,44 @@ func (r *run) postgres(ctx context.Context, name string, prev berth.ResourceSecr
 		return nil, errors.New("this Berth server was started without a PostgreSQL provisioner")
 	}
 	password, _ := prev.State["password"].(string)
-	db, err := r.e.o.Databases.Ensure(ctx, dsn, PostgresRequest{Team: d.Team, App: d.App, Env: d.Env, Resource: name, Password: password})
+	if password == "" {
+		if password, err = r.e.o.Databases.NewPassword(); err != nil {
+			return nil, err
+		}
+		if err := r.keepPassword(ctx, name, uid, decl, prev, password); err != nil {
+			return nil, err
+		}
+	}
+	r.secrets = append(r.secrets, []byte(password))
+	db, err := r.e.o.Databases.Ensure(ctx, dsn, PostgresRequest{Team: d.Team, App: d.App, Env: d.Env, Resource: name, ID: decl.ID, Password: password})
 	if err != nil {
 		return nil, err
 	}
 	return provision.Postgres(db), nil
+}
+
+// keepPassword stores password in the state of the postgres resource uid, under the lease.
+func (r *run) keepPassword(ctx context.Context, name, uid string, decl *manifest.Resource, prev berth.ResourceSecrets, password string) error {
+	d := r.d
+	return r.e.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.CheckLease(ctx, d.ID, r.owner); err != nil {
+			return err
+		}
+		rec, err := tx.Resource(ctx, d.Env, uid)
+		if errors.Is(err, berth.ErrNotFound) {
+			rec = berth.Resource{Env: d.Env, Team: d.Team, App: d.App, Name: name, Type: decl.Type, Class: decl.Class, ResID: decl.ID,
+				UID: uid, Provisioner: provision.BuiltinURI("postgres")}
+		} else if err != nil {
+			return err
+		}
+		state := maps.Clone(prev.State)
+		if state == nil {
+			state = map[string]any{}
+		}
+		state["password"] = password
+		_, _, err = tx.SaveResource(ctx, rec, berth.ResourceSecrets{State: state, Outputs: prev.Outputs}, fmt.Sprintf("deploy %d", d.ID))
+		return err
+	})
 }
 
 // record stores what was provisioned, with an audit event when it changed.
@@ -202,24 +239,44 @@ func (r *run) record(ctx context.Context, name, uid string, decl *manifest.Resou
 	return saved, nil
 }
 
-// orphan marks the app's resources in the environment that the revision no longer
-// declares as orphaned.
-func (r *run) orphan(ctx context.Context, keep []string) error {
+// settleResources runs in the transaction that records a succeeded deploy: the resources
+// of the app in the environment that the deploy's revision does not declare are orphaned,
+// and those it declares again (a rollback's revision) are active. Only a deploy that
+// succeeded changes them: a failed one is rolled back to what declared them.
+func (r *run) settleResources(ctx context.Context, tx *store.Tx) error {
 	d := r.d
-	return r.e.st.Tx(ctx, func(tx *store.Tx) error {
-		gone, err := tx.OrphanResources(ctx, d.Env, d.Team, d.App, keep, fmt.Sprintf("deploy %d", d.ID))
-		if err != nil {
-			return err
-		}
-		for _, g := range gone {
-			if _, err := tx.AppendAudit(ctx, berth.AuditEvent{Actor: "system", Action: "resource.orphan",
+	m, err := r.manifest(ctx)
+	if err != nil {
+		// Only a revision this Berth no longer reads: leave its resources as they are.
+		r.log.Warn("read the resources of the revision", "revision", d.Revision, "err", err)
+		return nil
+	}
+	var declared []string
+	for name, res := range m.ForEnv(d.Env).Resources {
+		declared = append(declared, berth.ResourceUID(res.Type, res.Class, res.ID, d.Team, d.App, name))
+	}
+	by := fmt.Sprintf("deploy %d", d.ID)
+	gone, err := tx.OrphanResources(ctx, d.Env, d.Team, d.App, declared, by)
+	if err != nil {
+		return err
+	}
+	back, err := tx.ReactivateResources(ctx, d.Env, d.Team, d.App, declared, by)
+	if err != nil {
+		return err
+	}
+	for _, list := range []struct {
+		action string
+		rs     []berth.Resource
+	}{{"resource.orphan", gone}, {"resource.reactivate", back}} {
+		for _, g := range list.rs {
+			if _, err := tx.AppendAudit(ctx, berth.AuditEvent{Actor: "system", Action: list.action,
 				Target: berth.AppTarget(d.Team, d.App, d.Env) + "/resources/" + g.Name, Team: d.Team, App: d.App, Outcome: berth.OutcomeSuccess,
 				Details: map[string]any{"deploy": d.ID, "resource": g.Name, "type": g.Type, "uid": g.UID, "version": g.Version}}); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // provisionerFile returns the environment's newest provisioner file, nil without one.

@@ -108,7 +108,7 @@ func (r *run) judge(ctx context.Context, stage string, err error) outcome {
 	errors.As(err, &f)
 	switch {
 	case f.kind == failRetry, errors.Is(err, berth.ErrLeaseLost), ctx.Err() != nil:
-		r.log.Info("deploy left unfinished", "stage", stage, "err", err)
+		r.log.Info("deploy left unfinished", "stage", stage, "err", r.secrets.redact(err.Error()))
 		return outcome{state: berth.DeployFailed, reason: "interrupted", abandon: true}
 	}
 	return outcome{state: berth.DeployFailed, reason: r.secrets.redact(f.reason), rollback: f.kind == failRollout}
@@ -307,6 +307,11 @@ func (r *run) finish(ctx context.Context, out outcome) error {
 		fin, err := tx.FinishDeploy(ctx, d.ID, r.owner, state, reason)
 		if err != nil {
 			return err
+		}
+		if state == berth.DeploySucceeded {
+			if err := r.settleResources(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: d.ID, Phase: string(state), Message: reason,
 			Desired: r.last.Desired, Updated: r.last.Updated, Ready: r.last.Ready, Available: r.last.Available}); err != nil {

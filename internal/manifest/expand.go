@@ -151,9 +151,9 @@ func (r *renderer) expandAny(path string, v any) any {
 	return v
 }
 
-// paramText expands a resource param. A param that takes another resource's secret output
-// keeps that placeholder as written: the provisioner, which runs before rendering, has the
-// value; rendered objects never do.
+// paramText expands a resource param. A param that takes a reference (another resource's
+// secret output, which provisioning refuses in params) keeps that placeholder as written:
+// rendered objects never hold a secret value.
 func (r *renderer) paramText(path, s string) string {
 	if !hasPlaceholder(s) {
 		return s

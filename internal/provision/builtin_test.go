@@ -132,8 +132,11 @@ func TestResolver(t *testing.T) {
 		t.Errorf("used: %s", diff)
 	}
 	r.Plain = true
-	if v, _ := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "password"}); v.Text != "pw" {
-		t.Errorf("plain password: %+v", v)
+	if v, _ := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "host"}); v.Text != "db.internal" {
+		t.Errorf("a param's host: %+v", v)
+	}
+	if _, err := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "password"}); err == nil || !strings.Contains(err.Error(), "is secret") {
+		t.Errorf("a secret output in a param: %v", err)
 	}
 	if _, err := r.Resolve(manifest.Ref{Kind: manifest.RefResource, Name: "db", Output: "nope"}); err == nil || !strings.Contains(err.Error(), "database, host, name, password, port, url, username") {
 		t.Errorf("missing output: %v", err)

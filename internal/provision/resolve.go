@@ -52,8 +52,8 @@ type Resolver struct {
 	// Versions identify each resource's outputs (uid@version), for the pod template's
 	// checksum: a changed output rolls the pods.
 	Versions map[string]string
-	// Plain resolves secret outputs to their text: only for params, in memory, while
-	// provisioning.
+	// Plain resolves for params, while provisioning: outputs as text, and secret outputs
+	// refused, since params reach stored objects and plain outputs.
 	Plain bool
 	Next  manifest.Resolver
 	// Used lists the secret outputs resolved, as NAME.OUTPUT.
@@ -75,7 +75,11 @@ func (r *Resolver) Resolve(ref manifest.Ref) (manifest.Value, error) {
 		if !ok {
 			return manifest.Value{}, fmt.Errorf("its provisioner (%s) gives no output %s; it gives %s", o.Provisioner, ref.Output, outputList(o))
 		}
-		if o.Secret[ref.Output] && !r.Plain {
+		if o.Secret[ref.Output] && r.Plain {
+			return manifest.Value{}, fmt.Errorf("output %s of resource %s is secret: it cannot go into another resource's params, "+
+				"which reach stored objects and outputs; read it in variables instead", ref.Output, ref.Name)
+		}
+		if o.Secret[ref.Output] {
 			key := SecretKey(ref.Name, ref.Output)
 			if !slices.Contains(r.Used, key) {
 				r.Used = append(r.Used, key)

@@ -112,7 +112,7 @@ func (p *Provisioner) Provision(in Input) (*Result, error) {
 		}
 		var list []map[string]any
 		if err := yaml.Unmarshal(out, &list); err != nil {
-			return nil, p.errorf(p.manifests, "the result is not a YAML list of objects: %v", err)
+			return nil, p.errorf(p.manifests, "the result is not a YAML list of objects%s", resultLine(err))
 		}
 		for i, m := range list {
 			if str(m["apiVersion"]) == "" || str(m["kind"]) == "" {
@@ -145,7 +145,7 @@ func (p *Provisioner) runMap(t *tmpl, data map[string]any) (map[string]any, erro
 	}
 	m := map[string]any{}
 	if err := yaml.Unmarshal(out, &m); err != nil {
-		return nil, p.errorf(t, "the result is not a YAML map: %v", err)
+		return nil, p.errorf(t, "the result is not a YAML map%s", resultLine(err))
 	}
 	return m, nil
 }
@@ -182,4 +182,13 @@ func orEmpty(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// resultLine says where a template's result is not the YAML it should be, without quoting
+// it (YAML's errors quote values, and a result may hold a fresh secret).
+func resultLine(err error) string {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return " (line " + m[1] + " of the result)"
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -157,6 +158,19 @@ func (s *Service) DeleteEnvironment(ctx context.Context, p *authz.Principal, nam
 		func(tx *store.Tx) error {
 			if err := stillDeployed(ctx, tx, berth.Scope{Env: name}, "environment "+name); err != nil {
 				return err
+			}
+			// Its resources' records are how Berth finds their data to drop: keep them.
+			rs, err := tx.Resources(ctx, berth.ResourceFilter{Env: name})
+			if err != nil {
+				return err
+			}
+			if len(rs) > 0 {
+				var which []string
+				for _, r := range rs {
+					which = append(which, r.Team+"/"+r.App+" "+r.Name+" ("+r.Type+", "+string(r.Status)+")")
+				}
+				return refused("environment %s still has provisioned resources: %s; delete them first (berth resources delete --confirm)",
+					name, strings.Join(which, ", "))
 			}
 			return tx.DeleteEnvironment(ctx, name)
 		})

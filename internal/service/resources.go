@@ -134,14 +134,8 @@ func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req Re
 	if !req.Confirm {
 		return ResourceDeletion{}, &ConfirmationRequired{Resource: r, WouldDrop: dropped}
 	}
-	busy, err := s.st.Deploys(ctx, store.DeployFilter{Team: r.Team, App: r.App, Env: r.Env,
-		States: []berth.DeployState{berth.DeployQueued, berth.DeployRunning}, Limit: 1})
-	if err != nil {
-		return ResourceDeletion{}, storeErr(err)
-	}
-	if len(busy) > 0 {
-		return ResourceDeletion{}, refused("deploy %d of %s/%s to %s is %s and may provision %s again: delete it when the deploy has finished",
-			busy[0].ID, r.Team, r.App, r.Env, busy[0].State, r.Name)
+	if err := s.notDeploying(ctx, r, "delete"); err != nil {
+		return ResourceDeletion{}, err
 	}
 	if claim != "" {
 		// Outside the transaction, like the database's drop below.
@@ -172,6 +166,21 @@ func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req Re
 		return ResourceDeletion{}, err
 	}
 	return ResourceDeletion{Resource: r, Dropped: dropped}, nil
+}
+
+// notDeploying refuses to act on r while a deploy of its app in its environment is queued
+// or running: that deploy provisions r with what it read before.
+func (s *Service) notDeploying(ctx context.Context, r berth.Resource, what string) error {
+	busy, err := s.st.Deploys(ctx, store.DeployFilter{Team: r.Team, App: r.App, Env: r.Env,
+		States: []berth.DeployState{berth.DeployQueued, berth.DeployRunning}, Limit: 1})
+	if err != nil {
+		return storeErr(err)
+	}
+	if len(busy) > 0 {
+		return refused("deploy %d of %s/%s to %s is %s and may provision %s again: %s it when the deploy has finished",
+			busy[0].ID, r.Team, r.App, r.Env, busy[0].State, r.Name, what)
+	}
+	return nil
 }
 
 // findResource returns the resource req names: by name among the app's resources in the
@@ -265,6 +274,9 @@ func (s *Service) RotateResource(ctx context.Context, p *authz.Principal, req Re
 			"a provisioner file's resource keeps what its state template keeps", r.Where(), r.Provisioner)
 	case r.Status != berth.ResourceActive:
 		return ResourceRotation{}, refused("%s is orphaned: no deploy would set its new password", r.Where())
+	}
+	if err := s.notDeploying(ctx, r, "rotate"); err != nil {
+		return ResourceRotation{}, err
 	}
 	c.target = berth.AppTarget(r.Team, r.App, r.Env) + "/resources/" + r.Name
 	c.details["type"], c.details["uid"], c.details["version"] = r.Type, r.UID, r.Version

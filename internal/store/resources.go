@@ -249,6 +249,28 @@ func (tx *Tx) OrphanResources(ctx context.Context, env, team, app string, keep [
 	return out, nil
 }
 
+// ReactivateResources marks the orphaned resources of team's app in env whose uid uids
+// holds as active again (a rollback to a revision that declares them), and returns them.
+func (tx *Tx) ReactivateResources(ctx context.Context, env, team, app string, uids []string, by string) ([]berth.Resource, error) {
+	all, err := tx.Resources(ctx, berth.ResourceFilter{Env: env, Team: team, App: app})
+	if err != nil {
+		return nil, err
+	}
+	var out []berth.Resource
+	for _, r := range all {
+		if r.Status != berth.ResourceOrphaned || !slices.Contains(uids, r.UID) {
+			continue
+		}
+		if _, err := tx.exec(ctx, "UPDATE resources SET status = ?, updated_by = ?, updated_at = ? WHERE id = ?",
+			berth.ResourceActive, by, micros(tx.stamp()), r.ID); err != nil {
+			return nil, fmt.Errorf("reactivate resource %s: %w", r.Where(), dbErr(err))
+		}
+		r.Status = berth.ResourceActive
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // DeleteResource forgets the resource uid of env. Dropping what it holds is the caller's.
 func (tx *Tx) DeleteResource(ctx context.Context, env, uid string) error {
 	res, err := tx.exec(ctx, "DELETE FROM resources WHERE uid = ? AND env_id = (SELECT id FROM environments WHERE name = ?)", uid, env)
