@@ -253,6 +253,11 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.resources == nil {
+		// Render without what the provision stage made would resolve resources as offline
+		// placeholders: a live deploy never carries one.
+		return nil, failf("revision %d: its resources were not provisioned", d.Revision)
+	}
 	settings, err := LoadSettings(ctx, st, d.Team, d.App, d.Env)
 	if err != nil {
 		return nil, err
