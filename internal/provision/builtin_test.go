@@ -177,3 +177,23 @@ func TestNewInput(t *testing.T) {
 		t.Errorf("shared uid %s", shared.Uid)
 	}
 }
+
+// TestSupportedParams: an entry that lists supported_params refuses any other param; one
+// that lists none takes any.
+func TestSupportedParams(t *testing.T) {
+	f, err := provision.Parse("p.yaml", []byte("- uri: template://t/kafka\n  type: kafka-topic\n  supported_params: [partitions]\n  outputs: |\n    name: t\n- type: redis\n  outputs: |\n    host: r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kafka, redis := f.Provisioners[0], f.Provisioners[1]
+	if _, err := kafka.Provision(provision.Input{Type: "kafka-topic", Params: map[string]any{"partitions": "3"}}); err != nil {
+		t.Errorf("a supported param: %v", err)
+	}
+	_, err = kafka.Provision(provision.Input{Type: "kafka-topic", Params: map[string]any{"partitons": "3"}})
+	if err == nil || err.Error() != `template://t/kafka takes no param "partitons" (supported_params: partitions)` {
+		t.Errorf("an unsupported param: %v", err)
+	}
+	if _, err := redis.Provision(provision.Input{Type: "redis", Params: map[string]any{"anything": "x"}}); err != nil {
+		t.Errorf("an entry without supported_params: %v", err)
+	}
+}

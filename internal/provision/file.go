@@ -45,7 +45,8 @@ type Provisioner struct {
 	Class       string // empty: any class
 	ID          string // empty: any id
 	Description string
-	// SupportedParams and ExpectedOutputs document the entry (`berth provisioners show`).
+	// SupportedParams, when set, are the only params a resource may give the entry;
+	// ExpectedOutputs are outputs a run must produce. Both show in `berth provisioners show`.
 	SupportedParams []string
 	ExpectedOutputs []string
 	// Secrets are the output keys whose values are secret: they reach pods as Secret

@@ -74,6 +74,17 @@ func NewInput(env, team, app, name string, decl *manifest.Resource, namespace st
 // Provision runs the provisioner's templates in score-k8s's order: init (seeing the previous
 // state), state (which becomes .State), shared (merged into .Shared), outputs, manifests.
 func (p *Provisioner) Provision(in Input) (*Result, error) {
+	if len(p.SupportedParams) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(in.Params)) {
+			if !slices.Contains(p.SupportedParams, k) {
+				name := p.URI
+				if name == "" {
+					name = "the " + p.Type + " provisioner"
+				}
+				return nil, fmt.Errorf("%s takes no param %q (supported_params: %s)", name, k, strings.Join(p.SupportedParams, ", "))
+			}
+		}
+	}
 	class := in.Class
 	if class == "" {
 		class = "default"
