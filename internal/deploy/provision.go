@@ -131,6 +131,9 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 		return out, err
 	}
 	if decl.Type == "postgres" {
+		if err := provision.CheckBuiltin(decl); err != nil {
+			return nil, err
+		}
 		return r.postgres(ctx, name, uid, decl, prev)
 	}
 	known := provision.Builtins()

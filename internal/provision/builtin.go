@@ -34,6 +34,34 @@ import (
 // Builtins lists the types Berth provisions itself, sorted.
 func Builtins() []string { return []string{"dns", "postgres", "route", "service", "volume"} }
 
+// builtinParams are the params each built-in provisioner reads.
+var builtinParams = map[string][]string{
+	"service":  {"app"},
+	"dns":      nil,
+	"route":    {manifest.RouteParamHost, manifest.RouteParamPath, manifest.RouteParamPort},
+	"volume":   {"size"},
+	"postgres": nil,
+}
+
+// CheckBuiltin refuses what a built-in provisioner would otherwise ignore: a class (the
+// built-ins have one flavour each) or a param it does not read.
+func CheckBuiltin(decl *manifest.Resource) error {
+	if decl.Class != "" && decl.Class != "default" {
+		return fmt.Errorf("Berth's built-in %s provisioner has no class %q: a platform admin offers classes with an entry of type %s and class %s in the environment's provisioner file",
+			decl.Type, decl.Class, decl.Type, decl.Class)
+	}
+	takes := builtinParams[decl.Type]
+	for _, k := range slices.Sorted(maps.Keys(decl.Params)) {
+		if !slices.Contains(takes, k) {
+			if len(takes) == 0 {
+				return fmt.Errorf("Berth's built-in %s provisioner takes no params (params.%s)", decl.Type, k)
+			}
+			return fmt.Errorf("Berth's built-in %s provisioner takes no param %q (it takes %s)", decl.Type, k, strings.Join(takes, ", "))
+		}
+	}
+	return nil
+}
+
 // IsBuiltin reports whether Berth provisions typ itself.
 func IsBuiltin(typ string) bool { return slices.Contains(Builtins(), typ) }
 

@@ -197,3 +197,23 @@ func TestSupportedParams(t *testing.T) {
 		t.Errorf("an entry without supported_params: %v", err)
 	}
 }
+
+// TestCheckBuiltin: a class or a param a built-in would ignore is refused.
+func TestCheckBuiltin(t *testing.T) {
+	for _, tc := range []struct {
+		res  manifest.Resource
+		want string
+	}{
+		{manifest.Resource{Type: "postgres"}, ""},
+		{manifest.Resource{Type: "postgres", Class: "default"}, ""},
+		{manifest.Resource{Type: "volume", Params: map[string]any{"size": "2Gi"}}, ""},
+		{manifest.Resource{Type: "postgres", Class: "large"}, `Berth's built-in postgres provisioner has no class "large"`},
+		{manifest.Resource{Type: "postgres", Params: map[string]any{"version": "16"}}, "takes no params (params.version)"},
+		{manifest.Resource{Type: "volume", Params: map[string]any{"sise": "2Gi"}}, `takes no param "sise" (it takes size)`},
+	} {
+		err := provision.CheckBuiltin(&tc.res)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.res, err, tc.want)
+		}
+	}
+}

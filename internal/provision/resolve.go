@@ -141,6 +141,11 @@ func Walk(m *manifest.Manifest, opts manifest.RenderOptions, one func(name strin
 // Builtin runs the built-in provisioner of decl's type that needs nothing from outside
 // (service, dns, route, volume); ok is false for other types.
 func Builtin(env Env, name string, decl *manifest.Resource, namespace string) (out *Outcome, ok bool, err error) {
+	if IsBuiltin(decl.Type) && decl.Type != "postgres" {
+		if err := CheckBuiltin(decl); err != nil {
+			return nil, true, err
+		}
+	}
 	switch decl.Type {
 	case "service":
 		out, err = Service(env, name, decl)
