@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+
+	"github.com/berth-dev/berth/internal/freeport"
 )
 
 // PortInUseError says a port asked for is already taken by another program.
@@ -19,10 +21,12 @@ func (e *PortInUseError) Error() string {
 		"or pick another port with %s (0 chooses a free one)", e.Port, e.Flag)
 }
 
-// reservePort returns port if it is free, or a free port chosen by the kernel when port is 0.
-// The listener is closed before the component binds it; the window is small and a lost race
-// shows up as the component's own "address already in use" error.
+// reservePort returns port if it is free, or a free port when port is 0 (chosen below the
+// kernel's ephemeral range, so no outgoing connection takes it before the component binds it).
 func reservePort(port int, flag string) (int, error) {
+	if port == 0 {
+		return freeport.Pick()
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/devcluster"
+	"github.com/berth-dev/berth/internal/freeport"
 )
 
 // Registry is a running registry.
@@ -57,7 +58,7 @@ func Start(t testing.TB) *Registry {
 	}
 	dir := t.TempDir()
 	r := &Registry{Storage: filepath.Join(dir, "storage"), Log: filepath.Join(dir, "registry.log")}
-	port, err := freePort()
+	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,17 +122,6 @@ func waitReady(addr string, exited <-chan error) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// freePort asks the kernel for a free loopback port. It is closed before the registry binds
-// it; a lost race shows as the registry's "address already in use" in the failure.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // testWriter sends the build's progress to the test log.

@@ -18,7 +18,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -33,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/freeport"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
@@ -199,7 +199,7 @@ func newServer() (*server, error) {
 	// A free port can be taken between our probe and postgres binding it: retry.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		port, err := freeport.Pick()
 		if err != nil {
 			return nil, err
 		}
@@ -308,15 +308,6 @@ func (s *server) stopProcess() {
 		s.proc.Kill()
 		<-s.exited
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // reachable checks that the postgres user can reach dir, i.e. every directory from the
