@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/base64"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -427,6 +428,8 @@ func (d *decoder) deployPolicy(n *yaml.Node, path string) DeployPolicy {
 			if r := d.resolve(p.val); r != nil && !isNull(r) {
 				dp.NoAutoRollback = !d.boolean(p.val, p.path)
 			}
+		case "smokeTimeout":
+			dp.SmokeTimeout = d.duration(p.val, p.path, time.Second, time.Hour)
 		}
 	}
 	return dp
@@ -469,17 +472,37 @@ func (d *decoder) resource(n *yaml.Node, path string) *Resource {
 }
 
 func (d *decoder) smoke(n *yaml.Node, path string) SmokeCheck {
-	s := SmokeCheck{Expect: 200}
+	s := SmokeCheck{Expect: 200, Retries: -1}
 	for _, p := range d.object(n, path, smokeFields) {
 		fp := p.path
 		switch p.name {
+		case "name":
+			s.Name = d.str(p.val, fp)
 		case "path":
 			s.Path = d.str(p.val, fp)
 		case "port":
 			s.Port = d.str(p.val, fp)
+		case "method":
+			s.Method = d.str(p.val, fp)
 		case "expect":
 			if v, ok := d.integer(p.val, fp, 100, 599); ok {
 				s.Expect = int(v)
+			}
+		case "contains":
+			s.Contains = d.str(p.val, fp)
+		case "matches":
+			s.Matches = d.str(p.val, fp)
+		case "command":
+			s.Command = d.strList(p.val, fp, 0)
+		case "image":
+			s.Image = d.str(p.val, fp)
+		case "container":
+			s.Container = d.str(p.val, fp)
+		case "timeout":
+			s.Timeout = d.duration(p.val, fp, 100*time.Millisecond, 30*time.Minute)
+		case "retries":
+			if v, ok := d.integer(p.val, fp, 0, 10); ok {
+				s.Retries = int(v)
 			}
 		}
 	}

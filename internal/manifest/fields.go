@@ -48,8 +48,9 @@ var (
 	autoscaleFields   = newFieldSet("autoscale", "min", "max", "cpu")
 	resourceFields    = newFieldSet("resource", "type", "class", "id", "metadata", "params")
 	resMetaFields     = newFieldSet("resourceMetadata", "annotations")
-	smokeFields       = newFieldSet("smoke", "path", "port", "expect")
-	deployFields      = newFieldSet("deploy", "autoRollback")
+	smokeFields       = newFieldSet("smoke", "name", "path", "port", "method", "expect", "contains", "matches",
+		"command", "image", "container", "timeout", "retries")
+	deployFields      = newFieldSet("deploy", "autoRollback", "smokeTimeout")
 	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
 		"autoscale", "resources", "smoke", "ingressClass", "deploy")
 	envContainerFields = newFieldSet("environmentContainer", "image", "command", "args", "variables",

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -459,5 +460,51 @@ resources:
 	}
 	if outs, _ := manifest.ResourceOutputs("service"); !slices.Equal(outs, []string{"name", "host", "port", "url"}) {
 		t.Errorf("service outputs = %q", outs)
+	}
+}
+
+func TestSmokeChecks(t *testing.T) {
+	m := mustParse(t, `apiVersion: berth.dev/v1
+metadata: {name: app}
+containers:
+  web: {image: example.com/app:1}
+service:
+  ports: {http: {port: 80, targetPort: 8080}}
+smoke:
+  - path: /health
+  - {name: info, path: /info, port: 80, method: POST, expect: 201, contains: version, matches: "^\\{", timeout: 2s, retries: 0}
+  - {command: [/app, check, /info], timeout: 30s, retries: 1}
+deploy: {smokeTimeout: 90s}
+environments:
+  production:
+    smoke: [{path: /ready}]
+`)
+	got := m.Smoke
+	if len(got) != 3 {
+		t.Fatalf("%d checks", len(got))
+	}
+	h, info, cmd := got[0], got[1], got[2]
+	if h.Label() != "GET /health" || h.Expect != 200 || h.AttemptTimeout() != manifest.SmokeHTTPTimeout || h.Attempts() != manifest.SmokeHTTPRetries+1 || h.IsCommand() {
+		t.Errorf("defaults of an HTTP check: %+v label %q timeout %s attempts %d", h, h.Label(), h.AttemptTimeout(), h.Attempts())
+	}
+	if info.Label() != "info" || info.HTTPMethod() != "POST" || info.Expect != 201 || info.Contains != "version" || info.Matches != `^\{` ||
+		info.AttemptTimeout() != 2*time.Second || info.Attempts() != 1 || info.Port != "80" {
+		t.Errorf("info check: %+v", info)
+	}
+	if !cmd.IsCommand() || cmd.Label() != "command /app check /info" || cmd.AttemptTimeout() != 30*time.Second || cmd.Attempts() != 2 {
+		t.Errorf("command check: %+v label %q", cmd, cmd.Label())
+	}
+	if m.Deploy.SmokeBudget() != 90*time.Second {
+		t.Errorf("budget %s", m.Deploy.SmokeBudget())
+	}
+	if p := m.ForEnv("production"); len(p.Smoke) != 1 || p.Smoke[0].Path != "/ready" || p.Deploy.SmokeBudget() != 90*time.Second {
+		t.Errorf("production overlay: %+v %s", p.Smoke, p.Deploy.SmokeBudget())
+	}
+	if (manifest.DeployPolicy{}).SmokeBudget() != manifest.SmokeBudget {
+		t.Error("default budget")
+	}
+	c := manifest.SmokeCheck{Command: []string{strings.Repeat("x", 100)}, Retries: -1}
+	if l := c.Label(); len(l) != 80 || !strings.HasSuffix(l, "...") || c.Attempts() != 1 || c.AttemptTimeout() != manifest.SmokeCommandTimeout {
+		t.Errorf("long command label %q, attempts %d", l, c.Attempts())
 	}
 }

@@ -1,6 +1,10 @@
 package manifest
 
-import "slices"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // API versions a manifest may declare.
 const (
@@ -163,11 +167,87 @@ func (r Resource) ServiceApp(name string) string {
 	return name
 }
 
-// SmokeCheck is an HTTP request the deploy engine makes after a rollout.
+// SmokeCheck is one smoke test the deploy engine runs after a rollout is available: an HTTP
+// request to the app's Service (Path set) or a command run as a Job beside it (Command set).
 type SmokeCheck struct {
-	Path   string
-	Port   string // service port name
-	Expect int    // HTTP status code
+	// Name is how results and reasons call the check; "" gives Label's default.
+	Name string
+
+	// HTTP checks.
+	Path     string
+	Port     string // service port name or number; "" with one port
+	Method   string // GET unless set
+	Expect   int    // HTTP status code
+	Contains string // a substring the body must contain
+	Matches  string // an RE2 regular expression the body must match
+
+	// Command checks.
+	Command   []string
+	Image     string // "" runs the image of Container
+	Container string // the container whose image to run; "" with one container
+
+	// Timeout bounds one attempt; 0 takes the default of the check's kind.
+	Timeout time.Duration
+	// Retries is how many more attempts a failing check gets; -1 takes the default.
+	Retries int
+}
+
+// The defaults of smoke checks.
+const (
+	SmokeHTTPTimeout    = 10 * time.Second
+	SmokeCommandTimeout = 2 * time.Minute
+	SmokeHTTPRetries    = 2
+	SmokeCommandRetries = 0
+	// SmokeBudget bounds all of a deploy's checks, retries and backoff included.
+	SmokeBudget = 5 * time.Minute
+)
+
+// IsCommand reports whether the check runs a command rather than an HTTP request.
+func (s SmokeCheck) IsCommand() bool { return len(s.Command) > 0 }
+
+// Label is the check's name, or what it does: "GET /health", "command /bin/check --quick".
+func (s SmokeCheck) Label() string {
+	switch {
+	case s.Name != "":
+		return s.Name
+	case s.IsCommand():
+		l := "command " + strings.Join(s.Command, " ")
+		if len(l) > 80 {
+			l = l[:77] + "..."
+		}
+		return l
+	}
+	return s.HTTPMethod() + " " + s.Path
+}
+
+// HTTPMethod is the check's method, GET unless set.
+func (s SmokeCheck) HTTPMethod() string {
+	if s.Method == "" {
+		return "GET"
+	}
+	return s.Method
+}
+
+// AttemptTimeout is how long one attempt may take.
+func (s SmokeCheck) AttemptTimeout() time.Duration {
+	switch {
+	case s.Timeout > 0:
+		return s.Timeout
+	case s.IsCommand():
+		return SmokeCommandTimeout
+	}
+	return SmokeHTTPTimeout
+}
+
+// Attempts is how many times the check may run before it fails.
+func (s SmokeCheck) Attempts() int {
+	switch {
+	case s.Retries >= 0:
+		return s.Retries + 1
+	case s.IsCommand():
+		return SmokeCommandRetries + 1
+	}
+	return SmokeHTTPRetries + 1
 }
 
 // DeployPolicy is how the deploy engine treats the app's deploys. The zero
@@ -176,6 +256,16 @@ type DeployPolicy struct {
 	// NoAutoRollback leaves a failed rollout as it is instead of rolling
 	// back to the last good deploy (autoRollback: false).
 	NoAutoRollback bool
+	// SmokeTimeout bounds all smoke checks of a deploy (smokeTimeout); 0 is SmokeBudget.
+	SmokeTimeout time.Duration
+}
+
+// SmokeBudget is how long the deploy's smoke checks may take in all.
+func (p DeployPolicy) SmokeBudget() time.Duration {
+	if p.SmokeTimeout > 0 {
+		return p.SmokeTimeout
+	}
+	return SmokeBudget
 }
 
 // Environments lists the names of the environment overlays, sorted.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -565,6 +567,41 @@ func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool)
 		return 0, false
 	}
 	return v, true
+}
+
+// duration reads a Go duration such as 30s or 2m in [lo, hi].
+func (d *decoder) duration(n *yaml.Node, path string, lo, hi time.Duration) time.Duration {
+	r := d.scalar(n, path, "a duration")
+	if r == nil {
+		return 0
+	}
+	want := fmt.Sprintf("must be a duration from %s to %s, such as 30s or 2m", shortDuration(lo), shortDuration(hi))
+	v, err := time.ParseDuration(r.Value)
+	if err != nil {
+		hint := ""
+		if _, nerr := strconv.Atoi(r.Value); nerr == nil {
+			hint = "add a unit: " + r.Value + "s"
+		}
+		d.fail(path, want, hint)
+		return 0
+	}
+	if v < lo || v > hi {
+		d.fail(path, want, "")
+		return 0
+	}
+	return v
+}
+
+// shortDuration writes d as people do: 30m, not 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {

@@ -57,17 +57,9 @@ func (d *decoder) check(m *Manifest) {
 			}
 		}
 	}
-	if !d.unchanged("smoke", "service") {
+	if !d.unchanged("smoke", "service", "containers") {
 		for i, s := range m.Smoke {
-			p := index("smoke", i)
-			if s.Path == "" {
-				d.required(join(p, "path"), "e.g. path: /health")
-			} else if !strings.HasPrefix(s.Path, "/") {
-				d.fail(join(p, "path"), "must start with /", "")
-			}
-			if s.Port != "" || portCount(m) != 1 {
-				d.checkPortRef(m, join(p, "port"), s.Port)
-			}
+			d.checkSmoke(m, index("smoke", i), s)
 		}
 	}
 	if m.IngressClass != "" && !d.failed["ingressClass"] && !d.unchanged("ingressClass") {
@@ -575,5 +567,73 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 		if !isConfigMapKey(name) {
 			d.fail(t.path, "invalid key "+quote(name)+" in "+s.raw, "keys are letters, digits, '-', '_' and '.'")
 		}
+	}
+}
+
+// smokeMethods are the methods an HTTP smoke check may use.
+var smokeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// checkSmoke checks one smoke check: an HTTP check (path) or a command check (command),
+// with only its kind's fields.
+func (d *decoder) checkSmoke(m *Manifest, p string, s SmokeCheck) {
+	if len(s.Name) > 63 {
+		d.fail(join(p, "name"), "must be at most 63 characters", "")
+	}
+	if s.IsCommand() {
+		if s.Path != "" {
+			d.fail(p, "a check is an HTTP check (path) or a command check (command), not both", "split it into two checks")
+			return
+		}
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"port", s.Port != ""}, {"method", s.Method != ""}, {"expect", s.Expect != 200}, {"contains", s.Contains != ""}, {"matches", s.Matches != ""}} {
+			if f.set {
+				d.fail(join(p, f.name), "only HTTP checks (path) take "+f.name, "a command check passes when its command exits 0")
+			}
+		}
+		if s.Command[0] == "" {
+			d.fail(index(join(p, "command"), 0), "must name the program to run", "")
+		}
+		switch {
+		case s.Image != "" && s.Container != "":
+			d.fail(join(p, "container"), "give image or container, not both", "image runs that image; container runs the image of one of the app's containers")
+		case s.Container != "":
+			if _, ok := m.Containers[s.Container]; !ok {
+				d.fail(join(p, "container"), "no container "+quote(s.Container), didYouMean(s.Container, sortedKeys(m.Containers)))
+			}
+		case s.Image == "" && len(m.Containers) > 1:
+			d.required(join(p, "container"), "the app has several containers: say whose image runs the command ("+strings.Join(sortedKeys(m.Containers), ", ")+"), or give image")
+		case s.Image == "" && len(m.Containers) == 0:
+			d.required(join(p, "image"), "the app has no container whose image could run the command")
+		}
+		return
+	}
+	if s.Image != "" || s.Container != "" {
+		field := "image"
+		if s.Image == "" {
+			field = "container"
+		}
+		d.fail(join(p, field), "only command checks take "+field, "add command: [...] or remove "+field)
+	}
+	if s.Path == "" {
+		d.required(join(p, "path"), "e.g. path: /health, or command: [...] for a check run as a Job")
+	} else if !strings.HasPrefix(s.Path, "/") {
+		d.fail(join(p, "path"), "must start with /", "")
+	}
+	if s.Method != "" && !slices.Contains(smokeMethods, s.Method) {
+		hint := knownList(smokeMethods)
+		if up := strings.ToUpper(s.Method); slices.Contains(smokeMethods, up) {
+			hint = "write it in capitals: " + up
+		}
+		d.fail(join(p, "method"), "unknown method "+quote(s.Method), hint)
+	}
+	if s.Matches != "" {
+		if _, err := regexp.Compile(s.Matches); err != nil {
+			d.fail(join(p, "matches"), "not a regular expression: "+strings.TrimPrefix(err.Error(), "error parsing regexp: "), "RE2 syntax, as Go's regexp package reads it")
+		}
+	}
+	if s.Port != "" || portCount(m) != 1 {
+		d.checkPortRef(m, join(p, "port"), s.Port)
 	}
 }
