@@ -72,6 +72,8 @@ type Deploy struct {
 	LeaseOwner    string
 	LeaseExpires  time.Time
 	Attempts      int
+	// Smoke is what its verify stage's smoke tests found; nil when none ran.
+	Smoke *SmokeRun
 }
 
 // NewDeploy is a deploy to queue.

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/smoke"
 )
 
 // Cluster is what the engine needs from a Kubernetes cluster; internal/kube's
@@ -22,6 +23,8 @@ type Cluster interface {
 	// WaitRollout watches a Deployment until it is available, fails, or timeout passes,
 	// calling progress on every change.
 	WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(berth.RolloutStatus)) error
+	// HTTP and Command run smoke checks: a request to a Service, a command's Job.
+	smoke.Target
 }
 
 // Clusters finds the cluster of an environment; cmd/berth wires internal/kube's Pool.

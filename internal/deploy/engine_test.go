@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,15 +9,20 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/seal"
+	"github.com/berth-dev/berth/internal/smoke"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -31,6 +37,35 @@ type fakeCluster struct {
 	image   string
 	// pod is the pod template spec of the Deployment applied last.
 	pod map[string]any
+	// answer is the status an HTTP smoke check gets, by the image running; nil: 200.
+	answer func(image, path string) int
+	// jobs are the smoke Jobs run, in order; exit decides their exit codes (nil: 0).
+	jobs []*batchv1.Job
+	exit func(job *batchv1.Job) int
+}
+
+func (f *fakeCluster) HTTP(_ context.Context, r smoke.HTTPRequest) (smoke.HTTPResponse, error) {
+	f.mu.Lock()
+	img := f.image
+	f.mu.Unlock()
+	f.record(fmt.Sprintf("smoke %s %s/%s:%s%s", r.Method, r.Namespace, r.Service, r.Port, r.Path))
+	status := 200
+	if f.answer != nil {
+		status = f.answer(img, r.Path)
+	}
+	return smoke.HTTPResponse{Status: status, Body: []byte(fmt.Sprintf("status %d from %s\ntoken=s3cr3t-value", status, img))}, nil
+}
+
+func (f *fakeCluster) Command(_ context.Context, r smoke.CommandRequest) (smoke.CommandResult, error) {
+	f.mu.Lock()
+	f.jobs = append(f.jobs, r.Job)
+	f.mu.Unlock()
+	f.record("smoke job " + r.Namespace)
+	exit := 0
+	if f.exit != nil {
+		exit = f.exit(r.Job)
+	}
+	return smoke.CommandResult{ExitCode: exit, Log: []byte("checked \nexit " + strconv.Itoa(exit))}, nil
 }
 
 func (f *fakeCluster) record(call string) {
@@ -499,5 +534,104 @@ func TestNewRefusesUnsetOptions(t *testing.T) {
 		if _, err := New(nil, nil, nil, o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}
+	}
+}
+
+const smokeManifest = `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+args: {image: "registry.example.com/web:1"}
+containers:
+  web: {image: "${args.image}"}
+service: {ports: {http: {port: 80, targetPort: 8080}}}
+smoke:
+  - path: /health
+  - {name: info, path: /info, retries: 0}
+  - {command: [/web, check], timeout: 30s}
+`
+
+func TestVerifyRunsSmokeTestsAndRollsBackOnFailure(t *testing.T) {
+	f := newEngineFixture(t)
+	rev := f.addRevision(smokeManifest)
+	// Images with "broken" answer 500 on /info; every other answer is 200.
+	f.cluster.answer = func(image, path string) int {
+		if strings.Contains(image, "broken") && path == "/info" {
+			return 500
+		}
+		return 200
+	}
+	good := f.deployNow(rev, "registry.example.com/web:1", berth.DeployOptions{})
+	if good.State != berth.DeploySucceeded || !strings.HasPrefix(good.Reason, "available; 3 smoke tests passed in ") {
+		t.Fatalf("good deploy: %s %q", good.State, good.Reason)
+	}
+	if good.Smoke == nil || !good.Smoke.Passed || len(good.Smoke.Results) != 3 || good.Smoke.Revision != rev {
+		t.Fatalf("stored smoke results: %+v", good.Smoke)
+	}
+	if r := good.Smoke.Results[2]; r.Kind != berth.SmokeCommand || r.Name != "command /web check" || !r.Passed {
+		t.Errorf("command result %+v", r)
+	}
+	job := f.cluster.jobs[0]
+	ctr := job.Spec.Template.Spec.Containers[0]
+	if ctr.Image != "registry.example.com/web:1" || !slices.Equal(ctr.Command, []string{"/web", "check"}) ||
+		job.Namespace != "shop-staging" || *job.Spec.ActiveDeadlineSeconds != 30 || job.Labels[manifest.LabelSmoke] != "true" {
+		t.Errorf("smoke job %s/%s image %s command %v", job.Namespace, job.Name, ctr.Image, ctr.Command)
+	}
+	if ctr.Env[0].Name != "TARGET_URL" || ctr.Env[0].Value != "http://web.shop-staging.svc:80" {
+		t.Errorf("job env %v", ctr.Env)
+	}
+	if got := f.phases(good.ID); !slices.Equal(got[len(got)-5:], []string{"verifying", "smoke", "smoke", "smoke", "succeeded"}) {
+		t.Errorf("events %q", got)
+	}
+
+	bad := f.deployNow(rev, "registry.example.com/web:broken", berth.DeployOptions{})
+	if bad.State != berth.DeployFailed || !strings.HasPrefix(bad.Reason, `smoke test "info" failed: got 500, want 200: status 500 from registry.example.com/web:broken`) {
+		t.Fatalf("bad deploy: %s %q", bad.State, bad.Reason)
+	}
+	if bad.Smoke == nil || bad.Smoke.Passed || len(bad.Smoke.Results) != 2 || bad.Smoke.Skipped != 1 {
+		t.Fatalf("stored results of the failed deploy: %+v", bad.Smoke)
+	}
+	q := f.queued()
+	if len(q) != 1 || q[0].Kind != berth.KindAutoRollback || q[0].RollbackOf != bad.ID {
+		t.Fatalf("queued after a failed smoke test: %+v", q)
+	}
+	rb := f.runNext("w1")
+	want := fmt.Sprintf("available; the smoke tests of revision %d, which it restores: 3 smoke tests passed in ", rev)
+	if rb.State != berth.DeploySucceeded || !strings.HasPrefix(rb.Reason, want) || rb.Smoke == nil || !rb.Smoke.Passed {
+		t.Fatalf("rollback: %s %q (want prefix %q) smoke %+v", rb.State, rb.Reason, want, rb.Smoke)
+	}
+}
+
+func TestVerifyCommandFailureAndRedaction(t *testing.T) {
+	f := newEngineFixture(t)
+	key, err := seal.NewKey(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st.UseSecretsKey(key)
+	// The app uses a secret whose value its answers print: it must never be stored.
+	rev := f.addRevision(strings.Replace(smokeManifest, `  web: {image: "${args.image}"}`,
+		`  web: {image: "${args.image}", variables: {TOKEN: "${secrets.TOKEN}"}}`, 1))
+	if err := f.st.Tx(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.SetSetting(t.Context(), berth.SettingSecret, berth.Scope{Team: "shop", App: "web"}, "TOKEN", "s3cr3t-value", "alice")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.cluster.answer = func(string, string) int { return 200 }
+	f.cluster.exit = func(*batchv1.Job) int { return 1 }
+	d := f.deployNow(rev, "registry.example.com/web:1", berth.DeployOptions{})
+	if d.State != berth.DeployFailed || d.Reason != `smoke test "command /web check" failed: exit code 1: checked | exit 1` {
+		t.Fatalf("deploy: %s %q", d.State, d.Reason)
+	}
+	for _, r := range d.Smoke.Results {
+		if strings.Contains(r.Excerpt, "s3cr3t-value") || (r.Kind == berth.SmokeHTTP && !strings.Contains(r.Excerpt, "token=(redacted)")) {
+			t.Errorf("excerpt of %s: %q", r.Name, r.Excerpt)
+		}
+	}
+	if r := d.Smoke.Results[2]; r.ExitCode != 1 || r.Excerpt != "checked \nexit 1" {
+		t.Errorf("command result %+v", r)
+	}
+	// No earlier good deploy: nothing to roll back to.
+	if q := f.queued(); len(q) != 0 {
+		t.Errorf("queued %+v", q)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/provision"
+	"github.com/berth-dev/berth/internal/smoke"
 	"github.com/berth-dev/berth/internal/store"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -35,6 +36,7 @@ type run struct {
 	objs       []*unstructured.Unstructured // the objects to apply, secrets filled in
 	deployment string                       // the Deployment among them, if any
 	cluster    Cluster
+	smoke      *berth.SmokeRun // what the verify stage found, if it ran
 }
 
 // A deploy is an ordered list of stages. Each is a small function that records its own
@@ -53,6 +55,7 @@ var stages = []stage{
 	{"apply", (*run).apply},         // server-side apply into the namespace
 	{"prune", (*run).prune},         // delete what the revision no longer renders
 	{"wait", (*run).wait},           // watch the Deployment's rollout
+	{"verify", (*run).verify},       // run the revision's smoke tests (verify.go)
 }
 
 // failureKind says what a stage's failure means for the deploy.
@@ -99,7 +102,19 @@ func (r *run) execute(ctx context.Context) outcome {
 			return r.judge(ctx, st.name, err)
 		}
 	}
-	return outcome{state: berth.DeploySucceeded, reason: "available"}
+	return outcome{state: berth.DeploySucceeded, reason: r.successReason()}
+}
+
+// successReason says a deploy succeeded, and how its smoke tests went: a rollback says
+// they are the restored revision's.
+func (r *run) successReason() string {
+	if r.smoke == nil {
+		return "available"
+	}
+	if r.d.Kind == berth.KindRollback || r.d.Kind == berth.KindAutoRollback {
+		return fmt.Sprintf("available; the smoke tests of revision %d, which it restores: %s", r.d.Revision, smoke.Summary(*r.smoke))
+	}
+	return "available; " + smoke.Summary(*r.smoke)
 }
 
 // judge turns a stage's error into the deploy's outcome.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -56,8 +57,11 @@ type Options struct {
 
 // Cluster is one Kubernetes cluster. It is safe for concurrent use.
 type Cluster struct {
-	core    corev1client.CoreV1Interface
-	apps    appsv1client.AppsV1Interface
+	core  corev1client.CoreV1Interface
+	apps  appsv1client.AppsV1Interface
+	batch batchv1client.BatchV1Interface
+	// proxy is the client of the API server's service proxy (smoke checks).
+	proxy   *serviceProxy
 	dyn     dynamic.Interface
 	meta    metadata.Interface
 	mapper  meta.ResettableRESTMapper
@@ -80,9 +84,13 @@ func New(cfg *rest.Config, o Options) (*Cluster, error) {
 	case cfg.Burst == 0:
 		cfg.Burst = DefaultBurst
 	}
-	core, apps, err := typedClients(cfg)
+	typed, err := typedClients(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	proxy, err := newServiceProxy(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("service proxy client: %w", err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -101,8 +109,10 @@ func New(cfg *rest.Config, o Options) (*Cluster, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Cluster{
-		core:    core,
-		apps:    apps,
+		core:    typed.core,
+		apps:    typed.apps,
+		batch:   typed.batch,
+		proxy:   proxy,
 		dyn:     dyn,
 		meta:    md,
 		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
@@ -111,32 +121,41 @@ func New(cfg *rest.Config, o Options) (*Cluster, error) {
 	}, nil
 }
 
-// typedClients returns clients of the two API groups Berth reads typed objects from. They
+// typed are the clients of the API groups Berth reads typed objects from.
+type typed struct {
+	core  corev1client.CoreV1Interface
+	apps  appsv1client.AppsV1Interface
+	batch batchv1client.BatchV1Interface
+}
+
+// typedClients returns clients of the API groups Berth reads typed objects from. They
 // share one connection pool and one rate limit, as a kubernetes.Clientset's groups do; the
 // Clientset itself is not used because it links in every API group's client, which would
 // slow a cold build of berth (see deps_test.go).
-func typedClients(cfg *rest.Config) (corev1client.CoreV1Interface, appsv1client.AppsV1Interface, error) {
+func typedClients(cfg *rest.Config) (typed, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
 	if cfg.RateLimiter == nil && cfg.QPS > 0 {
 		if cfg.Burst <= 0 {
-			return nil, nil, errors.New("burst must be positive when QPS is set")
+			return typed{}, errors.New("burst must be positive when QPS is set")
 		}
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, nil, err
+		return typed{}, err
 	}
-	core, err := corev1client.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, nil, err
+	var t typed
+	if t.core, err = corev1client.NewForConfigAndClient(cfg, hc); err != nil {
+		return typed{}, err
 	}
-	apps, err := appsv1client.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, nil, err
+	if t.apps, err = appsv1client.NewForConfigAndClient(cfg, hc); err != nil {
+		return typed{}, err
 	}
-	return core, apps, nil
+	if t.batch, err = batchv1client.NewForConfigAndClient(cfg, hc); err != nil {
+		return typed{}, err
+	}
+	return t, nil
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/smoke"
 )
 
 // Pool hands out the cluster of each environment: one client per environment, built on
@@ -180,4 +181,14 @@ func runtimeObjects(objs []*unstructured.Unstructured) []runtime.Object {
 		out[i] = o
 	}
 	return out
+}
+
+// HTTP sends one request of an HTTP smoke check through the API server's service proxy.
+func (e *EnvCluster) HTTP(ctx context.Context, r smoke.HTTPRequest) (smoke.HTTPResponse, error) {
+	return e.c.HTTP(ctx, r)
+}
+
+// Command runs a command smoke check's Job to its end.
+func (e *EnvCluster) Command(ctx context.Context, r smoke.CommandRequest) (smoke.CommandResult, error) {
+	return e.c.Command(ctx, r)
 }

@@ -86,6 +86,8 @@ func violations(g graph) []string {
 				bad(pkg, dep, "adapters do not import use cases, the engine or edges")
 			case in(pkg, []string{"internal/provision"}) && !in(dep, []string{"internal/provision", "internal/manifest"}) && !in(dep, domain):
 				bad(pkg, dep, "provisioner files are pure: they import only the manifest and the domain")
+			case in(pkg, []string{"internal/smoke"}) && !in(dep, []string{"internal/smoke", "internal/manifest"}) && !in(dep, domain):
+				bad(pkg, dep, "smoke checks are pure: they import only the manifest and the domain")
 			case in(pkg, []string{"internal/devingress"}) && !in(dep, []string{"internal/devingress"}):
 				bad(pkg, dep, "the dev ingress imports nothing of Berth's (tools/node/build.sh caches it by its own files)")
 			case in(pkg, []string{"internal/service"}) && in(dep, edges):
@@ -101,7 +103,7 @@ func violations(g graph) []string {
 				}
 			}
 		}
-		if in(pkg, []string{"internal/manifest", "internal/provision"}) {
+		if in(pkg, []string{"internal/manifest", "internal/provision", "internal/smoke"}) {
 			for _, dep := range g[pkg] {
 				if under(dep, network) {
 					bad(pkg, dep, "renders, never talks: no network or database packages")
@@ -166,6 +168,7 @@ func TestLayeringRules(t *testing.T) {
 		mod + "internal/berth":      {"time"},
 		mod + "internal/devingress": {"k8s.io/client-go/tools/cache"},
 		mod + "internal/provision":  {mod + "internal/manifest", "text/template"},
+		mod + "internal/smoke":      {mod + "internal/manifest", mod + "internal/berth", "regexp"},
 	}
 	if v := violations(base); len(v) != 0 {
 		t.Fatalf("the allowed graph breaks rules: %q", v)
@@ -184,6 +187,8 @@ func TestLayeringRules(t *testing.T) {
 		{"internal/api", "internal/store", "edges reach adapters only through use cases"},
 		{"internal/deploy", "internal/web", "only cmd/berth wires"},
 		{"internal/devingress", "internal/berth", "the dev ingress imports nothing of Berth's"},
+		{"internal/smoke", "internal/kube", "smoke checks are pure"},
+		{"internal/smoke", "net/http", "renders, never talks"},
 	} {
 		g := graph{}
 		for k, v := range base {

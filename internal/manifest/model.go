@@ -198,6 +198,8 @@ const (
 	SmokeCommandTimeout = 2 * time.Minute
 	SmokeHTTPRetries    = 2
 	SmokeCommandRetries = 0
+	// MaxSmokeChecks is how many checks smoke may list.
+	MaxSmokeChecks = 20
 	// SmokeBudget bounds all of a deploy's checks, retries and backoff included.
 	SmokeBudget = 5 * time.Minute
 )

@@ -58,6 +58,9 @@ func (d *decoder) check(m *Manifest) {
 		}
 	}
 	if !d.unchanged("smoke", "service", "containers") {
+		if len(m.Smoke) > MaxSmokeChecks {
+			d.fail("smoke", fmt.Sprintf("at most %d checks", MaxSmokeChecks), "smoke tests gate every deploy: keep them few and quick")
+		}
 		for i, s := range m.Smoke {
 			d.checkSmoke(m, index("smoke", i), s)
 		}

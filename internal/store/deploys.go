@@ -16,7 +16,7 @@ import (
 const (
 	deployColumns = `d.id, d.app_id, t.name, a.name, d.env, d.revision, d.kind, d.args, d.options,
 		d.source_deploy, d.rollback_of, d.batch_id, d.objects_digest, d.state, d.reason, d.created_by,
-		d.created_at, d.started_at, d.finished_at, d.lease_owner, d.lease_expires, d.attempts`
+		d.created_at, d.started_at, d.finished_at, d.lease_owner, d.lease_expires, d.attempts, d.smoke`
 	deployFrom = " FROM deploys d JOIN apps a ON a.id = d.app_id JOIN teams t ON t.id = a.team_id"
 )
 
@@ -30,14 +30,20 @@ type storedOptions struct {
 
 func scanDeploy(sc scanner) (berth.Deploy, error) {
 	var d berth.Deploy
-	var args, opts string
+	var args, opts, smoke string
 	var source, rollbackOf, batch, started, finished sql.NullInt64
 	var created, lease int64
 	err := sc.Scan(&d.ID, &d.AppID, &d.Team, &d.App, &d.Env, &d.Revision, &d.Kind, &args, &opts,
 		&source, &rollbackOf, &batch, &d.ObjectsDigest, &d.State, &d.Reason, &d.CreatedBy,
-		&created, &started, &finished, &d.LeaseOwner, &lease, &d.Attempts)
+		&created, &started, &finished, &d.LeaseOwner, &lease, &d.Attempts, &smoke)
 	if err != nil {
 		return d, err
+	}
+	if smoke != "" {
+		d.Smoke = &berth.SmokeRun{}
+		if err := json.Unmarshal([]byte(smoke), d.Smoke); err != nil {
+			return d, fmt.Errorf("deploy %d: smoke results: %w", d.ID, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(args), &d.Args); err != nil {
 		return d, fmt.Errorf("deploy %d: args: %w", d.ID, err)
@@ -348,6 +354,20 @@ func (tx *Tx) SetDeployObjects(ctx context.Context, id int64, owner string, cont
 		return "", fmt.Errorf("store objects of deploy %d: %w", id, dbErr(err))
 	}
 	return digest, leaseHeld(res, id)
+}
+
+// SetDeploySmoke records the smoke tests a running deploy ran, if owner still holds it.
+func (tx *Tx) SetDeploySmoke(ctx context.Context, id int64, owner string, run berth.SmokeRun) error {
+	data, err := json.Marshal(run)
+	if err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, `UPDATE deploys SET smoke = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+		string(data), id, owner)
+	if err != nil {
+		return fmt.Errorf("store smoke results of deploy %d: %w", id, dbErr(err))
+	}
+	return leaseHeld(res, id)
 }
 
 // Objects returns the rendered objects stored under digest.
