@@ -81,6 +81,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return err
 	}
 	svc.SetNotifier(engine)
+	svc.SetSmoker(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {
 		return err

@@ -40,6 +40,14 @@ func newHandler(cfg config) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	// The smoke test's route: what a deploy's smoke tests call to see the version answers.
+	mux.HandleFunc("GET /smoke", func(w http.ResponseWriter, _ *http.Request) {
+		if cfg.fail == failSmoke {
+			http.Error(w, "smoke test failing on purpose: HELLO_FAIL=smoke (version "+cfg.version+")", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "smoke ok: version %s\n", cfg.version)
+	})
 	mux.HandleFunc("GET /upstream", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.upstream == nil {
 			http.Error(w, "no upstream: start hello with HELLO_UPSTREAM set to the URL GET /upstream should call", http.StatusNotFound)

@@ -20,6 +20,10 @@ import (
 )
 
 func main() {
+	// `hello check PATH` is the app's smoke test, run by a deploy as a command check.
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(check(os.Args[2:], os.Getenv("TARGET_URL"), os.Stdout))
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if err := run(log); err != nil {
 		log.Error("hello stopped", "err", err)
@@ -49,6 +53,9 @@ const (
 	failReady = "ready"
 	// failCrash makes the process exit 1 as soon as it starts.
 	failCrash = "crash"
+	// failSmoke makes /smoke answer 500: the pods are live and ready, and the smoke tests
+	// of a deploy fail.
+	failSmoke = "smoke"
 )
 
 // upstreamTimeout is how long GET /upstream waits for the dependency.
@@ -68,9 +75,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.version = "dev"
 	}
 	switch c.fail {
-	case "", failReady, failCrash:
+	case "", failReady, failCrash, failSmoke:
 	default:
-		return c, fmt.Errorf("HELLO_FAIL=%s: want %s (never ready), %s (exit at start) or nothing", c.fail, failReady, failCrash)
+		return c, fmt.Errorf("HELLO_FAIL=%s: want %s (never ready), %s (exit at start), %s (GET /smoke answers 500) or nothing", c.fail, failReady, failCrash, failSmoke)
 	}
 	if raw := getenv("HELLO_UPSTREAM"); raw != "" {
 		u, err := url.Parse(raw)

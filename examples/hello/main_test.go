@@ -54,6 +54,8 @@ func TestRoutes(t *testing.T) {
 	normal := testConfig()
 	notReady := testConfig()
 	notReady.fail = failReady
+	smokeFails := testConfig()
+	smokeFails.fail = failSmoke
 	for _, tc := range []struct {
 		name string
 		cfg  config
@@ -70,6 +72,9 @@ func TestRoutes(t *testing.T) {
 		{"never ready", notReady, "/ready", response{503, "text/plain; charset=utf-8", "not ready: HELLO_FAIL=ready\n"}},
 		{"never ready but alive", notReady, "/healthz", response{200, "text/plain; charset=utf-8", "ok\n"}},
 		{"never ready still greets", notReady, "/", response{200, "text/plain; charset=utf-8", "hello from berth\n"}},
+		{"smoke", normal, "/smoke", response{200, "text/plain; charset=utf-8", "smoke ok: version 1.2.3\n"}},
+		{"smoke fails", smokeFails, "/smoke", response{500, "text/plain; charset=utf-8", "smoke test failing on purpose: HELLO_FAIL=smoke (version 1.2.3)\n"}},
+		{"smoke fails but ready", smokeFails, "/ready", response{200, "text/plain; charset=utf-8", "ready\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, ct, body := get(t, newHandler(tc.cfg), tc.path)
@@ -202,7 +207,7 @@ func TestLoadConfig(t *testing.T) {
 		{"crash", map[string]string{"HELLO_FAIL": "crash"},
 			config{port: "8080", version: "dev", hostname: host, fail: failCrash, upstreamTimeout: upstreamTimeout}, ""},
 		{"unknown failure", map[string]string{"HELLO_FAIL": "sometimes"}, config{},
-			"HELLO_FAIL=sometimes: want ready (never ready), crash (exit at start) or nothing"},
+			"HELLO_FAIL=sometimes: want ready (never ready), crash (exit at start), smoke (GET /smoke answers 500) or nothing"},
 		{"upstream without scheme", map[string]string{"HELLO_UPSTREAM": "users/api"}, config{},
 			"HELLO_UPSTREAM=users/api: want an http:// or https:// URL, e.g. http://users/api"},
 		{"upstream of another scheme", map[string]string{"HELLO_UPSTREAM": "ftp://users/"}, config{},
@@ -279,7 +284,7 @@ func TestProcessExitsAtStartWhenToldOrMisconfigured(t *testing.T) {
 	}{
 		{"HELLO_FAIL=crash", []string{"HELLO_FAIL=crash"}, logLine{Level: "ERROR", Msg: "hello stopped", Err: "HELLO_FAIL=crash: crashing on purpose"}},
 		{"unknown HELLO_FAIL", []string{"HELLO_FAIL=maybe"}, logLine{Level: "ERROR", Msg: "hello stopped",
-			Err: "HELLO_FAIL=maybe: want ready (never ready), crash (exit at start) or nothing"}},
+			Err: "HELLO_FAIL=maybe: want ready (never ready), crash (exit at start), smoke (GET /smoke answers 500) or nothing"}},
 		{"bad HELLO_UPSTREAM", []string{"HELLO_UPSTREAM=users"}, logLine{Level: "ERROR", Msg: "hello stopped",
 			Err: "HELLO_UPSTREAM=users: want an http:// or https:// URL, e.g. http://users/api"}},
 	} {
@@ -345,5 +350,39 @@ func TestProcessServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("after SIGTERM: %v, want exit status 0", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ok := httptest.NewServer(newHandler(testConfig()))
+	defer ok.Close()
+	broken := testConfig()
+	broken.fail = failSmoke
+	bad := httptest.NewServer(newHandler(broken))
+	defer bad.Close()
+	for _, tc := range []struct {
+		name, target string
+		paths        []string
+		code         int
+		out          []string
+	}{
+		{"passes", ok.URL, []string{"/smoke", "/info"}, 0, []string{"/smoke: 200 OK", "smoke ok: version 1.2.3", `"version":"1.2.3"`}},
+		{"fails on a 500", bad.URL, []string{"/info", "/smoke"}, 1, []string{"/smoke: 500 Internal Server Error", "HELLO_FAIL=smoke"}},
+		{"fails on a 404", ok.URL + "/", []string{"/nope"}, 1, []string{"/nope: 404 Not Found"}},
+		{"no paths", ok.URL, nil, 2, []string{"usage: hello check PATH"}},
+		{"no target", "", []string{"/smoke"}, 2, []string{`TARGET_URL="": want the app's URL`}},
+		{"relative path", ok.URL, []string{"smoke"}, 2, []string{"smoke: want a path starting with /"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			if code := check(tc.paths, tc.target, &out); code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, out.String())
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
 	}
 }

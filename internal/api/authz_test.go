@@ -76,6 +76,7 @@ func routeCases() map[string]routeCase {
 		"getDeployObjects":        {"GET", "/api/v1/deploys/{deploy}/objects", nil, viewer, 200},
 		"listDeploys":             {"GET", "/api/v1/teams/alpha/apps/reports/deploys?env=staging", nil, viewer, 200},
 		"rollback":                {"POST", "/api/v1/teams/alpha/apps/reports/rollback", body(apiv1.Rollback{Env: "staging"}), deployerRole, 201},
+		"runSmoke":                {"POST", "/api/v1/teams/alpha/apps/reports/smoke", body(apiv1.RunSmoke{Env: "staging"}), deployerRole, 200},
 		"appStatus":               {"GET", "/api/v1/teams/alpha/apps/reports/status", nil, viewer, 200},
 		"redeployTeam":            {"POST", "/api/v1/teams/alpha/redeploy", body(apiv1.RedeployTeam{}), deployerRole, 201},
 		"streamBatch":             {"GET", "/api/v1/batches/{batch}/stream", nil, viewer, 200},
@@ -102,6 +103,10 @@ func routeCases() map[string]routeCase {
 		"listResources":  {"GET", "/api/v1/teams/alpha/apps/reports/resources?env=staging", nil, viewer, 200},
 		"deleteResource": {"DELETE", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/db?confirm=true", nil, adminRole, 200},
 		"rotateResource": {"POST", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/events/rotate", nil, deployerRole, 202},
+
+		"streamLogs":              {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/logs?tail=10", nil, viewer, 200},
+		"listClusterEvents":       {"GET", "/api/v1/teams/alpha/apps/reports/events?env=staging", nil, viewer, 200},
+		"listDeployClusterEvents": {"GET", "/api/v1/deploys/{deploy}/cluster-events", nil, viewer, 200},
 	}
 }
 

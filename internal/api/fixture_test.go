@@ -110,6 +110,10 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 	svc := service.New(st, log, clk.Now)
 	pg := &fakePostgres{}
 	svc.SetPostgresAdmin(pg)
+	svc.SetSmoker(smokerFunc(func(_ context.Context, d berth.Deploy) (berth.SmokeRun, error) {
+		return berth.SmokeRun{Revision: d.Revision, Passed: true, Duration: 12 * time.Millisecond,
+			Results: []berth.SmokeResult{{Name: "GET /health", Kind: berth.SmokeHTTP, Passed: true, Status: 200, Attempts: 1, Duration: 12 * time.Millisecond}}}, nil
+	}))
 	if _, err := svc.Bootstrap(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +318,14 @@ func fixtureResources(tx *store.Tx) error {
 		Outputs: map[string]string{"host": "redis.platform"}}
 	_, _, err := tx.SaveResource(ctx, cache, berth.ResourceSecrets{Outputs: map[string]string{"password": fixtureDBPassword + "-redis"}}, "deploy 2")
 	return err
+}
+
+// smokerFunc stands in for the deploy engine's smoke runner, which the real-node tests of
+// cmd/berth run against real pods.
+type smokerFunc func(context.Context, berth.Deploy) (berth.SmokeRun, error)
+
+func (f smokerFunc) Smoke(ctx context.Context, d berth.Deploy) (berth.SmokeRun, error) {
+	return f(ctx, d)
 }
 
 // fakePostgres stands in for internal/pgadmin. Check accepts every DSN but those naming

@@ -128,3 +128,48 @@ func TestRollbackWithoutToPicksTheDeployBeforeTheCurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestRunSmoke(t *testing.T) {
+	f := newFixture(t)
+	status, data := f.do(deployer, "POST", "/api/v1/teams/alpha/apps/reports/smoke", apiv1.RunSmoke{Env: "staging"})
+	if status != 200 {
+		t.Fatalf("smoke: %d %s", status, data)
+	}
+	var run apiv1.SmokeRun
+	if err := json.Unmarshal(data, &run); err != nil {
+		t.Fatal(err)
+	}
+	if !run.Passed || len(run.Results) != 1 || run.Results[0].Status != 200 || run.DurationMs != 12 || run.Revision == 0 {
+		t.Errorf("run %s", data)
+	}
+	for _, c := range []struct {
+		who, env string
+		status   int
+		want     string
+	}{
+		{deployer, "", 400, "env is required"},
+		{deployer, "nowhere", 404, "nowhere"},
+		{deployer, "old", 409, "no successful deploy in old"},
+		{otherViewer, "staging", 403, ""},
+		{ownViewer, "staging", 403, ""},
+	} {
+		status, data := f.do(c.who, "POST", "/api/v1/teams/alpha/apps/reports/smoke", apiv1.RunSmoke{Env: c.env})
+		if status != c.status || !strings.Contains(string(data), c.want) {
+			t.Errorf("env %q: %d %s, want %d %q", c.env, status, data, c.status, c.want)
+		}
+	}
+	_, data = f.do(globalAdmin, "GET", "/api/v1/audit?limit=1000", nil)
+	var events apiv1.List[apiv1.AuditEvent]
+	if err := json.Unmarshal(data, &events); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for _, ev := range events.Items {
+		if ev.Action == "app.smoke" {
+			outcomes[ev.Outcome]++
+		}
+	}
+	if outcomes["success"] != 1 || outcomes["denied"] != 2 {
+		t.Errorf("app.smoke audit outcomes %v, want 1 success and 2 denials", outcomes)
+	}
+}

@@ -164,8 +164,10 @@ func watchDeploy(ctx context.Context, s *IOStreams, c *apiclient.Client, id int6
 	}
 	if d.State == "succeeded" {
 		fmt.Fprintf(s.Out, "deploy %d succeeded: %s/%s revision %d is live in %s\n", d.ID, d.Team, d.App, d.Revision, d.Env)
+		printSmoke(s.Out, d.Smoke)
 		return nil
 	}
+	printSmoke(s.ErrOut, d.Smoke)
 	msg := fmt.Sprintf("deploy %d failed: %s", d.ID, d.Reason)
 	// The server knows the rollback it queued, if any; without one (or the answer) there
 	// is nothing more to follow.
@@ -176,6 +178,7 @@ func watchDeploy(ctx context.Context, s *IOStreams, c *apiclient.Client, id int6
 			fmt.Fprintln(s.ErrOut)
 		}
 		if err == nil {
+			printSmoke(s.ErrOut, r.Smoke)
 			msg += fmt.Sprintf("; automatic rollback %d to revision %d %s", r.ID, r.Revision, r.State)
 		}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -20,6 +21,8 @@ type HistoryOptions struct {
 	Env       string
 	Limit     int
 	Output    string
+	// Deploy shows this one deploy in full, with its smoke tests.
+	Deploy int64
 }
 
 // NewCmdHistory returns `berth history`.
@@ -27,7 +30,7 @@ func NewCmdHistory(f *Factory, runF func(*HistoryOptions) error) *cobra.Command 
 	o := &HistoryOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
 		Use: "history APP", Short: "Show an app's deploys: revision, who, when, outcome",
-		Example: "  berth history reports --env production\n  berth history reports -o json",
+		Example: "  berth history reports --env production\n  berth history reports -o json\n  berth history reports --deploy 42    # one deploy, with its smoke tests",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.App = args[0]
@@ -41,6 +44,7 @@ func NewCmdHistory(f *Factory, runF func(*HistoryOptions) error) *cobra.Command 
 	cmd.Flags().StringVar(&o.Team, "team", "", "team of the app (default: looked up)")
 	cmd.Flags().StringVar(&o.Env, "env", "", "only this environment")
 	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many deploys")
+	cmd.Flags().Int64Var(&o.Deploy, "deploy", 0, "show only this deploy, in full: its reason and each smoke test")
 	return cmd
 }
 
@@ -56,11 +60,14 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Deploy != 0 {
+		return showDeploy(ctx, o, c, team)
+	}
 	ds, err := c.Deploys(ctx, team, o.App, o.Env, o.Limit)
 	if err != nil {
 		return err
 	}
-	return printList(o.IO, o.Output, ds, []string{"DEPLOY", "ENV", "REVISION", "KIND", "STATE", "BY", "CREATED", "DURATION", "REASON"},
+	return printList(o.IO, o.Output, ds, []string{"DEPLOY", "ENV", "REVISION", "KIND", "STATE", "BY", "CREATED", "DURATION", "SMOKE", "REASON"},
 		func(d apiv1.Deploy) []string {
 			dur := "-"
 			if d.StartedAt != nil && d.FinishedAt != nil {
@@ -71,8 +78,61 @@ func historyRun(ctx context.Context, o *HistoryOptions) error {
 				kind += " of " + strconv.FormatInt(d.SourceDeploy, 10)
 			}
 			return []string{strconv.FormatInt(d.ID, 10), d.Env, strconv.FormatInt(d.Revision, 10), kind, d.State,
-				d.CreatedBy, ago(o.IO, d.CreatedAt), dur, orDash(truncate(d.Reason, 60))}
+				d.CreatedBy, ago(o.IO, d.CreatedAt), dur, smokeColumn(d.Smoke), orDash(truncate(d.Reason, 60))}
 		})
+}
+
+// smokeColumn is a deploy's smoke tests in a history row: "3/3", "failed 1/3", "-".
+func smokeColumn(run *apiv1.SmokeRun) string {
+	if run == nil {
+		return "-"
+	}
+	passed := 0
+	for _, r := range run.Results {
+		if r.Passed {
+			passed++
+		}
+	}
+	col := fmt.Sprintf("%d/%d", passed, len(run.Results)+run.Skipped)
+	if !run.Passed {
+		col = "failed " + col
+	}
+	return col
+}
+
+// showDeploy prints one deploy of the app in full, with its smoke tests.
+func showDeploy(ctx context.Context, o *HistoryOptions, c *apiclient.Client, team string) error {
+	d, err := c.Deploy(ctx, o.Deploy)
+	if err != nil {
+		return err
+	}
+	if d.Team != team || d.App != o.App {
+		return fmt.Errorf("deploy %d is of %s/%s, not %s/%s", d.ID, d.Team, d.App, team, o.App)
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, d)
+	}
+	dur := "-"
+	if d.StartedAt != nil && d.FinishedAt != nil {
+		dur = d.FinishedAt.Sub(*d.StartedAt).Round(100 * time.Millisecond).String()
+	}
+	kind := d.Kind
+	if d.SourceDeploy != 0 {
+		kind += " of deploy " + strconv.FormatInt(d.SourceDeploy, 10)
+	}
+	if err := printFields(o.IO, [][2]string{
+		{"deploy", strconv.FormatInt(d.ID, 10)}, {"app", d.Team + "/" + d.App}, {"env", d.Env},
+		{"revision", strconv.FormatInt(d.Revision, 10)}, {"kind", kind}, {"state", d.State}, {"by", d.CreatedBy},
+		{"created", ago(o.IO, d.CreatedAt)}, {"duration", dur}, {"reason", orDash(d.Reason)},
+	}); err != nil {
+		return err
+	}
+	if d.Smoke == nil {
+		fmt.Fprintln(o.IO.Out, "smoke tests: none ran")
+		return nil
+	}
+	printSmoke(o.IO.Out, d.Smoke)
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -158,3 +158,51 @@ func containerImages(objs []*unstructured.Unstructured) map[string]string {
 
 // ErrNoSmokeTests says an app's deployed revision has no smoke tests for the environment.
 var ErrNoSmokeTests = errors.New("no smoke tests")
+
+// Smoke runs the smoke tests of d's revision, for its environment, against what runs there
+// now, without a deploy: `berth smoke`. d is the app's current deploy there (its last
+// successful one), whose objects say which images run.
+func (e *Engine) Smoke(ctx context.Context, d berth.Deploy) (berth.SmokeRun, error) {
+	env, err := e.st.Environment(ctx, d.Env)
+	if err != nil {
+		return berth.SmokeRun{}, err
+	}
+	rev, err := e.st.Revision(ctx, d.Team, d.App, d.Revision)
+	if err != nil {
+		return berth.SmokeRun{}, err
+	}
+	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
+	if err != nil {
+		return berth.SmokeRun{}, fmt.Errorf("revision %d: %w", d.Revision, err)
+	}
+	m = m.ForEnv(d.Env)
+	if len(m.Smoke) == 0 {
+		return berth.SmokeRun{}, fmt.Errorf("revision %d of %s/%s declares none for %s: %w", d.Revision, d.Team, d.App, d.Env, ErrNoSmokeTests)
+	}
+	content, err := e.st.Objects(ctx, d.ObjectsDigest)
+	if err != nil {
+		return berth.SmokeRun{}, err
+	}
+	objs, err := manifest.DecodeStored(content)
+	if err != nil {
+		return berth.SmokeRun{}, err
+	}
+	// The secret values the app uses, to redact from what the checks bring back.
+	secrets, err := fillSecrets(ctx, e.st, d.Env, objs)
+	if err != nil {
+		return berth.SmokeRun{}, fmt.Errorf("secrets: %w", err)
+	}
+	cluster, err := e.clusters(ctx, env)
+	if err != nil {
+		return berth.SmokeRun{}, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	ns := env.Namespace(d.Team, d.App)
+	plan := smokePlan{m: m, env: env, team: d.Team, namespace: ns, objs: objs, jobPrefix: "now"}
+	sr, err := plan.run(redactor(secrets).redact, nil)
+	if err != nil {
+		return berth.SmokeRun{}, err
+	}
+	res := sr.Do(ctx, cluster)
+	res.Revision = d.Revision
+	return res, ctx.Err()
+}

@@ -31,6 +31,8 @@ type Service struct {
 	// pg checks the PostgreSQL servers registered for environments and drops the
 	// databases of deleted postgres resources.
 	pg PostgresAdmin
+	// smoker runs smoke tests on demand.
+	smoker Smoker
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

@@ -249,6 +249,8 @@ type Deploy struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 	StartedAt      *time.Time        `json:"startedAt,omitempty"`
 	FinishedAt     *time.Time        `json:"finishedAt,omitempty"`
+	// Smoke is what the deploy's smoke tests found; absent when none ran.
+	Smoke *SmokeRun `json:"smoke,omitempty"`
 }
 
 // DeployEvent is one step of a deploy's progress.
