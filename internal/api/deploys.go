@@ -29,7 +29,7 @@ func (s *Server) deployRoutes() []route {
 		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/rollback", id: "rollback", summary: "Re-apply an earlier successful deploy's objects (deployers)",
 			auth: true, body: apiv1.Rollback{}, response: apiv1.Deploy{}, status: 201, handle: s.rollback},
 		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/smoke", id: "runSmoke",
-			summary: "Run the smoke tests of the app's current revision against what runs in env now, without a deploy (deployers)",
+			summary: "Run the smoke tests of the revision that runs in env now against it, without a deploy (deployers)",
 			auth:    true, body: apiv1.RunSmoke{}, response: apiv1.SmokeRun{}, handle: s.runSmoke},
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/status", id: "appStatus", summary: "Deployed revision against what runs, per environment: replicas, pods, drift (?env=)",
 			auth: true, query: []string{"env"}, response: apiv1.AppStatus{}, handle: s.appStatus},

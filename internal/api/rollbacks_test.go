@@ -149,7 +149,7 @@ func TestRunSmoke(t *testing.T) {
 	}{
 		{deployer, "", 400, "env is required"},
 		{deployer, "nowhere", 404, "nowhere"},
-		{deployer, "old", 409, "no successful deploy in old"},
+		{deployer, "old", 409, "alpha/reports was never deployed to old"},
 		{otherViewer, "staging", 403, ""},
 		{ownViewer, "staging", 403, ""},
 	} {

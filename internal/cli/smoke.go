@@ -32,9 +32,10 @@ func NewCmdSmoke(f *Factory, runF func(*SmokeOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "smoke APP --env ENV",
 		Short: "Run an app's smoke tests against what runs now, without a deploy",
-		Long: `Run the smoke tests of the app's current revision (its last successful deploy in the
-environment) against what runs there now, as a deploy's verify stage does, and show each
-check's result. Nothing is deployed or rolled back. Exits 1 when a check fails.
+		Long: `Run the smoke tests of the revision that runs in the environment now (its newest finished
+deploy's, including a failed one left without a rollback) against it, as a deploy's verify
+stage does, and show each check's result. Nothing is deployed or rolled back. Exits 1 when a
+check fails.
 
 The checks are the manifest's smoke: list (docs/manifest.md): HTTP requests reach the app's
 Service through the Kubernetes API server; commands run as Jobs in the app's namespace.

@@ -160,8 +160,8 @@ func containerImages(objs []*unstructured.Unstructured) map[string]string {
 var ErrNoSmokeTests = errors.New("no smoke tests")
 
 // Smoke runs the smoke tests of d's revision, for its environment, against what runs there
-// now, without a deploy: `berth smoke`. d is the app's current deploy there (its last
-// successful one), whose objects say which images run.
+// now, without a deploy: `berth smoke`. d is the deploy whose objects run there now, which
+// say which images run.
 func (e *Engine) Smoke(ctx context.Context, d berth.Deploy) (berth.SmokeRun, error) {
 	env, err := e.st.Environment(ctx, d.Env)
 	if err != nil {

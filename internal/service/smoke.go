@@ -19,25 +19,21 @@ type Smoker interface {
 // SetSmoker connects what RunSmoke runs smoke tests with.
 func (s *Service) SetSmoker(sm Smoker) { s.smoker = sm }
 
-// RunSmoke runs the smoke tests of an app's current revision in env against what runs
-// there now, without a deploy (deployers: command checks start Jobs in the cluster). The
+// RunSmoke runs the smoke tests of the revision that runs in env now (its newest finished
+// deploy's) against it, without a deploy (deployers: command checks start Jobs in the cluster). The
 // run is audited with its outcome.
 func (s *Service) RunSmoke(ctx context.Context, p *authz.Principal, team, app, env string) (berth.SmokeRun, error) {
 	c := change{action: "app.smoke", target: berth.AppTarget(team, app, env), team: team, app: app, details: map[string]any{"env": env}}
 	if err := authz.Check(p, authz.AppDeploy, authz.Resource{Team: team}); err != nil {
 		return berth.SmokeRun{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
 	}
-	a, err := s.st.App(ctx, team, app)
-	if err != nil {
+	if _, err := s.st.App(ctx, team, app); err != nil {
 		return berth.SmokeRun{}, storeErr(err)
 	}
 	if _, err := s.st.Environment(ctx, env); err != nil {
 		return berth.SmokeRun{}, storeErr(err)
 	}
-	cur, err := s.st.LastSucceeded(ctx, a.ID, env, 0)
-	if errors.Is(err, berth.ErrNotFound) {
-		return berth.SmokeRun{}, refused("%s/%s has no successful deploy in %s: nothing runs there to test", team, app, env)
-	}
+	cur, err := s.running(ctx, team, app, env)
 	if err != nil {
 		return berth.SmokeRun{}, err
 	}
@@ -56,4 +52,20 @@ func (s *Service) RunSmoke(ctx context.Context, p *authz.Principal, team, app, e
 		return berth.SmokeRun{}, err
 	}
 	return run, nil
+}
+
+// running is the deploy whose objects run in env now: the newest finished deploy that
+// stored objects (a failed deploy left without a rollback leaves its objects running).
+func (s *Service) running(ctx context.Context, team, app, env string) (berth.Deploy, error) {
+	ds, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: env,
+		States: []berth.DeployState{berth.DeploySucceeded, berth.DeployFailed}, Limit: 50})
+	if err != nil {
+		return berth.Deploy{}, err
+	}
+	for _, d := range ds {
+		if d.ObjectsDigest != "" {
+			return d, nil
+		}
+	}
+	return berth.Deploy{}, refused("%s/%s was never deployed to %s: nothing runs there to test", team, app, env)
 }
