@@ -14,6 +14,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"when":     func(t time.Time) template.HTML { return when(t, h.now()) },
 		"duration": deployDuration,
 		"tone":     tone,
+		"ms":       func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	}
 }
 

@@ -699,3 +699,45 @@ func TestDeployPageFollowsLive(t *testing.T) {
 		t.Errorf("reason: %q", got)
 	}
 }
+
+// TestDeployPageShowsSmokeTests: a deploy's page lists each smoke test with its result,
+// status or exit code, time and attempts, and the failing one's excerpt, escaped.
+func TestDeployPageShowsSmokeTests(t *testing.T) {
+	srv, svc, st := serverWithStore(t)
+	d := queuedDeploy(t, svc)
+	w := claim(t, st, d)
+	run := berth.SmokeRun{Revision: d.Revision, Skipped: 1, Duration: 1512 * time.Millisecond, Results: []berth.SmokeResult{
+		{Name: "GET /smoke", Kind: berth.SmokeHTTP, Passed: true, Status: 200, Attempts: 1, Duration: 8 * time.Millisecond},
+		{Name: "hello check", Kind: berth.SmokeCommand, ExitCode: 1, Detail: "exit code 1", Attempts: 2, Duration: 1500 * time.Millisecond,
+			Excerpt: "GET http://web/smoke: 500 <b>Internal</b>"},
+	}}
+	if err := st.Tx(t.Context(), func(tx *store.Tx) error { return tx.SetDeploySmoke(t.Context(), d.ID, "test-worker", run) }); err != nil {
+		t.Fatal(err)
+	}
+	w.finish(berth.DeployFailed, `smoke test "hello check" failed: exit code 1`)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/deploys/%d", srv.URL, d.ID), nil)
+	req.AddCookie(&http.Cookie{Name: "berth_session", Value: signIn(t, svc, adminToken)})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	body := string(data)
+	if resp.StatusCode != 200 {
+		t.Fatalf("deploy page: %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("Smoke tests of revision %d", d.Revision), `class="badge bad">failed</span>`, "in 1.512s",
+		`<td class="mono">GET /smoke</td><td>http</td>`, `<td class="mono">200</td>`,
+		"failed: exit code 1", `<td class="mono">exit 1</td>`, "<td>1.5s</td><td>2</td>",
+		"500 &lt;b&gt;Internal&lt;/b&gt;", "1 more not run after the failure.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("deploy page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<b>Internal</b>") {
+		t.Error("the excerpt is not escaped")
+	}
+}
