@@ -42,9 +42,14 @@ type fakeCluster struct {
 	// jobs are the smoke Jobs run, in order; exit decides their exit codes (nil: 0).
 	jobs []*batchv1.Job
 	exit func(job *batchv1.Job) int
+	// target, when set, runs the smoke checks instead.
+	target smoke.Target
 }
 
-func (f *fakeCluster) HTTP(_ context.Context, r smoke.HTTPRequest) (smoke.HTTPResponse, error) {
+func (f *fakeCluster) HTTP(ctx context.Context, r smoke.HTTPRequest) (smoke.HTTPResponse, error) {
+	if f.target != nil {
+		return f.target.HTTP(ctx, r)
+	}
 	f.mu.Lock()
 	img := f.image
 	f.mu.Unlock()
@@ -125,7 +130,7 @@ func (f *fakeCluster) WaitRollout(ctx context.Context, namespace, deployment str
 // engineFixture is an engine on a real SQLite store, with one team, app, environment and
 // a fake cluster.
 type engineFixture struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	e       *Engine
 	cluster *fakeCluster
@@ -141,7 +146,7 @@ containers:
 service: {ports: {http: {port: 80, targetPort: 8080}}}
 `
 
-func newEngineFixture(t *testing.T) *engineFixture {
+func newEngineFixture(t testing.TB) *engineFixture {
 	t.Helper()
 	f := &engineFixture{t: t, cluster: &fakeCluster{}, now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	ctx := t.Context()
