@@ -152,6 +152,7 @@ func (c *Cluster) waitCommand(ctx context.Context, ns, job string) (pod string, 
 	sel := metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + job}
 	t := time.NewTicker(commandPoll)
 	defer t.Stop()
+	last := "not created yet"
 	for {
 		var pods *corev1.PodList
 		err := c.retry(ctx, "list smoke pods", func(ctx context.Context) error {
@@ -164,6 +165,7 @@ func (c *Cluster) waitCommand(ctx context.Context, ns, job string) (pod string, 
 		}
 		for _, p := range pods.Items {
 			pod = p.Name
+			last = commandPodState(&p)
 			for _, cs := range p.Status.ContainerStatuses {
 				if term := cs.State.Terminated; term != nil {
 					return pod, int(term.ExitCode), nil
@@ -186,10 +188,30 @@ func (c *Cluster) waitCommand(ctx context.Context, ns, job string) (pod string, 
 		}
 		select {
 		case <-ctx.Done():
-			return pod, -1, ctx.Err()
+			return pod, -1, fmt.Errorf("its pod was %s: %w", last, ctx.Err())
 		case <-t.C:
 		}
 	}
+}
+
+// commandPodState says where a pod is, for a command that did not finish: its phase, and why it
+// waits (unschedulable, pulling an image, ...).
+func commandPodState(p *corev1.Pod) string {
+	s := string(p.Status.Phase)
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason != "" {
+			return s + ", " + c.Reason + ": " + c.Message
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			return s + ", " + w.Reason
+		}
+		if cs.State.Running != nil {
+			return s + ", running"
+		}
+	}
+	return s
 }
 
 // logTail reads the end of a container's log: at most smoke.MaxLog bytes.

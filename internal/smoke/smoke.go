@@ -210,9 +210,16 @@ func (r Run) command(ctx context.Context, t Target, s Step, attempt int) attempt
 	res, err := t.Command(actx, CommandRequest{Namespace: r.Namespace, Job: job})
 	a := attemptResult{exit: res.ExitCode, text: string(res.Log), tail: true}
 	switch {
+	case err != nil && errors.Is(actx.Err(), context.DeadlineExceeded):
+		a.exit = -1
+		a.detail = fmt.Sprintf("did not finish within %s", c.AttemptTimeout())
+		// What the Target saw last, e.g. the pod pending for want of a node.
+		if why := strings.TrimSuffix(err.Error(), ": "+context.DeadlineExceeded.Error()); why != err.Error() && why != "" {
+			a.detail += " (" + why + ")"
+		}
 	case err != nil:
 		a.exit = -1
-		a.detail = timeoutOr(actx, c.AttemptTimeout(), err)
+		a.detail = err.Error()
 	case res.ExitCode != 0:
 		a.detail = fmt.Sprintf("exit code %d", res.ExitCode)
 	default:
