@@ -30,7 +30,7 @@ func TestSmokeHTTPSaysWhenTheAPIServerAnswers(t *testing.T) {
 		svc, port, path, want string
 	}{
 		{"web", "http", "/health", "the API server could not reach the service: no endpoints available for service"},
-		{"nope", "http", "/health", `the API server could not reach the service: services "nope" not found`},
+		{"nope", "http", "/health", `the API server could not reach the service: no endpoints available for service "nope"`},
 		{"web", "http", "//evil.example.com/x", "want an absolute path"},
 	} {
 		_, err := c.HTTP(t.Context(), smoke.HTTPRequest{Namespace: ns, Service: tc.svc, Port: tc.port, Method: "GET", Path: tc.path})
