@@ -71,6 +71,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	svc.SetLive(clusters)
 	svc.SetRemover(clusters)
 	svc.SetClaims(clusters)
+	svc.SetLogs(clusters)
 	pg := newPostgres(log)
 	svc.SetPostgresAdmin(pg)
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
@@ -109,6 +110,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Followed log streams last until their clients go: end them, or they hold the
+	// shutdown up until its timeout.
+	httpSrv.RegisterOnShutdown(svc.EndStreams)
 	fmt.Fprintf(o.IO.Out, "berth server listening on http://%s (database: %s); dashboard at http://%s/\n", ln.Addr(), st.Dialect(), ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect())
 
@@ -122,6 +126,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			engine.Run(workCtx)
 		}
 	}()
+	defer keepEvents(workCtx, svc, clusters, o, log)() // waits after stopWork, deferred next, ends it
 	defer func() { stopWork(); <-workersDone }()
 	select {
 	case err := <-errc:

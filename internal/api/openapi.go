@@ -49,6 +49,9 @@ func (s *Server) openAPI() map[string]any {
 		if rt.stream {
 			resp["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
 		}
+		if rt.ndjson {
+			resp["content"] = map[string]any{"application/x-ndjson": map[string]any{"schema": schemaFor(reflect.TypeOf(rt.response), schemas)}}
+		}
 		errResp := map[string]any{"description": "error", "content": map[string]any{
 			"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 		responses := op["responses"].(map[string]any)

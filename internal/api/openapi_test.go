@@ -90,6 +90,18 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				}
 				return
 			}
+			if c, isNDJSON := rd.Content["application/x-ndjson"]; isNDJSON {
+				for line := range strings.Lines(string(data)) {
+					var got any
+					if err := json.Unmarshal([]byte(line), &got); err != nil {
+						t.Fatalf("a line of the stream is not JSON: %v\n%s", err, data)
+					}
+					if err := validate(c.Schema, got, doc.Components.Schemas, "$"); err != nil {
+						t.Fatalf("a line of the stream does not match the documented schema: %v\n%s", err, data)
+					}
+				}
+				return
+			}
 			c, hasBody := rd.Content["application/json"]
 			if status == http.StatusNoContent || !hasBody {
 				if len(data) != 0 {

@@ -79,6 +79,17 @@ func (s *Server) apiRoutes() []route {
 		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
 			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
 
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/envs/{env}/logs", id: "streamLogs",
+			summary: "An app's logs in an environment, every pod's, with the Kubernetes events of its objects in time order, as newline-delimited JSON " +
+				"(?follow=true goes on with new lines and pods until the client goes away; since=10m or an RFC 3339 time; tail=N lines per container; pod=, container=, previous=true)",
+			auth: true, ndjson: true, query: []string{"follow", "since", "tail", "pod", "container", "previous"}, response: apiv1.LogRecord{}, handle: s.streamLogs},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/events", id: "listClusterEvents",
+			summary: "The Kubernetes events Berth kept about an app's objects, oldest first (?env=, since=1h or an RFC 3339 time, type=Normal|Warning, limit=)",
+			auth:    true, query: []string{"env", "since", "type", "limit"}, response: apiv1.List[apiv1.ClusterEvent]{}, handle: s.listClusterEvents},
+		{method: "GET", path: v1 + "/deploys/{id}/cluster-events", id: "listDeployClusterEvents",
+			summary: "The Kubernetes events about the app's objects that happened while the deploy ran",
+			auth:    true, response: apiv1.DeployClusterEvents{}, handle: s.deployClusterEvents},
+
 		{method: "GET", path: v1 + "/audit", id: "listAudit", summary: "Audit events, newest first (team viewers: their team; global admins: all)",
 			auth: true, query: []string{"team", "app", "actor", "since", "before", "limit"}, response: apiv1.List[apiv1.AuditEvent]{}, handle: s.listAudit},
 		{method: "GET", path: v1 + "/audit/verify", id: "verifyAudit", summary: "Check the audit log's hash chain (global admins)",

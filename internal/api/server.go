@@ -61,8 +61,10 @@ type route struct {
 	status   int
 	query    []string
 	hidden   bool
-	// stream routes answer text/event-stream instead of JSON.
+	// stream routes answer text/event-stream instead of JSON; ndjson routes a stream of
+	// newline-delimited JSON values, each a response.
 	stream bool
+	ndjson bool
 	handle handlerFunc
 }
 

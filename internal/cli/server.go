@@ -38,6 +38,10 @@ type ServerOptions struct {
 	// BERTH_SECRETS_KEY, the key itself (environment only). At most one is set.
 	SecretsKeyFile string
 	SecretsKey     string
+	// EventsMaxPerApp is how many Kubernetes events of each app in each environment the
+	// server keeps (0: it keeps none and watches no events); EventsMaxAge how long.
+	EventsMaxPerApp int
+	EventsMaxAge    time.Duration
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -99,6 +103,8 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.DurationVar(&o.DeployLease, "deploy-lease", 15*time.Second, "how soon a deploy left by a crashed server is resumed elsewhere")
 	fl.DurationVar(&o.DeployTimeout, "deploy-timeout", 5*time.Minute, "how long a rollout may take when the deploy sets no --timeout")
 	fl.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file with the key that encrypts secrets (base64 of 32 bytes; or BERTH_SECRETS_KEY)")
+	fl.IntVar(&o.EventsMaxPerApp, "events-max-per-app", 1000, "Kubernetes events kept per app and environment, the newest (0: watch and keep none)")
+	fl.DurationVar(&o.EventsMaxAge, "events-max-age", 30*24*time.Hour, "how long Kubernetes events are kept (0: until newer ones push them out)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -193,6 +199,12 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.DeployTimeout <= 0 {
 		return &UsageError{Err: fmt.Errorf("--deploy-timeout must be positive, not %s", o.DeployTimeout)}
+	}
+	if o.EventsMaxPerApp < 0 || o.EventsMaxPerApp > 100000 {
+		return &UsageError{Err: fmt.Errorf("--events-max-per-app must be 0 (keep none) to 100000, not %d", o.EventsMaxPerApp)}
+	}
+	if o.EventsMaxAge < 0 {
+		return &UsageError{Err: fmt.Errorf("--events-max-age must not be negative, not %s", o.EventsMaxAge)}
 	}
 	if o.Database == "" {
 		o.Database = filepath.Join(o.DataDir, "berth.db")

@@ -78,4 +78,3 @@ func parseRange(s string) int {
 	}
 	return lo
 }
-

@@ -50,8 +50,8 @@ var (
 	resMetaFields     = newFieldSet("resourceMetadata", "annotations")
 	smokeFields       = newFieldSet("smoke", "name", "path", "port", "method", "expect", "contains", "matches",
 		"command", "image", "container", "timeout", "retries")
-	deployFields      = newFieldSet("deploy", "autoRollback", "smokeTimeout")
-	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
+	deployFields = newFieldSet("deploy", "autoRollback", "smokeTimeout")
+	envFields    = newFieldSet("environment", "replicas", "args", "containers", "exposes",
 		"autoscale", "resources", "smoke", "ingressClass", "deploy")
 	envContainerFields = newFieldSet("environmentContainer", "image", "command", "args", "variables",
 		"resources", "livenessProbe", "readinessProbe")

@@ -33,6 +33,10 @@ type Service struct {
 	pg PostgresAdmin
 	// smoker runs smoke tests on demand.
 	smoker Smoker
+	// logs streams apps' logs and cluster events; streams ends those streams when the
+	// server shuts down.
+	logs    Logs
+	streams stopper
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).

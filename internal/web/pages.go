@@ -186,6 +186,8 @@ type appData struct {
 	Team, App string
 	Envs      []appEnv
 	History   []historyRow
+	// Events are the newest Kubernetes events kept about the app's objects, newest first.
+	Events []berth.ClusterEvent
 }
 
 type appEnv struct {
@@ -215,6 +217,9 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request, p *authz.Principal
 		return err
 	}
 	d := appData{Team: team, App: app}
+	if d.Events, err = h.appEvents(ctx, p, team, app); err != nil {
+		return err
+	}
 	current := map[string]int64{} // env -> current revision
 	may := map[string]bool{}
 	for _, st := range statuses {
@@ -267,6 +272,8 @@ type deployData struct {
 	// objects that do not.
 	Diff      []objectDiff
 	Unchanged int
+	// ClusterEvents are the Kubernetes events about the app's objects while it ran.
+	ClusterEvents []berth.ClusterEvent
 }
 
 func (d deployData) PageTitle() string {
@@ -286,6 +293,9 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	d := deployData{Deploy: dep, Events: evs}
 	if len(evs) > 0 {
 		d.Last = &evs[len(evs)-1]
+	}
+	if _, d.ClusterEvents, err = h.svc.DeployClusterEvents(ctx, p, id); err != nil {
+		return err
 	}
 	if dep.ObjectsDigest != "" {
 		objs, err := h.svc.DeployObjects(ctx, p, id)

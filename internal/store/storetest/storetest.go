@@ -69,6 +69,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"SecretsEncryptedAtRest", testSecretsEncryptedAtRest},
 		{"RotateSecretsKey", testRotateSecretsKey},
 		{"Resources", testResources},
+		{"ClusterEvents", testClusterEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
