@@ -640,3 +640,38 @@ func TestVerifyCommandFailureAndRedaction(t *testing.T) {
 		t.Errorf("queued %+v", q)
 	}
 }
+
+// TestSmokeOnDemand: Engine.Smoke runs the checks of a deploy's revision against what runs,
+// with the app's secret values redacted from what comes back, and says when there are none.
+func TestSmokeOnDemand(t *testing.T) {
+	f := newEngineFixture(t)
+	key, err := seal.NewKey(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st.UseSecretsKey(key)
+	rev := f.addRevision(strings.Replace(smokeManifest, `  web: {image: "${args.image}"}`,
+		`  web: {image: "${args.image}", variables: {TOKEN: "${secrets.TOKEN}"}}`, 1))
+	if err := f.st.Tx(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.SetSetting(t.Context(), berth.SettingSecret, berth.Scope{Team: "shop", App: "web"}, "TOKEN", "s3cr3t-value", "alice")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d := f.deployNow(rev, "registry.example.com/web:1", berth.DeployOptions{})
+	if d.State != berth.DeploySucceeded {
+		t.Fatalf("deploy %s %q", d.State, d.Reason)
+	}
+	f.cluster.answer = func(string, string) int { return 503 }
+	run, err := f.e.Smoke(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Passed || run.Revision != rev || len(run.Results) != 1 || run.Results[0].Status != 503 ||
+		strings.Contains(run.Results[0].Excerpt, "s3cr3t-value") || !strings.Contains(run.Results[0].Excerpt, "token=(redacted)") {
+		t.Errorf("run %+v", run)
+	}
+	if _, err := f.e.Smoke(t.Context(), f.deployNow(1, "registry.example.com/web:1", berth.DeployOptions{})); !errors.Is(err, ErrNoSmokeTests) {
+		t.Errorf("revision 1 has no smoke tests: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -374,10 +375,28 @@ func (r redactor) redact(msg string) string {
 		if len(v) < 4 {
 			continue
 		}
-		msg = strings.ReplaceAll(msg, string(v), "(redacted)")
-		msg = strings.ReplaceAll(msg, base64.StdEncoding.EncodeToString(v), "(redacted)")
+		for _, form := range secretForms(v) {
+			msg = strings.ReplaceAll(msg, form, "(redacted)")
+		}
 	}
 	return msg
+}
+
+// secretForms are the ways a secret value shows up in what an app or a tool prints: as it
+// is, base64-encoded (standard and URL alphabets, padded or not), JSON-escaped (Go escapes
+// & < > as \u0026...), and URL-escaped (query and path).
+func secretForms(v []byte) []string {
+	forms := []string{string(v)}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		forms = append(forms, enc.EncodeToString(v))
+	}
+	if j, err := json.Marshal(string(v)); err == nil {
+		forms = append(forms, string(j[1:len(j)-1]))
+	}
+	forms = append(forms, url.QueryEscape(string(v)), url.PathEscape(string(v)))
+	// The longest first, so that a form containing another is replaced whole.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(forms)
 }
 
 // Usage is which settings a manifest reads in one environment.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -335,5 +336,28 @@ containers:
 				t.Errorf("TOKEN from %s, want %s", versions["TOKEN"].Level, want)
 			}
 		})
+	}
+}
+
+// TestRedactSecretForms: a secret is redacted in every form an app's output may carry it.
+func TestRedactSecretForms(t *testing.T) {
+	secret := "p&ss/wo rd<>\"?=1"
+	r := redactor{[]byte(secret)}
+	js, _ := json.Marshal(map[string]string{"password": secret})
+	for _, msg := range []string{
+		"password=" + secret,
+		string(js),
+		"url: postgres://app:" + url.QueryEscape(secret) + "@db/app",
+		"path /" + url.PathEscape(secret),
+		"b64 " + base64.StdEncoding.EncodeToString([]byte(secret)),
+		"b64url " + base64.RawURLEncoding.EncodeToString([]byte(secret)),
+	} {
+		got := r.redact(msg)
+		if !strings.Contains(got, "(redacted)") || strings.Contains(got, "ss/wo") || strings.Contains(got, "ss%2Fwo") || strings.Contains(got, `p\u0026ss`) {
+			t.Errorf("redact(%q) = %q", msg, got)
+		}
+	}
+	if got := (redactor{[]byte("abc")}).redact("abc abc"); got != "abc abc" {
+		t.Errorf("a 3-byte value blanked words: %q", got)
 	}
 }

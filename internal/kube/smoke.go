@@ -38,6 +38,10 @@ func newServiceProxy(cfg *rest.Config) (*serviceProxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A redirect is the app's answer, never followed: following one would send Berth's
+	// cluster credentials wherever the app points (client-go adds them to every request),
+	// and fetch with them what the app names on the API server.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	base, _, err := rest.DefaultServerUrlFor(cfg)
 	if err != nil {
 		return nil, err
@@ -214,7 +218,8 @@ func commandPodState(p *corev1.Pod) string {
 	return s
 }
 
-// logTail reads the end of a container's log: at most smoke.MaxLog bytes.
+// logTail reads the end of a container's log: its last lines, at most smoke.MaxLog bytes
+// of them, starting at a line. At most maxLogRead bytes are read in all.
 func (c *Cluster) logTail(ctx context.Context, ns, pod, container string) []byte {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -224,12 +229,33 @@ func (c *Cluster) logTail(ctx context.Context, ns, pod, container string) []byte
 		return []byte("(its log could not be read: " + err.Error() + ")")
 	}
 	defer rc.Close()
-	data, _ := io.ReadAll(io.LimitReader(rc, 4*smoke.MaxLog))
-	if len(data) > smoke.MaxLog {
-		data = data[len(data)-smoke.MaxLog:]
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
+	return lastBytes(io.LimitReader(rc, maxLogRead), smoke.MaxLog)
+}
+
+// maxLogRead bounds what logTail reads of a command's log.
+const maxLogRead = 16 << 20
+
+// lastBytes reads r to its end and returns its last n bytes at most, from the start of a
+// line when it had to cut.
+func lastBytes(r io.Reader, n int) []byte {
+	keep := make([]byte, 0, 2*n)
+	buf := make([]byte, 32<<10)
+	cut := false
+	for {
+		k, err := r.Read(buf)
+		keep = append(keep, buf[:k]...)
+		if len(keep) > n {
+			keep = append(keep[:0], keep[len(keep)-n:]...)
+			cut = true
+		}
+		if err != nil {
+			break
 		}
 	}
-	return data
+	if cut {
+		if i := bytes.IndexByte(keep, '\n'); i >= 0 {
+			keep = keep[i+1:]
+		}
+	}
+	return keep
 }

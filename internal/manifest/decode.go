@@ -472,7 +472,7 @@ func (d *decoder) resource(n *yaml.Node, path string) *Resource {
 }
 
 func (d *decoder) smoke(n *yaml.Node, path string) SmokeCheck {
-	s := SmokeCheck{Expect: 200, Retries: -1}
+	s := SmokeCheck{Retries: -1}
 	for _, p := range d.object(n, path, smokeFields) {
 		fp := p.path
 		switch p.name {

@@ -484,7 +484,7 @@ environments:
 		t.Fatalf("%d checks", len(got))
 	}
 	h, info, cmd := got[0], got[1], got[2]
-	if h.Label() != "GET /health" || h.Expect != 200 || h.AttemptTimeout() != manifest.SmokeHTTPTimeout || h.Attempts() != manifest.SmokeHTTPRetries+1 || h.IsCommand() {
+	if h.Label() != "GET /health" || h.WantStatus() != 200 || h.AttemptTimeout() != manifest.SmokeHTTPTimeout || h.Attempts() != manifest.SmokeHTTPRetries+1 || h.IsCommand() {
 		t.Errorf("defaults of an HTTP check: %+v label %q timeout %s attempts %d", h, h.Label(), h.AttemptTimeout(), h.Attempts())
 	}
 	if info.Label() != "info" || info.HTTPMethod() != "POST" || info.Expect != 201 || info.Contains != "version" || info.Matches != `^\{` ||

@@ -177,7 +177,7 @@ type SmokeCheck struct {
 	Path     string
 	Port     string // service port name or number; "" with one port
 	Method   string // GET unless set
-	Expect   int    // HTTP status code
+	Expect   int    // the HTTP status code to get; 0 when not written: 200
 	Contains string // a substring the body must contain
 	Matches  string // an RE2 regular expression the body must match
 
@@ -220,6 +220,14 @@ func (s SmokeCheck) Label() string {
 		return l
 	}
 	return s.HTTPMethod() + " " + s.Path
+}
+
+// WantStatus is the status code an HTTP check expects: Expect, or 200.
+func (s SmokeCheck) WantStatus() int {
+	if s.Expect == 0 {
+		return 200
+	}
+	return s.Expect
 }
 
 // HTTPMethod is the check's method, GET unless set.

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -590,7 +591,7 @@ func (d *decoder) checkSmoke(m *Manifest, p string, s SmokeCheck) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"port", s.Port != ""}, {"method", s.Method != ""}, {"expect", s.Expect != 200}, {"contains", s.Contains != ""}, {"matches", s.Matches != ""}} {
+		}{{"port", s.Port != ""}, {"method", s.Method != ""}, {"expect", s.Expect != 0}, {"contains", s.Contains != ""}, {"matches", s.Matches != ""}} {
 			if f.set {
 				d.fail(join(p, f.name), "only HTTP checks (path) take "+f.name, "a command check passes when its command exits 0")
 			}
@@ -621,8 +622,18 @@ func (d *decoder) checkSmoke(m *Manifest, p string, s SmokeCheck) {
 	}
 	if s.Path == "" {
 		d.required(join(p, "path"), "e.g. path: /health, or command: [...] for a check run as a Job")
-	} else if !strings.HasPrefix(s.Path, "/") {
-		d.fail(join(p, "path"), "must start with /", "")
+	} else if u, err := url.Parse(s.Path); err != nil || !strings.HasPrefix(s.Path, "/") || strings.HasPrefix(s.Path, "//") || u.Host != "" {
+		d.fail(join(p, "path"), "must be a path on the app, starting with a single /", "e.g. /health or /health?deep=1")
+	}
+	if s.Method == "HEAD" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"contains", s.Contains != ""}, {"matches", s.Matches != ""}} {
+			if f.set {
+				d.fail(join(p, f.name), "a HEAD answer has no body to check", "use GET, or check the status only")
+			}
+		}
 	}
 	if s.Method != "" && !slices.Contains(smokeMethods, s.Method) {
 		hint := knownList(smokeMethods)

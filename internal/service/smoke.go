@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -55,7 +56,8 @@ func (s *Service) RunSmoke(ctx context.Context, p *authz.Principal, team, app, e
 }
 
 // running is the deploy whose objects run in env now: the newest finished deploy that
-// stored objects (a failed deploy left without a rollback leaves its objects running).
+// applied its objects (a failed deploy left without a rollback leaves them running; one that
+// failed before applying left what ran before).
 func (s *Service) running(ctx context.Context, team, app, env string) (berth.Deploy, error) {
 	ds, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: env,
 		States: []berth.DeployState{berth.DeploySucceeded, berth.DeployFailed}, Limit: 50})
@@ -63,7 +65,18 @@ func (s *Service) running(ctx context.Context, team, app, env string) (berth.Dep
 		return berth.Deploy{}, err
 	}
 	for _, d := range ds {
-		if d.ObjectsDigest != "" {
+		if d.ObjectsDigest == "" {
+			continue
+		}
+		if d.State == berth.DeploySucceeded {
+			return d, nil
+		}
+		// A failed deploy runs only if it got as far as applying its objects.
+		evs, err := s.st.DeployEvents(ctx, d.ID, 0)
+		if err != nil {
+			return berth.Deploy{}, err
+		}
+		if slices.ContainsFunc(evs, func(e berth.DeployEvent) bool { return e.Phase == "applying" }) {
 			return d, nil
 		}
 	}

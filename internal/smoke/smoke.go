@@ -185,8 +185,8 @@ func (r Run) http(ctx context.Context, t Target, s Step) attemptResult {
 	}
 	a := attemptResult{status: resp.Status, text: string(resp.Body)}
 	switch {
-	case resp.Status != c.Expect:
-		a.detail = fmt.Sprintf("got %d, want %d", resp.Status, c.Expect)
+	case resp.Status != c.WantStatus():
+		a.detail = fmt.Sprintf("got %d, want %d", resp.Status, c.WantStatus())
 	case c.Contains != "" && !bytes.Contains(resp.Body, []byte(c.Contains)):
 		a.detail = fmt.Sprintf("got %d, but the body does not contain %q", resp.Status, c.Contains)
 	case c.Matches != "" && !matches(c.Matches, resp.Body):

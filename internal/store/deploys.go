@@ -253,8 +253,9 @@ func (s *Store) ClaimDeploy(ctx context.Context, owner string, lease time.Durati
 		if err != nil {
 			return fmt.Errorf("claim deploy: %w", err)
 		}
+		// A new attempt runs every stage again: the smoke results of an earlier one go.
 		if _, err := tx.exec(ctx, `UPDATE deploys SET state = 'running', lease_owner = ?, lease_expires = ?,
-				attempts = attempts + 1, started_at = COALESCE(started_at, ?) WHERE id = ?`,
+				attempts = attempts + 1, started_at = COALESCE(started_at, ?), smoke = '' WHERE id = ?`,
 			owner, now+lease.Microseconds(), now, id); err != nil {
 			return fmt.Errorf("claim deploy %d: %w", id, dbErr(err))
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -104,6 +105,8 @@ func cut(s string, n int) string {
 	if !utf8.ValidString(s) {
 		s = string([]rune(s))
 	}
+	// PostgreSQL's text refuses NUL, which SQLite would keep: neither stores it.
+	s = strings.ReplaceAll(s, "\x00", "")
 	if len(s) <= n {
 		return s
 	}

@@ -159,12 +159,24 @@ func testDeployLeaseExpiry(t *testing.T, h *harness) {
 	d := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
 	claim(t, st, "dead")
 	must(t, "RenewLease", st.RenewLease(ctx, d.ID, "dead", time.Minute))
+	tx(t, st, func(tx *store.Tx) error {
+		return tx.SetDeploySmoke(ctx, d.ID, "dead", berth.SmokeRun{Revision: 1, Passed: true, Results: []berth.SmokeResult{{Name: "GET /", Passed: true}}})
+	})
+	if got, err := st.Deploy(ctx, d.ID); err != nil || got.Smoke == nil || got.Smoke.Results[0].Name != "GET /" {
+		t.Fatalf("stored smoke results: %+v %v", got.Smoke, err)
+	}
 	h.clock.Advance(2 * time.Minute)
 	wantErr(t, "renew expired", st.RenewLease(ctx, d.ID, "dead", time.Minute), berth.ErrLeaseLost)
 	got, ok := claim(t, st, "alive")
 	if !ok || got.ID != d.ID || got.Attempts != 2 || got.LeaseOwner != "alive" {
 		t.Fatalf("reclaimed %+v %v", got, ok)
 	}
+	if got.Smoke != nil {
+		t.Errorf("a new attempt keeps the smoke results of the last: %+v", got.Smoke)
+	}
+	wantErr(t, "dead worker stores smoke results", txErr(t, st, func(tx *store.Tx) error {
+		return tx.SetDeploySmoke(ctx, d.ID, "dead", berth.SmokeRun{})
+	}), berth.ErrLeaseLost)
 	wantErr(t, "dead worker finishes", txErr(t, st, func(tx *store.Tx) error {
 		_, err := tx.FinishDeploy(ctx, d.ID, "dead", berth.DeploySucceeded, "")
 		return err

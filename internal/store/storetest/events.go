@@ -149,6 +149,13 @@ func testClusterEvents(t *testing.T, h *harness) {
 		return err
 	})
 	equal(t, "trimmed to none", [2]any{deleted, len(listEvents(t, st, berth.ClusterEventFilter{Env: "staging"}))}, [2]any{int64(2), 0})
+	// NUL, which PostgreSQL's text refuses, is dropped on both databases.
+	nul := ev("staging", "web", "nul", "pod/web-1", "Failed", 1, -time.Hour)
+	nul.Message = "exec \x00 failed"
+	saveEvents(t, st, nul)
+	if got := listEvents(t, st, berth.ClusterEventFilter{App: "web", Env: "staging", Until: t0.Add(-time.Minute)}); len(got) != 1 || got[0].Message != "exec  failed" {
+		t.Errorf("an event with NUL is kept as %+v", got)
+	}
 	saveEvents(t, st, backoff)
 	tx(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "staging") })
 	equal(t, "left after deleting staging", len(listEvents(t, st, berth.ClusterEventFilter{})), 0)
