@@ -14,7 +14,7 @@ TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 60000x
 FUZZMINIMIZE ?= 20x
 
-.PHONY: all build run stop test bench screenshots kube node deps deps-run fetch prebuild vet clean
+.PHONY: all build run stop test bench screenshots kube node gitea deps deps-run fetch prebuild vet clean
 
 all: build
 
@@ -56,6 +56,11 @@ kube: deps-run
 node: kube build
 	@tools/node/build.sh >/dev/null
 
+## gitea: build (or reuse from the cache) Gitea, the real forge of the git-flow tests
+## (internal/giteatest). After the node: one go build at a time shares the build cache.
+gitea: deps node
+	@tools/gitea/build.sh >/dev/null
+
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
 run:
 	@$(MAKE) --no-print-directory -j2 deps-run fetch
@@ -68,7 +73,7 @@ stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node vet
+test: deps node gitea vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 

@@ -35,6 +35,8 @@ declare -A pkgs=(
 if [[ ${1:-} != run ]]; then
   # the dashboard's browser tests drive headless Chromium (chromedp)
   pkgs[chromium]=chromium
+  # tools/gitea/build.sh compiles Gitea's SQLite driver (cgo)
+  pkgs[gcc]=gcc
 fi
 missing=()
 for cmd in "${!pkgs[@]}"; do

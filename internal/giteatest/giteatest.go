@@ -1,0 +1,419 @@
+// Package giteatest runs a real Gitea for tests: built from the Go module proxy by
+// tools/gitea/build.sh, started on a free loopback port with SQLite in the test's temporary
+// directory, with an admin made through Gitea's own CLI. Tests create repositories and push
+// to them over HTTP with real git, and receive Gitea's real webhooks.
+package giteatest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/freeport"
+)
+
+// The admin every Gitea of a test has.
+const (
+	AdminUser     = "berth-admin"
+	AdminPassword = "berth-admin-password-0123"
+	adminEmail    = "admin@berth.localhost"
+)
+
+// startTimeout bounds a Gitea's start, from migration to its API answering.
+const startTimeout = 2 * time.Minute
+
+// Gitea is a running Gitea.
+type Gitea struct {
+	// URL is its base URL, http://127.0.0.1:PORT (no trailing slash).
+	URL string
+	// Token is an API token of the admin with every scope.
+	Token string
+	// Dir is its work directory; its log is Dir/log/gitea.log.
+	Dir string
+
+	bin string
+	ini string
+}
+
+var build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// binaries builds (or finds in the cache) Gitea and returns the directory
+// tools/gitea/build.sh prints.
+func binaries(t testing.TB) string {
+	t.Helper()
+	build.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			build.err = err
+			return
+		}
+		cmd := exec.Command(filepath.Join(root, "tools", "gitea", "build.sh"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			build.err = fmt.Errorf("tools/gitea/build.sh: %v\n%s", err, tail(stderr.String(), 40))
+			return
+		}
+		build.dir = strings.TrimSpace(string(out))
+	})
+	if build.err != nil {
+		t.Fatalf("giteatest: %v", build.err)
+	}
+	return build.dir
+}
+
+// Start runs a new Gitea for the test, stopped when the test ends.
+func Start(t testing.TB) *Gitea {
+	t.Helper()
+	dir := binaries(t)
+	g := &Gitea{Dir: t.TempDir(), bin: filepath.Join(dir, "bin", "gitea")}
+	port, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.URL = "http://127.0.0.1:" + strconv.Itoa(port)
+	g.ini = filepath.Join(g.Dir, "app.ini")
+	if err := os.WriteFile(g.ini, []byte(config(g.Dir, dir, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if out, err := g.cli(ctx, "migrate"); err != nil {
+		t.Fatalf("giteatest: gitea migrate: %v\n%s", err, out)
+	}
+	if out, err := g.cli(ctx, "admin", "user", "create", "--username", AdminUser, "--password", AdminPassword,
+		"--email", adminEmail, "--admin", "--must-change-password=false"); err != nil {
+		t.Fatalf("giteatest: gitea admin user create: %v\n%s", err, out)
+	}
+	out, err := g.cli(ctx, "admin", "user", "generate-access-token", "--username", AdminUser,
+		"--token-name", "berth-tests", "--scopes", "all", "--raw")
+	if err != nil {
+		t.Fatalf("giteatest: gitea admin user generate-access-token: %v\n%s", err, out)
+	}
+	g.Token = strings.TrimSpace(lastLine(string(out)))
+
+	logFile, err := os.Create(filepath.Join(g.Dir, "web.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := exec.Command(g.bin, "--config", g.ini, "--work-path", g.Dir, "web")
+	web.Stdout, web.Stderr = logFile, logFile
+	web.Env = g.env()
+	if err := web.Start(); err != nil {
+		t.Fatalf("giteatest: start gitea web: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- web.Wait(); logFile.Close() }()
+	t.Cleanup(func() {
+		_ = web.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = web.Process.Kill()
+			<-exited
+		}
+	})
+	if err := g.waitReady(ctx, exited); err != nil {
+		t.Fatalf("giteatest: %v; the end of %s:\n%s", err, logFile.Name(), tail(readFile(logFile.Name())+readFile(filepath.Join(g.Dir, "log", "gitea.log")), 30))
+	}
+	return g
+}
+
+// config is the app.ini of a Gitea in dir on port, reading its static files from static.
+func config(dir, static string, port int) string {
+	return fmt.Sprintf(`I_AM_BEING_UNSAFE_RUNNING_AS_ROOT = true
+WORK_PATH = %[1]s
+RUN_MODE = prod
+
+[server]
+STATIC_ROOT_PATH = %[2]s
+HTTP_ADDR = 127.0.0.1
+HTTP_PORT = %[3]d
+ROOT_URL = http://127.0.0.1:%[3]d/
+DISABLE_SSH = true
+OFFLINE_MODE = true
+
+[database]
+DB_TYPE = sqlite3
+PATH = %[1]s/data/gitea.db
+
+[repository]
+ROOT = %[1]s/repos
+DEFAULT_BRANCH = main
+
+[security]
+INSTALL_LOCK = true
+
+[log]
+ROOT_PATH = %[1]s/log
+MODE = file
+LEVEL = Warn
+
+[webhook]
+ALLOWED_HOST_LIST = loopback
+DELIVER_TIMEOUT = 10
+
+[service]
+DISABLE_REGISTRATION = true
+
+[indexer]
+REPO_INDEXER_ENABLED = false
+
+[cron]
+ENABLED = false
+`, dir, static, port)
+}
+
+// cli runs one of Gitea's admin commands on its config.
+func (g *Gitea) cli(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, g.bin, append([]string{"--config", g.ini, "--work-path", g.Dir}, args...)...)
+	cmd.Env = g.env()
+	return cmd.CombinedOutput()
+}
+
+func (g *Gitea) env() []string {
+	return append(os.Environ(), "GITEA_WORK_DIR="+g.Dir, "HOME="+g.Dir)
+}
+
+// waitReady polls the API's version until it answers.
+func (g *Gitea) waitReady(ctx context.Context, exited <-chan error) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", g.URL+"/api/v1/version", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("gitea web exited while starting: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("gitea's API did not answer within %s", startTimeout)
+		case <-t.C:
+		}
+	}
+}
+
+// Do calls Gitea's API as the admin: method on /api/v1+path with in as JSON, decoding the
+// answer into out (when not nil). A status of 300 or more is an error with the answer.
+func (g *Gitea) Do(t testing.TB, method, path string, in, out any) {
+	t.Helper()
+	if err := g.do(t.Context(), method, path, in, out); err != nil {
+		t.Fatalf("giteatest: %v", err)
+	}
+}
+
+func (g *Gitea) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.URL+"/api/v1"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "token "+g.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Repo is a repository of the admin's.
+type Repo struct {
+	g    *Gitea
+	Name string
+	// CloneURL is its HTTP clone URL, without credentials.
+	CloneURL string
+	work     string
+}
+
+// CreateRepo creates an empty repository of the admin's, with main as its default branch.
+func (g *Gitea) CreateRepo(t testing.TB, name string) *Repo {
+	t.Helper()
+	var out struct {
+		CloneURL string `json:"clone_url"`
+	}
+	g.Do(t, "POST", "/user/repos", map[string]any{"name": name, "default_branch": "main", "private": false}, &out)
+	r := &Repo{g: g, Name: name, CloneURL: out.CloneURL, work: filepath.Join(t.TempDir(), name)}
+	return r
+}
+
+// FullName is OWNER/NAME.
+func (r *Repo) FullName() string { return AdminUser + "/" + r.Name }
+
+// Commit writes files (path -> content; "" deletes the file) on branch, creating the branch
+// from the current one when it is new, commits them with message and pushes over HTTP with
+// real git. It returns the commit's sha.
+func (r *Repo) Commit(t testing.TB, branch, message string, files map[string]string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(r.work, ".git")); err != nil {
+		r.git(t, "", "init", "--initial-branch=main", r.work)
+		r.git(t, r.work, "remote", "add", "origin", r.authURL())
+	}
+	if r.hasCommits(t) {
+		if branch != r.current(t) {
+			if r.branchExists(t, branch) {
+				r.git(t, r.work, "checkout", branch)
+			} else {
+				r.git(t, r.work, "checkout", "-b", branch)
+			}
+		}
+	} else if branch != "main" {
+		r.git(t, r.work, "checkout", "-b", branch)
+	}
+	for path, content := range files {
+		p := filepath.Join(r.work, filepath.FromSlash(path))
+		if content == "" {
+			r.git(t, r.work, "rm", "-q", "--", path)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r.git(t, r.work, "add", "--", path)
+	}
+	r.git(t, r.work, "commit", "-q", "-m", message)
+	r.git(t, r.work, "push", "-q", "origin", branch)
+	return strings.TrimSpace(r.git(t, r.work, "rev-parse", "HEAD"))
+}
+
+// Tag tags the current commit and pushes the tag.
+func (r *Repo) Tag(t testing.TB, tag string) {
+	t.Helper()
+	r.git(t, r.work, "tag", tag)
+	r.git(t, r.work, "push", "-q", "origin", tag)
+}
+
+func (r *Repo) hasCommits(t testing.TB) bool {
+	cmd := exec.Command("git", "-C", r.work, "rev-parse", "--verify", "-q", "HEAD")
+	cmd.Env = gitEnv()
+	return cmd.Run() == nil
+}
+
+func (r *Repo) current(t testing.TB) string {
+	return strings.TrimSpace(r.git(t, r.work, "rev-parse", "--abbrev-ref", "HEAD"))
+}
+
+func (r *Repo) branchExists(t testing.TB, branch string) bool {
+	cmd := exec.Command("git", "-C", r.work, "rev-parse", "--verify", "-q", "refs/heads/"+branch)
+	cmd.Env = gitEnv()
+	return cmd.Run() == nil
+}
+
+// authURL is the clone URL with the admin's credentials, for pushing.
+func (r *Repo) authURL() string {
+	return strings.Replace(r.CloneURL, "http://", "http://"+AdminUser+":"+r.g.Token+"@", 1)
+}
+
+func (r *Repo) git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	if dir != "" {
+		args = append([]string{"-C", dir}, args...)
+	}
+	cmd := exec.Command("git", args...)
+	cmd.Env = gitEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("giteatest: git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// gitEnv is git's environment: no user config, an identity, no prompts.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Berth Tests", "GIT_AUTHOR_EMAIL=tests@berth.localhost",
+		"GIT_COMMITTER_NAME=Berth Tests", "GIT_COMMITTER_EMAIL=tests@berth.localhost")
+}
+
+// module is the path of Berth's Go module, whose root holds tools/.
+const module = "github.com/berth-dev/berth"
+
+// moduleRoot finds the root of Berth's module from the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePathOf(data) == module {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of " + module + " above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func modulePathOf(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
+}
+
+func readFile(path string) string {
+	data, _ := os.ReadFile(path)
+	return string(data)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
