@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -622,7 +621,7 @@ func (d *decoder) checkSmoke(m *Manifest, p string, s SmokeCheck) {
 	}
 	if s.Path == "" {
 		d.required(join(p, "path"), "e.g. path: /health, or command: [...] for a check run as a Job")
-	} else if u, err := url.Parse(s.Path); err != nil || !strings.HasPrefix(s.Path, "/") || strings.HasPrefix(s.Path, "//") || u.Host != "" {
+	} else if !strings.HasPrefix(s.Path, "/") || strings.HasPrefix(s.Path, "//") || strings.ContainsAny(s.Path, "\\#") || hasControl(s.Path) {
 		d.fail(join(p, "path"), "must be a path on the app, starting with a single /", "e.g. /health or /health?deep=1")
 	}
 	if s.Method == "HEAD" {
@@ -650,4 +649,9 @@ func (d *decoder) checkSmoke(m *Manifest, p string, s SmokeCheck) {
 	if s.Port != "" || portCount(m) != 1 {
 		d.checkPortRef(m, join(p, "port"), s.Port)
 	}
+}
+
+// hasControl reports whether s holds a control character, which no URL path may.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
