@@ -347,8 +347,8 @@ type sealedRow struct {
 	what                                             string
 }
 
-// otherSealed lists the values sealed outside settings (resources, PostgreSQL DSNs), for
-// RotateSecretsKey.
+// otherSealed lists the values sealed outside settings (resources, PostgreSQL DSNs,
+// repository connections), for RotateSecretsKey.
 func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 	var out []sealedRow
 	rows, err := q.query(ctx, `SELECT r.id, e.name, r.uid, r.nonce, r.ciphertext, r.key_id`+resourceFrom+` WHERE r.key_id <> '' ORDER BY r.id`)
@@ -383,5 +383,23 @@ func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 		s.id, s.aad, s.what = env, envPostgresAAD(env), "the PostgreSQL server of environment "+env
 		out = append(out, s)
 	}
-	return out, envs.Err()
+	if err := envs.Err(); err != nil {
+		return nil, err
+	}
+	repos, err := q.query(ctx, `SELECT r.app_id, t.name, a.name, r.nonce, r.ciphertext, r.key_id`+repoFrom+` WHERE r.key_id <> '' ORDER BY r.app_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer repos.Close()
+	for repos.Next() {
+		var appID int64
+		var team, app string
+		s := sealedRow{table: "app_repos", idColumn: "app_id", nonceCol: "nonce", ciphertextCol: "ciphertext", keyCol: "key_id"}
+		if err := repos.Scan(&appID, &team, &app, &s.nonce, &s.ciphertext, &s.keyID); err != nil {
+			return nil, err
+		}
+		s.id, s.aad, s.what = appID, repoAAD(appID), "the repository connection of "+appKey(team, app)
+		out = append(out, s)
+	}
+	return out, repos.Err()
 }

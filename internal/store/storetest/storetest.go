@@ -70,6 +70,8 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"RotateSecretsKey", testRotateSecretsKey},
 		{"Resources", testResources},
 		{"ClusterEvents", testClusterEvents},
+		{"RepoConnections", testRepoConnections},
+		{"HookDeliveries", testHookDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
