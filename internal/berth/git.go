@@ -90,4 +90,6 @@ func CheckBranch(b string) error {
 }
 
 // String is the connection in a few words.
-func (r AppRepo) String() string { return fmt.Sprintf("%s/%s <- %s %s (%s@%s)", r.Team, r.App, r.Forge, r.Repo, r.Path, r.Branch) }
+func (r AppRepo) String() string {
+	return fmt.Sprintf("%s/%s <- %s %s (%s@%s)", r.Team, r.App, r.Forge, r.Repo, r.Path, r.Branch)
+}

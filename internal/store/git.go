@@ -13,7 +13,9 @@ import (
 )
 
 // repoAAD binds a connection's sealed secrets to its app's row.
-func repoAAD(appID int64) []byte { return []byte("berth-app-repo-v1\x00" + strconv.FormatInt(appID, 10)) }
+func repoAAD(appID int64) []byte {
+	return []byte("berth-app-repo-v1\x00" + strconv.FormatInt(appID, 10))
+}
 
 const repoColumns = `t.name, a.name, r.forge, r.url, r.repo, r.path, r.branch, r.created_by, r.created_at`
 const repoFrom = ` FROM app_repos r JOIN apps a ON a.id = r.app_id JOIN teams t ON t.id = a.team_id`
