@@ -67,6 +67,9 @@ const (
 
 var callers = []string{noToken, expired, revoked, otherViewer, ownViewer, deployer, teamAdmin, globalAdmin}
 
+// fixtureForgeToken is the forge token of alpha/reports's repository connection.
+const fixtureForgeToken = "fixture-forge-token-77aa"
+
 // fixtureSecret is the value of the secret API_KEY of alpha/reports.
 const fixtureSecret = "fixture-secret-4b1d0c9e"
 
@@ -171,6 +174,11 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 	must(os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
 	for _, env := range []string{"staging", "old"} {
 		_, err = svc.CreateEnvironment(ctx, root, berth.Environment{Name: env, Kubeconfig: kubeconfig})
+		must(err)
+	}
+	if key != nil { // a connection's token is sealed
+		_, err = svc.ConnectRepo(ctx, root, service.ConnectRequest{Team: "alpha", App: "reports", Forge: berth.ForgeGitea,
+			URL: "http://127.0.0.1:3000/alpha/reports", Token: fixtureForgeToken})
 		must(err)
 	}
 	_, _, err = svc.SetProvisioners(ctx, root, "staging", "fixture.yaml", []byte("- type: s3\n  outputs: \"bucket: b\"\n"))

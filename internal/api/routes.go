@@ -62,6 +62,14 @@ func (s *Server) apiRoutes() []route {
 		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/revisions", id: "createRevision", summary: "Store a new manifest revision (deployers)",
 			auth: true, body: apiv1.CreateRevision{}, response: apiv1.Revision{}, status: 201, handle: s.createRevision},
 
+		{method: "PUT", path: v1 + "/teams/{team}/apps/{app}/repo", id: "connectRepo",
+			summary: "Connect the app to its repository: forge, URL, manifest path, branch and a forge token (team admins); the answer holds the webhook secret, once",
+			auth:    true, body: apiv1.ConnectRepo{}, response: apiv1.Connection{}, handle: s.connectRepo},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/repo", id: "getAppRepo", summary: "The app's repository connection, without its secrets",
+			auth: true, response: apiv1.AppRepo{}, handle: s.getAppRepo},
+		{method: "DELETE", path: v1 + "/teams/{team}/apps/{app}/repo", id: "disconnectRepo", summary: "Disconnect the app from its repository: its webhooks are refused (team admins)",
+			auth: true, status: 204, handle: s.disconnectRepo},
+
 		{method: "GET", path: v1 + "/envs", id: "listEnvironments", summary: "Every environment",
 			auth: true, response: apiv1.List[apiv1.Environment]{}, handle: s.listEnvs},
 		{method: "POST", path: v1 + "/envs", id: "createEnvironment", summary: "Define an environment (global admins)",

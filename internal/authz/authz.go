@@ -86,6 +86,8 @@ const (
 	ConfigManage Action = "config.manage"
 	// ResourceDelete forgets a provisioned resource, dropping its data (a postgres database).
 	ResourceDelete Action = "resource.delete"
+	// RepoConnect connects an app to its repository: a forge token, and webhooks that deploy.
+	RepoConnect Action = "app.connect"
 	// ConfigManageGlobal sets config and secrets that apply to every team.
 	ConfigManageGlobal Action = "config.manage_global"
 	ServerManage       Action = "server.manage"
@@ -103,6 +105,8 @@ var teamRole = map[Action]Role{
 	ConfigManage: Admin,
 	// Dropping a database loses data for good: more than a deploy, like deleting the app.
 	ResourceDelete: Admin,
+	// A forge token is a credential, and the connection's webhooks deploy: like config.
+	RepoConnect: Admin,
 }
 
 // anyUser are actions every authenticated caller may take; what they see is filtered.

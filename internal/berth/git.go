@@ -49,11 +49,14 @@ var repoPart = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 // an *InvalidError saying what is wrong with it.
 func RepoOf(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", Invalid("repo", "%q is not a repository URL: want http(s)://HOST/OWNER/NAME", raw)
-	}
-	if u.User != nil {
+	switch {
+	case err != nil:
+		// Not quoted: what does not parse may still hold a password.
+		return "", Invalid("repo", "not a URL: want http(s)://HOST/OWNER/NAME")
+	case u.User != nil:
 		return "", Invalid("repo", "the repository URL must not hold credentials: give the token with --token-file")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "", Invalid("repo", "%q is not a repository URL: want http(s)://HOST/OWNER/NAME", raw)
 	}
 	parts := strings.Split(strings.Trim(strings.TrimSuffix(u.Path, ".git"), "/"), "/")
 	if len(parts) != 2 || !repoPart.MatchString(parts[0]) || !repoPart.MatchString(parts[1]) || parts[1] == "." || parts[1] == ".." {

@@ -1,0 +1,50 @@
+package apiv1
+
+import (
+	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+// ConnectRepo is the body of PUT /teams/{team}/apps/{app}/repo. The token travels only
+// here, in a body, never in a URL.
+type ConnectRepo struct {
+	// Forge is gitea or github.
+	Forge string `json:"forge"`
+	// URL is the repository's http(s) URL.
+	URL string `json:"url"`
+	// Path is the manifest's path in the repository (default berth.yaml).
+	Path string `json:"path,omitempty"`
+	// Branch is its default branch (default main).
+	Branch string `json:"branch,omitempty"`
+	// Token is a forge token that may read the repository and write statuses and comments.
+	Token string `json:"token"`
+}
+
+// AppRepo is an app's repository connection, without its secrets.
+type AppRepo struct {
+	Team      string    `json:"team"`
+	App       string    `json:"app"`
+	Forge     string    `json:"forge"`
+	URL       string    `json:"url"`
+	Repo      string    `json:"repo"`
+	Path      string    `json:"path"`
+	Branch    string    `json:"branch"`
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+	// HookPath is where the forge sends its webhooks, on this server: /hooks/FORGE.
+	HookPath string `json:"hookPath"`
+}
+
+// Connection is the answer of connecting: the connection, and the webhook secret, in this
+// answer only, to configure the forge's webhook with.
+type Connection struct {
+	Repo       AppRepo `json:"repo"`
+	HookSecret string  `json:"hookSecret"`
+}
+
+// FromAppRepo is the wire form of a connection.
+func FromAppRepo(r berth.AppRepo) AppRepo {
+	return AppRepo{Team: r.Team, App: r.App, Forge: string(r.Forge), URL: r.URL, Repo: r.Repo, Path: r.Path, Branch: r.Branch,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, HookPath: "/hooks/" + string(r.Forge)}
+}

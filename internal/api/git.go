@@ -1,0 +1,38 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/service"
+)
+
+func (s *Server) connectRepo(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.ConnectRepo
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	conn, err := s.svc.ConnectRepo(r.Context(), p, service.ConnectRequest{Team: r.PathValue("team"), App: r.PathValue("app"),
+		Forge: berth.Forge(in.Forge), URL: in.URL, Path: in.Path, Branch: in.Branch, Token: in.Token})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.Connection{Repo: apiv1.FromAppRepo(conn.Repo), HookSecret: conn.HookSecret})
+}
+
+func (s *Server) getAppRepo(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	repo, err := s.svc.AppRepo(r.Context(), p, r.PathValue("team"), r.PathValue("app"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromAppRepo(repo))
+}
+
+func (s *Server) disconnectRepo(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.DisconnectRepo(r.Context(), p, r.PathValue("team"), r.PathValue("app")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}

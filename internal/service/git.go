@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// ConnectRequest connects an app to its repository.
+type ConnectRequest struct {
+	Team, App string
+	Forge     berth.Forge
+	// URL is the repository's URL; Path the manifest's path in it (default berth.yaml);
+	// Branch its default branch (default main).
+	URL, Path, Branch string
+	// Token is the forge token Berth reads the repository and writes statuses and comments
+	// with.
+	Token string
+}
+
+// Connection is a made connection, with the webhook secret Berth generated for it: shown
+// once, to configure the forge's webhook with.
+type Connection struct {
+	Repo       berth.AppRepo
+	HookSecret string
+}
+
+// maxForgeToken bounds a forge token.
+const maxForgeToken = 4096
+
+// ConnectRepo connects an app to its repository (team admins), replacing its connection if
+// it had one, with a new webhook secret. The token and the secret are stored sealed; the
+// audit event names the forge, repository, path and branch, never either.
+func (s *Service) ConnectRepo(ctx context.Context, p *authz.Principal, req ConnectRequest) (Connection, error) {
+	if req.Path == "" {
+		req.Path = "berth.yaml"
+	}
+	if req.Branch == "" {
+		req.Branch = "main"
+	}
+	c := change{action: "app.connect", target: berth.AppTarget(req.Team, req.App, ""), team: req.Team, app: req.App,
+		details: map[string]any{"forge": string(req.Forge), "path": req.Path, "branch": req.Branch}}
+	if err := authz.Check(p, authz.RepoConnect, authz.Resource{Team: req.Team}); err != nil {
+		return Connection{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
+	}
+	// The URL is audited only once it is known to hold no credentials.
+	if _, err := berth.RepoOf(req.URL); err != nil {
+		return Connection{}, err
+	}
+	c.details["url"] = req.URL
+	switch {
+	case req.Token == "":
+		return Connection{}, invalid("token", "required: a token of the forge that may read the repository and write commit statuses and comments")
+	case len(req.Token) > maxForgeToken:
+		return Connection{}, invalid("token", "at most %d bytes", maxForgeToken)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Connection{}, err
+	}
+	out := Connection{HookSecret: hex.EncodeToString(raw)}
+	err := s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) (err error) {
+		out.Repo, err = tx.ConnectRepo(ctx, berth.AppRepo{Team: req.Team, App: req.App, Forge: req.Forge, URL: req.URL,
+			Path: req.Path, Branch: req.Branch, CreatedBy: p.Name}, berth.RepoSecrets{Token: req.Token, HookSecret: out.HookSecret})
+		if err == nil {
+			c.details["repo"] = out.Repo.Repo
+		}
+		return err
+	})
+	if err != nil {
+		return Connection{}, err
+	}
+	return out, nil
+}
+
+// DisconnectRepo removes an app's repository connection (team admins): its webhooks are
+// refused from then on.
+func (s *Service) DisconnectRepo(ctx context.Context, p *authz.Principal, team, app string) error {
+	c := change{action: "app.disconnect", target: berth.AppTarget(team, app, ""), team: team, app: app}
+	if err := authz.Check(p, authz.RepoConnect, authz.Resource{Team: team}); err != nil {
+		return s.mutate(ctx, p, &c, func() error { return err }, nil)
+	}
+	return s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) error {
+		return tx.DisconnectRepo(ctx, team, app)
+	})
+}
+
+// AppRepo returns an app's repository connection, without its secrets (viewers).
+func (s *Service) AppRepo(ctx context.Context, p *authz.Principal, team, app string) (berth.AppRepo, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return berth.AppRepo{}, err
+	}
+	r, err := s.st.AppRepo(ctx, team, app)
+	return r, storeErr(err)
+}
