@@ -9,13 +9,20 @@ import (
 	"time"
 )
 
-// checkTimeout bounds the request of `hello check`.
-const checkTimeout = 10 * time.Second
+// How `hello check` tries each path: a few short attempts, so that a connection lost in the
+// moment after a rollout — the Service's rules still pointing at a pod that is going away —
+// is tried again instead of failing the deploy. Only failures to get an answer are retried:
+// an answer, of any status, is the app's.
+var (
+	checkTimeout  = 3 * time.Second
+	checkAttempts = 5
+	checkBackoff  = 500 * time.Millisecond
+)
 
 // check is `hello check PATH...`: GET each path of the app at target ($TARGET_URL, which a
 // command smoke check sets to the app's Service), print the status and the start of each
-// answer, and return the exit code: 0 when every answer is 2xx, 1 when one is not, 2 on
-// bad usage.
+// answer, and return the exit code: 0 when every answer is 2xx, 1 when one is not (or none
+// came in checkAttempts tries), 2 on bad usage.
 func check(paths []string, target string, out io.Writer) int {
 	if len(paths) == 0 {
 		fmt.Fprintln(out, "usage: hello check PATH... (GETs $TARGET_URL/PATH; exit 0 when every answer is 2xx)")
@@ -34,7 +41,15 @@ func check(paths []string, target string, out io.Writer) int {
 			return 2
 		}
 		u := strings.TrimSuffix(base.String(), "/") + p
-		resp, err := client.Get(u)
+		var resp *http.Response
+		for attempt := 1; ; attempt++ {
+			resp, err = client.Get(u)
+			if err == nil || attempt == checkAttempts {
+				break
+			}
+			fmt.Fprintf(out, "GET %s: %v (attempt %d of %d, trying again)\n", u, err, attempt, checkAttempts)
+			time.Sleep(checkBackoff) // a pause between attempts, not a wait for a condition
+		}
 		if err != nil {
 			fmt.Fprintf(out, "GET %s: %v\n", u, err)
 			code = 1

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -384,5 +385,26 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckRetriesWhenNoAnswerComes: a request that gets no answer in time is tried again;
+// the answer that then comes decides.
+func TestCheckRetriesWhenNoAnswerComes(t *testing.T) {
+	var calls atomic.Int32
+	slowOnce := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-r.Context().Done() // the first request gets no answer
+			return
+		}
+		fmt.Fprintln(w, "smoke ok")
+	}))
+	defer slowOnce.Close()
+	defer func(timeout, backoff time.Duration) { checkTimeout, checkBackoff = timeout, backoff }(checkTimeout, checkBackoff)
+	checkTimeout, checkBackoff = 200*time.Millisecond, time.Millisecond
+	var out strings.Builder
+	if code := check([]string{"/smoke"}, slowOnce.URL, &out); code != 0 || calls.Load() != 2 ||
+		!strings.Contains(out.String(), "attempt 1 of 5, trying again") || !strings.Contains(out.String(), "200 OK") {
+		t.Errorf("exit %d after %d calls:\n%s", code, calls.Load(), out.String())
 	}
 }
