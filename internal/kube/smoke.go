@@ -126,6 +126,9 @@ func (c *Cluster) Command(ctx context.Context, r smoke.CommandRequest) (smoke.Co
 	job.Namespace = r.Namespace
 	err := c.retry(ctx, "create smoke job", func(ctx context.Context) error {
 		_, err := c.batch.Jobs(r.Namespace).Create(ctx, job, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) {
+			return nil // an earlier try made it and its answer was lost: the name is this attempt's own
+		}
 		return err
 	})
 	if err != nil {
