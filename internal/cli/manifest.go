@@ -211,8 +211,16 @@ func validateRun(ctx context.Context, o *ValidateOptions) error {
 	if len(check) == 0 {
 		check = []string{"default"}
 	}
+	// A commit's git.* values exist only when a deploy from git renders it: check the
+	// manifest with example ones.
+	example := manifest.GitArgs("0123456789abcdef0123456789abcdef01234567", "refs/heads/main", 1)
+	example["git.tag"] = "v1.0.0"
+	set := map[string]string{}
+	for _, k := range m.UsesGit() {
+		set["git."+k] = example["git."+k]
+	}
 	for _, env := range check {
-		if _, err := manifest.Render(m, manifest.RenderOptions{Env: env}); err != nil {
+		if _, err := manifest.Render(m, manifest.RenderOptions{Env: env, Set: set}); err != nil {
 			return manifestError(o.IO, err)
 		}
 	}

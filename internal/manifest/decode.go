@@ -105,6 +105,8 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 			m.IngressClass = d.str(p.val, path)
 		case "deploy":
 			m.Deploy = d.deployPolicy(p.val, path)
+		case "git":
+			m.Git = d.gitRules(p.val, path)
 		case "environments":
 			if d.env == "" {
 				d.envNode = p.val

@@ -72,6 +72,8 @@ func (r *renderer) resolve(path string, seg segment) piece {
 		}
 		r.fail(path, "unknown placeholder "+quote(seg.raw), "metadata placeholders are ${metadata.name} and ${metadata.team}")
 		return piece{}
+	case "git":
+		return piece{text: r.gitValue(path, seg)}
 	}
 	key := strings.Join(parts, ".")
 	v, ok := r.resolved[key]

@@ -26,7 +26,7 @@ func (fs *fieldSet) has(name string) bool { return slices.Contains(fs.fields, na
 
 var (
 	berthFields = newFieldSet("berth", "apiVersion", "metadata", "args", "containers", "service",
-		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "deploy", "environments")
+		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "deploy", "git", "environments")
 	scoreFields         = newFieldSet("score", "apiVersion", "metadata", "containers", "service", "resources")
 	metadataFields      = newFieldSet("metadata", "name", "team", "annotations", "labels")
 	scoreMetadataFields = newFieldSet("scoreMetadata", "name", "annotations", "labels")
@@ -50,13 +50,27 @@ var (
 	resMetaFields     = newFieldSet("resourceMetadata", "annotations")
 	smokeFields       = newFieldSet("smoke", "name", "path", "port", "method", "expect", "contains", "matches",
 		"command", "image", "container", "timeout", "retries")
-	deployFields = newFieldSet("deploy", "autoRollback", "smokeTimeout")
-	envFields    = newFieldSet("environment", "replicas", "args", "containers", "exposes",
+	deployFields      = newFieldSet("deploy", "autoRollback", "smokeTimeout")
+	gitFields         = newFieldSet("git", "branches", "tags", "previews")
+	gitTagsFields     = newFieldSet("gitTags", "pattern", "env", "promote")
+	gitPreviewsFields = newFieldSet("gitPreviews", "env")
+	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
 		"autoscale", "resources", "smoke", "ingressClass", "deploy")
 	envContainerFields = newFieldSet("environmentContainer", "image", "command", "args", "variables",
 		"resources", "livenessProbe", "readinessProbe")
 	envResourceFields = newFieldSet("environmentResource", "class", "params")
 )
+
+// refusal is why a field of one kind of object is refused in another: an
+// error of its own, clearer than "unknown field".
+type refusal struct{ msg, hint string }
+
+// refusals lists, by field set, the fields refused there with a reason.
+var refusals = map[*fieldSet]map[string]refusal{
+	envFields: {
+		"git": {"can't be set per environment", "git rules say which environment each push deploys to: write them once, under git: at the top level"},
+	},
+}
 
 // sortedKeys returns m's keys in order: slices.Sorted(maps.Keys(m)) without
 // the iterator's overhead, which showed in profiles of Parse.

@@ -107,6 +107,7 @@ var reusable = []struct {
 	{"smoke", func(dst, src *Manifest) { dst.Smoke = src.Smoke }},
 	{"ingressClass", func(dst, src *Manifest) { dst.IngressClass = src.IngressClass }},
 	{"deploy", func(dst, src *Manifest) { dst.Deploy = src.Deploy }},
+	{"git", func(dst, src *Manifest) { dst.Git = src.Git }},
 }
 
 func reusableIndex(name string) int {

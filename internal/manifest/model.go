@@ -28,6 +28,7 @@ type Manifest struct {
 	Smoke        []SmokeCheck
 	IngressClass string
 	Deploy       DeployPolicy
+	Git          *GitRules // nil without git:; the base's in every environment
 
 	// Env is the environment this manifest was merged for; "" for the base.
 	Env string

@@ -464,6 +464,10 @@ func (d *decoder) object(n *yaml.Node, path string, fs *fieldSet) []pair {
 		p.path = fp
 		d.record(fp, p.key, p.val)
 		if !fs.has(p.name) {
+			if r, ok := refusals[fs][p.name]; ok {
+				d.failNode(p.key, fp, r.msg, r.hint)
+				continue
+			}
 			d.failNode(p.key, fp, "unknown field", didYouMean(p.name, fs.fields))
 			if s := suggest(p.name, fs.fields); s != "" {
 				// The typo is the problem; "required" for the field it

@@ -24,14 +24,17 @@ const (
 	allowResources
 	allowConfig
 	allowSecrets
+	allowGit
 
-	allowPlain = allowArgs | allowMeta
+	// Every field that takes args takes git values: both are text given
+	// to the render.
+	allowPlain = allowArgs | allowMeta | allowGit
 	allowText  = allowPlain | allowResources
 	allowAll   = allowText | allowConfig | allowSecrets
 )
 
 // namespaces lists placeholder namespaces, for hints.
-var namespaces = []string{"args", "metadata", "resources", "config", "secrets"}
+var namespaces = []string{"args", "metadata", "git", "resources", "config", "secrets"}
 
 func (a allow) has(ns string) bool {
 	switch ns {
@@ -45,6 +48,8 @@ func (a allow) has(ns string) bool {
 		return a&allowConfig != 0
 	case "secrets":
 		return a&allowSecrets != 0
+	case "git":
+		return a&allowGit != 0
 	}
 	return false
 }

@@ -49,7 +49,7 @@ type RenderOptions struct {
 	Env          string            // environment name; required
 	Namespace    string            // set on every object when not ""
 	Revision     string            // berth.dev/revision label; omitted when ""
-	Set          map[string]string // arg values, overriding defaults and the environment's
+	Set          map[string]string // arg values, overriding defaults and the environment's; and git.NAME: ${git.NAME} (GitArgs)
 	IngressClass string            // used when the manifest sets no ingressClass
 	Resolver     Resolver          // nil means OfflineResolver
 	// Scheduling is the environment's scheduling defaults, added to every pod template:
@@ -90,10 +90,8 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 	if err := opts.Scheduling.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: environment %q: scheduling defaults: %v", ErrInvalidOption, opts.Env, err)
 	}
-	for _, k := range sortedKeys(opts.Set) {
-		if _, ok := m.Args[k]; !ok {
-			return nil, fmt.Errorf("%w: --set %s: unknown arg (%s)", ErrInvalidOption, k, argsHint(k, sortedKeys(m.Args)))
-		}
+	if err := checkSet(m, opts.Set); err != nil {
+		return nil, err
 	}
 
 	r := newRenderer(m, opts)
@@ -114,7 +112,16 @@ func newRenderer(m *Manifest, opts RenderOptions) *renderer {
 	if r.args == nil {
 		r.args = map[string]string{}
 	}
-	maps.Copy(r.args, opts.Set)
+	for k, v := range opts.Set {
+		if name, ok := strings.CutPrefix(k, gitSetPrefix); ok {
+			if r.git == nil {
+				r.git = map[string]string{}
+			}
+			r.git[name] = v
+			continue
+		}
+		r.args[k] = v
+	}
 	return r
 }
 
@@ -125,6 +132,9 @@ func newRenderer(m *Manifest, opts RenderOptions) *renderer {
 func ExpandResource(m *Manifest, opts RenderOptions, name string) (*Resource, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: no manifest", ErrInvalidOption)
+	}
+	if err := checkSet(m, opts.Set); err != nil {
+		return nil, err
 	}
 	r := newRenderer(m, opts)
 	res := r.m.Resources[name]
@@ -142,6 +152,7 @@ type renderer struct {
 	m        *Manifest
 	opts     RenderOptions
 	args     map[string]string
+	git      map[string]string // ${git.NAME} values, by NAME
 	errs     *errorList
 	resolved map[string]Value // by placeholder, so each is resolved once
 	sums     []string         // checksum inputs

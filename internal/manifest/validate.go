@@ -525,7 +525,7 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 	if n != want {
 		shape := map[string]string{
 			"args": "${args.NAME}", "metadata": "${metadata.name}", "resources": "${resources.NAME.OUTPUT}",
-			"config": "${config.KEY}", "secrets": "${secrets.KEY}",
+			"config": "${config.KEY}", "secrets": "${secrets.KEY}", "git": "${git.sha}",
 		}[ns]
 		d.fail(t.path, "malformed placeholder "+quote(s.raw), "write "+shape)
 		return
@@ -565,6 +565,10 @@ func (d *decoder) checkRef(m *Manifest, t tmpl, s segment) {
 				hint = didYouMean(s.parts[2], outs)
 			}
 			d.fail(t.path, "resource "+quote(name)+" ("+r.Type+") has no output "+quote(s.parts[2]), hint)
+		}
+	case "git":
+		if !slices.Contains(GitKeys, name) {
+			d.fail(t.path, "unknown placeholder "+quote(s.raw), gitHint(name))
 		}
 	case "config", "secrets":
 		if !isConfigMapKey(name) {
