@@ -327,6 +327,20 @@ func (r *Repo) Tag(t testing.TB, tag string) {
 	r.git(t, r.work, "push", "-q", "origin", tag)
 }
 
+// OpenPR opens a pull request of branch head into base through the API and returns its
+// number.
+func (r *Repo) OpenPR(t testing.TB, head, base, title string) int {
+	t.Helper()
+	var out struct {
+		Number int `json:"number"`
+	}
+	r.g.Do(t, "POST", "/repos/"+r.FullName()+"/pulls", map[string]any{"head": head, "base": base, "title": title}, &out)
+	if out.Number <= 0 {
+		t.Fatalf("giteatest: pull request %s -> %s: no number in the answer", head, base)
+	}
+	return out.Number
+}
+
 func (r *Repo) hasCommits(t testing.TB) bool {
 	cmd := exec.Command("git", "-C", r.work, "rev-parse", "--verify", "-q", "HEAD")
 	cmd.Env = gitEnv()

@@ -1,0 +1,172 @@
+package forge
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxJSON bounds a JSON answer other than a file's.
+const maxJSON = 1 << 20
+
+// maxContents bounds the contents API's answer for a file of MaxFile bytes: base64 grows it
+// by a third; the rest of the answer is a few links and shas.
+const maxContents = MaxFile/3*4 + 64<<10
+
+// gitea calls Gitea's API (/api/v1) with a token.
+type gitea struct {
+	hc    *http.Client
+	base  string // e.g. https://git.example.com/sub/api/v1, no trailing slash
+	token string
+}
+
+func newGitea(hc *http.Client, repoURL *url.URL, apiURL, token string) *gitea {
+	base := strings.TrimSuffix(apiURL, "/")
+	if base == "" {
+		// Gitea may be served under a path: the API is under the same prefix as OWNER/NAME.
+		parts := repoPath(repoURL)
+		prefix := strings.Join(parts[:len(parts)-2], "/")
+		if prefix != "" {
+			prefix = "/" + prefix
+		}
+		base = repoURL.Scheme + "://" + repoURL.Host + prefix + "/api/v1"
+	}
+	return &gitea{hc: hc, base: base, token: token}
+}
+
+// readFile reads through the contents API, which resolves ref strictly (the raw API falls
+// back to the default branch for a ref it does not know).
+func (g *gitea) readFile(ctx context.Context, owner, name, path, ref string) ([]byte, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/contents/%s?ref=%s", owner, name, escapePath(path), url.QueryEscape(ref))
+	status, data, err := g.call(ctx, call, nil, maxContents)
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Type     string  `json:"type"`
+		Size     int64   `json:"size"`
+		Encoding *string `json:"encoding"`
+		Content  *string `json:"content"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		// A directory is listed as an array.
+		return nil, &APIError{Call: call, Status: status, Message: "not a file (a directory?)"}
+	}
+	switch {
+	case file.Type != "file":
+		return nil, &APIError{Call: call, Status: status, Message: fmt.Sprintf("a %s, not a file", file.Type)}
+	case file.Size > MaxFile:
+		return nil, &APIError{Call: call, Status: status, Message: fmt.Sprintf("%d bytes", file.Size), err: errTooLarge}
+	case file.Content == nil || file.Encoding == nil || *file.Encoding != "base64":
+		return nil, &APIError{Call: call, Status: status, Message: "the answer holds no base64 content"}
+	}
+	content, err := base64.StdEncoding.DecodeString(*file.Content)
+	if err != nil {
+		return nil, &APIError{Call: call, Status: status, Message: "the content is not base64: " + err.Error()}
+	}
+	if len(content) > MaxFile {
+		return nil, &APIError{Call: call, Status: status, Message: fmt.Sprintf("%d bytes", len(content)), err: errTooLarge}
+	}
+	return content, nil
+}
+
+func (g *gitea) setStatus(ctx context.Context, owner, name, sha string, s Status) error {
+	_, _, err := g.call(ctx, fmt.Sprintf("POST /repos/%s/%s/statuses/%s", owner, name, sha), map[string]string{
+		"state": string(s.State), "context": s.Context, "description": s.Description, "target_url": s.TargetURL,
+	}, maxJSON)
+	return err
+}
+
+func (g *gitea) createComment(ctx context.Context, owner, name string, pr int, body string) (int64, error) {
+	call := fmt.Sprintf("POST /repos/%s/%s/issues/%d/comments", owner, name, pr)
+	status, data, err := g.call(ctx, call, map[string]string{"body": body}, maxJSON)
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil || c.ID <= 0 {
+		return 0, &APIError{Call: call, Status: status, Message: "the answer holds no comment id"}
+	}
+	return c.ID, nil
+}
+
+func (g *gitea) editComment(ctx context.Context, owner, name string, id int64, body string) error {
+	_, _, err := g.call(ctx, fmt.Sprintf("PATCH /repos/%s/%s/issues/comments/%d", owner, name, id),
+		map[string]string{"body": body}, maxJSON)
+	return err
+}
+
+func (g *gitea) createHook(ctx context.Context, owner, name, hookURL, secret string) error {
+	_, _, err := g.call(ctx, fmt.Sprintf("POST /repos/%s/%s/hooks", owner, name), map[string]any{
+		"type":   "gitea",
+		"config": map[string]string{"url": hookURL, "content_type": "json", "secret": secret},
+		"events": hookEvents,
+		"active": true,
+	}, maxJSON)
+	return err
+}
+
+// call sends "METHOD PATH" with in as JSON and returns the answer's status and at most
+// limit bytes of its body; a status of 300 or more is an error with the forge's message.
+func (g *gitea) call(ctx context.Context, call string, in any, limit int64) (int, []byte, error) {
+	method, path, _ := strings.Cut(call, " ")
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return 0, nil, &APIError{Call: call, Message: err.Error()}
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.base+path, body)
+	if err != nil {
+		return 0, nil, &APIError{Call: call, Message: err.Error()}
+	}
+	req.Header.Set("Authorization", "token "+g.token)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := g.hc.Do(req)
+	if err != nil {
+		return 0, nil, &APIError{Call: call, Message: err.Error(), err: err}
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > limit {
+		return resp.StatusCode, nil, &APIError{Call: call, Status: resp.StatusCode,
+			Message: strconv.FormatInt(resp.ContentLength, 10) + " bytes", err: errTooLarge}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp.StatusCode, nil, &APIError{Call: call, Status: resp.StatusCode, Message: "reading the answer: " + err.Error(), err: err}
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, nil, &APIError{Call: call, Status: resp.StatusCode, Message: forgeMessage(data)}
+	}
+	if int64(len(data)) > limit {
+		return resp.StatusCode, nil, &APIError{Call: call, Status: resp.StatusCode,
+			Message: "over " + strconv.FormatInt(limit, 10) + " bytes", err: errTooLarge}
+	}
+	return resp.StatusCode, data, nil
+}
+
+// forgeMessage is the message of an error answer: its JSON "message" (Gitea's and
+// GitHub's shape), else the body as text.
+func forgeMessage(data []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	return string(data)
+}

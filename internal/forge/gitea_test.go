@@ -1,0 +1,223 @@
+package forge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/giteatest"
+)
+
+// TestGiteaClient runs the client against one real Gitea: files read at a commit, commit
+// statuses, the one comment of a pull request, a webhook registered, and a bad token.
+func TestGiteaClient(t *testing.T) {
+	g := giteatest.Start(t)
+	repo := g.CreateRepo(t, "web")
+	c, err := NewClient(berth.ForgeGitea, repo.CloneURL, g.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := repo.FullName()
+	old := repo.Commit(t, "main", "first", map[string]string{"berth.yaml": "version: one\n", "deploy/old.yaml": "old\n"})
+	head := repo.Commit(t, "main", "second", map[string]string{"berth.yaml": "version: two\n", "deploy/old.yaml": ""})
+
+	t.Run("ReadFile", func(t *testing.T) {
+		ctx := t.Context()
+		for _, tc := range []struct{ path, ref, want string }{
+			{"berth.yaml", old, "version: one\n"},
+			{"berth.yaml", head, "version: two\n"},
+			{"berth.yaml", "main", "version: two\n"},
+			{"deploy/old.yaml", old, "old\n"},
+		} {
+			got, err := c.ReadFile(ctx, name, tc.path, tc.ref)
+			if err != nil || string(got) != tc.want {
+				t.Errorf("ReadFile(%s at %s) = %q, %v; want %q", tc.path, tc.ref, got, err, tc.want)
+			}
+		}
+		for _, tc := range []struct{ path, ref string }{
+			{"deploy/old.yaml", head},                // deleted by the head commit
+			{"nope.yaml", head},                      // never there
+			{"berth.yaml", strings.Repeat("ab", 20)}, // no such commit
+			{"berth.yaml", "no-such-branch"},         // no such branch: not the default one's file
+		} {
+			_, err := c.ReadFile(ctx, name, tc.path, tc.ref)
+			want := fmt.Sprintf("%s not found in %s at %s", tc.path, name, tc.ref)
+			if !errors.Is(err, berth.ErrNotFound) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "gitea: GET") {
+				t.Errorf("ReadFile(%s at %s): %v; want ErrNotFound saying %q", tc.path, tc.ref, err, want)
+			}
+		}
+		_, err := c.ReadFile(ctx, name, "deploy", old)
+		if err == nil || errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("a directory read as a file: %v", err)
+		}
+		big := repo.Commit(t, "main", "big", map[string]string{"big.yaml": strings.Repeat("x: y\n", MaxFile/5+1)})
+		_, err = c.ReadFile(ctx, name, "big.yaml", big)
+		if err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+			t.Errorf("a file over MaxFile: %v", err)
+		}
+	})
+
+	t.Run("SetStatus", func(t *testing.T) {
+		desc := strings.Repeat("é", 200)
+		for _, st := range []Status{
+			{State: StatusPending, Context: "berth/staging", Description: "deploying", TargetURL: "http://berth.example/deploys/1"},
+			{State: StatusSuccess, Context: "berth/staging", Description: desc, TargetURL: "http://berth.example/deploys/1"},
+			{State: StatusFailure, Context: "berth/preview"},
+		} {
+			if err := c.SetStatus(t.Context(), name, old, st); err != nil {
+				t.Fatalf("SetStatus %+v: %v", st, err)
+			}
+		}
+		var got []struct {
+			State       string `json:"status"`
+			Context     string `json:"context"`
+			Description string `json:"description"`
+			TargetURL   string `json:"target_url"`
+		}
+		g.Do(t, "GET", "/repos/"+name+"/commits/"+old+"/statuses?sort=oldest", nil, &got)
+		if len(got) != 3 {
+			t.Fatalf("%d statuses on %s, want 3: %+v", len(got), old, got)
+		}
+		success := got[1]
+		if success.State != "success" || success.Context != "berth/staging" || success.TargetURL != "http://berth.example/deploys/1" ||
+			utf8.RuneCountInString(success.Description) != maxDescription || !strings.HasPrefix(desc, strings.TrimSuffix(success.Description, "…")) {
+			t.Errorf("the success status: %+v", success)
+		}
+		if got[2].State != "failure" || got[2].Context != "berth/preview" {
+			t.Errorf("the failure status: %+v", got[2])
+		}
+		var none []any
+		g.Do(t, "GET", "/repos/"+name+"/commits/"+head+"/statuses", nil, &none)
+		if len(none) != 0 {
+			t.Errorf("statuses on %s, set on %s only: %v", head, old, none)
+		}
+	})
+
+	t.Run("UpsertComment", func(t *testing.T) {
+		ctx := t.Context()
+		repo.Commit(t, "feature", "change", map[string]string{"README.md": "feature\n"})
+		pr := repo.OpenPR(t, "feature", "main", "A change")
+		comments := func() []struct {
+			ID   int64  `json:"id"`
+			Body string `json:"body"`
+		} {
+			var out []struct {
+				ID   int64  `json:"id"`
+				Body string `json:"body"`
+			}
+			g.Do(t, "GET", fmt.Sprintf("/repos/%s/issues/%d/comments", name, pr), nil, &out)
+			return out
+		}
+		id, err := c.UpsertComment(ctx, name, pr, 0, "Preview: deploying")
+		if err != nil || id <= 0 {
+			t.Fatalf("create: %d, %v", id, err)
+		}
+		again, err := c.UpsertComment(ctx, name, pr, id, "Preview: ready at https://pr-1.web.example")
+		if err != nil || again != id {
+			t.Fatalf("edit: %d, %v (want %d)", again, err, id)
+		}
+		if got := comments(); len(got) != 1 || got[0].ID != id || got[0].Body != "Preview: ready at https://pr-1.web.example" {
+			t.Fatalf("comments after an edit: %+v", got)
+		}
+		g.Do(t, "DELETE", fmt.Sprintf("/repos/%s/issues/comments/%d", name, id), nil, nil)
+		renewed, err := c.UpsertComment(ctx, name, pr, id, "Preview: updated")
+		if err != nil || renewed <= 0 || renewed == id {
+			t.Fatalf("edit of a deleted comment: %d, %v (the deleted one was %d)", renewed, err, id)
+		}
+		if got := comments(); len(got) != 1 || got[0].ID != renewed || got[0].Body != "Preview: updated" {
+			t.Fatalf("comments after the deleted one was made anew: %+v", got)
+		}
+	})
+
+	t.Run("CreateHook", func(t *testing.T) {
+		type delivery struct {
+			path   string
+			header http.Header
+			body   []byte
+		}
+		deliveries := make(chan delivery, 16)
+		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, MaxBody))
+			deliveries <- delivery{r.URL.Path, r.Header.Clone(), body}
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		defer recv.Close()
+		hooked := g.CreateRepo(t, "hooked")
+		const secret = "hook-secret-0123456789abcdef"
+		if err := c.CreateHook(t.Context(), hooked.FullName(), recv.URL+"/hooks/gitea", secret); err != nil {
+			t.Fatal(err)
+		}
+		sha := hooked.Commit(t, "main", "first", map[string]string{"berth.yaml": "version: one\n"})
+		select {
+		case got := <-deliveries:
+			d, err := ReadDelivery(berth.ForgeGitea, got.header)
+			if err != nil || got.path != "/hooks/gitea" || got.header.Get("Content-Type") != "application/json" {
+				t.Fatalf("delivery to %s (%s): %v", got.path, got.header.Get("Content-Type"), err)
+			}
+			if !d.Verify(got.body, secret) {
+				t.Fatal("the delivery is not signed with the secret given")
+			}
+			ev, err := d.Parse(got.body)
+			if err != nil || ev.Kind != EventPush || ev.SHA != sha || ev.Repo != hooked.FullName() {
+				t.Fatalf("delivery %+v: %v", ev, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("no delivery within 60 s of the push")
+		}
+		var hooks []struct {
+			Events []string `json:"events"`
+			Active bool     `json:"active"`
+		}
+		g.Do(t, "GET", "/repos/"+hooked.FullName()+"/hooks", nil, &hooks)
+		if len(hooks) != 1 || !hooks[0].Active || !strings.Contains(strings.Join(hooks[0].Events, ","), "pull_request") {
+			t.Errorf("hooks: %+v", hooks)
+		}
+	})
+
+	// A bad token: every call fails saying the forge, the call and the status, never the token.
+	t.Run("BadToken", func(t *testing.T) {
+		const bad = "0123456789abcdef0123456789abcdef01234567"
+		bc, err := NewClient(berth.ForgeGitea, repo.CloneURL, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		_, readErr := bc.ReadFile(ctx, name, "berth.yaml", head)
+		_, commentErr := bc.UpsertComment(ctx, name, 1, 0, "x")
+		for call, err := range map[string]error{
+			"read":    readErr,
+			"status":  bc.SetStatus(ctx, name, head, Status{State: StatusSuccess, Context: "berth/staging"}),
+			"comment": commentErr,
+			"hook":    bc.CreateHook(ctx, name, "http://127.0.0.1:1/hooks/gitea", "s"),
+		} {
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized || apiErr.Retryable() {
+				t.Errorf("%s: %v, want a 401", call, err)
+				continue
+			}
+			if msg := err.Error(); strings.Contains(msg, bad) || !strings.HasPrefix(msg, "gitea: ") || !strings.Contains(msg, "HTTP 401") {
+				t.Errorf("%s: %s", call, msg)
+			}
+		}
+	})
+
+	// Nothing listening at the forge's address: no answer, retryable.
+	t.Run("NoAnswer", func(t *testing.T) {
+		down, err := NewClient(berth.ForgeGitea, "http://127.0.0.1:1/berth-admin/web", g.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = down.SetStatus(t.Context(), name, head, Status{State: StatusError, Context: "berth/staging"})
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != 0 || !apiErr.Retryable() || strings.Contains(err.Error(), g.Token) {
+			t.Errorf("no answer: %v", err)
+		}
+	})
+}

@@ -1,0 +1,173 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/go-github/v84/github"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+// gitHub calls GitHub's (or a GitHub Enterprise server's) API through go-github.
+type gitHub struct {
+	gh *github.Client
+}
+
+func newGitHub(hc *http.Client, repoURL *url.URL, apiURL, token string) (*gitHub, error) {
+	gh := github.NewClient(hc).WithAuthToken(token)
+	switch host := strings.ToLower(repoURL.Hostname()); {
+	case apiURL != "":
+		u, err := url.Parse(apiURL)
+		if err != nil {
+			return nil, berth.Invalid("api_url", "not a URL")
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		gh.BaseURL = u
+	case host == "github.com" || host == "www.github.com":
+		// go-github's default: https://api.github.com/
+	default:
+		// GitHub Enterprise Server: https://HOST/api/v3/.
+		root := repoURL.Scheme + "://" + repoURL.Host + "/"
+		var err error
+		if gh, err = gh.WithEnterpriseURLs(root, root); err != nil {
+			return nil, berth.Invalid("repo", "no GitHub Enterprise API URL for %q", repoURL.Host)
+		}
+	}
+	return &gitHub{gh: gh}, nil
+}
+
+// readFile asks for the raw media type: the file's bytes as they are, without base64 in
+// JSON (which GitHub leaves empty for files over 1 MB).
+func (g *gitHub) readFile(ctx context.Context, owner, name, path, ref string) ([]byte, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/contents/%s?ref=%s", owner, name, escapePath(path), url.QueryEscape(ref))
+	req, err := g.gh.NewRequest(http.MethodGet, strings.TrimPrefix(strings.TrimPrefix(call, "GET "), "/"), nil)
+	if err != nil {
+		return nil, &APIError{Call: call, Message: err.Error()}
+	}
+	req.Header.Set("Accept", "application/vnd.github.raw+json")
+	resp, err := g.gh.BareDo(ctx, req)
+	if err != nil {
+		return nil, gitHubError(call, resp, err)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > MaxFile {
+		return nil, &APIError{Call: call, Status: resp.StatusCode, Message: fmt.Sprintf("%d bytes", resp.ContentLength), err: errTooLarge}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxFile+1))
+	if err != nil {
+		return nil, &APIError{Call: call, Status: resp.StatusCode, Message: "reading the answer: " + err.Error(), err: err}
+	}
+	if len(data) > MaxFile {
+		return nil, &APIError{Call: call, Status: resp.StatusCode, Message: fmt.Sprintf("over %d bytes", MaxFile), err: errTooLarge}
+	}
+	// A directory is listed in JSON whatever the media type asked for.
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && strings.HasPrefix(strings.TrimSpace(string(data)), "[") {
+		return nil, &APIError{Call: call, Status: resp.StatusCode, Message: "a directory, not a file"}
+	}
+	return data, nil
+}
+
+func (g *gitHub) setStatus(ctx context.Context, owner, name, sha string, s Status) error {
+	st := github.RepoStatus{State: github.Ptr(string(s.State)), Context: github.Ptr(s.Context)}
+	if s.Description != "" {
+		st.Description = github.Ptr(s.Description)
+	}
+	if s.TargetURL != "" {
+		st.TargetURL = github.Ptr(s.TargetURL)
+	}
+	_, resp, err := g.gh.Repositories.CreateStatus(ctx, owner, name, sha, st)
+	if err != nil {
+		return gitHubError(fmt.Sprintf("POST /repos/%s/%s/statuses/%s", owner, name, sha), resp, err)
+	}
+	return nil
+}
+
+func (g *gitHub) createComment(ctx context.Context, owner, name string, pr int, body string) (int64, error) {
+	call := fmt.Sprintf("POST /repos/%s/%s/issues/%d/comments", owner, name, pr)
+	c, resp, err := g.gh.Issues.CreateComment(ctx, owner, name, pr, &github.IssueComment{Body: github.Ptr(body)})
+	if err != nil {
+		return 0, gitHubError(call, resp, err)
+	}
+	if c.GetID() <= 0 {
+		return 0, &APIError{Call: call, Status: resp.StatusCode, Message: "the answer holds no comment id"}
+	}
+	return c.GetID(), nil
+}
+
+func (g *gitHub) editComment(ctx context.Context, owner, name string, id int64, body string) error {
+	_, resp, err := g.gh.Issues.EditComment(ctx, owner, name, id, &github.IssueComment{Body: github.Ptr(body)})
+	if err != nil {
+		return gitHubError(fmt.Sprintf("PATCH /repos/%s/%s/issues/comments/%d", owner, name, id), resp, err)
+	}
+	return nil
+}
+
+func (g *gitHub) createHook(ctx context.Context, owner, name, hookURL, secret string) error {
+	_, resp, err := g.gh.Repositories.CreateHook(ctx, owner, name, &github.Hook{
+		Config: &github.HookConfig{URL: github.Ptr(hookURL), ContentType: github.Ptr("json"), Secret: github.Ptr(secret), InsecureSSL: github.Ptr("0")},
+		Events: hookEvents,
+		Active: github.Ptr(true),
+	})
+	if err != nil {
+		return gitHubError(fmt.Sprintf("POST /repos/%s/%s/hooks", owner, name), resp, err)
+	}
+	return nil
+}
+
+// gitHubError turns go-github's error into an *APIError: the status and GitHub's message
+// (with the reasons of a 422), not go-github's text, which repeats the URL.
+func gitHubError(call string, resp *github.Response, err error) *APIError {
+	e := &APIError{Call: call}
+	if resp != nil && resp.Response != nil {
+		e.Status = resp.StatusCode
+	}
+	var (
+		er *github.ErrorResponse
+		rl *github.RateLimitError
+		ab *github.AbuseRateLimitError
+	)
+	switch {
+	case errors.As(err, &er):
+		e.Message = er.Message
+		if e.Message == "" && er.Response != nil && er.Response.Body != nil {
+			// Not GitHub's JSON (a proxy's page): go-github kept the body for us.
+			text, _ := io.ReadAll(io.LimitReader(er.Response.Body, 1<<10))
+			e.Message = string(text)
+		}
+		for _, d := range er.Errors {
+			switch {
+			case d.Message != "":
+				e.Message += "; " + d.Message
+			case d.Field != "":
+				e.Message += "; " + d.Field + " " + d.Code
+			}
+		}
+		if e.Status == 0 && er.Response != nil {
+			e.Status = er.Response.StatusCode
+		}
+	case errors.As(err, &rl):
+		e.Message = "rate limited: " + rl.Message
+		if e.Status == 0 && rl.Response != nil {
+			e.Status = rl.Response.StatusCode
+		}
+	case errors.As(err, &ab):
+		e.Message = "rate limited: " + ab.Message
+		if e.Status == 0 && ab.Response != nil {
+			e.Status = ab.Response.StatusCode
+		}
+	case e.Status != 0 && e.Status < 300:
+		// An answer that did not decode.
+		e.Message = "the answer is not understood: " + err.Error()
+	default:
+		e.Message, e.err = err.Error(), err
+	}
+	return e
+}

@@ -1,0 +1,261 @@
+package forge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+const (
+	ghToken = "ghp_berthTestToken0123456789abcdefABCDEF"
+	ghSHA   = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+)
+
+// exchange is one call the fake GitHub expects, in order, and its answer.
+type exchange struct {
+	method, path, query string
+	accept              string // checked when set
+	body                string // the JSON body expected, compared as JSON; "" for none
+	status              int
+	contentType         string
+	answer              string
+}
+
+// fakeGitHub is an httptest server answering GitHub's documented shapes. It fails the test
+// on a call it did not expect (method, path, query, Authorization, body) and, at the end,
+// when an expected call was not made.
+func fakeGitHub(t *testing.T, want ...exchange) *httptest.Server {
+	t.Helper()
+	var mu sync.Mutex
+	next := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if next >= len(want) {
+			t.Errorf("unexpected call %s %s?%s", r.Method, r.URL.Path, r.URL.RawQuery)
+			http.Error(w, `{"message":"unexpected"}`, http.StatusInternalServerError)
+			return
+		}
+		x := want[next]
+		next++
+		if r.Method != x.method || r.URL.Path != x.path || r.URL.RawQuery != x.query {
+			t.Errorf("call %d: %s %s?%s, want %s %s?%s", next, r.Method, r.URL.Path, r.URL.RawQuery, x.method, x.path, x.query)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer "+ghToken {
+			t.Errorf("call %d: Authorization %q", next, got)
+		}
+		if x.accept != "" && r.Header.Get("Accept") != x.accept {
+			t.Errorf("call %d: Accept %q, want %q", next, r.Header.Get("Accept"), x.accept)
+		}
+		if x.body != "" {
+			var got, exp any
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Errorf("call %d: body %q is not JSON: %v", next, body, err)
+			}
+			if err := json.Unmarshal([]byte(x.body), &exp); err != nil {
+				t.Fatalf("call %d: the expected body is not JSON: %v", next, err)
+			}
+			if d := cmp.Diff(exp, got); d != "" {
+				t.Errorf("call %d: %s %s body (-want +got):\n%s", next, x.method, x.path, d)
+			}
+		} else if len(body) > 0 {
+			t.Errorf("call %d: unexpected body %q", next, body)
+		}
+		ct := x.contentType
+		if ct == "" {
+			ct = "application/json; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(x.status)
+		io.WriteString(w, x.answer)
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		if next != len(want) {
+			t.Errorf("%d of %d expected calls made; the first missing: %s %s", next, len(want), want[next].method, want[next].path)
+		}
+	})
+	return srv
+}
+
+func gitHubClient(t *testing.T, srv *httptest.Server) *Client {
+	t.Helper()
+	c, err := NewClient(berth.ForgeGitHub, "https://github.com/octo/web", ghToken, WithAPIURL(srv.URL+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const ghNotFound = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}`
+
+func TestGitHubReadFile(t *testing.T) {
+	const raw = "application/vnd.github.raw+json"
+	manifest := "apiVersion: berth.dev/v1\nkind: App\n"
+	big := strings.Repeat("x", MaxFile+1)
+	srv := fakeGitHub(t,
+		exchange{method: "GET", path: "/repos/octo/web/contents/deploy/berth.yaml", query: "ref=" + ghSHA, accept: raw,
+			status: 200, contentType: "application/vnd.github.raw; charset=utf-8", answer: manifest},
+		exchange{method: "GET", path: "/repos/octo/web/contents/berth.yaml", query: "ref=" + ghSHA, accept: raw,
+			status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/contents/berth.yaml", query: "ref=" + ghSHA, accept: raw,
+			status: 200, contentType: "application/vnd.github.raw", answer: big},
+		exchange{method: "GET", path: "/repos/octo/web/contents/deploy", query: "ref=main", accept: raw,
+			status: 200, answer: `[{"type":"file","name":"berth.yaml","path":"deploy/berth.yaml"}]`},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+
+	got, err := c.ReadFile(ctx, "octo/web", "deploy/berth.yaml", ghSHA)
+	if err != nil || string(got) != manifest {
+		t.Fatalf("ReadFile = %q, %v", got, err)
+	}
+	_, err = c.ReadFile(ctx, "octo/web", "berth.yaml", ghSHA)
+	if !errors.Is(err, berth.ErrNotFound) || !strings.Contains(err.Error(), "berth.yaml not found in octo/web at "+ghSHA) ||
+		!strings.Contains(err.Error(), "HTTP 404") {
+		t.Errorf("a missing file: %v", err)
+	}
+	_, err = c.ReadFile(ctx, "octo/web", "berth.yaml", ghSHA)
+	if err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") || errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("a file over MaxFile: %v", err)
+	}
+	_, err = c.ReadFile(ctx, "octo/web", "deploy", "main")
+	if err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("a directory: %v", err)
+	}
+}
+
+func TestGitHubSetStatus(t *testing.T) {
+	long := strings.Repeat("é", 150) // 150 characters, 300 bytes
+	want := strings.Repeat("é", 139) + "…"
+	srv := fakeGitHub(t,
+		exchange{method: "POST", path: "/repos/octo/web/statuses/" + ghSHA,
+			body:   `{"state":"success","context":"berth/staging","description":"deployed","target_url":"https://berth.example/apps/web/deploys/7"}`,
+			status: 201, answer: `{"id":1,"state":"success","context":"berth/staging","description":"deployed","target_url":"https://berth.example/apps/web/deploys/7"}`},
+		exchange{method: "POST", path: "/repos/octo/web/statuses/" + ghSHA,
+			body:   `{"state":"pending","context":"berth/staging","description":"` + want + `"}`,
+			status: 201, answer: `{"id":2,"state":"pending"}`},
+	)
+	c := gitHubClient(t, srv)
+	if err := c.SetStatus(t.Context(), "octo/web", ghSHA, Status{State: StatusSuccess, Context: "berth/staging",
+		Description: "deployed", TargetURL: "https://berth.example/apps/web/deploys/7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetStatus(t.Context(), "octo/web", ghSHA, Status{State: StatusPending, Context: "berth/staging", Description: long}); err != nil {
+		t.Fatal(err)
+	}
+	if n := utf8.RuneCountInString(want); n != maxDescription {
+		t.Fatalf("the expected description has %d characters", n)
+	}
+}
+
+func TestGitHubUpsertComment(t *testing.T) {
+	comment := func(id, body string) string {
+		return `{"id":` + id + `,"node_id":"IC_x","body":"` + body + `","user":{"login":"berth"},"html_url":"https://github.com/octo/web/pull/7#issuecomment-` + id + `"}`
+	}
+	srv := fakeGitHub(t,
+		exchange{method: "POST", path: "/repos/octo/web/issues/7/comments", body: `{"body":"one"}`, status: 201, answer: comment("1001", "one")},
+		exchange{method: "PATCH", path: "/repos/octo/web/issues/comments/1001", body: `{"body":"two"}`, status: 200, answer: comment("1001", "two")},
+		// The comment was deleted: edited in vain, then made anew.
+		exchange{method: "PATCH", path: "/repos/octo/web/issues/comments/1001", body: `{"body":"three"}`, status: 404, answer: ghNotFound},
+		exchange{method: "POST", path: "/repos/octo/web/issues/7/comments", body: `{"body":"three"}`, status: 201, answer: comment("1002", "three")},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+	id, err := c.UpsertComment(ctx, "octo/web", 7, 0, "one")
+	if err != nil || id != 1001 {
+		t.Fatalf("create: %d, %v", id, err)
+	}
+	if id, err = c.UpsertComment(ctx, "octo/web", 7, id, "two"); err != nil || id != 1001 {
+		t.Fatalf("edit: %d, %v", id, err)
+	}
+	if id, err = c.UpsertComment(ctx, "octo/web", 7, id, "three"); err != nil || id != 1002 {
+		t.Fatalf("edit of a deleted comment: %d, %v", id, err)
+	}
+}
+
+func TestGitHubCreateHook(t *testing.T) {
+	srv := fakeGitHub(t, exchange{method: "POST", path: "/repos/octo/web/hooks",
+		body: `{"name":"web","active":true,"events":["push","pull_request"],` +
+			`"config":{"url":"https://berth.example/hooks/github","content_type":"json","secret":"s3cret","insecure_ssl":"0"}}`,
+		status: 201, answer: `{"id":12345678,"type":"Repository","name":"web","active":true,"events":["push","pull_request"],` +
+			`"config":{"content_type":"json","insecure_ssl":"0","url":"https://berth.example/hooks/github"}}`})
+	c := gitHubClient(t, srv)
+	if err := c.CreateHook(t.Context(), "octo/web", "https://berth.example/hooks/github", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGitHubErrors: a failed call says the forge, the call, the status and at most 200 bytes
+// of GitHub's message, never the token, even when the answer echoes it.
+func TestGitHubErrors(t *testing.T) {
+	echo := `{"message":"Bad credentials: Bearer ` + ghToken + ` ` + strings.Repeat("z", 5000) + `"}`
+	srv := fakeGitHub(t,
+		exchange{method: "POST", path: "/repos/octo/web/statuses/" + ghSHA, body: `{"state":"failure","context":"berth/staging"}`,
+			status: 401, answer: echo},
+		exchange{method: "POST", path: "/repos/octo/web/statuses/" + ghSHA, body: `{"state":"failure","context":"berth/staging"}`,
+			status: 422, answer: `{"message":"Validation Failed","errors":[{"resource":"Status","code":"custom","field":"description",` +
+				`"message":"description is too long (maximum is 140 characters)"}],"documentation_url":"https://docs.github.com/rest"}`},
+		exchange{method: "PATCH", path: "/repos/octo/web/issues/comments/5", body: `{"body":"x"}`,
+			status: 500, contentType: "text/html", answer: "<html>" + ghToken + "</html>"},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+	st := Status{State: StatusFailure, Context: "berth/staging"}
+	err := c.SetStatus(ctx, "octo/web", ghSHA, st)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Retryable() {
+		t.Fatalf("401: %#v", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, ghToken) || !strings.HasPrefix(msg, "github: POST /repos/octo/web/statuses/"+ghSHA+": HTTP 401 Unauthorized: Bad credentials") ||
+		len(apiErr.Message) > maxMessage {
+		t.Errorf("401: %s", msg)
+	}
+	err = c.SetStatus(ctx, "octo/web", ghSHA, st)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 422 Unprocessable Entity: Validation Failed; description is too long") {
+		t.Errorf("422: %v", err)
+	}
+	_, err = c.UpsertComment(ctx, "octo/web", 3, 5, "x")
+	if !errors.As(err, &apiErr) || apiErr.Status != 500 || !apiErr.Retryable() || strings.Contains(err.Error(), ghToken) ||
+		!strings.HasSuffix(err.Error(), ": HTTP 500 Internal Server Error: <html>[token]</html>") {
+		t.Errorf("500: %v", err)
+	}
+}
+
+// TestGitHubTimeout: a call GitHub does not answer ends at the client's timeout, retryable.
+func TestGitHubTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := gitHubClient(t, srv)
+	c.timeout = 100 * time.Millisecond
+	start := time.Now()
+	err := c.SetStatus(context.Background(), "octo/web", ghSHA, Status{State: StatusPending, Context: "berth/staging"})
+	var apiErr *APIError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &apiErr) || !apiErr.Retryable() || !strings.HasPrefix(err.Error(), "github: POST") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the call took %s", d)
+	}
+}
