@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,9 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/gitflow"
 	"github.com/berth-dev/berth/internal/kube"
+	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/store"
@@ -77,7 +80,8 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
-		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg})
+		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg,
+		Images: &registry.Checker{Mirrors: o.RegistryMirrors}, ImageWait: o.ImageWait})
 	if err != nil {
 		return err
 	}
@@ -116,6 +120,13 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	fmt.Fprintf(o.IO.Out, "berth server listening on http://%s (database: %s); dashboard at http://%s/\n", ln.Addr(), st.Dialect(), ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect())
 
+	public := o.PublicURL
+	if public == "" {
+		public = "http://" + ln.Addr().String()
+	}
+	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public})
+	svc.SetGitNotifier(git)
+
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -123,7 +134,10 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	go func() {
 		defer close(workersDone)
 		if o.Workers > 0 { // --workers 0: an API-only replica
-			engine.Run(workCtx)
+			var wg sync.WaitGroup
+			wg.Go(func() { engine.Run(workCtx) })
+			wg.Go(func() { git.Run(workCtx) })
+			wg.Wait()
 		}
 	}()
 	defer keepEvents(workCtx, svc, clusters, o, log)() // waits after stopWork, deferred next, ends it

@@ -128,6 +128,9 @@ func TestAuthorizationTable(t *testing.T) {
 	cases := routeCases()
 	f0 := newFixture(t)
 	for _, r := range f0.api.Routes() {
+		if !r.Auth {
+			continue // a webhook's credential is its signature: hooks_test.go
+		}
 		if _, ok := cases[r.ID]; !ok {
 			t.Errorf("route %s %s (%s) has no row in the authorization table", r.Method, r.Path, r.ID)
 		}

@@ -50,6 +50,8 @@ type fixture struct {
 	tokens map[string]string // caller kind -> token secret
 	ids    map[string]int64  // named token ids
 	logs   *bytes.Buffer
+	// hookSecret is the webhook secret of alpha/reports's connection.
+	hookSecret string
 	pg     *fakePostgres
 }
 
@@ -177,9 +179,10 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 		must(err)
 	}
 	if key != nil { // a connection's token is sealed
-		_, err = svc.ConnectRepo(ctx, root, service.ConnectRequest{Team: "alpha", App: "reports", Forge: berth.ForgeGitea,
+		conn, err := svc.ConnectRepo(ctx, root, service.ConnectRequest{Team: "alpha", App: "reports", Forge: berth.ForgeGitea,
 			URL: "http://127.0.0.1:3000/alpha/reports", Token: fixtureForgeToken})
 		must(err)
+		f.hookSecret = conn.HookSecret
 	}
 	_, _, err = svc.SetProvisioners(ctx, root, "staging", "fixture.yaml", []byte("- type: s3\n  outputs: \"bucket: b\"\n"))
 	must(err)

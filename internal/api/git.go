@@ -36,3 +36,18 @@ func (s *Server) disconnectRepo(w http.ResponseWriter, r *http.Request, p *authz
 	}
 	return ok(w, http.StatusNoContent, nil)
 }
+
+// receiveHook takes a forge's webhook delivery: no Berth token, the signature is the
+// credential (service.ReceiveHook checks it). The work is queued, not done: 202.
+func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, _ *authz.Principal) error {
+	rc, err := s.svc.ReceiveHook(r.Context(), berth.Forge(r.PathValue("forge")), r.Header, r.Body)
+	if err != nil {
+		return err
+	}
+	out := apiv1.HookReceipt{Delivery: rc.Delivery, Event: string(rc.Event.Kind), Repo: rc.Event.Repo, Ref: rc.Event.Ref,
+		SHA: rc.Event.SHA, PR: rc.Event.PR, Jobs: []int64{}, Ignored: rc.Ignored}
+	for _, j := range rc.Jobs {
+		out.Jobs = append(out.Jobs, j.ID)
+	}
+	return ok(w, http.StatusAccepted, out)
+}

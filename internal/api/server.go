@@ -35,13 +35,17 @@ type Server struct {
 }
 
 // RouteInfo names one API route, for tests that must cover them all.
-type RouteInfo struct{ Method, Path, ID string }
+type RouteInfo struct {
+	Method, Path, ID string
+	// Auth: the route needs a Berth token (webhooks carry a signature instead).
+	Auth bool
+}
 
 // Routes lists the API's routes.
 func (s *Server) Routes() []RouteInfo {
 	out := make([]RouteInfo, len(s.routes))
 	for i, rt := range s.routes {
-		out[i] = RouteInfo{Method: rt.method, Path: rt.path, ID: rt.id}
+		out[i] = RouteInfo{Method: rt.method, Path: rt.path, ID: rt.id, Auth: rt.auth}
 	}
 	return out
 }

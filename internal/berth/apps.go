@@ -28,6 +28,8 @@ type Revision struct {
 	Digest    string // hex SHA-256 of Manifest
 	CreatedBy string
 	CreatedAt time.Time
+	// Source is the commit the manifest was read from; nil for one a user sent.
+	Source *GitSource
 }
 
 // DefaultNamespaceTemplate is the namespace template of environments created without one.

@@ -96,3 +96,113 @@ func CheckBranch(b string) error {
 func (r AppRepo) String() string {
 	return fmt.Sprintf("%s/%s <- %s %s (%s@%s)", r.Team, r.App, r.Forge, r.Repo, r.Path, r.Branch)
 }
+
+// GitEventKind is what a webhook delivery asks of Berth.
+type GitEventKind string
+
+// The kinds of event Berth acts on; every other is GitOther.
+const (
+	GitPush        GitEventKind = "push"         // commits pushed to a branch
+	GitTag         GitEventKind = "tag"          // a tag pushed
+	GitPullRequest GitEventKind = "pull_request" // a pull request opened, updated, reopened or closed
+	GitOther       GitEventKind = "other"
+)
+
+// GitEvent is the part of a forge's webhook delivery Berth acts on.
+type GitEvent struct {
+	Kind GitEventKind `json:"kind"`
+	// Repo is the repository's OWNER/NAME.
+	Repo string `json:"repo"`
+	// Ref is the full ref pushed (refs/heads/main, refs/tags/v1.2.0); Branch or Tag its
+	// short name. SHA is the commit: the pushed head, or the pull request's head.
+	Ref    string `json:"ref,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Tag    string `json:"tag,omitempty"`
+	SHA    string `json:"sha,omitempty"`
+	// Deleted: the push deleted the branch or tag.
+	Deleted bool `json:"deleted,omitempty"`
+	// Pull requests: number, action (opened, synchronize, reopened, closed), whether a
+	// closed one was merged, its head and base branches, and whether its head is in a fork.
+	PR             int    `json:"pr,omitempty"`
+	Action         string `json:"action,omitempty"`
+	Merged         bool   `json:"merged,omitempty"`
+	Head           string `json:"head,omitempty"`
+	Base           string `json:"base,omitempty"`
+	Fork           bool   `json:"fork,omitempty"`
+	HeadRepository string `json:"headRepository,omitempty"`
+}
+
+// Acts reports whether Berth acts on e at all: pushes and tags that did not delete their
+// ref, and pull requests. Which app does what with it is the manifest's git rules' say.
+func (e GitEvent) Acts() bool {
+	switch e.Kind {
+	case GitPush, GitTag:
+		return !e.Deleted
+	case GitPullRequest:
+		return true
+	}
+	return false
+}
+
+// String is the event in a few words, for reasons and logs.
+func (e GitEvent) String() string {
+	short := e.SHA
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	switch e.Kind {
+	case GitPush:
+		return fmt.Sprintf("push of %s to %s (%s)", short, e.Branch, e.Repo)
+	case GitTag:
+		return fmt.Sprintf("tag %s at %s (%s)", e.Tag, short, e.Repo)
+	case GitPullRequest:
+		return fmt.Sprintf("pull request #%d %s at %s (%s)", e.PR, e.Action, short, e.Repo)
+	}
+	return fmt.Sprintf("%s event (%s)", e.Kind, e.Repo)
+}
+
+// GitJobState is where the work of a delivery is: queued, running (a worker acts on it),
+// deploying (its deploy is queued; the commit's status follows it), then done or failed.
+type GitJobState string
+
+// The states of a git job.
+const (
+	GitJobQueued    GitJobState = "queued"
+	GitJobRunning   GitJobState = "running"
+	GitJobDeploying GitJobState = "deploying"
+	GitJobDone      GitJobState = "done"
+	GitJobFailed    GitJobState = "failed"
+)
+
+// Final reports whether s is an end state.
+func (s GitJobState) Final() bool { return s == GitJobDone || s == GitJobFailed }
+
+// GitJob is the durable work a webhook delivery asks of Berth for one connected app: taken
+// in the transaction that took the delivery, claimed by a worker under a lease, and ended
+// exactly once.
+type GitJob struct {
+	ID        int64
+	Team, App string
+	Forge     Forge
+	Delivery  string
+	Event     GitEvent
+	State     GitJobState
+	Reason    string
+	// Deploy is the deploy the job queued; 0 before (or when it queued none).
+	Deploy       int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LeaseOwner   string
+	LeaseExpires time.Time
+	Attempts     int
+}
+
+// GitSource is where a revision's manifest was read from: a commit of a connected
+// repository.
+type GitSource struct {
+	Forge Forge  `json:"forge"`
+	Repo  string `json:"repo"`
+	SHA   string `json:"sha"`
+	Ref   string `json:"ref,omitempty"`
+	PR    int    `json:"pr,omitempty"`
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,14 @@ type ServerOptions struct {
 	// server keeps (0: it keeps none and watches no events); EventsMaxAge how long.
 	EventsMaxPerApp int
 	EventsMaxAge    time.Duration
+	// PublicURL is where users reach this server, for links it puts on commit statuses and
+	// pull-request comments; "" is http://LISTEN.
+	PublicURL string
+	// ImageWait bounds how long a deploy from git waits for its images to be pushed.
+	ImageWait time.Duration
+	// RegistryMirrors maps a registry host images are named by to a host:port Berth asks
+	// over plain HTTP instead (the dev cluster's registry).
+	RegistryMirrors map[string]string
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -105,6 +114,9 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file with the key that encrypts secrets (base64 of 32 bytes; or BERTH_SECRETS_KEY)")
 	fl.IntVar(&o.EventsMaxPerApp, "events-max-per-app", 1000, "Kubernetes events kept per app and environment, the newest (0: watch and keep none)")
 	fl.DurationVar(&o.EventsMaxAge, "events-max-age", 30*24*time.Hour, "how long Kubernetes events are kept (0: until newer ones push them out)")
+	fl.StringVar(&o.PublicURL, "public-url", "", "URL users reach this server at, for links on commit statuses (default http://LISTEN)")
+	fl.DurationVar(&o.ImageWait, "image-wait", 5*time.Minute, "how long a deploy from git waits for its images to be in their registries")
+	fl.StringToStringVar(&o.RegistryMirrors, "registry-mirror", nil, "HOST=ADDR: ask for images named HOST/... at ADDR over plain HTTP (repeatable; the dev cluster's registry)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -205,6 +217,21 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.EventsMaxAge < 0 {
 		return &UsageError{Err: fmt.Errorf("--events-max-age must not be negative, not %s", o.EventsMaxAge)}
+	}
+	if o.ImageWait <= 0 {
+		return &UsageError{Err: fmt.Errorf("--image-wait must be positive, not %s", o.ImageWait)}
+	}
+	if o.PublicURL != "" {
+		u, err := url.Parse(o.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			return &UsageError{Err: fmt.Errorf("--public-url %q: want http(s)://HOST[:PORT][/PATH]", o.PublicURL)}
+		}
+		o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
+	}
+	for host, addr := range o.RegistryMirrors {
+		if host == "" || strings.ContainsAny(host, "/ ") || addr == "" || strings.ContainsAny(addr, "/ ") {
+			return &UsageError{Err: fmt.Errorf("--registry-mirror %s=%s: want HOST=HOST:PORT, e.g. registry.berth.localhost=127.0.0.1:5000", host, addr)}
+		}
 	}
 	if o.Database == "" {
 		o.Database = filepath.Join(o.DataDir, "berth.db")

@@ -30,6 +30,10 @@ type Options struct {
 	MaxAttempts int
 	// Databases makes the databases of postgres resources; without it they fail the deploy.
 	Databases Databases
+	// Images looks images up; with it, a deploy from git waits up to ImageWait (0: 5
+	// minutes) for its images to be in their registries before applying.
+	Images    Images
+	ImageWait time.Duration
 }
 
 // check fills in the tunings `berth server` has no flags for and refuses the others when

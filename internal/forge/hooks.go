@@ -22,36 +22,19 @@ import (
 // MaxBody bounds a delivery's body: larger ones are refused unread.
 const MaxBody = 5 << 20
 
+// Event is the part of a delivery Berth acts on (the domain's berth.GitEvent).
+type Event = berth.GitEvent
+
 // EventKind is what a delivery asks of Berth.
-type EventKind string
+type EventKind = berth.GitEventKind
 
 // The kinds of event Berth acts on; every other is EventOther.
 const (
-	EventPush        EventKind = "push"         // commits pushed to a branch
-	EventTag         EventKind = "tag"          // a tag pushed
-	EventPullRequest EventKind = "pull_request" // a pull request opened, updated, reopened or closed
-	EventOther       EventKind = "other"
+	EventPush        = berth.GitPush
+	EventTag         = berth.GitTag
+	EventPullRequest = berth.GitPullRequest
+	EventOther       = berth.GitOther
 )
-
-// Event is the part of a delivery Berth acts on.
-type Event struct {
-	Kind EventKind
-	// Repo is the repository's OWNER/NAME.
-	Repo string
-	// Ref is the full ref pushed (refs/heads/main, refs/tags/v1.2.0); Branch or Tag its
-	// short name. SHA is the commit: the pushed head, or the pull request's head.
-	Ref, Branch, Tag, SHA string
-	// Deleted: the push deleted the branch or tag.
-	Deleted bool
-	// Pull requests: number, action (opened, synchronize, reopened, closed), whether a
-	// closed one was merged, its head and base branches, and whether its head is in a fork.
-	PR             int
-	Action         string
-	Merged         bool
-	Head, Base     string
-	Fork           bool
-	HeadRepository string
-}
 
 // Delivery is a webhook delivery's headers: which forge, its id, its event and signature.
 type Delivery struct {

@@ -39,6 +39,15 @@ func (s *Service) notifyWorkers() {
 	}
 }
 
+// SetGitNotifier connects the git job workers; without one, they find jobs by polling.
+func (s *Service) SetGitNotifier(n Notifier) { s.notifyGitJobs = n }
+
+func (s *Service) notifyGit() {
+	if s.notifyGitJobs != nil {
+		s.notifyGitJobs.Notify()
+	}
+}
+
 // CreateDeploy queues a deploy, in the same transaction as its audit event. The manifest
 // is checked — parsed and rendered for the environment with the request's args and the
 // config and secrets the app would get — before anything is stored, so a bad deploy is

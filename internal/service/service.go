@@ -23,7 +23,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	notify Notifier
-	live   Live
+	// notifyGitJobs wakes the git job workers when a webhook queued work.
+	notifyGitJobs Notifier
+	live          Live
 	// remover removes what Berth applied for an app from its clusters, when deleting it.
 	remover Remover
 	// claims deletes the claims of deleted volume resources.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -107,20 +108,40 @@ func (tx *Tx) DeleteApp(ctx context.Context, team, name string) error {
 }
 
 const (
-	revisionColumns = "r.app_id, t.name, a.name, r.revision, r.manifest, r.digest, r.created_by, r.created_at"
+	revisionColumns = "r.app_id, t.name, a.name, r.revision, r.manifest, r.digest, r.created_by, r.created_at, r.source"
 	revisionFrom    = " FROM app_revisions r JOIN apps a ON a.id = r.app_id JOIN teams t ON t.id = a.team_id"
 )
 
 func scanRevision(sc scanner) (berth.Revision, error) {
 	var r berth.Revision
 	var created int64
-	err := sc.Scan(&r.AppID, &r.Team, &r.App, &r.Number, &r.Manifest, &r.Digest, &r.CreatedBy, &created)
+	var source string
+	err := sc.Scan(&r.AppID, &r.Team, &r.App, &r.Number, &r.Manifest, &r.Digest, &r.CreatedBy, &created, &source)
 	r.CreatedAt = fromMicros(created)
+	if err == nil && source != "" {
+		r.Source = &berth.GitSource{}
+		if err := json.Unmarshal([]byte(source), r.Source); err != nil {
+			return r, fmt.Errorf("revision %d of %q: source: %w", r.Number, appKey(r.Team, r.App), err)
+		}
+	}
 	return r, err
 }
 
 // AddRevision stores manifest as the app's next revision.
 func (tx *Tx) AddRevision(ctx context.Context, team, app, manifest, createdBy string) (berth.Revision, error) {
+	return tx.addRevision(ctx, team, app, manifest, createdBy, nil)
+}
+
+// AddGitRevision stores manifest, read from a commit of the app's repository, as the app's
+// next revision, with src as its source.
+func (tx *Tx) AddGitRevision(ctx context.Context, team, app, manifest, createdBy string, src berth.GitSource) (berth.Revision, error) {
+	if !src.Forge.Valid() || src.Repo == "" || src.SHA == "" {
+		return berth.Revision{}, invalid("source", "a revision from git needs its forge, repository and commit")
+	}
+	return tx.addRevision(ctx, team, app, manifest, createdBy, &src)
+}
+
+func (tx *Tx) addRevision(ctx context.Context, team, app, manifest, createdBy string, src *berth.GitSource) (berth.Revision, error) {
 	key := appKey(team, app)
 	if err := validateText("created_by", createdBy, 254); err != nil {
 		return berth.Revision{}, fmt.Errorf("add revision to app %q: %w", key, err)
@@ -130,7 +151,15 @@ func (tx *Tx) AddRevision(ctx context.Context, team, app, manifest, createdBy st
 	}
 	// Bumping the counter locks the app's row, so concurrent revisions of one app get
 	// consecutive numbers.
-	r := berth.Revision{Team: team, App: app, Manifest: manifest, CreatedBy: createdBy, CreatedAt: tx.stamp()}
+	source := ""
+	if src != nil {
+		b, err := json.Marshal(src)
+		if err != nil {
+			return berth.Revision{}, err
+		}
+		source = string(b)
+	}
+	r := berth.Revision{Team: team, App: app, Manifest: manifest, CreatedBy: createdBy, CreatedAt: tx.stamp(), Source: src}
 	err := tx.queryRow(ctx, `UPDATE apps SET latest_revision = latest_revision + 1
 		WHERE name = ? AND team_id = (SELECT id FROM teams WHERE name = ?)
 		RETURNING id, latest_revision`, app, team).Scan(&r.AppID, &r.Number)
@@ -142,9 +171,9 @@ func (tx *Tx) AddRevision(ctx context.Context, team, app, manifest, createdBy st
 	}
 	sum := sha256.Sum256([]byte(manifest))
 	r.Digest = hex.EncodeToString(sum[:])
-	if _, err := tx.exec(ctx, `INSERT INTO app_revisions (app_id, revision, manifest, digest, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		r.AppID, r.Number, r.Manifest, r.Digest, r.CreatedBy, micros(r.CreatedAt)); err != nil {
+	if _, err := tx.exec(ctx, `INSERT INTO app_revisions (app_id, revision, manifest, digest, created_by, created_at, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.AppID, r.Number, r.Manifest, r.Digest, r.CreatedBy, micros(r.CreatedAt), source); err != nil {
 		return berth.Revision{}, fmt.Errorf("add revision %d to app %q: %w", r.Number, key, dbErr(err))
 	}
 	return r, nil

@@ -36,7 +36,11 @@ func FromApp(a berth.App) App {
 
 // FromRevision is the wire form of a manifest revision.
 func FromRevision(r berth.Revision) Revision {
-	return Revision{App: r.App, Number: r.Number, Manifest: r.Manifest, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+	out := Revision{App: r.App, Number: r.Number, Manifest: r.Manifest, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+	if s := r.Source; s != nil {
+		out.Source = &GitSource{Forge: string(s.Forge), Repo: s.Repo, SHA: s.SHA, Ref: s.Ref, PR: s.PR}
+	}
+	return out
 }
 
 // FromEnvironment is the wire form of an environment.

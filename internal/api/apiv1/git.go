@@ -48,3 +48,18 @@ func FromAppRepo(r berth.AppRepo) AppRepo {
 	return AppRepo{Team: r.Team, App: r.App, Forge: string(r.Forge), URL: r.URL, Repo: r.Repo, Path: r.Path, Branch: r.Branch,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, HookPath: "/hooks/" + string(r.Forge)}
 }
+
+// HookReceipt is the answer to a webhook delivery (202): the work it queued, if any.
+type HookReceipt struct {
+	Delivery string `json:"delivery"`
+	// Event is push, tag, pull_request or other.
+	Event string `json:"event"`
+	Repo  string `json:"repo,omitempty"`
+	Ref   string `json:"ref,omitempty"`
+	SHA   string `json:"sha,omitempty"`
+	PR    int    `json:"pr,omitempty"`
+	// Jobs are the ids of the git jobs queued, one per connected app.
+	Jobs []int64 `json:"jobs"`
+	// Ignored says why nothing was queued.
+	Ignored string `json:"ignored,omitempty"`
+}

@@ -106,6 +106,17 @@ type Revision struct {
 	Manifest  string    `json:"manifest"`
 	CreatedBy string    `json:"createdBy"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Source is the commit the manifest was read from, for a revision from git.
+	Source *GitSource `json:"source,omitempty"`
+}
+
+// GitSource is a commit of a connected repository.
+type GitSource struct {
+	Forge string `json:"forge"`
+	Repo  string `json:"repo"`
+	SHA   string `json:"sha"`
+	Ref   string `json:"ref,omitempty"`
+	PR    int    `json:"pr,omitempty"`
 }
 
 // CreateRevision is the body of POST /teams/{team}/apps/{app}/revisions.

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/seal"
@@ -115,4 +117,131 @@ func testHookDeliveries(t *testing.T, h *harness) {
 	must(t, "same id on another forge", take(berth.ForgeGitHub, "d-1"))
 	wantErr(t, "no id", take(berth.ForgeGitea, ""), berth.ErrInvalid)
 	wantErr(t, "unknown forge", take("gitlab", "d-2"), berth.ErrInvalid)
+}
+
+// testGitJobs: a delivery's jobs are queued with the delivery, claimed under a lease in the
+// order they came per app, handed on to a deploy (and claimable again only when it ended),
+// deferred with a reason, reclaimed after a dead worker's lease, and finished once.
+func testGitJobs(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seedApps(t, st, "api", "web")
+	ev := berth.GitEvent{Kind: berth.GitPush, Repo: "web/mono", Ref: "refs/heads/main", Branch: "main",
+		SHA: "0123456789abcdef0123456789abcdef01234567"}
+	queue := func(app, delivery string) berth.GitJob {
+		t.Helper()
+		var j berth.GitJob
+		tx(t, st, func(tx *store.Tx) (err error) {
+			if err := tx.TakeDelivery(ctx, berth.ForgeGitea, delivery); err != nil {
+				return err
+			}
+			j, err = tx.EnqueueGitJob(ctx, "web", app, berth.ForgeGitea, delivery, ev)
+			return err
+		})
+		return j
+	}
+	claimJob := func(owner string) (berth.GitJob, bool) {
+		t.Helper()
+		j, ok, err := st.ClaimGitJob(ctx, owner, time.Minute)
+		must(t, "ClaimGitJob", err)
+		return j, ok
+	}
+	first, second, other := queue("api", "d-1"), queue("api", "d-2"), queue("web", "d-3")
+	equal(t, "queued", [4]any{first.State, first.Event, first.Forge, first.Delivery}, [4]any{berth.GitJobQueued, ev, berth.ForgeGitea, "d-1"})
+
+	// A delivery whose job can't be queued takes nothing: the transaction is one.
+	wantErr(t, "job of a missing app", txErr(t, st, func(tx *store.Tx) error {
+		if err := tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4"); err != nil {
+			return err
+		}
+		_, err := tx.EnqueueGitJob(ctx, "web", "nope", berth.ForgeGitea, "d-4", ev)
+		return err
+	}), berth.ErrNotFound)
+	must(t, "d-4 still untaken", txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4") }))
+
+	j, ok := claimJob("w1")
+	equal(t, "first claim", [4]any{ok, j.ID, j.State, j.Attempts}, [4]any{true, first.ID, berth.GitJobRunning, 1})
+	j, ok = claimJob("w2")
+	equal(t, "the app's next job waits; another app's does not", [2]any{ok, j.ID}, [2]any{true, other.ID})
+	if j, ok := claimJob("w3"); ok {
+		t.Fatalf("claimed %+v while every claimable job is held", j)
+	}
+
+	// The first job queues a deploy: the job waits for it, and the app's next job is free.
+	d := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	tx(t, st, func(tx *store.Tx) error { return tx.GitJobDeploying(ctx, first.ID, "w1", d.ID) })
+	wantErr(t, "deploying twice", txErr(t, st, func(tx *store.Tx) error { return tx.GitJobDeploying(ctx, first.ID, "w1", d.ID) }), berth.ErrLeaseLost)
+	j, ok = claimJob("w3")
+	equal(t, "next job of the app", [2]any{ok, j.ID}, [2]any{true, second.ID})
+	if j, ok := claimJob("w4"); ok {
+		t.Fatalf("claimed %+v while its deploy runs", j)
+	}
+	dd, _ := claim(t, st, "deployer")
+	tx(t, st, func(tx *store.Tx) error {
+		_, err := tx.FinishDeploy(ctx, dd.ID, "deployer", berth.DeploySucceeded, "available")
+		return err
+	})
+	j, ok = claimJob("w4")
+	equal(t, "the deploy ended: the job is claimable", [4]any{ok, j.ID, j.State, j.Deploy}, [4]any{true, first.ID, berth.GitJobDeploying, d.ID})
+	done, err := finishJob(st, j.ID, "w4", berth.GitJobDone, "deploy succeeded")
+	must(t, "finish", err)
+	equal(t, "done", [2]any{done.State, done.Reason}, [2]any{berth.GitJobDone, "deploy succeeded"})
+	_, err = finishJob(st, j.ID, "w4", berth.GitJobFailed, "again")
+	wantErr(t, "finish twice", err, berth.ErrLeaseLost)
+	_, err = finishJob(st, second.ID, "w3", berth.GitJobQueued, "")
+	wantErr(t, "finish in a state that is not final", err, berth.ErrInvalid)
+
+	// Deferred: not claimable until the wait ends, with its reason kept.
+	tx(t, st, func(tx *store.Tx) error {
+		return tx.DeferGitJob(ctx, second.ID, "w3", "gitea did not answer", 30*time.Second)
+	})
+	if j, ok := claimJob("w5"); ok {
+		t.Fatalf("claimed deferred %+v", j)
+	}
+	h.clock.Advance(31 * time.Second)
+	j, ok = claimJob("w5")
+	equal(t, "after the wait", [4]any{ok, j.ID, j.Attempts, j.Reason}, [4]any{true, second.ID, 2, "gitea did not answer"})
+
+	// A dead worker's lease runs out; the job is claimed again and the dead worker can't
+	// touch it.
+	h.clock.Advance(2 * time.Minute)
+	j, ok = claimJob("w6")
+	if !ok || j.LeaseOwner != "w6" {
+		t.Fatalf("reclaim after lease expiry: %+v %v", j, ok)
+	}
+	_, err = finishJob(st, j.ID, "w5", berth.GitJobDone, "")
+	wantErr(t, "dead worker finishes", err, berth.ErrLeaseLost)
+	wantErr(t, "dead worker defers", txErr(t, st, func(tx *store.Tx) error { return tx.DeferGitJob(ctx, j.ID, "w5", "", time.Second) }), berth.ErrLeaseLost)
+
+	jobs, err := st.GitJobs(ctx, "web", "api", 0)
+	must(t, "GitJobs", err)
+	equal(t, "jobs of api, newest first", [2]int64{jobs[0].ID, jobs[1].ID}, [2]int64{second.ID, first.ID})
+
+	// A revision read from git keeps its source.
+	src := berth.GitSource{Forge: berth.ForgeGitea, Repo: "web/mono", SHA: ev.SHA, Ref: ev.Ref}
+	var rev berth.Revision
+	tx(t, st, func(tx *store.Tx) (err error) {
+		rev, err = tx.AddGitRevision(ctx, "web", "api", "apiVersion: berth.dev/v1\n", "webhook:gitea", src)
+		return err
+	})
+	got, err := st.Revision(ctx, "web", "api", rev.Number)
+	must(t, "Revision", err)
+	if got.Source == nil || *got.Source != src {
+		t.Errorf("source of a git revision = %+v, want %+v", got.Source, src)
+	}
+	if old, _ := st.Revision(ctx, "web", "api", 1); old.Source != nil {
+		t.Errorf("a revision a user sent has a source: %+v", old.Source)
+	}
+	wantErr(t, "git revision without a commit", txErr(t, st, func(tx *store.Tx) error {
+		_, err := tx.AddGitRevision(ctx, "web", "api", "x: 1\n", "webhook:gitea", berth.GitSource{Forge: berth.ForgeGitea})
+		return err
+	}), berth.ErrInvalid)
+}
+
+func finishJob(st *store.Store, id int64, owner string, state berth.GitJobState, reason string) (berth.GitJob, error) {
+	var j berth.GitJob
+	err := st.Tx(context.Background(), func(tx *store.Tx) (err error) {
+		j, err = tx.FinishGitJob(context.Background(), id, owner, state, reason)
+		return err
+	})
+	return j, err
 }

@@ -72,6 +72,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"ClusterEvents", testClusterEvents},
 		{"RepoConnections", testRepoConnections},
 		{"HookDeliveries", testHookDeliveries},
+		{"GitJobs", testGitJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

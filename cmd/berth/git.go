@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/forge"
+	"github.com/berth-dev/berth/internal/gitflow"
+)
+
+// forges opens a connection's forge for the git job workers: internal/forge's client,
+// behind the interface internal/gitflow declares.
+func forges(r berth.AppRepo, token string) (gitflow.Forge, error) {
+	c, err := forge.NewClient(r.Forge, r.URL, token)
+	if err != nil {
+		return nil, err
+	}
+	return forgeClient{c}, nil
+}
+
+type forgeClient struct{ c *forge.Client }
+
+func (f forgeClient) ReadFile(ctx context.Context, repo, path, ref string) ([]byte, error) {
+	return f.c.ReadFile(ctx, repo, path, ref)
+}
+
+func (f forgeClient) SetStatus(ctx context.Context, repo, sha string, s gitflow.Status) error {
+	return f.c.SetStatus(ctx, repo, sha, forge.Status{State: forge.StatusState(s.State), Context: s.Context,
+		Description: s.Description, TargetURL: s.TargetURL})
+}
