@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/giteatest"
@@ -259,7 +261,7 @@ func TestRealNodeGitPushDeploys(t *testing.T) {
 		t.Fatalf("the deploy waiting for its image: %+v", waiting)
 	}
 	pending := waitStatus(t, g, repo, sha, "berth/staging", "pending")
-	if want := fmt.Sprintf("%s/deploys/%d", srv.url, waiting.ID); pending.TargetURL != want {
+	if want := srv.url + "/apps/shop/hello"; pending.TargetURL != want {
 		t.Errorf("pending status links to %q, want %q", pending.TargetURL, want)
 	}
 	buildImage(short)
@@ -278,8 +280,11 @@ func TestRealNodeGitPushDeploys(t *testing.T) {
 		t.Errorf("the revision's source: %+v", revs[0].Source)
 	}
 	ok := waitStatus(t, g, repo, sha, "berth/staging", "success")
-	if !strings.Contains(ok.Description, "staging succeeded") || ok.TargetURL != pending.TargetURL {
-		t.Errorf("success status %+v", ok)
+	if want := fmt.Sprintf("%s/deploys/%d", srv.url, waiting.ID); !strings.Contains(ok.Description, "staging succeeded") || ok.TargetURL != want {
+		t.Errorf("success status %+v, want a link to %s", ok, want)
+	}
+	if got := done.Images["registry.berth.localhost/hello:"+short]; !strings.HasPrefix(got, "sha256:") {
+		t.Errorf("the deploy recorded no digest for its image: %v", done.Images)
 	}
 
 	// Refused deliveries change nothing: the push's own delivery, replayed and tampered with.
@@ -373,7 +378,7 @@ func TestRealNodeGitPushDeploys(t *testing.T) {
 	c = adminClient(t, srv)
 	relay.retarget(srv.url, nil)
 	var rev int64
-	waitUntil(t, time.Minute, func() bool {
+	waitUntil(t, 2*time.Minute, func() bool { // a job the killed server had claimed waits out its lease
 		revs, err := c.Revisions(context.Background(), "shop", "hello")
 		if err != nil {
 			t.Fatal(err)
@@ -397,4 +402,122 @@ func TestRealNodeGitPushDeploys(t *testing.T) {
 		t.Errorf("%d deploys of %s, want 1", n, sha2[:12])
 	}
 	waitStatus(t, g, repo, sha2, "berth/staging", "success")
+
+	tagPromotesWithApproval(t, srv, cluster, g, repo, relay, host, buildImage)
+}
+
+// tagPromotesWithApproval: a tag matching the rules of main's berth.yaml deploys the tagged
+// commit to staging, then queues a promotion to the protected production, which awaits an
+// approval; approved by a user other than its requester (the webhook), production runs the
+// very image digest staging runs.
+func tagPromotesWithApproval(t *testing.T, srv *serverProc, cluster *kubetest.RealNodeCluster, g *giteatest.Gitea,
+	repo *giteatest.Repo, relay *hookRelay, host string, buildImage func(string)) {
+	ctx := context.Background()
+	c := adminClient(t, srv)
+	prodNS := "prod-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
+	if len(prodNS) > 50 {
+		prodNS = prodNS[:50]
+	}
+	t.Cleanup(func() {
+		cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), prodNS, metav1.DeleteOptions{})
+	})
+	if out, code := runBerth(t, srv, "envs", "create", "production", "--kubeconfig", cluster.Kubeconfig, "--namespace-template", prodNS,
+		"--node-selector", cluster.Node.Label, "--toleration", cluster.Node.Taint, "--protected"); code != 0 {
+		t.Fatalf("envs create production: exit %d\n%s", code, out)
+	}
+	tagged := strings.Replace(gitHello(host), "  branches: {main: staging}\n",
+		"  branches: {main: staging}\n  tags: {pattern: \"v*\", env: staging, promote: production}\n", 1)
+	tagged = strings.Replace(tagged, "exposes: [{host: "+host+", path: /, port: http}]\n", "", 1)
+	sha := repo.Commit(t, "main", "release rules", map[string]string{"berth.yaml": tagged})
+	buildImage(sha[:12])
+	relay.next(t, "push")
+	repo.Tag(t, "v1.2.0")
+	if d := relay.next(t, "push"); d.status != http.StatusAccepted || !strings.Contains(d.answer, `"event": "tag"`) {
+		t.Fatalf("the tag's delivery: %d %s", d.status, d.answer)
+	}
+
+	// The tag's deploy to staging, then the promotion, awaiting approval.
+	var awaiting apiv1.Approval
+	waitUntil(t, 3*time.Minute, func() bool {
+		as, err := c.Approvals(ctx, "shop", "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) == 1 {
+			awaiting = as[0]
+			return true
+		}
+		return false
+	})
+	p := awaiting.Deploy
+	if p.Kind != "promotion" || p.CreatedBy != "webhook:gitea" || p.Args["git.ref"] != "refs/tags/v1.2.0" {
+		t.Fatalf("the promotion awaiting approval: %+v", p)
+	}
+	src, err := c.Deploy(ctx, p.PromotedFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := "registry.berth.localhost/hello:" + sha[:12]
+	if src.Env != "staging" || src.State != "succeeded" || src.Images[image] == "" || p.Images[image] != src.Images[image] {
+		t.Fatalf("the promotion's source %+v, images %v", src, p.Images)
+	}
+	if out, code := runBerth(t, srv, "approvals", "approve", fmt.Sprint(p.ID), "--reason", "v1.2.0 signed off"); code != 0 ||
+		!strings.Contains(out, "queued") {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	var prod apiv1.Deploy
+	waitUntil(t, 3*time.Minute, func() bool {
+		var err error
+		prod, err = c.Deploy(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prod.State == "succeeded" || prod.State == "failed"
+	})
+	if prod.State != "succeeded" {
+		t.Fatalf("the approved promotion: %+v", prod)
+	}
+
+	// Production's pods run staging's digest, named by it.
+	cs := cluster.Client(t)
+	digests := func(ns string) map[string]bool {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, pod := range pods.Items {
+			for _, st := range pod.Status.ContainerStatuses {
+				if st.Ready {
+					out[st.ImageID[strings.LastIndexByte(st.ImageID, '@')+1:]] = true
+				}
+			}
+		}
+		return out
+	}
+	want := src.Images[image]
+	waitUntil(t, time.Minute, func() bool {
+		prodDigests := digests(prodNS)
+		return len(prodDigests) == 1 && prodDigests[want]
+	})
+	if stagingDigests := digests(ns(t, c)); !stagingDigests[want] {
+		t.Errorf("staging runs %v, want %s", stagingDigests, want)
+	}
+	objs, err := c.DeployObjects(ctx, prod.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := json.Marshal(objs); !strings.Contains(string(data), image+"@"+want) {
+		t.Errorf("production's Deployment does not name its image by digest %s", want)
+	}
+}
+
+// ns returns the namespace staging deploys shop's apps into.
+func ns(t *testing.T, c *apiclient.Client) string {
+	t.Helper()
+	env, err := c.Environment(context.Background(), "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.NamespaceTemplate
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -81,7 +82,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg,
-		Images: &registry.Checker{Mirrors: o.RegistryMirrors}, ImageWait: o.ImageWait})
+		Images: &registry.Checker{Mirrors: o.RegistryMirrors, Keychain: authn.DefaultKeychain}, ImageWait: o.ImageWait})
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
-	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public})
+	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease})
 	svc.SetGitNotifier(git)
 
 	errc := make(chan error, 1)

@@ -35,6 +35,10 @@ type routeCase struct {
 func routeCases() map[string]routeCase {
 	return map[string]routeCase{
 		"whoami":            {"GET", "/api/v1/whoami", nil, anyone, 200},
+		"promote":           {"POST", "/api/v1/teams/alpha/apps/reports/promotions", body(apiv1.Promote{From: "staging", To: "old"}), deployerRole, 201},
+		"listApprovals":     {"GET", "/api/v1/approvals", nil, anyone, 200},
+		"approveDeploy":     {"POST", "/api/v1/deploys/{awaiting}/approve", body(apiv1.Decision{Reason: "ok"}), adminRole, 200},
+		"rejectDeploy":      {"POST", "/api/v1/deploys/{awaiting}/reject", body(apiv1.Decision{Reason: "no"}), adminRole, 200},
 		"listTeams":         {"GET", "/api/v1/teams", nil, anyone, 200},
 		"createTeam":        {"POST", "/api/v1/teams", body(apiv1.CreateTeam{Name: "delta"}), global, 201},
 		"getTeam":           {"GET", "/api/v1/teams/alpha", nil, viewer, 200},

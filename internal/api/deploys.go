@@ -37,6 +37,17 @@ func (s *Server) deployRoutes() []route {
 			auth: true, body: apiv1.RedeployTeam{}, response: apiv1.List[apiv1.Deploy]{}, status: 201, handle: s.redeployTeam},
 		{method: "GET", path: v1 + "/batches/{id}/stream", id: "streamBatch", summary: "A team redeploy's deploys (batchId) as server-sent events: a deploy event as each one ends, then a batch event with all of them",
 			auth: true, stream: true, handle: s.streamBatch},
+		{method: "POST", path: v1 + "/teams/{team}/apps/{app}/promotions", id: "promote",
+			summary: "Deploy to an environment what runs in another: its revision, args and image digests (deployers); into a protected environment it awaits approval",
+			auth:    true, body: apiv1.Promote{}, response: apiv1.Deploy{}, status: 201, handle: s.promote},
+		{method: "GET", path: v1 + "/approvals", id: "listApprovals", summary: "Deploys awaiting approval, oldest first (?team= ?env=)",
+			auth: true, query: []string{"team", "env"}, response: apiv1.List[apiv1.Approval]{}, handle: s.listApprovals},
+		{method: "POST", path: v1 + "/deploys/{id}/approve", id: "approveDeploy",
+			summary: "Approve a deploy awaiting approval, with a reason (team admins and the environment's allowed deployers, not its requester)",
+			auth:    true, body: apiv1.Decision{}, response: apiv1.Deploy{}, handle: s.decide(berth.Approved)},
+		{method: "POST", path: v1 + "/deploys/{id}/reject", id: "rejectDeploy",
+			summary: "Reject a deploy awaiting approval, with a reason: it fails (team admins and the environment's allowed deployers, not its requester)",
+			auth:    true, body: apiv1.Decision{}, response: apiv1.Deploy{}, handle: s.decide(berth.Rejected)},
 		{method: "GET", path: v1 + "/deploys/{id}/rollback", id: "getDeployRollback", summary: "The automatic rollback queued when the deploy failed (404 when there is none)",
 			auth: true, response: apiv1.Deploy{}, handle: s.getDeployRollback},
 	}
@@ -217,4 +228,51 @@ func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		out.Envs = append(out.Envs, es)
 	}
 	return ok(w, http.StatusOK, out)
+}
+
+func (s *Server) promote(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.Promote
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.TimeoutSeconds < 0 || in.TimeoutSeconds > 3600 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "timeoutSeconds", Message: "timeoutSeconds must be 0 (the server's default) to 3600"}
+	}
+	d, err := s.svc.Promote(r.Context(), p, service.PromoteRequest{Team: r.PathValue("team"), App: r.PathValue("app"),
+		From: in.From, To: in.To, Options: berth.DeployOptions{NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds}})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, apiv1.FromDeploy(d))
+}
+
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	q := r.URL.Query()
+	ds, as, err := s.svc.Approvals(r.Context(), p, q.Get("team"), q.Get("env"))
+	if err != nil {
+		return err
+	}
+	out := apiv1.List[apiv1.Approval]{Items: make([]apiv1.Approval, 0, len(ds))}
+	for i := range ds {
+		out.Items = append(out.Items, apiv1.FromApproval(ds[i], as[i]))
+	}
+	return ok(w, http.StatusOK, out)
+}
+
+func (s *Server) decide(decision string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+		id, err := deployID(r)
+		if err != nil {
+			return err
+		}
+		var in apiv1.Decision
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+		d, err := s.svc.Decide(r.Context(), p, id, decision, in.Reason)
+		if err != nil {
+			return err
+		}
+		return ok(w, http.StatusOK, apiv1.FromDeploy(d))
+	}
 }

@@ -284,6 +284,9 @@ func (f *fixture) expand(path string) string {
 		failed, _ := f.failedWithRollback()
 		path = strings.ReplaceAll(path, "{failed}", fmt.Sprint(failed.ID))
 	}
+	if strings.Contains(path, "{awaiting}") {
+		path = strings.ReplaceAll(path, "{awaiting}", fmt.Sprint(f.awaiting().ID))
+	}
 	return strings.ReplaceAll(path, "{deploy}", fmt.Sprint(f.ids["deploy"]))
 }
 

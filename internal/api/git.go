@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
@@ -37,9 +38,14 @@ func (s *Server) disconnectRepo(w http.ResponseWriter, r *http.Request, p *authz
 	return ok(w, http.StatusNoContent, nil)
 }
 
+// hookReadTimeout bounds the reading of a webhook's body.
+const hookReadTimeout = 10 * time.Second
+
 // receiveHook takes a forge's webhook delivery: no Berth token, the signature is the
 // credential (service.ReceiveHook checks it). The work is queued, not done: 202.
 func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, _ *authz.Principal) error {
+	// Nobody is authenticated yet: the body comes in 10 seconds or not at all.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(hookReadTimeout))
 	rc, err := s.svc.ReceiveHook(r.Context(), berth.Forge(r.PathValue("forge")), r.Header, r.Body)
 	if err != nil {
 		return err

@@ -8,6 +8,9 @@ type DeployState string
 
 // The states of a deploy.
 const (
+	// DeployAwaiting: a deploy to a protected environment waits for an approval before
+	// it is queued.
+	DeployAwaiting  DeployState = "awaiting-approval"
 	DeployQueued    DeployState = "queued"
 	DeployRunning   DeployState = "running"
 	DeploySucceeded DeployState = "succeeded"
@@ -26,12 +29,13 @@ const (
 	KindRedeploy     DeployKind = "redeploy"      // the current revision again (team redeploy)
 	KindRollback     DeployKind = "rollback"      // an earlier deploy's objects, by a user
 	KindAutoRollback DeployKind = "auto-rollback" // the last good deploy's objects, after a failure
+	KindPromotion    DeployKind = "promotion"     // what runs in another environment: its revision, args and image digests
 )
 
 // Valid reports whether k is one of the kinds.
 func (k DeployKind) Valid() bool {
 	switch k {
-	case KindDeploy, KindRedeploy, KindRollback, KindAutoRollback:
+	case KindDeploy, KindRedeploy, KindRollback, KindAutoRollback, KindPromotion:
 		return true
 	}
 	return false
@@ -74,7 +78,30 @@ type Deploy struct {
 	Attempts      int
 	// Smoke is what its verify stage's smoke tests found; nil when none ran.
 	Smoke *SmokeRun
+	// Images maps each image its pods run, as named, to the digest its images stage found
+	// in the registry; nil when it did not look. A promotion starts with its source's.
+	Images map[string]string
+	// PromotedFrom is a promotion's source deploy, in the environment promoted from.
+	PromotedFrom int64
 }
+
+// Approval is the decision on a deploy that waits for one (DeployAwaiting).
+type Approval struct {
+	DeployID    int64
+	RequestedBy string
+	RequestedAt time.Time
+	// Decision is "" while it waits, then approved or rejected, by DecidedBy, with Reason.
+	Decision  string
+	DecidedBy string
+	DecidedAt time.Time
+	Reason    string
+}
+
+// The decisions on an approval.
+const (
+	Approved = "approved"
+	Rejected = "rejected"
+)
 
 // NewDeploy is a deploy to queue.
 type NewDeploy struct {
@@ -87,6 +114,11 @@ type NewDeploy struct {
 	RollbackOf     int64
 	BatchID        int64
 	CreatedBy      string
+	// Promotions: the source deploy, the digests to pin, and whether the deploy waits for
+	// an approval (a protected environment) instead of being queued.
+	PromotedFrom  int64
+	Images        map[string]string
+	AwaitApproval bool
 }
 
 // DeployEvent is one step of a deploy's progress, streamed to clients.

@@ -47,8 +47,6 @@ are in the manifest, under git: (docs/git-flow.md).`,
   gh auth token | berth apps connect web --forge github --repo https://github.com/shop/web --token-file -
   berth apps connect api --repo https://git.example.com/shop/monorepo --path api/berth.yaml --branch trunk --token-file t`,
 		Args: cobra.ExactArgs(1),
-		// Hidden until the server acts on the webhooks it asks for (issue 16, docs/git-flow.md).
-		Hidden: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.App = args[0]
 			if runF != nil {
@@ -147,7 +145,6 @@ func NewCmdAppsDisconnect(f *Factory, runF func(*AppsDisconnectOptions) error) *
 		Use: "disconnect APP", Short: "Disconnect an app from its repository: its webhooks are refused from then on (team admins)",
 		Example: "  berth apps disconnect web",
 		Args:    cobra.ExactArgs(1),
-		Hidden:  true, // with apps connect
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.App = args[0]
 			if runF != nil {

@@ -5,17 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // Images looks images up in their registries; cmd/berth wires internal/registry.
 type Images interface {
 	// Digest returns image's digest; an error wrapping berth.ErrNotFound when the
-	// registry does not have it (yet).
+	// registry does not have it (yet), berth.ErrInvalid for a name that is no image
+	// reference, berth.ErrUnauthenticated when the registry refuses Berth.
 	Digest(ctx context.Context, image string) (string, error)
 }
 
@@ -29,15 +36,24 @@ var imagePoll = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Se
 // saying what it waits for, and fails naming the images that never appeared. Deploys of a
 // manifest a user sent, and re-applies, do not wait (their images were there, or the user
 // knows better).
+//
+// It records the digest of each image on the deploy: a promotion of it pins them (its
+// objects name image@digest, pinned by render), so the target runs what the source ran.
 func (r *run) images(ctx context.Context) error {
-	if r.e.o.Images == nil || r.d.Kind != berth.KindDeploy || r.d.SourceDeploy != 0 {
+	if r.e.o.Images == nil || r.d.SourceDeploy != 0 {
 		return nil
 	}
-	rev, err := r.e.st.Revision(ctx, r.d.Team, r.d.App, r.d.Revision)
-	if err != nil {
-		return err
-	}
-	if rev.Source == nil {
+	switch r.d.Kind {
+	case berth.KindPromotion:
+	case berth.KindDeploy:
+		rev, err := r.e.st.Revision(ctx, r.d.Team, r.d.App, r.d.Revision)
+		if err != nil {
+			return err
+		}
+		if rev.Source == nil {
+			return nil
+		}
+	default:
 		return nil
 	}
 	wait := r.e.o.ImageWait
@@ -45,16 +61,23 @@ func (r *run) images(ctx context.Context) error {
 		wait = 5 * time.Minute
 	}
 	deadline := time.Now().Add(wait)
+	found := map[string]string{}
 	for _, image := range podImages(r.objs) {
 		var said bool
 		for attempt := 0; ; attempt++ {
-			digest, err := r.e.o.Images.Digest(ctx, image)
+			cctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
+			digest, err := r.e.o.Images.Digest(cctx, image)
+			cancel()
 			if err == nil {
 				r.event(ctx, "image", fmt.Sprintf("image %s is in its registry (%s)", image, digest))
+				found[unpinned(image)] = digest
 				break
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if errors.Is(err, berth.ErrInvalid) || errors.Is(err, berth.ErrUnauthenticated) {
+				return failf("%v", err) // waiting will not change it
 			}
 			why := "not in its registry yet"
 			if !errors.Is(err, berth.ErrNotFound) {
@@ -75,7 +98,34 @@ func (r *run) images(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return r.e.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetDeployImages(ctx, r.d.ID, r.owner, found) })
+}
+
+// unpinned is image without the @digest a promotion pins it to.
+func unpinned(image string) string {
+	if i := strings.LastIndexByte(image, '@'); i > 0 {
+		return image[:i]
+	}
+	return image
+}
+
+// pinImages makes each container of objs whose image has a digest in digests name it by
+// that digest too (registry/app:tag@sha256:...): what a promotion's pods run is then
+// exactly what its source's ran, whatever the tag points at now.
+func pinImages(objs []manifest.Object, digests map[string]string) {
+	pin := func(cs []corev1.Container) {
+		for i := range cs {
+			if d, ok := digests[unpinned(cs[i].Image)]; ok {
+				cs[i].Image = unpinned(cs[i].Image) + "@" + d
+			}
+		}
+	}
+	for _, o := range objs {
+		if dep, ok := o.(*appsv1.Deployment); ok {
+			pin(dep.Spec.Template.Spec.InitContainers)
+			pin(dep.Spec.Template.Spec.Containers)
+		}
+	}
 }
 
 // podImages returns the images of the pod templates among objs (containers and init

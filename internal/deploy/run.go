@@ -285,6 +285,9 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}
+	if d.Kind == berth.KindPromotion {
+		pinImages(objs, d.Images)
+	}
 	return manifest.EncodeStored(objs)
 }
 

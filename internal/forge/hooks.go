@@ -176,11 +176,8 @@ func parseGitHub(event string, body []byte) (Event, error) {
 	return Event{Kind: EventOther}, nil
 }
 
-// zeroSHA is the "after" of a push that deleted its ref.
-const zeroSHA = "0000000000000000000000000000000000000000"
-
 func pushEvent(repo, ref, after string) (Event, error) {
-	e := Event{Kind: EventPush, Repo: repo, Ref: ref, SHA: after, Deleted: after == zeroSHA}
+	e := Event{Kind: EventPush, Repo: repo, Ref: ref, SHA: after, Deleted: after != "" && strings.Trim(after, "0") == ""}
 	switch {
 	case strings.HasPrefix(ref, "refs/heads/"):
 		e.Branch = strings.TrimPrefix(ref, "refs/heads/")

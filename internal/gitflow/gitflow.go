@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +59,9 @@ type Forges func(r berth.AppRepo, token string) (Forge, error)
 type Options struct {
 	// Workers is how many jobs this process acts on at once (0: 2).
 	Workers int
-	// Lease is how long a claim lasts (0: 1 minute): a job left by a dead worker is taken
-	// again this long after it was claimed.
+	// Lease is how long a claim lasts (0: 30 seconds): a job left by a dead worker is taken
+	// again this long after it was claimed. A claim outlived by its work is safe: the
+	// transaction that queues a deploy checks the lease, so only one worker queues it.
 	Lease time.Duration
 	// Poll is how often idle workers look for jobs when not woken (0: 1 second); it is
 	// also how soon a deploy's end reaches its commit.
@@ -90,7 +92,7 @@ func New(st *store.Store, svc *service.Service, forges Forges, log *slog.Logger,
 		o.Workers = 2
 	}
 	if o.Lease <= 0 {
-		o.Lease = time.Minute
+		o.Lease = 30 * time.Second
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
@@ -176,6 +178,12 @@ func retry(format string, args ...any) outcome {
 func (w *Worker) handle(ctx context.Context, j berth.GitJob, owner string) {
 	log := w.log.With("git_job", j.ID, "team", j.Team, "app", j.App, "event", j.Event.String())
 	var out outcome
+	defer func() {
+		if v := recover(); v != nil {
+			// The lease runs out and the job is tried again, until MaxAttempts ends it.
+			log.Error("git job panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
 	if j.Attempts > w.o.MaxAttempts {
 		out = failed("gave up after %d attempts: %s", j.Attempts-1, j.Reason)
 	} else if j.State == berth.GitJobDeploying {
@@ -232,6 +240,10 @@ func (w *Worker) connection(ctx context.Context, j berth.GitJob) (berth.AppRepo,
 		o := retry("%v", err)
 		return repo, nil, &o
 	}
+	if repo.Forge != j.Forge || !strings.EqualFold(repo.Repo, j.Event.Repo) {
+		o := failed("%s/%s was connected to %s %s since the delivery, from %s %s", j.Team, j.App, repo.Forge, repo.Repo, j.Forge, j.Event.Repo)
+		return repo, nil, &o
+	}
 	f, err := w.forges(repo, sec.Token)
 	if err != nil {
 		o := failed("%s: %v", repo.Repo, err)
@@ -240,7 +252,11 @@ func (w *Worker) connection(ctx context.Context, j berth.GitJob) (berth.AppRepo,
 	return repo, f, nil
 }
 
-// act reads the manifest at the job's commit and queues what its rules ask.
+// act reads the manifest at the job's commit and queues what the app's git rules ask.
+//
+// The rules are those of the manifest on the repository's default branch, never the
+// pushed commit's own: whoever may push a branch or a tag must not be able to write the
+// rule that deploys it. The manifest deployed is the commit's.
 func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome {
 	ev := j.Event
 	if ev.Kind == berth.GitPullRequest {
@@ -250,36 +266,44 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	if o != nil {
 		return *o
 	}
-	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, ev.SHA)
-	if errors.Is(err, berth.ErrNotFound) {
-		// No manifest at this commit: nothing of Berth's here, and nothing to report.
-		return done("%s has no %s at %s", repo.Repo, repo.Path, short(ev.SHA))
-	}
-	if err != nil {
-		return retry("read %s at %s: %v", repo.Path, short(ev.SHA), err)
-	}
-	m, err := manifest.Parse(repo.Path, raw)
-	if err != nil {
-		return w.refuse(ctx, f, repo, ev, "", err.Error())
+	rules, o := w.rules(ctx, f, repo)
+	if o != nil {
+		return *o
 	}
 	var env string
 	switch ev.Kind {
 	case berth.GitPush:
-		e, ok := m.Git.BranchEnv(ev.Branch)
+		e, ok := rules.BranchEnv(ev.Branch)
 		if !ok {
-			return done("%s at %s has no git rule for branch %s", repo.Path, short(ev.SHA), ev.Branch)
+			return done("%s on %s has no git rule for branch %s", repo.Path, repo.Branch, ev.Branch)
 		}
 		env = e
 	case berth.GitTag:
-		e, _, ok := m.Git.TagRule(ev.Tag)
+		e, _, ok := rules.TagRule(ev.Tag)
 		if !ok {
-			return done("%s at %s has no git rule for tag %s", repo.Path, short(ev.SHA), ev.Tag)
+			return done("%s on %s has no git rule for tag %s", repo.Path, repo.Branch, ev.Tag)
 		}
 		env = e
 	default:
 		return done("Berth does not act on %s", ev)
 	}
-	d, err := w.svc.StartGitDeploy(ctx, service.GitDeployRequest{Job: j.ID, Owner: owner, Team: j.Team, App: j.App, Env: env,
+	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, ev.SHA)
+	if errors.Is(err, berth.ErrNotFound) {
+		return w.refuse(ctx, f, repo, ev, env, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(ev.SHA)))
+	}
+	if err != nil {
+		return retry("read %s at %s: %v", repo.Path, short(ev.SHA), err)
+	}
+	if _, err := manifest.Parse(repo.Path, raw); err != nil {
+		return w.refuse(ctx, f, repo, ev, env, err.Error())
+	}
+	// Pending before the deploy is queued: sent after, it could land after the deploy's
+	// own end was reported.
+	if err := f.SetStatus(ctx, repo.Repo, ev.SHA, Status{State: StatusPending, Context: "berth/" + env,
+		Description: "deploying to " + env, TargetURL: w.appURL(j)}); err != nil {
+		w.log.Warn("set pending commit status", "git_job", j.ID, "err", err)
+	}
+	_, err = w.svc.StartGitDeploy(ctx, service.GitDeployRequest{Job: j.ID, Owner: owner, Team: j.Team, App: j.App, Env: env,
 		Manifest: string(raw), Path: repo.Path, Source: berth.GitSource{Forge: j.Forge, Repo: repo.Repo, SHA: ev.SHA, Ref: ev.Ref},
 		Args: manifest.GitArgs(ev.SHA, ev.Ref, 0)})
 	var inv *berth.InvalidError
@@ -291,12 +315,33 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	case err != nil:
 		return retry("queue the deploy: %v", err)
 	}
-	// The job follows the deploy now; a status that does not get through is set when the
-	// deploy ends anyway.
-	if err := f.SetStatus(ctx, repo.Repo, ev.SHA, w.status(env, d, StatusPending, fmt.Sprintf("deploying to %s (deploy %d)", env, d.ID))); err != nil {
-		w.log.Warn("set pending commit status", "git_job", j.ID, "deploy", d.ID, "err", err)
+	return outcome{} // the job follows the deploy now
+}
+
+// rules returns the git rules of the manifest on the connection's default branch.
+func (w *Worker) rules(ctx context.Context, f Forge, repo berth.AppRepo) (*manifest.GitRules, *outcome) {
+	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, repo.Branch)
+	if errors.Is(err, berth.ErrNotFound) {
+		o := done("%s is not in %s on %s (or the connection's token cannot read it): no git rules", repo.Path, repo.Repo, repo.Branch)
+		return nil, &o
 	}
-	return outcome{}
+	if err != nil {
+		o := retry("read %s on %s: %v", repo.Path, repo.Branch, err)
+		return nil, &o
+	}
+	m, err := manifest.Parse(repo.Path, raw)
+	if err != nil {
+		o := failed("%s on %s, where the git rules are read: %v", repo.Path, repo.Branch, err)
+		return nil, &o
+	}
+	return m.Git, nil
+}
+
+func (w *Worker) appURL(j berth.GitJob) string {
+	if w.o.PublicURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/apps/%s/%s", w.o.PublicURL, j.Team, j.App)
 }
 
 // refuse fails a job whose manifest or rules Berth refuses, saying why on the commit.
@@ -332,15 +377,57 @@ func (w *Worker) report(ctx context.Context, j berth.GitJob) outcome {
 	if o != nil {
 		return *o
 	}
+	// The description is public on a public repository: the deploy's reason, which may
+	// quote an app's answers, stays behind the link.
 	st, verdict := StatusSuccess, "succeeded"
 	if d.State == berth.DeployFailed {
 		st, verdict = StatusFailure, "failed"
 	}
-	desc := fmt.Sprintf("%s %s: %s", d.Env, verdict, d.Reason)
+	desc := fmt.Sprintf("%s %s (deploy %d)", d.Env, verdict, d.ID)
 	if err := f.SetStatus(ctx, repo.Repo, j.Event.SHA, w.status(d.Env, d, st, desc)); err != nil {
 		return retry("set the commit's status: %v", err)
 	}
-	return done("deploy %d %s", d.ID, verdict)
+	if d.State != berth.DeploySucceeded || j.Event.Kind != berth.GitTag {
+		return done("deploy %d %s", d.ID, verdict)
+	}
+	return w.promote(ctx, j, d)
+}
+
+// promote queues the promotion a tag's rule asks for once its deploy succeeded.
+func (w *Worker) promote(ctx context.Context, j berth.GitJob, d berth.Deploy) outcome {
+	repo, f, o := w.connection(ctx, j)
+	if o != nil {
+		return *o
+	}
+	rules, o := w.rules(ctx, f, repo)
+	if o != nil {
+		return *o
+	}
+	_, to, ok := rules.TagRule(j.Event.Tag)
+	if !ok || to == "" {
+		return done("deploy %d succeeded", d.ID)
+	}
+	// A worker that died after promoting, before ending the job, promoted already.
+	recent, err := w.st.Deploys(ctx, store.DeployFilter{Team: j.Team, App: j.App, Env: to, Limit: 50})
+	if err != nil {
+		return retry("%v", err)
+	}
+	for _, p := range recent {
+		if p.PromotedFrom == d.ID && p.Kind == berth.KindPromotion {
+			return done("deploy %d succeeded; promotion %d to %s queued", d.ID, p.ID, to)
+		}
+	}
+	p, err := w.svc.PromoteFromGit(ctx, j.Forge, j.ID, service.PromoteRequest{Team: j.Team, App: j.App, From: d.Env, To: to})
+	var inv *berth.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		return failed("deploy %d succeeded; the promotion to %s was refused: %s", d.ID, to, inv.Reason)
+	case err != nil:
+		return retry("promote to %s: %v", to, err)
+	case p.State == berth.DeployAwaiting:
+		return done("deploy %d succeeded; promotion %d to %s awaits approval", d.ID, p.ID, to)
+	}
+	return done("deploy %d succeeded; promotion %d to %s queued", d.ID, p.ID, to)
 }
 
 func (w *Worker) status(env string, d berth.Deploy, st StatusState, desc string) Status {

@@ -26,7 +26,8 @@ type Checker struct {
 	// reached at their own names over HTTPS, anonymously or with the credentials of
 	// Keychain.
 	Mirrors map[string]string
-	// Keychain gives credentials per registry; nil is anonymous.
+	// Keychain gives credentials per registry (cmd/berth: the server's Docker config); nil
+	// is anonymous.
 	Keychain authn.Keychain
 	// Transport is the HTTP transport; nil is http.DefaultTransport.
 	Transport http.RoundTripper
@@ -40,13 +41,27 @@ func (e *MissingError) Error() string { return fmt.Sprintf("image %s is not in i
 // Is reports whether target is berth.ErrNotFound.
 func (e *MissingError) Is(target error) bool { return target == berth.ErrNotFound }
 
+// DeniedError says the registry refused Berth (401 or 403): it needs credentials (the
+// server's Docker config) to read the image.
+type DeniedError struct {
+	Image  string
+	Status int
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("the registry of image %s refused to say whether it has it (HTTP %d): give the Berth server credentials for it (docker login as the user it runs as)", e.Image, e.Status)
+}
+
+// Is reports whether target is berth.ErrUnauthenticated.
+func (e *DeniedError) Is(target error) bool { return target == berth.ErrUnauthenticated }
+
 // Digest returns the digest of image's manifest (an index for a multi-platform image): a
 // *MissingError when the registry has no such tag or repository, another error when it
 // could not be asked (unreachable, refused credentials, a name that does not parse).
 func (c *Checker) Digest(ctx context.Context, image string) (string, error) {
 	ref, err := name.ParseReference(image, name.WeakValidation)
 	if err != nil {
-		return "", fmt.Errorf("image %q is not an image reference: %w", image, err)
+		return "", berth.Invalid("image", "%q is not an image reference: %v", image, err)
 	}
 	host := ref.Context().RegistryStr()
 	if addr, ok := c.Mirrors[host]; ok {
@@ -70,15 +85,21 @@ func (c *Checker) Digest(ctx context.Context, image string) (string, error) {
 		return desc.Digest.String(), nil
 	}
 	var terr *transport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+	if !errors.As(err, &terr) {
+		return "", fmt.Errorf("look up image %s: %w", image, err)
+	}
+	if terr.StatusCode == http.StatusNotFound {
 		return "", &MissingError{Image: image}
 	}
-	if errors.As(err, &terr) {
-		for _, d := range terr.Errors {
-			if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-				return "", &MissingError{Image: image}
-			}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+			return "", &MissingError{Image: image}
 		}
 	}
-	return "", fmt.Errorf("look up image %s: %w", image, err)
+	// The registry's own words stay out: they reach deploy events and reasons, and a
+	// registry is whatever host a manifest names.
+	if terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden {
+		return "", &DeniedError{Image: image, Status: terr.StatusCode}
+	}
+	return "", fmt.Errorf("look up image %s: the registry answered HTTP %d", image, terr.StatusCode)
 }

@@ -40,8 +40,10 @@ func TestDigestAgainstARealRegistry(t *testing.T) {
 	if err != nil || got != want.String() {
 		t.Fatalf("Digest(present) = %q, %v; want %s", got, err, want)
 	}
-	if got, err := c.Digest(ctx, "registry.berth.localhost/shop/web@"+want.String()); err != nil || got != want.String() {
-		t.Errorf("Digest(by digest) = %q, %v; want %s", got, err, want)
+	for _, pinned := range []string{"registry.berth.localhost/shop/web@" + want.String(), "registry.berth.localhost/shop/web:abc123@" + want.String()} {
+		if got, err := c.Digest(ctx, pinned); err != nil || got != want.String() {
+			t.Errorf("Digest(%s) = %q, %v; want %s", pinned, got, err, want)
+		}
 	}
 	for _, image := range []string{"registry.berth.localhost/shop/web:nope", "registry.berth.localhost/shop/other:abc123"} {
 		_, err := c.Digest(ctx, image)

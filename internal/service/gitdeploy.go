@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"maps"
 
 	"github.com/berth-dev/berth/internal/berth"
@@ -33,12 +34,10 @@ type GitDeployRequest struct {
 // manifest or the rules are *berth.InvalidError: the job fails with them.
 func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (berth.Deploy, error) {
 	p := hookActor(req.Source.Forge)
-	env, err := s.st.Environment(ctx, req.Env)
-	if err != nil {
-		return berth.Deploy{}, invalid("git", "%s names environment %s: %v", req.Path, req.Env, storeErr(err))
-	}
-	if env.Protected {
-		return berth.Deploy{}, invalid("git", "environment %s is protected: a push does not deploy to it; promote to it from another environment", env.Name)
+	if _, err := s.st.Environment(ctx, req.Env); errors.Is(err, berth.ErrNotFound) {
+		return berth.Deploy{}, invalid("git", "the git rules of %s name environment %s, which does not exist", req.Path, req.Env)
+	} else if err != nil {
+		return berth.Deploy{}, storeErr(err)
 	}
 	if err := checkManifest(req.Team, req.App, req.Manifest); err != nil {
 		return berth.Deploy{}, err
@@ -52,6 +51,13 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 			"repo": req.Source.Repo, "sha": req.Source.SHA, "ref": req.Source.Ref, "job": req.Job}}
 	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) error {
+		env, err := tx.Environment(ctx, req.Env)
+		if err != nil {
+			return err
+		}
+		if env.Protected {
+			return invalid("git", "environment %s is protected: a push does not deploy to it; promote to it from another environment", env.Name)
+		}
 		r, err := tx.AddGitRevision(ctx, req.Team, req.App, req.Manifest, p.Name, req.Source)
 		if err != nil {
 			return err

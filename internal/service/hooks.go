@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +123,8 @@ func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header,
 		return out, nil
 	}
 	err = s.st.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.TakeDelivery(ctx, f, d.ID); err != nil {
+		sum := sha256.Sum256(raw)
+		if err := tx.TakeDelivery(ctx, f, d.ID, hex.EncodeToString(sum[:])); err != nil {
 			return err
 		}
 		for _, a := range apps {

@@ -16,7 +16,8 @@ import (
 const (
 	deployColumns = `d.id, d.app_id, t.name, a.name, d.env, d.revision, d.kind, d.args, d.options,
 		d.source_deploy, d.rollback_of, d.batch_id, d.objects_digest, d.state, d.reason, d.created_by,
-		d.created_at, d.started_at, d.finished_at, d.lease_owner, d.lease_expires, d.attempts, d.smoke`
+		d.created_at, d.started_at, d.finished_at, d.lease_owner, d.lease_expires, d.attempts, d.smoke,
+		d.images, d.promoted_from`
 	deployFrom = " FROM deploys d JOIN apps a ON a.id = d.app_id JOIN teams t ON t.id = a.team_id"
 )
 
@@ -30,14 +31,20 @@ type storedOptions struct {
 
 func scanDeploy(sc scanner) (berth.Deploy, error) {
 	var d berth.Deploy
-	var args, opts, smoke string
-	var source, rollbackOf, batch, started, finished sql.NullInt64
+	var args, opts, smoke, images string
+	var source, rollbackOf, batch, started, finished, promoted sql.NullInt64
 	var created, lease int64
 	err := sc.Scan(&d.ID, &d.AppID, &d.Team, &d.App, &d.Env, &d.Revision, &d.Kind, &args, &opts,
 		&source, &rollbackOf, &batch, &d.ObjectsDigest, &d.State, &d.Reason, &d.CreatedBy,
-		&created, &started, &finished, &d.LeaseOwner, &lease, &d.Attempts, &smoke)
+		&created, &started, &finished, &d.LeaseOwner, &lease, &d.Attempts, &smoke, &images, &promoted)
 	if err != nil {
 		return d, err
+	}
+	d.PromotedFrom = promoted.Int64
+	if images != "" {
+		if err := json.Unmarshal([]byte(images), &d.Images); err != nil {
+			return d, fmt.Errorf("deploy %d: images: %w", d.ID, err)
+		}
 	}
 	if smoke != "" {
 		d.Smoke = &berth.SmokeRun{}
@@ -89,18 +96,36 @@ func (tx *Tx) EnqueueDeploy(ctx context.Context, nd berth.NewDeploy) (berth.Depl
 	if err != nil {
 		return berth.Deploy{}, err
 	}
+	images := ""
+	if len(nd.Images) > 0 {
+		b, err := json.Marshal(nd.Images)
+		if err != nil {
+			return berth.Deploy{}, err
+		}
+		images = string(b)
+	}
 	app, err := tx.App(ctx, nd.Team, nd.App)
 	if err != nil {
 		return berth.Deploy{}, fmt.Errorf("queue deploy: %w", err)
 	}
+	state, now := berth.DeployQueued, micros(tx.stamp())
+	if nd.AwaitApproval {
+		state = berth.DeployAwaiting
+	}
 	var id int64
 	err = tx.queryRow(ctx, `INSERT INTO deploys (app_id, env, revision, kind, args, options, source_deploy,
-			rollback_of, batch_id, state, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			rollback_of, batch_id, state, created_by, created_at, images, promoted_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		app.ID, nd.Env, nd.Revision, nd.Kind, string(args), string(opts), nullID(nd.SourceDeploy),
-		nullID(nd.RollbackOf), nullID(nd.BatchID), berth.DeployQueued, nd.CreatedBy, micros(tx.stamp())).Scan(&id)
+		nullID(nd.RollbackOf), nullID(nd.BatchID), state, nd.CreatedBy, now, images, nullID(nd.PromotedFrom)).Scan(&id)
 	if err != nil {
 		return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, dbErr(err))
+	}
+	if nd.AwaitApproval {
+		if _, err := tx.exec(ctx, `INSERT INTO approvals (deploy_id, requested_by, requested_at) VALUES (?, ?, ?)`,
+			id, nd.CreatedBy, now); err != nil {
+			return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, dbErr(err))
+		}
 	}
 	return tx.Deploy(ctx, id)
 }

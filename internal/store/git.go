@@ -107,9 +107,10 @@ func (q queries) AppRepo(ctx context.Context, team, app string) (berth.AppRepo, 
 	return r, nil
 }
 
-// RepoConnections returns the apps connected to forge's repository OWNER/NAME, by team and app.
+// RepoConnections returns the apps connected to forge's repository OWNER/NAME (whose names
+// the forges compare without case), by team and app.
 func (q queries) RepoConnections(ctx context.Context, forge berth.Forge, repo string) ([]berth.AppRepo, error) {
-	rs, err := list(ctx, q, scanRepo, "SELECT "+repoColumns+repoFrom+` WHERE r.forge = ? AND r.repo = ? ORDER BY t.name, a.name`,
+	rs, err := list(ctx, q, scanRepo, "SELECT "+repoColumns+repoFrom+` WHERE r.forge = ? AND LOWER(r.repo) = LOWER(?) ORDER BY t.name, a.name`,
 		string(forge), repo)
 	if err != nil {
 		return nil, fmt.Errorf("list connections of %s %s: %w", forge, repo, dbErr(err))
@@ -141,9 +142,9 @@ func (q queries) RepoSecrets(ctx context.Context, team, app string) (berth.RepoS
 	return sec, nil
 }
 
-// TakeDelivery records that forge's delivery id was taken; a delivery taken before is
-// berth.ErrConflict (a replay).
-func (tx *Tx) TakeDelivery(ctx context.Context, forge berth.Forge, id string) error {
+// TakeDelivery records that forge's delivery id, whose body has the hex SHA-256 bodySum,
+// was taken; a delivery whose id or body was taken before is berth.ErrConflict (a replay).
+func (tx *Tx) TakeDelivery(ctx context.Context, forge berth.Forge, id, bodySum string) error {
 	if !forge.Valid() {
 		return invalid("forge", "%q is not a forge", forge)
 	}
@@ -153,13 +154,16 @@ func (tx *Tx) TakeDelivery(ctx context.Context, forge berth.Forge, id string) er
 	if id == "" {
 		return invalid("delivery", "required: the forge's delivery id")
 	}
-	res, err := tx.exec(ctx, `INSERT INTO hook_deliveries (forge, delivery, received_at) VALUES (?, ?, ?)
-		ON CONFLICT (forge, delivery) DO NOTHING`, string(forge), id, micros(tx.stamp()))
+	if err := validateSHA256("body_sha256", bodySum); err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, `INSERT INTO hook_deliveries (forge, delivery, received_at, body_sha256) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, string(forge), id, micros(tx.stamp()), bodySum)
 	if err != nil {
 		return fmt.Errorf("record delivery %s: %w", id, dbErr(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%s delivery %q was taken before, a replay: %w", forge, id, berth.ErrConflict)
+		return fmt.Errorf("%s delivery %q, or its body, was taken before: a replay: %w", forge, id, berth.ErrConflict)
 	}
 	return nil
 }

@@ -146,10 +146,10 @@ func gitLeaseHeld(res sql.Result, id int64) error {
 }
 
 // GitJobDeploying records that owner's running job queued deploy, and lets the job go until
-// the deploy ends. It belongs in the transaction that queued the deploy.
+// the deploy ends; its attempts count again from there, for reporting the end. It belongs in the transaction that queued the deploy.
 func (tx *Tx) GitJobDeploying(ctx context.Context, id int64, owner string, deploy int64) error {
 	now := micros(tx.stamp())
-	res, err := tx.exec(ctx, `UPDATE git_jobs SET state = 'deploying', deploy_id = ?, lease_owner = '', lease_expires = 0, updated_at = ?
+	res, err := tx.exec(ctx, `UPDATE git_jobs SET state = 'deploying', deploy_id = ?, lease_owner = '', lease_expires = 0, attempts = 0, updated_at = ?
 		WHERE id = ? AND lease_owner = ? AND state = 'running' AND lease_expires >= ?`, deploy, now, id, owner, now)
 	if err != nil {
 		return fmt.Errorf("git job %d: record deploy %d: %w", id, deploy, dbErr(err))

@@ -66,3 +66,20 @@ func validateNamespaceTemplate(t string) error {
 	}
 	return nil
 }
+
+// validateProse checks free text such as a reason: not empty, at most max bytes, valid
+// UTF-8 without control characters (spaces are fine).
+func validateProse(field, s string, max int) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return invalid(field, "must not be empty")
+	case len(s) > max:
+		return invalid(field, "is longer than %d bytes", max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return invalid(field, "must be text without control characters")
+		}
+	}
+	return nil
+}

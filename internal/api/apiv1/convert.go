@@ -86,7 +86,8 @@ func FromDeploy(d berth.Deploy) Deploy {
 		State: string(d.State), Reason: d.Reason, Args: d.Args, ForceConflicts: d.Options.ForceConflicts,
 		NoAutoRollback: d.Options.NoAutoRollback, SourceDeploy: d.SourceDeploy, RollbackOf: d.RollbackOf, BatchID: d.BatchID,
 		ObjectsDigest: d.ObjectsDigest, Attempts: d.Attempts, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt,
-		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Smoke: FromSmokeRun(d.Smoke)}
+		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Smoke: FromSmokeRun(d.Smoke),
+		Images: d.Images, PromotedFrom: d.PromotedFrom}
 }
 
 // FromDeployEvent is the wire form of a deploy's progress event, in the API's stream and

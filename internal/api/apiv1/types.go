@@ -262,6 +262,11 @@ type Deploy struct {
 	FinishedAt     *time.Time        `json:"finishedAt,omitempty"`
 	// Smoke is what the deploy's smoke tests found; absent when none ran.
 	Smoke *SmokeRun `json:"smoke,omitempty"`
+	// Images maps each image its pods run to the digest found in its registry (deploys
+	// from git and promotions).
+	Images map[string]string `json:"images,omitempty"`
+	// PromotedFrom is a promotion's source deploy.
+	PromotedFrom int64 `json:"promotedFrom,omitempty"`
 }
 
 // DeployEvent is one step of a deploy's progress.

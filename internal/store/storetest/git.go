@@ -3,7 +3,10 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,14 +112,17 @@ func testRepoConnections(t *testing.T, h *harness) {
 // testHookDeliveries: a delivery id is taken once per forge; a second time is a replay.
 func testHookDeliveries(t *testing.T, h *harness) {
 	st, ctx := h.store(t), t.Context()
-	take := func(forge berth.Forge, id string) error {
-		return txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, forge, id) })
+	takeBody := func(forge berth.Forge, id, body string) error {
+		return txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, forge, id, bodySum(body)) })
 	}
+	take := func(forge berth.Forge, id string) error { return takeBody(forge, id, id) }
 	must(t, "first", take(berth.ForgeGitea, "d-1"))
 	wantErr(t, "replay", take(berth.ForgeGitea, "d-1"), berth.ErrConflict)
+	wantErr(t, "the same body under another id", takeBody(berth.ForgeGitea, "d-9", "d-1"), berth.ErrConflict)
 	must(t, "same id on another forge", take(berth.ForgeGitHub, "d-1"))
 	wantErr(t, "no id", take(berth.ForgeGitea, ""), berth.ErrInvalid)
 	wantErr(t, "unknown forge", take("gitlab", "d-2"), berth.ErrInvalid)
+	wantErr(t, "no body sum", txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, berth.ForgeGitea, "d-3", "") }), berth.ErrInvalid)
 }
 
 // testGitJobs: a delivery's jobs are queued with the delivery, claimed under a lease in the
@@ -131,7 +137,7 @@ func testGitJobs(t *testing.T, h *harness) {
 		t.Helper()
 		var j berth.GitJob
 		tx(t, st, func(tx *store.Tx) (err error) {
-			if err := tx.TakeDelivery(ctx, berth.ForgeGitea, delivery); err != nil {
+			if err := tx.TakeDelivery(ctx, berth.ForgeGitea, delivery, bodySum(delivery)); err != nil {
 				return err
 			}
 			j, err = tx.EnqueueGitJob(ctx, "web", app, berth.ForgeGitea, delivery, ev)
@@ -150,13 +156,13 @@ func testGitJobs(t *testing.T, h *harness) {
 
 	// A delivery whose job can't be queued takes nothing: the transaction is one.
 	wantErr(t, "job of a missing app", txErr(t, st, func(tx *store.Tx) error {
-		if err := tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4"); err != nil {
+		if err := tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4", bodySum("d-4")); err != nil {
 			return err
 		}
 		_, err := tx.EnqueueGitJob(ctx, "web", "nope", berth.ForgeGitea, "d-4", ev)
 		return err
 	}), berth.ErrNotFound)
-	must(t, "d-4 still untaken", txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4") }))
+	must(t, "d-4 still untaken", txErr(t, st, func(tx *store.Tx) error { return tx.TakeDelivery(ctx, berth.ForgeGitea, "d-4", bodySum("d-4")) }))
 
 	j, ok := claimJob("w1")
 	equal(t, "first claim", [4]any{ok, j.ID, j.State, j.Attempts}, [4]any{true, first.ID, berth.GitJobRunning, 1})
@@ -244,4 +250,54 @@ func finishJob(st *store.Store, id int64, owner string, state berth.GitJobState,
 		return err
 	})
 	return j, err
+}
+
+// testApprovals: a deploy awaiting approval is not claimed; approving queues it, once;
+// rejecting fails it with the reason; a promotion keeps its source and image digests.
+func testApprovals(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seedApps(t, st, "api")
+	src := enqueue(t, st, berth.NewDeploy{App: "api", Env: "staging"})
+	digests := map[string]string{"registry.berth.localhost/api:1": "sha256:" + strings.Repeat("a", 64)}
+	wait := enqueue(t, st, berth.NewDeploy{App: "api", Env: "production", Kind: berth.KindPromotion, PromotedFrom: src.ID,
+		Images: digests, AwaitApproval: true, CreatedBy: "dan"})
+	equal(t, "awaiting", [3]any{wait.State, wait.PromotedFrom, wait.Images}, [3]any{berth.DeployAwaiting, src.ID, digests})
+	if d, ok := claim(t, st, "w"); !ok || d.ID != src.ID {
+		t.Fatalf("claimed %+v %v, want the staging deploy only", d, ok)
+	}
+	if d, ok := claim(t, st, "w2"); ok {
+		t.Fatalf("claimed a deploy awaiting approval: %+v", d)
+	}
+	a, err := st.Approval(ctx, wait.ID)
+	must(t, "Approval", err)
+	equal(t, "requested", [2]string{a.RequestedBy, a.Decision}, [2]string{"ann", ""})
+	decide := func(id int64, decision, reason string) (berth.Deploy, error) {
+		var d berth.Deploy
+		err := txErr(t, st, func(tx *store.Tx) (err error) {
+			d, err = tx.DecideApproval(ctx, id, decision, "ada", reason)
+			return err
+		})
+		return d, err
+	}
+	_, err = decide(wait.ID, berth.Approved, "")
+	wantErr(t, "no reason", err, berth.ErrInvalid)
+	d, err := decide(wait.ID, berth.Approved, "signed off, ship it")
+	must(t, "approve", err)
+	equal(t, "approved", d.State, berth.DeployQueued)
+	_, err = decide(wait.ID, berth.Rejected, "too late")
+	wantErr(t, "second decision", err, berth.ErrConflict)
+	a, _ = st.Approval(ctx, wait.ID)
+	equal(t, "decided", [3]string{a.Decision, a.DecidedBy, a.Reason}, [3]string{berth.Approved, "ada", "signed off, ship it"})
+
+	other := enqueue(t, st, berth.NewDeploy{App: "api", Env: "production", Kind: berth.KindPromotion, AwaitApproval: true, CreatedBy: "dan"})
+	d, err = decide(other.ID, berth.Rejected, "not this week")
+	must(t, "reject", err)
+	equal(t, "rejected", [2]any{d.State, d.Reason}, [2]any{berth.DeployFailed, "rejected by ada: not this week"})
+	_, err = decide(src.ID, berth.Approved, "x")
+	wantErr(t, "a deploy that awaits nothing", err, berth.ErrConflict)
+}
+
+func bodySum(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:])
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"RepoConnections", testRepoConnections},
 		{"HookDeliveries", testHookDeliveries},
 		{"GitJobs", testGitJobs},
+		{"Approvals", testApprovals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
