@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxJSON bounds a JSON answer other than a file's.
@@ -46,6 +47,19 @@ func newGitea(hc *http.Client, repoURL *url.URL, apiURL, token string) *gitea {
 func (g *gitea) readFile(ctx context.Context, owner, name, path, ref string) ([]byte, error) {
 	call := fmt.Sprintf("GET /repos/%s/%s/contents/%s?ref=%s", owner, name, escapePath(path), url.QueryEscape(ref))
 	status, data, err := g.call(ctx, call, nil, maxContents)
+	// A busy Gitea answers the contents API of a repository pushed to a moment ago with a
+	// 500 now and then (a panic in its handler); a GET is safe to ask again.
+	for _, pause := range []time.Duration{300 * time.Millisecond, time.Second} {
+		if status < 500 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		status, data, err = g.call(ctx, call, nil, maxContents)
+	}
 	if err != nil {
 		return nil, err
 	}

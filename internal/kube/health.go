@@ -36,6 +36,14 @@ var fatalWaitReasons = map[string]bool{
 	"CreateContainerConfigError": true,
 }
 
+// kubeletCatchingUp reports whether a container waits on the kubelet itself rather than on
+// the Deployment: "failed to sync secret cache: timed out waiting for the condition" (or
+// configmap cache) is a CreateContainerConfigError that a busy kubelet clears by itself on
+// its next try, where a missing Secret or key is not.
+func kubeletCatchingUp(w *corev1.ContainerStateWaiting) bool {
+	return w.Reason == "CreateContainerConfigError" && strings.Contains(w.Message, "failed to sync") && strings.Contains(w.Message, "cache")
+}
+
 // deploymentStatus is d's rollout as its status reports it. start is when the caller began
 // watching (zero for "trust every condition"): a ProgressDeadlineExceeded condition from
 // before start may be left from an earlier rollout — the controller keeps it until the new
@@ -150,7 +158,7 @@ func podsFailure(pods []*corev1.Pod) *podFailure {
 			continue
 		}
 		for _, cs := range containerStatuses(p) {
-			if w := cs.State.Waiting; w != nil && fatalWaitReasons[w.Reason] {
+			if w := cs.State.Waiting; w != nil && fatalWaitReasons[w.Reason] && !kubeletCatchingUp(w) {
 				return &podFailure{Reason: w.Reason, Pod: p.Name,
 					Message: fmt.Sprintf("pod %s: container %s: %s", p.Name, cs.Name, orDefault(w.Message, w.Reason))}
 			}

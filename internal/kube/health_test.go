@@ -48,6 +48,8 @@ func TestPodsFailure(t *testing.T) {
 		{"image pull back-off", []*corev1.Pod{pod("a", corev1.PodPending, waiting("ImagePullBackOff"))}, ReasonImagePullBackOff, ""},
 		{"image pull error", []*corev1.Pod{pod("a", corev1.PodPending, waiting("ErrImagePull"))}, ReasonErrImagePull, ""},
 		{"config error", []*corev1.Pod{pod("a", corev1.PodPending, waiting("CreateContainerConfigError"))}, "CreateContainerConfigError", ""},
+		{"a busy kubelet's secret cache", []*corev1.Pod{pod("a", corev1.PodPending, corev1.ContainerStatus{Name: "web", State: corev1.ContainerState{
+			Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: "failed to sync secret cache: timed out waiting for the condition"}}})}, "", ""},
 		{"restarted after errors", []*corev1.Pod{pod("a", corev1.PodRunning, restarted(3, 137))}, ReasonContainerFailing, "restarted 3 times, last exited with code 137 (Error)"},
 		{"restarted twice", []*corev1.Pod{pod("a", corev1.PodRunning, restarted(2, 1))}, "", ""},
 		{"restarted cleanly", []*corev1.Pod{pod("a", corev1.PodRunning, restarted(5, 0))}, "", ""},
