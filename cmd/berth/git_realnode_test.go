@@ -286,6 +286,17 @@ func TestRealNodeGitPushDeploys(t *testing.T) {
 	if got := done.Images["registry.berth.localhost/hello:"+short]; !strings.HasPrefix(got, "sha256:") {
 		t.Errorf("the deploy recorded no digest for its image: %v", done.Images)
 	}
+	var jobs []apiv1.GitJob
+	waitUntil(t, time.Minute, func() bool { // the job ends once it reported the deploy's end
+		out, code := runBerth(t, srv, "apps", "git-jobs", "hello", "--team", "shop", "-o", "json")
+		if code != 0 || json.Unmarshal([]byte(out), &jobs) != nil {
+			t.Fatalf("apps git-jobs: exit %d\n%s", code, out)
+		}
+		return len(jobs) == 1 && jobs[0].State == "done"
+	})
+	if j := jobs[0]; j.SHA != sha || j.Deploy != done.ID || j.Event != "push" || !strings.Contains(j.Reason, "succeeded") {
+		t.Errorf("the push's git job: %+v", j)
+	}
 
 	// Refused deliveries change nothing: the push's own delivery, replayed and tampered with.
 	before := len(gitDeploys(t, c))

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
@@ -56,4 +57,20 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, _ *authz.Pr
 		out.Jobs = append(out.Jobs, j.ID)
 	}
 	return ok(w, http.StatusAccepted, out)
+}
+
+func (s *Server) listGitJobs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "limit", Message: "limit must be 1 to 1000"}
+		}
+		limit = n
+	}
+	js, err := s.svc.GitJobs(r.Context(), p, r.PathValue("team"), r.PathValue("app"), limit)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(js, apiv1.FromGitJob))
 }

@@ -70,6 +70,9 @@ func (s *Server) apiRoutes() []route {
 		{method: "DELETE", path: v1 + "/teams/{team}/apps/{app}/repo", id: "disconnectRepo", summary: "Disconnect the app from its repository: its webhooks are refused (team admins)",
 			auth: true, status: 204, handle: s.disconnectRepo},
 
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/git-jobs", id: "listGitJobs",
+			summary: "What the app's webhook deliveries asked and what became of each, newest first (?limit=)",
+			auth:    true, query: []string{"limit"}, response: apiv1.List[apiv1.GitJob]{}, handle: s.listGitJobs},
 		{method: "POST", path: "/hooks/{forge}", id: "receiveHook",
 			summary: "A forge's webhook delivery (gitea or github): signed with the connection's secret instead of a token; the work is queued (202)",
 			response: apiv1.HookReceipt{}, status: 202, handle: s.receiveHook},

@@ -17,7 +17,7 @@ import (
 // NewCmdApps returns `berth apps`.
 func NewCmdApps(f *Factory) *cobra.Command {
 	return group("apps", "Manage apps", NewCmdAppsList(f, nil), NewCmdAppsCreate(f, nil), NewCmdAppsDelete(f, nil),
-		NewCmdAppsConnect(f, nil), NewCmdAppsDisconnect(f, nil))
+		NewCmdAppsConnect(f, nil), NewCmdAppsDisconnect(f, nil), NewCmdAppsGitJobs(f))
 }
 
 func bindTeam(cmd *cobra.Command, team *string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -167,4 +168,78 @@ func NewCmdAppsDisconnect(f *Factory, runF func(*AppsDisconnectOptions) error) *
 	}
 	cmd.Flags().StringVar(&o.Team, "team", "", "team of the app (default: looked up)")
 	return cmd
+}
+
+// AppsGitJobsOptions are the inputs of `berth apps git-jobs`.
+type AppsGitJobsOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	App, Team string
+	Limit     int
+	Output    string
+}
+
+// NewCmdAppsGitJobs returns `berth apps git-jobs`.
+func NewCmdAppsGitJobs(f *Factory) *cobra.Command {
+	o := &AppsGitJobsOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "git-jobs APP",
+		Short: "What the app's webhook deliveries asked, and what became of each: why a push deployed nothing",
+		Example: `  berth apps git-jobs web
+  berth apps git-jobs web --limit 5 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.App = args[0]
+			return appsGitJobsRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	cmd.Flags().StringVar(&o.Team, "team", "", "team of the app (default: looked up)")
+	cmd.Flags().IntVar(&o.Limit, "limit", 20, "at most this many, newest first (1 to 1000)")
+	return cmd
+}
+
+func appsGitJobsRun(ctx context.Context, o *AppsGitJobsOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	if o.Limit < 1 || o.Limit > 1000 {
+		return &UsageError{Err: fmt.Errorf("--limit must be 1 to 1000, not %d", o.Limit)}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	team, err := resolveTeam(ctx, c, o.App, o.Team)
+	if err != nil {
+		return err
+	}
+	js, err := c.GitJobs(ctx, team, o.App, o.Limit)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, js)
+	}
+	if len(js) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "no webhook deliveries for %s/%s yet: is the repository's webhook set (berth apps connect prints it)?\n", team, o.App)
+		return nil
+	}
+	rows := make([][]string, 0, len(js))
+	for _, j := range js {
+		what := j.Ref
+		if j.PR > 0 {
+			what = fmt.Sprintf("#%d", j.PR)
+		}
+		sha := j.SHA
+		if len(sha) > 12 {
+			sha = sha[:12]
+		}
+		deploy := "-"
+		if j.Deploy > 0 {
+			deploy = strconv.FormatInt(j.Deploy, 10)
+		}
+		rows = append(rows, []string{strconv.FormatInt(j.ID, 10), j.Event, what, sha, j.State, deploy, ago(o.IO, j.CreatedAt), orDash(j.Reason)})
+	}
+	return printTable(o.IO, []string{"JOB", "EVENT", "REF", "COMMIT", "STATE", "DEPLOY", "WHEN", "WHY"}, rows)
 }

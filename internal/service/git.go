@@ -97,3 +97,16 @@ func (s *Service) AppRepo(ctx context.Context, p *authz.Principal, team, app str
 	r, err := s.st.AppRepo(ctx, team, app)
 	return r, storeErr(err)
 }
+
+// GitJobs returns what an app's webhook deliveries asked and what became of it, newest
+// first (viewers): why a push deployed nothing is in a job's reason.
+func (s *Service) GitJobs(ctx context.Context, p *authz.Principal, team, app string, limit int) ([]berth.GitJob, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
+		return nil, err
+	}
+	if _, err := s.st.App(ctx, team, app); err != nil {
+		return nil, storeErr(err)
+	}
+	js, err := s.st.GitJobs(ctx, team, app, limit)
+	return js, storeErr(err)
+}

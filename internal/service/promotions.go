@@ -151,6 +151,27 @@ func (s *Service) Decide(ctx context.Context, p *authz.Principal, id int64, deci
 	return out, err
 }
 
+// Approval returns the approval a deploy awaits or had (viewers of its team).
+func (s *Service) Approval(ctx context.Context, p *authz.Principal, d berth.Deploy) (berth.Approval, error) {
+	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: d.Team}); err != nil {
+		return berth.Approval{}, err
+	}
+	a, err := s.st.Approval(ctx, d.ID)
+	return a, storeErr(err)
+}
+
+// MayDecide reports (nil, or why not) whether p may approve or reject d: what the
+// dashboard asks before offering the buttons; Decide asks again.
+func (s *Service) MayDecide(ctx context.Context, p *authz.Principal, d berth.Deploy) error {
+	if err := s.MayDeploy(ctx, p, d.Team, d.Env); err != nil {
+		return err
+	}
+	if p != nil && p.Name == d.CreatedBy {
+		return &authz.Denied{Action: authz.AppDeploy, Team: d.Team, Reason: "you asked for it: another allowed deployer approves it"}
+	}
+	return nil
+}
+
 // Approvals lists the deploys awaiting approval that p may see (viewers of their team),
 // of team and env when given, oldest first.
 func (s *Service) Approvals(ctx context.Context, p *authz.Principal, team, env string) ([]berth.Deploy, []berth.Approval, error) {

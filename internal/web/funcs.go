@@ -73,7 +73,7 @@ func tone(state any) string {
 		return "ok"
 	case "failed", "failure", "denied", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Failed":
 		return "bad"
-	case "running", "queued", "Pending", "progressing":
+	case "running", "queued", "Pending", "progressing", "awaiting-approval":
 		return "busy"
 	}
 	return "neutral"

@@ -259,6 +259,20 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	return nil
 }
 
+// decide approves or rejects a deploy awaiting approval, from its page's form.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	decision := r.PostFormValue("decision")
+	if _, err := h.svc.Decide(r.Context(), p, id, decision, r.PostFormValue("reason")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/deploys/%d", id), http.StatusSeeOther)
+	return nil
+}
+
 // deployData is one deploy: its progress and the objects it applied, with their diff
 // against what ran before it (the previous successful deploy of the app in the
 // environment).
@@ -274,6 +288,10 @@ type deployData struct {
 	Unchanged int
 	// ClusterEvents are the Kubernetes events about the app's objects while it ran.
 	ClusterEvents []berth.ClusterEvent
+	// Approval is what a deploy to a protected environment awaits (or had); MayDecide
+	// whether the viewer may approve or reject it now.
+	Approval  *berth.Approval
+	MayDecide bool
 }
 
 func (d deployData) PageTitle() string {
@@ -296,6 +314,14 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	}
 	if _, d.ClusterEvents, err = h.svc.DeployClusterEvents(ctx, p, id); err != nil {
 		return err
+	}
+	switch a, err := h.svc.Approval(ctx, p, dep); {
+	case errors.Is(err, berth.ErrNotFound): // it awaited none
+	case err != nil:
+		return err
+	default:
+		d.Approval = &a
+		d.MayDecide = dep.State == berth.DeployAwaiting && h.svc.MayDecide(ctx, p, dep) == nil
 	}
 	if dep.ObjectsDigest != "" {
 		objs, err := h.svc.DeployObjects(ctx, p, id)

@@ -89,6 +89,7 @@ func New(svc *service.Service, log *slog.Logger) (*Handler, error) {
 	h.mux.Handle("GET /apps/{team}/{app}", h.page(h.app))
 	h.mux.Handle("GET /apps/{team}/{app}/envs/{env}/logs/events", h.page(h.appLogs))
 	h.mux.Handle("POST /apps/{team}/{app}/envs/{env}/rollback", h.form(h.rollback))
+	h.mux.Handle("POST /deploys/{id}/decide", h.form(h.decide))
 	h.mux.Handle("GET /deploys/{id}", h.page(h.deploy))
 	h.mux.Handle("GET /deploys/{id}/events", h.page(h.deployEvents))
 	h.mux.Handle("GET /audit", h.page(h.audit))

@@ -63,3 +63,29 @@ type HookReceipt struct {
 	// Ignored says why nothing was queued.
 	Ignored string `json:"ignored,omitempty"`
 }
+
+// GitJob is the work one webhook delivery asked of an app, and what became of it.
+type GitJob struct {
+	ID       int64  `json:"id"`
+	Forge    string `json:"forge"`
+	Delivery string `json:"delivery"`
+	// Event is push, tag or pull_request; Ref, SHA and PR say which.
+	Event string `json:"event"`
+	Ref   string `json:"ref,omitempty"`
+	SHA   string `json:"sha,omitempty"`
+	PR    int    `json:"pr,omitempty"`
+	// State is queued, running, deploying, done or failed; Reason says why it ended so.
+	State     string    `json:"state"`
+	Reason    string    `json:"reason,omitempty"`
+	Deploy    int64     `json:"deploy,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// FromGitJob is the wire form of a git job.
+func FromGitJob(j berth.GitJob) GitJob {
+	return GitJob{ID: j.ID, Forge: string(j.Forge), Delivery: j.Delivery, Event: string(j.Event.Kind), Ref: j.Event.Ref,
+		SHA: j.Event.SHA, PR: j.Event.PR, State: string(j.State), Reason: j.Reason, Deploy: j.Deploy, Attempts: j.Attempts,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+}
