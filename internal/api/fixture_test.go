@@ -52,7 +52,7 @@ type fixture struct {
 	logs   *bytes.Buffer
 	// hookSecret is the webhook secret of alpha/reports's connection.
 	hookSecret string
-	pg     *fakePostgres
+	pg         *fakePostgres
 }
 
 // Caller kinds of the authorization table.

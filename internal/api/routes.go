@@ -74,7 +74,7 @@ func (s *Server) apiRoutes() []route {
 			summary: "What the app's webhook deliveries asked and what became of each, newest first (?limit=)",
 			auth:    true, query: []string{"limit"}, response: apiv1.List[apiv1.GitJob]{}, handle: s.listGitJobs},
 		{method: "POST", path: "/hooks/{forge}", id: "receiveHook",
-			summary: "A forge's webhook delivery (gitea or github): signed with the connection's secret instead of a token; the work is queued (202)",
+			summary:  "A forge's webhook delivery (gitea or github): signed with the connection's secret instead of a token; the work is queued (202)",
 			response: apiv1.HookReceipt{}, status: 202, handle: s.receiveHook},
 
 		{method: "GET", path: v1 + "/envs", id: "listEnvironments", summary: "Every environment",
