@@ -28,3 +28,7 @@ func (f forgeClient) SetStatus(ctx context.Context, repo, sha string, s gitflow.
 	return f.c.SetStatus(ctx, repo, sha, forge.Status{State: forge.StatusState(s.State), Context: s.Context,
 		Description: s.Description, TargetURL: s.TargetURL})
 }
+
+func (f forgeClient) BranchHead(ctx context.Context, repo, branch string) (string, error) {
+	return f.c.BranchHead(ctx, repo, branch)
+}

@@ -51,6 +51,7 @@ type forgeAPI interface {
 	createComment(ctx context.Context, owner, name string, pr int, body string) (int64, error)
 	editComment(ctx context.Context, owner, name string, id int64, body string) error
 	createHook(ctx context.Context, owner, name, hookURL, secret string) error
+	branchHead(ctx context.Context, owner, name, branch string) (string, error)
 }
 
 // Option changes how a Client is made.
@@ -193,6 +194,28 @@ func (c *Client) ReadFile(ctx context.Context, repo, path, ref string) ([]byte, 
 		return nil, fmt.Errorf("%s in %s at %s is larger than %d bytes: refused: %w", path, repo, ref, MaxFile, err)
 	}
 	return nil, err
+}
+
+// BranchHead returns the commit branch of repo points at now; a missing branch (or
+// repository) is an error matching berth.ErrNotFound.
+func (c *Client) BranchHead(ctx context.Context, repo, branch string) (string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	if err := berth.CheckBranch(branch); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	sha, err := c.api.branchHead(ctx, owner, name, branch)
+	if err != nil {
+		return "", c.wrap(err)
+	}
+	if !isSHA(sha) {
+		return "", fmt.Errorf("%s: branch %s of %s: the answer holds no commit sha", c.forge, branch, repo)
+	}
+	return sha, nil
 }
 
 // SetStatus sets a status on the commit sha of repo. The description is cut to GitHub's

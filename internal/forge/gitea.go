@@ -184,3 +184,20 @@ func forgeMessage(data []byte) string {
 	}
 	return string(data)
 }
+
+func (g *gitea) branchHead(ctx context.Context, owner, name, branch string) (string, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/branches/%s", owner, name, escapePath(branch))
+	status, data, err := g.call(ctx, call, nil, maxJSON)
+	if err != nil {
+		return "", err
+	}
+	var b struct {
+		Commit struct {
+			ID string `json:"id"`
+		} `json:"commit"`
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return "", &APIError{Call: call, Status: status, Message: "the answer is not a branch"}
+	}
+	return b.Commit.ID, nil
+}

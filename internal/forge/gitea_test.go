@@ -64,6 +64,16 @@ func TestGiteaClient(t *testing.T) {
 		}
 	})
 
+	t.Run("BranchHead", func(t *testing.T) {
+		sha := repo.Commit(t, "topic-x", "on a branch", map[string]string{"x.txt": "x\n"})
+		if got, err := c.BranchHead(t.Context(), name, "topic-x"); err != nil || got != sha {
+			t.Errorf("BranchHead(topic-x) = %q, %v; want %s", got, err, sha)
+		}
+		if _, err := c.BranchHead(t.Context(), name, "gone"); !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("BranchHead of a missing branch: %v; want ErrNotFound", err)
+		}
+	})
+
 	t.Run("SetStatus", func(t *testing.T) {
 		desc := strings.Repeat("é", 200)
 		for _, st := range []Status{

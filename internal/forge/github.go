@@ -171,3 +171,11 @@ func gitHubError(call string, resp *github.Response, err error) *APIError {
 	}
 	return e
 }
+
+func (g *gitHub) branchHead(ctx context.Context, owner, name, branch string) (string, error) {
+	b, resp, err := g.gh.Repositories.GetBranch(ctx, owner, name, branch, 1)
+	if err != nil {
+		return "", gitHubError(fmt.Sprintf("GET /repos/%s/%s/branches/%s", owner, name, branch), resp, err)
+	}
+	return b.GetCommit().GetSHA(), nil
+}

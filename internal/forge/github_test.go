@@ -259,3 +259,20 @@ func TestGitHubTimeout(t *testing.T) {
 		t.Errorf("the call took %s", d)
 	}
 }
+
+// TestGitHubBranchHead: GET /repos/{owner}/{repo}/branches/{branch}, answered in the shape
+// GitHub documents; a missing branch is ErrNotFound.
+func TestGitHubBranchHead(t *testing.T) {
+	srv := fakeGitHub(t,
+		exchange{method: "GET", path: "/repos/octo/web/branches/main", status: 200,
+			answer: `{"name":"main","commit":{"sha":"` + ghSHA + `","node_id":"C_1","commit":{"message":"Fix all the bugs","tree":{"sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e"}},"url":"https://api.github.com/repos/octo/web/commits/` + ghSHA + `"},"protected":false,"_links":{"self":"https://api.github.com/repos/octo/web/branches/main"}}`},
+		exchange{method: "GET", path: "/repos/octo/web/branches/gone", status: 404, answer: ghNotFound},
+	)
+	c := gitHubClient(t, srv)
+	if got, err := c.BranchHead(t.Context(), "octo/web", "main"); err != nil || got != ghSHA {
+		t.Errorf("BranchHead(main) = %q, %v", got, err)
+	}
+	if _, err := c.BranchHead(t.Context(), "octo/web", "gone"); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("BranchHead(gone): %v; want ErrNotFound", err)
+	}
+}

@@ -50,6 +50,9 @@ type Forge interface {
 	// berth.ErrNotFound.
 	ReadFile(ctx context.Context, repo, path, ref string) ([]byte, error)
 	SetStatus(ctx context.Context, repo, sha string, s Status) error
+	// BranchHead returns the commit branch points at now; a missing branch wraps
+	// berth.ErrNotFound.
+	BranchHead(ctx context.Context, repo, branch string) (string, error)
 }
 
 // Forges opens a connection's forge with its token.
@@ -278,6 +281,16 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 			return done("%s on %s has no git rule for branch %s", repo.Path, repo.Branch, ev.Branch)
 		}
 		env = e
+		// Forges do not promise to deliver in order: a push whose branch has moved on
+		// since is left to the later push's job, never deployed over it.
+		switch head, err := f.BranchHead(ctx, repo.Repo, ev.Branch); {
+		case errors.Is(err, berth.ErrNotFound):
+			return done("branch %s no longer exists", ev.Branch)
+		case err != nil:
+			return retry("where does %s point now: %v", ev.Branch, err)
+		case head != ev.SHA:
+			return done("superseded: %s points at %s now, whose push deploys it", ev.Branch, short(head))
+		}
 	case berth.GitTag:
 		e, _, ok := rules.TagRule(ev.Tag)
 		if !ok {
