@@ -32,3 +32,14 @@ func (f forgeClient) SetStatus(ctx context.Context, repo, sha string, s gitflow.
 func (f forgeClient) BranchHead(ctx context.Context, repo, branch string) (string, error) {
 	return f.c.BranchHead(ctx, repo, branch)
 }
+
+// hooks registers webhooks for the service (apps connect --create-webhook).
+type hooks struct{}
+
+func (hooks) CreateHook(ctx context.Context, f berth.Forge, repoURL, token, repo, hookURL, secret string) error {
+	c, err := forge.NewClient(f, repoURL, token)
+	if err != nil {
+		return err
+	}
+	return c.CreateHook(ctx, repo, hookURL, secret)
+}

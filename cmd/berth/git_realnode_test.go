@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,20 +130,25 @@ func gitRepoFor(t *testing.T, srv *serverProc, g *giteatest.Gitea) (*giteatest.R
 	if err := os.WriteFile(tokenFile, []byte(g.Token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The server registers the webhook through Gitea's API, to the relay.
+	relay := newHookRelay(t, srv.url)
 	out, code := runBerth(t, srv, "apps", "connect", "hello", "--team", "shop", "--repo", g.URL+"/"+repo.FullName(),
-		"--token-file", tokenFile, "-o", "json")
+		"--token-file", tokenFile, "--hook-url", relay.URL+"/hooks/gitea", "-o", "json")
 	if code != 0 {
 		t.Fatalf("apps connect: exit %d\n%s", code, out)
 	}
 	var conn apiv1.Connection
-	if err := json.Unmarshal([]byte(out), &conn); err != nil || conn.HookSecret == "" {
+	if err := json.Unmarshal([]byte(out), &conn); err != nil || conn.HookSecret == "" || conn.HookURL != relay.URL+"/hooks/gitea" {
 		t.Fatalf("apps connect -o json: %v\n%s", err, out)
 	}
-	relay := newHookRelay(t, srv.url)
-	g.Do(t, "POST", "/repos/"+repo.FullName()+"/hooks", map[string]any{
-		"type": "gitea", "active": true, "events": []string{"push", "pull_request"},
-		"config": map[string]string{"url": relay.URL + conn.Repo.HookPath, "content_type": "json", "secret": conn.HookSecret},
-	}, nil)
+	var registered []struct {
+		Events []string          `json:"events"`
+		Config map[string]string `json:"config"`
+	}
+	g.Do(t, "GET", "/repos/"+repo.FullName()+"/hooks", nil, &registered)
+	if len(registered) != 1 || registered[0].Config["url"] != conn.HookURL || !slices.Contains(registered[0].Events, "pull_request") {
+		t.Fatalf("the webhook Berth registered on Gitea: %+v", registered)
+	}
 	return repo, relay, conn.HookSecret
 }
 

@@ -125,6 +125,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
+	svc.SetHooks(hooks{}, public)
 	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease})
 	svc.SetGitNotifier(git)
 

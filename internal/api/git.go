@@ -17,11 +17,12 @@ func (s *Server) connectRepo(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		return err
 	}
 	conn, err := s.svc.ConnectRepo(r.Context(), p, service.ConnectRequest{Team: r.PathValue("team"), App: r.PathValue("app"),
-		Forge: berth.Forge(in.Forge), URL: in.URL, Path: in.Path, Branch: in.Branch, Token: in.Token})
+		Forge: berth.Forge(in.Forge), URL: in.URL, Path: in.Path, Branch: in.Branch, Token: in.Token,
+		CreateWebhook: in.CreateWebhook, HookURL: in.HookURL})
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, apiv1.Connection{Repo: apiv1.FromAppRepo(conn.Repo), HookSecret: conn.HookSecret})
+	return ok(w, http.StatusOK, apiv1.Connection{Repo: apiv1.FromAppRepo(conn.Repo), HookSecret: conn.HookSecret, HookURL: conn.HookURL})
 }
 
 func (s *Server) getAppRepo(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

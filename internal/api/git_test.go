@@ -47,6 +47,8 @@ func TestConnectRepo(t *testing.T) {
 		{teamAdmin, apiv1.ConnectRepo{Forge: "gitea", URL: "http://h/a/b", Path: "../x", Token: "t"}, 400, `"field": "path"`},
 		{teamAdmin, apiv1.ConnectRepo{Forge: "gitea", URL: "http://h/a/b"}, 400, `"field": "token"`},
 		{deployer, apiv1.ConnectRepo{Forge: "gitea", URL: "http://h/a/b", Token: "t"}, 403, ""},
+
+		{teamAdmin, apiv1.ConnectRepo{Forge: "gitea", URL: "http://h/a/b", Token: "t", CreateWebhook: true}, 503, "cannot register webhooks"},
 	} {
 		status, data := f.do(c.who, "PUT", "/api/v1/teams/alpha/apps/reports/repo", c.in)
 		if status != c.status || !strings.Contains(string(data), c.want) {

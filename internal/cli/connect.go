@@ -29,6 +29,9 @@ type AppsConnectOptions struct {
 	Branch    string
 	TokenFile string
 	Output    string
+	// CreateWebhook has the server register the webhook, to HookURL when given.
+	CreateWebhook bool
+	HookURL       string
 }
 
 // NewCmdAppsConnect returns `berth apps connect`.
@@ -45,6 +48,7 @@ webhook URL and secret to set on the repository (content type JSON), once: conne
 again makes a new secret. The rules that say what a push, a tag or a pull request deploys
 are in the manifest, under git: (docs/git-flow.md).`,
 		Example: `  berth apps connect web --repo http://127.0.0.1:3000/shop/web --token-file ~/.config/berth/gitea.token
+  berth apps connect web --repo http://127.0.0.1:3000/shop/web --token-file gitea.token --create-webhook
   gh auth token | berth apps connect web --forge github --repo https://github.com/shop/web --token-file -
   berth apps connect api --repo https://git.example.com/shop/monorepo --path api/berth.yaml --branch trunk --token-file t`,
 		Args: cobra.ExactArgs(1),
@@ -63,6 +67,8 @@ are in the manifest, under git: (docs/git-flow.md).`,
 	cmd.Flags().StringVar(&o.Path, "path", "berth.yaml", "the manifest's path in the repository")
 	cmd.Flags().StringVar(&o.Branch, "branch", "main", "the repository's default branch")
 	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the forge token, or - for standard input (required)")
+	cmd.Flags().BoolVar(&o.CreateWebhook, "create-webhook", false, "have the server register the webhook on the repository with the token")
+	cmd.Flags().StringVar(&o.HookURL, "hook-url", "", "where the forge reaches the server's /hooks/FORGE (default: the server's --public-url); implies --create-webhook")
 	return cmd
 }
 
@@ -88,7 +94,8 @@ func appsConnectRun(ctx context.Context, o *AppsConnectOptions) error {
 	if err != nil {
 		return err
 	}
-	conn, err := c.ConnectRepo(ctx, team, o.App, apiv1.ConnectRepo{Forge: o.Forge, URL: o.Repo, Path: o.Path, Branch: o.Branch, Token: token})
+	conn, err := c.ConnectRepo(ctx, team, o.App, apiv1.ConnectRepo{Forge: o.Forge, URL: o.Repo, Path: o.Path, Branch: o.Branch, Token: token,
+		CreateWebhook: o.CreateWebhook, HookURL: o.HookURL})
 	if err != nil {
 		return err
 	}
@@ -97,6 +104,10 @@ func appsConnectRun(ctx context.Context, o *AppsConnectOptions) error {
 	}
 	r := conn.Repo
 	fmt.Fprintf(o.IO.Out, "connected %s/%s to %s %s (%s on %s)\n", r.Team, r.App, r.Forge, r.Repo, r.Path, r.Branch)
+	if conn.HookURL != "" {
+		fmt.Fprintf(o.IO.Out, "registered the repository's webhook (push and pull request events) to %s\n", conn.HookURL)
+		return nil
+	}
 	fmt.Fprintf(o.IO.Out, "set this webhook on the repository (content type application/json; push and pull request events):\n")
 	fmt.Fprintf(o.IO.Out, "  URL:    %s%s\n  secret: %s\n", c.Server(), r.HookPath, conn.HookSecret)
 	fmt.Fprintln(o.IO.Out, "the secret is shown this once; connecting again makes a new one")

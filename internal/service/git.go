@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net/url"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -20,13 +22,29 @@ type ConnectRequest struct {
 	// Token is the forge token Berth reads the repository and writes statuses and comments
 	// with.
 	Token string
+	// CreateWebhook registers the repository's webhook through the forge's API with the
+	// token, to HookURL (default: the server's public URL + /hooks/FORGE).
+	CreateWebhook bool
+	HookURL       string
 }
+
+// Hooks registers webhooks on repositories through their forge's API; cmd/berth wires
+// internal/forge.
+type Hooks interface {
+	CreateHook(ctx context.Context, forge berth.Forge, repoURL, token, repo, hookURL, secret string) error
+}
+
+// SetHooks connects what registers webhooks, and the URL users reach this server at (the
+// default webhook URL is publicURL/hooks/FORGE).
+func (s *Service) SetHooks(h Hooks, publicURL string) { s.hooks, s.publicURL = h, publicURL }
 
 // Connection is a made connection, with the webhook secret Berth generated for it: shown
 // once, to configure the forge's webhook with.
 type Connection struct {
 	Repo       berth.AppRepo
 	HookSecret string
+	// HookURL is where the webhook Berth registered sends; "" when it registered none.
+	HookURL string
 }
 
 // maxForgeToken bounds a forge token.
@@ -58,11 +76,35 @@ func (s *Service) ConnectRepo(ctx context.Context, p *authz.Principal, req Conne
 	case len(req.Token) > maxForgeToken:
 		return Connection{}, invalid("token", "at most %d bytes", maxForgeToken)
 	}
+	repo, _ := berth.RepoOf(req.URL)
+	if req.CreateWebhook || req.HookURL != "" {
+		if s.hooks == nil {
+			return Connection{}, &unavailable{errors.New("this server cannot register webhooks")}
+		}
+		if req.HookURL == "" {
+			req.HookURL = s.publicURL + "/hooks/" + string(req.Forge)
+		}
+		if u, err := url.Parse(req.HookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return Connection{}, invalid("hookUrl", "%q is not an http(s) URL the forge can reach this server at", req.HookURL)
+		}
+		if !req.Forge.Valid() {
+			return Connection{}, invalid("forge", "%q is not a forge: gitea or github", req.Forge)
+		}
+	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return Connection{}, err
 	}
 	out := Connection{HookSecret: hex.EncodeToString(raw)}
+	// The webhook first: a connection whose hook the forge refused would wait for
+	// deliveries that never come.
+	if req.HookURL != "" {
+		if err := s.hooks.CreateHook(ctx, req.Forge, req.URL, req.Token, repo, req.HookURL, out.HookSecret); err != nil {
+			return Connection{}, invalid("createWebhook", "%s did not register the webhook: %v", req.Forge, err)
+		}
+		out.HookURL = req.HookURL
+		c.details["hookUrl"] = req.HookURL
+	}
 	err := s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) (err error) {
 		out.Repo, err = tx.ConnectRepo(ctx, berth.AppRepo{Team: req.Team, App: req.App, Forge: req.Forge, URL: req.URL,
 			Path: req.Path, Branch: req.Branch, CreatedBy: p.Name}, berth.RepoSecrets{Token: req.Token, HookSecret: out.HookSecret})

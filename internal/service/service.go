@@ -23,6 +23,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	notify Notifier
+	// hooks registers webhooks; publicURL is where the forges reach this server.
+	hooks     Hooks
+	publicURL string
 	// notifyGitJobs wakes the git job workers when a webhook queued work.
 	notifyGitJobs Notifier
 	live          Live

@@ -19,6 +19,10 @@ type ConnectRepo struct {
 	Branch string `json:"branch,omitempty"`
 	// Token is a forge token that may read the repository and write statuses and comments.
 	Token string `json:"token"`
+	// CreateWebhook registers the webhook on the repository through the forge's API, to
+	// HookURL (default: the server's public URL + /hooks/FORGE); a HookURL alone does too.
+	CreateWebhook bool   `json:"createWebhook,omitempty"`
+	HookURL       string `json:"hookUrl,omitempty"`
 }
 
 // AppRepo is an app's repository connection, without its secrets.
@@ -41,6 +45,8 @@ type AppRepo struct {
 type Connection struct {
 	Repo       AppRepo `json:"repo"`
 	HookSecret string  `json:"hookSecret"`
+	// HookURL is where the webhook Berth registered sends, when it registered one.
+	HookURL string `json:"hookUrl,omitempty"`
 }
 
 // FromAppRepo is the wire form of a connection.
