@@ -1,0 +1,217 @@
+package gitflow_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/forge"
+	"github.com/berth-dev/berth/internal/giteatest"
+	"github.com/berth-dev/berth/internal/gitflow"
+	"github.com/berth-dev/berth/internal/seal"
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// forgeClient is cmd/berth's adapter, again: internal/forge's client behind gitflow.Forge.
+type forgeClient struct{ c *forge.Client }
+
+func (f forgeClient) ReadFile(ctx context.Context, repo, path, ref string) ([]byte, error) {
+	return f.c.ReadFile(ctx, repo, path, ref)
+}
+
+func (f forgeClient) SetStatus(ctx context.Context, repo, sha string, s gitflow.Status) error {
+	return f.c.SetStatus(ctx, repo, sha, forge.Status{State: forge.StatusState(s.State), Context: s.Context, Description: s.Description, TargetURL: s.TargetURL})
+}
+
+func (f forgeClient) BranchHead(ctx context.Context, repo, branch string) (string, error) {
+	return f.c.BranchHead(ctx, repo, branch)
+}
+
+func forges(r berth.AppRepo, token string) (gitflow.Forge, error) {
+	c, err := forge.NewClient(r.Forge, r.URL, token)
+	return forgeClient{c}, err
+}
+
+const rules = `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+containers:
+  web: {image: "registry.example.com/web:${git.short}"}
+git:
+  branches: {main: staging, release: production}
+`
+
+// fixture is a store and service with team shop, app web connected to a repository of a
+// real Gitea, and environments staging and (protected) production; no deploy engine runs.
+type fixture struct {
+	st   *store.Store
+	svc  *service.Service
+	g    *giteatest.Gitea
+	repo *giteatest.Repo
+	n    int
+}
+
+func newFixture(t *testing.T) *fixture {
+	ctx := t.Context()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	key, err := seal.NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"), store.WithSecretsKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	svc := service.New(st, log, time.Now)
+	const token = "berth_gitflow_test_token_0123456789abcdef"
+	if _, err := svc.Bootstrap(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	root, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := giteatest.Start(t)
+	f := &fixture{st: st, svc: svc, g: g, repo: g.CreateRepo(t, "web")}
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(svc.CreateTeam(ctx, root, "shop"))
+	must(svc.CreateApp(ctx, root, "shop", "web", ""))
+	for _, env := range []berth.Environment{{Name: "staging", InCluster: true}, {Name: "production", InCluster: true, Protected: true}} {
+		must(svc.CreateEnvironment(ctx, root, env))
+	}
+	must(svc.ConnectRepo(ctx, root, service.ConnectRequest{Team: "shop", App: "web", Forge: berth.ForgeGitea,
+		URL: g.URL + "/" + f.repo.FullName(), Token: g.Token}))
+	return f
+}
+
+// push queues the job a push of sha to branch asks for, as a delivery would.
+func (f *fixture) push(t *testing.T, branch, sha string) berth.GitJob {
+	t.Helper()
+	f.n++
+	ev := berth.GitEvent{Kind: berth.GitPush, Repo: f.repo.FullName(), Ref: "refs/heads/" + branch, Branch: branch, SHA: sha}
+	var j berth.GitJob
+	err := f.st.Tx(t.Context(), func(tx *store.Tx) (err error) {
+		id := "delivery-" + sha + "-" + branch
+		if err := tx.TakeDelivery(t.Context(), berth.ForgeGitea, id, strings.Repeat("0", 63)+string(rune('a'+f.n))); err != nil {
+			return err
+		}
+		j, err = tx.EnqueueGitJob(t.Context(), "shop", "web", berth.ForgeGitea, id, ev)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// run runs a worker until every job in ids has left queued and running, and returns them.
+func (f *fixture) run(t *testing.T, ids ...int64) []berth.GitJob {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	w := gitflow.New(f.st, f.svc, forges, slog.New(slog.DiscardHandler), gitflow.Options{Workers: 1, Poll: 20 * time.Millisecond})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var out []berth.GitJob
+		settled := true
+		for _, id := range ids {
+			j, err := f.st.GitJob(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settled = settled && j.State != berth.GitJobQueued && j.State != berth.GitJobRunning
+			out = append(out, j)
+		}
+		if settled {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs not settled: %+v", out)
+		}
+		time.Sleep(20 * time.Millisecond) // the store has no watch for job states
+	}
+}
+
+// statuses returns the commit statuses of sha, as Gitea's API lists them.
+func (f *fixture) statuses(t *testing.T, sha string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	f.g.Do(t, "GET", "/repos/"+f.repo.FullName()+"/commits/"+sha+"/statuses", nil, &out)
+	return out
+}
+
+// TestJobs runs git jobs against a real Gitea: the rules are read from the default branch's
+// berth.yaml, never the pushed commit's; a push the rules name becomes a revision from the
+// commit and a queued deploy; a branch that moved on since its push is not deployed; a
+// commit whose berth.yaml is invalid fails with the positioned error on the commit's status;
+// a protected environment is not deployed to by a push.
+func TestJobs(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	main1 := f.repo.Commit(t, "main", "rules", map[string]string{"berth.yaml": rules})
+
+	// A branch whose own berth.yaml gives itself a rule: the default branch's has none.
+	sneaky := f.repo.Commit(t, "sneaky", "deploy me", map[string]string{
+		"berth.yaml": strings.Replace(rules, "release: production", "release: production, sneaky: staging", 1)})
+	// Two pushes to main: the first is superseded by the second.
+	main2 := f.repo.Commit(t, "main", "two", map[string]string{"README.md": "two\n"})
+	// An invalid manifest on release, which the rules send to the protected production.
+	bad := f.repo.Commit(t, "release", "broken", map[string]string{"berth.yaml": strings.Replace(rules, "image:", "imagee:", 1)})
+	jobs := f.run(t, f.push(t, "sneaky", sneaky).ID, f.push(t, "main", main1).ID, f.push(t, "main", main2).ID, f.push(t, "release", bad).ID)
+
+	if j := jobs[0]; j.State != berth.GitJobDone || !strings.Contains(j.Reason, "no git rule for branch sneaky") {
+		t.Errorf("a branch whose rule is only in its own berth.yaml: %+v", j)
+	}
+	if j := jobs[1]; j.State != berth.GitJobDone || !strings.Contains(j.Reason, "superseded: main points at "+main2[:12]) {
+		t.Errorf("the first of two pushes to main: %+v", j)
+	}
+	j := jobs[2]
+	if j.State != berth.GitJobDeploying || j.Deploy == 0 {
+		t.Fatalf("the latest push to main: %+v", j)
+	}
+	d, err := f.st.Deploy(ctx, j.Deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := f.st.Revision(ctx, "shop", "web", d.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Env != "staging" || d.State != berth.DeployQueued || d.Args["git.sha"] != main2 || d.CreatedBy != "webhook:gitea" ||
+		rev.Source == nil || rev.Source.SHA != main2 || rev.Source.Ref != "refs/heads/main" {
+		t.Errorf("the deploy queued: %+v, revision source %+v", d, rev.Source)
+	}
+	if st := f.statuses(t, main2); len(st) != 1 || st[0]["status"] != "pending" || st[0]["context"] != "berth/staging" {
+		t.Errorf("statuses of the deployed commit: %v", st)
+	}
+
+	if j := jobs[3]; j.State != berth.GitJobFailed || !strings.Contains(j.Reason, "berth.yaml:4:") || !strings.Contains(j.Reason, "imagee") {
+		t.Errorf("an invalid berth.yaml: %+v", j)
+	}
+	st := f.statuses(t, bad)
+	if len(st) != 1 || st[0]["status"] != "error" || !strings.Contains(st[0]["description"].(string), "berth.yaml:4:") {
+		t.Errorf("statuses of the invalid commit: %v", st)
+	}
+
+	// A valid manifest on release: production is protected, so the push is refused.
+	fixed := f.repo.Commit(t, "release", "fixed", map[string]string{"berth.yaml": rules})
+	jobs = f.run(t, f.push(t, "release", fixed).ID)
+	if j := jobs[0]; j.State != berth.GitJobFailed || !strings.Contains(j.Reason, "production is protected") {
+		t.Errorf("a push to a protected environment: %+v", j)
+	}
+}
