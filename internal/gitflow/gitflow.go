@@ -76,6 +76,9 @@ type Options struct {
 	// PublicURL is where users reach this server (http://host:port), for the links of
 	// commit statuses; "" sets statuses without links.
 	PublicURL string
+	// Keep is how long webhook deliveries and ended jobs are kept (0: 90 days), pruned
+	// hourly.
+	Keep time.Duration
 }
 
 // Worker acts on git jobs.
@@ -106,6 +109,9 @@ func New(st *store.Store, svc *service.Service, forges Forges, log *slog.Logger,
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 8
 	}
+	if o.Keep <= 0 {
+		o.Keep = 90 * 24 * time.Hour
+	}
 	host, _ := os.Hostname()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
@@ -121,13 +127,34 @@ func (w *Worker) Notify() {
 	}
 }
 
-// Run acts on jobs until ctx ends.
+// Run acts on jobs until ctx ends, and prunes old deliveries and jobs every hour.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i := range w.o.Workers {
 		wg.Go(func() { w.loop(ctx, fmt.Sprintf("%s/%d", w.id, i)) })
 	}
+	wg.Go(func() { w.prune(ctx) })
 	wg.Wait()
+}
+
+func (w *Worker) prune(ctx context.Context) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		deliveries, jobs, err := w.st.PruneGitHistory(ctx, time.Now().Add(-w.o.Keep))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.log.Error("prune webhook deliveries and git jobs", "err", err)
+		case deliveries+jobs > 0:
+			w.log.Info("pruned webhook deliveries and git jobs", "deliveries", deliveries, "jobs", jobs, "older_than", w.o.Keep)
+		}
+		t.Reset(time.Hour)
+	}
 }
 
 func (w *Worker) loop(ctx context.Context, owner string) {

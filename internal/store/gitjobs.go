@@ -194,3 +194,24 @@ func (tx *Tx) DeferGitJob(ctx context.Context, id int64, owner, reason string, w
 	}
 	return gitLeaseHeld(res, id)
 }
+
+// PruneGitHistory deletes the webhook deliveries received before before, and the git jobs
+// that ended before it; it returns how many of each. A delivery pruned is no longer known
+// as taken: a replay of one that old finds its branch moved on (the job then deploys
+// nothing), which is what bounds the table.
+func (s *Store) PruneGitHistory(ctx context.Context, before time.Time) (deliveries, jobs int64, err error) {
+	err = s.Tx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM hook_deliveries WHERE received_at < ?`, micros(before))
+		if err != nil {
+			return fmt.Errorf("prune webhook deliveries: %w", dbErr(err))
+		}
+		deliveries, _ = res.RowsAffected()
+		res, err = tx.exec(ctx, `DELETE FROM git_jobs WHERE state IN ('done', 'failed') AND updated_at < ?`, micros(before))
+		if err != nil {
+			return fmt.Errorf("prune git jobs: %w", dbErr(err))
+		}
+		jobs, _ = res.RowsAffected()
+		return nil
+	})
+	return deliveries, jobs, err
+}

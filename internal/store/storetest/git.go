@@ -222,6 +222,22 @@ func testGitJobs(t *testing.T, h *harness) {
 	must(t, "GitJobs", err)
 	equal(t, "jobs of api, newest first", [2]int64{jobs[0].ID, jobs[1].ID}, [2]int64{second.ID, first.ID})
 
+	// Pruning: deliveries received before the cut, and jobs that ended before it, go; a job
+	// still at work stays whatever its age.
+	h.clock.Advance(24 * time.Hour)
+	deliveries, pruned, err := st.PruneGitHistory(ctx, h.clock.Now().Add(-time.Hour))
+	must(t, "PruneGitHistory", err)
+	equal(t, "pruned", [2]int64{deliveries, pruned}, [2]int64{4, 1}) // d-1..d-4; the first job, done
+	if _, err := st.GitJob(ctx, first.ID); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("an ended job older than the cut: %v", err)
+	}
+	if _, err := st.GitJob(ctx, second.ID); err != nil {
+		t.Errorf("a job at work was pruned: %v", err)
+	}
+	must(t, "a pruned delivery id is free again", txErr(t, st, func(tx *store.Tx) error {
+		return tx.TakeDelivery(ctx, berth.ForgeGitea, "d-1", bodySum("d-1"))
+	}))
+
 	// A revision read from git keeps its source.
 	src := berth.GitSource{Forge: berth.ForgeGitea, Repo: "web/mono", SHA: ev.SHA, Ref: ev.Ref}
 	var rev berth.Revision
