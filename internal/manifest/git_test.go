@@ -406,3 +406,39 @@ func TestUsesGit(t *testing.T) {
 		t.Errorf("nil.UsesGit() = %v", got)
 	}
 }
+
+// TestHostPrefix: a preview's hosts are its base's with a prefix; a prefix that is no DNS
+// label and dot is refused as an option.
+func TestHostPrefix(t *testing.T) {
+	m, err := manifest.Parse("berth.yaml", []byte(`apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+containers:
+  web: {image: "registry.example.com/web:1"}
+service:
+  ports: {http: {port: 80, targetPort: 8080}}
+exposes: [{host: web.shop.example.com, path: /, port: http}, {host: "api.${metadata.team}.example.com", path: /api, port: http}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Render(m, manifest.RenderOptions{Env: "preview-web-7", HostPrefix: "pr-7."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for _, o := range objs {
+		if ing, ok := o.(*networkingv1.Ingress); ok {
+			for _, r := range ing.Spec.Rules {
+				hosts = append(hosts, r.Host)
+			}
+		}
+	}
+	if strings.Join(hosts, " ") != "pr-7.web.shop.example.com pr-7.api.shop.example.com" {
+		t.Errorf("hosts %v", hosts)
+	}
+	for _, bad := range []string{"pr-7", "pr_7.", "a.b.", ".", "PR-7."} {
+		if _, err := manifest.Render(m, manifest.RenderOptions{Env: "preview", HostPrefix: bad}); !errors.Is(err, manifest.ErrInvalidOption) {
+			t.Errorf("host prefix %q: %v, want ErrInvalidOption", bad, err)
+		}
+	}
+}

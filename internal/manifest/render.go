@@ -55,6 +55,10 @@ type RenderOptions struct {
 	// Scheduling is the environment's scheduling defaults, added to every pod template:
 	// its node selector merged into the pod's, its tolerations appended to the pod's.
 	Scheduling berth.Scheduling
+	// HostPrefix goes before every host the app exposes: a pull request's preview answers
+	// on pr-7.shop.example.com where its base answers on shop.example.com. "" or a DNS
+	// label followed by a dot.
+	HostPrefix string
 }
 
 // Object is a rendered Kubernetes object with its apiVersion and kind set.
@@ -83,6 +87,12 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 	}
 	if opts.Revision != "" && !isLabelValue(opts.Revision) {
 		return nil, fmt.Errorf("%w: revision %q: must be a label value: at most 63 letters, digits, '-', '_' and '.'", ErrInvalidOption, opts.Revision)
+	}
+	if opts.HostPrefix != "" {
+		label, ok := strings.CutSuffix(opts.HostPrefix, ".")
+		if msg, _ := checkDNSLabel(label); !ok || msg != "" {
+			return nil, fmt.Errorf("%w: host prefix %q: want a DNS label and a dot, such as pr-7.", ErrInvalidOption, opts.HostPrefix)
+		}
 	}
 	if opts.IngressClass != "" && !isDNS1123Subdomain(opts.IngressClass) {
 		return nil, fmt.Errorf("%w: ingress class %q: must be a DNS name", ErrInvalidOption, opts.IngressClass)
@@ -525,6 +535,7 @@ func (r *renderer) ingress(app string) *networkingv1.Ingress {
 		if hasPlaceholder(e.Host) && !isHostName(host) {
 			r.fail(join(p, "host"), quote(host)+" is not a lowercase DNS name", "")
 		}
+		host = r.opts.HostPrefix + host
 		at, ok := rules[host]
 		if !ok {
 			at = len(ing.Spec.Rules)
