@@ -152,7 +152,7 @@ func Redo(src Deploy, kind DeployKind, by string, ask DeployOptions) NewDeploy {
 		o.TimeoutSeconds = ask.TimeoutSeconds
 	}
 	nd := NewDeploy{Team: src.Team, App: src.App, Env: src.Env, Revision: src.Revision, Kind: kind,
-		Args: src.Args, Options: o, SourceDeploy: src.ID, CreatedBy: by}
+		Args: src.Args, Options: o, SourceDeploy: src.ID, CreatedBy: by, Images: src.Images}
 	if o.Refresh {
 		nd.SourceDeploy = 0
 	}

@@ -70,7 +70,7 @@ func (r *run) images(ctx context.Context) error {
 			cancel()
 			if err == nil {
 				r.event(ctx, "image", fmt.Sprintf("image %s is in its registry (%s)", image, digest))
-				found[unpinned(image)] = digest
+				found[recordedAs(image, r.d.Images)] = digest
 				break
 			}
 			if ctx.Err() != nil {
@@ -101,6 +101,15 @@ func (r *run) images(ctx context.Context) error {
 	return r.e.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetDeployImages(ctx, r.d.ID, r.owner, found) })
 }
 
+// recordedAs is the name an image's digest is recorded under: as the manifest names it —
+// without the @digest pinImages added from pinned, when it added one.
+func recordedAs(image string, pinned map[string]string) string {
+	if u := unpinned(image); u != image && pinned[u] != "" {
+		return u
+	}
+	return image
+}
+
 // unpinned is image without the @digest a promotion pins it to.
 func unpinned(image string) string {
 	if i := strings.LastIndexByte(image, '@'); i > 0 {
@@ -115,8 +124,11 @@ func unpinned(image string) string {
 func pinImages(objs []manifest.Object, digests map[string]string) {
 	pin := func(cs []corev1.Container) {
 		for i := range cs {
-			if d, ok := digests[unpinned(cs[i].Image)]; ok {
-				cs[i].Image = unpinned(cs[i].Image) + "@" + d
+			if strings.Contains(cs[i].Image, "@") {
+				continue // pinned by the manifest itself
+			}
+			if d, ok := digests[cs[i].Image]; ok {
+				cs[i].Image += "@" + d
 			}
 		}
 	}

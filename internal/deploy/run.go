@@ -285,9 +285,9 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}
-	if d.Kind == berth.KindPromotion {
-		pinImages(objs, d.Images)
-	}
+	// A promotion's digests, or those a refresh of a deploy from git or a promotion
+	// carries on: what ran keeps running, whatever its tags point at now.
+	pinImages(objs, d.Images)
 	return manifest.EncodeStored(objs)
 }
 

@@ -457,11 +457,13 @@ func (w *Worker) promote(ctx context.Context, j berth.GitJob, d berth.Deploy) ou
 			return done("deploy %d succeeded; promotion %d to %s queued", d.ID, p.ID, to)
 		}
 	}
-	p, err := w.svc.PromoteFromGit(ctx, j.Forge, j.ID, service.PromoteRequest{Team: j.Team, App: j.App, From: d.Env, To: to})
+	p, err := w.svc.PromoteFromGit(ctx, j.Forge, j.ID, service.PromoteRequest{Team: j.Team, App: j.App, From: d.Env, To: to, Source: d.ID})
 	var inv *berth.InvalidError
 	switch {
 	case errors.As(err, &inv):
 		return failed("deploy %d succeeded; the promotion to %s was refused: %s", d.ID, to, inv.Reason)
+	case errors.Is(err, berth.ErrNotFound):
+		return failed("deploy %d succeeded; the promotion to %s was refused: %v", d.ID, to, err)
 	case err != nil:
 		return retry("promote to %s: %v", to, err)
 	case p.State == berth.DeployAwaiting:

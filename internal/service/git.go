@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/forge"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -99,8 +101,20 @@ func (s *Service) ConnectRepo(ctx context.Context, p *authz.Principal, req Conne
 	// The webhook first: a connection whose hook the forge refused would wait for
 	// deliveries that never come.
 	if req.HookURL != "" {
+		if _, err := s.st.App(ctx, req.Team, req.App); err != nil {
+			return Connection{}, storeErr(err)
+		}
 		if err := s.hooks.CreateHook(ctx, req.Forge, req.URL, req.Token, repo, req.HookURL, out.HookSecret); err != nil {
-			return Connection{}, invalid("createWebhook", "%s did not register the webhook: %v", req.Forge, err)
+			// The forge's own words stay out: the repository URL is any host a team admin
+			// names, and its answers are not theirs to read through Berth.
+			why := "it did not answer"
+			var apiErr *forge.APIError
+			if errors.As(err, &apiErr) && apiErr.Status > 0 {
+				why = fmt.Sprintf("it answered HTTP %d (may the token manage the repository's webhooks?)", apiErr.Status)
+			}
+			s.log.WarnContext(ctx, "register webhook", "team", req.Team, "app", req.App, "repo", repo, "err", err)
+			s.audit(ctx, p, &c, berth.OutcomeFailure)
+			return Connection{}, invalid("createWebhook", "%s did not register the webhook on %s: %s", req.Forge, repo, why)
 		}
 		out.HookURL = req.HookURL
 		c.details["hookUrl"] = req.HookURL

@@ -17,6 +17,9 @@ type PromoteRequest struct {
 	Team, App string
 	From, To  string
 	Options   berth.DeployOptions
+	// Source, when set, is the deploy to promote (a tag's, for a git rule): it must have
+	// succeeded in From. 0 is the app's last successful deploy there.
+	Source int64
 }
 
 // Promote deploys to req.To what runs in req.From: the revision and args of the app's last
@@ -65,12 +68,22 @@ func (s *Service) promote(ctx context.Context, p *authz.Principal, req PromoteRe
 		if err != nil {
 			return err
 		}
-		src, err := tx.LastSucceeded(ctx, app.ID, req.From, 0)
-		if errors.Is(err, berth.ErrNotFound) {
-			return invalid("from", "%s/%s has no successful deploy in %s to promote", req.Team, req.App, req.From)
-		}
-		if err != nil {
-			return err
+		var src berth.Deploy
+		if req.Source != 0 {
+			if src, err = tx.Deploy(ctx, req.Source); err != nil {
+				return err
+			}
+			if src.AppID != app.ID || src.Env != req.From || src.State != berth.DeploySucceeded {
+				return invalid("source", "deploy %d is not a successful deploy of %s/%s in %s", src.ID, req.Team, req.App, req.From)
+			}
+		} else {
+			src, err = tx.LastSucceeded(ctx, app.ID, req.From, 0)
+			if errors.Is(err, berth.ErrNotFound) {
+				return invalid("from", "%s/%s has no successful deploy in %s to promote", req.Team, req.App, req.From)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		r, err := tx.Revision(ctx, req.Team, req.App, src.Revision)
 		if err != nil {

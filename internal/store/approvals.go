@@ -49,6 +49,20 @@ func (tx *Tx) DecideApproval(ctx context.Context, deployID int64, decision, by, 
 	if err := validateProse("reason", reason, 1000); err != nil {
 		return berth.Deploy{}, err
 	}
+	if decision == berth.Approved {
+		// Approved, it runs under its id: after a newer deploy of the app there, it would
+		// run over what came later and sort before it in the history.
+		var newer int64
+		err := tx.queryRow(ctx, `SELECT COALESCE(MAX(o.id), 0) FROM deploys o JOIN deploys d ON d.app_id = o.app_id AND d.env = o.env
+			WHERE d.id = ? AND o.id > d.id AND o.state <> ?`, deployID, berth.DeployAwaiting).Scan(&newer)
+		if err != nil {
+			return berth.Deploy{}, fmt.Errorf("decide on deploy %d: %w", deployID, dbErr(err))
+		}
+		if newer != 0 {
+			return berth.Deploy{}, fmt.Errorf("deploy %d came to the same app and environment after deploy %d: reject this one and promote again: %w",
+				newer, deployID, berth.ErrConflict)
+		}
+	}
 	now := micros(tx.stamp())
 	state, why, finished := berth.DeployQueued, "", any(nil)
 	if decision == berth.Rejected {

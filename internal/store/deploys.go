@@ -267,11 +267,13 @@ func (s *Store) ClaimDeploy(ctx context.Context, owner string, lease time.Durati
 			WHERE d.state IN ('queued', 'running') AND d.lease_expires < ?
 			  AND NOT EXISTS (SELECT 1 FROM deploys o WHERE o.app_id = d.app_id AND o.env = d.env
 			                  AND o.state IN ('queued', 'running') AND o.id < d.id)
+			  AND NOT EXISTS (SELECT 1 FROM deploys o WHERE o.app_id = d.app_id AND o.env = d.env AND o.id <> d.id
+			                  AND o.state = 'running' AND o.lease_expires >= ?)
 			  AND (d.batch_id IS NULL OR
 			       (SELECT COUNT(*) FROM deploys r WHERE r.batch_id = d.batch_id AND r.state = 'running'
 			        AND r.lease_expires >= ?) <
 			       (SELECT b.concurrency FROM deploy_batches b WHERE b.id = d.batch_id))
-			ORDER BY d.id LIMIT 1`+s.d.forUpdateSkipLocked, now, now).Scan(&id)
+			ORDER BY d.id LIMIT 1`+s.d.forUpdateSkipLocked, now, now, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

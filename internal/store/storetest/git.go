@@ -311,6 +311,15 @@ func testApprovals(t *testing.T, h *harness) {
 	equal(t, "rejected", [2]any{d.State, d.Reason}, [2]any{berth.DeployFailed, "rejected by ada: not this week"})
 	_, err = decide(src.ID, berth.Approved, "x")
 	wantErr(t, "a deploy that awaits nothing", err, berth.ErrConflict)
+
+	// Approved after a newer deploy came to the app there, it would run over it: refused.
+	late := enqueue(t, st, berth.NewDeploy{App: "api", Env: "canary", Kind: berth.KindPromotion, AwaitApproval: true})
+	enqueue(t, st, berth.NewDeploy{App: "api", Env: "canary"})
+	_, err = decide(late.ID, berth.Approved, "too late now")
+	wantErr(t, "approving under a newer deploy", err, berth.ErrConflict)
+	if _, err := decide(late.ID, berth.Rejected, "superseded"); err != nil {
+		t.Errorf("rejecting it: %v", err)
+	}
 }
 
 func bodySum(body string) string {
