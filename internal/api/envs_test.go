@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -130,4 +131,35 @@ func lastAudit(t *testing.T, f *fixture) apiv1.AuditEvent {
 		t.Fatalf("audit: %v: %s", err, data)
 	}
 	return l.Items[0]
+}
+
+// TestPreviewEnvironment: a preview environment names its fallback, shown with it; a
+// fallback that does not exist, or is itself a preview environment, is refused.
+func TestPreviewEnvironment(t *testing.T) {
+	f := newFixture(t)
+	status, data := f.do(globalAdmin, "POST", "/api/v1/envs", apiv1.CreateEnvironment{Name: "preview", InCluster: true, PreviewOf: "staging"})
+	var e apiv1.Environment
+	if status != 201 || json.Unmarshal(data, &e) != nil || e.PreviewOf != "staging" {
+		t.Fatalf("create a preview environment: %d %s", status, data)
+	}
+	for _, c := range []struct {
+		in     apiv1.CreateEnvironment
+		status int
+		want   string
+	}{
+		{apiv1.CreateEnvironment{Name: "p2", InCluster: true, PreviewOf: "nowhere"}, 404, "nowhere"},
+		{apiv1.CreateEnvironment{Name: "p3", InCluster: true, PreviewOf: "preview"}, 400, "is itself a preview environment"},
+	} {
+		if status, data := f.do(globalAdmin, "POST", "/api/v1/envs", c.in); status != c.status || !strings.Contains(string(data), c.want) {
+			t.Errorf("%+v: %d %s, want %d mentioning %q", c.in, status, data, c.status, c.want)
+		}
+	}
+	for _, in := range []apiv1.CreateEnvironment{{Name: "qa", InCluster: true}, {Name: "qa-previews", InCluster: true, PreviewOf: "qa"}} {
+		if status, data := f.do(globalAdmin, "POST", "/api/v1/envs", in); status != 201 {
+			t.Fatalf("create %s: %d %s", in.Name, status, data)
+		}
+	}
+	if status, data := f.do(globalAdmin, "DELETE", "/api/v1/envs/qa", nil); status != 409 || !strings.Contains(string(data), "previews of qa-previews fall back to it") {
+		t.Errorf("deleting the fallback: %d %s", status, data)
+	}
 }

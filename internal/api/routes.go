@@ -338,6 +338,7 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		Name: in.Name, Kubeconfig: in.Kubeconfig, Context: in.Context, InCluster: in.InCluster,
 		NamespaceTemplate: in.NamespaceTemplate, Protected: in.Protected, AllowedDeployers: in.AllowedDeployers,
 		Scheduling: berth.Scheduling{NodeSelector: in.NodeSelector, Tolerations: apiv1.ToTolerations(in.Tolerations)},
+		PreviewOf:  in.PreviewOf,
 	})
 	if err != nil {
 		return err

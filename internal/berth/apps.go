@@ -57,7 +57,10 @@ type Environment struct {
 	StorageClass string
 	// Postgres is the DSN, without its password, of the PostgreSQL server the postgres
 	// provisioner makes databases on; "" for none.
-	Postgres  string
+	Postgres string
+	// PreviewOf makes this a preview environment, pull requests' previews are deployed
+	// from, and names the environment their dependencies fall back to; "" for none.
+	PreviewOf string
 	CreatedAt time.Time
 }
 

@@ -137,7 +137,7 @@ func envsGetRun(ctx context.Context, o *EnvsGetOptions) error {
 	if o.Output != "table" {
 		return printData(o.IO.Out, o.Output, e)
 	}
-	return printFields(o.IO, [][2]string{
+	rows := [][2]string{
 		{"name", e.Name},
 		{"cluster", envCluster(e)},
 		{"namespaces", e.NamespaceTemplate},
@@ -149,7 +149,11 @@ func envsGetRun(ctx context.Context, o *EnvsGetOptions) error {
 		{"storage class", orDash(e.StorageClass)},
 		{"postgres", orDash(e.Postgres)},
 		{"created", ago(o.IO, e.CreatedAt)},
-	})
+	}
+	if e.PreviewOf != "" {
+		rows = append(rows, [2]string{"preview of", e.PreviewOf + " (previews' dependencies fall back to it)"})
+	}
+	return printFields(o.IO, rows)
 }
 
 // EnvsCreateOptions are the inputs of `berth envs create`: the environment to define, and
@@ -178,6 +182,7 @@ its tolerations. A toleration is written like the taint it tolerates: KEY=VALUE:
 NoSchedule, PreferNoSchedule or NoExecute. Change them later with ` + "`berth envs update`" + `.`,
 		Example: `  berth envs create staging --kubeconfig ~/.kube/config --context staging
   berth envs create production --kubeconfig /etc/berth/prod.kubeconfig --protected --allow-deployer release-bot
+  berth envs create preview --kubeconfig ~/.kube/config --preview-of staging
   berth envs create local --kubeconfig $(berth dev cluster kubeconfig) --namespace-template '{team}-{app}-local'
   berth envs create dev --kubeconfig $(berth dev cluster kubeconfig) \
       --node-selector berth.dev/real-node=true --toleration berth.dev/real-node=true:NoSchedule`,
@@ -197,6 +202,7 @@ NoSchedule, PreferNoSchedule or NoExecute. Change them later with ` + "`berth en
 	fl.StringVar(&o.Env.NamespaceTemplate, "namespace-template", "", "namespace per app: {team}, {env} and {app} are replaced (default {team}-{env})")
 	fl.BoolVar(&o.Env.Protected, "protected", false, "only team admins and allowed deployers deploy here")
 	fl.StringArrayVar(&o.Env.AllowedDeployers, "allow-deployer", nil, "user allowed to deploy to a protected environment (repeatable)")
+	fl.StringVar(&o.Env.PreviewOf, "preview-of", "", "make it a preview environment (git.previews in berth.yaml) whose previews' dependencies fall back to this environment")
 	bindSchedulingFlags(cmd, &o.NodeSelector, &o.Tolerations)
 	return cmd
 }

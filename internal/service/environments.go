@@ -41,6 +41,9 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 	var out berth.Environment
 	c := change{action: "env.create", target: "env/" + e.Name, details: map[string]any{
 		"protected": e.Protected, "inCluster": e.InCluster, "namespaceTemplate": e.NamespaceTemplate}}
+	if e.PreviewOf != "" {
+		c.details["previewOf"] = e.PreviewOf
+	}
 	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
 		switch {
 		case e.InCluster && e.Kubeconfig != "":
@@ -54,7 +57,7 @@ func (s *Service) CreateEnvironment(ctx context.Context, p *authz.Principal, e b
 		}
 		if out, err = tx.CreateEnvironment(ctx, berth.Environment{
 			Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
-			NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, Scheduling: e.Scheduling,
+			NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, Scheduling: e.Scheduling, PreviewOf: e.PreviewOf,
 		}); err != nil {
 			return err
 		}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, base_domain, storage_class, postgres_display"
+const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, base_domain, storage_class, postgres_display, preview_of"
 
 // storedToleration is the stored form of a toleration (an element of the column
 // tolerations, JSON).
@@ -27,7 +28,7 @@ func scanEnvironment(sc scanner) (berth.Environment, error) {
 	var created int64
 	var selector, tolerations string
 	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected,
-		&selector, &tolerations, &created, &e.BaseDomain, &e.StorageClass, &e.Postgres)
+		&selector, &tolerations, &created, &e.BaseDomain, &e.StorageClass, &e.Postgres, &e.PreviewOf)
 	if err != nil {
 		return e, err
 	}
@@ -157,10 +158,23 @@ func (tx *Tx) CreateEnvironment(ctx context.Context, e berth.Environment) (berth
 	if err != nil {
 		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, err)
 	}
+	if e.PreviewOf != "" {
+		if e.PreviewOf == e.Name {
+			return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, invalid("preview_of", "a preview environment falls back to another environment, not itself"))
+		}
+		fallback, err := tx.Environment(ctx, e.PreviewOf)
+		if err != nil {
+			return berth.Environment{}, fmt.Errorf("create environment %q: preview of: %w", e.Name, err)
+		}
+		if fallback.PreviewOf != "" {
+			return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name,
+				invalid("preview_of", "%s is itself a preview environment: name the environment previews fall back to (%s)", fallback.Name, fallback.PreviewOf))
+		}
+	}
 	out, err := scanEnvironment(tx.queryRow(ctx, `INSERT INTO environments
-		(name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+environmentColumns,
-		e.Name, e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, selector, tolerations, micros(tx.stamp())))
+		(name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, preview_of)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+environmentColumns,
+		e.Name, e.Kubeconfig, e.Context, e.InCluster, e.NamespaceTemplate, e.Protected, selector, tolerations, micros(tx.stamp()), e.PreviewOf))
 	if err != nil {
 		return berth.Environment{}, fmt.Errorf("create environment %q: %w", e.Name, dbErr(err))
 	}
@@ -235,6 +249,17 @@ func schedulingColumns(s berth.Scheduling) (selector, tolerations string, err er
 
 // DeleteEnvironment deletes an environment.
 func (tx *Tx) DeleteEnvironment(ctx context.Context, name string) error {
+	previews, err := list(ctx, tx.queries, func(sc scanner) (string, error) {
+		var p string
+		return p, sc.Scan(&p)
+	}, "SELECT name FROM environments WHERE preview_of = ? ORDER BY name", name)
+	if err != nil {
+		return fmt.Errorf("delete environment %q: %w", name, dbErr(err))
+	}
+	if len(previews) > 0 {
+		return fmt.Errorf("delete environment %q: the previews of %s fall back to it: delete them first: %w",
+			name, strings.Join(previews, ", "), berth.ErrConflict)
+	}
 	res, err := tx.exec(ctx, "DELETE FROM environments WHERE name = ?", name)
 	if err != nil {
 		return fmt.Errorf("delete environment %q: %w", name, dbErr(err))

@@ -144,7 +144,10 @@ type Environment struct {
 	StorageClass string `json:"storageClass,omitempty"`
 	// Postgres is the DSN, without its password, of the PostgreSQL server postgres
 	// resources get their databases on.
-	Postgres  string    `json:"postgres,omitempty"`
+	Postgres string `json:"postgres,omitempty"`
+	// PreviewOf, on a preview environment, names the environment its previews'
+	// dependencies fall back to.
+	PreviewOf string    `json:"previewOf,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -167,6 +170,8 @@ type CreateEnvironment struct {
 	AllowedDeployers  []string          `json:"allowedDeployers,omitempty"`
 	NodeSelector      map[string]string `json:"nodeSelector,omitempty"`
 	Tolerations       []Toleration      `json:"tolerations,omitempty"`
+	// PreviewOf makes it a preview environment falling back to that environment.
+	PreviewOf string `json:"previewOf,omitempty"`
 }
 
 // UpdateEnvironment is the body of PATCH /envs/{env}: each field present replaces the

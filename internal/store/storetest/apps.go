@@ -423,3 +423,34 @@ func testEnvironmentValidation(t *testing.T, h *harness) {
 		}
 	}
 }
+
+// testPreviewEnvironments: a preview environment names its fallback, which exists and is
+// no preview environment itself; the fallback is not deleted while previews fall back to it.
+func testPreviewEnvironments(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	create := func(e berth.Environment) (berth.Environment, error) {
+		var out berth.Environment
+		err := txErr(t, st, func(tx *store.Tx) (err error) {
+			out, err = tx.CreateEnvironment(ctx, e)
+			return err
+		})
+		return out, err
+	}
+	_, err := create(berth.Environment{Name: "staging", InCluster: true})
+	must(t, "staging", err)
+	p, err := create(berth.Environment{Name: "preview", InCluster: true, PreviewOf: "staging"})
+	must(t, "preview", err)
+	equal(t, "preview of", p.PreviewOf, "staging")
+	got, err := st.Environment(ctx, "preview")
+	must(t, "Environment", err)
+	equal(t, "stored", got.PreviewOf, "staging")
+	_, err = create(berth.Environment{Name: "self", InCluster: true, PreviewOf: "self"})
+	wantErr(t, "a preview of itself", err, berth.ErrInvalid)
+	_, err = create(berth.Environment{Name: "chain", InCluster: true, PreviewOf: "preview"})
+	wantErr(t, "a preview of a preview environment", err, berth.ErrInvalid)
+	_, err = create(berth.Environment{Name: "lost", InCluster: true, PreviewOf: "nowhere"})
+	wantErr(t, "a preview of nothing", err, berth.ErrNotFound)
+	wantErr(t, "deleting the fallback", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "staging") }), berth.ErrConflict)
+	must(t, "deleting the preview environment", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }))
+	must(t, "then the fallback", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "staging") }))
+}

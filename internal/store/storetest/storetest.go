@@ -48,6 +48,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Environments", testEnvironments},
 		{"EnvironmentValidation", testEnvironmentValidation},
 		{"EnvironmentScheduling", testEnvironmentScheduling},
+		{"PreviewEnvironments", testPreviewEnvironments},
 		{"ProvisionerFiles", testProvisionerFiles},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
