@@ -267,7 +267,7 @@ start_server() {
   # BERTH_* variables, name the database and key, so a developer's own settings stay out.
   BERTH_BOOTSTRAP_TOKEN=$token setsid env -u BERTH_DATABASE -u BERTH_SECRETS_KEY -u BERTH_TOKEN -u BERTH_SERVER \
     "$bin" server --listen "127.0.0.1:$port" --data-dir "$data_dir" --database "$data_dir/berth.db" \
-    --secrets-key-file "$key_file" --shutdown-timeout 10s \
+    --secrets-key-file "$key_file" --shutdown-timeout 10s "${mirror_flags[@]}" \
     </dev/null >>"$log_file" 2>&1 &
   local pid=$!
   echo "$pid" >"$pid_file"
@@ -307,8 +307,12 @@ cmd_up() {
   fi
   kubeconfig=$("$bin" dev cluster kubeconfig)
   local status ingress="" selector="" toleration=""
+  # Deploys from git wait for their images: the server asks the real node's registry for
+  # the names manifests use (registry.berth.localhost/...) at its loopback address.
+  mirror_flags=()
   status=$("$bin" dev cluster status -o json)
   if [[ $(jq -r '.realNode != null' <<<"$status") == true ]]; then
+    mirror_flags=(--registry-mirror "$(jq -r '.realNode.registry | "\(.name)=\(.addr)"' <<<"$status")")
     ingress=$(jq -r .realNode.ingress <<<"$status")
     selector=$(jq -r .realNode.label <<<"$status")
     toleration=$(jq -r .realNode.taint <<<"$status")

@@ -430,15 +430,11 @@ func (w *Worker) report(ctx context.Context, j berth.GitJob) outcome {
 	if d.State != berth.DeploySucceeded || j.Event.Kind != berth.GitTag {
 		return done("deploy %d %s", d.ID, verdict)
 	}
-	return w.promote(ctx, j, d)
+	return w.promote(ctx, j, d, repo, f)
 }
 
 // promote queues the promotion a tag's rule asks for once its deploy succeeded.
-func (w *Worker) promote(ctx context.Context, j berth.GitJob, d berth.Deploy) outcome {
-	repo, f, o := w.connection(ctx, j)
-	if o != nil {
-		return *o
-	}
+func (w *Worker) promote(ctx context.Context, j berth.GitJob, d berth.Deploy, repo berth.AppRepo, f Forge) outcome {
 	rules, o := w.rules(ctx, f, repo)
 	if o != nil {
 		return *o
