@@ -126,7 +126,8 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		public = "http://" + ln.Addr().String()
 	}
 	svc.SetHooks(hooks{}, public)
-	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease})
+	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease,
+		PreviewTTL: o.PreviewTTL, IngressPort: o.IngressPort})
 	svc.SetGitNotifier(git)
 
 	errc := make(chan error, 1)

@@ -61,7 +61,21 @@ type Environment struct {
 	// PreviewOf makes this a preview environment, pull requests' previews are deployed
 	// from, and names the environment their dependencies fall back to; "" for none.
 	PreviewOf string
-	CreatedAt time.Time
+	// PreviewBase is set on the environment Berth made for one pull request's preview: the
+	// preview environment it was made from, whose settings, provisioner file, PostgreSQL
+	// server and manifest section (environments:) apply to it. "" for every other.
+	PreviewBase string
+	CreatedAt   time.Time
+}
+
+// Section is the environment whose settings, provisioner file, PostgreSQL server and
+// section of a manifest's environments: apply to e: its preview base for a pull
+// request's preview, else e itself.
+func (e Environment) Section() string {
+	if e.PreviewBase != "" {
+		return e.PreviewBase
+	}
+	return e.Name
 }
 
 // Namespace returns the namespace of team's app in e.

@@ -206,3 +206,41 @@ type GitSource struct {
 	Ref   string `json:"ref,omitempty"`
 	PR    int    `json:"pr,omitempty"`
 }
+
+// PreviewState says whether a pull request's preview runs.
+type PreviewState string
+
+// The states of a preview.
+const (
+	PreviewActive PreviewState = "active"
+	PreviewClosed PreviewState = "closed"
+)
+
+// Preview is one pull request's preview of an app: deployed from a preview environment
+// (Base) into an environment Berth made for it (Env), from the pull request's head.
+type Preview struct {
+	ID        int64
+	Team, App string
+	Base      string
+	PR        int
+	// URL is the pull request's page on its forge.
+	URL string
+	// Branch is the pull request's head branch, SHA its head commit as last deployed.
+	Branch, SHA string
+	// Fork: the head is in another repository; the preview gets no secrets.
+	Fork bool
+	Env  string
+	// CommentID is the forge's id of the comment Berth keeps on the pull request; 0 before.
+	CommentID int64
+	State     PreviewState
+	// Reason says why a closed preview was closed (merged, closed, expired).
+	Reason               string
+	CreatedAt, UpdatedAt time.Time
+}
+
+// PreviewEnvName is the name of the environment made for team's app's preview of pull
+// request pr from base: {base}-{team}-{app}-pr{pr}. It must be a valid name (at most 63
+// characters): ValidateName says when it is not.
+func PreviewEnvName(base, team, app string, pr int) string {
+	return fmt.Sprintf("%s-%s-%s-pr%d", base, team, app, pr)
+}

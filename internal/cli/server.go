@@ -51,6 +51,11 @@ type ServerOptions struct {
 	// RegistryMirrors maps a registry host images are named by to a host:port Berth asks
 	// over plain HTTP instead (the dev cluster's registry).
 	RegistryMirrors map[string]string
+	// PreviewTTL closes pull requests' previews not deployed for that long.
+	PreviewTTL time.Duration
+	// IngressPort is the port the environments' ingress answers on, for the preview URLs
+	// Berth writes on pull requests (0: the scheme's default).
+	IngressPort int
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -117,6 +122,8 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringVar(&o.PublicURL, "public-url", "", "URL users reach this server at, for links on commit statuses (default http://LISTEN)")
 	fl.DurationVar(&o.ImageWait, "image-wait", 5*time.Minute, "how long a deploy from git waits for its images to be in their registries")
 	fl.StringToStringVar(&o.RegistryMirrors, "registry-mirror", nil, "HOST=ADDR: ask for images named HOST/... at ADDR over plain HTTP (repeatable; the dev cluster's registry)")
+	fl.DurationVar(&o.PreviewTTL, "preview-ttl", 7*24*time.Hour, "close pull requests' previews not deployed for this long")
+	fl.IntVar(&o.IngressPort, "ingress-port", 0, "port the environments' ingress answers on, for preview URLs on pull requests (0: 80)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -217,6 +224,12 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.EventsMaxAge < 0 {
 		return &UsageError{Err: fmt.Errorf("--events-max-age must not be negative, not %s", o.EventsMaxAge)}
+	}
+	if o.PreviewTTL < time.Minute {
+		return &UsageError{Err: fmt.Errorf("--preview-ttl must be at least 1m, not %s", o.PreviewTTL)}
+	}
+	if o.IngressPort < 0 || o.IngressPort > 65535 {
+		return &UsageError{Err: fmt.Errorf("--ingress-port must be a port (1-65535, or 0 for 80), not %d", o.IngressPort)}
 	}
 	if o.ImageWait <= 0 {
 		return &UsageError{Err: fmt.Errorf("--image-wait must be positive, not %s", o.ImageWait)}

@@ -64,13 +64,13 @@ func (r *run) provision(ctx context.Context) error {
 	d := r.d
 	var file *provision.File
 	var fileVersion int64
-	if len(m.ForEnv(d.Env).Resources) > 0 {
+	if len(m.ForEnv(r.env.Section()).Resources) > 0 {
 		if file, fileVersion, err = r.provisionerFile(ctx); err != nil {
 			return err
 		}
 	}
 	provisioned := 0
-	res, err := provision.Walk(m, manifest.RenderOptions{Env: d.Env, Namespace: r.namespace, Set: d.Args},
+	res, err := provision.Walk(m, r.renderOptions(),
 		func(name string, decl *manifest.Resource) (*provision.Outcome, string, error) {
 			uid := berth.ResourceUID(decl.Type, decl.Class, decl.ID, d.Team, d.App, name)
 			prev, err := r.e.st.ResourceSecrets(ctx, d.Env, uid)
@@ -125,8 +125,14 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 		}
 	}
 	env := provision.Env{Name: d.Env, Team: d.Team, App: d.App, BaseDomain: r.env.BaseDomain, StorageClass: r.env.StorageClass,
-		Namespace: r.env.Namespace, Service: m.ForEnv(d.Env).Service,
-		ServicePort: func(team, app string) (int32, bool) { return r.servicePort(ctx, team, app) }}
+		Service: m.ForEnv(r.env.Section()).Service,
+		Locate: func(team, app string) provision.Location {
+			loc := r.locate(ctx, team, app)
+			if r.env.PreviewBase != "" && app != d.App {
+				r.event(ctx, "resolved", fmt.Sprintf("service %s: %s", app, loc.Why))
+			}
+			return loc
+		}}
 	if out, ok, err := provision.Builtin(env, name, decl, r.namespace); ok {
 		return out, err
 	}
@@ -149,13 +155,13 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 // server took it must not leave it with a password the store does not know.
 func (r *run) postgres(ctx context.Context, name, uid string, decl *manifest.Resource, prev berth.ResourceSecrets) (*provision.Outcome, error) {
 	d := r.d
-	dsn, err := r.e.st.EnvironmentPostgres(ctx, d.Env)
+	dsn, err := r.e.st.EnvironmentPostgres(ctx, r.env.Section())
 	if err != nil {
 		return nil, err
 	}
 	if dsn == "" {
 		return nil, &provision.NoProvisionerError{Type: "postgres", Env: d.Env,
-			Reason: "no PostgreSQL server is registered for it: a platform admin registers one with `berth envs set-postgres " + d.Env + " --dsn DSN`"}
+			Reason: "no PostgreSQL server is registered for it: a platform admin registers one with `berth envs set-postgres " + r.env.Section() + " --dsn DSN`"}
 	}
 	if r.e.o.Databases == nil {
 		return nil, errors.New("this Berth server was started without a PostgreSQL provisioner")
@@ -255,7 +261,7 @@ func (r *run) settleResources(ctx context.Context, tx *store.Tx) error {
 		return nil
 	}
 	var declared []string
-	for name, res := range m.ForEnv(d.Env).Resources {
+	for name, res := range m.ForEnv(r.env.Section()).Resources {
 		declared = append(declared, berth.ResourceUID(res.Type, res.Class, res.ID, d.Team, d.App, name))
 	}
 	by := fmt.Sprintf("deploy %d", d.ID)
@@ -284,48 +290,79 @@ func (r *run) settleResources(ctx context.Context, tx *store.Tx) error {
 
 // provisionerFile returns the environment's newest provisioner file, nil without one.
 func (r *run) provisionerFile(ctx context.Context) (*provision.File, int64, error) {
-	f, err := r.e.st.ProvisionerFile(ctx, r.d.Env, 0)
+	f, err := r.e.st.ProvisionerFile(ctx, r.env.Section(), 0)
 	if errors.Is(err, berth.ErrNotFound) {
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	parsed, err := provision.Parse(fmt.Sprintf("provisioner file v%d of %s", f.Version, r.d.Env), []byte(f.Content))
+	parsed, err := provision.Parse(fmt.Sprintf("provisioner file v%d of %s", f.Version, r.env.Section()), []byte(f.Content))
 	if err != nil {
 		return nil, 0, failf("%v", err)
 	}
 	return parsed, f.Version, nil
 }
 
-// servicePort returns the service port other apps reach team's app on in the deploy's
-// environment: of its last succeeded deploy's revision, the port named http, else the
-// first by name.
-func (r *run) servicePort(ctx context.Context, team, app string) (int32, bool) {
+// locate says where the deploy's service resource finds team's app: in the deploy's
+// environment; for a pull request's preview, in the active preview of the same branch of
+// that app from the same preview environment when there is one, else in the environment
+// previews fall back to.
+func (r *run) locate(ctx context.Context, team, app string) provision.Location {
+	here := r.env
+	if here.PreviewBase == "" || app == r.d.App {
+		return r.locateIn(ctx, here, team, app, "")
+	}
+	if branch := r.d.Args["git.branch"]; branch != "" {
+		p, err := r.e.st.BranchPreview(ctx, team, app, here.PreviewBase, branch)
+		if err == nil {
+			if env, err := r.e.st.Environment(ctx, p.Env); err == nil {
+				return r.locateIn(ctx, env, team, app, fmt.Sprintf("the preview of pull request #%d (branch %s) in %s", p.PR, branch, env.Name))
+			}
+		}
+	}
+	base, err := r.e.st.Environment(ctx, here.PreviewBase)
+	if err == nil && base.PreviewOf != "" {
+		if fallback, err := r.e.st.Environment(ctx, base.PreviewOf); err == nil {
+			return r.locateIn(ctx, fallback, team, app, fmt.Sprintf("%s, where previews fall back to (no preview of %s for this branch)", fallback.Name, app))
+		}
+	}
+	return r.locateIn(ctx, here, team, app, "this preview's own environment (its preview environment names no fallback)")
+}
+
+// locateIn locates team's app in env: its namespace, and the service port of its last
+// succeeded deploy there (the port named http, else the first by name) when there is one.
+func (r *run) locateIn(ctx context.Context, env berth.Environment, team, app, why string) provision.Location {
+	loc := provision.Location{Env: env.Name, Namespace: env.Namespace(team, app), Why: why}
+	if why == "" {
+		loc.Why = env.Name
+	}
 	a, err := r.e.st.App(ctx, team, app)
 	if err != nil {
-		return 0, false
+		return loc
 	}
-	last, err := r.e.st.LastSucceeded(ctx, a.ID, r.d.Env, 0)
+	last, err := r.e.st.LastSucceeded(ctx, a.ID, env.Name, 0)
 	if err != nil {
-		return 0, false
+		return loc
 	}
 	rev, err := r.e.st.Revision(ctx, team, app, last.Revision)
 	if err != nil {
-		return 0, false
+		return loc
 	}
 	m, err := manifest.Parse("berth.yaml", []byte(rev.Manifest))
 	if err != nil {
-		return 0, false
+		return loc
 	}
-	svc := m.ForEnv(r.d.Env).Service
+	svc := m.ForEnv(env.Section()).Service
 	if svc == nil || len(svc.Ports) == 0 {
-		return 0, false
+		return loc
 	}
 	if p, ok := svc.Ports["http"]; ok {
-		return p.Port, true
+		loc.Port = p.Port
+	} else {
+		loc.Port = svc.Ports[slices.Sorted(maps.Keys(svc.Ports))[0]].Port
 	}
-	return svc.Ports[slices.Sorted(maps.Keys(svc.Ports))[0]].Port, true
+	return loc
 }
 
 // secretOutputs returns the values of out's secret outputs, for scrubbing messages.

@@ -30,6 +30,7 @@ type run struct {
 	// What the stages learn, in order.
 	env        berth.Environment
 	namespace  string
+	preview    *berth.Preview // the pull request's preview env is, if it is one
 	rev        *manifest.Manifest           // the revision's manifest (not for re-applies)
 	resources  *provision.Resolver          // what was provisioned (not for re-applies)
 	content    []byte                       // the objects, in the stored form
@@ -141,7 +142,30 @@ func (r *run) loadEnv(ctx context.Context) error {
 		return err
 	}
 	r.env, r.namespace = env, env.Namespace(d.Team, d.App)
+	if env.PreviewBase != "" {
+		p, err := r.e.st.PreviewOfEnv(ctx, env.Name)
+		if err != nil && !errors.Is(err, berth.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			r.preview = &p
+		}
+	}
 	return nil
+}
+
+// renderOptions are the options the deploy's revision renders (and provisions) with: for a
+// pull request's preview, its preview environment's part of the manifest, and its hosts
+// prefixed pr-N.
+func (r *run) renderOptions() manifest.RenderOptions {
+	o := manifest.RenderOptions{Env: r.d.Env, Namespace: r.namespace, Set: r.d.Args, Scheduling: r.env.Scheduling}
+	if r.env.PreviewBase != "" {
+		o.Section = r.env.PreviewBase
+		if r.preview != nil {
+			o.HostPrefix = fmt.Sprintf("pr-%d.", r.preview.PR)
+		}
+	}
+	return o
 }
 
 // manifest returns the manifest of the deploy's revision, parsed once.
@@ -274,14 +298,18 @@ func (r *run) objects(ctx context.Context, namespace string) ([]byte, error) {
 		// placeholders: a live deploy never carries one.
 		return nil, failf("revision %d: its resources were not provisioned", d.Revision)
 	}
-	settings, err := LoadSettings(ctx, st, d.Team, d.App, d.Env)
+	settings, err := LoadSettings(ctx, st, d.Team, d.App, r.env.Section())
 	if err != nil {
 		return nil, err
 	}
-	objs, err := Render(m, manifest.RenderOptions{
-		Env: d.Env, Namespace: namespace, Revision: strconv.FormatInt(d.Revision, 10), Set: d.Args,
-		Scheduling: r.env.Scheduling,
-	}, settings, r.resources)
+	if r.preview != nil && r.preview.Fork {
+		// A pull request from a fork runs code nobody with access reviewed: it gets no
+		// secrets (the git job refuses a manifest that reads one; this holds for any deploy).
+		settings = settings.WithoutSecrets()
+	}
+	opts := r.renderOptions()
+	opts.Namespace, opts.Revision = namespace, strconv.FormatInt(d.Revision, 10)
+	objs, err := Render(m, opts, settings, r.resources)
 	if err != nil {
 		return nil, failf("render revision %d for %s: %v", d.Revision, d.Env, err)
 	}
@@ -391,7 +419,7 @@ func (r *run) rollbackPolicy(ctx context.Context) (rollback bool, off string, er
 		r.log.Warn("read deploy policy of revision", "revision", d.Revision, "err", err)
 		return true, "", nil
 	}
-	if m.ForEnv(d.Env).Deploy.NoAutoRollback {
+	if m.ForEnv(r.env.Section()).Deploy.NoAutoRollback {
 		return false, fmt.Sprintf("automatic rollback is off for this app in %s (deploy.autoRollback: false in revision %d)", d.Env, d.Revision), nil
 	}
 	return true, "", nil

@@ -71,6 +71,18 @@ func LoadSettings(ctx context.Context, src SettingsSource, team, app, env string
 	return &Settings{Team: team, App: app, Env: env, resolved: berth.Resolve(all)}, nil
 }
 
+// WithoutSecrets returns s without its secrets: a ${secrets.KEY} then resolves to nothing
+// and fails the render.
+func (s *Settings) WithoutSecrets() *Settings {
+	out := &Settings{Team: s.Team, App: s.App, Env: s.Env, resolved: berth.Resolved{}}
+	for k, v := range s.resolved {
+		if k != berth.SettingSecret {
+			out.resolved[k] = v
+		}
+	}
+	return out
+}
+
 // Get returns the winning setting of kind's key.
 func (s *Settings) Get(kind berth.SettingKind, key string) (berth.Setting, bool) {
 	v, ok := s.resolved[kind][key]
@@ -171,7 +183,7 @@ func envFrom(m *manifest.Manifest) (map[berth.SettingKind]bool, error) {
 // values) and the objects their provisioners made. Manifest problems, a missing key among
 // them, are *manifest.Errors; problems in opts wrap manifest.ErrInvalidOption.
 func Render(m *manifest.Manifest, opts manifest.RenderOptions, s *Settings, res *provision.Resolver) ([]manifest.Object, error) {
-	from, err := envFrom(m.ForEnv(opts.Env))
+	from, err := envFrom(m.ForEnv(opts.SectionEnv()))
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func (r *run) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m = m.ForEnv(r.d.Env)
+	m = m.ForEnv(r.env.Section())
 	if len(m.Smoke) == 0 {
 		return nil
 	}
@@ -175,7 +175,7 @@ func (e *Engine) Smoke(ctx context.Context, d berth.Deploy) (berth.SmokeRun, err
 	if err != nil {
 		return berth.SmokeRun{}, fmt.Errorf("revision %d: %w", d.Revision, err)
 	}
-	m = m.ForEnv(d.Env)
+	m = m.ForEnv(env.Section())
 	if len(m.Smoke) == 0 {
 		return berth.SmokeRun{}, fmt.Errorf("revision %d of %s/%s declares none for %s: %w", d.Revision, d.Team, d.App, d.Env, ErrNoSmokeTests)
 	}

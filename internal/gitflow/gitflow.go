@@ -53,6 +53,9 @@ type Forge interface {
 	// BranchHead returns the commit branch points at now; a missing branch wraps
 	// berth.ErrNotFound.
 	BranchHead(ctx context.Context, repo, branch string) (string, error)
+	// UpsertComment writes body as pull request pr's comment id (0: a new one; one
+	// deleted since is made again) and returns the comment's id.
+	UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error)
 }
 
 // Forges opens a connection's forge with its token.
@@ -79,6 +82,12 @@ type Options struct {
 	// Keep is how long webhook deliveries and ended jobs are kept (0: 90 days), pruned
 	// hourly.
 	Keep time.Duration
+	// PreviewTTL closes previews not deployed for that long (0: 7 days), checked every
+	// minute.
+	PreviewTTL time.Duration
+	// IngressPort is the port the environments' ingress answers on, for the preview URLs
+	// of pull requests' comments (0: the scheme's default).
+	IngressPort int
 }
 
 // Worker acts on git jobs.
@@ -112,6 +121,9 @@ func New(st *store.Store, svc *service.Service, forges Forges, log *slog.Logger,
 	if o.Keep <= 0 {
 		o.Keep = 90 * 24 * time.Hour
 	}
+	if o.PreviewTTL <= 0 {
+		o.PreviewTTL = 7 * 24 * time.Hour
+	}
 	host, _ := os.Hostname()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
@@ -134,6 +146,7 @@ func (w *Worker) Run(ctx context.Context) {
 		wg.Go(func() { w.loop(ctx, fmt.Sprintf("%s/%d", w.id, i)) })
 	}
 	wg.Go(func() { w.prune(ctx) })
+	wg.Go(func() { w.expireLoop(ctx) })
 	wg.Wait()
 }
 
@@ -256,22 +269,28 @@ func (w *Worker) backoff(attempt int) time.Duration {
 
 // connection returns the job's app's connection and its forge.
 func (w *Worker) connection(ctx context.Context, j berth.GitJob) (berth.AppRepo, Forge, *outcome) {
-	repo, err := w.st.AppRepo(ctx, j.Team, j.App)
+	return w.connectionOf(ctx, j.Team, j.App, j.Forge, j.Event.Repo)
+}
+
+// connectionOf returns team's app's connection and its forge, checking that it is still
+// the connection to forge's repository repo (when forge is not "").
+func (w *Worker) connectionOf(ctx context.Context, team, app string, forge berth.Forge, repoName string) (berth.AppRepo, Forge, *outcome) {
+	repo, err := w.st.AppRepo(ctx, team, app)
 	if errors.Is(err, berth.ErrNotFound) {
-		o := failed("%s/%s is no longer connected to a repository", j.Team, j.App)
+		o := failed("%s/%s is no longer connected to a repository", team, app)
 		return repo, nil, &o
 	}
 	if err != nil {
 		o := retry("%v", err)
 		return repo, nil, &o
 	}
-	sec, err := w.st.RepoSecrets(ctx, j.Team, j.App)
+	sec, err := w.st.RepoSecrets(ctx, team, app)
 	if err != nil {
 		o := retry("%v", err)
 		return repo, nil, &o
 	}
-	if repo.Forge != j.Forge || !strings.EqualFold(repo.Repo, j.Event.Repo) {
-		o := failed("%s/%s was connected to %s %s since the delivery, from %s %s", j.Team, j.App, repo.Forge, repo.Repo, j.Forge, j.Event.Repo)
+	if forge != "" && (repo.Forge != forge || !strings.EqualFold(repo.Repo, repoName)) {
+		o := failed("%s/%s was connected to %s %s since the delivery, from %s %s", team, app, repo.Forge, repo.Repo, forge, repoName)
 		return repo, nil, &o
 	}
 	f, err := w.forges(repo, sec.Token)
@@ -289,12 +308,13 @@ func (w *Worker) connection(ctx context.Context, j berth.GitJob) (berth.AppRepo,
 // rule that deploys it. The manifest deployed is the commit's.
 func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome {
 	ev := j.Event
-	if ev.Kind == berth.GitPullRequest {
-		return done("pull request #%d %s: previews are not built yet", ev.PR, ev.Action)
-	}
 	repo, f, o := w.connection(ctx, j)
 	if o != nil {
 		return *o
+	}
+	if ev.Kind == berth.GitPullRequest && ev.Action == "closed" {
+		// Whatever the rules say now: a preview made under earlier ones goes too.
+		return w.closePreviews(ctx, j, repo, f)
 	}
 	rules, o := w.rules(ctx, f, repo)
 	if o != nil {
@@ -302,6 +322,8 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	}
 	var env string
 	switch ev.Kind {
+	case berth.GitPullRequest:
+		return w.preview(ctx, j, owner, repo, f, rules)
 	case berth.GitPush:
 		e, ok := rules.BranchEnv(ev.Branch)
 		if !ok {
@@ -426,6 +448,9 @@ func (w *Worker) report(ctx context.Context, j berth.GitJob) outcome {
 	desc := fmt.Sprintf("%s %s (deploy %d)", d.Env, verdict, d.ID)
 	if err := f.SetStatus(ctx, repo.Repo, j.Event.SHA, w.status(d.Env, d, st, desc)); err != nil {
 		return retry("set the commit's status: %v", err)
+	}
+	if j.Event.Kind == berth.GitPullRequest {
+		return w.reportPreview(ctx, j, d, repo, f, verdict)
 	}
 	if d.State != berth.DeploySucceeded || j.Event.Kind != berth.GitTag {
 		return done("deploy %d %s", d.ID, verdict)

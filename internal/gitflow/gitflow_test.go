@@ -3,12 +3,15 @@ package gitflow_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/forge"
 	"github.com/berth-dev/berth/internal/giteatest"
@@ -33,6 +36,10 @@ func (f forgeClient) BranchHead(ctx context.Context, repo, branch string) (strin
 	return f.c.BranchHead(ctx, repo, branch)
 }
 
+func (f forgeClient) UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error) {
+	return f.c.UpsertComment(ctx, repo, pr, id, body)
+}
+
 func forges(r berth.AppRepo, token string) (gitflow.Forge, error) {
 	c, err := forge.NewClient(r.Forge, r.URL, token)
 	return forgeClient{c}, err
@@ -54,6 +61,8 @@ type fixture struct {
 	g    *giteatest.Gitea
 	repo *giteatest.Repo
 	n    int
+	// admin is the platform admin the fixture was made by.
+	admin *authz.Principal
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -80,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	g := giteatest.Start(t)
-	f := &fixture{st: st, svc: svc, g: g, repo: g.CreateRepo(t, "web")}
+	f := &fixture{st: st, svc: svc, g: g, repo: g.CreateRepo(t, "web"), admin: root}
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -213,5 +222,131 @@ func TestJobs(t *testing.T) {
 	jobs = f.run(t, f.push(t, "release", fixed).ID)
 	if j := jobs[0]; j.State != berth.GitJobFailed || !strings.Contains(j.Reason, "production is protected") {
 		t.Errorf("a push to a protected environment: %+v", j)
+	}
+}
+
+const previewRules = `apiVersion: berth.dev/v1
+metadata: {name: web, team: shop}
+containers:
+  web: {image: "registry.example.com/web:${git.short}"}
+git:
+  branches: {main: staging}
+  previews: {env: preview}
+`
+
+// pull queues the job a pull request's delivery asks for.
+func (f *fixture) pull(t *testing.T, action string, pr int, head, sha string, fork bool) berth.GitJob {
+	t.Helper()
+	f.n++
+	ev := berth.GitEvent{Kind: berth.GitPullRequest, Repo: f.repo.FullName(), PR: pr, Action: action, Head: head, Base: "main", SHA: sha, Fork: fork}
+	var j berth.GitJob
+	err := f.st.Tx(t.Context(), func(tx *store.Tx) (err error) {
+		id := "delivery-pr-" + sha + "-" + action
+		if err := tx.TakeDelivery(t.Context(), berth.ForgeGitea, id, strings.Repeat("1", 62)+string(rune('a'+f.n/16))+string(rune('a'+f.n%16))); err != nil {
+			return err
+		}
+		j, err = tx.EnqueueGitJob(t.Context(), "shop", "web", berth.ForgeGitea, id, ev)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// comments returns the bodies of pull request pr's comments.
+func (f *fixture) comments(t *testing.T, pr int) []string {
+	t.Helper()
+	var out []struct {
+		Body string `json:"body"`
+	}
+	f.g.Do(t, "GET", fmt.Sprintf("/repos/%s/issues/%d/comments", f.repo.FullName(), pr), nil, &out)
+	var bodies []string
+	for _, c := range out {
+		bodies = append(bodies, c.Body)
+	}
+	return bodies
+}
+
+// TestPreviewJobs runs pull requests' jobs against a real Gitea (no deploy engine: the
+// real-node test in cmd/berth follows previews to the end): opening one makes the
+// preview's environment from the preview environment and queues its deploy there, with
+// one comment on the pull request that a second push rewrites rather than repeats; a
+// fork's pull request whose berth.yaml reads a secret is refused, and its comment says why;
+// a preview environment without a fallback is refused.
+func TestPreviewJobs(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	root := f.admin
+	if _, err := f.svc.CreateEnvironment(ctx, root, berth.Environment{Name: "preview", InCluster: true, PreviewOf: "staging"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Tx(ctx, func(tx *store.Tx) error {
+		return tx.SetEnvironmentDomains(ctx, "preview", "preview.localhost", "local-path")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.repo.Commit(t, "main", "rules", map[string]string{"berth.yaml": previewRules})
+	one := f.repo.Commit(t, "feature", "one", map[string]string{"README.md": "one\n"})
+	pr := f.repo.OpenPR(t, "feature", "main", "feature")
+
+	jobs := f.run(t, f.pull(t, "opened", pr, "feature", one, false).ID)
+	if j := jobs[0]; j.State != berth.GitJobDeploying || j.Deploy == 0 {
+		t.Fatalf("the opened pull request's job: %+v", j)
+	}
+	d, err := f.st.Deploy(ctx, jobs[0].Deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envName := fmt.Sprintf("preview-shop-web-pr%d", pr)
+	if d.Env != envName || d.Args["git.branch"] != "feature" || d.Args["git.pr"] != fmt.Sprint(pr) || d.Args["git.sha"] != one {
+		t.Errorf("the preview's deploy: env %s args %v", d.Env, d.Args)
+	}
+	env, err := f.st.Environment(ctx, envName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.PreviewBase != "preview" || env.Namespace("shop", "web") != envName || env.BaseDomain != fmt.Sprintf("pr-%d.preview.localhost", pr) ||
+		env.StorageClass != "local-path" || !env.InCluster || env.Protected {
+		t.Errorf("the preview's environment: %+v", env)
+	}
+	pv, err := f.st.Preview(ctx, "shop", "web", "preview", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.State != berth.PreviewActive || pv.SHA != one || pv.Branch != "feature" || pv.CommentID == 0 || pv.Env != envName ||
+		!strings.HasSuffix(pv.URL, fmt.Sprintf("/%s/pulls/%d", f.repo.FullName(), pr)) {
+		t.Errorf("the preview: %+v", pv)
+	}
+	if c := f.comments(t, pr); len(c) != 1 || !strings.Contains(c[0], "deploying "+one[:12]) {
+		t.Errorf("comments after the first push: %q", c)
+	}
+
+	// A second push: the same comment, rewritten.
+	two := f.repo.Commit(t, "feature", "two", map[string]string{"README.md": "two\n"})
+	if j := f.run(t, f.pull(t, "synchronize", pr, "feature", two, false).ID)[0]; j.State != berth.GitJobDeploying {
+		t.Fatalf("the second push's job: %+v", j)
+	}
+	if c := f.comments(t, pr); len(c) != 1 || !strings.Contains(c[0], "deploying "+two[:12]) {
+		t.Errorf("comments after the second push: %q", c)
+	}
+	if pv2, _ := f.st.Preview(ctx, "shop", "web", "preview", pr); pv2.CommentID != pv.CommentID || pv2.SHA != two {
+		t.Errorf("the preview after the second push: %+v (comment was %d)", pv2, pv.CommentID)
+	}
+
+	// A fork's pull request whose berth.yaml reads a secret.
+	secret := f.repo.Commit(t, "forked", "secret", map[string]string{"berth.yaml": strings.Replace(previewRules,
+		`web: {image: "registry.example.com/web:${git.short}"}`,
+		"web:\n    image: \"registry.example.com/web:${git.short}\"\n    env: {TOKEN: \"${secrets.token}\"}", 1)})
+	forkPR := f.repo.OpenPR(t, "forked", "main", "from a fork")
+	j := f.run(t, f.pull(t, "opened", forkPR, "forked", secret, true).ID)[0]
+	if j.State != berth.GitJobFailed || !strings.Contains(j.Reason, "fork") || !strings.Contains(j.Reason, "${secrets.token}") {
+		t.Errorf("a fork's pull request reading a secret: %+v", j)
+	}
+	if c := f.comments(t, forkPR); len(c) != 1 || !strings.Contains(c[0], "not deployed") || !strings.Contains(c[0], "runs without secrets") {
+		t.Errorf("the fork's comment: %q", c)
+	}
+	if _, err := f.st.Preview(ctx, "shop", "web", "preview", forkPR); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("a refused fork's preview was recorded: %v", err)
 	}
 }

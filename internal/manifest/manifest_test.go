@@ -458,7 +458,7 @@ resources:
 			t.Errorf("resources.%s calls %q, want %q", name, got, want)
 		}
 	}
-	if outs, _ := manifest.ResourceOutputs("service"); !slices.Equal(outs, []string{"name", "host", "port", "url"}) {
+	if outs, _ := manifest.ResourceOutputs("service"); !slices.Equal(outs, []string{"name", "host", "port", "url", "env"}) {
 		t.Errorf("service outputs = %q", outs)
 	}
 }

@@ -55,10 +55,22 @@ type RenderOptions struct {
 	// Scheduling is the environment's scheduling defaults, added to every pod template:
 	// its node selector merged into the pod's, its tolerations appended to the pod's.
 	Scheduling berth.Scheduling
-	// HostPrefix goes before every host the app exposes: a pull request's preview answers
+	// HostPrefix goes before every host the app exposes but those a resource gives (a dns
+	// resource's host is made for the environment already): a pull request's preview answers
 	// on pr-7.shop.example.com where its base answers on shop.example.com. "" or a DNS
 	// label followed by a dot.
 	HostPrefix string
+	// Section names the environment whose part of the manifest's environments: applies, when
+	// it is not Env: a pull request's preview renders with its preview environment's.
+	Section string
+}
+
+// SectionEnv is the environment whose part of the manifest's environments: applies.
+func (o RenderOptions) SectionEnv() string {
+	if o.Section != "" {
+		return o.Section
+	}
+	return o.Env
 }
 
 // Object is a rendered Kubernetes object with its apiVersion and kind set.
@@ -94,6 +106,11 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 			return nil, fmt.Errorf("%w: host prefix %q: want a DNS label and a dot, such as pr-7.", ErrInvalidOption, opts.HostPrefix)
 		}
 	}
+	if opts.Section != "" {
+		if msg, _ := checkDNSLabel(opts.Section); msg != "" {
+			return nil, fmt.Errorf("%w: section environment %q: %s", ErrInvalidOption, opts.Section, msg)
+		}
+	}
 	if opts.IngressClass != "" && !isDNS1123Subdomain(opts.IngressClass) {
 		return nil, fmt.Errorf("%w: ingress class %q: must be a DNS name", ErrInvalidOption, opts.IngressClass)
 	}
@@ -113,7 +130,7 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 }
 
 func newRenderer(m *Manifest, opts RenderOptions) *renderer {
-	em := m.ForEnv(opts.Env)
+	em := m.ForEnv(opts.SectionEnv())
 	r := &renderer{m: em, opts: opts, errs: &errorList{}, resolved: map[string]Value{}}
 	if r.opts.Resolver == nil {
 		r.opts.Resolver = OfflineResolver{}
@@ -535,7 +552,9 @@ func (r *renderer) ingress(app string) *networkingv1.Ingress {
 		if hasPlaceholder(e.Host) && !isHostName(host) {
 			r.fail(join(p, "host"), quote(host)+" is not a lowercase DNS name", "")
 		}
-		host = r.opts.HostPrefix + host
+		if !strings.Contains(e.Host, "${resources.") {
+			host = r.opts.HostPrefix + host
+		}
 		at, ok := rules[host]
 		if !ok {
 			at = len(ing.Spec.Rules)

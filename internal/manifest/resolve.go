@@ -14,7 +14,7 @@ import (
 // any other type too; its outputs are then known only when it is provisioned. Route and
 // volume have no outputs: a route is served, a volume mounted.
 var resourceOutputs = map[string][]string{
-	"service":           {"name", "host", "port", "url"},
+	"service":           {"name", "host", "port", "url", "env"},
 	"postgres":          {"host", "port", "name", "database", "username", "password", "url"},
 	"dns":               {"host", "url"},
 	"route":             nil,

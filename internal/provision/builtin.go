@@ -18,8 +18,9 @@ import (
 // win over score-k8s's defaults):
 //
 //   - service: another app in the same environment, by params.app or else the resource's
-//     name. Outputs name, host (the app's Service in its namespace), port (its first service
-//     port) and url.
+//     name (for a pull request's preview: that app's preview of the same branch, else the
+//     app in the environment previews fall back to). Outputs name, host (the app's Service
+//     in its namespace), port (its first service port), url and env (where it was found).
 //   - dns: a host name under the environment's base domain. Outputs host and url.
 //   - route: an Ingress for params.host and params.path to the app's service port
 //     params.port, served by the cluster's default ingress controller. No outputs.
@@ -74,11 +75,9 @@ type Env struct {
 	Team, App    string // the app declaring the resource
 	BaseDomain   string
 	StorageClass string
-	// Namespace returns the namespace of team's app in the environment.
-	Namespace func(team, app string) string
-	// ServicePort returns the first service port of team's app as last deployed in the
-	// environment, and whether it is known.
-	ServicePort func(team, app string) (int32, bool)
+	// Locate says where service resources find team's app: in this environment, or for a
+	// pull request's preview, in another app's preview or the fallback environment.
+	Locate func(team, app string) Location
 	// Service is the declaring app's own service, for routes.
 	Service *manifest.Service
 }
@@ -108,6 +107,15 @@ type VolumeSource struct {
 	ClaimName string // "" for emptyDir
 }
 
+// Location is where a service resource finds an app.
+type Location struct {
+	Env, Namespace string
+	// Port is the app's service port as last deployed there; 0 when unknown.
+	Port int32
+	// Why says why there, for a deploy's events ("staging, where previews fall back to").
+	Why string
+}
+
 // DefaultServicePort is the port a service resource gives when the app it names has not
 // been deployed to the environment yet (so its service is unknown): Berth renders port 80
 // for an app whose manifest names none but http.
@@ -120,19 +128,18 @@ func Service(env Env, name string, res *manifest.Resource) (*Outcome, error) {
 		return nil, errNoTeam
 	}
 	app := res.ServiceApp(name)
-	host := app + "." + env.Namespace(env.Team, app) + ".svc.cluster.local"
+	loc := env.Locate(env.Team, app)
+	host := app + "." + loc.Namespace + ".svc.cluster.local"
 	port := int32(DefaultServicePort)
-	if env.ServicePort != nil {
-		if p, ok := env.ServicePort(env.Team, app); ok {
-			port = p
-		}
+	if loc.Port > 0 {
+		port = loc.Port
 	}
 	url := "http://" + host + ":" + strconv.Itoa(int(port)) // a DNS name, never an IPv6 address
 	if port == 80 {
 		url = "http://" + host
 	}
 	return &Outcome{Provisioner: BuiltinURI("service"), Outputs: map[string]string{
-		"name": app, "host": host, "port": strconv.Itoa(int(port)), "url": url,
+		"name": app, "host": host, "port": strconv.Itoa(int(port)), "url": url, "env": loc.Env,
 	}}, nil
 }
 

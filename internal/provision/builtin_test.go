@@ -12,12 +12,11 @@ import (
 
 func testEnv() provision.Env {
 	return provision.Env{Name: "staging", Team: "shop", App: "web", BaseDomain: "staging.example.com",
-		Namespace: func(team, app string) string { return team + "-staging" },
-		ServicePort: func(team, app string) (int32, bool) {
+		Locate: func(team, app string) provision.Location {
 			if app == "users" {
-				return 8080, true
+				return provision.Location{Env: "staging", Namespace: team + "-staging", Port: 8080}
 			}
-			return 0, false
+			return provision.Location{Env: "staging", Namespace: team + "-staging"}
 		},
 		Service: &manifest.Service{Ports: map[string]manifest.ServicePort{"http": {Port: 80, TargetPort: 8080}, "admin": {Port: 9090}}},
 	}
@@ -31,9 +30,9 @@ func TestService(t *testing.T) {
 		want map[string]string
 	}{
 		{"params.app, known port", manifest.Resource{Type: "service", Params: map[string]any{"app": "users"}},
-			map[string]string{"name": "users", "host": "users.shop-staging.svc.cluster.local", "port": "8080", "url": "http://users.shop-staging.svc.cluster.local:8080"}},
+			map[string]string{"name": "users", "host": "users.shop-staging.svc.cluster.local", "port": "8080", "url": "http://users.shop-staging.svc.cluster.local:8080", "env": "staging"}},
 		{"the resource's name, not deployed yet", manifest.Resource{Type: "service"},
-			map[string]string{"name": "billing", "host": "billing.shop-staging.svc.cluster.local", "port": "80", "url": "http://billing.shop-staging.svc.cluster.local"}},
+			map[string]string{"name": "billing", "host": "billing.shop-staging.svc.cluster.local", "port": "80", "url": "http://billing.shop-staging.svc.cluster.local", "env": "staging"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "billing"

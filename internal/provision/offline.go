@@ -30,7 +30,8 @@ func Offline(m *manifest.Manifest, ropts manifest.RenderOptions, opts OfflineOpt
 		team = opts.Team // a Score file names none
 	}
 	env := Env{Name: opts.Env.Name, Team: team, App: m.Metadata.Name, BaseDomain: opts.Env.BaseDomain,
-		StorageClass: opts.Env.StorageClass, Namespace: ns, Service: m.ForEnv(ropts.Env).Service}
+		StorageClass: opts.Env.StorageClass, Service: m.ForEnv(ropts.SectionEnv()).Service,
+		Locate: func(team, app string) Location { return Location{Env: opts.Env.Name, Namespace: ns(team, app)} }}
 	namespace := ropts.Namespace
 	if namespace == "" {
 		namespace = ns(team, m.Metadata.Name)

@@ -117,7 +117,7 @@ func outputList(o *Outcome) string {
 // each one's params filled in from args, metadata and the outputs of those before it; one
 // provisions one resource. It returns the resolver render resolves them with.
 func Walk(m *manifest.Manifest, opts manifest.RenderOptions, one func(name string, decl *manifest.Resource) (*Outcome, string, error)) (*Resolver, error) {
-	order, err := manifest.ResourceOrder(m.ForEnv(opts.Env))
+	order, err := manifest.ResourceOrder(m.ForEnv(opts.SectionEnv()))
 	if err != nil {
 		return nil, err
 	}

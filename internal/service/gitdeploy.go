@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -24,13 +27,27 @@ type GitDeployRequest struct {
 	Source         berth.GitSource
 	// Args are the deploy's args: the git.* values of the commit (manifest.GitArgs).
 	Args map[string]string
+	// Preview, when set, makes this a pull request's preview: Env is then the preview
+	// environment it is made from, and the deploy goes to the environment made for it.
+	Preview *PreviewRequest
+}
+
+// PreviewRequest is the pull request a preview deploy is for.
+type PreviewRequest struct {
+	PR int
+	// URL is the pull request's page; Branch its head branch.
+	URL, Branch string
+	// Fork: the head is in another repository, so the preview gets no secrets.
+	Fork bool
 }
 
 // StartGitDeploy stores the manifest as a revision whose source is the commit and queues
 // its deploy, in the transaction that moves the job on to following it, with the deploy's
 // audit event: a job that dies before it queued nothing, and one that gets here queues one
 // deploy. The manifest is checked as a user's is (name, team, a render for the
-// environment); a protected environment is not deployed to by a push. Problems with the
+// environment); a protected environment is not deployed to by a push. A preview's
+// environment is made (or brought up to date) from the preview environment in the same
+// transaction, and a fork's manifest that reads secrets is refused. Problems with the
 // manifest or the rules are *berth.InvalidError: the job fails with them.
 func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (berth.Deploy, error) {
 	p := hookActor(req.Source.Forge)
@@ -41,6 +58,11 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 	}
 	if err := checkManifest(req.Team, req.App, req.Manifest); err != nil {
 		return berth.Deploy{}, err
+	}
+	if req.Preview != nil && req.Preview.Fork {
+		if err := noSecrets(req.Path, req.Manifest, req.Env, req.Args); err != nil {
+			return berth.Deploy{}, err
+		}
 	}
 	name, err := manifestName(req.Path)
 	if err != nil {
@@ -57,6 +79,15 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 		}
 		if env.Protected {
 			return invalid("git", "environment %s is protected: a push does not deploy to it; promote to it from another environment", env.Name)
+		}
+		if req.Preview != nil {
+			pv, penv, err := tx.OpenPreview(ctx, berth.Preview{Team: req.Team, App: req.App, PR: req.Preview.PR, URL: req.Preview.URL,
+				Branch: req.Preview.Branch, SHA: req.Source.SHA, Fork: req.Preview.Fork}, env)
+			if err != nil {
+				return err
+			}
+			req.Env, c.target = penv.Name, berth.AppTarget(req.Team, req.App, penv.Name)
+			c.details["env"], c.details["preview"], c.details["pr"] = penv.Name, pv.ID, pv.PR
 		}
 		r, err := tx.AddGitRevision(ctx, req.Team, req.App, req.Manifest, p.Name, req.Source)
 		if err != nil {
@@ -78,4 +109,22 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 	}
 	s.notifyWorkers()
 	return d, nil
+}
+
+// noSecrets refuses a manifest that reads secrets in env: a pull request from a fork runs
+// code nobody with access to the repository reviewed, so its preview gets none.
+func noSecrets(path, text, env string, args map[string]string) error {
+	u, err := deploy.SettingsUsage(text, env, args)
+	if err != nil {
+		return nil // the render check says what is wrong with it
+	}
+	if u.All[berth.SettingSecret] {
+		return invalid("git", "this pull request comes from a fork, whose preview gets no secrets, and %s reads every secret (envFrom): "+
+			"a preview of a fork's pull request runs without them", path)
+	}
+	if keys := slices.Sorted(maps.Keys(u.Keys[berth.SettingSecret])); len(keys) > 0 {
+		return invalid("git", "this pull request comes from a fork, whose preview gets no secrets, and %s reads ${secrets.%s}: "+
+			"a preview of a fork's pull request runs without them", path, strings.Join(keys, "}, ${secrets."))
+	}
+	return nil
 }

@@ -120,7 +120,7 @@ func (s *Service) DeleteResource(ctx context.Context, p *authz.Principal, req Re
 		if role == db {
 			dropped = fmt.Sprintf("postgres database %s and its role", db)
 		}
-		if dsn, err = s.st.EnvironmentPostgres(ctx, r.Env); err != nil {
+		if dsn, err = s.postgresDSN(ctx, r.Env); err != nil {
 			return ResourceDeletion{}, storeErr(err)
 		}
 		switch {
@@ -318,4 +318,17 @@ func (s *Service) RotateResource(ctx context.Context, p *authz.Principal, req Re
 	}
 	s.notifyWorkers()
 	return ResourceRotation{Resource: r, Deploy: d}, nil
+}
+
+// postgresDSN returns the DSN of the PostgreSQL server the postgres resources of env are
+// made on: its own, or for a pull request's preview, its preview environment's.
+func (s *Service) postgresDSN(ctx context.Context, env string) (string, error) {
+	e, err := s.st.Environment(ctx, env)
+	if err != nil && !errors.Is(err, berth.ErrNotFound) {
+		return "", err
+	}
+	if err == nil {
+		env = e.Section()
+	}
+	return s.st.EnvironmentPostgres(ctx, env)
 }

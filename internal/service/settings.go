@@ -246,11 +246,15 @@ func checkRender(ctx context.Context, tx *store.Tx, team, app, env, name, text s
 	if err != nil {
 		return manifestInvalid(err)
 	}
-	settings, err := deploy.LoadSettings(ctx, tx, team, app, env)
+	opts := renderOptions(env, set)
+	if e, err := tx.Environment(ctx, env); err == nil && e.PreviewBase != "" {
+		opts.Section = e.PreviewBase // a pull request's preview: its preview environment's
+	}
+	settings, err := deploy.LoadSettings(ctx, tx, team, app, opts.SectionEnv())
 	if err != nil {
 		return err
 	}
-	if _, err := deploy.Render(m, renderOptions(env, set), settings, nil); err != nil {
+	if _, err := deploy.Render(m, opts, settings, nil); err != nil {
 		return renderErr(err)
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, base_domain, storage_class, postgres_display, preview_of"
+const environmentColumns = "id, name, kubeconfig, context, in_cluster, namespace_template, protected, node_selector, tolerations, created_at, base_domain, storage_class, postgres_display, preview_of, preview_base"
 
 // storedToleration is the stored form of a toleration (an element of the column
 // tolerations, JSON).
@@ -28,7 +28,7 @@ func scanEnvironment(sc scanner) (berth.Environment, error) {
 	var created int64
 	var selector, tolerations string
 	err := sc.Scan(&e.ID, &e.Name, &e.Kubeconfig, &e.Context, &e.InCluster, &e.NamespaceTemplate, &e.Protected,
-		&selector, &tolerations, &created, &e.BaseDomain, &e.StorageClass, &e.Postgres, &e.PreviewOf)
+		&selector, &tolerations, &created, &e.BaseDomain, &e.StorageClass, &e.Postgres, &e.PreviewOf, &e.PreviewBase)
 	if err != nil {
 		return e, err
 	}
@@ -259,6 +259,14 @@ func (tx *Tx) DeleteEnvironment(ctx context.Context, name string) error {
 	if len(previews) > 0 {
 		return fmt.Errorf("delete environment %q: the previews of %s fall back to it: delete them first: %w",
 			name, strings.Join(previews, ", "), berth.ErrConflict)
+	}
+	var made int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM previews WHERE base = ? AND state = 'active'", name).Scan(&made); err != nil {
+		return fmt.Errorf("delete environment %q: %w", name, dbErr(err))
+	}
+	if made > 0 {
+		return fmt.Errorf("delete environment %q: %d pull requests' previews made from it are active: close them first (`berth previews list`): %w",
+			name, made, berth.ErrConflict)
 	}
 	res, err := tx.exec(ctx, "DELETE FROM environments WHERE name = ?", name)
 	if err != nil {

@@ -454,3 +454,84 @@ func testPreviewEnvironments(t *testing.T, h *harness) {
 	must(t, "deleting the preview environment", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }))
 	must(t, "then the fallback", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "staging") }))
 }
+
+// testPreviews: a pull request's preview makes its environment from the preview
+// environment (cluster and storage class copied, namespace its own name, base domain
+// pr-N.), is found by its branch while active, keeps its comment id across pushes, and
+// closes once; the preview environment is not deleted while previews made from it are
+// active; a name that would not fit, or a base that is no preview environment, is refused.
+func testPreviews(t *testing.T, h *harness) {
+	st, ctx := h.store(t), t.Context()
+	seed(t, st, []string{"web"}, []string{"ann"})
+	var base, plain berth.Environment
+	tx(t, st, func(tx *store.Tx) (err error) {
+		for _, app := range []string{"shop", "api", strings.Repeat("a", 55)} {
+			if _, err := tx.CreateApp(ctx, "web", app, "ann"); err != nil {
+				return err
+			}
+		}
+		if plain, err = tx.CreateEnvironment(ctx, berth.Environment{Name: "staging", Kubeconfig: "/k", Context: "dev"}); err != nil {
+			return err
+		}
+		if _, err = tx.CreateEnvironment(ctx, berth.Environment{Name: "preview", Kubeconfig: "/k", Context: "dev", PreviewOf: "staging"}); err != nil {
+			return err
+		}
+		if err := tx.SetEnvironmentDomains(ctx, "preview", "preview.localhost", "local-path"); err != nil {
+			return err
+		}
+		base, err = tx.Environment(ctx, "preview")
+		return err
+	})
+	open := func(p berth.Preview, base berth.Environment) (berth.Preview, berth.Environment, error) {
+		var pv berth.Preview
+		var env berth.Environment
+		err := txErr(t, st, func(tx *store.Tx) (err error) {
+			pv, env, err = tx.OpenPreview(ctx, p, base)
+			return err
+		})
+		return pv, env, err
+	}
+	pv, env, err := open(berth.Preview{Team: "web", App: "shop", PR: 7, Branch: "feature", SHA: "aaa", URL: "http://forge/o/r/pulls/7"}, base)
+	must(t, "OpenPreview", err)
+	equal(t, "env", env.Name, "preview-web-shop-pr7")
+	equal(t, "namespace", env.Namespace("web", "shop"), "preview-web-shop-pr7")
+	equal(t, "base domain", env.BaseDomain, "pr-7.preview.localhost")
+	equal(t, "storage class", env.StorageClass, "local-path")
+	equal(t, "cluster", env.Kubeconfig+" "+env.Context, "/k dev")
+	equal(t, "preview base", env.PreviewBase, "preview")
+	equal(t, "section", env.Section(), "preview")
+	equal(t, "state", pv.State, berth.PreviewActive)
+	tx(t, st, func(tx *store.Tx) error { return tx.SetPreviewComment(ctx, pv.ID, 42) })
+	pv2, _, err := open(berth.Preview{Team: "web", App: "shop", PR: 7, Branch: "feature", SHA: "bbb"}, base)
+	must(t, "OpenPreview again", err)
+	equal(t, "same preview", pv2.ID, pv.ID)
+	equal(t, "comment kept", pv2.CommentID, int64(42))
+	equal(t, "sha moved on", pv2.SHA, "bbb")
+	got, err := st.BranchPreview(ctx, "web", "shop", "preview", "feature")
+	must(t, "BranchPreview", err)
+	equal(t, "by branch", got.ID, pv.ID)
+	_, err = st.BranchPreview(ctx, "web", "api", "preview", "feature")
+	wantErr(t, "another app's branch", err, berth.ErrNotFound)
+	byEnv, err := st.PreviewOfEnv(ctx, "preview-web-shop-pr7")
+	must(t, "PreviewOfEnv", err)
+	equal(t, "by env", byEnv.ID, pv.ID)
+	_, _, err = open(berth.Preview{Team: "web", App: "shop", PR: 8, Branch: "b", SHA: "c"}, plain)
+	wantErr(t, "a base that is no preview environment", err, berth.ErrInvalid)
+	_, _, err = open(berth.Preview{Team: "web", App: strings.Repeat("a", 55), PR: 8, Branch: "b", SHA: "c"}, base)
+	wantErr(t, "a name too long", err, berth.ErrInvalid)
+	wantErr(t, "deleting the preview environment", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }), berth.ErrConflict)
+
+	list, err := st.Previews(ctx, store.PreviewFilter{Team: "web", State: berth.PreviewActive})
+	must(t, "Previews", err)
+	equal(t, "active", len(list), 1)
+	stale, err := st.Previews(ctx, store.PreviewFilter{State: berth.PreviewActive, UpdatedBefore: time.Now().Add(time.Hour)})
+	must(t, "stale Previews", err)
+	equal(t, "stale", len(stale), 1)
+	var closed berth.Preview
+	tx(t, st, func(tx *store.Tx) (err error) { closed, err = tx.ClosePreview(ctx, pv.ID, "merged"); return err })
+	equal(t, "closed", closed.State, berth.PreviewClosed)
+	equal(t, "reason", closed.Reason, "merged")
+	_, err = st.BranchPreview(ctx, "web", "shop", "preview", "feature")
+	wantErr(t, "a closed preview by branch", err, berth.ErrNotFound)
+	must(t, "deleting the preview environment once closed", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }))
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"EnvironmentValidation", testEnvironmentValidation},
 		{"EnvironmentScheduling", testEnvironmentScheduling},
 		{"PreviewEnvironments", testPreviewEnvironments},
+		{"Previews", testPreviews},
 		{"ProvisionerFiles", testProvisionerFiles},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
