@@ -30,7 +30,7 @@ type run struct {
 	// What the stages learn, in order.
 	env        berth.Environment
 	namespace  string
-	preview    *berth.Preview // the pull request's preview env is, if it is one
+	preview    *berth.Preview               // the pull request's preview env is, if it is one
 	rev        *manifest.Manifest           // the revision's manifest (not for re-applies)
 	resources  *provision.Resolver          // what was provisioned (not for re-applies)
 	content    []byte                       // the objects, in the stored form
