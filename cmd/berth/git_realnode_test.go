@@ -122,8 +122,14 @@ func (r *hookRelay) next(t *testing.T, event string) delivery {
 // webhook through a relay to srv; it returns the repository, the relay and the secret.
 func gitRepoFor(t *testing.T, srv *serverProc, g *giteatest.Gitea) (*giteatest.Repo, *hookRelay, string) {
 	t.Helper()
-	repo := g.CreateRepo(t, "hello")
-	if out, code := runBerth(t, srv, "apps", "create", "hello", "--team", "shop"); code != 0 {
+	return gitRepoForApp(t, srv, g, "hello")
+}
+
+// gitRepoForApp is gitRepoFor for team shop's app called app, in a repository of its name.
+func gitRepoForApp(t *testing.T, srv *serverProc, g *giteatest.Gitea, app string) (*giteatest.Repo, *hookRelay, string) {
+	t.Helper()
+	repo := g.CreateRepo(t, app)
+	if out, code := runBerth(t, srv, "apps", "create", app, "--team", "shop"); code != 0 {
 		t.Fatalf("apps create: exit %d\n%s", code, out)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "gitea.token")
@@ -132,7 +138,7 @@ func gitRepoFor(t *testing.T, srv *serverProc, g *giteatest.Gitea) (*giteatest.R
 	}
 	// The server registers the webhook through Gitea's API, to the relay.
 	relay := newHookRelay(t, srv.url)
-	out, code := runBerth(t, srv, "apps", "connect", "hello", "--team", "shop", "--repo", g.URL+"/"+repo.FullName(),
+	out, code := runBerth(t, srv, "apps", "connect", app, "--team", "shop", "--repo", g.URL+"/"+repo.FullName(),
 		"--token-file", tokenFile, "--hook-url", relay.URL+"/hooks/gitea", "-o", "json")
 	if code != 0 {
 		t.Fatalf("apps connect: exit %d\n%s", code, out)

@@ -38,6 +38,7 @@ func routeCases() map[string]routeCase {
 		"promote":           {"POST", "/api/v1/teams/alpha/apps/reports/promotions", body(apiv1.Promote{From: "staging", To: "old"}), deployerRole, 201},
 		"listApprovals":     {"GET", "/api/v1/approvals", nil, anyone, 200},
 		"listGitJobs":       {"GET", "/api/v1/teams/alpha/apps/reports/git-jobs", nil, viewer, 200},
+		"listPreviews":      {"GET", "/api/v1/teams/alpha/previews", nil, viewer, 200},
 		"approveDeploy":     {"POST", "/api/v1/deploys/{awaiting}/approve", body(apiv1.Decision{Reason: "ok"}), adminRole, 200},
 		"rejectDeploy":      {"POST", "/api/v1/deploys/{awaiting}/reject", body(apiv1.Decision{Reason: "no"}), adminRole, 200},
 		"listTeams":         {"GET", "/api/v1/teams", nil, anyone, 200},

@@ -60,12 +60,25 @@ func envsListRun(ctx context.Context, o *EnvsListOptions) error {
 		return err
 	}
 	return printList(o.IO, o.Output, es, []string{"NAME", "CLUSTER", "NAMESPACE", "PROTECTED", "NODE-SELECTOR", "TOLERATIONS",
-		"BASE-DOMAIN", "STORAGE-CLASS", "POSTGRES"},
+		"BASE-DOMAIN", "STORAGE-CLASS", "POSTGRES", "PREVIEW"},
 		func(e apiv1.Environment) []string {
 			return []string{e.Name, envCluster(e), e.NamespaceTemplate, strconv.FormatBool(e.Protected),
 				orDash(strings.Join(nodeSelectorText(e.NodeSelector), ",")), orDash(strings.Join(tolerationsText(e.Tolerations), ",")),
-				orDash(e.BaseDomain), orDash(e.StorageClass), orDash(e.Postgres)}
+				orDash(e.BaseDomain), orDash(e.StorageClass), orDash(e.Postgres), envPreview(e)}
 		})
+}
+
+// envPreview says what an environment has to do with previews: a preview environment
+// names its fallback ("of staging"), the environment of one pull request's preview the
+// preview environment it was made from ("PR of preview"); other environments have none.
+func envPreview(e apiv1.Environment) string {
+	switch {
+	case e.PreviewOf != "":
+		return "of " + e.PreviewOf
+	case e.PreviewBase != "":
+		return "PR of " + e.PreviewBase
+	}
+	return "-"
 }
 
 func envCluster(e apiv1.Environment) string {
@@ -152,6 +165,9 @@ func envsGetRun(ctx context.Context, o *EnvsGetOptions) error {
 	}
 	if e.PreviewOf != "" {
 		rows = append(rows, [2]string{"preview of", e.PreviewOf + " (previews' dependencies fall back to it)"})
+	}
+	if e.PreviewBase != "" {
+		rows = append(rows, [2]string{"preview", "a pull request's, made from the preview environment " + e.PreviewBase})
 	}
 	return printFields(o.IO, rows)
 }

@@ -170,14 +170,17 @@ func TestEnvsUpdateErrors(t *testing.T) {
 	h.wantOutput(t, "", "")
 }
 
-// TestEnvsListAndGet show the scheduling defaults in tables and in -o json.
+// TestEnvsListAndGet show the scheduling defaults in tables and in -o json, and which
+// environments are preview environments or a pull request's preview's.
 func TestEnvsListAndGet(t *testing.T) {
 	staging := apiv1.Environment{Name: "staging", InCluster: true, NamespaceTemplate: "{team}-{app}", Protected: true,
 		AllowedDeployers: []string{"bot"}, CreatedAt: envsTime}
 	gpu := apiv1.Environment{Name: "gpu", Kubeconfig: "/k", Context: "gpu", NamespaceTemplate: "{team}-gpu",
 		NodeSelector: map[string]string{"zone": "eu-1", "accelerator": "a100"}, Tolerations: []apiv1.Toleration{dedicated, realNode},
 		BaseDomain: "gpu.example.com", StorageClass: "fast-ssd", Postgres: "postgres://berth@db.internal:5432/postgres", CreatedAt: envsTime}
-	envs := apiv1.List[apiv1.Environment]{Items: []apiv1.Environment{devEnv(), gpu, staging}}
+	preview := apiv1.Environment{Name: "preview", InCluster: true, NamespaceTemplate: "{team}-{env}", PreviewOf: "staging", CreatedAt: envsTime}
+	pr7 := apiv1.Environment{Name: "preview-shop-web-pr7", InCluster: true, NamespaceTemplate: "{env}", PreviewBase: "preview", CreatedAt: envsTime}
+	envs := apiv1.List[apiv1.Environment]{Items: []apiv1.Environment{devEnv(), gpu, preview, pr7, staging}}
 
 	h := newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/envs").Reply(200, envs)
@@ -185,10 +188,12 @@ func TestEnvsListAndGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.wantOutput(t, ""+
-		"NAME     CLUSTER            NAMESPACE     PROTECTED  NODE-SELECTOR               TOLERATIONS                                              BASE-DOMAIN      STORAGE-CLASS  POSTGRES\n"+
-		"dev      /state/kubeconfig  {team}-{env}  false      berth.dev/real-node=true    berth.dev/real-node=true:NoSchedule                      -                -              -\n"+
-		"gpu      /k (gpu)           {team}-gpu    false      accelerator=a100,zone=eu-1  dedicated:NoExecute,berth.dev/real-node=true:NoSchedule  gpu.example.com  fast-ssd       postgres://berth@db.internal:5432/postgres\n"+
-		"staging  in-cluster         {team}-{app}  true       -                           -                                                        -                -              -\n", "")
+		"NAME                  CLUSTER            NAMESPACE     PROTECTED  NODE-SELECTOR               TOLERATIONS                                              BASE-DOMAIN      STORAGE-CLASS  POSTGRES                                    PREVIEW\n"+
+		"dev                   /state/kubeconfig  {team}-{env}  false      berth.dev/real-node=true    berth.dev/real-node=true:NoSchedule                      -                -              -                                           -\n"+
+		"gpu                   /k (gpu)           {team}-gpu    false      accelerator=a100,zone=eu-1  dedicated:NoExecute,berth.dev/real-node=true:NoSchedule  gpu.example.com  fast-ssd       postgres://berth@db.internal:5432/postgres  -\n"+
+		"preview               in-cluster         {team}-{env}  false      -                           -                                                        -                -              -                                           of staging\n"+
+		"preview-shop-web-pr7  in-cluster         {env}         false      -                           -                                                        -                -              -                                           PR of preview\n"+
+		"staging               in-cluster         {team}-{app}  true       -                           -                                                        -                -              -                                           -\n", "")
 
 	h = newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/envs").Reply(200, envs)
@@ -220,6 +225,25 @@ func TestEnvsListAndGet(t *testing.T) {
 		"storage class:     fast-ssd\n"+
 		"postgres:          postgres://berth@db.internal:5432/postgres\n"+
 		"created:           2026-03-04T05:06:07Z\n", "")
+
+	h = newHarness(t, false)
+	h.api.Expect("GET", "/api/v1/envs/preview-shop-web-pr7").Reply(200, pr7)
+	if err := h.run("envs", "get", "preview-shop-web-pr7"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutput(t, ""+
+		"name:              preview-shop-web-pr7\n"+
+		"cluster:           in-cluster\n"+
+		"namespaces:        {env}\n"+
+		"protected:         false\n"+
+		"allowed deployers: -\n"+
+		"node selector:     -\n"+
+		"tolerations:       -\n"+
+		"base domain:       -\n"+
+		"storage class:     -\n"+
+		"postgres:          -\n"+
+		"created:           2026-03-04T05:06:07Z\n"+
+		"preview:           a pull request's, made from the preview environment preview\n", "")
 
 	h = newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/envs/dev").Reply(200, devEnv())

@@ -52,13 +52,13 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 	}
 	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, ev.SHA)
 	if errors.Is(err, berth.ErrNotFound) {
-		return w.refusePreview(ctx, j, repo, f, envName, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(ev.SHA)))
+		return w.refusePreview(ctx, j, repo, f, base, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(ev.SHA)))
 	}
 	if err != nil {
 		return retry("read %s at %s: %v", repo.Path, short(ev.SHA), err)
 	}
 	if _, err := manifest.Parse(repo.Path, raw); err != nil {
-		return w.refusePreview(ctx, j, repo, f, envName, err.Error())
+		return w.refusePreview(ctx, j, repo, f, base, err.Error())
 	}
 	if err := f.SetStatus(ctx, repo.Repo, ev.SHA, Status{State: StatusPending, Context: "berth/" + envName,
 		Description: "deploying the preview", TargetURL: w.appURL(j)}); err != nil {
@@ -71,7 +71,7 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 	var inv *berth.InvalidError
 	switch {
 	case errors.As(err, &inv):
-		return w.refusePreview(ctx, j, repo, f, envName, inv.Reason)
+		return w.refusePreview(ctx, j, repo, f, base, inv.Reason)
 	case errors.Is(err, berth.ErrLeaseLost):
 		return outcome{}
 	case err != nil:
@@ -87,9 +87,9 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 
 // refusePreview fails a preview job whose manifest Berth refuses, saying why on the
 // commit and, for a pull request's readers, in its comment.
-func (w *Worker) refusePreview(ctx context.Context, j berth.GitJob, repo berth.AppRepo, f Forge, envName, why string) outcome {
+func (w *Worker) refusePreview(ctx context.Context, j berth.GitJob, repo berth.AppRepo, f Forge, base, why string) outcome {
+	envName := berth.PreviewEnvName(base, j.Team, j.App, j.Event.PR)
 	o := w.refuse(ctx, f, repo, j.Event, envName, why)
-	base := strings.TrimSuffix(envName, fmt.Sprintf("-%s-%s-pr%d", j.Team, j.App, j.Event.PR))
 	pv, err := w.st.Preview(ctx, j.Team, j.App, base, j.Event.PR)
 	if err != nil {
 		pv = berth.Preview{Team: j.Team, App: j.App, Base: base, PR: j.Event.PR, Env: envName, SHA: j.Event.SHA, Fork: j.Event.Fork}

@@ -69,7 +69,7 @@ func deployDuration(d berth.Deploy) string {
 // name next to it, so colour never carries meaning alone.
 func tone(state any) string {
 	switch fmt.Sprint(state) {
-	case "succeeded", "success", "Running", "available":
+	case "succeeded", "success", "Running", "available", "active":
 		return "ok"
 	case "failed", "failure", "denied", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Failed":
 		return "bad"

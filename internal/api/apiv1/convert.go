@@ -48,7 +48,7 @@ func FromEnvironment(e berth.Environment) Environment {
 	out := Environment{Name: e.Name, Kubeconfig: e.Kubeconfig, Context: e.Context, InCluster: e.InCluster,
 		NamespaceTemplate: e.NamespaceTemplate, Protected: e.Protected, AllowedDeployers: e.AllowedDeployers,
 		NodeSelector: e.Scheduling.NodeSelector, BaseDomain: e.BaseDomain, StorageClass: e.StorageClass, Postgres: e.Postgres, PreviewOf: e.PreviewOf,
-		CreatedAt: e.CreatedAt}
+		PreviewBase: e.PreviewBase, CreatedAt: e.CreatedAt}
 	for _, t := range e.Scheduling.Tolerations {
 		out.Tolerations = append(out.Tolerations, Toleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
 	}

@@ -147,8 +147,11 @@ type Environment struct {
 	Postgres string `json:"postgres,omitempty"`
 	// PreviewOf, on a preview environment, names the environment its previews'
 	// dependencies fall back to.
-	PreviewOf string    `json:"previewOf,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	PreviewOf string `json:"previewOf,omitempty"`
+	// PreviewBase, on the environment Berth made for one pull request's preview, names the
+	// preview environment it was made from.
+	PreviewBase string    `json:"previewBase,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // Toleration lets pods onto nodes with a matching taint, as in Kubernetes' pod spec.
