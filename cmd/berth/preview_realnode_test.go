@@ -97,7 +97,9 @@ func TestRealNodeGitPreviews(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"preview-shop-api-pr1", "preview-shop-hello-pr1", "preview-shop-hello-pr2"} {
-		t.Cleanup(func() { cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), n, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), n, metav1.DeleteOptions{})
+		})
 	}
 	g := giteatest.Start(t)
 	apiRepo, apiRelay, _ := gitRepoForApp(t, srv, g, "api")
