@@ -101,6 +101,19 @@ func TestRealNodeGitPreviews(t *testing.T) {
 			cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), n, metav1.DeleteOptions{})
 		})
 	}
+	t.Cleanup(func() {
+		if t.Failed() { // what the git jobs and the deploys said
+			for _, app := range []string{"api", "hello"} {
+				out, _ := runBerth(t, srv, "apps", "git-jobs", app, "--team", "shop")
+				t.Logf("git jobs of %s:\n%s", app, out)
+			}
+			for _, env := range []string{"preview-shop-hello-pr1", "preview-shop-hello-pr2"} {
+				out, _ := runBerth(t, srv, "history", "hello", "--team", "shop", "--env", env)
+				t.Logf("history of hello in %s:\n%s", env, out)
+			}
+			t.Logf("server log:\n%s", srv.out.String())
+		}
+	})
 	g := giteatest.Start(t)
 	apiRepo, apiRelay, _ := gitRepoForApp(t, srv, g, "api")
 	helloRepo, helloRelay, _ := gitRepoForApp(t, srv, g, "hello")

@@ -334,7 +334,19 @@ func (r *Repo) OpenPR(t testing.TB, head, base, title string) int {
 	var out struct {
 		Number int `json:"number"`
 	}
-	r.g.Do(t, "POST", "/repos/"+r.FullName()+"/pulls", map[string]any{"head": head, "base": base, "title": title}, &out)
+	// Gitea records a pushed branch after the push returns: until then the pull request's
+	// head is not found.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := r.g.do(t.Context(), "POST", "/repos/"+r.FullName()+"/pulls", map[string]any{"head": head, "base": base, "title": title}, &out)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "404") || time.Now().After(deadline) {
+			t.Fatalf("giteatest: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // Gitea has no watch for its branches
+	}
 	if out.Number <= 0 {
 		t.Fatalf("giteatest: pull request %s -> %s: no number in the answer", head, base)
 	}

@@ -129,6 +129,12 @@ func (f *fixture) push(t *testing.T, branch, sha string) berth.GitJob {
 // run runs a worker until every job in ids has left queued and running, and returns them.
 func (f *fixture) run(t *testing.T, ids ...int64) []berth.GitJob {
 	t.Helper()
+	return f.runUntil(t, func() bool { return true }, ids...)
+}
+
+// runUntil is run, also waiting for cond (what a job does after it queued its deploy).
+func (f *fixture) runUntil(t *testing.T, cond func() bool, ids ...int64) []berth.GitJob {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	w := gitflow.New(f.st, f.svc, forges, slog.New(slog.DiscardHandler), gitflow.Options{Workers: 1, Poll: 20 * time.Millisecond})
@@ -146,7 +152,7 @@ func (f *fixture) run(t *testing.T, ids ...int64) []berth.GitJob {
 			settled = settled && j.State != berth.GitJobQueued && j.State != berth.GitJobRunning
 			out = append(out, j)
 		}
-		if settled {
+		if settled && cond() {
 			return out
 		}
 		if time.Now().After(deadline) {
@@ -290,7 +296,13 @@ func TestPreviewJobs(t *testing.T) {
 	one := f.repo.Commit(t, "feature", "one", map[string]string{"README.md": "one\n"})
 	pr := f.repo.OpenPR(t, "feature", "main", "feature")
 
-	jobs := f.run(t, f.pull(t, "opened", pr, "feature", one, false).ID)
+	commented := func(sha string) func() bool { // the comment is written after the deploy is queued
+		return func() bool {
+			pv, err := f.st.Preview(ctx, "shop", "web", "preview", pr)
+			return err == nil && pv.CommentID != 0 && len(f.comments(t, pr)) == 1 && strings.Contains(f.comments(t, pr)[0], sha[:12])
+		}
+	}
+	jobs := f.runUntil(t, commented(one), f.pull(t, "opened", pr, "feature", one, false).ID)
 	if j := jobs[0]; j.State != berth.GitJobDeploying || j.Deploy == 0 {
 		t.Fatalf("the opened pull request's job: %+v", j)
 	}
@@ -324,7 +336,7 @@ func TestPreviewJobs(t *testing.T) {
 
 	// A second push: the same comment, rewritten.
 	two := f.repo.Commit(t, "feature", "two", map[string]string{"README.md": "two\n"})
-	if j := f.run(t, f.pull(t, "synchronize", pr, "feature", two, false).ID)[0]; j.State != berth.GitJobDeploying {
+	if j := f.runUntil(t, commented(two), f.pull(t, "synchronize", pr, "feature", two, false).ID)[0]; j.State != berth.GitJobDeploying {
 		t.Fatalf("the second push's job: %+v", j)
 	}
 	if c := f.comments(t, pr); len(c) != 1 || !strings.Contains(c[0], "deploying "+two[:12]) {
@@ -337,9 +349,9 @@ func TestPreviewJobs(t *testing.T) {
 	// A fork's pull request whose berth.yaml reads a secret.
 	secret := f.repo.Commit(t, "forked", "secret", map[string]string{"berth.yaml": strings.Replace(previewRules,
 		`web: {image: "registry.example.com/web:${git.short}"}`,
-		"web:\n    image: \"registry.example.com/web:${git.short}\"\n    env: {TOKEN: \"${secrets.token}\"}", 1)})
+		"web:\n    image: \"registry.example.com/web:${git.short}\"\n    variables: {TOKEN: \"${secrets.token}\"}", 1)})
 	forkPR := f.repo.OpenPR(t, "forked", "main", "from a fork")
-	j := f.run(t, f.pull(t, "opened", forkPR, "forked", secret, true).ID)[0]
+	j := f.runUntil(t, func() bool { return len(f.comments(t, forkPR)) == 1 }, f.pull(t, "opened", forkPR, "forked", secret, true).ID)[0]
 	if j.State != berth.GitJobFailed || !strings.Contains(j.Reason, "fork") || !strings.Contains(j.Reason, "${secrets.token}") {
 		t.Errorf("a fork's pull request reading a secret: %+v", j)
 	}
