@@ -55,7 +55,7 @@ resources:
   api: {type: service}
   dns: {type: dns}
   db: {type: postgres}
-exposes: [{host: "${resources.dns.host}", path: /, port: http}]
+  route: {type: route, params: {host: "${resources.dns.host}", path: /, port: http}}
 git:
   previews: {env: preview}
 `
@@ -148,6 +148,9 @@ func TestRealNodeGitPreviews(t *testing.T) {
 		t.Fatalf("hello's preview: %+v", d)
 	}
 	t.Logf("webhook answered → preview deploy succeeded (Available, image present): %s", time.Since(received).Round(time.Millisecond))
+	if d := waitEnvDeploy(t, c, "hello", "preview-shop-hello-pr1", helloX, time.Second); d.FinishedAt != nil {
+		t.Logf("the preview's deploy, queued → succeeded: %s", d.FinishedAt.Sub(d.CreatedAt).Round(time.Millisecond))
+	}
 	hostX := "hello.shop.pr-1.preview.localhost"
 	if body := get(t, "http://"+cluster.Node.Ingress+"/upstream", hostX); !strings.Contains(body, "api-"+apiX[:12]) {
 		t.Errorf("hello's preview of feature-x calls api, which answers %q; want api's preview (version api-%s)", body, apiX[:12])
@@ -202,6 +205,19 @@ func TestRealNodeGitPreviews(t *testing.T) {
 	if out, code := runBerth(t, srv, "resources", "list", "--app", "hello", "--team", "shop", "--env", "preview-shop-hello-pr1", "-o", "json"); code != 0 ||
 		strings.Contains(out, `"name"`) {
 		t.Errorf("the closed preview's resources are still recorded: exit %d\n%s", code, out)
+	}
+
+	out, code = runBerth(t, srv, "previews", "list", "--app", "hello", "--team", "shop", "--all", "-o", "json")
+	var listed []apiv1.Preview
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil {
+		t.Fatalf("previews list: exit %d\n%s", code, out)
+	}
+	states := map[int]string{}
+	for _, p := range listed {
+		states[p.PR] = p.State + " " + p.Reason
+	}
+	if states[1] != "closed the pull request was closed" || states[2] != "active " || len(listed) != 2 {
+		t.Errorf("previews list --all: %v", states)
 	}
 
 	// Previews not pushed to for the TTL are closed: a server with a TTL of a minute closes

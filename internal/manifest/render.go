@@ -55,8 +55,7 @@ type RenderOptions struct {
 	// Scheduling is the environment's scheduling defaults, added to every pod template:
 	// its node selector merged into the pod's, its tolerations appended to the pod's.
 	Scheduling berth.Scheduling
-	// HostPrefix goes before every host the app exposes but those a resource gives (a dns
-	// resource's host is made for the environment already): a pull request's preview answers
+	// HostPrefix goes before every host the app exposes: a pull request's preview answers
 	// on pr-7.shop.example.com where its base answers on shop.example.com. "" or a DNS
 	// label followed by a dot.
 	HostPrefix string
@@ -414,7 +413,12 @@ func (r *renderer) podSpec(app string) (corev1.PodSpec, []renderedFile) {
 			ctr.Resources = r.compute(join(path, "resources"), c.Resources)
 		}
 		ctr.LivenessProbe = probe(c.LivenessProbe)
-		ctr.ReadinessProbe = probe(c.ReadinessProbe)
+		if ctr.ReadinessProbe = probe(c.ReadinessProbe); ctr.ReadinessProbe != nil {
+			// Every ReadinessPeriod seconds, not Kubernetes' 10: a pod whose app was not
+			// listening yet at the first probe takes traffic (and its rollout, a preview, is
+			// Available) seconds after it is ready, not up to 10.
+			ctr.ReadinessProbe.PeriodSeconds = ReadinessPeriod
+		}
 		spec.Containers = append(spec.Containers, ctr)
 	}
 	if files != nil {
@@ -512,6 +516,9 @@ func (r *renderer) compute(path string, c *ComputeResources) corev1.ResourceRequ
 	return corev1.ResourceRequirements{Requests: list(c.Requests), Limits: list(c.Limits)}
 }
 
+// ReadinessPeriod is how often, in seconds, the readiness probes Berth renders run.
+const ReadinessPeriod = 2
+
 func probe(p *Probe) *corev1.Probe {
 	switch {
 	case p == nil:
@@ -552,9 +559,7 @@ func (r *renderer) ingress(app string) *networkingv1.Ingress {
 		if hasPlaceholder(e.Host) && !isHostName(host) {
 			r.fail(join(p, "host"), quote(host)+" is not a lowercase DNS name", "")
 		}
-		if !strings.Contains(e.Host, "${resources.") {
-			host = r.opts.HostPrefix + host
-		}
+		host = r.opts.HostPrefix + host
 		at, ok := rules[host]
 		if !ok {
 			at = len(ing.Spec.Rules)
