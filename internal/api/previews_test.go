@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -51,7 +52,13 @@ func TestListPreviews(t *testing.T) {
 	open("reports", 7, "feature/charts")
 	closed := open("reports", 8, "fix/typo")
 	open("billing", 3, "invoices")
-	if err := f.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.ClosePreview(ctx, closed.ID, "merged"); return err }); err != nil {
+	if err := f.st.Tx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.BeginClosePreview(ctx, closed.ID, time.Time{}); err != nil {
+			return err
+		}
+		_, err := tx.ClosePreview(ctx, closed.ID, "merged")
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 

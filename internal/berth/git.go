@@ -212,8 +212,9 @@ type PreviewState string
 
 // The states of a preview.
 const (
-	PreviewActive PreviewState = "active"
-	PreviewClosed PreviewState = "closed"
+	PreviewActive  PreviewState = "active"
+	PreviewClosing PreviewState = "closing" // being torn down; nothing deploys into it
+	PreviewClosed  PreviewState = "closed"
 )
 
 // Preview is one pull request's preview of an app: deployed from a preview environment

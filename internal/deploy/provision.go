@@ -125,7 +125,8 @@ func (r *run) provisionOne(ctx context.Context, m *manifest.Manifest, file *prov
 		}
 	}
 	env := provision.Env{Name: d.Env, Team: d.Team, App: d.App, BaseDomain: r.env.BaseDomain, StorageClass: r.env.StorageClass,
-		Service: m.ForEnv(r.env.Section()).Service,
+		Service:    m.ForEnv(r.env.Section()).Service,
+		HostsUnder: previewDomain(r.env),
 		Locate: func(team, app string) provision.Location {
 			loc := r.locate(ctx, team, app)
 			if r.env.PreviewBase != "" && app != d.App {
@@ -316,8 +317,11 @@ func (r *run) locate(ctx context.Context, team, app string) provision.Location {
 	if branch := r.d.Args["git.branch"]; branch != "" {
 		p, err := r.e.st.BranchPreview(ctx, team, app, here.PreviewBase, branch)
 		if err == nil {
+			// Only a preview that runs: one whose deploy has not succeeded yet answers nothing.
 			if env, err := r.e.st.Environment(ctx, p.Env); err == nil {
-				return r.locateIn(ctx, env, team, app, fmt.Sprintf("the preview of pull request #%d (branch %s) in %s", p.PR, branch, env.Name))
+				if loc := r.locateIn(ctx, env, team, app, fmt.Sprintf("the preview of pull request #%d (branch %s) in %s", p.PR, branch, env.Name)); loc.Port > 0 {
+					return loc
+				}
 			}
 		}
 	}
@@ -374,4 +378,17 @@ func secretOutputs(out *provision.Outcome) [][]byte {
 		}
 	}
 	return vals
+}
+
+// previewDomain is the domain a pull request's preview's routes must be under: its base
+// domain ("pr-7.preview.example.com"); one without a base domain routes no host at all
+// ("." matches none). "" for an environment that is no preview.
+func previewDomain(env berth.Environment) string {
+	switch {
+	case env.PreviewBase == "":
+		return ""
+	case env.BaseDomain == "":
+		return "."
+	}
+	return env.BaseDomain
 }

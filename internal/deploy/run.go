@@ -149,6 +149,12 @@ func (r *run) loadEnv(ctx context.Context) error {
 		}
 		if err == nil {
 			r.preview = &p
+			if p.State != berth.PreviewActive {
+				// A redeploy of the team, a rollback or a user's deploy must not bring back
+				// what closing the pull request removed.
+				return failf("%s is the preview of pull request #%d of %s/%s, which is %s: a preview deploys only while its pull request is open",
+					env.Name, p.PR, p.Team, p.App, p.State)
+			}
 		}
 	}
 	return nil

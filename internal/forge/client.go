@@ -50,6 +50,9 @@ type forgeAPI interface {
 	setStatus(ctx context.Context, owner, name, sha string, s Status) error
 	createComment(ctx context.Context, owner, name string, pr int, body string) (int64, error)
 	editComment(ctx context.Context, owner, name string, id int64, body string) error
+	// findComment returns the id of the newest comment of pull request pr whose body
+	// starts with marker (among the first maxCommentPages pages), 0 when none does.
+	findComment(ctx context.Context, owner, name string, pr int, marker string) (int64, error)
 	createHook(ctx context.Context, owner, name, hookURL, secret string) error
 	branchHead(ctx context.Context, owner, name, branch string) (string, error)
 }
@@ -248,9 +251,15 @@ func (c *Client) SetStatus(ctx context.Context, repo, sha string, s Status) erro
 	return c.wrap(c.api.setStatus(ctx, owner, name, sha, s))
 }
 
+// maxCommentPages bounds how many pages of a pull request's comments findComment reads.
+const maxCommentPages = 10
+
 // UpsertComment keeps one comment of Berth's on pull request pr of repo: with id 0 it
 // creates one; else it edits comment id, creating a new one when that was deleted. It
-// returns the comment's id, to pass next time.
+// returns the comment's id, to pass next time. When body's first line is an HTML comment
+// (a marker, such as <!-- berth:preview shop/web -->), a comment starting with that line
+// is edited instead of creating another: a caller that lost the id (a crash between the
+// forge's answer and recording it) still keeps one comment.
 func (c *Client) UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
@@ -278,6 +287,17 @@ func (c *Client) UpsertComment(ctx context.Context, repo string, pr int, id int6
 			return id, nil
 		}
 		// Deleted (by a person, or with its pull request's conversation): comment anew.
+	}
+	if marker, _, _ := strings.Cut(body, "\n"); strings.HasPrefix(marker, "<!--") && strings.HasSuffix(marker, "-->") {
+		found, err := c.api.findComment(ctx, owner, name, pr, marker)
+		if err != nil {
+			return 0, c.wrap(err)
+		}
+		if found != 0 && found != id {
+			if err := c.api.editComment(ctx, owner, name, found, body); err == nil {
+				return found, nil
+			}
+		}
 	}
 	newID, err := c.api.createComment(ctx, owner, name, pr, body)
 	if err != nil {

@@ -113,6 +113,33 @@ func (g *gitea) createComment(ctx context.Context, owner, name string, pr int, b
 	return c.ID, nil
 }
 
+func (g *gitea) findComment(ctx context.Context, owner, name string, pr int, marker string) (int64, error) {
+	var found int64
+	for page := 1; page <= maxCommentPages; page++ {
+		call := fmt.Sprintf("GET /repos/%s/%s/issues/%d/comments?page=%d&limit=50", owner, name, pr, page)
+		_, data, err := g.call(ctx, call, nil, maxJSON)
+		if err != nil {
+			return 0, err
+		}
+		var cs []struct {
+			ID   int64  `json:"id"`
+			Body string `json:"body"`
+		}
+		if err := json.Unmarshal(data, &cs); err != nil {
+			return 0, &APIError{Call: call, Message: "the answer is no list of comments"}
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(c.Body, marker) {
+				found = c.ID
+			}
+		}
+		if len(cs) < 50 {
+			break
+		}
+	}
+	return found, nil
+}
+
 func (g *gitea) editComment(ctx context.Context, owner, name string, id int64, body string) error {
 	_, _, err := g.call(ctx, fmt.Sprintf("PATCH /repos/%s/%s/issues/comments/%d", owner, name, id),
 		map[string]string{"body": body}, maxJSON)

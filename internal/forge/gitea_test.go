@@ -144,6 +144,18 @@ func TestGiteaClient(t *testing.T) {
 		if got := comments(); len(got) != 1 || got[0].ID != renewed || got[0].Body != "Preview: updated" {
 			t.Fatalf("comments after the deleted one was made anew: %+v", got)
 		}
+		// A marked comment whose id the caller lost is found and edited, not repeated.
+		marked, err := c.UpsertComment(ctx, name, pr, 0, "<!-- berth:preview a/b -->\nfirst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := c.UpsertComment(ctx, name, pr, 0, "<!-- berth:preview a/b -->\nsecond")
+		if err != nil || found != marked {
+			t.Fatalf("upsert of a marked comment without its id: %d, %v; want %d", found, err, marked)
+		}
+		if got := comments(); len(got) != 2 || got[1].Body != "<!-- berth:preview a/b -->\nsecond" {
+			t.Fatalf("comments after a marked upsert without the id: %+v", got)
+		}
 	})
 
 	t.Run("CreateHook", func(t *testing.T) {

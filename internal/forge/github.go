@@ -102,6 +102,27 @@ func (g *gitHub) createComment(ctx context.Context, owner, name string, pr int, 
 	return c.GetID(), nil
 }
 
+func (g *gitHub) findComment(ctx context.Context, owner, name string, pr int, marker string) (int64, error) {
+	var found int64
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 1; page <= maxCommentPages; page++ {
+		opts.Page = page
+		cs, resp, err := g.gh.Issues.ListComments(ctx, owner, name, pr, opts)
+		if err != nil {
+			return 0, gitHubError(fmt.Sprintf("GET /repos/%s/%s/issues/%d/comments", owner, name, pr), resp, err)
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(c.GetBody(), marker) {
+				found = c.GetID()
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+	}
+	return found, nil
+}
+
 func (g *gitHub) editComment(ctx context.Context, owner, name string, id int64, body string) error {
 	_, resp, err := g.gh.Issues.EditComment(ctx, owner, name, id, &github.IssueComment{Body: github.Ptr(body)})
 	if err != nil {

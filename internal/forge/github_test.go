@@ -187,6 +187,22 @@ func TestGitHubUpsertComment(t *testing.T) {
 	}
 }
 
+// TestGitHubUpsertCommentMarker: a body starting with a marker line edits the comment that
+// starts with it when the caller has no id (it lost it), instead of commenting again.
+func TestGitHubUpsertCommentMarker(t *testing.T) {
+	srv := fakeGitHub(t,
+		exchange{method: "GET", path: "/repos/octo/web/issues/7/comments", query: "page=1&per_page=100", status: 200,
+			answer: `[{"id":1,"body":"LGTM"},{"id":1001,"body":"<!-- berth:preview shop/web preview -->\nold"}]`},
+		exchange{method: "PATCH", path: "/repos/octo/web/issues/comments/1001", body: `{"body":"<!-- berth:preview shop/web preview -->\nnew"}`,
+			status: 200, answer: `{"id":1001,"body":"x"}`},
+	)
+	c := gitHubClient(t, srv)
+	id, err := c.UpsertComment(t.Context(), "octo/web", 7, 0, "<!-- berth:preview shop/web preview -->\nnew")
+	if err != nil || id != 1001 {
+		t.Fatalf("upsert without the id: %d, %v; want the marked comment 1001", id, err)
+	}
+}
+
 func TestGitHubCreateHook(t *testing.T) {
 	srv := fakeGitHub(t, exchange{method: "POST", path: "/repos/octo/web/hooks",
 		body: `{"name":"web","active":true,"events":["push","pull_request"],` +

@@ -205,7 +205,8 @@ func pullEvent(repo string, number int, action string, merged bool, head, sha, b
 		return Event{}, fmt.Errorf("pull request #%d: %q is not a commit sha", number, sha)
 	}
 	return Event{Kind: EventPullRequest, Repo: repo, PR: number, Action: action, Merged: merged, Head: head, SHA: sha,
-		Base: base, HeadRepository: headRepo, Fork: headRepo != "" && headRepo != repo}, nil
+		// A head in no repository (its fork was deleted) is a fork's too: never trusted.
+		Base: base, HeadRepository: headRepo, Fork: !strings.EqualFold(headRepo, repo)}, nil
 }
 
 // isSHA reports whether s is a full hex commit sha (SHA-1 or SHA-256).

@@ -79,7 +79,9 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 	}
 	// The comment says it is on its way; a forge that does not take it now gets the
 	// final one when the deploy ends.
-	if pv, err := w.st.Preview(ctx, j.Team, j.App, base, ev.PR); err == nil {
+	pv, err := w.st.Preview(ctx, j.Team, j.App, base, ev.PR)
+	if now, derr := w.st.Deploy(ctx, d.ID); err == nil && derr == nil && !now.State.Final() {
+		// Not once it ended: the report's comment may be written already.
 		w.comment(ctx, f, repo, pv, w.previewBody(ctx, pv, &d, fmt.Sprintf("deploying %s (deploy %s)", short(ev.SHA), w.deployLink(d.ID))))
 	}
 	return outcome{}
@@ -122,7 +124,8 @@ func (w *Worker) reportPreview(ctx context.Context, j berth.GitJob, d berth.Depl
 // closePreviews tears down the previews of a closed (or merged) pull request.
 func (w *Worker) closePreviews(ctx context.Context, j berth.GitJob, repo berth.AppRepo, f Forge) outcome {
 	ev := j.Event
-	ps, err := w.st.Previews(ctx, store.PreviewFilter{Team: j.Team, App: j.App, State: berth.PreviewActive, Limit: 1000})
+	ps, err := w.st.Previews(ctx, store.PreviewFilter{Team: j.Team, App: j.App,
+		States: []berth.PreviewState{berth.PreviewActive, berth.PreviewClosing}, Limit: 1000})
 	if err != nil {
 		return retry("%v", err)
 	}
@@ -135,7 +138,7 @@ func (w *Worker) closePreviews(ctx context.Context, j berth.GitJob, repo berth.A
 		if pv.PR != ev.PR {
 			continue
 		}
-		if o := w.teardown(ctx, "webhook:"+string(j.Forge), pv, reason, repo, f); o != nil {
+		if o := w.teardown(ctx, "webhook:"+string(j.Forge), pv, reason, time.Time{}, repo, f); o != nil {
 			return *o
 		}
 		closed = append(closed, pv.Env)
@@ -147,8 +150,9 @@ func (w *Worker) closePreviews(ctx context.Context, j berth.GitJob, repo berth.A
 }
 
 // teardown closes one preview and says so in its comment; nil when it is closed.
-func (w *Worker) teardown(ctx context.Context, actor string, pv berth.Preview, reason string, repo berth.AppRepo, f Forge) *outcome {
-	out, err := w.svc.ClosePreview(ctx, actor, pv.Team, pv.App, pv.Base, pv.PR, reason)
+func (w *Worker) teardown(ctx context.Context, actor string, pv berth.Preview, reason string, notAfter time.Time,
+	repo berth.AppRepo, f Forge) *outcome {
+	out, err := w.svc.ClosePreview(ctx, actor, pv.Team, pv.App, pv.Base, pv.PR, reason, notAfter)
 	if err != nil {
 		o := retry("close the preview %s: %v", pv.Env, err)
 		return &o
@@ -180,7 +184,9 @@ func (w *Worker) expireLoop(ctx context.Context) {
 
 // expire closes the previews not deployed for PreviewTTL; it returns how many it closed.
 func (w *Worker) expire(ctx context.Context) int {
-	stale, err := w.st.Previews(ctx, store.PreviewFilter{State: berth.PreviewActive, UpdatedBefore: time.Now().Add(-w.o.PreviewTTL), Limit: 100})
+	cutoff := time.Now().Add(-w.o.PreviewTTL)
+	stale, err := w.st.Previews(ctx, store.PreviewFilter{States: []berth.PreviewState{berth.PreviewActive, berth.PreviewClosing},
+		UpdatedBefore: cutoff, Limit: 100})
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("list stale previews", "err", err)
@@ -191,11 +197,11 @@ func (w *Worker) expire(ctx context.Context) int {
 	for _, pv := range stale {
 		reason := fmt.Sprintf("expired: no push for %s", w.o.PreviewTTL)
 		repo, f, o := w.connectionOf(ctx, pv.Team, pv.App, "", "")
-		if o != nil {
-			f = nil // still closed; no comment to write
+		if o != nil || pullURL(repo, pv.PR) != pv.URL {
+			f = nil // still closed; no comment to write, or none on the repository connected since
 		}
-		if o := w.teardown(ctx, previewActor, pv, reason, repo, f); o != nil {
-			w.log.Warn("expire preview", "env", pv.Env, "err", o.reason)
+		if o := w.teardown(ctx, previewActor, pv, reason, cutoff, repo, f); o != nil {
+			w.log.Warn("expire preview", "env", pv.Env, "err", o.reason) // pushed to since, or deploying: not stale
 			continue
 		}
 		w.log.Info("preview expired", "env", pv.Env, "team", pv.Team, "app", pv.App, "pr", pv.PR)
@@ -224,6 +230,8 @@ func (w *Worker) comment(ctx context.Context, f Forge, repo berth.AppRepo, pv be
 // URLs, and where its service resources found the apps they call (d's, when it ran).
 func (w *Worker) previewBody(ctx context.Context, pv berth.Preview, d *berth.Deploy, state string) string {
 	var b strings.Builder
+	// The marker lets the forge client find this comment again should its id be lost.
+	fmt.Fprintf(&b, "<!-- berth:preview %s/%s %s -->\n", pv.Team, pv.App, pv.Base)
 	fmt.Fprintf(&b, "**Berth preview** of `%s/%s` in `%s`: %s\n", pv.Team, pv.App, pv.Env, state)
 	if pv.State == berth.PreviewActive && d != nil && d.State == berth.DeploySucceeded {
 		if urls := w.previewURLs(ctx, *d); len(urls) > 0 {

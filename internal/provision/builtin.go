@@ -80,6 +80,9 @@ type Env struct {
 	Locate func(team, app string) Location
 	// Service is the declaring app's own service, for routes.
 	Service *manifest.Service
+	// HostsUnder, when set, is the domain route hosts must be under: a pull request's
+	// preview must not take the hosts of the environments behind it.
+	HostsUnder string
 }
 
 // Outcome is what a provisioner made of one resource.
@@ -179,6 +182,10 @@ func Route(env Env, name string, res *manifest.Resource, namespace string) (*Out
 	}
 	if strings.Contains(host, "${") || strings.Contains(path, "${") {
 		return nil, fmt.Errorf("route resource %s: params take secret outputs, which are not host names or paths", name)
+	}
+	if env.HostsUnder != "" && host != env.HostsUnder && !strings.HasSuffix(host, "."+env.HostsUnder) {
+		return nil, fmt.Errorf("route resource %s: host %q is not under %s, this preview's base domain: a pull request's preview routes "+
+			"only its own hosts (use a dns resource's host: ${resources.dns.host})", name, host, env.HostsUnder)
 	}
 	port := ""
 	names := slices.Sorted(maps.Keys(env.Service.Ports))

@@ -216,3 +216,23 @@ func TestCheckBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutePreviewHosts: a pull request's preview routes only hosts under its own base
+// domain, never those of the environments behind it.
+func TestRoutePreviewHosts(t *testing.T) {
+	env := testEnv()
+	env.HostsUnder = "pr-7.preview.example.com"
+	for host, ok := range map[string]bool{
+		"web.shop.pr-7.preview.example.com": true,
+		"pr-7.preview.example.com":          true,
+		"shop.example.com":                  false,
+		"web.shop.pr-8.preview.example.com": false,
+		"evilpr-7.preview.example.com":      false,
+	} {
+		res := manifest.Resource{Type: "route", Params: map[string]any{"host": host, "port": "http"}}
+		_, err := provision.Route(env, "web", &res, "ns")
+		if (err == nil) != ok {
+			t.Errorf("host %s: error %v, want accepted %v", host, err, ok)
+		}
+	}
+}

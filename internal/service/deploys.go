@@ -416,9 +416,20 @@ func running(ctx context.Context, tx *store.Tx, scope berth.Scope, envs []berth.
 	}
 	out := latest[:0]
 	for _, d := range latest {
-		if (scope.App != "" && d.App != scope.App) || (scope.Env != "" && d.Env != scope.Env) ||
-			!slices.ContainsFunc(envs, func(e berth.Environment) bool { return e.Name == d.Env }) {
+		i := slices.IndexFunc(envs, func(e berth.Environment) bool { return e.Name == d.Env })
+		// A pull request's preview takes its preview environment's settings: a change to
+		// them reaches it. A closed preview is gone: nothing redeploys into it.
+		if i < 0 || (scope.App != "" && d.App != scope.App) || (scope.Env != "" && envs[i].Section() != scope.Env) {
 			continue
+		}
+		if envs[i].PreviewBase != "" {
+			pv, err := tx.PreviewOfEnv(ctx, d.Env)
+			if err != nil && !errors.Is(err, berth.ErrNotFound) {
+				return nil, err
+			}
+			if err == nil && pv.State != berth.PreviewActive {
+				continue
+			}
 		}
 		out = append(out, d)
 	}

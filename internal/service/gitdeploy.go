@@ -116,7 +116,8 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 func noSecrets(path, text, env string, args map[string]string) error {
 	u, err := deploy.SettingsUsage(text, env, args)
 	if err != nil {
-		return nil // the render check says what is wrong with it
+		return invalid("git", "this pull request comes from a fork, whose preview gets no secrets, and which settings %s reads "+
+			"cannot be told: %v", path, err)
 	}
 	if u.All[berth.SettingSecret] {
 		return invalid("git", "this pull request comes from a fork, whose preview gets no secrets, and %s reads every secret (envFrom): "+

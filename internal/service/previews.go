@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -19,7 +20,7 @@ func (s *Service) Previews(ctx context.Context, p *authz.Principal, team, app st
 	}
 	f := store.PreviewFilter{Team: team, App: app, Limit: limit}
 	if !all {
-		f.State = berth.PreviewActive
+		f.States = []berth.PreviewState{berth.PreviewActive, berth.PreviewClosing}
 	}
 	ps, err := s.st.Previews(ctx, f)
 	if err != nil {
@@ -52,28 +53,37 @@ type PreviewTeardown struct {
 // databases and roles, their volume claims), deletes what Berth applied for it and then
 // its namespace, forgets the resources, and marks the preview closed, with one audit
 // event (preview.close) by actor (a webhook, or the expiry). The environment made for it
-// stays, with its history; a reopened pull request deploys there again. A preview whose
-// deploy is queued or running is refused (berth.ErrConflict): the caller tries again
-// after it. Closing a closed preview cleans up again and changes nothing else.
-func (s *Service) ClosePreview(ctx context.Context, actor, team, app, base string, pr int, reason string) (PreviewTeardown, error) {
+// stays, with its history; a reopened pull request deploys there again.
+//
+// The preview is first moved to closing, in a transaction that checks no deploy is queued
+// or running in it (and, for an expiry, notAfter: that it was not pushed to since), so no
+// deploy starts while it is torn down; otherwise the close is refused (berth.ErrConflict)
+// and the caller tries again later. A teardown cut short is resumed by the next close.
+// Closing a closed preview changes nothing.
+func (s *Service) ClosePreview(ctx context.Context, actor, team, app, base string, pr int, reason string, notAfter time.Time) (PreviewTeardown, error) {
 	p := &authz.Principal{Name: actor}
 	pv, err := s.st.Preview(ctx, team, app, base, pr)
 	if err != nil {
 		return PreviewTeardown{}, storeErr(err)
 	}
 	out := PreviewTeardown{Preview: pv}
+	if pv.State == berth.PreviewClosed {
+		return out, nil
+	}
+	var begun bool
+	if err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		begun, err = tx.BeginClosePreview(ctx, pv.ID, notAfter)
+		return err
+	}); err != nil {
+		return out, storeErr(err)
+	}
+	if !begun {
+		return out, fmt.Errorf("preview %s of %s/%s: a deploy is queued or running in it, or it was pushed to since: %w",
+			pv.Env, team, app, berth.ErrConflict)
+	}
 	env, err := s.st.Environment(ctx, pv.Env)
 	if err != nil && !errors.Is(err, berth.ErrNotFound) {
 		return out, storeErr(err)
-	}
-	busy, err := s.st.Deploys(ctx, store.DeployFilter{Team: team, App: app, Env: pv.Env,
-		States: []berth.DeployState{berth.DeployQueued, berth.DeployRunning}, Limit: 1})
-	if err != nil {
-		return out, storeErr(err)
-	}
-	if len(busy) > 0 {
-		return out, fmt.Errorf("preview %s of %s/%s: deploy %d is %s: it is closed when the deploy ends: %w",
-			pv.Env, team, app, busy[0].ID, busy[0].State, berth.ErrConflict)
 	}
 	rs, err := s.st.Resources(ctx, berth.ResourceFilter{Team: team, App: app, Env: pv.Env})
 	if err != nil {

@@ -88,10 +88,11 @@ func (s *Service) ResolveSettings(ctx context.Context, p *authz.Principal, team,
 	if _, err := s.st.App(ctx, team, app); err != nil {
 		return nil, storeErr(err)
 	}
-	if _, err := s.st.Environment(ctx, env); err != nil {
+	e, err := s.st.Environment(ctx, env)
+	if err != nil {
 		return nil, storeErr(err)
 	}
-	set, err := deploy.LoadSettings(ctx, s.st, team, app, env)
+	set, err := deploy.LoadSettings(ctx, s.st, team, app, e.Section())
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -196,11 +197,12 @@ func (s *Service) redeployAffected(ctx context.Context, tx *store.Tx, p *authz.P
 		if err != nil {
 			return nil, err
 		}
-		usage, err := deploy.SettingsUsage(rev.Manifest, cur.Env, cur.Args)
+		section := envs[slices.IndexFunc(envs, func(e berth.Environment) bool { return e.Name == cur.Env })].Section()
+		usage, err := deploy.SettingsUsage(rev.Manifest, section, cur.Args)
 		if err != nil {
 			continue // a revision that no longer renders reads nothing we could refresh
 		}
-		settings, err := deploy.LoadSettings(ctx, tx, cur.Team, cur.App, cur.Env)
+		settings, err := deploy.LoadSettings(ctx, tx, cur.Team, cur.App, section)
 		if err != nil {
 			return nil, err
 		}

@@ -261,11 +261,11 @@ func (tx *Tx) DeleteEnvironment(ctx context.Context, name string) error {
 			name, strings.Join(previews, ", "), berth.ErrConflict)
 	}
 	var made int
-	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM previews WHERE base = ? AND state = 'active'", name).Scan(&made); err != nil {
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM previews WHERE (base = ? OR env = ?) AND state <> 'closed'", name, name).Scan(&made); err != nil {
 		return fmt.Errorf("delete environment %q: %w", name, dbErr(err))
 	}
 	if made > 0 {
-		return fmt.Errorf("delete environment %q: %d pull requests' previews made from it are active: close them first (`berth previews list`): %w",
+		return fmt.Errorf("delete environment %q: %d pull requests' previews in it or made from it are active: close the pull requests first (`berth previews list`): %w",
 			name, made, berth.ErrConflict)
 	}
 	res, err := tx.exec(ctx, "DELETE FROM environments WHERE name = ?", name)

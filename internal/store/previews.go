@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
@@ -47,9 +48,21 @@ func (tx *Tx) OpenPreview(ctx context.Context, p berth.Preview, base berth.Envir
 		return p, berth.Environment{}, invalid("url", "is longer than 2048 bytes")
 	}
 	name := berth.PreviewEnvName(base.Name, p.Team, p.App, p.PR)
-	if err := berth.ValidateName("environment", name); err != nil {
-		return p, berth.Environment{}, invalid("environment", "the preview's environment %s would be longer than 63 characters: "+
-			"shorten the preview environment's, team's or app's name", name)
+	// The app's pods carry the label app.kubernetes.io/instance APP-ENV, at most 63 characters.
+	if err := berth.ValidateName("environment", name); err != nil || len(p.App)+1+len(name) > 63 {
+		return p, berth.Environment{}, invalid("environment", "the preview's environment %s (with the app's name, %s-%s) would be longer "+
+			"than 63 characters: shorten the preview environment's, team's or app's name", name, p.App, name)
+	}
+	switch prev, err := tx.PreviewOfEnv(ctx, name); {
+	case errors.Is(err, berth.ErrNotFound):
+	case err != nil:
+		return p, berth.Environment{}, err
+	case prev.Team != p.Team || prev.App != p.App || prev.Base != base.Name || prev.PR != p.PR:
+		// Names with '-' can meet: team shop's app web-api and team shop-web's app api.
+		return p, berth.Environment{}, fmt.Errorf("open preview: environment %s is the preview of %s/%s #%d already: "+
+			"rename the app or the preview environment: %w", name, prev.Team, prev.App, prev.PR, berth.ErrConflict)
+	case prev.State == berth.PreviewClosing:
+		return p, berth.Environment{}, fmt.Errorf("open preview: the preview %s is being closed; try again when it is: %w", name, berth.ErrConflict)
 	}
 	var appID int64
 	err := tx.queryRow(ctx, `SELECT a.id FROM apps a JOIN teams t ON t.id = a.team_id WHERE t.name = ? AND a.name = ?`,
@@ -131,10 +144,11 @@ func (q queries) PreviewOfEnv(ctx context.Context, env string) (berth.Preview, e
 
 // BranchPreview returns the active preview of team's app from base for a pull request
 // whose head is branch (the newest, when several are), for resolving another preview's
-// service resources to it.
+// service resources to it. A fork's preview is never one: anyone may open a pull request
+// from a fork, on any branch name.
 func (q queries) BranchPreview(ctx context.Context, team, app, base, branch string) (berth.Preview, error) {
 	p, err := scanPreview(q.queryRow(ctx, "SELECT "+previewColumns+previewFrom+
-		" WHERE t.name = ? AND a.name = ? AND p.base = ? AND p.branch = ? AND p.state = 'active' ORDER BY p.updated_at DESC, p.id DESC LIMIT 1",
+		" WHERE t.name = ? AND a.name = ? AND p.base = ? AND p.branch = ? AND p.state = 'active' AND NOT p.fork ORDER BY p.updated_at DESC, p.id DESC LIMIT 1",
 		team, app, base, branch))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound("preview", fmt.Sprintf("%s/%s of branch %s in %s", team, app, branch, base))
@@ -148,7 +162,8 @@ func (q queries) BranchPreview(ctx context.Context, team, app, base, branch stri
 // PreviewFilter selects previews; empty fields select all. Limit 0 is 100, at most 1000.
 type PreviewFilter struct {
 	Team, App string
-	State     berth.PreviewState
+	// States selects previews in any of them (none: every state).
+	States []berth.PreviewState
 	// UpdatedBefore selects previews last deployed before it (zero: any).
 	UpdatedBefore time.Time
 	Limit         int
@@ -166,9 +181,11 @@ func (q queries) Previews(ctx context.Context, f PreviewFilter) ([]berth.Preview
 		query += " AND a.name = ?"
 		args = append(args, f.App)
 	}
-	if f.State != "" {
-		query += " AND p.state = ?"
-		args = append(args, string(f.State))
+	if len(f.States) > 0 {
+		query += " AND p.state IN (?" + strings.Repeat(", ?", len(f.States)-1) + ")"
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
 	}
 	if !f.UpdatedBefore.IsZero() {
 		query += " AND p.updated_at < ?"
@@ -194,20 +211,44 @@ func (tx *Tx) SetPreviewComment(ctx context.Context, id, comment int64) error {
 	return mustAffect(res, notFound("preview", fmt.Sprint(id)))
 }
 
-// ClosePreview marks preview id closed, saying why; closing a closed one changes nothing.
-// It does not touch the preview's environment: its history stays, and a reopened pull
-// request deploys into it again.
+// BeginClosePreview moves preview id to closing, so that nothing deploys into it while it
+// is torn down, and reports whether it did: only an active preview (or one closing
+// already, whose teardown is resumed) with no deploy queued or running in its environment,
+// and, when notAfter is not zero, not deployed since notAfter (an expiry must not close a
+// preview pushed to since it was found stale).
+func (tx *Tx) BeginClosePreview(ctx context.Context, id int64, notAfter time.Time) (bool, error) {
+	cutoff := int64(0)
+	if !notAfter.IsZero() {
+		cutoff = micros(notAfter)
+	}
+	res, err := tx.exec(ctx, `UPDATE previews SET state = 'closing'
+		WHERE id = ? AND (state = 'closing' OR (state = 'active' AND (CAST(? AS BIGINT) = 0 OR updated_at <= ?)))
+		AND NOT EXISTS (SELECT 1 FROM deploys d WHERE d.app_id = previews.app_id AND d.env = previews.env
+			AND d.state IN ('queued', 'running'))`, id, cutoff, cutoff)
+	if err != nil {
+		return false, fmt.Errorf("close preview %d: %w", id, dbErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ClosePreview marks preview id closed, saying why, once BeginClosePreview moved it to
+// closing; closing a closed one changes nothing. It does not touch the preview's
+// environment: its history stays, and a reopened pull request deploys into it again.
 func (tx *Tx) ClosePreview(ctx context.Context, id int64, reason string) (berth.Preview, error) {
 	if len(reason) > 1024 {
 		reason = reason[:1024]
 	}
-	if _, err := tx.exec(ctx, "UPDATE previews SET state = 'closed', reason = ?, updated_at = ? WHERE id = ? AND state = 'active'",
+	if _, err := tx.exec(ctx, "UPDATE previews SET state = 'closed', reason = ?, updated_at = ? WHERE id = ? AND state = 'closing'",
 		reason, micros(tx.stamp()), id); err != nil {
 		return berth.Preview{}, fmt.Errorf("close preview %d: %w", id, dbErr(err))
 	}
 	p, err := scanPreview(tx.queryRow(ctx, "SELECT "+previewColumns+previewFrom+" WHERE p.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound("preview", fmt.Sprint(id))
+	}
+	if err == nil && p.State != berth.PreviewClosed {
+		return p, fmt.Errorf("close preview %d: it is %s, not closing: %w", id, p.State, berth.ErrConflict)
 	}
 	return p, err
 }

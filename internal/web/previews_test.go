@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
@@ -40,6 +41,9 @@ func TestPreviewsPage(t *testing.T) {
 		p, _, err := tx.OpenPreview(ctx, berth.Preview{Team: "shop", App: "web", PR: 8, Branch: "typo",
 			SHA: "fedcba9876543210fedcba9876543210fedcba98", URL: "javascript:alert(8)"}, base)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.BeginClosePreview(ctx, p.ID, time.Time{}); err != nil {
 			return err
 		}
 		_, err = tx.ClosePreview(ctx, p.ID, "merged")

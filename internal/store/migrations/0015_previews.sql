@@ -7,7 +7,8 @@
 -- base's.
 ALTER TABLE environments ADD COLUMN preview_base TEXT NOT NULL DEFAULT '';
 
--- previews: one per app, preview environment and pull request. state is active or closed;
+-- previews: one per app, preview environment and pull request, and one per environment.
+-- state is active, closing (being torn down: no deploy is queued into it) or closed;
 -- comment_id is the forge's id of the one comment Berth keeps up to date on the pull
 -- request (0 before it was made).
 CREATE TABLE previews (
@@ -29,3 +30,4 @@ CREATE TABLE previews (
 );
 CREATE INDEX previews_branch ON previews (base, branch, state);
 CREATE INDEX previews_state ON previews (state, updated_at);
+CREATE UNIQUE INDEX previews_env ON previews (env);

@@ -512,6 +512,10 @@ func testPreviews(t *testing.T, h *harness) {
 	equal(t, "by branch", got.ID, pv.ID)
 	_, err = st.BranchPreview(ctx, "web", "api", "preview", "feature")
 	wantErr(t, "another app's branch", err, berth.ErrNotFound)
+	_, _, err = open(berth.Preview{Team: "web", App: "api", PR: 3, Branch: "feature", SHA: "ddd", Fork: true}, base)
+	must(t, "a fork's preview", err)
+	_, err = st.BranchPreview(ctx, "web", "api", "preview", "feature")
+	wantErr(t, "a fork's preview by branch", err, berth.ErrNotFound)
 	byEnv, err := st.PreviewOfEnv(ctx, "preview-web-shop-pr7")
 	must(t, "PreviewOfEnv", err)
 	equal(t, "by env", byEnv.ID, pv.ID)
@@ -521,17 +525,50 @@ func testPreviews(t *testing.T, h *harness) {
 	wantErr(t, "a name too long", err, berth.ErrInvalid)
 	wantErr(t, "deleting the preview environment", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }), berth.ErrConflict)
 
-	list, err := st.Previews(ctx, store.PreviewFilter{Team: "web", State: berth.PreviewActive})
+	list, err := st.Previews(ctx, store.PreviewFilter{Team: "web", States: []berth.PreviewState{berth.PreviewActive}})
 	must(t, "Previews", err)
-	equal(t, "active", len(list), 1)
-	stale, err := st.Previews(ctx, store.PreviewFilter{State: berth.PreviewActive, UpdatedBefore: time.Now().Add(time.Hour)})
+	equal(t, "active", len(list), 2)
+	stale, err := st.Previews(ctx, store.PreviewFilter{States: []berth.PreviewState{berth.PreviewActive}, UpdatedBefore: time.Now().Add(time.Hour)})
 	must(t, "stale Previews", err)
-	equal(t, "stale", len(stale), 1)
+	equal(t, "stale", len(stale), 2)
+	// Not while a deploy is queued in it, nor for an expiry when it was pushed to since.
+	var d berth.Deploy
+	tx(t, st, func(tx *store.Tx) (err error) {
+		if _, err := tx.AddRevision(ctx, "web", "shop", "apiVersion: berth.dev/v1\nmetadata: {name: shop}\n", "ann"); err != nil {
+			return err
+		}
+		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "web", App: "shop", Env: env.Name, Revision: 1, Kind: berth.KindDeploy, CreatedBy: "ann"})
+		return err
+	})
+	begin := func(notAfter time.Time) bool {
+		var ok bool
+		tx(t, st, func(tx *store.Tx) (err error) { ok, err = tx.BeginClosePreview(ctx, pv.ID, notAfter); return err })
+		return ok
+	}
+	equal(t, "closing while a deploy is queued", begin(time.Time{}), false)
+	wantErr(t, "closed without closing first", txErr(t, st, func(tx *store.Tx) error { _, err := tx.ClosePreview(ctx, pv.ID, "x"); return err }),
+		berth.ErrConflict)
+	claimed, ok, err := st.ClaimDeploy(ctx, "w", time.Minute)
+	if err != nil || !ok || claimed.ID != d.ID {
+		t.Fatalf("ClaimDeploy: %+v %v %v", claimed, ok, err)
+	}
+	equal(t, "closing while a deploy runs", begin(time.Time{}), false)
+	tx(t, st, func(tx *store.Tx) error {
+		_, err := tx.FinishDeploy(ctx, d.ID, "w", berth.DeploySucceeded, "")
+		return err
+	})
+	equal(t, "expiring what was pushed to since", begin(pv2.UpdatedAt.Add(-time.Second)), false)
+	equal(t, "closing", begin(time.Time{}), true)
+	_, _, err = open(berth.Preview{Team: "web", App: "shop", PR: 7, Branch: "feature", SHA: "ccc"}, base)
+	wantErr(t, "reopening while it is closing", err, berth.ErrConflict)
+	equal(t, "closing again resumes", begin(time.Time{}), true)
 	var closed berth.Preview
 	tx(t, st, func(tx *store.Tx) (err error) { closed, err = tx.ClosePreview(ctx, pv.ID, "merged"); return err })
 	equal(t, "closed", closed.State, berth.PreviewClosed)
 	equal(t, "reason", closed.Reason, "merged")
 	_, err = st.BranchPreview(ctx, "web", "shop", "preview", "feature")
 	wantErr(t, "a closed preview by branch", err, berth.ErrNotFound)
-	must(t, "deleting the preview environment once closed", txErr(t, st, func(tx *store.Tx) error { return tx.DeleteEnvironment(ctx, "preview") }))
+	wantErr(t, "deleting a preview's own environment while it is active", txErr(t, st, func(tx *store.Tx) error {
+		return tx.DeleteEnvironment(ctx, "preview-web-api-pr3")
+	}), berth.ErrConflict)
 }
