@@ -64,7 +64,7 @@ type hookRelay struct {
 	got    chan delivery
 }
 
-func newHookRelay(t *testing.T, target string) *hookRelay {
+func newHookRelay(t testing.TB, target string) *hookRelay {
 	r := &hookRelay{target: target, got: make(chan delivery, 64)}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(req.Body, 16<<20))
@@ -103,7 +103,7 @@ func (r *hookRelay) retarget(url string, after func(delivery)) {
 }
 
 // next returns the next delivery of event (others are skipped), waiting up to a minute.
-func (r *hookRelay) next(t *testing.T, event string) delivery {
+func (r *hookRelay) next(t testing.TB, event string) delivery {
 	t.Helper()
 	timeout := time.After(time.Minute)
 	for {
@@ -126,7 +126,7 @@ func gitRepoFor(t *testing.T, srv *serverProc, g *giteatest.Gitea) (*giteatest.R
 }
 
 // gitRepoForApp is gitRepoFor for team shop's app called app, in a repository of its name.
-func gitRepoForApp(t *testing.T, srv *serverProc, g *giteatest.Gitea, app string) (*giteatest.Repo, *hookRelay, string) {
+func gitRepoForApp(t testing.TB, srv *serverProc, g *giteatest.Gitea, app string) (*giteatest.Repo, *hookRelay, string) {
 	t.Helper()
 	repo := g.CreateRepo(t, app)
 	if out, code := runBerth(t, srv, "apps", "create", app, "--team", "shop"); code != 0 {

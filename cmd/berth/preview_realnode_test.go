@@ -230,7 +230,7 @@ func TestRealNodeGitPreviews(t *testing.T) {
 }
 
 // waitEnvDeploy waits for the deploy of team shop's app at commit sha in env to end.
-func waitEnvDeploy(t *testing.T, c *apiclient.Client, app, env, sha string, timeout time.Duration) apiv1.Deploy {
+func waitEnvDeploy(t testing.TB, c *apiclient.Client, app, env, sha string, timeout time.Duration) apiv1.Deploy {
 	t.Helper()
 	var got apiv1.Deploy
 	waitUntil(t, timeout, func() bool {
@@ -317,4 +317,57 @@ func waitNamespaceGone[T any](t *testing.T, get func(context.Context, string, me
 		_, err := get(context.Background(), name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
+}
+
+// BenchmarkPreviewWebhookToAvailable: a push to a pull request's branch on a real Gitea,
+// from Berth's answer to the pull request's webhook to the preview's deploy succeeded (its
+// Deployment Available on the real node, its image already in the registry), per push.
+// Argo CD's pull-request generator polls every 30 minutes by default. Target: ≤ 5 s.
+func BenchmarkPreviewWebhookToAvailable(b *testing.B) {
+	cluster := kubetest.RealNode(b)
+	srv := startServer(b, b.TempDir(), "--registry-mirror", "registry.berth.localhost="+cluster.Node.Registry.Addr)
+	_, _ = realNodeShop(b, srv)
+	c := adminClient(b, srv)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"dev", "image", "build", filepath.Join(root, "examples", "hello"), "-t", "hello:pv", "--state-dir", cluster.State.Dir},
+		{"envs", "create", "preview", "--kubeconfig", cluster.Kubeconfig, "--preview-of", "staging",
+			"--node-selector", cluster.Node.Label, "--toleration", cluster.Node.Taint},
+		{"envs", "update", "preview", "--base-domain", "preview.localhost"},
+	} {
+		if out, code := runBerth(b, srv, args...); code != 0 {
+			b.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	b.Cleanup(func() {
+		cluster.Client(b).CoreV1().Namespaces().Delete(context.Background(), "preview-shop-api-pr1", metav1.DeleteOptions{})
+	})
+	g := giteatest.Start(b)
+	repo, relay, _ := gitRepoForApp(b, srv, g, "api")
+	repo.Commit(b, "main", "api", map[string]string{"berth.yaml": strings.Replace(previewAPI, "  branches: {main: staging}\n", "", 1)})
+	relay.next(b, "push")
+	sha := repo.Commit(b, "feature", "0", map[string]string{"README.md": "0\n"})
+	repo.OpenPR(b, "feature", "main", "bench")
+	relay.next(b, "pull_request")
+	waitEnvDeploy(b, c, "api", "preview-shop-api-pr1", sha, 3*time.Minute)
+
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		sha := repo.Commit(b, "feature", fmt.Sprint(i+1), map[string]string{"README.md": fmt.Sprintf("%d\n", i+1)})
+		relay.next(b, "pull_request") // Berth answered the synchronize delivery
+		start := time.Now()
+		b.StartTimer()
+		d := waitEnvDeploy(b, c, "api", "preview-shop-api-pr1", sha, 3*time.Minute)
+		b.StopTimer()
+		total += time.Since(start)
+		if d.State != "succeeded" {
+			b.Fatalf("the preview's deploy: %+v", d)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/preview")
 }
