@@ -308,12 +308,15 @@ cmd_up() {
   kubeconfig=$("$bin" dev cluster kubeconfig)
   local status ingress="" selector="" toleration=""
   # Deploys from git wait for their images: the server asks the real node's registry for
-  # the names manifests use (registry.berth.localhost/...) at its loopback address.
+  # the names manifests use (registry.berth.localhost/...) at its loopback address; and
+  # previews' URLs name the real node's ingress port.
   mirror_flags=()
   status=$("$bin" dev cluster status -o json)
   if [[ $(jq -r '.realNode != null' <<<"$status") == true ]]; then
     mirror_flags=(--registry-mirror "$(jq -r '.realNode.registry | "\(.name)=\(.addr)"' <<<"$status")")
     ingress=$(jq -r .realNode.ingress <<<"$status")
+    # Pull requests' comments name preview URLs on the ingress's port.
+    mirror_flags+=(--ingress-port "${ingress##*:}")
     selector=$(jq -r .realNode.label <<<"$status")
     toleration=$(jq -r .realNode.taint <<<"$status")
   fi
