@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/slackbot"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/web"
 )
@@ -105,6 +107,14 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	srv.Mount("/", dashboard)
+	if o.SlackSigningSecretFile != "" {
+		bot, err := slackBot(svc, log, o)
+		if err != nil {
+			return err
+		}
+		srv.Mount("/chat/slack/", bot)
+		defer bot.Wait()
+	}
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -231,4 +241,28 @@ func defaultSecretsKey(ctx context.Context, st *store.Store, dataDir string, log
 			"path", file, "key_id", k.ID())
 	}
 	return k, nil
+}
+
+// slackBot is the chat bot's Slack edge, its secrets read from the files the flags name.
+func slackBot(svc *service.Service, log *slog.Logger, o *cli.ServerOptions) (*slackbot.Handler, error) {
+	read := func(flag, path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", flag, err)
+		}
+		if v := strings.TrimSpace(string(b)); v != "" && len(v) <= 4096 {
+			return v, nil
+		}
+		return "", fmt.Errorf("%s: %s holds no secret (or more than 4096 bytes)", flag, path)
+	}
+	secret, err := read("--slack-signing-secret-file", o.SlackSigningSecretFile)
+	if err != nil {
+		return nil, err
+	}
+	token, err := read("--slack-token-file", o.SlackTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return slackbot.New(svc, log, slackbot.Options{SigningSecret: secret, Token: token, APIURL: o.SlackAPIURL,
+		ResponseURLPrefix: o.SlackResponseURLPrefix})
 }

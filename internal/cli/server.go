@@ -56,6 +56,11 @@ type ServerOptions struct {
 	// IngressPort is the port the environments' ingress answers on, for the preview URLs
 	// Berth writes on pull requests (0: the scheme's default).
 	IngressPort int
+	// Slack: files holding the Slack app's signing secret and bot token (both, or neither:
+	// no chat bot); the Web API's URL and where slash commands' response_urls may point
+	// ("" for Slack's own).
+	SlackSigningSecretFile, SlackTokenFile string
+	SlackAPIURL, SlackResponseURLPrefix    string
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -124,6 +129,10 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringToStringVar(&o.RegistryMirrors, "registry-mirror", nil, "HOST=ADDR: ask for images named HOST/... at ADDR over plain HTTP (repeatable; the dev cluster's registry)")
 	fl.DurationVar(&o.PreviewTTL, "preview-ttl", 7*24*time.Hour, "close pull requests' previews not deployed for this long")
 	fl.IntVar(&o.IngressPort, "ingress-port", 0, "port the environments' ingress answers on, for preview URLs on pull requests (0: 80)")
+	fl.StringVar(&o.SlackSigningSecretFile, "slack-signing-secret-file", "", "file with the Slack app's signing secret: serve the chat bot at /chat/slack/commands and /chat/slack/events (docs/chat.md)")
+	fl.StringVar(&o.SlackTokenFile, "slack-token-file", "", "file with the Slack app's bot token (xoxb-...), with --slack-signing-secret-file")
+	fl.StringVar(&o.SlackAPIURL, "slack-api-url", "", "Slack's Web API (default https://slack.com/api/)")
+	fl.StringVar(&o.SlackResponseURLPrefix, "slack-response-url-prefix", "", "where slash commands' response_urls may point (default https://hooks.slack.com/)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -224,6 +233,9 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.EventsMaxAge < 0 {
 		return &UsageError{Err: fmt.Errorf("--events-max-age must not be negative, not %s", o.EventsMaxAge)}
+	}
+	if (o.SlackSigningSecretFile == "") != (o.SlackTokenFile == "") {
+		return &UsageError{Err: errors.New("--slack-signing-secret-file and --slack-token-file go together: the chat bot needs both")}
 	}
 	if o.PreviewTTL < time.Minute {
 		return &UsageError{Err: fmt.Errorf("--preview-ttl must be at least 1m, not %s", o.PreviewTTL)}

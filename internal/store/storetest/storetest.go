@@ -50,6 +50,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"EnvironmentScheduling", testEnvironmentScheduling},
 		{"PreviewEnvironments", testPreviewEnvironments},
 		{"Previews", testPreviews},
+		{"Chat", testChat},
 		{"ProvisionerFiles", testProvisionerFiles},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},

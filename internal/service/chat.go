@@ -1,0 +1,80 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// ChatWindow is how old a chat service's signed request may be: Slack's five minutes.
+const ChatWindow = 5 * time.Minute
+
+// ChatIdentity is who a chat service says sent a request: its user id there, and the email
+// the service says that user verified ("" when it says none).
+type ChatIdentity struct {
+	Provider, User string
+	Email          string
+}
+
+// chatActor is how a chat user appears in the audit log before they are known.
+func chatActor(id ChatIdentity) string { return "chat:" + id.Provider + ":" + id.User }
+
+// TakeChatRequest accepts a chat request's signature once: a second request with the same
+// signature (a replay) is berth.ErrConflict, audited as denied. The adapter checked the
+// signature and its time first.
+func (s *Service) TakeChatRequest(ctx context.Context, provider, signature string) error {
+	sum := sha256.Sum256([]byte(signature))
+	err := s.st.Tx(ctx, func(tx *store.Tx) error {
+		return tx.TakeChatRequest(ctx, provider, hex.EncodeToString(sum[:]), s.now(), ChatWindow)
+	})
+	if errors.Is(err, berth.ErrConflict) {
+		s.AuditDenied(ctx, &authz.Principal{Name: "chat:" + provider}, "chat.receive", "chat/"+provider)
+	}
+	return storeErr(err)
+}
+
+// RefuseChat audits a chat request refused before it reached the bot (a bad signature, a
+// stale time, a body over the limit), with why.
+func (s *Service) RefuseChat(ctx context.Context, provider, why string) {
+	s.audit(ctx, &authz.Principal{Name: "chat:" + provider}, &change{action: "chat.receive", target: "chat/" + provider,
+		details: map[string]any{"reason": why}}, berth.OutcomeDenied)
+}
+
+// ChatPrincipal is the Berth user a chat user acts as: the one a platform admin linked
+// (`berth users link-chat`), else the one whose email is the chat user's verified email.
+// Neither is berth.ErrUnauthenticated, audited as denied, saying how to get linked.
+func (s *Service) ChatPrincipal(ctx context.Context, id ChatIdentity) (*authz.Principal, error) {
+	u, err := s.st.ChatUser(ctx, id.Provider, id.User)
+	if errors.Is(err, berth.ErrNotFound) && id.Email != "" {
+		u, err = s.st.UserByEmail(ctx, id.Email)
+	}
+	if errors.Is(err, berth.ErrNotFound) {
+		s.AuditDenied(ctx, &authz.Principal{Name: chatActor(id)}, "chat.command", "chat/"+id.Provider)
+		return nil, fmt.Errorf("%w: your %s user (%s) is linked to no Berth user, and no Berth user has your verified email: "+
+			"a platform admin links you with `berth users link-chat USER --%s %s`", berth.ErrUnauthenticated, id.Provider, id.User, id.Provider, id.User)
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	ms, err := s.st.Memberships(ctx, store.MembershipFilter{User: u.Name})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return principalOf(berth.TokenAuth{User: u, Memberships: ms}), nil
+}
+
+// LinkChat links the chat user chatUser of provider to the Berth user called user (platform
+// admins), audited.
+func (s *Service) LinkChat(ctx context.Context, p *authz.Principal, user, provider, chatUser string) error {
+	c := change{action: "user.link-chat", target: "user/" + user, details: map[string]any{"provider": provider, "chatUser": chatUser}}
+	return s.mutate(ctx, p, &c, allowed(p, authz.UserCreate, authz.Resource{}), func(tx *store.Tx) error {
+		return tx.LinkChat(ctx, provider, chatUser, user, p.Name)
+	})
+}

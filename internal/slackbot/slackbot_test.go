@@ -1,0 +1,338 @@
+package slackbot_test
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+
+	"github.com/berth-dev/berth/internal/authz"
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/seal"
+	"github.com/berth-dev/berth/internal/service"
+	"github.com/berth-dev/berth/internal/slackbot"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+const signingSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+
+// sink records what reaches it: slash commands' response_url answers, and the Web API's
+// chat.postMessage and chat.postEphemeral calls (as slacktest's server, customized).
+type sink struct {
+	mu   sync.Mutex
+	got  []map[string]string
+	wake chan struct{}
+}
+
+func newSink() *sink { return &sink{wake: make(chan struct{}, 64)} }
+
+func (s *sink) add(m map[string]string) {
+	s.mu.Lock()
+	s.got = append(s.got, m)
+	s.mu.Unlock()
+	s.wake <- struct{}{}
+}
+
+// next waits for the next message.
+func (s *sink) next(t *testing.T) map[string]string {
+	t.Helper()
+	select {
+	case <-s.wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer within 10 s")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.got[0]
+	s.got = s.got[1:]
+	return m
+}
+
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+type fixture struct {
+	srv      *httptest.Server
+	svc      *service.Service
+	admin    *authz.Principal
+	answers  *sink // response_url
+	messages *sink // chat.postMessage / postEphemeral
+	respond  string
+	h        *slackbot.Handler
+}
+
+func newFixture(t *testing.T) *fixture {
+	ctx := t.Context()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	key, err := seal.NewKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "berth.db"), store.WithSecretsKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	svc := service.New(st, log, time.Now)
+	const token = "berth_slackbot_test_token_0123456789abcdef"
+	if _, err := svc.Bootstrap(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(svc.CreateTeam(ctx, admin, "shop"))
+	must(svc.CreateUser(ctx, admin, berth.User{Name: "alice", Email: "alice@example.com"}))
+	must(svc.CreateUser(ctx, admin, berth.User{Name: "bob"}))
+	must(svc.SetMember(ctx, admin, "shop", "alice", "deployer"))
+	must(svc.SetMember(ctx, admin, "shop", "bob", "viewer"))
+	must(svc.CreateApp(ctx, admin, "shop", "web", ""))
+	must(svc.CreateEnvironment(ctx, admin, berth.Environment{Name: "staging", InCluster: true}))
+
+	f := &fixture{svc: svc, admin: admin, answers: newSink(), messages: newSink()}
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("response_url got %q", body)
+		}
+		f.answers.add(map[string]string{"path": r.URL.Path, "text": fmt.Sprint(m["text"]), "response_type": fmt.Sprint(m["response_type"])})
+	}))
+	t.Cleanup(hooks.Close)
+	f.respond = hooks.URL + "/commands/T1/1/abc"
+
+	// Slack's Web API: slacktest's server, its users.info saying who confirmed which email,
+	// and its posts recorded.
+	users := map[string]string{"UALICE": "alice@example.com", "UMALLORY": "mallory@example.com"}
+	confirmed := map[string]bool{"UALICE": true}
+	post := func(kind string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			f.messages.add(map[string]string{"kind": kind, "channel": r.Form.Get("channel"), "text": r.Form.Get("text"),
+				"thread_ts": r.Form.Get("thread_ts"), "user": r.Form.Get("user")})
+			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":"1700000000.000100","message_ts":"1700000000.000100"}`, r.Form.Get("channel"))
+		}
+	}
+	api := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/users.info", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			id := r.Form.Get("user")
+			fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"name":%q,"is_email_confirmed":%t,"profile":{"email":%q}}}`,
+				id, strings.ToLower(id), confirmed[id], users[id])
+		})
+		c.Handle("/chat.postMessage", post("message"))
+		c.Handle("/chat.postEphemeral", post("ephemeral"))
+	})
+	api.Start()
+	t.Cleanup(api.Stop)
+	h, err := slackbot.New(svc, log, slackbot.Options{SigningSecret: signingSecret, Token: "xoxb-test", APIURL: api.GetAPIURL(),
+		ResponseURLPrefix: hooks.URL + "/commands/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = h
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	t.Cleanup(h.Wait)
+	return f
+}
+
+// sign signs body as Slack does: v0=HMAC-SHA256(secret, "v0:" + timestamp + ":" + body).
+func sign(body string, at time.Time) http.Header {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(signingSecret))
+	mac.Write([]byte("v0:" + ts + ":" + body))
+	h := http.Header{}
+	h.Set("X-Slack-Request-Timestamp", ts)
+	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return h
+}
+
+func (f *fixture) post(t *testing.T, path, body string, h http.Header, contentType string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(out)
+}
+
+// command sends a signed slash command from user and returns the status and the ack.
+func (f *fixture) command(t *testing.T, user, text string) (int, string, string) {
+	t.Helper()
+	body := url.Values{"command": {"/berth"}, "text": {text}, "user_id": {user}, "team_id": {"T1"}, "channel_id": {"C1"},
+		"response_url": {f.respond}, "trigger_id": {"1.2.3"}}.Encode()
+	code, ack := f.post(t, "/chat/slack/commands", body, sign(body, time.Now()), "application/x-www-form-urlencoded")
+	return code, ack, body
+}
+
+// TestSlashCommands: slash commands signed as Slack signs them are acknowledged at once and
+// answered through their response_url, as the Berth user the Slack user is (by confirmed
+// email, or by a link), with exactly that user's permissions; unknown users and commands
+// get a clear private refusal, audited.
+func TestSlashCommands(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+
+	code, ack, _ := f.command(t, "UALICE", "history web")
+	if code != http.StatusOK || !strings.Contains(ack, "Working on `history web`") {
+		t.Fatalf("ack: %d %s", code, ack)
+	}
+	if a := f.answers.next(t); a["text"] != "shop/web has no deploys yet" || a["response_type"] != "in_channel" {
+		t.Errorf("alice's history: %v", a)
+	}
+
+	// Mallory's email is not confirmed with Slack, and she is linked to nobody.
+	f.command(t, "UMALLORY", "status web")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "linked to no Berth user") || a["response_type"] != "ephemeral" ||
+		!strings.Contains(a["text"], "berth users link-chat USER --slack UMALLORY") {
+		t.Errorf("an unknown user: %v", a)
+	}
+
+	// Bob is linked by an admin; he views shop, so a rollback is refused.
+	if err := f.svc.LinkChat(ctx, f.admin, "bob", slackbot.Provider, "UBOB"); err != nil {
+		t.Fatal(err)
+	}
+	f.command(t, "UBOB", "rollback web in staging")
+	if a := f.answers.next(t); !strings.HasPrefix(a["text"], "Refused:") || a["response_type"] != "ephemeral" {
+		t.Errorf("a viewer's rollback: %v", a)
+	}
+
+	f.command(t, "UALICE", "deploi web#3071")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "did you mean `deploy`") || !strings.Contains(a["text"], "deploy APP#PR") {
+		t.Errorf("a misspelt command: %v", a)
+	}
+	f.command(t, "UALICE", "promote web to production --team nosuch")
+	if a := f.answers.next(t); !strings.HasPrefix(a["text"], "Could not:") && !strings.HasPrefix(a["text"], "Refused:") {
+		t.Errorf("a promotion in a team that does not exist: %v", a)
+	}
+
+	events, err := f.svc.ListAudit(ctx, f.admin, berth.AuditFilter{Actor: "chat:slack:UMALLORY", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Action != "chat.command" || events[0].Outcome != berth.OutcomeDenied {
+		t.Errorf("the unknown user's audit events: %+v", events)
+	}
+}
+
+// TestRefusedRequests: a bad signature, a stale timestamp, a replay, a 10 MB body: refused,
+// nothing answered, each audited.
+func TestRefusedRequests(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	_, _, body := f.command(t, "UALICE", "help")
+	f.answers.next(t)
+
+	stale := url.Values{"text": {"help"}, "user_id": {"UALICE"}, "response_url": {f.respond}}.Encode()
+	huge := url.Values{"text": {strings.Repeat("x", 10<<20)}, "user_id": {"UALICE"}, "response_url": {f.respond}}.Encode()
+	badSig := sign(stale, time.Now())
+	badSig.Set("X-Slack-Signature", "v0="+strings.Repeat("0", 64))
+	flipped := strings.Replace(body, "help", "hel", 1)
+	for _, tc := range []struct {
+		name string
+		body string
+		h    http.Header
+		want int
+	}{
+		{"replay", body, nil, http.StatusConflict},
+		{"bad signature", stale, badSig, http.StatusUnauthorized},
+		{"one byte changed", flipped, nil, http.StatusUnauthorized},
+		{"stale timestamp", stale, sign(stale, time.Now().Add(-10*time.Minute)), http.StatusUnauthorized},
+		{"no signature", stale, http.Header{}, http.StatusUnauthorized},
+		{"10 MB body", huge, sign(huge, time.Now()), http.StatusRequestEntityTooLarge},
+	} {
+		h := tc.h
+		if h == nil { // the first command's own signature
+			h = sign(body, time.Now())
+		}
+		code, answer := f.post(t, "/chat/slack/commands", tc.body, h, "application/x-www-form-urlencoded")
+		if code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, code, answer, tc.want)
+		}
+	}
+	f.h.Wait()
+	if n := f.answers.count(); n != 0 {
+		t.Errorf("refused requests were answered %d times", n)
+	}
+	events, err := f.svc.ListAudit(ctx, f.admin, berth.AuditFilter{Actor: "chat:slack", Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 6 {
+		t.Errorf("%d denied chat.receive events, want 6: %+v", len(events), events)
+	}
+}
+
+// TestEvents: the Events API's URL check is answered with its challenge; a mention is
+// answered in its thread, a private answer only to its sender; Slack's retry of an event
+// already taken is acknowledged and not acted on twice.
+func TestEvents(t *testing.T) {
+	f := newFixture(t)
+	send := func(body string) (int, string) {
+		return f.post(t, "/chat/slack/events", body, sign(body, time.Now()), "application/json")
+	}
+	if code, out := send(`{"type":"url_verification","token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}`); code != 200 ||
+		!strings.Contains(out, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") {
+		t.Fatalf("url_verification: %d %s", code, out)
+	}
+	mention := func(id, text string) string {
+		return fmt.Sprintf(`{"type":"event_callback","team_id":"T1","api_app_id":"A1","event_id":%q,"event_time":1700000000,`+
+			`"event":{"type":"app_mention","user":"UALICE","text":%q,"ts":"1700000000.000001","channel":"C1","event_ts":"1700000000.000001"}}`, id, text)
+	}
+	if code, _ := send(mention("Ev1", "<@UBERTH> history web")); code != 200 {
+		t.Fatalf("a mention: %d", code)
+	}
+	if m := f.messages.next(t); m["kind"] != "message" || m["channel"] != "C1" || m["thread_ts"] != "1700000000.000001" ||
+		m["text"] != "shop/web has no deploys yet" {
+		t.Errorf("the answer to a mention: %v", m)
+	}
+	send(mention("Ev2", "<@UBERTH> help"))
+	if m := f.messages.next(t); m["kind"] != "ephemeral" || m["user"] != "UALICE" || !strings.Contains(m["text"], "rollback APP in ENV") {
+		t.Errorf("help, privately: %v", m)
+	}
+	// Slack retries later: a new timestamp, so a new signature, and the same event_id.
+	retry := mention("Ev1", "<@UBERTH> history web")
+	if code, _ := f.post(t, "/chat/slack/events", retry, sign(retry, time.Now().Add(2*time.Second)), "application/json"); code != 200 {
+		t.Fatalf("a retry: %d", code)
+	}
+	f.h.Wait()
+	if n := f.messages.count(); n != 0 {
+		t.Errorf("a retried event was answered again (%d)", n)
+	}
+}

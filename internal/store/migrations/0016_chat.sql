@@ -1,0 +1,23 @@
+-- The chat bot (docs/chat.md).
+--
+-- chat_links: a chat user (Slack's user id, per workspace) linked to a Berth user by a
+-- platform admin (`berth users link-chat`); without a link the bot takes the Berth user
+-- whose email the chat service says the chat user verified.
+CREATE TABLE chat_links (
+    provider    TEXT NOT NULL,
+    chat_user   TEXT NOT NULL,
+    user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_by  TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (provider, chat_user)
+);
+
+-- chat_requests: the SHA-256 of each signature a chat request came with, taken once
+-- (a replay is refused), kept for the chat service's signing window and then pruned.
+CREATE TABLE chat_requests (
+    provider     TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    received_at  BIGINT NOT NULL,
+    PRIMARY KEY (provider, signature)
+);
+CREATE INDEX chat_requests_received ON chat_requests (received_at);
