@@ -51,6 +51,7 @@ func routeCases() map[string]routeCase {
 		"listUsers":         {"GET", "/api/v1/users", nil, global, 200},
 		"createUser":        {"POST", "/api/v1/users", body(apiv1.CreateUser{Name: "newbie"}), global, 201},
 		"deleteUser":        {"DELETE", "/api/v1/users/carol", nil, global, 204},
+		"linkChat":          {"PUT", "/api/v1/users/carol/chat-links/slack", body(apiv1.LinkChat{ChatUser: "U024BE7LH"}), global, 204},
 		"listTokens":        {"GET", "/api/v1/tokens", nil, anyone, 200},
 		"createToken":       {"POST", "/api/v1/tokens", body(apiv1.CreateToken{Name: "laptop"}), anyone, 201},
 		"revokeToken":       {"DELETE", "/api/v1/tokens/{carol}", nil, global, 200},

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
@@ -39,6 +43,9 @@ func (s *Server) apiRoutes() []route {
 			auth: true, global: authz.UserCreate, body: apiv1.CreateUser{}, response: apiv1.User{}, status: 201, handle: s.createUser},
 		{method: "DELETE", path: v1 + "/users/{user}", id: "deleteUser", summary: "Delete a user with their tokens and memberships (global admins)",
 			auth: true, global: authz.UserDelete, status: 204, handle: s.deleteUser},
+		{method: "PUT", path: v1 + "/users/{user}/chat-links/{provider}", id: "linkChat",
+			summary: "Link a chat user (provider slack) to the user: their chat commands act as the user, with the user's permissions (global admins)",
+			auth:    true, global: authz.UserCreate, body: apiv1.LinkChat{}, status: 204, handle: s.linkChat},
 
 		{method: "GET", path: v1 + "/tokens", id: "listTokens", summary: "The caller's tokens (?user= another's, for global admins)",
 			auth: true, query: []string{"user"}, response: apiv1.List[apiv1.Token]{}, handle: s.listTokens},
@@ -216,6 +223,34 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := s.svc.DeleteUser(r.Context(), p, r.PathValue("user")); err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+// chatProviders are the chat services whose users can be linked to Berth users.
+var chatProviders = []string{"slack"}
+
+func (s *Server) linkChat(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	provider := r.PathValue("provider")
+	if !slices.Contains(chatProviders, provider) {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "provider",
+			Message: fmt.Sprintf("unknown chat provider %q: the known ones are %s", provider, strings.Join(chatProviders, ", "))}
+	}
+	var in apiv1.LinkChat
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.ChatUser == "" {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "chatUser",
+			Message: "chatUser is required: the user's id in the chat service, such as U024BE7LH in Slack"}
+	}
+	err := s.svc.LinkChat(r.Context(), p, r.PathValue("user"), provider, in.ChatUser)
+	var invalid *berth.InvalidError
+	if errors.As(err, &invalid) && invalid.Field == "chat_user" { // the store names the column, the client sent chatUser
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "chatUser", Message: "chatUser " + invalid.Reason}
+	}
+	if err != nil {
 		return err
 	}
 	return ok(w, http.StatusNoContent, nil)

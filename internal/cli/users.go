@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -13,7 +14,8 @@ import (
 
 // NewCmdUsers returns `berth users`.
 func NewCmdUsers(f *Factory) *cobra.Command {
-	return group("users", "Manage users (global admins)", NewCmdUsersList(f, nil), NewCmdUsersCreate(f, nil), NewCmdUsersDelete(f, nil))
+	return group("users", "Manage users (global admins)", NewCmdUsersList(f, nil), NewCmdUsersCreate(f, nil), NewCmdUsersDelete(f, nil),
+		NewCmdUsersLinkChat(f, nil))
 }
 
 // UsersListOptions are the inputs of `berth users list`.
@@ -127,6 +129,56 @@ func usersDeleteRun(ctx context.Context, o *UsersDeleteOptions) error {
 	err = c.DeleteUser(ctx, o.Name)
 	if err == nil {
 		fmt.Fprintf(o.IO.Out, "deleted user %s\n", o.Name)
+	}
+	return err
+}
+
+// UsersLinkChatOptions are the inputs of `berth users link-chat`.
+type UsersLinkChatOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Name      string
+	// Slack is the Slack user id to link: one flag per chat service, and one of them is given.
+	Slack string
+}
+
+// NewCmdUsersLinkChat returns `berth users link-chat`.
+func NewCmdUsersLinkChat(f *Factory, runF func(*UsersLinkChatOptions) error) *cobra.Command {
+	o := &UsersLinkChatOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "link-chat USER --slack ID",
+		Short: "Link a chat user to a user, for chat commands",
+		Long: `Link a Slack user to a Berth user. Chat commands such as
+/berth promote web to production then act as the linked Berth user, with exactly that
+user's permissions: link each person to their own Berth user, never to a shared or admin
+one. Without a link, the bot acts as the Berth user whose email is the one Slack says the
+chat user confirmed, and refuses a chat user it cannot match. Linking the chat user again
+moves the link. A Slack user's id is in their Slack profile (⋮, Copy member ID).`,
+		Example: "  berth users link-chat alice --slack U024BE7LH",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return usersLinkChatRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Slack, "slack", "", "the Slack user id (member ID) to link, such as U024BE7LH")
+	return cmd
+}
+
+func usersLinkChatRun(ctx context.Context, o *UsersLinkChatOptions) error {
+	if o.Slack == "" {
+		return &UsageError{Err: errors.New("--slack is required: the Slack user id (member ID) to link, such as U024BE7LH")}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	err = c.LinkChat(ctx, o.Name, "slack", o.Slack)
+	if err == nil {
+		fmt.Fprintf(o.IO.Out, "linked Slack user %s to %s\n", o.Slack, o.Name)
 	}
 	return err
 }

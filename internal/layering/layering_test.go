@@ -14,7 +14,7 @@ const mod = "github.com/berth-dev/berth/"
 var (
 	domain   = []string{"internal/berth"}
 	adapters = []string{"internal/store", "internal/kube", "internal/pgadmin", "internal/forge", "internal/registry"}
-	edges    = []string{"internal/api", "internal/web", "internal/cli", "internal/chat", "internal/slackbot"}
+	edges    = []string{"internal/api", "internal/web", "internal/cli", "internal/slackbot"}
 	// network packages the manifest must not import itself: it renders, it never talks.
 	// (k8s.io/apimachinery's types bring net/http along; only direct imports count.)
 	network = []string{"net", "net/http", "net/rpc", "net/smtp", "crypto/tls", "database/sql", "k8s.io/client-go"}

@@ -57,6 +57,12 @@ type CreateUser struct {
 	GlobalAdmin bool   `json:"globalAdmin,omitempty"`
 }
 
+// LinkChat is the body of PUT /users/{user}/chat-links/{provider}: the user's id in the chat
+// service (a Slack user id such as U024BE7LH), whose chat commands then act as the user.
+type LinkChat struct {
+	ChatUser string `json:"chatUser"`
+}
+
 // Token describes an API token; its secret is never returned after creation.
 type Token struct {
 	ID         int64      `json:"id"`
