@@ -147,13 +147,13 @@ func NewCmdUsersLinkChat(f *Factory, runF func(*UsersLinkChatOptions) error) *co
 	o := &UsersLinkChatOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
 		Use:   "link-chat USER --slack ID",
-		Short: "Link a chat user to a user, for chat commands",
-		Long: `Link a Slack user to a Berth user. Chat commands such as
-/berth promote web to production then act as the linked Berth user, with exactly that
-user's permissions: link each person to their own Berth user, never to a shared or admin
-one. Without a link, the bot acts as the Berth user whose email is the one Slack says the
-chat user confirmed, and refuses a chat user it cannot match. Linking the chat user again
-moves the link. A Slack user's id is in their Slack profile (⋮, Copy member ID).`,
+		Short: "Link a Slack user to a user: their chat commands act as that user",
+		Long: `Link a Slack user to a Berth user. Chat commands (/berth promote web to production) then
+act as the linked Berth user, with exactly that user's permissions: link each person to
+their own Berth user, never to a shared or admin one. Without a link, the bot acts as the
+Berth user whose email is the one Slack says the chat user confirmed, and refuses a chat
+user it cannot match. Linking the chat user again moves the link. A Slack user's id is in
+their Slack profile (⋮, Copy member ID).`,
 		Example: "  berth users link-chat alice --slack U024BE7LH",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
