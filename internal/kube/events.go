@@ -28,14 +28,14 @@ func (c *Cluster) WatchEvents(ctx context.Context, namespace string, handle func
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if e, ok := obj.(*corev1.Event); ok {
-				handle(clusterEvent(e))
+				handle(seenNow(clusterEvent(e)))
 			}
 		},
 		UpdateFunc: func(old, obj any) {
 			o, _ := old.(*corev1.Event)
 			e, ok := obj.(*corev1.Event)
 			if ok && (o == nil || o.ResourceVersion != e.ResourceVersion) {
-				handle(clusterEvent(e))
+				handle(seenNow(clusterEvent(e)))
 			}
 		},
 	})
@@ -84,6 +84,18 @@ func (c *Cluster) listEvents(ctx context.Context, namespace string) ([]berth.Clu
 		out[i] = clusterEvent(&list.Items[i])
 	}
 	return out, nil
+}
+
+// seenNow places an event of a core/v1 recorder, whose time is cut to the second, at the
+// moment it was seen when that is within its second: events of the same second then keep
+// the order they happened in among those timed to the microsecond (a deployment's last
+// scale-down after its new pod started), instead of all sorting first in that second.
+func seenNow(ev berth.ClusterEvent) berth.ClusterEvent {
+	now := time.Now().UTC()
+	if ev.LastAt.Nanosecond() == 0 && !now.Before(ev.LastAt) && now.Sub(ev.LastAt) < time.Second {
+		ev.LastAt = now
+	}
+	return ev
 }
 
 // clusterEvent is a Kubernetes event in the domain's terms. Events come in two shapes: those

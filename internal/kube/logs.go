@@ -403,7 +403,7 @@ func (s *logStream) follow(ctx context.Context, sel labels.Selector, emit func(b
 			if !ok {
 				return
 			}
-			ev := clusterEvent(e)
+			ev := seenNow(clusterEvent(e))
 			if !s.q.Events(ev.Object) {
 				return
 			}
