@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/chat"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/gitflow"
@@ -107,6 +108,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	srv.Mount("/", dashboard)
+	var announcer *chat.Announcer // one message per deploy in its team's channel
 	if o.SlackSigningSecretFile != "" {
 		bot, err := slackBot(svc, log, o)
 		if err != nil {
@@ -114,6 +116,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		}
 		srv.Mount("/chat/slack/", bot)
 		defer bot.Wait()
+		announcer = chat.NewAnnouncer(svc, bot, slackbot.Provider, log)
 	}
 
 	ln, err := net.Listen("tcp", o.Listen)
@@ -150,6 +153,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			var wg sync.WaitGroup
 			wg.Go(func() { engine.Run(workCtx) })
 			wg.Go(func() { git.Run(workCtx) })
+			if announcer != nil {
+				wg.Go(func() { announcer.Run(workCtx) })
+			}
 			wg.Wait()
 		}
 	}()

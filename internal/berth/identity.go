@@ -7,9 +7,12 @@ import (
 
 // Team owns apps; its members act on them according to their [Role].
 type Team struct {
-	ID        int64
-	Name      string
-	CreatedAt time.Time
+	ID   int64
+	Name string
+	// ChatChannel is where the chat bot announces the team's deploys (a Slack channel id);
+	// "" for nowhere.
+	ChatChannel string
+	CreatedAt   time.Time
 }
 
 // User is a person or robot that holds API tokens. IsAdmin makes it a global admin, allowed

@@ -78,3 +78,75 @@ func (s *Service) LinkChat(ctx context.Context, p *authz.Principal, user, provid
 		return tx.LinkChat(ctx, provider, chatUser, user, p.Name)
 	})
 }
+
+// ChatMessage is the message the bot keeps for one deploy.
+type ChatMessage = store.ChatMessage
+
+// SetTeamChatChannel sets where the bot announces team's deploys (team admins; "" for
+// nowhere), audited.
+func (s *Service) SetTeamChatChannel(ctx context.Context, p *authz.Principal, team, channel string) error {
+	c := change{action: "team.chat-channel", target: "team/" + team, team: team, details: map[string]any{"channel": channel}}
+	return s.mutate(ctx, p, &c, allowed(p, authz.MemberManage, authz.Resource{Team: team}), func(tx *store.Tx) error {
+		return tx.SetTeamChatChannel(ctx, team, channel)
+	})
+}
+
+// DeployNews is what the chat announcer reads: deploy events after after (at most limit),
+// and, when after is negative, where the events end now (to start from there).
+func (s *Service) DeployNews(ctx context.Context, after int64, limit int) ([]berth.DeployEvent, int64, error) {
+	if after < 0 {
+		last, err := s.st.LastDeployEvent(ctx)
+		return nil, last, storeErr(err)
+	}
+	evs, err := s.st.DeployEventsSince(ctx, after, limit)
+	if err != nil {
+		return nil, after, storeErr(err)
+	}
+	if len(evs) > 0 {
+		after = evs[len(evs)-1].ID
+	}
+	return evs, after, nil
+}
+
+// DeployForChat returns a deploy, its events and its team, for the message the bot keeps:
+// the announcer's own read, not a user's.
+func (s *Service) DeployForChat(ctx context.Context, id int64) (berth.Deploy, []berth.DeployEvent, berth.Team, error) {
+	d, err := s.st.Deploy(ctx, id)
+	if err != nil {
+		return d, nil, berth.Team{}, storeErr(err)
+	}
+	evs, err := s.st.DeployEvents(ctx, id, 0)
+	if err != nil {
+		return d, nil, berth.Team{}, storeErr(err)
+	}
+	t, err := s.st.Team(ctx, d.Team)
+	return d, evs, t, storeErr(err)
+}
+
+// DeployChatMessage returns the message the bot keeps for deploy id (berth.ErrNotFound
+// before it posted one).
+func (s *Service) DeployChatMessage(ctx context.Context, id int64) (ChatMessage, error) {
+	m, err := s.st.DeployChatMessage(ctx, id)
+	return m, storeErr(err)
+}
+
+// SaveDeployChatMessage records the message the bot keeps for m.Deploy.
+func (s *Service) SaveDeployChatMessage(ctx context.Context, m ChatMessage) error {
+	return storeErr(s.st.Tx(ctx, func(tx *store.Tx) error { return tx.SaveChatMessage(ctx, m) }))
+}
+
+// StaleChatMessages returns deploys whose message shows a state they have left.
+func (s *Service) StaleChatMessages(ctx context.Context) ([]int64, error) {
+	ids, err := s.st.StaleChatMessages(ctx, 100)
+	return ids, storeErr(err)
+}
+
+// ClaimDeployChatMessage reserves the posting of deploy's message for this server.
+func (s *Service) ClaimDeployChatMessage(ctx context.Context, deploy int64, provider, channel string) (bool, error) {
+	var ok bool
+	err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		ok, err = tx.ClaimChatMessage(ctx, deploy, provider, channel)
+		return err
+	})
+	return ok, storeErr(err)
+}

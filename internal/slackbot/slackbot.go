@@ -274,3 +274,16 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Post posts text in channel (chat.postMessage) and returns its ts: the chat.Poster the
+// deploy announcer uses.
+func (h *Handler) Post(ctx context.Context, channel, text string) (string, error) {
+	_, ts, err := h.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
+	return ts, err
+}
+
+// Update replaces message ts in channel (chat.update).
+func (h *Handler) Update(ctx context.Context, channel, ts, text string) error {
+	_, _, _, err := h.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(text, false))
+	return err
+}

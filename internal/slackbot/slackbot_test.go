@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/chat"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/slackbot"
@@ -70,6 +71,7 @@ func (s *sink) count() int {
 }
 
 type fixture struct {
+	st       *store.Store
 	srv      *httptest.Server
 	svc      *service.Service
 	admin    *authz.Principal
@@ -116,7 +118,7 @@ func newFixture(t *testing.T) *fixture {
 	must(svc.CreateApp(ctx, admin, "shop", "web", ""))
 	must(svc.CreateEnvironment(ctx, admin, berth.Environment{Name: "staging", InCluster: true}))
 
-	f := &fixture{svc: svc, admin: admin, answers: newSink(), messages: newSink()}
+	f := &fixture{st: st, svc: svc, admin: admin, answers: newSink(), messages: newSink()}
 	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -149,6 +151,11 @@ func newFixture(t *testing.T) *fixture {
 		})
 		c.Handle("/chat.postMessage", post("message"))
 		c.Handle("/chat.postEphemeral", post("ephemeral"))
+		c.Handle("/chat.update", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			f.messages.add(map[string]string{"kind": "update", "channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "ts": r.Form.Get("ts")})
+			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"text":""}`, r.Form.Get("channel"), r.Form.Get("ts"))
+		})
 	})
 	api.Start()
 	t.Cleanup(api.Stop)
@@ -334,5 +341,75 @@ func TestEvents(t *testing.T) {
 	f.h.Wait()
 	if n := f.messages.count(); n != 0 {
 		t.Errorf("a retried event was answered again (%d)", n)
+	}
+}
+
+// TestAnnouncer: a deploy gets one message in its team's channel, posted at its first event
+// and edited in place as it rolls, runs its smoke tests and succeeds; a second server
+// announcing the same deploys edits that message rather than posting another.
+func TestAnnouncer(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.svc.SetTeamChatChannel(ctx, f.admin, "shop", "CDEPLOYS"); err != nil {
+		t.Fatal(err)
+	}
+	a := chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler))
+	_, cursor, err := f.svc.DeployNews(ctx, -1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d berth.Deploy
+	err = f.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		if _, err := tx.AddRevision(ctx, "shop", "web", "apiVersion: berth.dev/v1\nmetadata: {name: web}\n", "alice"); err != nil {
+			return err
+		}
+		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: 1, Kind: berth.KindDeploy, CreatedBy: "alice"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := f.st.ClaimDeploy(ctx, "engine", time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	event := func(ev berth.DeployEvent) {
+		t.Helper()
+		ev.DeployID = d.ID
+		if _, err := f.st.AddDeployEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event(berth.DeployEvent{Phase: "progressing", Message: "rolling", Desired: 3, Updated: 2, Ready: 2, Available: 2})
+	cursor = a.Step(ctx, cursor)
+	first := f.messages.next(t)
+	if first["kind"] != "message" || first["channel"] != "CDEPLOYS" ||
+		!strings.Contains(first["text"], fmt.Sprintf("*shop/web* → *staging*: deploy %d, revision 1, by alice", d.ID)) ||
+		!strings.Contains(first["text"], "rolling 2/3 ready") {
+		t.Fatalf("the deploy's message: %v", first)
+	}
+	event(berth.DeployEvent{Phase: "smoke", Message: "home passed (200) in 5ms"})
+	err = f.st.Tx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.FinishDeploy(ctx, d.ID, "engine", berth.DeploySucceeded, ""); err != nil {
+			return err
+		}
+		_, err := tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: d.ID, Phase: "succeeded"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Step(ctx, cursor)
+	update := f.messages.next(t)
+	if update["kind"] != "update" || update["ts"] != "1700000000.000100" || !strings.Contains(update["text"], "succeeded") ||
+		!strings.Contains(update["text"], "smoke 1 passed, 0 failed") {
+		t.Errorf("the message, edited: %v", update)
+	}
+	// Another server, from the start: it edits the message, it posts none.
+	chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler)).Step(ctx, 0)
+	if again := f.messages.next(t); again["kind"] != "update" {
+		t.Errorf("a second server's announcement: %v", again)
+	}
+	if n := f.messages.count(); n != 0 {
+		t.Errorf("%d more messages", n)
 	}
 }

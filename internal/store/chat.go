@@ -84,3 +84,97 @@ func (tx *Tx) TakeChatRequest(ctx context.Context, provider, sig string, at time
 	}
 	return nil
 }
+
+// SetTeamChatChannel sets where the bot announces team's deploys ("" for nowhere).
+func (tx *Tx) SetTeamChatChannel(ctx context.Context, team, channel string) error {
+	if len(channel) > 64 || strings.ContainsFunc(channel, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return invalid("chatChannel", "%q is no chat channel id (at most 64 characters, no spaces)", channel)
+	}
+	res, err := tx.exec(ctx, "UPDATE teams SET chat_channel = ? WHERE name = ?", channel, team)
+	if err != nil {
+		return fmt.Errorf("set chat channel of team %q: %w", team, dbErr(err))
+	}
+	return mustAffect(res, notFound("team", team))
+}
+
+// ChatMessage is the message the bot keeps for one deploy.
+type ChatMessage struct {
+	Deploy            int64
+	Provider, Channel string
+	TS                string
+	// Shown is the deploy's state the message last showed (a final one: it is done).
+	Shown string
+}
+
+// DeployChatMessage returns the message the bot keeps for deploy id.
+func (q queries) DeployChatMessage(ctx context.Context, id int64) (ChatMessage, error) {
+	var m ChatMessage
+	err := q.queryRow(ctx, "SELECT deploy_id, provider, channel, ts, shown FROM chat_messages WHERE deploy_id = ?", id).
+		Scan(&m.Deploy, &m.Provider, &m.Channel, &m.TS, &m.Shown)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, notFound("chat message of deploy", fmt.Sprint(id))
+	}
+	if err != nil {
+		return m, fmt.Errorf("get chat message of deploy %d: %w", id, dbErr(err))
+	}
+	return m, nil
+}
+
+// SaveChatMessage records (or updates) the message the bot keeps for m.Deploy.
+func (tx *Tx) SaveChatMessage(ctx context.Context, m ChatMessage) error {
+	if _, err := tx.exec(ctx, `INSERT INTO chat_messages (deploy_id, provider, channel, ts, shown, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (deploy_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, shown = excluded.shown,
+			updated_at = excluded.updated_at`, m.Deploy, m.Provider, m.Channel, m.TS, m.Shown, micros(tx.stamp())); err != nil {
+		return fmt.Errorf("save chat message of deploy %d: %w", m.Deploy, dbErr(err))
+	}
+	return nil
+}
+
+// StaleChatMessages returns the deploys whose message shows a state they have left: what
+// a server that was down missed.
+func (q queries) StaleChatMessages(ctx context.Context, limit int) ([]int64, error) {
+	ids, err := list(ctx, q, func(sc scanner) (int64, error) {
+		var id int64
+		return id, sc.Scan(&id)
+	}, `SELECT m.deploy_id FROM chat_messages m JOIN deploys d ON d.id = m.deploy_id WHERE m.shown <> d.state
+		ORDER BY m.deploy_id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stale chat messages: %w", dbErr(err))
+	}
+	return ids, nil
+}
+
+// DeployEventsSince returns the events of every deploy with ids above after, oldest first,
+// at most limit.
+func (q queries) DeployEventsSince(ctx context.Context, after int64, limit int) ([]berth.DeployEvent, error) {
+	return list(ctx, q, func(sc scanner) (berth.DeployEvent, error) {
+		var ev berth.DeployEvent
+		var at int64
+		err := sc.Scan(&ev.ID, &ev.DeployID, &at, &ev.Phase, &ev.Message, &ev.Desired, &ev.Updated, &ev.Ready, &ev.Available)
+		ev.At = fromMicros(at)
+		return ev, err
+	}, `SELECT id, deploy_id, at, phase, message, desired, updated, ready, available FROM deploy_events
+		WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// LastDeployEvent returns the id of the newest deploy event (0: none).
+func (q queries) LastDeployEvent(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := q.queryRow(ctx, "SELECT MAX(id) FROM deploy_events").Scan(&id); err != nil {
+		return 0, fmt.Errorf("last deploy event: %w", dbErr(err))
+	}
+	return id.Int64, nil
+}
+
+// ClaimChatMessage reserves the posting of deploy's message for the caller, and reports
+// whether it did: of servers sharing a database, only one posts it; the others find it
+// claimed (with no ts until it is posted) and leave it.
+func (tx *Tx) ClaimChatMessage(ctx context.Context, deploy int64, provider, channel string) (bool, error) {
+	res, err := tx.exec(ctx, `INSERT INTO chat_messages (deploy_id, provider, channel, ts, shown, updated_at) VALUES (?, ?, ?, '', '', ?)
+		ON CONFLICT (deploy_id) DO NOTHING`, deploy, provider, channel, micros(tx.stamp()))
+	if err != nil {
+		return false, fmt.Errorf("claim chat message of deploy %d: %w", deploy, dbErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -9,12 +9,12 @@ import (
 	"github.com/berth-dev/berth/internal/berth"
 )
 
-const teamColumns = "id, name, created_at"
+const teamColumns = "id, name, created_at, chat_channel"
 
 func scanTeam(sc scanner) (berth.Team, error) {
 	var t berth.Team
 	var created int64
-	err := sc.Scan(&t.ID, &t.Name, &created)
+	err := sc.Scan(&t.ID, &t.Name, &created, &t.ChatChannel)
 	t.CreatedAt = fromMicros(created)
 	return t, err
 }

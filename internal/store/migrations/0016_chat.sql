@@ -21,3 +21,17 @@ CREATE TABLE chat_requests (
     PRIMARY KEY (provider, signature)
 );
 CREATE INDEX chat_requests_received ON chat_requests (received_at);
+
+-- teams.chat_channel: where the bot announces the team's deploys ('' for nowhere).
+ALTER TABLE teams ADD COLUMN chat_channel TEXT NOT NULL DEFAULT '';
+
+-- chat_messages: the one message the bot keeps per deploy, updated in place as the deploy
+-- goes on: where it is (provider, channel, ts) and the deploy state it last showed.
+CREATE TABLE chat_messages (
+    deploy_id   BIGINT PRIMARY KEY REFERENCES deploys (id) ON DELETE CASCADE,
+    provider    TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    ts          TEXT NOT NULL,
+    shown       TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);

@@ -1,0 +1,183 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/service"
+)
+
+// Poster posts and edits messages in a chat: what the Announcer needs of one.
+type Poster interface {
+	// Post posts text in channel and returns the message's id there (Slack's ts).
+	Post(ctx context.Context, channel, text string) (string, error)
+	// Update replaces the text of message ts in channel.
+	Update(ctx context.Context, channel, ts, text string) error
+}
+
+// Announcer keeps one message per deploy in its team's chat channel (`berth teams update
+// --chat-channel`), posted at its first event and edited in place at each one after:
+// queued, rolling 2/3, smoke tests, succeeded or failed — never a message per step.
+type Announcer struct {
+	svc      *service.Service
+	poster   Poster
+	provider string
+	log      *slog.Logger
+	// Poll is how often it reads new deploy events (0: a second).
+	Poll time.Duration
+}
+
+// NewAnnouncer returns an Announcer posting through poster, a chat called provider.
+func NewAnnouncer(svc *service.Service, poster Poster, provider string, log *slog.Logger) *Announcer {
+	return &Announcer{svc: svc, poster: poster, provider: provider, log: log, Poll: time.Second}
+}
+
+// Run announces deploys until ctx ends: from the events that come after it started, and,
+// first, the messages of deploys that moved on while no server announced them.
+func (a *Announcer) Run(ctx context.Context) {
+	_, cursor, err := a.svc.DeployNews(ctx, -1, 0)
+	for err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("chat announcer: read deploy events", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		_, cursor, err = a.svc.DeployNews(ctx, -1, 0)
+	}
+	if stale, err := a.svc.StaleChatMessages(ctx); err == nil {
+		for _, id := range stale {
+			a.refresh(ctx, id)
+		}
+	}
+	t := time.NewTicker(a.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cursor = a.Step(ctx, cursor)
+	}
+}
+
+// Step announces the deploys with events after cursor and returns the new cursor.
+func (a *Announcer) Step(ctx context.Context, cursor int64) int64 {
+	evs, next, err := a.svc.DeployNews(ctx, cursor, 500)
+	if err != nil {
+		a.log.Warn("chat announcer: read deploy events", "err", err)
+		return cursor
+	}
+	seen := map[int64]bool{}
+	for _, ev := range evs {
+		if !seen[ev.DeployID] {
+			seen[ev.DeployID] = true
+			a.refresh(ctx, ev.DeployID)
+		}
+	}
+	return next
+}
+
+// refresh posts or edits deploy id's message.
+func (a *Announcer) refresh(ctx context.Context, id int64) {
+	d, evs, team, err := a.svc.DeployForChat(ctx, id)
+	if err != nil || team.ChatChannel == "" {
+		return
+	}
+	text := DeployMessage(d, evs)
+	m, err := a.svc.DeployChatMessage(ctx, id)
+	switch {
+	case errors.Is(err, berth.ErrNotFound):
+		// Of servers sharing the database, the one that claims it posts it.
+		if ok, err := a.svc.ClaimDeployChatMessage(ctx, id, a.provider, team.ChatChannel); err != nil || !ok {
+			return
+		}
+		ts, err := a.poster.Post(ctx, team.ChatChannel, text)
+		if err != nil {
+			a.log.Warn("chat announcer: post", "deploy", id, "err", err)
+			return // claimed without a ts: left, rather than posted twice
+		}
+		m = service.ChatMessage{Deploy: id, Provider: a.provider, Channel: team.ChatChannel, TS: ts}
+	case err != nil:
+		a.log.Warn("chat announcer: read message", "deploy", id, "err", err)
+		return
+	case m.TS == "":
+		return // another server is posting it
+	default:
+		if err := a.poster.Update(ctx, m.Channel, m.TS, text); err != nil {
+			a.log.Warn("chat announcer: update", "deploy", id, "err", err)
+			return
+		}
+	}
+	m.Shown = string(d.State)
+	if err := a.svc.SaveDeployChatMessage(ctx, m); err != nil {
+		a.log.Warn("chat announcer: record message", "deploy", id, "err", err)
+	}
+}
+
+// DeployMessage is the text of a deploy's message: what, where and who, then how it goes.
+func DeployMessage(d berth.Deploy, evs []berth.DeployEvent) string {
+	what := fmt.Sprintf("deploy %d", d.ID)
+	switch {
+	case d.Kind == berth.KindAutoRollback && d.RollbackOf != 0:
+		what = fmt.Sprintf("deploy %d, automatic rollback of deploy %d", d.ID, d.RollbackOf)
+	case d.Kind != berth.KindDeploy:
+		what = fmt.Sprintf("deploy %d (%s)", d.ID, d.Kind)
+	}
+	head := fmt.Sprintf("*%s/%s* → *%s*: %s, revision %d, by %s", d.Team, d.App, d.Env, what, d.Revision, d.CreatedBy)
+	var rollout *berth.DeployEvent
+	passed, failed := 0, 0
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Desired > 0 {
+			rollout = ev
+		}
+		if ev.Phase == "smoke" {
+			if strings.Contains(ev.Message, " passed") {
+				passed++
+			} else {
+				failed++
+			}
+		}
+	}
+	var state []string
+	switch d.State {
+	case berth.DeployQueued:
+		state = append(state, "queued")
+	case berth.DeployAwaiting:
+		state = append(state, "awaiting approval")
+	case berth.DeployRunning:
+		if rollout != nil {
+			state = append(state, fmt.Sprintf("rolling %d/%d ready", rollout.Ready, rollout.Desired))
+		} else if len(evs) > 0 {
+			state = append(state, evs[len(evs)-1].Phase)
+		} else {
+			state = append(state, "running")
+		}
+	case berth.DeploySucceeded:
+		took := ""
+		if !d.StartedAt.IsZero() && !d.FinishedAt.IsZero() {
+			took = " in " + d.FinishedAt.Sub(d.StartedAt).Round(time.Second).String()
+		}
+		state = append(state, "succeeded"+took)
+	case berth.DeployFailed:
+		reason, _, _ := strings.Cut(d.Reason, "\n")
+		if len(reason) > 300 {
+			reason = reason[:300] + "…"
+		}
+		state = append(state, "*failed*: "+reason)
+	}
+	if passed+failed > 0 {
+		state = append(state, fmt.Sprintf("smoke %d passed, %d failed", passed, failed))
+	}
+	return head + "\n" + strings.Join(state, " · ")
+}
