@@ -97,6 +97,7 @@ func routeCases() map[string]routeCase {
 		"updateGlobalConfig":  {"PATCH", "/api/v1/config", body(setting("LOG_LEVEL", "info")), global, 200},
 		"listTeamConfig":      {"GET", "/api/v1/teams/alpha/config", nil, viewer, 200},
 		"updateTeamConfig":    {"PATCH", "/api/v1/teams/alpha/config", body(apiv1.UpdateSettings{Unset: []string{"REGION"}}), adminRole, 200},
+		"setTeamChatChannel":  {"PUT", "/api/v1/teams/alpha/chat-channel", body(apiv1.SetTeamChatChannel{Channel: "C0123DEPLOY"}), adminRole, 200},
 		"listAppConfig":       {"GET", "/api/v1/teams/alpha/apps/reports/config", nil, viewer, 200},
 		"updateAppConfig":     {"PATCH", "/api/v1/teams/alpha/apps/reports/config", body(setting("REGION", "us")), adminRole, 200},
 		"listAppEnvConfig":    {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/config", nil, viewer, 200},

@@ -36,6 +36,9 @@ func (s *Server) apiRoutes() []route {
 			auth: true, body: apiv1.SetMember{}, response: apiv1.Member{}, handle: s.setMember},
 		{method: "DELETE", path: v1 + "/teams/{team}/members/{user}", id: "removeMember", summary: "Take a user out of a team (team admins)",
 			auth: true, status: 204, handle: s.removeMember},
+		{method: "PUT", path: v1 + "/teams/{team}/chat-channel", id: "setTeamChatChannel",
+			summary: "Set the chat channel (a Slack channel id; empty for none) where the bot announces the team's deploys (team admins)",
+			auth:    true, body: apiv1.SetTeamChatChannel{}, response: apiv1.Team{}, handle: s.setTeamChatChannel},
 
 		{method: "GET", path: v1 + "/users", id: "listUsers", summary: "Every user (global admins)",
 			auth: true, global: authz.UserList, response: apiv1.List[apiv1.User]{}, handle: s.listUsers},
@@ -199,6 +202,22 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *authz.P
 		return err
 	}
 	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) setTeamChatChannel(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.SetTeamChatChannel
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	team := r.PathValue("team")
+	if err := s.svc.SetTeamChatChannel(r.Context(), p, team, in.Channel); err != nil {
+		return err
+	}
+	t, err := s.svc.GetTeam(r.Context(), p, team)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromTeam(t))
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

@@ -11,3 +11,10 @@ import (
 func (c *Client) LinkChat(ctx context.Context, user, provider, chatUser string) error {
 	return c.do(ctx, "PUT", "/api/v1/users/"+esc(user)+"/chat-links/"+esc(provider), nil, apiv1.LinkChat{ChatUser: chatUser}, nil)
 }
+
+// SetTeamChatChannel sets the chat channel (a Slack channel id) where the bot announces
+// team's deploys; "" clears it. It returns the team.
+func (c *Client) SetTeamChatChannel(ctx context.Context, team, channel string) (apiv1.Team, error) {
+	var out apiv1.Team
+	return out, c.do(ctx, "PUT", "/api/v1/teams/"+esc(team)+"/chat-channel", nil, apiv1.SetTeamChatChannel{Channel: channel}, &out)
+}

@@ -172,6 +172,12 @@ func (c *Client) Teams(ctx context.Context) ([]apiv1.Team, error) {
 	return out.Items, c.do(ctx, "GET", "/api/v1/teams", nil, nil, &out)
 }
 
+// Team returns one team.
+func (c *Client) Team(ctx context.Context, name string) (apiv1.Team, error) {
+	var out apiv1.Team
+	return out, c.do(ctx, "GET", "/api/v1/teams/"+esc(name), nil, nil, &out)
+}
+
 // CreateTeam creates a team.
 func (c *Client) CreateTeam(ctx context.Context, name string) (apiv1.Team, error) {
 	var out apiv1.Team

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,7 +14,7 @@ import (
 // NewCmdTeams returns `berth teams`.
 func NewCmdTeams(f *Factory) *cobra.Command {
 	return group("teams", "Manage teams and their members",
-		NewCmdTeamsList(f, nil), NewCmdTeamsCreate(f, nil), NewCmdTeamsDelete(f, nil),
+		NewCmdTeamsList(f, nil), NewCmdTeamsGet(f, nil), NewCmdTeamsCreate(f, nil), NewCmdTeamsUpdate(f, nil), NewCmdTeamsDelete(f, nil),
 		NewCmdTeamsMembers(f, nil), NewCmdTeamsAddMember(f, nil), NewCmdTeamsRemoveMember(f, nil))
 }
 
@@ -53,8 +54,56 @@ func teamsListRun(ctx context.Context, o *TeamsListOptions) error {
 	if err != nil {
 		return err
 	}
-	return printList(o.IO, o.Output, teams, []string{"NAME", "CREATED"},
-		func(t apiv1.Team) []string { return []string{t.Name, ago(o.IO, t.CreatedAt)} })
+	return printList(o.IO, o.Output, teams, []string{"NAME", "CHAT-CHANNEL", "CREATED"},
+		func(t apiv1.Team) []string { return []string{t.Name, orDash(t.ChatChannel), ago(o.IO, t.CreatedAt)} })
+}
+
+// TeamsGetOptions are the inputs of `berth teams get`.
+type TeamsGetOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Name      string
+	Output    string
+}
+
+// NewCmdTeamsGet returns `berth teams get`.
+func NewCmdTeamsGet(f *Factory, runF func(*TeamsGetOptions) error) *cobra.Command {
+	o := &TeamsGetOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "get NAME", Short: "Show a team: the chat channel its deploys are announced in, and when it was created",
+		Example: "  berth teams get insights\n  berth teams get insights -o json", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return teamsGetRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func teamsGetRun(ctx context.Context, o *TeamsGetOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	t, err := c.Team(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, t)
+	}
+	return printFields(o.IO, [][2]string{
+		{"name", t.Name},
+		{"chat channel", orDash(t.ChatChannel)},
+		{"created", ago(o.IO, t.CreatedAt)},
+	})
 }
 
 // TeamsCreateOptions are the inputs of `berth teams create`.
@@ -89,6 +138,71 @@ func teamsCreateRun(ctx context.Context, o *TeamsCreateOptions) error {
 		fmt.Fprintf(o.IO.Out, "created team %s\n", t.Name)
 	}
 	return err
+}
+
+// TeamsUpdateOptions are the inputs of `berth teams update`: the settings to change, as the
+// flags give them (nil: not given).
+type TeamsUpdateOptions struct {
+	IO          *IOStreams
+	APIClient   func() (*apiclient.Client, error)
+	Name        string
+	ChatChannel *string
+}
+
+// NewCmdTeamsUpdate returns `berth teams update`.
+func NewCmdTeamsUpdate(f *Factory, runF func(*TeamsUpdateOptions) error) *cobra.Command {
+	o := &TeamsUpdateOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "update NAME --chat-channel ID",
+		Short: "Change a team's chat channel, where its deploys are announced (team admins)",
+		Long: `Change a team's settings.
+
+--chat-channel is the Slack channel where the chat bot announces the deploys of the team's
+apps: one message per deploy, posted when the deploy is queued and edited in place as it
+goes on (queued, rolling 2/3 ready, smoke tests passed or failed, then succeeded or failed
+with its reason), so the channel gets one message per deploy, not one per step. Give the channel's
+id, such as C0123DEPLOY (in Slack: the channel's details, at the bottom), not its name.
+Invite the Berth app to the channel first (/invite @Berth, with your Slack app's name):
+the bot posts only in channels it is a member of. The server announces deploys only when it
+runs with a Slack bot token (--slack-token-file; see docs/chat.md). --chat-channel ""
+stops the announcements.`,
+		Example: `  berth teams update insights --chat-channel C0123DEPLOY
+  berth teams update insights --chat-channel ""`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if !cmd.Flags().Changed("chat-channel") {
+				o.ChatChannel = nil
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return teamsUpdateRun(cmd.Context(), o)
+		},
+	}
+	o.ChatChannel = new(string)
+	cmd.Flags().StringVar(o.ChatChannel, "chat-channel", "", `Slack channel id where the team's deploys are announced, such as C0123DEPLOY ("" stops them)`)
+	return cmd
+}
+
+func teamsUpdateRun(ctx context.Context, o *TeamsUpdateOptions) error {
+	if o.ChatChannel == nil {
+		return &UsageError{Err: errors.New("nothing to change: give --chat-channel")}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	t, err := c.SetTeamChatChannel(ctx, o.Name, *o.ChatChannel)
+	if err != nil {
+		return err
+	}
+	channel := "no chat channel"
+	if t.ChatChannel != "" {
+		channel = "chat channel " + t.ChatChannel
+	}
+	fmt.Fprintf(o.IO.Out, "updated team %s (%s)\n", t.Name, channel)
+	return nil
 }
 
 // TeamsDeleteOptions are the inputs of `berth teams delete`.

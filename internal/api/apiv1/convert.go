@@ -11,7 +11,9 @@ import (
 // meet. The API and the dashboard's event stream both send what they make.
 
 // FromTeam is the wire form of a team.
-func FromTeam(t berth.Team) Team { return Team{Name: t.Name, CreatedAt: t.CreatedAt} }
+func FromTeam(t berth.Team) Team {
+	return Team{Name: t.Name, ChatChannel: t.ChatChannel, CreatedAt: t.CreatedAt}
+}
 
 // FromMembership is the wire form of a membership.
 func FromMembership(m berth.Membership) Member {

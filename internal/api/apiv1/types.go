@@ -22,13 +22,22 @@ type Whoami struct {
 
 // Team owns apps; its members have roles in it.
 type Team struct {
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
+	Name string `json:"name"`
+	// ChatChannel is the chat channel (a Slack channel id) where the bot announces the
+	// team's deploys; empty for none.
+	ChatChannel string    `json:"chatChannel,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // CreateTeam is the body of POST /teams.
 type CreateTeam struct {
 	Name string `json:"name"`
+}
+
+// SetTeamChatChannel is the body of PUT /teams/{team}/chat-channel.
+type SetTeamChatChannel struct {
+	// Channel is a Slack channel id, such as C0123DEPLOY; empty clears it.
+	Channel string `json:"channel"`
 }
 
 // Member is a user's role in a team.
