@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,11 +15,31 @@ import (
 
 // Poster posts and edits messages in a chat: what the Announcer needs of one.
 type Poster interface {
-	// Post posts text in channel and returns the message's id there (Slack's ts).
-	Post(ctx context.Context, channel, text string) (string, error)
-	// Update replaces the text of message ts in channel.
-	Update(ctx context.Context, channel, ts, text string) error
+	// Post posts m in channel and returns the message's id there (Slack's ts).
+	Post(ctx context.Context, channel string, m Message) (string, error)
+	// Update replaces message ts in channel with m.
+	Update(ctx context.Context, channel, ts string, m Message) error
 }
+
+// Message is a message of the bot's: its text, and buttons under it.
+type Message struct {
+	Text    string
+	Buttons []Button
+}
+
+// Button is a button under a message: pressing it sends Action with Value (a deploy's id)
+// to the bot, as the user who pressed it.
+type Button struct {
+	Action, Label, Value string
+	// Style is "primary", "danger" or "" (the chat's default).
+	Style string
+}
+
+// The actions of the buttons the bot puts under a deploy awaiting approval.
+const (
+	ActionApprove = "berth_approve"
+	ActionReject  = "berth_reject"
+)
 
 // Announcer keeps one message per deploy in its team's chat channel (`berth teams update
 // --chat-channel`), posted at its first event and edited in place at each one after:
@@ -37,10 +58,24 @@ func NewAnnouncer(svc *service.Service, poster Poster, provider string, log *slo
 	return &Announcer{svc: svc, poster: poster, provider: provider, log: log, Poll: time.Second}
 }
 
-// Run announces deploys until ctx ends: from the events that come after it started, and,
-// first, the messages of deploys that moved on while no server announced them.
+// Cursor is where an Announcer is: the last deploy event and the last deploy it saw.
+type Cursor struct{ Event, Deploy int64 }
+
+// Start is the cursor at the newest deploy event and deploy now.
+func (a *Announcer) Start(ctx context.Context) (Cursor, error) {
+	_, ev, err := a.svc.DeployNews(ctx, -1, 0)
+	if err != nil {
+		return Cursor{}, err
+	}
+	_, d, err := a.svc.NewDeploys(ctx, -1, 0)
+	return Cursor{Event: ev, Deploy: d}, err
+}
+
+// Run announces deploys until ctx ends: from the deploys and events that come after it
+// started, and, first, the messages of deploys that moved on while no server announced
+// them.
 func (a *Announcer) Run(ctx context.Context) {
-	_, cursor, err := a.svc.DeployNews(ctx, -1, 0)
+	cursor, err := a.Start(ctx)
 	for err != nil {
 		if ctx.Err() != nil {
 			return
@@ -51,7 +86,7 @@ func (a *Announcer) Run(ctx context.Context) {
 			return
 		case <-time.After(5 * time.Second):
 		}
-		_, cursor, err = a.svc.DeployNews(ctx, -1, 0)
+		cursor, err = a.Start(ctx)
 	}
 	if stale, err := a.svc.StaleChatMessages(ctx); err == nil {
 		for _, id := range stale {
@@ -70,21 +105,30 @@ func (a *Announcer) Run(ctx context.Context) {
 	}
 }
 
-// Step announces the deploys with events after cursor and returns the new cursor.
-func (a *Announcer) Step(ctx context.Context, cursor int64) int64 {
-	evs, next, err := a.svc.DeployNews(ctx, cursor, 500)
+// Step announces the deploys queued, and those with events, after cursor, and returns
+// the new cursor.
+func (a *Announcer) Step(ctx context.Context, cursor Cursor) Cursor {
+	ids, nextDeploy, err := a.svc.NewDeploys(ctx, cursor.Deploy, 500)
+	if err != nil {
+		a.log.Warn("chat announcer: read new deploys", "err", err)
+		return cursor
+	}
+	evs, nextEvent, err := a.svc.DeployNews(ctx, cursor.Event, 500)
 	if err != nil {
 		a.log.Warn("chat announcer: read deploy events", "err", err)
 		return cursor
 	}
-	seen := map[int64]bool{}
 	for _, ev := range evs {
-		if !seen[ev.DeployID] {
-			seen[ev.DeployID] = true
-			a.refresh(ctx, ev.DeployID)
+		ids = append(ids, ev.DeployID)
+	}
+	seen := map[int64]bool{}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			a.refresh(ctx, id)
 		}
 	}
-	return next
+	return Cursor{Event: nextEvent, Deploy: nextDeploy}
 }
 
 // refresh posts or edits deploy id's message.
@@ -94,6 +138,12 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 		return
 	}
 	text := DeployMessage(d, evs)
+	msg := Message{Text: text}
+	if d.State == berth.DeployAwaiting {
+		id := strconv.FormatInt(d.ID, 10)
+		msg.Buttons = []Button{{Action: ActionApprove, Label: "Approve", Value: id, Style: "primary"},
+			{Action: ActionReject, Label: "Reject", Value: id, Style: "danger"}}
+	}
 	m, err := a.svc.DeployChatMessage(ctx, id)
 	switch {
 	case errors.Is(err, berth.ErrNotFound):
@@ -101,7 +151,7 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 		if ok, err := a.svc.ClaimDeployChatMessage(ctx, id, a.provider, team.ChatChannel); err != nil || !ok {
 			return
 		}
-		ts, err := a.poster.Post(ctx, team.ChatChannel, text)
+		ts, err := a.poster.Post(ctx, team.ChatChannel, msg)
 		if err != nil {
 			a.log.Warn("chat announcer: post", "deploy", id, "err", err)
 			return // claimed without a ts: left, rather than posted twice
@@ -113,7 +163,7 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 	case m.TS == "":
 		return // another server is posting it
 	default:
-		if err := a.poster.Update(ctx, m.Channel, m.TS, text); err != nil {
+		if err := a.poster.Update(ctx, m.Channel, m.TS, msg); err != nil {
 			a.log.Warn("chat announcer: update", "deploy", id, "err", err)
 			return
 		}

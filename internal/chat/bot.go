@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,34 @@ func (b *Bot) Handle(ctx context.Context, req Request) Reply {
 		return Reply{Text: refusal(err), Private: true}
 	}
 	return Reply{Text: text}
+}
+
+// Act does what a button under one of the bot's messages asks (ActionApprove,
+// ActionReject of the deploy value names), as the chat user who pressed it: the service
+// decides whether they may (an admin of the team or an allowed deployer of the
+// environment, never the one who asked for it), and audits the decision.
+func (b *Bot) Act(ctx context.Context, id service.ChatIdentity, action, value string) Reply {
+	p, err := b.svc.ChatPrincipal(ctx, id)
+	if err != nil {
+		return Reply{Text: refusal(err), Private: true}
+	}
+	deploy, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || deploy <= 0 {
+		return Reply{Text: fmt.Sprintf("Could not: %q names no deploy", clip(value)), Private: true}
+	}
+	decision, verb := berth.Approved, "approved"
+	switch action {
+	case ActionApprove:
+	case ActionReject:
+		decision, verb = berth.Rejected, "rejected"
+	default:
+		return Reply{Text: fmt.Sprintf("Could not: Berth has no button %q", clip(action)), Private: true}
+	}
+	d, err := b.svc.Decide(ctx, p, deploy, decision, verb+" in chat by "+p.Name)
+	if err != nil {
+		return Reply{Text: refusal(err), Private: true}
+	}
+	return Reply{Text: fmt.Sprintf("%s %s deploy %d of %s/%s to %s", p.Name, verb, d.ID, d.Team, d.App, d.Env)}
 }
 
 func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, error) {

@@ -150,3 +150,10 @@ func (s *Service) ClaimDeployChatMessage(ctx context.Context, deploy int64, prov
 	})
 	return ok, storeErr(err)
 }
+
+// NewDeploys returns the ids of deploys queued (or awaiting approval) after the deploy
+// after, and the new cursor; after < 0 starts from the newest now.
+func (s *Service) NewDeploys(ctx context.Context, after int64, limit int) ([]int64, int64, error) {
+	ids, next, err := s.st.DeploysSince(ctx, after, limit)
+	return ids, next, storeErr(err)
+}

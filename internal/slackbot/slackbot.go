@@ -83,6 +83,7 @@ func New(svc *service.Service, log *slog.Logger, o Options) (*Handler, error) {
 		mux: http.NewServeMux(), sem: make(chan struct{}, o.Workers), client: client}
 	h.mux.HandleFunc("POST /chat/slack/commands", h.commands)
 	h.mux.HandleFunc("POST /chat/slack/events", h.events)
+	h.mux.HandleFunc("POST /chat/slack/actions", h.actions)
 	return h, nil
 }
 
@@ -275,15 +276,69 @@ func clip(s string) string {
 	return s
 }
 
-// Post posts text in channel (chat.postMessage) and returns its ts: the chat.Poster the
+// Post posts m in channel (chat.postMessage) and returns its ts: the chat.Poster the
 // deploy announcer uses.
-func (h *Handler) Post(ctx context.Context, channel, text string) (string, error) {
-	_, ts, err := h.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
+func (h *Handler) Post(ctx context.Context, channel string, m chat.Message) (string, error) {
+	_, ts, err := h.api.PostMessageContext(ctx, channel, msgOptions(m)...)
 	return ts, err
 }
 
-// Update replaces message ts in channel (chat.update).
-func (h *Handler) Update(ctx context.Context, channel, ts, text string) error {
-	_, _, _, err := h.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(text, false))
+// Update replaces message ts in channel with m (chat.update).
+func (h *Handler) Update(ctx context.Context, channel, ts string, m chat.Message) error {
+	_, _, _, err := h.api.UpdateMessageContext(ctx, channel, ts, msgOptions(m)...)
 	return err
+}
+
+// msgOptions is m as Slack's blocks: its text, then its buttons (none: the blocks go, so
+// an update takes the buttons away).
+func msgOptions(m chat.Message) []slack.MsgOption {
+	blocks := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, m.Text, false, false), nil, nil)}
+	if len(m.Buttons) > 0 {
+		var els []slack.BlockElement
+		for _, b := range m.Buttons {
+			btn := slack.NewButtonBlockElement(b.Action, b.Value, slack.NewTextBlockObject(slack.PlainTextType, b.Label, false, false))
+			btn.Style = slack.Style(b.Style)
+			els = append(els, btn)
+		}
+		blocks = append(blocks, slack.NewActionBlock("berth_actions", els...))
+	}
+	return []slack.MsgOption{slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(blocks...)}
+}
+
+// actions takes a press of a button under one of the bot's messages (Slack's
+// block_actions): verified, acknowledged, then acted on as the user who pressed it, the
+// answer sent to them alone through the payload's response_url.
+func (h *Handler) actions(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.verified(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "the body is no form", http.StatusBadRequest)
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil || cb.Type != slack.InteractionTypeBlockActions ||
+		len(cb.ActionCallback.BlockActions) != 1 || cb.User.ID == "" {
+		http.Error(w, "the payload is no press of one button", http.StatusBadRequest)
+		return
+	}
+	act := cb.ActionCallback.BlockActions[0]
+	respond := cb.ResponseURL
+	if !strings.HasPrefix(respond, h.o.ResponseURLPrefix) {
+		respond = ""
+	}
+	w.WriteHeader(http.StatusOK)
+	h.async(func(ctx context.Context) {
+		reply := h.bot.Act(ctx, h.identity(ctx, cb.User.ID), act.ActionID, act.Value)
+		if respond == "" {
+			return
+		}
+		// Privately, and without replacing the message: the announcer edits that.
+		msg := &slack.WebhookMessage{Text: reply.Text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false}
+		if err := slack.PostWebhookCustomHTTPContext(ctx, respond, h.client, msg); err != nil {
+			h.log.Warn("answer a button", "user", cb.User.ID, "err", err)
+		}
+	})
 }

@@ -138,7 +138,7 @@ func newFixture(t *testing.T) *fixture {
 		return func(w http.ResponseWriter, r *http.Request) {
 			r.ParseForm()
 			f.messages.add(map[string]string{"kind": kind, "channel": r.Form.Get("channel"), "text": r.Form.Get("text"),
-				"thread_ts": r.Form.Get("thread_ts"), "user": r.Form.Get("user")})
+				"thread_ts": r.Form.Get("thread_ts"), "user": r.Form.Get("user"), "blocks": r.Form.Get("blocks")})
 			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":"1700000000.000100","message_ts":"1700000000.000100"}`, r.Form.Get("channel"))
 		}
 	}
@@ -153,7 +153,8 @@ func newFixture(t *testing.T) *fixture {
 		c.Handle("/chat.postEphemeral", post("ephemeral"))
 		c.Handle("/chat.update", func(w http.ResponseWriter, r *http.Request) {
 			r.ParseForm()
-			f.messages.add(map[string]string{"kind": "update", "channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "ts": r.Form.Get("ts")})
+			f.messages.add(map[string]string{"kind": "update", "channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "ts": r.Form.Get("ts"),
+				"blocks": r.Form.Get("blocks")})
 			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"text":""}`, r.Form.Get("channel"), r.Form.Get("ts"))
 		})
 	})
@@ -354,7 +355,7 @@ func TestAnnouncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler))
-	_, cursor, err := f.svc.DeployNews(ctx, -1, 0)
+	cursor, err := a.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +370,10 @@ func TestAnnouncer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cursor = a.Step(ctx, cursor)
+	if queued := f.messages.next(t); queued["kind"] != "message" || queued["channel"] != "CDEPLOYS" || !strings.HasSuffix(queued["text"], "\nqueued") {
+		t.Fatalf("the queued deploy's message: %v", queued)
+	}
 	if _, ok, err := f.st.ClaimDeploy(ctx, "engine", time.Minute); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
@@ -382,7 +387,7 @@ func TestAnnouncer(t *testing.T) {
 	event(berth.DeployEvent{Phase: "progressing", Message: "rolling", Desired: 3, Updated: 2, Ready: 2, Available: 2})
 	cursor = a.Step(ctx, cursor)
 	first := f.messages.next(t)
-	if first["kind"] != "message" || first["channel"] != "CDEPLOYS" ||
+	if first["kind"] != "update" || first["channel"] != "CDEPLOYS" ||
 		!strings.Contains(first["text"], fmt.Sprintf("*shop/web* → *staging*: deploy %d, revision 1, by alice", d.ID)) ||
 		!strings.Contains(first["text"], "rolling 2/3 ready") {
 		t.Fatalf("the deploy's message: %v", first)
@@ -405,11 +410,95 @@ func TestAnnouncer(t *testing.T) {
 		t.Errorf("the message, edited: %v", update)
 	}
 	// Another server, from the start: it edits the message, it posts none.
-	chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler)).Step(ctx, 0)
+	chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler)).Step(ctx, chat.Cursor{})
 	if again := f.messages.next(t); again["kind"] != "update" {
 		t.Errorf("a second server's announcement: %v", again)
 	}
 	if n := f.messages.count(); n != 0 {
 		t.Errorf("%d more messages", n)
+	}
+}
+
+// TestApprovalButtons: a promotion awaiting approval gets its message with Approve and
+// Reject buttons; a press is verified like every Slack request and acted on as the Slack
+// user who pressed it: a viewer is refused, an allowed deployer approves (the deploy is
+// queued, the answer is theirs alone), and the message loses its buttons.
+func TestApprovalButtons(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.svc.SetTeamChatChannel(ctx, f.admin, "shop", "CDEPLOYS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateEnvironment(ctx, f.admin, berth.Environment{Name: "production", InCluster: true, Protected: true,
+		AllowedDeployers: []string{"alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.LinkChat(ctx, f.admin, "bob", slackbot.Provider, "UBOB"); err != nil {
+		t.Fatal(err)
+	}
+	// What runs in staging: a succeeded deploy.
+	var src berth.Deploy
+	err := f.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		if _, err := tx.AddRevision(ctx, "shop", "web", "apiVersion: berth.dev/v1\nmetadata: {name: web}\ncontainers:\n  web: {image: nginx}\n", "alice"); err != nil {
+			return err
+		}
+		src, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: 1, Kind: berth.KindDeploy, CreatedBy: "alice"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := f.st.ClaimDeploy(ctx, "engine", time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if err := f.st.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.FinishDeploy(ctx, src.ID, "engine", berth.DeploySucceeded, "")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := chat.NewAnnouncer(f.svc, f.h, slackbot.Provider, slog.New(slog.DiscardHandler))
+	cursor, err := a.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Promote(ctx, f.admin, service.PromoteRequest{Team: "shop", App: "web", From: "staging", To: "production"})
+	if err != nil || p.State != berth.DeployAwaiting {
+		t.Fatalf("promote: %+v %v", p, err)
+	}
+	cursor = a.Step(ctx, cursor)
+	m := f.messages.next(t)
+	if m["kind"] != "message" || !strings.Contains(m["text"], "awaiting approval") || !strings.Contains(m["blocks"], `"action_id":"berth_approve"`) ||
+		!strings.Contains(m["blocks"], fmt.Sprintf(`"value":"%d"`, p.ID)) {
+		t.Fatalf("the promotion's message: %v", m)
+	}
+	press := func(user, action string) map[string]string {
+		t.Helper()
+		payload := fmt.Sprintf(`{"type":"block_actions","user":{"id":%q},"response_url":%q,"actions":[{"action_id":%q,"block_id":"berth_actions","value":"%d","type":"button"}]}`,
+			user, f.respond, action, p.ID)
+		body := url.Values{"payload": {payload}}.Encode()
+		if code, out := f.post(t, "/chat/slack/actions", body, sign(body, time.Now()), "application/x-www-form-urlencoded"); code != 200 {
+			t.Fatalf("a press: %d %s", code, out)
+		}
+		return f.answers.next(t)
+	}
+	if a := press("UBOB", chat.ActionApprove); !strings.HasPrefix(a["text"], "Refused:") || a["response_type"] != "ephemeral" {
+		t.Errorf("a viewer's approval: %v", a)
+	}
+	if a := press("UALICE", chat.ActionApprove); a["text"] != fmt.Sprintf("alice approved deploy %d of shop/web to production", p.ID) ||
+		a["response_type"] != "ephemeral" {
+		t.Errorf("an allowed deployer's approval: %v", a)
+	}
+	if d, err := f.svc.GetDeploy(ctx, f.admin, p.ID); err != nil || d.State != berth.DeployQueued {
+		t.Errorf("the approved promotion: %+v %v", d, err)
+	}
+	// The message, once its deploy moves on, has no buttons left. (The approval queued
+	// it; the engine's first event would bring the announcer there: a new deploy is none.)
+	if _, err := f.st.AddDeployEvent(ctx, berth.DeployEvent{DeployID: p.ID, Phase: "rendered"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Step(ctx, cursor)
+	if u := f.messages.next(t); u["kind"] != "update" || strings.Contains(u["blocks"], "berth_approve") || !strings.Contains(u["text"], "queued") {
+		t.Errorf("the message after the approval: %v", u)
 	}
 }

@@ -178,3 +178,26 @@ func (tx *Tx) ClaimChatMessage(ctx context.Context, deploy int64, provider, chan
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// DeploysSince returns the ids of deploys above after, oldest first, at most limit; and
+// (after < 0) the newest id now, to start from there.
+func (q queries) DeploysSince(ctx context.Context, after int64, limit int) ([]int64, int64, error) {
+	if after < 0 {
+		var id sql.NullInt64
+		if err := q.queryRow(ctx, "SELECT MAX(id) FROM deploys").Scan(&id); err != nil {
+			return nil, 0, fmt.Errorf("last deploy: %w", dbErr(err))
+		}
+		return nil, id.Int64, nil
+	}
+	ids, err := list(ctx, q, func(sc scanner) (int64, error) {
+		var id int64
+		return id, sc.Scan(&id)
+	}, "SELECT id FROM deploys WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+	if err != nil {
+		return nil, after, fmt.Errorf("list new deploys: %w", dbErr(err))
+	}
+	if len(ids) > 0 {
+		after = ids[len(ids)-1]
+	}
+	return ids, after, nil
+}
