@@ -54,6 +54,10 @@ func plainTag(s string) string {
 		}
 		n := yaml.Node{Kind: yaml.ScalarNode, Value: s}
 		return n.ShortTag()
+	case '<':
+		if s == "<<" { // the merge key: yaml.v3 (since v3.0.6) quotes it as a string
+			return "!!merge"
+		}
 	case 'y', 'Y', 'n', 'N', 't', 'T', 'f', 'F', 'o', 'O', '~':
 		switch s {
 		case "true", "True", "TRUE", "false", "False", "FALSE":
