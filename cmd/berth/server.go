@@ -115,7 +115,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			return err
 		}
 		srv.Mount("/chat/slack/", bot)
-		defer bot.Wait()
+		defer bot.Close()
 		announcer = chat.NewAnnouncer(svc, bot, slackbot.Provider, log)
 	}
 
@@ -269,6 +269,6 @@ func slackBot(svc *service.Service, log *slog.Logger, o *cli.ServerOptions) (*sl
 	if err != nil {
 		return nil, err
 	}
-	return slackbot.New(svc, log, slackbot.Options{SigningSecret: secret, Token: token, APIURL: o.SlackAPIURL,
+	return slackbot.New(svc, log, slackbot.Options{SigningSecret: secret, Token: token, TeamID: o.SlackTeamID, APIURL: o.SlackAPIURL,
 		ResponseURLPrefix: o.SlackResponseURLPrefix})
 }

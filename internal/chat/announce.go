@@ -88,13 +88,10 @@ func (a *Announcer) Run(ctx context.Context) {
 		}
 		cursor, err = a.Start(ctx)
 	}
-	if stale, err := a.svc.StaleChatMessages(ctx); err == nil {
-		for _, id := range stale {
-			a.refresh(ctx, id)
-		}
-	}
+	a.sweep(ctx)
 	t := time.NewTicker(a.Poll)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -102,6 +99,23 @@ func (a *Announcer) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		cursor = a.Step(ctx, cursor)
+		if time.Since(lastSweep) > time.Minute {
+			a.sweep(ctx)
+			lastSweep = time.Now()
+		}
+	}
+}
+
+// sweep brings up to date the messages that show a state their deploy has left: what a
+// stopped server, a failed edit or an event read out of order left behind.
+func (a *Announcer) sweep(ctx context.Context) {
+	stale, err := a.svc.StaleChatMessages(ctx)
+	if err != nil {
+		a.log.Warn("chat announcer: stale messages", "err", err)
+		return
+	}
+	for _, id := range stale {
+		a.refresh(ctx, id)
 	}
 }
 
@@ -154,7 +168,11 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 		ts, err := a.poster.Post(ctx, team.ChatChannel, msg)
 		if err != nil {
 			a.log.Warn("chat announcer: post", "deploy", id, "err", err)
-			return // claimed without a ts: left, rather than posted twice
+			// Let go, so its next event (or the sweep) posts it.
+			if err := a.svc.ReleaseDeployChatMessage(ctx, id); err != nil {
+				a.log.Warn("chat announcer: release", "deploy", id, "err", err)
+			}
+			return
 		}
 		m = service.ChatMessage{Deploy: id, Provider: a.provider, Channel: team.ChatChannel, TS: ts}
 	case err != nil:
@@ -191,8 +209,17 @@ func DeployMessage(d berth.Deploy, evs []berth.DeployEvent) string {
 		if ev.Desired > 0 {
 			rollout = ev
 		}
-		if ev.Phase == "smoke" {
+		if ev.Phase == "smoke" && d.Smoke == nil { // while they run: their events
 			if strings.Contains(ev.Message, " passed") {
+				passed++
+			} else {
+				failed++
+			}
+		}
+	}
+	if d.Smoke != nil { // once they ran: what the deploy recorded
+		for _, r := range d.Smoke.Results {
+			if r.Passed {
 				passed++
 			} else {
 				failed++

@@ -58,7 +58,9 @@ func (b *Bot) Handle(ctx context.Context, req Request) Reply {
 	if err != nil {
 		return Reply{Text: refusal(err), Private: true}
 	}
-	return Reply{Text: text}
+	// What the asker may read, not everyone in the channel: status and history answer
+	// them alone; a promotion or a rollback is news for the channel.
+	return Reply{Text: text, Private: c.Verb == VerbStatus || c.Verb == VerbHistory}
 }
 
 // Act does what a button under one of the bot's messages asks (ActionApprove,

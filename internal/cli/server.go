@@ -61,6 +61,8 @@ type ServerOptions struct {
 	// ("" for Slack's own).
 	SlackSigningSecretFile, SlackTokenFile string
 	SlackAPIURL, SlackResponseURLPrefix    string
+	// SlackTeamID is the workspace the Slack app serves; other workspaces are refused.
+	SlackTeamID string
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -131,6 +133,7 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.IntVar(&o.IngressPort, "ingress-port", 0, "port the environments' ingress answers on, for preview URLs on pull requests (0: 80)")
 	fl.StringVar(&o.SlackSigningSecretFile, "slack-signing-secret-file", "", "file with the Slack app's signing secret: serve the chat bot at /chat/slack/commands and /chat/slack/events (docs/chat.md)")
 	fl.StringVar(&o.SlackTokenFile, "slack-token-file", "", "file with the Slack app's bot token (xoxb-...), with --slack-signing-secret-file")
+	fl.StringVar(&o.SlackTeamID, "slack-team-id", "", "the Slack workspace (team id, T...) the app serves; requests of others are refused")
 	fl.StringVar(&o.SlackAPIURL, "slack-api-url", "", "Slack's Web API (default https://slack.com/api/)")
 	fl.StringVar(&o.SlackResponseURLPrefix, "slack-response-url-prefix", "", "where slash commands' response_urls may point (default https://hooks.slack.com/)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
@@ -234,8 +237,8 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	if o.EventsMaxAge < 0 {
 		return &UsageError{Err: fmt.Errorf("--events-max-age must not be negative, not %s", o.EventsMaxAge)}
 	}
-	if (o.SlackSigningSecretFile == "") != (o.SlackTokenFile == "") {
-		return &UsageError{Err: errors.New("--slack-signing-secret-file and --slack-token-file go together: the chat bot needs both")}
+	if (o.SlackSigningSecretFile == "") != (o.SlackTokenFile == "") || (o.SlackSigningSecretFile == "") != (o.SlackTeamID == "") {
+		return &UsageError{Err: errors.New("--slack-signing-secret-file, --slack-token-file and --slack-team-id go together: the chat bot needs all three")}
 	}
 	if o.PreviewTTL < time.Minute {
 		return &UsageError{Err: fmt.Errorf("--preview-ttl must be at least 1m, not %s", o.PreviewTTL)}

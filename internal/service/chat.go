@@ -26,13 +26,14 @@ type ChatIdentity struct {
 // chatActor is how a chat user appears in the audit log before they are known.
 func chatActor(id ChatIdentity) string { return "chat:" + id.Provider + ":" + id.User }
 
-// TakeChatRequest accepts a chat request's signature once: a second request with the same
-// signature (a replay) is berth.ErrConflict, audited as denied. The adapter checked the
-// signature and its time first.
-func (s *Service) TakeChatRequest(ctx context.Context, provider, signature string) error {
-	sum := sha256.Sum256([]byte(signature))
+// TakeChatRequest accepts a chat request's key once (its signature, an event's id): a
+// second request with the same key (a replay, a retry) is berth.ErrConflict, audited as
+// denied. Keys are kept for keep (at least twice ChatWindow: a timestamp may be five
+// minutes either side of this clock). The adapter checked the signature and its time first.
+func (s *Service) TakeChatRequest(ctx context.Context, provider, key string, keep time.Duration) error {
+	sum := sha256.Sum256([]byte(key))
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
-		return tx.TakeChatRequest(ctx, provider, hex.EncodeToString(sum[:]), s.now(), ChatWindow)
+		return tx.TakeChatRequest(ctx, provider, hex.EncodeToString(sum[:]), s.now(), max(keep, 2*ChatWindow))
 	})
 	if errors.Is(err, berth.ErrConflict) {
 		s.AuditDenied(ctx, &authz.Principal{Name: "chat:" + provider}, "chat.receive", "chat/"+provider)
@@ -156,4 +157,10 @@ func (s *Service) ClaimDeployChatMessage(ctx context.Context, deploy int64, prov
 func (s *Service) NewDeploys(ctx context.Context, after int64, limit int) ([]int64, int64, error) {
 	ids, next, err := s.st.DeploysSince(ctx, after, limit)
 	return ids, next, storeErr(err)
+}
+
+// ReleaseDeployChatMessage lets go of this server's claim on a deploy's message it could not
+// post.
+func (s *Service) ReleaseDeployChatMessage(ctx context.Context, deploy int64) error {
+	return storeErr(s.st.Tx(ctx, func(tx *store.Tx) error { return tx.ReleaseChatMessage(ctx, deploy) }))
 }

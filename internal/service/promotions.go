@@ -155,7 +155,11 @@ func (s *Service) Decide(ctx context.Context, p *authz.Principal, id int64, deci
 	}
 	var out berth.Deploy
 	err = s.mutate(ctx, p, &c, allow, func(tx *store.Tx) (err error) {
-		out, err = tx.DecideApproval(ctx, id, decision, p.Name, reason)
+		if out, err = tx.DecideApproval(ctx, id, decision, p.Name, reason); err != nil {
+			return err
+		}
+		// An event, so whoever follows the deploy (its chat message) sees the decision.
+		_, err = tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: id, Phase: decision, Message: decision + " by " + p.Name + ": " + reason})
 		return err
 	})
 	if err == nil && decision == berth.Approved {

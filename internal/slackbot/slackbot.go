@@ -41,6 +41,9 @@ const MaxBody = 64 << 10
 type Options struct {
 	// SigningSecret is the Slack app's signing secret; Token its bot token (xoxb-...).
 	SigningSecret, Token string
+	// TeamID is the Slack workspace the app serves (T...): requests of any other, and
+	// users of any other (a shared channel's), are refused.
+	TeamID string
 	// APIURL is Slack's Web API ("" for https://slack.com/api/; slacktest's in tests).
 	APIURL string
 	// ResponseURLPrefix is what a slash command's response_url must start with (""
@@ -52,7 +55,12 @@ type Options struct {
 
 // Handler serves Slack's requests.
 type Handler struct {
-	o      Options
+	o Options
+	// ctx ends the work of commands when the server stops (Close).
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
 	svc    *service.Service
 	bot    *chat.Bot
 	api    *slack.Client
@@ -65,8 +73,8 @@ type Handler struct {
 
 // New returns a Handler acting through svc.
 func New(svc *service.Service, log *slog.Logger, o Options) (*Handler, error) {
-	if o.SigningSecret == "" || o.Token == "" {
-		return nil, errors.New("slack: a signing secret and a bot token are both needed")
+	if o.SigningSecret == "" || o.Token == "" || o.TeamID == "" {
+		return nil, errors.New("slack: a signing secret, a bot token and the workspace's team id are all needed")
 	}
 	if o.ResponseURLPrefix == "" {
 		o.ResponseURLPrefix = "https://hooks.slack.com/"
@@ -81,6 +89,7 @@ func New(svc *service.Service, log *slog.Logger, o Options) (*Handler, error) {
 	}
 	h := &Handler{o: o, svc: svc, bot: chat.NewBot(svc, log), api: slack.New(o.Token, opts...), log: log,
 		mux: http.NewServeMux(), sem: make(chan struct{}, o.Workers), client: client}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.mux.HandleFunc("POST /chat/slack/commands", h.commands)
 	h.mux.HandleFunc("POST /chat/slack/events", h.events)
 	h.mux.HandleFunc("POST /chat/slack/actions", h.actions)
@@ -92,6 +101,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 // Wait waits for the commands being worked on to be answered.
 func (h *Handler) Wait() { h.wg.Wait() }
+
+// Close ends the work of commands still running, takes no more, and waits for them.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
+	h.wg.Wait()
+}
 
 // verified reads r's body (at most MaxBody) and checks Slack's signature and time, then
 // takes the signature once. It writes the refusal itself and returns ok false.
@@ -120,7 +138,8 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	if v.Ensure() != nil {
 		return refuse(http.StatusUnauthorized, "the request's X-Slack-Signature is not Slack's signature of it")
 	}
-	if err := h.svc.TakeChatRequest(r.Context(), Provider, "sig:"+r.Header.Get("X-Slack-Signature")); err != nil {
+	// Hex either case decodes to the same signature: the key is the lower-case one.
+	if err := h.svc.TakeChatRequest(r.Context(), Provider, "sig:"+strings.ToLower(r.Header.Get("X-Slack-Signature")), 0); err != nil {
 		if errors.Is(err, berth.ErrConflict) {
 			http.Error(w, "this request was received already (a replay)", http.StatusConflict)
 		} else {
@@ -144,6 +163,10 @@ func (h *Handler) commands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, text, respond := form.Get("user_id"), form.Get("text"), form.Get("response_url")
+	if form.Get("team_id") != h.o.TeamID {
+		h.refuseTeam(w, r, form.Get("team_id"))
+		return
+	}
 	if !strings.HasPrefix(respond, h.o.ResponseURLPrefix) || user == "" {
 		http.Error(w, "a slash command names its user and a Slack response_url", http.StatusBadRequest)
 		return
@@ -199,13 +222,23 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	var outer struct {
 		EventID string `json:"event_id"`
+		TeamID  string `json:"team_id"`
 	}
 	if json.Unmarshal(body, &outer) != nil || outer.EventID == "" {
 		http.Error(w, "an event_callback without an event_id", http.StatusBadRequest)
 		return
 	}
-	if err := h.svc.TakeChatRequest(r.Context(), Provider, "event:"+outer.EventID); err != nil {
-		w.WriteHeader(http.StatusOK) // Slack's retry of an event already taken
+	if outer.TeamID != h.o.TeamID {
+		h.refuseTeam(w, r, outer.TeamID)
+		return
+	}
+	// Slack retries an event for about six minutes: its id is kept for an hour.
+	if err := h.svc.TakeChatRequest(r.Context(), Provider, "event:"+outer.EventID, time.Hour); err != nil {
+		if errors.Is(err, berth.ErrConflict) {
+			w.WriteHeader(http.StatusOK) // Slack's retry of an event already taken
+		} else {
+			http.Error(w, "Berth could not take the event now", http.StatusServiceUnavailable) // Slack retries
+		}
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -229,7 +262,16 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// identity asks Slack for the user's email, taken only when Slack says they confirmed it.
+// refuseTeam refuses a request of another Slack workspace than the app's.
+func (h *Handler) refuseTeam(w http.ResponseWriter, r *http.Request, team string) {
+	why := fmt.Sprintf("the request comes from Slack workspace %q, not this Berth's (%s)", clip(team), h.o.TeamID)
+	h.svc.RefuseChat(r.Context(), Provider, why)
+	http.Error(w, why, http.StatusForbidden)
+}
+
+// identity asks Slack for the user's email, taken only when Slack says they confirmed it
+// and they are a full member of this workspace: not a bot, guest, deleted user or a
+// shared channel's stranger (an explicit link still makes them a Berth user).
 func (h *Handler) identity(ctx context.Context, user string) service.ChatIdentity {
 	id := service.ChatIdentity{Provider: Provider, User: user}
 	u, err := h.api.GetUserInfoContext(ctx, user)
@@ -237,7 +279,7 @@ func (h *Handler) identity(ctx context.Context, user string) service.ChatIdentit
 		h.log.Warn("look up a Slack user", "user", user, "err", err)
 		return id
 	}
-	if u.IsEmailConfirmed {
+	if u.IsEmailConfirmed && u.TeamID == h.o.TeamID && !u.IsBot && !u.Deleted && !u.IsStranger && !u.IsRestricted && !u.IsUltraRestricted {
 		id.Email = u.Profile.Email
 	}
 	return id
@@ -246,13 +288,23 @@ func (h *Handler) identity(ctx context.Context, user string) service.ChatIdentit
 // async works on fn after the request was answered, at most Workers at once, within a
 // minute.
 func (h *Handler) async(fn func(ctx context.Context)) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
 	h.wg.Add(1)
+	h.mu.Unlock()
 	go func() {
 		defer h.wg.Done()
-		h.sem <- struct{}{}
-		defer func() { <-h.sem }()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(h.ctx, time.Minute)
 		defer cancel()
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-h.sem }()
 		defer func() {
 			if v := recover(); v != nil {
 				h.log.Error("chat command panicked", "panic", fmt.Sprint(v))
@@ -322,6 +374,10 @@ func (h *Handler) actions(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil || cb.Type != slack.InteractionTypeBlockActions ||
 		len(cb.ActionCallback.BlockActions) != 1 || cb.User.ID == "" {
 		http.Error(w, "the payload is no press of one button", http.StatusBadRequest)
+		return
+	}
+	if cb.Team.ID != h.o.TeamID {
+		h.refuseTeam(w, r, cb.Team.ID)
 		return
 	}
 	act := cb.ActionCallback.BlockActions[0]

@@ -146,7 +146,7 @@ func newFixture(t *testing.T) *fixture {
 		c.Handle("/users.info", func(w http.ResponseWriter, r *http.Request) {
 			r.ParseForm()
 			id := r.Form.Get("user")
-			fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"name":%q,"is_email_confirmed":%t,"profile":{"email":%q}}}`,
+			fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"team_id":"T1","name":%q,"is_email_confirmed":%t,"profile":{"email":%q}}}`,
 				id, strings.ToLower(id), confirmed[id], users[id])
 		})
 		c.Handle("/chat.postMessage", post("message"))
@@ -160,7 +160,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	api.Start()
 	t.Cleanup(api.Stop)
-	h, err := slackbot.New(svc, log, slackbot.Options{SigningSecret: signingSecret, Token: "xoxb-test", APIURL: api.GetAPIURL(),
+	h, err := slackbot.New(svc, log, slackbot.Options{SigningSecret: signingSecret, Token: "xoxb-test", TeamID: "T1", APIURL: api.GetAPIURL(),
 		ResponseURLPrefix: hooks.URL + "/commands/"})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func newFixture(t *testing.T) *fixture {
 	f.h = h
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
-	t.Cleanup(h.Wait)
+	t.Cleanup(h.Close)
 	return f
 }
 
@@ -200,13 +200,15 @@ func (f *fixture) post(t *testing.T, path, body string, h http.Header, contentTy
 	return resp.StatusCode, string(out)
 }
 
-// command sends a signed slash command from user and returns the status and the ack.
-func (f *fixture) command(t *testing.T, user, text string) (int, string, string) {
+// command sends a signed slash command from user and returns the status, the ack, and
+// the request's body and headers.
+func (f *fixture) command(t *testing.T, user, text string) (int, string, string, http.Header) {
 	t.Helper()
 	body := url.Values{"command": {"/berth"}, "text": {text}, "user_id": {user}, "team_id": {"T1"}, "channel_id": {"C1"},
 		"response_url": {f.respond}, "trigger_id": {"1.2.3"}}.Encode()
-	code, ack := f.post(t, "/chat/slack/commands", body, sign(body, time.Now()), "application/x-www-form-urlencoded")
-	return code, ack, body
+	h := sign(body, time.Now())
+	code, ack := f.post(t, "/chat/slack/commands", body, h.Clone(), "application/x-www-form-urlencoded")
+	return code, ack, body, h
 }
 
 // TestSlashCommands: slash commands signed as Slack signs them are acknowledged at once and
@@ -217,11 +219,12 @@ func TestSlashCommands(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 
-	code, ack, _ := f.command(t, "UALICE", "history web")
+	code, ack, _, _ := f.command(t, "UALICE", "history web")
 	if code != http.StatusOK || !strings.Contains(ack, "Working on `history web`") {
 		t.Fatalf("ack: %d %s", code, ack)
 	}
-	if a := f.answers.next(t); a["text"] != "shop/web has no deploys yet" || a["response_type"] != "in_channel" {
+	// What alice may read is answered to her alone.
+	if a := f.answers.next(t); a["text"] != "shop/web has no deploys yet" || a["response_type"] != "ephemeral" {
 		t.Errorf("alice's history: %v", a)
 	}
 
@@ -264,8 +267,11 @@ func TestSlashCommands(t *testing.T) {
 func TestRefusedRequests(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	_, _, body := f.command(t, "UALICE", "help")
+	_, _, body, signed := f.command(t, "UALICE", "help")
 	f.answers.next(t)
+	upper := signed.Clone() // the same signature, its hex in upper case
+	upper.Set("X-Slack-Signature", "v0="+strings.ToUpper(strings.TrimPrefix(signed.Get("X-Slack-Signature"), "v0=")))
+	other := url.Values{"text": {"help"}, "user_id": {"UALICE"}, "team_id": {"TOTHER"}, "response_url": {f.respond}}.Encode()
 
 	stale := url.Values{"text": {"help"}, "user_id": {"UALICE"}, "response_url": {f.respond}}.Encode()
 	huge := url.Values{"text": {strings.Repeat("x", 10<<20)}, "user_id": {"UALICE"}, "response_url": {f.respond}}.Encode()
@@ -278,18 +284,16 @@ func TestRefusedRequests(t *testing.T) {
 		h    http.Header
 		want int
 	}{
-		{"replay", body, nil, http.StatusConflict},
+		{"replay", body, signed, http.StatusConflict},
+		{"replay, its signature in upper case", body, upper, http.StatusConflict},
+		{"another workspace", other, sign(other, time.Now()), http.StatusForbidden},
 		{"bad signature", stale, badSig, http.StatusUnauthorized},
-		{"one byte changed", flipped, nil, http.StatusUnauthorized},
+		{"one byte changed", flipped, signed, http.StatusUnauthorized},
 		{"stale timestamp", stale, sign(stale, time.Now().Add(-10*time.Minute)), http.StatusUnauthorized},
 		{"no signature", stale, http.Header{}, http.StatusUnauthorized},
 		{"10 MB body", huge, sign(huge, time.Now()), http.StatusRequestEntityTooLarge},
 	} {
-		h := tc.h
-		if h == nil { // the first command's own signature
-			h = sign(body, time.Now())
-		}
-		code, answer := f.post(t, "/chat/slack/commands", tc.body, h, "application/x-www-form-urlencoded")
+		code, answer := f.post(t, "/chat/slack/commands", tc.body, tc.h.Clone(), "application/x-www-form-urlencoded")
 		if code != tc.want {
 			t.Errorf("%s: %d %s, want %d", tc.name, code, answer, tc.want)
 		}
@@ -302,8 +306,8 @@ func TestRefusedRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 6 {
-		t.Errorf("%d denied chat.receive events, want 6: %+v", len(events), events)
+	if len(events) != 8 {
+		t.Errorf("%d denied chat.receive events, want 8 (every refusal): %+v", len(events), events)
 	}
 }
 
@@ -326,8 +330,8 @@ func TestEvents(t *testing.T) {
 	if code, _ := send(mention("Ev1", "<@UBERTH> history web")); code != 200 {
 		t.Fatalf("a mention: %d", code)
 	}
-	if m := f.messages.next(t); m["kind"] != "message" || m["channel"] != "C1" || m["thread_ts"] != "1700000000.000001" ||
-		m["text"] != "shop/web has no deploys yet" {
+	if m := f.messages.next(t); m["kind"] != "ephemeral" || m["channel"] != "C1" || m["thread_ts"] != "1700000000.000001" ||
+		m["text"] != "shop/web has no deploys yet" || m["user"] != "UALICE" {
 		t.Errorf("the answer to a mention: %v", m)
 	}
 	send(mention("Ev2", "<@UBERTH> help"))
@@ -474,7 +478,7 @@ func TestApprovalButtons(t *testing.T) {
 	}
 	press := func(user, action string) map[string]string {
 		t.Helper()
-		payload := fmt.Sprintf(`{"type":"block_actions","user":{"id":%q},"response_url":%q,"actions":[{"action_id":%q,"block_id":"berth_actions","value":"%d","type":"button"}]}`,
+		payload := fmt.Sprintf(`{"type":"block_actions","team":{"id":"T1"},"user":{"id":%q},"response_url":%q,"actions":[{"action_id":%q,"block_id":"berth_actions","value":"%d","type":"button"}]}`,
 			user, f.respond, action, p.ID)
 		body := url.Values{"payload": {payload}}.Encode()
 		if code, out := f.post(t, "/chat/slack/actions", body, sign(body, time.Now()), "application/x-www-form-urlencoded"); code != 200 {

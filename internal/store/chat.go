@@ -60,19 +60,19 @@ func (q queries) UserByEmail(ctx context.Context, email string) (berth.User, err
 	return u, nil
 }
 
-// TakeChatRequest records that a chat request signed with the signature whose SHA-256 is
-// sig arrived at, or returns berth.ErrConflict when one did already: each signature is
-// accepted once. Signatures older than window are forgotten (the chat service's signing
-// window refuses them anyway).
-func (tx *Tx) TakeChatRequest(ctx context.Context, provider, sig string, at time.Time, window time.Duration) error {
+// TakeChatRequest records that a chat request whose key (a signature, an event id) has
+// the SHA-256 sig arrived at, to be remembered for keep, or returns berth.ErrConflict when
+// one did already: each key is accepted once. Keys past their time are forgotten (the chat
+// service's signing window refuses their requests by then).
+func (tx *Tx) TakeChatRequest(ctx context.Context, provider, sig string, at time.Time, keep time.Duration) error {
 	if err := validateSHA256("signature", sig); err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, "DELETE FROM chat_requests WHERE received_at < ?", micros(at.Add(-window))); err != nil {
+	if _, err := tx.exec(ctx, "DELETE FROM chat_requests WHERE expires_at < ?", micros(at)); err != nil {
 		return fmt.Errorf("prune chat requests: %w", dbErr(err))
 	}
-	res, err := tx.exec(ctx, `INSERT INTO chat_requests (provider, signature, received_at) VALUES (?, ?, ?)
-		ON CONFLICT (provider, signature) DO NOTHING`, provider, sig, micros(at))
+	res, err := tx.exec(ctx, `INSERT INTO chat_requests (provider, signature, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (provider, signature) DO NOTHING`, provider, sig, micros(at.Add(keep)))
 	if err != nil {
 		return fmt.Errorf("take chat request: %w", dbErr(err))
 	}
@@ -200,4 +200,12 @@ func (q queries) DeploysSince(ctx context.Context, after int64, limit int) ([]in
 		after = ids[len(ids)-1]
 	}
 	return ids, after, nil
+}
+
+// ReleaseChatMessage lets go of a claim on deploy's message that was never posted.
+func (tx *Tx) ReleaseChatMessage(ctx context.Context, deploy int64) error {
+	if _, err := tx.exec(ctx, "DELETE FROM chat_messages WHERE deploy_id = ? AND ts = ''", deploy); err != nil {
+		return fmt.Errorf("release chat message of deploy %d: %w", deploy, dbErr(err))
+	}
+	return nil
 }

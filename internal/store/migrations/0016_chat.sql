@@ -12,15 +12,15 @@ CREATE TABLE chat_links (
     PRIMARY KEY (provider, chat_user)
 );
 
--- chat_requests: the SHA-256 of each signature a chat request came with, taken once
--- (a replay is refused), kept for the chat service's signing window and then pruned.
+-- chat_requests: the SHA-256 of each key a chat request came with (its signature, an
+-- event's id), taken once (a replay or a retry is refused), kept until expires_at.
 CREATE TABLE chat_requests (
     provider     TEXT NOT NULL,
     signature    TEXT NOT NULL,
-    received_at  BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
     PRIMARY KEY (provider, signature)
 );
-CREATE INDEX chat_requests_received ON chat_requests (received_at);
+CREATE INDEX chat_requests_expires ON chat_requests (expires_at);
 
 -- teams.chat_channel: where the bot announces the team's deploys ('' for nowhere).
 ALTER TABLE teams ADD COLUMN chat_channel TEXT NOT NULL DEFAULT '';
