@@ -92,16 +92,20 @@ func (b *Bot) Act(ctx context.Context, id service.ChatIdentity, action, value st
 }
 
 func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, error) {
-	switch c.Verb {
-	case VerbDeploy, VerbTrain:
-		return "", fmt.Errorf("`%s` is not available from chat yet: push to the pull request's branch (its preview deploys), "+
-			"or use `berth deploy` and `berth promote`", c.Verb)
+	switch {
+	case c.Verb == VerbTrain:
+		return "", fmt.Errorf("the deployment train is not built yet: use `berth promote`")
+	case c.Verb == VerbDeploy && c.Ref != "":
+		return "", fmt.Errorf("`deploy APP@REF to ENV` is not available from chat yet: push REF to a branch the app's git rules deploy, " +
+			"or use `berth deploy`")
 	}
 	team, err := b.team(ctx, p, c)
 	if err != nil {
 		return "", err
 	}
 	switch c.Verb {
+	case VerbDeploy:
+		return b.deployPreview(ctx, p, team, c.App, c.PR)
 	case VerbStatus:
 		return b.status(ctx, p, team, c.App)
 	case VerbHistory:
@@ -141,6 +145,36 @@ func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, e
 		return fmt.Sprintf("%s rolls %s/%s in %s back to revision %d: deploy %d queued", p.Name, team, c.App, c.Env, d.Revision, d.ID), nil
 	}
 	return "", fmt.Errorf("Berth does not know `%s`", c.Verb)
+}
+
+// deployPreview deploys the preview of pull request pr of team's app again: the revision
+// and git values its last deploy had, with the settings and resources of now.
+func (b *Bot) deployPreview(ctx context.Context, p *authz.Principal, team, app string, pr int) (string, error) {
+	ps, err := b.svc.Previews(ctx, p, team, app, false, 1000)
+	if err != nil {
+		return "", err
+	}
+	for _, pv := range ps {
+		if pv.PR != pr {
+			continue
+		}
+		last, err := b.svc.History(ctx, p, team, app, pv.Env, 1)
+		if err != nil {
+			return "", err
+		}
+		if len(last) == 0 {
+			return "", fmt.Errorf("the preview of %s#%d has no deploy yet: it is on its way", app, pr)
+		}
+		d, err := b.svc.CreateDeploy(ctx, p, service.DeployRequest{Team: team, App: app, Env: pv.Env, Revision: last[0].Revision,
+			Set: last[0].Args})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s deploys the preview of %s#%d (branch %s, %s) again: deploy %d queued in %s",
+			p.Name, app, pr, pv.Branch, pv.SHA[:min(12, len(pv.SHA))], d.ID, pv.Env), nil
+	}
+	return "", fmt.Errorf("%s/%s has no open preview of pull request #%d: Berth makes one when the pull request is opened or "+
+		"pushed to, if the app's berth.yaml has git: previews: {env: ...}", team, app, pr)
 }
 
 // team is the team of the command's app: --team, else the one team the user sees an app

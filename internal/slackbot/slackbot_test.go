@@ -253,6 +253,46 @@ func TestSlashCommands(t *testing.T) {
 		t.Errorf("a promotion in a team that does not exist: %v", a)
 	}
 
+	// deploy web#7: the preview of pull request 7, deployed again as alice.
+	f.command(t, "UALICE", "deploy web#7")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "has no open preview of pull request #7") {
+		t.Errorf("deploy of a pull request without a preview: %v", a)
+	}
+	if _, err := f.svc.CreateEnvironment(ctx, f.admin, berth.Environment{Name: "preview", InCluster: true, PreviewOf: "staging"}); err != nil {
+		t.Fatal(err)
+	}
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	err := f.st.Tx(ctx, func(tx *store.Tx) error {
+		base, err := tx.Environment(ctx, "preview")
+		if err != nil {
+			return err
+		}
+		_, env, err := tx.OpenPreview(ctx, berth.Preview{Team: "shop", App: "web", PR: 7, Branch: "feature", SHA: sha}, base)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AddRevision(ctx, "shop", "web", "apiVersion: berth.dev/v1\nmetadata: {name: web}\ncontainers:\n  web: {image: \"nginx:${git.short}\"}\n", "alice"); err != nil {
+			return err
+		}
+		_, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "shop", App: "web", Env: env.Name, Revision: 1, Kind: berth.KindDeploy,
+			CreatedBy: "webhook:gitea", Args: map[string]string{"git.sha": sha, "git.short": sha[:12], "git.pr": "7", "git.branch": "feature"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, ack, _, _ := f.command(t, "UALICE", "deploy web#7 --team shop"); code != http.StatusOK { // not the same request again
+		t.Fatalf("deploy web#7: %d %s", code, ack)
+	}
+	a := f.answers.next(t)
+	if !strings.Contains(a["text"], "alice deploys the preview of web#7 (branch feature, "+sha[:12]+") again") || a["response_type"] != "in_channel" {
+		t.Errorf("deploy web#7: %v", a)
+	}
+	ds, err := f.svc.History(ctx, f.admin, "shop", "web", "preview-shop-web-pr7", 10)
+	if err != nil || len(ds) != 2 || ds[0].CreatedBy != "alice" || ds[0].Args["git.sha"] != sha {
+		t.Errorf("the preview's deploys: %+v %v", ds, err)
+	}
+
 	events, err := f.svc.ListAudit(ctx, f.admin, berth.AuditFilter{Actor: "chat:slack:UMALLORY", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
