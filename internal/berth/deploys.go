@@ -1,6 +1,9 @@
 package berth
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DeployState is where a deploy is in its life: queued, running, then exactly one of
 // succeeded or failed.
@@ -50,6 +53,9 @@ type DeployOptions struct {
 	Refresh bool
 	// TimeoutSeconds bounds the rollout; 0 means the server's default.
 	TimeoutSeconds int
+	// Emergency, when not "", is why this deploy goes ahead inside a freeze window of its
+	// environment; the store audits it.
+	Emergency string
 }
 
 // Deploy is one deploy job of an app into an environment.
@@ -151,6 +157,7 @@ func Redo(src Deploy, kind DeployKind, by string, ask DeployOptions) NewDeploy {
 	if ask.TimeoutSeconds > 0 {
 		o.TimeoutSeconds = ask.TimeoutSeconds
 	}
+	o.Emergency = ask.Emergency // asked each time, never carried on
 	nd := NewDeploy{Team: src.Team, App: src.App, Env: src.Env, Revision: src.Revision, Kind: kind,
 		Args: src.Args, Options: o, SourceDeploy: src.ID, CreatedBy: by, Images: src.Images}
 	if o.Refresh {
@@ -158,3 +165,27 @@ func Redo(src Deploy, kind DeployKind, by string, ask DeployOptions) NewDeploy {
 	}
 	return nd
 }
+
+// FreezeWindow is a time when nothing deploys to an environment (a holiday, a launch),
+// but an emergency deploy, which says why, and automatic rollbacks.
+type FreezeWindow struct {
+	ID         int64
+	Env        string
+	Start, End time.Time
+	Reason     string
+	CreatedBy  string
+	CreatedAt  time.Time
+}
+
+// FrozenError refuses a deploy inside a freeze window of its environment.
+type FrozenError struct {
+	Window FreezeWindow
+}
+
+func (e *FrozenError) Error() string {
+	return fmt.Sprintf("environment %s is frozen until %s (%s, window %d): deploy only in an emergency, saying why (--emergency REASON)",
+		e.Window.Env, e.Window.End.UTC().Format(time.RFC3339), e.Window.Reason, e.Window.ID)
+}
+
+// Is makes a FrozenError an ErrConflict.
+func (e *FrozenError) Is(target error) bool { return target == ErrConflict }

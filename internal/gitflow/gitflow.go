@@ -369,9 +369,12 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 		Manifest: string(raw), Path: repo.Path, Source: berth.GitSource{Forge: j.Forge, Repo: repo.Repo, SHA: ev.SHA, Ref: ev.Ref},
 		Args: manifest.GitArgs(ev.SHA, ev.Ref, 0)})
 	var inv *berth.InvalidError
+	var frozen *berth.FrozenError
 	switch {
 	case errors.As(err, &inv):
 		return w.refuse(ctx, f, repo, ev, env, inv.Reason)
+	case errors.As(err, &frozen):
+		return w.refuse(ctx, f, repo, ev, env, frozen.Error())
 	case errors.Is(err, berth.ErrLeaseLost):
 		return outcome{} // another worker holds it now
 	case err != nil:
@@ -480,9 +483,12 @@ func (w *Worker) promote(ctx context.Context, j berth.GitJob, d berth.Deploy, re
 	}
 	p, err := w.svc.PromoteFromGit(ctx, j.Forge, j.ID, service.PromoteRequest{Team: j.Team, App: j.App, From: d.Env, To: to, Source: d.ID})
 	var inv *berth.InvalidError
+	var frozen *berth.FrozenError
 	switch {
 	case errors.As(err, &inv):
 		return failed("deploy %d succeeded; the promotion to %s was refused: %s", d.ID, to, inv.Reason)
+	case errors.As(err, &frozen):
+		return failed("deploy %d succeeded; the promotion to %s was refused: %v", d.ID, to, frozen)
 	case errors.Is(err, berth.ErrNotFound):
 		return failed("deploy %d succeeded; the promotion to %s was refused: %v", d.ID, to, err)
 	case err != nil:

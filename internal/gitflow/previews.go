@@ -69,9 +69,12 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 		Args:    manifest.GitArgs(ev.SHA, "refs/heads/"+ev.Head, ev.PR),
 		Preview: &service.PreviewRequest{PR: ev.PR, URL: pullURL(repo, ev.PR), Branch: ev.Head, Fork: ev.Fork}})
 	var inv *berth.InvalidError
+	var frozen *berth.FrozenError
 	switch {
 	case errors.As(err, &inv):
 		return w.refusePreview(ctx, j, repo, f, base, inv.Reason)
+	case errors.As(err, &frozen):
+		return w.refusePreview(ctx, j, repo, f, base, frozen.Error())
 	case errors.Is(err, berth.ErrLeaseLost):
 		return outcome{}
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/authz"
@@ -184,4 +185,46 @@ func pathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// FreezeEnvironment freezes env from start to end, saying why (platform admins): no deploy
+// goes there then but emergencies (a deploy whose options say why, audited) and automatic
+// rollbacks — whether from the API, the CLI, chat, git or a promotion.
+func (s *Service) FreezeEnvironment(ctx context.Context, p *authz.Principal, w berth.FreezeWindow) (berth.FreezeWindow, error) {
+	c := change{action: "env.freeze", target: "env/" + w.Env, details: map[string]any{"start": w.Start, "end": w.End, "reason": w.Reason}}
+	var out berth.FreezeWindow
+	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
+		w.CreatedBy = p.Name
+		out, err = tx.AddFreezeWindow(ctx, w)
+		c.details["window"] = out.ID
+		return err
+	})
+	return out, err
+}
+
+// UnfreezeEnvironment ends freeze window id at once (platform admins), audited.
+func (s *Service) UnfreezeEnvironment(ctx context.Context, p *authz.Principal, id int64) (berth.FreezeWindow, error) {
+	c := change{action: "env.unfreeze", target: "freeze/" + strconv.FormatInt(id, 10), details: map[string]any{"window": id}}
+	var out berth.FreezeWindow
+	err := s.mutate(ctx, p, &c, allowed(p, authz.EnvManage, authz.Resource{}), func(tx *store.Tx) (err error) {
+		out, err = tx.DeleteFreezeWindow(ctx, id)
+		c.target, c.details["env"] = "env/"+out.Env, out.Env
+		return err
+	})
+	return out, err
+}
+
+// FreezeWindows lists the freeze windows of env ("" for all) not over yet (anyone signed
+// in: who deploys needs to know).
+func (s *Service) FreezeWindows(ctx context.Context, p *authz.Principal, env string) ([]berth.FreezeWindow, error) {
+	if err := authz.Check(p, authz.EnvList, authz.Resource{}); err != nil {
+		return nil, err
+	}
+	if env != "" {
+		if _, err := s.st.Environment(ctx, env); err != nil {
+			return nil, storeErr(err)
+		}
+	}
+	ws, err := s.st.FreezeWindows(ctx, env, s.now())
+	return ws, storeErr(err)
 }

@@ -155,6 +155,13 @@ func (s *Service) Decide(ctx context.Context, p *authz.Principal, id int64, deci
 	}
 	var out berth.Deploy
 	err = s.mutate(ctx, p, &c, allow, func(tx *store.Tx) (err error) {
+		if decision == berth.Approved {
+			// A freeze that began while it waited holds it, unless it was asked for as an
+			// emergency (audited when it was).
+			if _, err := tx.CheckFreeze(ctx, d); err != nil {
+				return err
+			}
+		}
 		if out, err = tx.DecideApproval(ctx, id, decision, p.Name, reason); err != nil {
 			return err
 		}

@@ -26,7 +26,8 @@ type storedOptions struct {
 	ForceConflicts bool `json:"forceConflicts,omitempty"`
 	NoAutoRollback bool `json:"noAutoRollback,omitempty"`
 	Refresh        bool `json:"refresh,omitempty"`
-	TimeoutSeconds int  `json:"timeoutSeconds,omitempty"`
+	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
+	Emergency      string `json:"emergency,omitempty"`
 }
 
 func scanDeploy(sc scanner) (berth.Deploy, error) {
@@ -108,6 +109,10 @@ func (tx *Tx) EnqueueDeploy(ctx context.Context, nd berth.NewDeploy) (berth.Depl
 	if err != nil {
 		return berth.Deploy{}, fmt.Errorf("queue deploy: %w", err)
 	}
+	frozen, err := tx.checkFreeze(ctx, nd)
+	if err != nil {
+		return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, err)
+	}
 	state, now := berth.DeployQueued, micros(tx.stamp())
 	if nd.AwaitApproval {
 		state = berth.DeployAwaiting
@@ -125,6 +130,13 @@ func (tx *Tx) EnqueueDeploy(ctx context.Context, nd berth.NewDeploy) (berth.Depl
 		if _, err := tx.exec(ctx, `INSERT INTO approvals (deploy_id, requested_by, requested_at) VALUES (?, ?, ?)`,
 			id, nd.CreatedBy, now); err != nil {
 			return berth.Deploy{}, fmt.Errorf("queue deploy of %q: %w", key, dbErr(err))
+		}
+	}
+	if frozen != nil {
+		if _, err := tx.AppendAudit(ctx, berth.AuditEvent{Actor: nd.CreatedBy, Action: "deploy.emergency",
+			Target: berth.AppTarget(nd.Team, nd.App, nd.Env), Team: nd.Team, App: nd.App, Outcome: berth.OutcomeSuccess,
+			Details: map[string]any{"deploy": id, "reason": nd.Options.Emergency, "freezeWindow": frozen.ID, "kind": string(nd.Kind)}}); err != nil {
+			return berth.Deploy{}, err
 		}
 	}
 	return tx.Deploy(ctx, id)

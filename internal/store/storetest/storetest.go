@@ -51,6 +51,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"PreviewEnvironments", testPreviewEnvironments},
 		{"Previews", testPreviews},
 		{"Chat", testChat},
+		{"FreezeWindows", testFreezeWindows},
 		{"ProvisionerFiles", testProvisionerFiles},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
