@@ -23,9 +23,9 @@ const (
 
 // storedOptions is the stored form of a deploy's options (the column options, JSON).
 type storedOptions struct {
-	ForceConflicts bool `json:"forceConflicts,omitempty"`
-	NoAutoRollback bool `json:"noAutoRollback,omitempty"`
-	Refresh        bool `json:"refresh,omitempty"`
+	ForceConflicts bool   `json:"forceConflicts,omitempty"`
+	NoAutoRollback bool   `json:"noAutoRollback,omitempty"`
+	Refresh        bool   `json:"refresh,omitempty"`
 	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
 	Emergency      string `json:"emergency,omitempty"`
 }
