@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
 )
@@ -70,7 +71,13 @@ func routeCases() map[string]routeCase {
 			body(apiv1.SetEnvironmentPostgres{DSN: "postgres://berth:new-pw@db.example:5432/postgres"}), global, 200},
 		"clearEnvironmentPostgres": {"DELETE", "/api/v1/envs/staging/postgres", nil, global, 200},
 		"deleteEnvironment":        {"DELETE", "/api/v1/envs/old", nil, global, 204},
-		"getProvisioners":          {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
+		"listFreezeWindows":        {"GET", "/api/v1/freezes?env=staging", nil, anyone, 200},
+		"freezeEnvironment": {"POST", "/api/v1/envs/staging/freezes", func(f *fixture) any {
+			return apiv1.FreezeEnvironment{End: f.clock.Now().Add(time.Hour), Reason: "year-end close"}
+		}, global, 201},
+		// The fresh fixture's first freeze window is 1; the body makes it, and sends nothing.
+		"unfreezeEnvironment": {"DELETE", "/api/v1/freezes/1", func(f *fixture) any { f.frozen("staging"); return nil }, global, 200},
+		"getProvisioners":     {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
 		"setProvisioners": {"PUT", "/api/v1/envs/staging/provisioners",
 			body(apiv1.SetProvisioners{Content: "- type: amqp\n  outputs: \"host: rabbit\"\n"}), global, 200},
 		"listProvisionerVersions": {"GET", "/api/v1/envs/staging/provisioners/history", nil, anyone, 200},

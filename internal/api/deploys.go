@@ -72,7 +72,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request, p *authz.P
 	d, err := s.svc.CreateDeploy(r.Context(), p, service.DeployRequest{
 		Team: in.Team, App: in.App, Env: in.Env, Manifest: in.Manifest, ManifestName: in.ManifestName, Revision: in.Revision, Set: in.Set,
 		Options: berth.DeployOptions{ForceConflicts: in.ForceConflicts, NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
-			Refresh: in.Refresh},
+			Refresh: in.Refresh, Emergency: in.Emergency},
 	})
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p *authz.Princ
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	d, err := s.svc.Rollback(r.Context(), p, r.PathValue("team"), r.PathValue("app"), in.Env, in.To)
+	d, err := s.svc.RollbackWith(r.Context(), p, r.PathValue("team"), r.PathValue("app"), in.Env, in.To, in.Emergency)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (s *Server) redeployTeam(w http.ResponseWriter, r *http.Request, p *authz.P
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "concurrency", Message: "concurrency must be 1 to 100"}
 	}
 	ds, err := s.svc.RedeployTeam(r.Context(), p, service.RedeployRequest{Team: r.PathValue("team"), Env: in.Env,
-		Exclude: in.Exclude, Refresh: in.Refresh, Concurrency: in.Concurrency})
+		Exclude: in.Exclude, Refresh: in.Refresh, Concurrency: in.Concurrency, Emergency: in.Emergency})
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,8 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, p *authz.Princi
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "timeoutSeconds", Message: "timeoutSeconds must be 0 (the server's default) to 3600"}
 	}
 	d, err := s.svc.Promote(r.Context(), p, service.PromoteRequest{Team: r.PathValue("team"), App: r.PathValue("app"),
-		From: in.From, To: in.To, Options: berth.DeployOptions{NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds}})
+		From: in.From, To: in.To, Options: berth.DeployOptions{NoAutoRollback: in.NoAutoRollback, TimeoutSeconds: in.TimeoutSeconds,
+			Emergency: in.Emergency}})
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,14 @@ func (s *Server) apiRoutes() []route {
 		{method: "DELETE", path: v1 + "/envs/{env}/postgres", id: "clearEnvironmentPostgres",
 			summary: "Unregister the environment's PostgreSQL server; its databases stay (global admins)",
 			auth:    true, global: authz.EnvManage, response: apiv1.Environment{}, handle: s.clearEnvPostgres},
+		{method: "GET", path: v1 + "/freezes", id: "listFreezeWindows",
+			summary: "Freeze windows not over yet, by start (?env= only that environment's): no deploy goes there then but an emergency",
+			auth:    true, query: []string{"env"}, response: apiv1.List[apiv1.FreezeWindow]{}, handle: s.listFreezes},
+		{method: "POST", path: v1 + "/envs/{env}/freezes", id: "freezeEnvironment",
+			summary: "Freeze an environment from start (default: now) to end, saying why: only emergency deploys, which say why (audited), and automatic rollbacks go there then (global admins)",
+			auth:    true, global: authz.EnvManage, body: apiv1.FreezeEnvironment{}, response: apiv1.FreezeWindow{}, status: 201, handle: s.freezeEnv},
+		{method: "DELETE", path: v1 + "/freezes/{id}", id: "unfreezeEnvironment", summary: "End a freeze window at once (global admins)",
+			auth: true, global: authz.EnvManage, response: apiv1.FreezeWindow{}, handle: s.unfreezeEnv},
 		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
 			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
 
@@ -454,6 +462,42 @@ func (s *Server) deleteEnv(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return err
 	}
 	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) listFreezes(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	ws, err := s.svc.FreezeWindows(r.Context(), p, r.URL.Query().Get("env"))
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, list(ws, apiv1.FromFreezeWindow))
+}
+
+func (s *Server) freezeEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	var in apiv1.FreezeEnvironment
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	start := s.svc.Now()
+	if in.Start != nil {
+		start = *in.Start
+	}
+	fw, err := s.svc.FreezeEnvironment(r.Context(), p, berth.FreezeWindow{Env: r.PathValue("env"), Start: start, End: in.End, Reason: in.Reason})
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusCreated, apiv1.FromFreezeWindow(fw))
+}
+
+func (s *Server) unfreezeEnv(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "id", Message: "freeze window id must be a positive number"}
+	}
+	fw, err := s.svc.UnfreezeEnvironment(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusOK, apiv1.FromFreezeWindow(fw))
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

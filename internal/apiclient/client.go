@@ -338,6 +338,28 @@ func (c *Client) DeleteEnvironment(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/api/v1/envs/"+esc(name), nil, nil, nil)
 }
 
+// FreezeWindows lists the freeze windows of env ("" for every environment) not over yet.
+func (c *Client) FreezeWindows(ctx context.Context, env string) ([]apiv1.FreezeWindow, error) {
+	var q url.Values
+	if env != "" {
+		q = url.Values{"env": {env}}
+	}
+	var out apiv1.List[apiv1.FreezeWindow]
+	return out.Items, c.do(ctx, "GET", "/api/v1/freezes", q, nil, &out)
+}
+
+// FreezeEnvironment freezes env: only emergency deploys go there in the window.
+func (c *Client) FreezeEnvironment(ctx context.Context, env string, in apiv1.FreezeEnvironment) (apiv1.FreezeWindow, error) {
+	var out apiv1.FreezeWindow
+	return out, c.do(ctx, "POST", "/api/v1/envs/"+esc(env)+"/freezes", nil, in, &out)
+}
+
+// UnfreezeEnvironment ends freeze window id at once.
+func (c *Client) UnfreezeEnvironment(ctx context.Context, id int64) (apiv1.FreezeWindow, error) {
+	var out apiv1.FreezeWindow
+	return out, c.do(ctx, "DELETE", "/api/v1/freezes/"+strconv.FormatInt(id, 10), nil, nil, &out)
+}
+
 // AuditFilter selects audit events.
 type AuditFilter struct {
 	Team, App, Actor, Since string

@@ -34,6 +34,8 @@ type DeployOptions struct {
 	Timeout        time.Duration
 	// Refresh deploys what runs again, with current config and secrets.
 	Refresh bool
+	// Emergency is why the deploy goes ahead inside a freeze window; "" for none.
+	Emergency string
 }
 
 // NewCmdDeploy returns `berth deploy`.
@@ -53,12 +55,16 @@ deploy (unless --no-auto-rollback). With --wait it shows progress and exits 0 on
 
 With --refresh nothing new is sent: the revision and args that run in the environment are
 deployed again, with the current config and secrets (see berth config, berth secrets); the
-pods roll when a value they read changed. The app is APP, or the manifest's metadata.name.`,
+pods roll when a value they read changed. The app is APP, or the manifest's metadata.name.
+
+Into an environment inside a freeze window (berth envs freezes) a deploy is refused unless
+--emergency says why it cannot wait; the reason goes to the audit log.`,
 		Example: `  berth deploy --env staging --wait
   berth deploy --env production --set version=1.4.2 --wait
   berth deploy reports --team insights --env staging --revision 12
   berth deploy -f deploy/berth.yaml --env staging --force-conflicts
-  berth deploy reports --env production --refresh --wait`,
+  berth deploy reports --env production --refresh --wait
+  berth deploy --env production --emergency "checkout down: fix for INC-231" --wait`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -82,6 +88,7 @@ pods roll when a value they read changed. The app is APP, or the manifest's meta
 	fl.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "leave a failed rollout as it is")
 	fl.DurationVar(&o.Timeout, "timeout", 0, "how long the rollout may take (default: the server's, 5m)")
 	fl.BoolVar(&o.Refresh, "refresh", false, "deploy what runs again with current config and secrets (no manifest is sent)")
+	fl.StringVar(&o.Emergency, "emergency", "", "deploy inside a freeze window of the environment, saying why (audited)")
 	return cmd
 }
 
@@ -97,7 +104,8 @@ func deployRun(ctx context.Context, o *DeployOptions) error {
 		return &UsageError{Err: errors.New("--timeout must be between 0 and 1h")}
 	}
 	in := apiv1.CreateDeploy{Env: o.Env, Set: set, ForceConflicts: o.ForceConflicts, NoAutoRollback: o.NoAutoRollback,
-		TimeoutSeconds: int(o.Timeout.Seconds()), Revision: o.Revision, App: o.App, Team: o.Team, Refresh: o.Refresh}
+		TimeoutSeconds: int(o.Timeout.Seconds()), Revision: o.Revision, App: o.App, Team: o.Team, Refresh: o.Refresh,
+		Emergency: o.Emergency}
 	if o.Refresh {
 		if o.Revision != 0 || len(set) > 0 {
 			return &UsageError{Err: errors.New("--refresh deploys the revision and args that run: drop --revision and --set")}

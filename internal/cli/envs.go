@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,8 @@ import (
 // NewCmdEnvs returns `berth envs`.
 func NewCmdEnvs(f *Factory) *cobra.Command {
 	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsGet(f, nil),
-		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil))
+		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil),
+		NewCmdEnvsFreeze(f, nil), NewCmdEnvsFreezes(f, nil), NewCmdEnvsUnfreeze(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.
@@ -582,6 +584,175 @@ func envsDeleteRun(ctx context.Context, o *EnvsDeleteOptions) error {
 	err = c.DeleteEnvironment(ctx, o.Name)
 	if err == nil {
 		fmt.Fprintf(o.IO.Out, "deleted environment %s\n", o.Name)
+	}
+	return err
+}
+
+// EnvsFreezeOptions are the inputs of `berth envs freeze`.
+type EnvsFreezeOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Env       string
+	// From, Until are RFC 3339 times as given; From "" is now, on the server.
+	From, Until string
+	// For is how long the window lasts from From, instead of Until.
+	For    time.Duration
+	Reason string
+	Now    func() time.Time
+}
+
+// NewCmdEnvsFreeze returns `berth envs freeze`.
+func NewCmdEnvsFreeze(f *Factory, runF func(*EnvsFreezeOptions) error) *cobra.Command {
+	o := &EnvsFreezeOptions{IO: f.IO, APIClient: f.apiClient, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "freeze ENV (--until TIME | --for DURATION) [--from TIME] --reason TEXT",
+		Short: "Freeze an environment for a while: no deploy goes there but an emergency (global admins)",
+		Long: `Freezes the environment from --from (default: now) until --until, or for --for: no deploy
+goes there then, whether from the CLI, the API, chat, git or a promotion, but an emergency
+deploy, which says why (berth deploy --emergency REASON; audited), and the automatic
+rollback of a failed rollout. Times are RFC 3339. berth envs unfreeze ends a window early.`,
+		Example: `  berth envs freeze production --until 2026-12-27T00:00:00Z --reason "holidays: nobody on call"
+  berth envs freeze production --for 2h --reason "database migration"
+  berth envs freeze production --from 2026-11-27T00:00:00Z --for 96h --reason "Black Friday"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsFreezeRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Until, "until", "", "when the window ends, RFC 3339 (or --for)")
+	cmd.Flags().DurationVar(&o.For, "for", 0, "how long the window lasts, such as 2h (or --until)")
+	cmd.Flags().StringVar(&o.From, "from", "", "when the window starts, RFC 3339 (default: now)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "why, for whoever wants to deploy (required)")
+	return cmd
+}
+
+func envsFreezeRun(ctx context.Context, o *EnvsFreezeOptions) error {
+	if (o.Until == "") == (o.For == 0) {
+		return &UsageError{Err: errors.New("give one of --until TIME or --for DURATION: when the freeze ends")}
+	}
+	if o.For < 0 {
+		return &UsageError{Err: errors.New("--for must be positive, such as 2h")}
+	}
+	if o.Reason == "" {
+		return &UsageError{Err: errors.New("--reason is required: why nothing may deploy, for whoever wants to")}
+	}
+	in := apiv1.FreezeEnvironment{Reason: o.Reason}
+	start := o.Now()
+	if o.From != "" {
+		t, err := time.Parse(time.RFC3339, o.From)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--from %q is not an RFC 3339 time, such as 2026-12-24T00:00:00Z", o.From)}
+		}
+		start, in.Start = t, &t
+	}
+	if o.Until != "" {
+		t, err := time.Parse(time.RFC3339, o.Until)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--until %q is not an RFC 3339 time, such as 2026-12-24T00:00:00Z", o.Until)}
+		}
+		in.End = t
+	} else {
+		in.End = start.Add(o.For)
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	w, err := c.FreezeEnvironment(ctx, o.Env, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "froze %s from %s until %s (window %d): only deploys with --emergency REASON go there; berth envs unfreeze %d ends it\n",
+		w.Env, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339), w.ID, w.ID)
+	return nil
+}
+
+// EnvsFreezesOptions are the inputs of `berth envs freezes`.
+type EnvsFreezesOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	// Env is the only environment whose windows are listed; "" is every one.
+	Env    string
+	Output string
+}
+
+// NewCmdEnvsFreezes returns `berth envs freezes`.
+func NewCmdEnvsFreezes(f *Factory, runF func(*EnvsFreezesOptions) error) *cobra.Command {
+	o := &EnvsFreezesOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "freezes [ENV]", Short: "List the freeze windows not over yet, of every environment or one",
+		Example: "  berth envs freezes\n  berth envs freezes production -o json", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return envsFreezesRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsFreezesRun(ctx context.Context, o *EnvsFreezesOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	ws, err := c.FreezeWindows(ctx, o.Env)
+	if err != nil {
+		return err
+	}
+	return printList(o.IO, o.Output, ws, []string{"ID", "ENV", "FROM", "UNTIL", "REASON", "BY"}, func(w apiv1.FreezeWindow) []string {
+		return []string{strconv.FormatInt(w.ID, 10), w.Env, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339), w.Reason, w.CreatedBy}
+	})
+}
+
+// EnvsUnfreezeOptions are the inputs of `berth envs unfreeze`.
+type EnvsUnfreezeOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	// ID is the freeze window's id as given, checked when the command runs.
+	ID string
+}
+
+// NewCmdEnvsUnfreeze returns `berth envs unfreeze`.
+func NewCmdEnvsUnfreeze(f *Factory, runF func(*EnvsUnfreezeOptions) error) *cobra.Command {
+	o := &EnvsUnfreezeOptions{IO: f.IO, APIClient: f.apiClient}
+	return &cobra.Command{
+		Use: "unfreeze ID", Short: "End a freeze window at once (global admins; see berth envs freezes)",
+		Example: "  berth envs unfreeze 3", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.ID = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsUnfreezeRun(cmd.Context(), o)
+		},
+	}
+}
+
+func envsUnfreezeRun(ctx context.Context, o *EnvsUnfreezeOptions) error {
+	id, err := strconv.ParseInt(o.ID, 10, 64)
+	if err != nil || id <= 0 {
+		return &UsageError{Err: fmt.Errorf("freeze window id %q must be a number (see `berth envs freezes`)", o.ID)}
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	w, err := c.UnfreezeEnvironment(ctx, id)
+	if err == nil {
+		fmt.Fprintf(o.IO.Out, "ended freeze window %d of %s (%s)\n", w.ID, w.Env, w.Reason)
 	}
 	return err
 }

@@ -20,7 +20,9 @@ type PromoteOptions struct {
 	From, To       string
 	Wait           bool
 	NoAutoRollback bool
-	Output         string
+	// Emergency is why the promotion goes ahead inside a freeze window of To; "" for none.
+	Emergency string
+	Output    string
 }
 
 // NewCmdPromote returns `berth promote`.
@@ -35,10 +37,14 @@ git and promotions record them), so the target runs the very images the source d
 if their tags moved since. The promotion is linked to its source deploy in the history.
 
 Into a protected environment the promotion waits, awaiting approval, until a team admin or
-one of the environment's allowed deployers other than you approves it (berth approvals).`,
+one of the environment's allowed deployers other than you approves it (berth approvals).
+
+Into an environment inside a freeze window (berth envs freezes) a promotion is refused
+unless --emergency says why it cannot wait; the reason goes to the audit log.`,
 		Example: `  berth promote web --from staging --to production
   berth promote web --from staging --to production --wait
-  berth approvals list`,
+  berth approvals list
+  berth promote web --from staging --to production --emergency "checkout down: fix for INC-231"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.App = args[0]
@@ -54,6 +60,7 @@ one of the environment's allowed deployers other than you approves it (berth app
 	cmd.Flags().StringVar(&o.To, "to", "", "environment to deploy it to (required)")
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow the promotion until it ends (through its approval, if it needs one)")
 	cmd.Flags().BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "leave a failed rollout in place instead of rolling back")
+	cmd.Flags().StringVar(&o.Emergency, "emergency", "", "deploy inside a freeze window of the environment, saying why (audited)")
 	return cmd
 }
 
@@ -72,7 +79,7 @@ func promoteRun(ctx context.Context, o *PromoteOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.Promote(ctx, team, o.App, apiv1.Promote{From: o.From, To: o.To, NoAutoRollback: o.NoAutoRollback})
+	d, err := c.Promote(ctx, team, o.App, apiv1.Promote{From: o.From, To: o.To, NoAutoRollback: o.NoAutoRollback, Emergency: o.Emergency})
 	if err != nil {
 		return err
 	}

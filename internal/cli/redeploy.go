@@ -30,6 +30,8 @@ type RedeployTeamOptions struct {
 	Exclude     []string
 	Refresh     bool
 	Concurrency int
+	// Emergency says why the redeploys go ahead inside freeze windows.
+	Emergency string
 }
 
 // NewCmdRedeployTeam returns `berth redeploy team`.
@@ -52,6 +54,7 @@ func NewCmdRedeployTeam(f *Factory, runF func(*RedeployTeamOptions) error) *cobr
 	cmd.Flags().StringArrayVar(&o.Exclude, "exclude-app", nil, "leave this app alone (repeatable)")
 	cmd.Flags().BoolVar(&o.Refresh, "refresh", false, "re-render the current revision with current configuration")
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 4, "deploys running at once")
+	cmd.Flags().StringVar(&o.Emergency, "emergency", "", "redeploy inside freeze windows, saying why (audited)")
 	return cmd
 }
 
@@ -66,7 +69,8 @@ func redeployTeamRun(ctx context.Context, o *RedeployTeamOptions) error {
 	if o.Concurrency < 1 || o.Concurrency > 100 {
 		return &UsageError{Err: errors.New("--concurrency must be 1 to 100")}
 	}
-	ds, err := c.RedeployTeam(ctx, o.Team, apiv1.RedeployTeam{Env: o.Env, Exclude: o.Exclude, Refresh: o.Refresh, Concurrency: o.Concurrency})
+	ds, err := c.RedeployTeam(ctx, o.Team, apiv1.RedeployTeam{Env: o.Env, Exclude: o.Exclude, Refresh: o.Refresh, Concurrency: o.Concurrency,
+		Emergency: o.Emergency})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ type RollbackOptions struct {
 	// before the current one.
 	To   int64
 	Wait bool
+	// Emergency says why the rollback goes ahead inside a freeze window.
+	Emergency string
 }
 
 // NewCmdRollback returns `berth rollback`.
@@ -43,6 +45,7 @@ func NewCmdRollback(f *Factory, runF func(*RollbackOptions) error) *cobra.Comman
 	cmd.Flags().StringVar(&o.Env, "env", "", "environment (required)")
 	cmd.Flags().Int64Var(&o.To, "to", 0, "revision to return to (default: the one before the current)")
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow the rollback until it ends")
+	cmd.Flags().StringVar(&o.Emergency, "emergency", "", "roll back inside a freeze window of the environment, saying why (audited)")
 	return cmd
 }
 
@@ -58,7 +61,7 @@ func rollbackRun(ctx context.Context, o *RollbackOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.Rollback(ctx, team, o.App, apiv1.Rollback{Env: o.Env, To: o.To})
+	d, err := c.Rollback(ctx, team, o.App, apiv1.Rollback{Env: o.Env, To: o.To, Emergency: o.Emergency})
 	if err != nil {
 		return err
 	}

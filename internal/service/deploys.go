@@ -313,6 +313,12 @@ func (s *Service) MayDeploy(ctx context.Context, p *authz.Principal, team, envNa
 // Rollback queues a deploy that re-applies exactly the objects of an earlier successful
 // deploy: of revision to, or (to == 0) the one before the current.
 func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, envName string, to int64) (berth.Deploy, error) {
+	return s.RollbackWith(ctx, p, team, app, envName, to, "")
+}
+
+// RollbackWith is Rollback inside a freeze window of the environment, saying why
+// (emergency; "" for none).
+func (s *Service) RollbackWith(ctx context.Context, p *authz.Principal, team, app, envName string, to int64, emergency string) (berth.Deploy, error) {
 	env, err := s.st.Environment(ctx, envName)
 	if err != nil {
 		return berth.Deploy{}, storeErr(err)
@@ -325,7 +331,7 @@ func (s *Service) Rollback(ctx context.Context, p *authz.Principal, team, app, e
 		if err != nil {
 			return err
 		}
-		d, err = tx.EnqueueDeploy(ctx, berth.Redo(src, berth.KindRollback, p.Name, berth.DeployOptions{}))
+		d, err = tx.EnqueueDeploy(ctx, berth.Redo(src, berth.KindRollback, p.Name, berth.DeployOptions{Emergency: emergency}))
 		c.details["revision"], c.details["deploy"], c.details["source"] = src.Revision, d.ID, src.ID
 		return err
 	})
@@ -342,6 +348,8 @@ type RedeployRequest struct {
 	Exclude     []string
 	Refresh     bool
 	Concurrency int
+	// Emergency says why the redeploys go ahead inside freeze windows ("": they do not).
+	Emergency string
 }
 
 // RedeployTeam queues, in one transaction, a redeploy of each app of the team (but the
@@ -387,7 +395,7 @@ func (s *Service) RedeployTeam(ctx context.Context, p *authz.Principal, req Rede
 			if slices.Contains(req.Exclude, cur.App) {
 				continue
 			}
-			nd := berth.Redo(cur, berth.KindRedeploy, p.Name, berth.DeployOptions{Refresh: req.Refresh})
+			nd := berth.Redo(cur, berth.KindRedeploy, p.Name, berth.DeployOptions{Refresh: req.Refresh, Emergency: req.Emergency})
 			nd.BatchID = batch
 			d, err := tx.EnqueueDeploy(ctx, nd)
 			if err != nil {

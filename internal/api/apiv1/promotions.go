@@ -13,6 +13,9 @@ type Promote struct {
 	To             string `json:"to"`
 	NoAutoRollback bool   `json:"noAutoRollback,omitempty"`
 	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
+	// Emergency, when not "", is why the promotion goes ahead inside a freeze window of To
+	// (audited); without it such a promotion is refused (409).
+	Emergency string `json:"emergency,omitempty"`
 }
 
 // Decision is the body of POST /deploys/{id}/approve and /reject.

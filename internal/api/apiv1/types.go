@@ -259,6 +259,9 @@ type CreateDeploy struct {
 	// Refresh deploys the app's current revision and args in env again, rendered with
 	// current config and secrets; send no manifest, revision or args with it.
 	Refresh bool `json:"refresh,omitempty"`
+	// Emergency, when not "", is why the deploy goes ahead inside a freeze window of env
+	// (audited); without it such a deploy is refused (409).
+	Emergency string `json:"emergency,omitempty"`
 }
 
 // Deploy is one deploy of an app into an environment.
@@ -309,6 +312,8 @@ type DeployEvent struct {
 type Rollback struct {
 	Env string `json:"env"`
 	To  int64  `json:"to,omitempty"`
+	// Emergency says why the rollback goes ahead inside a freeze window.
+	Emergency string `json:"emergency,omitempty"`
 }
 
 // RedeployTeam is the body of POST /teams/{team}/redeploy.
@@ -317,6 +322,8 @@ type RedeployTeam struct {
 	Exclude     []string `json:"exclude,omitempty"`
 	Refresh     bool     `json:"refresh,omitempty"`
 	Concurrency int      `json:"concurrency,omitempty"`
+	// Emergency says why the redeploys go ahead inside freeze windows.
+	Emergency string `json:"emergency,omitempty"`
 }
 
 // AppStatus is an app in each environment: deployed revision against what runs.
