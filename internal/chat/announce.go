@@ -151,7 +151,16 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 	if err != nil || team.ChatChannel == "" {
 		return
 	}
-	text := DeployMessage(d, evs)
+	if d.Kind == berth.KindAutoRollback && d.RollbackOf != 0 {
+		defer a.refresh(ctx, d.RollbackOf) // the failed deploy's message says how its rollback goes
+	}
+	var rollback *berth.Deploy
+	if d.State == berth.DeployFailed {
+		if rb, err := a.svc.AutoRollbackOf(ctx, d); err == nil {
+			rollback = &rb
+		}
+	}
+	text := DeployMessage(d, evs, rollback)
 	msg := Message{Text: text}
 	if d.State == berth.DeployAwaiting {
 		id := strconv.FormatInt(d.ID, 10)
@@ -192,8 +201,9 @@ func (a *Announcer) refresh(ctx context.Context, id int64) {
 	}
 }
 
-// DeployMessage is the text of a deploy's message: what, where and who, then how it goes.
-func DeployMessage(d berth.Deploy, evs []berth.DeployEvent) string {
+// DeployMessage is the text of a deploy's message: what, where and who, then how it goes;
+// for a failed deploy, how its automatic rollback goes (rollback; nil for none).
+func DeployMessage(d berth.Deploy, evs []berth.DeployEvent, rollback *berth.Deploy) string {
 	what := fmt.Sprintf("deploy %d", d.ID)
 	switch {
 	case d.Kind == berth.KindAutoRollback && d.RollbackOf != 0:
@@ -255,6 +265,9 @@ func DeployMessage(d berth.Deploy, evs []berth.DeployEvent) string {
 	}
 	if passed+failed > 0 {
 		state = append(state, fmt.Sprintf("smoke %d passed, %d failed", passed, failed))
+	}
+	if rollback != nil {
+		state = append(state, fmt.Sprintf("rolled back automatically: deploy %d %s", rollback.ID, rollback.State))
 	}
 	return head + "\n" + strings.Join(state, " · ")
 }

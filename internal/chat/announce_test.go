@@ -39,11 +39,17 @@ func TestDeployMessage(t *testing.T) {
 			return d
 		}, nil, []string{"deploy 42 (promotion)", "awaiting approval"}},
 	} {
-		got := DeployMessage(tc.d(base), tc.evs)
+		got := DeployMessage(tc.d(base), tc.evs, nil)
 		for _, w := range tc.wants {
 			if !strings.Contains(got, w) {
 				t.Errorf("%s: %q lacks %q", tc.name, got, w)
 			}
 		}
+	}
+	failed := base
+	failed.State, failed.Reason = berth.DeployFailed, "rollout failed"
+	rb := &berth.Deploy{ID: 43, Kind: berth.KindAutoRollback, RollbackOf: 42, State: berth.DeployRunning}
+	if got := DeployMessage(failed, nil, rb); !strings.Contains(got, "rolled back automatically: deploy 43 running") {
+		t.Errorf("a failed deploy's message does not say how its rollback goes: %q", got)
 	}
 }

@@ -109,6 +109,13 @@ func (s *Service) DeployNews(ctx context.Context, after int64, limit int) ([]ber
 	return evs, after, nil
 }
 
+// AutoRollbackOf returns the automatic rollback that answered the failed deploy
+// (berth.ErrNotFound: none), for its message.
+func (s *Service) AutoRollbackOf(ctx context.Context, failed berth.Deploy) (berth.Deploy, error) {
+	d, err := s.st.AutoRollbackOf(ctx, failed)
+	return d, storeErr(err)
+}
+
 // DeployForChat returns a deploy, its events and its team, for the message the bot keeps:
 // the announcer's own read, not a user's.
 func (s *Service) DeployForChat(ctx context.Context, id int64) (berth.Deploy, []berth.DeployEvent, berth.Team, error) {

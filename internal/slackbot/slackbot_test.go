@@ -461,6 +461,45 @@ func TestAnnouncer(t *testing.T) {
 	if n := f.messages.count(); n != 0 {
 		t.Errorf("%d more messages", n)
 	}
+
+	// A failed deploy's message says how its automatic rollback goes.
+	var failed, rb berth.Deploy
+	err = f.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		failed, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: 1, Kind: berth.KindDeploy, CreatedBy: "alice"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor = a.Step(ctx, cursor)
+	f.messages.next(t) // queued
+	if _, ok, err := f.st.ClaimDeploy(ctx, "engine", time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	err = f.st.Tx(ctx, func(tx *store.Tx) (err error) {
+		if _, err := tx.FinishDeploy(ctx, failed.ID, "engine", berth.DeployFailed, "rollout failed: crash loop"); err != nil {
+			return err
+		}
+		rb, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: "shop", App: "web", Env: "staging", Revision: 1, Kind: berth.KindAutoRollback,
+			RollbackOf: failed.ID, SourceDeploy: d.ID, CreatedBy: "system"})
+		if err != nil {
+			return err
+		}
+		_, err = tx.AddDeployEvent(ctx, berth.DeployEvent{DeployID: failed.ID, Phase: "failed"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Step(ctx, cursor)
+	var saw bool
+	for f.messages.count() > 0 || !saw {
+		m := f.messages.next(t)
+		if strings.Contains(m["text"], fmt.Sprintf("deploy %d, revision 1", failed.ID)) &&
+			strings.Contains(m["text"], fmt.Sprintf("rolled back automatically: deploy %d queued", rb.ID)) {
+			saw = true
+		}
+	}
 }
 
 // TestApprovalButtons: a promotion awaiting approval gets its message with Approve and
