@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/authz"
@@ -41,11 +42,50 @@ func (s *Service) TakeChatRequest(ctx context.Context, provider, key string, kee
 	return storeErr(err)
 }
 
+// MaxChatRefusalAudits is how many refused chat requests a minute are audited one by one;
+// past it, until the minute ends, they are counted, and the count audited with the next.
+const MaxChatRefusalAudits = 30
+
+// refusalLimiter counts the refused chat requests of the current minute.
+type refusalLimiter struct {
+	mu         sync.Mutex
+	minute     time.Time
+	n          int
+	suppressed int
+}
+
+// take reports whether a refusal at now is audited, and how many were left out before it.
+func (l *refusalLimiter) take(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := now.Truncate(time.Minute); !m.Equal(l.minute) {
+		l.minute, l.n = m, 0
+	}
+	if l.n >= MaxChatRefusalAudits {
+		l.suppressed++
+		return false, 0
+	}
+	l.n++
+	left := l.suppressed
+	l.suppressed = 0
+	return true, left
+}
+
 // RefuseChat audits a chat request refused before it reached the bot (a bad signature, a
-// stale time, a body over the limit), with why.
+// stale time, a body over the limit), with why: at most MaxChatRefusalAudits a minute one
+// by one, since anyone can send them; the rest are counted into the next event, and logged.
 func (s *Service) RefuseChat(ctx context.Context, provider, why string) {
+	audited, left := s.refusals.take(s.now())
+	if !audited {
+		s.log.WarnContext(ctx, "chat request refused (not audited one by one: too many this minute)", "provider", provider, "reason", why)
+		return
+	}
+	details := map[string]any{"reason": why}
+	if left > 0 {
+		details["refusedWithoutEvent"] = left
+	}
 	s.audit(ctx, &authz.Principal{Name: "chat:" + provider}, &change{action: "chat.receive", target: "chat/" + provider,
-		details: map[string]any{"reason": why}}, berth.OutcomeDenied)
+		details: details}, berth.OutcomeDenied)
 }
 
 // ChatPrincipal is the Berth user a chat user acts as: the one a platform admin linked

@@ -42,6 +42,9 @@ type Service struct {
 	// server shuts down.
 	logs    Logs
 	streams stopper
+	// refusals bounds the audit events of refused chat requests, which anyone on the
+	// internet can send.
+	refusals refusalLimiter
 }
 
 // New returns a Service on st. now is the clock (time.Now outside tests).
