@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // Who may call a route, beyond being signed in.
@@ -35,24 +37,32 @@ type routeCase struct {
 
 func routeCases() map[string]routeCase {
 	return map[string]routeCase{
-		"whoami":            {"GET", "/api/v1/whoami", nil, anyone, 200},
-		"promote":           {"POST", "/api/v1/teams/alpha/apps/reports/promotions", body(apiv1.Promote{From: "staging", To: "old"}), deployerRole, 201},
-		"listApprovals":     {"GET", "/api/v1/approvals", nil, anyone, 200},
-		"listGitJobs":       {"GET", "/api/v1/teams/alpha/apps/reports/git-jobs", nil, viewer, 200},
-		"listPreviews":      {"GET", "/api/v1/teams/alpha/previews", nil, viewer, 200},
-		"approveDeploy":     {"POST", "/api/v1/deploys/{awaiting}/approve", body(apiv1.Decision{Reason: "ok"}), adminRole, 200},
-		"rejectDeploy":      {"POST", "/api/v1/deploys/{awaiting}/reject", body(apiv1.Decision{Reason: "no"}), adminRole, 200},
-		"listTeams":         {"GET", "/api/v1/teams", nil, anyone, 200},
-		"createTeam":        {"POST", "/api/v1/teams", body(apiv1.CreateTeam{Name: "delta"}), global, 201},
-		"getTeam":           {"GET", "/api/v1/teams/alpha", nil, viewer, 200},
-		"deleteTeam":        {"DELETE", "/api/v1/teams/gamma", nil, global, 204},
-		"listMembers":       {"GET", "/api/v1/teams/alpha/members", nil, viewer, 200},
-		"setMember":         {"PUT", "/api/v1/teams/alpha/members/carol", body(apiv1.SetMember{Role: "viewer"}), adminRole, 200},
-		"removeMember":      {"DELETE", "/api/v1/teams/alpha/members/eve", nil, adminRole, 204},
-		"listUsers":         {"GET", "/api/v1/users", nil, global, 200},
-		"createUser":        {"POST", "/api/v1/users", body(apiv1.CreateUser{Name: "newbie"}), global, 201},
-		"deleteUser":        {"DELETE", "/api/v1/users/carol", nil, global, 204},
-		"linkChat":          {"PUT", "/api/v1/users/carol/chat-links/slack", body(apiv1.LinkChat{ChatUser: "U024BE7LH"}), global, 204},
+		"whoami":        {"GET", "/api/v1/whoami", nil, anyone, 200},
+		"promote":       {"POST", "/api/v1/teams/alpha/apps/reports/promotions", body(apiv1.Promote{From: "staging", To: "old"}), deployerRole, 201},
+		"listApprovals": {"GET", "/api/v1/approvals", nil, anyone, 200},
+		"listGitJobs":   {"GET", "/api/v1/teams/alpha/apps/reports/git-jobs", nil, viewer, 200},
+		"listPreviews":  {"GET", "/api/v1/teams/alpha/previews", nil, viewer, 200},
+		"approveDeploy": {"POST", "/api/v1/deploys/{awaiting}/approve", body(apiv1.Decision{Reason: "ok"}), adminRole, 200},
+		"rejectDeploy":  {"POST", "/api/v1/deploys/{awaiting}/reject", body(apiv1.Decision{Reason: "no"}), adminRole, 200},
+		"listTeams":     {"GET", "/api/v1/teams", nil, anyone, 200},
+		"createTeam":    {"POST", "/api/v1/teams", body(apiv1.CreateTeam{Name: "delta"}), global, 201},
+		"getTeam":       {"GET", "/api/v1/teams/alpha", nil, viewer, 200},
+		"deleteTeam":    {"DELETE", "/api/v1/teams/gamma", nil, global, 204},
+		"listMembers":   {"GET", "/api/v1/teams/alpha/members", nil, viewer, 200},
+		"setMember":     {"PUT", "/api/v1/teams/alpha/members/carol", body(apiv1.SetMember{Role: "viewer"}), adminRole, 200},
+		"removeMember":  {"DELETE", "/api/v1/teams/alpha/members/eve", nil, adminRole, 204},
+		"listUsers":     {"GET", "/api/v1/users", nil, global, 200},
+		"createUser":    {"POST", "/api/v1/users", body(apiv1.CreateUser{Name: "newbie"}), global, 201},
+		"deleteUser":    {"DELETE", "/api/v1/users/carol", nil, global, 204},
+		"linkChat":      {"PUT", "/api/v1/users/carol/chat-links/slack", body(apiv1.LinkChat{ChatUser: "U024BE7LH"}), global, 204},
+		"unlinkChat": {"DELETE", "/api/v1/chat-links/slack/U024BE7LH", func(f *fixture) any {
+			if err := f.st.Tx(context.Background(), func(tx *store.Tx) error {
+				return tx.LinkChat(context.Background(), "slack", "U024BE7LH", "carol", "admin")
+			}); err != nil {
+				f.t.Fatal(err)
+			}
+			return nil
+		}, global, 204},
 		"listTokens":        {"GET", "/api/v1/tokens", nil, anyone, 200},
 		"createToken":       {"POST", "/api/v1/tokens", body(apiv1.CreateToken{Name: "laptop"}), anyone, 201},
 		"revokeToken":       {"DELETE", "/api/v1/tokens/{carol}", nil, global, 200},

@@ -49,6 +49,9 @@ func (s *Server) apiRoutes() []route {
 		{method: "PUT", path: v1 + "/users/{user}/chat-links/{provider}", id: "linkChat",
 			summary: "Link a chat user (provider slack) to the user: their chat commands act as the user, with the user's permissions (global admins)",
 			auth:    true, global: authz.UserCreate, body: apiv1.LinkChat{}, status: 204, handle: s.linkChat},
+		{method: "DELETE", path: v1 + "/chat-links/{provider}/{chatUser}", id: "unlinkChat",
+			summary: "Remove a chat user's link (global admins): they then act as the user of their confirmed email, if any",
+			auth:    true, global: authz.UserCreate, status: 204, handle: s.unlinkChat},
 
 		{method: "GET", path: v1 + "/tokens", id: "listTokens", summary: "The caller's tokens (?user= another's, for global admins)",
 			auth: true, query: []string{"user"}, response: apiv1.List[apiv1.Token]{}, handle: s.listTokens},
@@ -278,6 +281,13 @@ func (s *Server) linkChat(w http.ResponseWriter, r *http.Request, p *authz.Princ
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "chatUser", Message: "chatUser " + invalid.Reason}
 	}
 	if err != nil {
+		return err
+	}
+	return ok(w, http.StatusNoContent, nil)
+}
+
+func (s *Server) unlinkChat(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.svc.UnlinkChat(r.Context(), p, r.PathValue("provider"), r.PathValue("chatUser")); err != nil {
 		return err
 	}
 	return ok(w, http.StatusNoContent, nil)

@@ -15,7 +15,7 @@ import (
 // NewCmdUsers returns `berth users`.
 func NewCmdUsers(f *Factory) *cobra.Command {
 	return group("users", "Manage users (global admins)", NewCmdUsersList(f, nil), NewCmdUsersCreate(f, nil), NewCmdUsersDelete(f, nil),
-		NewCmdUsersLinkChat(f, nil))
+		NewCmdUsersLinkChat(f, nil), NewCmdUsersUnlinkChat(f, nil))
 }
 
 // UsersListOptions are the inputs of `berth users list`.
@@ -181,4 +181,36 @@ func usersLinkChatRun(ctx context.Context, o *UsersLinkChatOptions) error {
 		fmt.Fprintf(o.IO.Out, "linked Slack user %s to %s\n", o.Slack, o.Name)
 	}
 	return err
+}
+
+// NewCmdUsersUnlinkChat returns `berth users unlink-chat`.
+func NewCmdUsersUnlinkChat(f *Factory, runF func(*UsersLinkChatOptions) error) *cobra.Command {
+	o := &UsersLinkChatOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "unlink-chat --slack ID",
+		Short: "Remove a Slack user's link to a user",
+		Long: `Remove the link of a Slack user (berth users link-chat). Their chat commands then act as
+the Berth user whose email Slack says they confirmed, or are refused when there is none.`,
+		Example: "  berth users unlink-chat --slack U024BE7LH",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			if o.Slack == "" {
+				return &UsageError{Err: errors.New("--slack is required: the Slack user id (member ID) to unlink, such as U024BE7LH")}
+			}
+			c, err := o.APIClient()
+			if err != nil {
+				return err
+			}
+			if err := c.UnlinkChat(cmd.Context(), "slack", o.Slack); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.IO.Out, "unlinked Slack user %s\n", o.Slack)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Slack, "slack", "", "the Slack user id (member ID) to unlink")
+	return cmd
 }

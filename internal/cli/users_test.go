@@ -27,6 +27,18 @@ func TestUsersLinkChat(t *testing.T) {
 	h.wantOutput(t, "", "")
 }
 
+// TestUsersUnlinkChat: unlink-chat removes a Slack user's link.
+func TestUsersUnlinkChat(t *testing.T) {
+	h := newHarness(t, false)
+	h.api.Expect("DELETE", "/api/v1/chat-links/slack/U024BE7LH")
+	if err := h.run("users", "unlink-chat", "--slack", "U024BE7LH"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutput(t, "unlinked Slack user U024BE7LH\n", "")
+	h = newHarness(t, false)
+	wantExit(t, h.run("users", "unlink-chat"), "--slack is required: the Slack user id (member ID) to unlink, such as U024BE7LH", true)
+}
+
 // TestUsersLinkChatHelp: the help says what a link does and what happens without one.
 func TestUsersLinkChatHelp(t *testing.T) {
 	h := newHarness(t, false)

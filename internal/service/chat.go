@@ -211,3 +211,12 @@ func (s *Service) NewDeploys(ctx context.Context, after int64, limit int) ([]int
 func (s *Service) ReleaseDeployChatMessage(ctx context.Context, deploy int64) error {
 	return storeErr(s.st.Tx(ctx, func(tx *store.Tx) error { return tx.ReleaseChatMessage(ctx, deploy) }))
 }
+
+// UnlinkChat removes the link of the chat user chatUser of provider (platform admins),
+// audited; they then act as the Berth user of their confirmed email, if any.
+func (s *Service) UnlinkChat(ctx context.Context, p *authz.Principal, provider, chatUser string) error {
+	c := change{action: "user.unlink-chat", target: "chat/" + provider + "/" + chatUser, details: map[string]any{"provider": provider, "chatUser": chatUser}}
+	return s.mutate(ctx, p, &c, allowed(p, authz.UserCreate, authz.Resource{}), func(tx *store.Tx) error {
+		return tx.UnlinkChat(ctx, provider, chatUser)
+	})
+}

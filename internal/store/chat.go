@@ -209,3 +209,12 @@ func (tx *Tx) ReleaseChatMessage(ctx context.Context, deploy int64) error {
 	}
 	return nil
 }
+
+// UnlinkChat removes the link of the chat user chatUser of provider; none is ErrNotFound.
+func (tx *Tx) UnlinkChat(ctx context.Context, provider, chatUser string) error {
+	res, err := tx.exec(ctx, "DELETE FROM chat_links WHERE provider = ? AND chat_user = ?", provider, chatUser)
+	if err != nil {
+		return fmt.Errorf("unlink chat user %s: %w", chatUser, dbErr(err))
+	}
+	return mustAffect(res, notFound("chat link", provider+"/"+chatUser))
+}

@@ -35,6 +35,10 @@ func testChat(t *testing.T, h *harness) {
 		berth.ErrNotFound)
 	wantErr(t, "an empty chat user", txErr(t, st, func(tx *store.Tx) error { return tx.LinkChat(ctx, "slack", "", "ann", "admin") }),
 		berth.ErrInvalid)
+	tx(t, st, func(tx *store.Tx) error { return tx.UnlinkChat(ctx, "slack", "U1") })
+	_, err = st.ChatUser(ctx, "slack", "U1")
+	wantErr(t, "an unlinked chat user", err, berth.ErrNotFound)
+	wantErr(t, "unlinking again", txErr(t, st, func(tx *store.Tx) error { return tx.UnlinkChat(ctx, "slack", "U1") }), berth.ErrNotFound)
 	u, err = st.UserByEmail(ctx, "ann@example.COM")
 	must(t, "UserByEmail", err)
 	equal(t, "by email", u.Name, "ann")
