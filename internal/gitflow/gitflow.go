@@ -349,15 +349,12 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	default:
 		return done("Berth does not act on %s", ev)
 	}
-	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, ev.SHA)
-	if errors.Is(err, berth.ErrNotFound) {
-		return w.refuse(ctx, f, repo, ev, env, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(ev.SHA)))
-	}
-	if err != nil {
-		return retry("read %s at %s: %v", repo.Path, short(ev.SHA), err)
-	}
-	if _, err := manifest.Parse(repo.Path, raw); err != nil {
-		return w.refuse(ctx, f, repo, ev, env, err.Error())
+	raw, refusal, o := readManifest(ctx, f, repo, ev.SHA)
+	switch {
+	case o != nil:
+		return *o
+	case refusal != "":
+		return w.refuse(ctx, f, repo, ev, env, refusal)
 	}
 	// Pending before the deploy is queued: sent after, it could land after the deploy's
 	// own end was reported.
@@ -365,7 +362,7 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 		Description: "deploying to " + env, TargetURL: w.appURL(j)}); err != nil {
 		w.log.Warn("set pending commit status", "git_job", j.ID, "err", err)
 	}
-	_, err = w.svc.StartGitDeploy(ctx, service.GitDeployRequest{Job: j.ID, Owner: owner, Team: j.Team, App: j.App, Env: env,
+	_, err := w.svc.StartGitDeploy(ctx, service.GitDeployRequest{Job: j.ID, Owner: owner, Team: j.Team, App: j.App, Env: env,
 		Manifest: string(raw), Path: repo.Path, Source: berth.GitSource{Forge: j.Forge, Repo: repo.Repo, SHA: ev.SHA, Ref: ev.Ref},
 		Args: manifest.GitArgs(ev.SHA, ev.Ref, 0)})
 	var inv *berth.InvalidError
@@ -381,6 +378,24 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 		return retry("queue the deploy: %v", err)
 	}
 	return outcome{} // the job follows the deploy now
+}
+
+// readManifest reads the connection's manifest at commit sha and checks it parses: the
+// manifest, or why Berth refuses it (missing or invalid), or the outcome when the forge
+// did not answer.
+func readManifest(ctx context.Context, f Forge, repo berth.AppRepo, sha string) ([]byte, string, *outcome) {
+	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, sha)
+	if errors.Is(err, berth.ErrNotFound) {
+		return nil, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(sha)), nil
+	}
+	if err != nil {
+		o := retry("read %s at %s: %v", repo.Path, short(sha), err)
+		return nil, "", &o
+	}
+	if _, err := manifest.Parse(repo.Path, raw); err != nil {
+		return nil, err.Error(), nil
+	}
+	return raw, "", nil
 }
 
 // rules returns the git rules of the manifest on the connection's default branch.

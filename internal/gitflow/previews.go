@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/service"
@@ -50,15 +52,12 @@ func (w *Worker) preview(ctx context.Context, j berth.GitJob, owner string, repo
 			return done("superseded: %s points at %s now, whose push deploys the preview", ev.Head, short(head))
 		}
 	}
-	raw, err := f.ReadFile(ctx, repo.Repo, repo.Path, ev.SHA)
-	if errors.Is(err, berth.ErrNotFound) {
-		return w.refusePreview(ctx, j, repo, f, base, fmt.Sprintf("%s is not in %s at %s", repo.Path, repo.Repo, short(ev.SHA)))
-	}
-	if err != nil {
-		return retry("read %s at %s: %v", repo.Path, short(ev.SHA), err)
-	}
-	if _, err := manifest.Parse(repo.Path, raw); err != nil {
-		return w.refusePreview(ctx, j, repo, f, base, err.Error())
+	raw, refusal, o := readManifest(ctx, f, repo, ev.SHA)
+	switch {
+	case o != nil:
+		return *o
+	case refusal != "":
+		return w.refusePreview(ctx, j, repo, f, base, refusal)
 	}
 	if err := f.SetStatus(ctx, repo.Repo, ev.SHA, Status{State: StatusPending, Context: "berth/" + envName,
 		Description: "deploying the preview", TargetURL: w.appURL(j)}); err != nil {
@@ -279,7 +278,7 @@ func (w *Worker) previewURLs(ctx context.Context, d berth.Deploy) []string {
 		if o.GetKind() != "Ingress" {
 			continue
 		}
-		rules := listAt(o.Object, "spec", "rules")
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
 		for _, r := range rules {
 			m, _ := r.(map[string]any)
 			host, _ := m["host"].(string)
@@ -339,18 +338,4 @@ func pullURL(repo berth.AppRepo, pr int) string {
 		return fmt.Sprintf("%s/pull/%d", u, pr)
 	}
 	return fmt.Sprintf("%s/pulls/%d", u, pr)
-}
-
-// listAt returns the list at path in obj, nil when there is none.
-func listAt(obj map[string]any, path ...string) []any {
-	var cur any = obj
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[p]
-	}
-	l, _ := cur.([]any)
-	return l
 }
