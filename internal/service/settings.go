@@ -136,6 +136,14 @@ func (s *Service) UpdateSettings(ctx context.Context, p *authz.Principal, ch Set
 	}
 	var out SettingsUpdate
 	err := s.mutate(ctx, p, &c, manageSettingsAllowed(p, scope), func(tx *store.Tx) error {
+		if scope.Env != "" {
+			// A pull request's preview reads its preview environment's settings: its own
+			// would be read by nothing.
+			if e, err := tx.Environment(ctx, scope.Env); err == nil && e.PreviewBase != "" {
+				return invalid("env", "%s is a pull request's preview, which takes the settings of its preview environment: set them there (--env %s)",
+					e.Name, e.PreviewBase)
+			}
+		}
 		changed := sortedUnique(ch.Unset)
 		for _, k := range slices.Sorted(maps.Keys(ch.Set)) {
 			set, err := tx.SetSetting(ctx, ch.Kind, scope, k, ch.Set[k], p.Name)
