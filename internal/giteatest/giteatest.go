@@ -286,6 +286,12 @@ func (r *Repo) FullName() string { return AdminUser + "/" + r.Name }
 // real git. It returns the commit's sha.
 func (r *Repo) Commit(t testing.TB, branch, message string, files map[string]string) string {
 	t.Helper()
+	return r.CommitAs(t, branch, message, "", files)
+}
+
+// CommitAs is Commit by author ("Name <email>"; "" for the tests' identity).
+func (r *Repo) CommitAs(t testing.TB, branch, message, author string, files map[string]string) string {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(r.work, ".git")); err != nil {
 		r.git(t, "", "init", "--initial-branch=main", r.work)
 		r.git(t, r.work, "remote", "add", "origin", r.authURL())
@@ -315,7 +321,11 @@ func (r *Repo) Commit(t testing.TB, branch, message string, files map[string]str
 		}
 		r.git(t, r.work, "add", "--", path)
 	}
-	r.git(t, r.work, "commit", "-q", "-m", message)
+	args := []string{"commit", "-q", "-m", message}
+	if author != "" {
+		args = append(args, "--author", author)
+	}
+	r.git(t, r.work, args...)
 	r.git(t, r.work, "push", "-q", "origin", branch)
 	return strings.TrimSpace(r.git(t, r.work, "rev-parse", "HEAD"))
 }

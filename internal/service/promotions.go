@@ -20,6 +20,10 @@ type PromoteRequest struct {
 	// Source, when set, is the deploy to promote (a tag's, for a git rule): it must have
 	// succeeded in From. 0 is the app's last successful deploy there.
 	Source int64
+	// train is the train run that asks for it (its train is the authority), and queued
+	// records its car in the transaction that queues it.
+	train  int64
+	queued func(tx *store.Tx, d berth.Deploy) error
 }
 
 // Promote deploys to req.To what runs in req.From: the revision and args of the app's last
@@ -53,8 +57,11 @@ func (s *Service) promote(ctx context.Context, p *authz.Principal, req PromoteRe
 	if job != 0 {
 		c.details["job"] = job
 	}
+	if req.train != 0 {
+		c.details["trainRun"] = req.train
+	}
 	allow := func() error {
-		if job != 0 {
+		if job != 0 || req.train != 0 {
 			return nil
 		}
 		if to.Protected { // the approver is checked when approving
@@ -97,6 +104,9 @@ func (s *Service) promote(ctx context.Context, p *authz.Principal, req PromoteRe
 			PromotedFrom: src.ID, Images: src.Images, AwaitApproval: to.Protected})
 		c.details["source"], c.details["revision"], c.details["deploy"] = src.ID, src.Revision, d.ID
 		c.details["awaitingApproval"] = to.Protected
+		if err == nil && req.queued != nil {
+			err = req.queued(tx, d)
+		}
 		return err
 	})
 	if err == nil && !to.Protected {

@@ -28,6 +28,8 @@ type Service struct {
 	publicURL string
 	// notifyGitJobs wakes the git job workers when a webhook queued work.
 	notifyGitJobs Notifier
+	// notifyTrain wakes the train's scheduler when a departure was delayed or sent off.
+	notifyTrain Notifier
 	live          Live
 	// remover removes what Berth applied for an app from its clusters, when deleting it.
 	remover Remover

@@ -218,3 +218,18 @@ func (tx *Tx) UnlinkChat(ctx context.Context, provider, chatUser string) error {
 	}
 	return mustAffect(res, notFound("chat link", provider+"/"+chatUser))
 }
+
+// ChatUserByEmail returns the provider's chat user linked to the Berth user whose email is
+// email (ignoring case), for pinging a commit's author.
+func (q queries) ChatUserByEmail(ctx context.Context, provider, email string) (string, error) {
+	var id string
+	err := q.queryRow(ctx, `SELECT l.chat_user FROM chat_links l JOIN users u ON u.id = l.user_id
+		WHERE l.provider = ? AND u.email <> '' AND lower(u.email) = lower(?) ORDER BY l.created_at LIMIT 1`, provider, email).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("chat user with email", email)
+	}
+	if err != nil {
+		return "", fmt.Errorf("chat user by email: %w", dbErr(err))
+	}
+	return id, nil
+}

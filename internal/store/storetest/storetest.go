@@ -52,6 +52,8 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Previews", testPreviews},
 		{"Chat", testChat},
 		{"FreezeWindows", testFreezeWindows},
+		{"Trains", testTrains},
+		{"Leases", testLeases},
 		{"ProvisionerFiles", testProvisionerFiles},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
