@@ -90,7 +90,7 @@ type TrainRun struct {
 	DepartedBy string
 	// Announcement is the chat message (channel and id) that announced it, edited as it
 	// goes.
-	Channel, Message string
+	Channel, Message                 string
 	CreatedAt, UpdatedAt, FinishedAt time.Time
 }
 

@@ -30,7 +30,7 @@ type Service struct {
 	notifyGitJobs Notifier
 	// notifyTrain wakes the train's scheduler when a departure was delayed or sent off.
 	notifyTrain Notifier
-	live          Live
+	live        Live
 	// remover removes what Berth applied for an app from its clusters, when deleting it.
 	remover Remover
 	// claims deletes the claims of deleted volume resources.

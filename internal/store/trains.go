@@ -193,7 +193,9 @@ func (q queries) trainByID(ctx context.Context, id int64) (berth.Train, error) {
 }
 
 // TrainByID returns the train with id.
-func (q queries) TrainByID(ctx context.Context, id int64) (berth.Train, error) { return q.trainByID(ctx, id) }
+func (q queries) TrainByID(ctx context.Context, id int64) (berth.Train, error) {
+	return q.trainByID(ctx, id)
+}
 
 // Trains returns the trains of team ("" for every team), by team and name.
 func (q queries) Trains(ctx context.Context, team string) ([]berth.Train, error) {
