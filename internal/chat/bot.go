@@ -60,7 +60,7 @@ func (b *Bot) Handle(ctx context.Context, req Request) Reply {
 	}
 	// What the asker may read, not everyone in the channel: status and history answer
 	// them alone; a promotion or a rollback is news for the channel.
-	return Reply{Text: text, Private: c.Verb == VerbStatus || c.Verb == VerbHistory}
+	return Reply{Text: text, Private: c.Verb == VerbStatus || c.Verb == VerbHistory || (c.Verb == VerbTrain && c.Sub == "status")}
 }
 
 // Act does what a button under one of the bot's messages asks (ActionApprove,
@@ -94,7 +94,7 @@ func (b *Bot) Act(ctx context.Context, id service.ChatIdentity, action, value st
 func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, error) {
 	switch {
 	case c.Verb == VerbTrain:
-		return "", fmt.Errorf("the deployment train is not built yet: use `berth promote`")
+		return b.train(ctx, p, c)
 	case c.Verb == VerbDeploy && c.Ref != "":
 		return "", fmt.Errorf("`deploy APP@REF to ENV` is not available from chat yet: push REF to a branch the app's git rules deploy, " +
 			"or use `berth deploy`")

@@ -42,8 +42,9 @@ type Command struct {
 	Env, From, To string
 	// Revision: rollback ... to REV (0: the previous good deploy).
 	Revision int64
-	// Sub: train status|delay|depart.
-	Sub string
+	// Sub: train status|delay|depart; Train the train's name ("": the only one the user
+	// can see).
+	Sub, Train string
 	// Team, when given (--team T), else the one the app is found in.
 	Team string
 }
@@ -59,7 +60,7 @@ var Usage = []string{
 	"rollback APP in ENV [to REV]       roll APP in ENV back to revision REV (default: the last good one)",
 	"status APP                         what runs where, and whether it is healthy",
 	"history APP [in ENV]               the last deploys",
-	"train [status|delay|depart]        the deployment train",
+	"train [status|delay|depart] [NAME] the deployment train: what is on it, delay it, send it off",
 	"help                               this list",
 }
 
@@ -167,10 +168,13 @@ func Parse(text string) (Command, error) {
 		switch {
 		case len(args) == 0:
 			c.Sub = "status"
-		case len(args) == 1 && (args[0] == "status" || args[0] == "delay" || args[0] == "depart"):
+		case len(args) <= 2 && (args[0] == "status" || args[0] == "delay" || args[0] == "depart"):
 			c.Sub = args[0]
+			if len(args) == 2 {
+				c.Train = args[1]
+			}
 		default:
-			return bad("train takes status, delay or depart")
+			return bad("train takes status, delay or depart, and the train's name when you can see several")
 		}
 	default:
 		return Command{}, &ParseError{Text: text, Reason: fmt.Sprintf("Berth does not know `%s`", clip(words[0])), Suggestion: suggest(string(verb))}

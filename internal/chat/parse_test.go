@@ -25,6 +25,7 @@ func TestParse(t *testing.T) {
 		{"history --team=shop web in staging", Command{Verb: VerbHistory, App: "web", Env: "staging", Team: "shop"}},
 		{"train", Command{Verb: VerbTrain, Sub: "status"}},
 		{"train  delay", Command{Verb: VerbTrain, Sub: "delay"}},
+		{"train depart daily", Command{Verb: VerbTrain, Sub: "depart", Train: "daily"}},
 	} {
 		got, err := Parse(tc.text)
 		if err != nil {
@@ -48,6 +49,7 @@ func TestParseRefuses(t *testing.T) {
 		"rollback web in prod to 0": `"0" is no revision number`,
 		"status":                    "status names one app",
 		"train leave":               "train takes status, delay or depart",
+		"train delay a b":           "train takes status, delay or depart",
 		"status web --team":         "--team needs a team's name",
 		strings.Repeat("x", 1001):   "at most 1000 bytes",
 	} {

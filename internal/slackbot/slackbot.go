@@ -285,6 +285,23 @@ func (h *Handler) identity(ctx context.Context, user string) service.ChatIdentit
 	return id
 }
 
+// UserByEmail returns the id of the workspace's member whose email is email
+// (users.lookupByEmail): to ping a commit's author. Bots, guests, deleted users and
+// strangers are not returned.
+func (h *Handler) UserByEmail(ctx context.Context, email string) (string, error) {
+	u, err := h.api.GetUserByEmailContext(ctx, email)
+	if err != nil {
+		return "", err
+	}
+	if u.IsBot || u.Deleted || u.IsStranger || u.IsRestricted || u.IsUltraRestricted || (h.o.TeamID != "" && u.TeamID != h.o.TeamID) {
+		return "", fmt.Errorf("slack user %s is no full member of the workspace", u.ID)
+	}
+	return u.ID, nil
+}
+
+// Mention is how a message pings Slack user id.
+func Mention(id string) string { return "<@" + id + ">" }
+
 // async works on fn after the request was answered, at most Workers at once, within a
 // minute.
 func (h *Handler) async(fn func(ctx context.Context)) {

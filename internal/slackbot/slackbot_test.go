@@ -149,6 +149,19 @@ func newFixture(t *testing.T) *fixture {
 			fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"team_id":"T1","name":%q,"is_email_confirmed":%t,"profile":{"email":%q}}}`,
 				id, strings.ToLower(id), confirmed[id], users[id])
 		})
+		c.Handle("/users.lookupByEmail", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			switch r.Form.Get("email") {
+			case "alice@example.com":
+				fmt.Fprint(w, `{"ok":true,"user":{"id":"UALICE","team_id":"T1","name":"alice"}}`)
+			case "robot@example.com":
+				fmt.Fprint(w, `{"ok":true,"user":{"id":"UROBOT","team_id":"T1","name":"robot","is_bot":true}}`)
+			case "guest@example.com":
+				fmt.Fprint(w, `{"ok":true,"user":{"id":"UGUEST","team_id":"T2","name":"guest"}}`)
+			default:
+				fmt.Fprint(w, `{"ok":false,"error":"users_not_found"}`)
+			}
+		})
 		c.Handle("/chat.postMessage", post("message"))
 		c.Handle("/chat.postEphemeral", post("ephemeral"))
 		c.Handle("/chat.update", func(w http.ResponseWriter, r *http.Request) {
@@ -583,5 +596,61 @@ func TestApprovalButtons(t *testing.T) {
 	a.Step(ctx, cursor)
 	if u := f.messages.next(t); u["kind"] != "update" || strings.Contains(u["blocks"], "berth_approve") || !strings.Contains(u["text"], "queued") {
 		t.Errorf("the message after the approval: %v", u)
+	}
+}
+
+// TestTrainCommands: `train status|delay|depart` act on the team's train as the chat user's
+// Berth user: anyone on the team delays it (twice a day, then refused), only deployers send
+// it off; the status is the asker's alone, a delay is news for the channel. The train
+// pings commit authors by email through users.lookupByEmail: full members only.
+func TestTrainCommands(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.svc.CreateEnvironment(ctx, f.admin, berth.Environment{Name: "production", InCluster: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateTrain(ctx, f.admin, berth.Train{Team: "shop", Name: "daily", Schedule: "0 10 * * *", From: "staging", To: "production"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.LinkChat(ctx, f.admin, "bob", slackbot.Provider, "UBOB"); err != nil {
+		t.Fatal(err)
+	}
+	f.command(t, "UBOB", "train status")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "*Train shop/daily*: staging → production") ||
+		!strings.Contains(a["text"], "Next departure:") || !strings.Contains(a["text"], "2 delays left today") || a["response_type"] != "ephemeral" {
+		t.Errorf("train status: %v", a)
+	}
+	// Two requests alike within a second are one replayed: the second names the train.
+	for i, want := range []string{"1 more delay allowed today", "0 more delays allowed today"} {
+		f.command(t, "UBOB", []string{"train delay", "train delay daily"}[i])
+		if a := f.answers.next(t); !strings.Contains(a["text"], "bob delayed the shop/daily train by 30m0s") ||
+			!strings.Contains(a["text"], want) || a["response_type"] != "in_channel" {
+			t.Errorf("a delay: %v, want %q", a, want)
+		}
+	}
+	f.command(t, "UBOB", "train delay daily --team shop")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "delayed 2 times today") || a["response_type"] != "ephemeral" {
+		t.Errorf("a third delay: %v", a)
+	}
+	f.command(t, "UBOB", "train depart")
+	if a := f.answers.next(t); !strings.HasPrefix(a["text"], "Refused:") {
+		t.Errorf("a viewer sending the train off: %v", a)
+	}
+	f.command(t, "UALICE", "train depart daily")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "alice sent the shop/daily train off") {
+		t.Errorf("a deployer sending the train off: %v", a)
+	}
+	f.command(t, "UALICE", "train status weekly")
+	if a := f.answers.next(t); !strings.Contains(a["text"], "no train called weekly") {
+		t.Errorf("an unknown train: %v", a)
+	}
+
+	if id, err := f.h.UserByEmail(ctx, "alice@example.com"); err != nil || id != "UALICE" {
+		t.Errorf("alice by email: %q %v", id, err)
+	}
+	for _, email := range []string{"robot@example.com", "guest@example.com", "nobody@example.com"} {
+		if id, err := f.h.UserByEmail(ctx, email); err == nil {
+			t.Errorf("%s by email: %q, want none", email, id)
+		}
 	}
 }

@@ -443,3 +443,15 @@ func (tx *Tx) TrainDelayAnnounced(ctx context.Context, id int64) error {
 	_, err := tx.exec(ctx, "UPDATE train_delays SET announced = ? WHERE id = ?", true, id)
 	return dbErr(err)
 }
+
+// TrainDelaysUpTo counts the delays of train on day, and of run, up to delay id included:
+// how many a delay's announcement says were taken by then.
+func (q queries) TrainDelaysUpTo(ctx context.Context, train, run int64, day string, id int64) (onDay, ofRun int, err error) {
+	err = q.queryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN day = ? THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN run_id = ? THEN 1 ELSE 0 END), 0)
+		FROM train_delays WHERE train_id = ? AND id <= ?`, day, run, train, id).Scan(&onDay, &ofRun)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count delays of train %d: %w", train, dbErr(err))
+	}
+	return onDay, ofRun, nil
+}
