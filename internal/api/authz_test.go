@@ -136,10 +136,29 @@ func routeCases() map[string]routeCase {
 		"streamLogs":              {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/logs?tail=10", nil, viewer, 200},
 		"listClusterEvents":       {"GET", "/api/v1/teams/alpha/apps/reports/events?env=staging", nil, viewer, 200},
 		"listDeployClusterEvents": {"GET", "/api/v1/deploys/{deploy}/cluster-events", nil, viewer, 200},
+
+		"listAllTrains": {"GET", "/api/v1/trains", nil, anyone, 200},
+		"listTrains":    {"GET", "/api/v1/teams/alpha/trains", nil, viewer, 200},
+		"createTrain": {"POST", "/api/v1/teams/alpha/trains", body(apiv1.CreateTrain{Name: "release", Schedule: "0 10 * * 1-5",
+			TimeZone: "Europe/Lisbon", From: "staging", To: "old"}), adminRole, 201},
+		// The bodies make train release and send what the route takes.
+		"getTrain": {"GET", "/api/v1/teams/alpha/trains/release", withTrain(nil), viewer, 200},
+		"updateTrain": {"PATCH", "/api/v1/teams/alpha/trains/release", withTrain(apiv1.UpdateTrain{Schedule: ptr("30 9 * * 1-5")}),
+			adminRole, 200},
+		"deleteTrain":   {"DELETE", "/api/v1/teams/alpha/trains/release", withTrain(nil), adminRole, 204},
+		"delayTrain":    {"POST", "/api/v1/teams/alpha/trains/release/delay", withTrain(nil), viewer, 200},
+		"departTrain":   {"POST", "/api/v1/teams/alpha/trains/release/depart", withTrain(nil), deployerRole, 202},
+		"freezeTrain":   {"POST", "/api/v1/teams/alpha/trains/release/freeze", withTrain(apiv1.FreezeTrain{For: "24h", Reason: "incident"}), deployerRole, 200},
+		"unfreezeTrain": {"POST", "/api/v1/teams/alpha/trains/release/unfreeze", withTrain(nil), deployerRole, 200},
 	}
 }
 
 func body(v any) func(*fixture) any { return func(*fixture) any { return v } }
+
+// withTrain makes alpha's train release, and sends v (nil: nothing).
+func withTrain(v any) func(*fixture) any {
+	return func(f *fixture) any { f.train("release"); return v }
+}
 
 func setting(key, value string) apiv1.UpdateSettings {
 	return apiv1.UpdateSettings{Set: map[string]string{key: value}}

@@ -80,7 +80,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdServer(f, nil), NewCmdLogin(f, nil), NewCmdWhoami(f, nil), NewCmdTeams(f), NewCmdUsers(f), NewCmdTokens(f),
 		NewCmdApps(f), NewCmdEnvs(f), NewCmdAudit(f, nil), NewCmdDeploy(f, nil), NewCmdHistory(f, nil), NewCmdRollback(f, nil), NewCmdPromote(f, nil), NewCmdApprovals(f), NewCmdSmoke(f, nil),
 		NewCmdRedeploy(f), NewCmdStatus(f, nil), NewCmdConfig(f), NewCmdSecrets(f), NewCmdProvisioners(f), NewCmdResources(f),
-		NewCmdPreviews(f))
+		NewCmdPreviews(f), NewCmdTrain(f))
 	root.AddCommand(NewCmdLogs(f, nil), NewCmdEvents(f, nil))
 	return root
 }

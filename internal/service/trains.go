@@ -45,7 +45,7 @@ func trainLocation(tz string) (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil || tz == "Local" {
-		return nil, invalid("time_zone", "%q is no IANA time zone (such as Europe/Lisbon, America/New_York, UTC)", tz)
+		return nil, invalid("timeZone", "%q is no IANA time zone (such as Europe/Lisbon, America/New_York, UTC)", tz)
 	}
 	return loc, nil
 }
@@ -59,14 +59,18 @@ func TrainDay(t berth.Train, at time.Time) string {
 	return at.In(loc).Format(time.DateOnly)
 }
 
-// checkTrain fills t's defaults and checks its schedule.
+// checkTrain checks t's schedule and time zone ("" is UTC).
 func checkTrain(t *berth.Train) error {
 	if t.TimeZone == "" {
 		t.TimeZone = "UTC"
 	}
-	if _, err := TrainSchedule(*t); err != nil {
-		return err
-	}
+	_, err := TrainSchedule(*t)
+	return err
+}
+
+// trainDefaults fills a new train's zero timings with the defaults; a negative MaxDelays
+// is none.
+func trainDefaults(t *berth.Train) {
 	if t.AnnounceBefore == 0 {
 		t.AnnounceBefore = berth.DefaultTrainAnnounce
 	}
@@ -79,7 +83,6 @@ func checkTrain(t *berth.Train) error {
 	if t.MaxDelays < 0 {
 		t.MaxDelays = 0
 	}
-	return nil
 }
 
 func trainTarget(team, name string) string { return "train/" + team + "/" + name }
@@ -88,6 +91,7 @@ func trainTarget(team, name string) string { return "train/" + team + "/" + name
 // defaults: announced 15 minutes before, delays of 30 minutes, two a day; a negative
 // MaxDelays allows none.
 func (s *Service) CreateTrain(ctx context.Context, p *authz.Principal, t berth.Train) (berth.Train, error) {
+	trainDefaults(&t)
 	if err := checkTrain(&t); err != nil {
 		return t, err
 	}
@@ -111,8 +115,9 @@ type TrainChange struct {
 	MaxDelays             *int
 }
 
-// UpdateTrain changes team's train name (its team's admins). A departure already
-// scheduled keeps its time; the next ones follow the new schedule.
+// UpdateTrain changes team's train name (its team's admins): zero is zero here (MaxDelays
+// 0: no delays; a negative one too). A departure already scheduled keeps its time; the
+// next ones follow the new schedule.
 func (s *Service) UpdateTrain(ctx context.Context, p *authz.Principal, team, name string, ch TrainChange) (berth.Train, error) {
 	c := change{action: "train.update", target: trainTarget(team, name), team: team, details: map[string]any{}}
 	var out berth.Train
@@ -146,6 +151,7 @@ func (s *Service) UpdateTrain(ctx context.Context, p *authz.Principal, team, nam
 		if len(c.details) == 0 {
 			return invalid("train", "nothing to change")
 		}
+		t.MaxDelays = max(t.MaxDelays, 0)
 		if err := checkTrain(&t); err != nil {
 			return err
 		}
@@ -270,6 +276,9 @@ func (s *Service) DelayTrain(ctx context.Context, p *authz.Principal, team, name
 		if err != nil {
 			return err
 		}
+		if t.MaxDelays == 0 {
+			return refused("train %s/%s may not be delayed: it leaves at %s", team, name, up.Departs.In(locationOr(t)).Format("15:04 MST"))
+		}
 		if n >= t.MaxDelays {
 			return refused("train %s/%s was delayed %d times today (%s), as many times as it may be: it leaves at %s",
 				team, name, n, day, up.Departs.In(locationOr(t)).Format("15:04 MST"))
@@ -315,7 +324,7 @@ func (s *Service) DepartTrain(ctx context.Context, p *authz.Principal, team, nam
 		if up.State == berth.TrainDeparting {
 			return refused("train %s/%s is leaving already (run %d)", team, name, up.ID)
 		}
-		run, err = tx.DepartTrainRunNow(ctx, up.ID, p.Name)
+		run, err = tx.DepartTrainRunNow(ctx, up.ID, p.Name, s.now())
 		c.details["run"] = run.ID
 		return err
 	})

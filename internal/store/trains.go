@@ -76,7 +76,7 @@ func (tx *Tx) checkTrain(ctx context.Context, t berth.Train) (apps string, err e
 	case t.Delay <= 0 || t.Delay > 24*time.Hour:
 		return "", invalid("delay", "between 1s and 24h")
 	case t.MaxDelays < 0 || t.MaxDelays > 100:
-		return "", invalid("max_delays", "between 0 and 100")
+		return "", invalid("maxDelays", "between 0 and 100")
 	case len(t.Channel) > 200:
 		return "", invalid("channel", "is longer than 200 bytes")
 	}
@@ -86,7 +86,7 @@ func (tx *Tx) checkTrain(ctx context.Context, t berth.Train) (apps string, err e
 	case len(t.Schedule) > 200:
 		return "", invalid("schedule", "is longer than 200 bytes")
 	case len(t.TimeZone) > 100:
-		return "", invalid("time_zone", "is longer than 100 bytes")
+		return "", invalid("timeZone", "is longer than 100 bytes")
 	}
 	if t.HeldReason != "" {
 		if err := validateProse("reason", t.HeldReason, 500); err != nil {
@@ -367,9 +367,9 @@ func (tx *Tx) DelayTrainRun(ctx context.Context, d berth.TrainDelay, max int) (b
 	return tx.TrainRun(ctx, d.RunID)
 }
 
-// DepartTrainRunNow makes run (not departing yet) leave at now, sent off by by.
-func (tx *Tx) DepartTrainRunNow(ctx context.Context, run int64, by string) (berth.TrainRun, error) {
-	now := micros(tx.stamp())
+// DepartTrainRunNow makes run (not departing yet) leave at at (now), sent off by by.
+func (tx *Tx) DepartTrainRunNow(ctx context.Context, run int64, by string, at time.Time) (berth.TrainRun, error) {
+	now := micros(at)
 	res, err := tx.exec(ctx, `UPDATE train_runs SET departs_at = ?, departed_by = ?, updated_at = ? WHERE id = ? AND state IN (?, ?)`,
 		now, by, now, run, berth.TrainScheduled, berth.TrainAnnounced)
 	if err != nil {

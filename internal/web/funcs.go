@@ -69,11 +69,11 @@ func deployDuration(d berth.Deploy) string {
 // name next to it, so colour never carries meaning alone.
 func tone(state any) string {
 	switch fmt.Sprint(state) {
-	case "succeeded", "success", "Running", "available", "active":
+	case "succeeded", "success", "Running", "available", "active", "departed":
 		return "ok"
-	case "failed", "failure", "denied", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Failed":
+	case "failed", "failure", "denied", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Failed", "stopped":
 		return "bad"
-	case "running", "queued", "Pending", "progressing", "awaiting-approval":
+	case "running", "queued", "Pending", "progressing", "awaiting-approval", "announced", "departing", "deploying":
 		return "busy"
 	}
 	return "neutral"

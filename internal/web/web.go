@@ -94,6 +94,8 @@ func New(svc *service.Service, log *slog.Logger) (*Handler, error) {
 	h.mux.Handle("GET /deploys/{id}/events", h.page(h.deployEvents))
 	h.mux.Handle("GET /audit", h.page(h.audit))
 	h.mux.Handle("GET /teams/{team}/previews", h.page(h.previews))
+	h.mux.Handle("GET /teams/{team}/trains", h.page(h.trains))
+	h.mux.Handle("GET /teams/{team}/trains/{name}", h.page(h.train))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "error", nil, errorPage{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})

@@ -117,7 +117,7 @@ func testTrains(t *testing.T, h *harness) {
 	if departing.State != berth.TrainDeparting {
 		t.Fatalf("departing %+v", departing)
 	}
-	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.DepartTrainRunNow(ctx, run.ID, "ann"); return err })
+	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.DepartTrainRunNow(ctx, run.ID, "ann", slot); return err })
 	wantErr(t, "sending off a train that left", err, berth.ErrConflict)
 	open, err := st.OpenTrainRuns(ctx, tr.ID)
 	must(t, "OpenTrainRuns", err)
