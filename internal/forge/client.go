@@ -55,6 +55,10 @@ type forgeAPI interface {
 	findComment(ctx context.Context, owner, name string, pr int, marker string) (int64, error)
 	createHook(ctx context.Context, owner, name, hookURL, secret string) error
 	branchHead(ctx context.Context, owner, name, branch string) (string, error)
+	// compare lists the commits head holds that base does not, oldest first (when there are
+	// more, at least the newest berth.MaxCompareCommits), and their total; messages and
+	// authors as the forge gives them.
+	compare(ctx context.Context, owner, name, base, head string) (berth.Comparison, error)
 }
 
 // Option changes how a Client is made.
@@ -219,6 +223,55 @@ func (c *Client) BranchHead(ctx context.Context, repo, branch string) (string, e
 		return "", fmt.Errorf("%s: branch %s of %s: the answer holds no commit sha", c.forge, branch, repo)
 	}
 	return sha, nil
+}
+
+// Compare lists the commits head holds that base does not (each a commit sha or a branch
+// of repo): the newest berth.MaxCompareCommits of them, oldest first, and how many there
+// are. A missing base or head (or repository) is an error matching berth.ErrNotFound.
+func (c *Client) Compare(ctx context.Context, repo, base, head string) (berth.Comparison, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return berth.Comparison{}, err
+	}
+	if !isSHA(base) && berth.CheckBranch(base) != nil {
+		return berth.Comparison{}, berth.Invalid("base", "%q is neither a commit sha nor a branch", base)
+	}
+	if !isSHA(head) && berth.CheckBranch(head) != nil {
+		return berth.Comparison{}, berth.Invalid("head", "%q is neither a commit sha nor a branch", head)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	comp, err := c.api.compare(ctx, owner, name, base, head)
+	if err != nil {
+		err = c.wrap(err)
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+			return berth.Comparison{}, fmt.Errorf("%s or %s not found in %s: %w", base, head, repo, err)
+		case errors.Is(err, errTooLarge):
+			return berth.Comparison{}, fmt.Errorf("%s...%s of %s: too many commits for one answer: %w", base, head, repo, err)
+		}
+		return berth.Comparison{}, err
+	}
+	if n := len(comp.Commits); n > berth.MaxCompareCommits {
+		comp.Commits = comp.Commits[n-berth.MaxCompareCommits:]
+	}
+	for i, cm := range comp.Commits {
+		if !isSHA(cm.SHA) {
+			return berth.Comparison{}, fmt.Errorf("%s: %s...%s of %s: the answer lists a commit without a sha", c.forge, base, head, repo)
+		}
+		comp.Commits[i] = berth.Commit{
+			SHA:         strings.ToLower(cm.SHA),
+			Message:     subject(cm.Message),
+			AuthorName:  cleanLine(cm.AuthorName, maxSubject),
+			AuthorEmail: cleanLine(cm.AuthorEmail, maxSubject),
+			AuthorLogin: cleanLine(cm.AuthorLogin, maxSubject),
+			URL:         webURL(cm.URL),
+		}
+	}
+	comp.Base, comp.Head = base, head
+	comp.Total = max(comp.Total, len(comp.Commits))
+	return comp, nil
 }
 
 // SetStatus sets a status on the commit sha of repo. The description is cut to GitHub's
@@ -455,6 +508,37 @@ func truncateBytes(s string, n int) string {
 
 // oneLine folds runs of white space (newlines included) into one space.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// maxSubject bounds a commit's message line, and its author's name, email and login.
+const maxSubject = 200
+
+// subject is the first line of a commit message, cleaned as cleanLine does: what a list of
+// commits shows.
+func subject(msg string) string {
+	line, _, _ := strings.Cut(strings.TrimLeft(msg, " \t\r\n"), "\n")
+	return cleanLine(line, maxSubject)
+}
+
+// cleanLine makes s one line of printable, valid UTF-8 of at most n bytes: white space
+// folded, control characters removed. Commits are written by anyone who can push.
+func cleanLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	return strings.TrimRight(truncateBytes(oneLine(s), n), " ")
+}
+
+// webURL is u when it is an http(s) URL, else "": a page to link to, never a script.
+func webURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return u
+}
 
 // limitTransport bounds every answer's body at maxAnswer bytes.
 type limitTransport struct{ base http.RoundTripper }

@@ -110,6 +110,13 @@ func TestInputsValidated(t *testing.T) {
 		{"hook_url", func() error { return c.CreateHook(ctx, "octo/web", "berth.example/hooks", "s") }},
 		{"hook_url", func() error { return c.CreateHook(ctx, "octo/web", "https://u:p@berth.example/hooks", "s") }},
 		{"secret", func() error { return c.CreateHook(ctx, "octo/web", "https://berth.example/hooks/github", "") }},
+		{"repo", func() error { _, err := c.Compare(ctx, "octo", ghSHA, "main"); return err }},
+		{"repo", func() error { _, err := c.Compare(ctx, "octo/web/x", ghSHA, "main"); return err }},
+		{"base", func() error { _, err := c.Compare(ctx, "octo/web", "", "main"); return err }},
+		{"base", func() error { _, err := c.Compare(ctx, "octo/web", "main branch", "main"); return err }},
+		{"base", func() error { _, err := c.Compare(ctx, "octo/web", "main...evil", "main"); return err }},
+		{"head", func() error { _, err := c.Compare(ctx, "octo/web", ghSHA, ""); return err }},
+		{"head", func() error { _, err := c.Compare(ctx, "octo/web", ghSHA, "a..b"); return err }},
 	} {
 		err := tc.call()
 		var inv *berth.InvalidError
@@ -137,6 +144,27 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := truncateBytes("ab日本", 4); got != "ab" {
 		t.Errorf("truncateBytes cut inside a character: %q", got)
+	}
+}
+
+// TestSubject: a commit's message is shown as its first line, one line of printable UTF-8
+// of at most 200 bytes, whoever wrote it.
+func TestSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"Fix the cart":                       "Fix the cart",
+		"Fix the cart\n\nWhy:\nit was wrong": "Fix the cart",
+		"Fix the cart\r\n\r\nbody":           "Fix the cart",
+		"\n\n  Leading blank lines\nbody":    "Leading blank lines",
+		"Tabs\tand  runs   of spaces ":       "Tabs and runs of spaces",
+		"\x1b[2Jclear\x00\x7f\u0085me":       "[2Jclear me",
+		"bad \xff\xfe bytes":                 "bad bytes",
+		"":                                   "",
+		strings.Repeat("日", 100):             strings.Repeat("日", 66),
+	} {
+		got := subject(in)
+		if got != want || len(got) > maxSubject || !utf8.ValidString(got) {
+			t.Errorf("subject(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
 )
 
 // maxJSON bounds a JSON answer other than a file's.
@@ -227,4 +229,49 @@ func (g *gitea) branchHead(ctx context.Context, owner, name, branch string) (str
 		return "", &APIError{Call: call, Status: status, Message: "the answer is not a branch"}
 	}
 	return b.Commit.ID, nil
+}
+
+// compare asks without the files and signature checks of each commit, which Berth does
+// not show. Gitea lists every commit of the range in one answer (total_commits is their
+// number), newest first as git log does, 1 to 3 KB each: maxAnswer holds well over a
+// thousand, past which the call fails as too large rather than listing some of them.
+func (g *gitea) compare(ctx context.Context, owner, name, base, head string) (berth.Comparison, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/compare/%s...%s?files=false&verification=false",
+		owner, name, escapePath(base), escapePath(head))
+	status, data, err := g.call(ctx, call, nil, maxAnswer)
+	if err != nil {
+		return berth.Comparison{}, err
+	}
+	var out struct {
+		TotalCommits int `json:"total_commits"`
+		Commits      []struct {
+			SHA     string `json:"sha"`
+			HTMLURL string `json:"html_url"`
+			Commit  struct {
+				Message string `json:"message"`
+				Author  struct {
+					Name  string `json:"name"`
+					Email string `json:"email"`
+				} `json:"author"`
+			} `json:"commit"`
+			// Author is the Gitea user of the author's email; null when there is none.
+			Author *struct {
+				Login string `json:"login"`
+			} `json:"author"`
+		} `json:"commits"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return berth.Comparison{}, &APIError{Call: call, Status: status, Message: "the answer is not a comparison"}
+	}
+	comp := berth.Comparison{Total: out.TotalCommits, Commits: make([]berth.Commit, 0, len(out.Commits))}
+	for i := len(out.Commits) - 1; i >= 0; i-- {
+		c := out.Commits[i]
+		bc := berth.Commit{SHA: c.SHA, Message: c.Commit.Message, AuthorName: c.Commit.Author.Name,
+			AuthorEmail: c.Commit.Author.Email, URL: c.HTMLURL}
+		if c.Author != nil {
+			bc.AuthorLogin = c.Author.Login
+		}
+		comp.Commits = append(comp.Commits, bc)
+	}
+	return comp, nil
 }

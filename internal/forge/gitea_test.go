@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/giteatest"
@@ -242,4 +245,78 @@ func TestGiteaClient(t *testing.T) {
 			t.Errorf("no answer: %v", err)
 		}
 	})
+}
+
+// TestGiteaCompare runs Compare against a real Gitea: two commits of different authors on
+// top of a base, one of them the admin's email (so Gitea knows its user), listed oldest
+// first whether head is a sha or a branch; nothing when head is base or behind it; and an
+// unknown commit or branch is ErrNotFound.
+func TestGiteaCompare(t *testing.T) {
+	g := giteatest.Start(t)
+	repo := g.CreateRepo(t, "train")
+	c, err := NewClient(berth.ForgeGitea, repo.CloneURL, g.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := repo.FullName()
+	base := repo.Commit(t, "main", "base", map[string]string{"README.md": "base\n"})
+	var admin struct {
+		Email string `json:"email"`
+	}
+	g.Do(t, "GET", "/user", nil, &admin)
+	// giteatest pushes as one identity: commits of other authors are made with the
+	// contents API, which takes the author's name and email.
+	commit := func(path, message, from, newBranch, author, email string) string {
+		t.Helper()
+		who := map[string]string{"name": author, "email": email}
+		var out struct {
+			Commit struct {
+				SHA string `json:"sha"`
+			} `json:"commit"`
+		}
+		g.Do(t, "POST", "/repos/"+name+"/contents/"+path, map[string]any{
+			"content": base64.StdEncoding.EncodeToString([]byte(path + "\n")), "message": message,
+			"branch": from, "new_branch": newBranch, "author": who, "committer": who,
+		}, &out)
+		if !isSHA(out.Commit.SHA) {
+			t.Fatalf("commit of %s: no sha in the answer", path)
+		}
+		return out.Commit.SHA
+	}
+	first := commit("one.txt", "Add one\n\nThe body says why.\n", "main", "release", "Ada Lovelace", admin.Email)
+	second := commit("two.txt", "Add two\n", "release", "", "Grace Hopper", "grace@example.com")
+
+	want := berth.Comparison{Base: base, Total: 2, Commits: []berth.Commit{
+		{SHA: first, Message: "Add one", AuthorName: "Ada Lovelace", AuthorEmail: admin.Email, AuthorLogin: giteatest.AdminUser,
+			URL: g.URL + "/" + name + "/commit/" + first},
+		{SHA: second, Message: "Add two", AuthorName: "Grace Hopper", AuthorEmail: "grace@example.com",
+			URL: g.URL + "/" + name + "/commit/" + second},
+	}}
+	for _, head := range []string{second, "release"} {
+		got, err := c.Compare(t.Context(), name, base, head)
+		if err != nil {
+			t.Fatalf("Compare(%s...%s): %v", base, head, err)
+		}
+		want.Head = head
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("Compare(base...%s) (-want +got):\n%s", head, d)
+		}
+	}
+	for _, tc := range []struct{ base, head string }{{second, second}, {"release", "release"}, {second, base}} {
+		got, err := c.Compare(t.Context(), name, tc.base, tc.head)
+		if err != nil || got.Total != 0 || len(got.Commits) != 0 {
+			t.Errorf("Compare(%s...%s) = %+v, %v; want no commits", tc.base, tc.head, got, err)
+		}
+	}
+	for _, tc := range []struct{ base, head string }{
+		{base, strings.Repeat("ab", 20)}, // no such commit
+		{strings.Repeat("ab", 20), second},
+		{base, "no-such-branch"},
+	} {
+		_, err := c.Compare(t.Context(), name, tc.base, tc.head)
+		if !errors.Is(err, berth.ErrNotFound) || !strings.Contains(err.Error(), tc.base+" or "+tc.head+" not found in "+name) ||
+			!strings.Contains(err.Error(), "gitea: GET /repos/"+name+"/compare/") {
+			t.Errorf("Compare(%s...%s): %v; want ErrNotFound", tc.base, tc.head, err)
+		}
+	}
 }

@@ -200,3 +200,25 @@ func (g *gitHub) branchHead(ctx context.Context, owner, name, branch string) (st
 	}
 	return b.GetCommit().GetSHA(), nil
 }
+
+// compare asks without paging: GitHub then lists the newest 250 commits of the range
+// (berth.MaxCompareCommits), oldest first. With per_page or page it would list from the
+// oldest, page by page: the newest would take as many calls as there are pages.
+func (g *gitHub) compare(ctx context.Context, owner, name, base, head string) (berth.Comparison, error) {
+	cc, resp, err := g.gh.Repositories.CompareCommits(ctx, owner, name, base, head, nil)
+	if err != nil {
+		return berth.Comparison{}, gitHubError(fmt.Sprintf("GET /repos/%s/%s/compare/%s...%s", owner, name, base, head), resp, err)
+	}
+	comp := berth.Comparison{Total: cc.GetTotalCommits(), Commits: make([]berth.Commit, 0, len(cc.Commits))}
+	for _, c := range cc.Commits {
+		comp.Commits = append(comp.Commits, berth.Commit{
+			SHA:         c.GetSHA(),
+			Message:     c.GetCommit().GetMessage(),
+			AuthorName:  c.GetCommit().GetAuthor().GetName(),
+			AuthorEmail: c.GetCommit().GetAuthor().GetEmail(),
+			AuthorLogin: c.GetAuthor().GetLogin(),
+			URL:         c.GetHTMLURL(),
+		})
+	}
+	return comp, nil
+}

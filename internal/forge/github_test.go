@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -290,5 +291,96 @@ func TestGitHubBranchHead(t *testing.T) {
 	}
 	if _, err := c.BranchHead(t.Context(), "octo/web", "gone"); !errors.Is(err, berth.ErrNotFound) {
 		t.Errorf("BranchHead(gone): %v; want ErrNotFound", err)
+	}
+}
+
+// ghCompareCommit is one commit of a compare answer in the shape GitHub documents; author
+// is the JSON of the GitHub user of its author's email ("null" when none is).
+func ghCompareCommit(sha, message, name, email, author string) string {
+	msg, _ := json.Marshal(message)
+	who, _ := json.Marshal(name)
+	return `{"url":"https://api.github.com/repos/octo/web/commits/` + sha + `","sha":"` + sha + `","node_id":"C_` + sha[:8] + `",` +
+		`"html_url":"https://github.com/octo/web/commit/` + sha + `","comments_url":"https://api.github.com/repos/octo/web/commits/` + sha + `/comments",` +
+		`"commit":{"url":"https://api.github.com/repos/octo/web/git/commits/` + sha + `",` +
+		`"author":{"name":` + string(who) + `,"email":"` + email + `","date":"2011-04-14T16:00:49Z"},` +
+		`"committer":{"name":"GitHub","email":"noreply@github.com","date":"2011-04-14T16:00:49Z"},` +
+		`"message":` + string(msg) + `,"tree":{"url":"https://api.github.com/repos/octo/web/tree/` + ghSHA + `","sha":"` + ghSHA + `"},` +
+		`"comment_count":0,"verification":{"verified":false,"reason":"unsigned","signature":null,"payload":null}},` +
+		`"author":` + author + `,"committer":null,"parents":[{"url":"https://api.github.com/repos/octo/web/commits/` + ghSHA + `","sha":"` + ghSHA + `"}]}`
+}
+
+// ghCompare is a compare answer in the shape GitHub documents.
+func ghCompare(status string, ahead, total int, commits ...string) string {
+	return fmt.Sprintf(`{"url":"https://api.github.com/repos/octo/web/compare/main...topic","html_url":"https://github.com/octo/web/compare/main...topic",`+
+		`"permalink_url":"https://github.com/octo/web/compare/octo:bbcd538...octo:0328041","diff_url":"https://github.com/octo/web/compare/main...topic.diff",`+
+		`"patch_url":"https://github.com/octo/web/compare/main...topic.patch","base_commit":%s,"merge_base_commit":%s,`+
+		`"status":%q,"ahead_by":%d,"behind_by":0,"total_commits":%d,"commits":[%s],`+
+		`"files":[{"sha":"bbcd538c8e72b8c175046e27cc8f907076331401","filename":"file1.txt","status":"added","additions":103,"deletions":21,"changes":124,`+
+		`"blob_url":"https://github.com/octo/web/blob/`+ghSHA+`/file1.txt","raw_url":"https://github.com/octo/web/raw/`+ghSHA+`/file1.txt",`+
+		`"contents_url":"https://api.github.com/repos/octo/web/contents/file1.txt?ref=`+ghSHA+`","patch":"@@ -132,7 +132,7 @@ module Test @@ -1000,7 +1000,7 @@ module Test"}]}`,
+		ghCompareCommit(ghSHA, "Base", "Monalisa Octocat", "mona@github.com", "null"),
+		ghCompareCommit(ghSHA, "Base", "Monalisa Octocat", "mona@github.com", "null"),
+		status, ahead, total, strings.Join(commits, ","))
+}
+
+// TestGitHubCompare: GET /repos/{owner}/{repo}/compare/{base}...{head} without paging (so
+// that GitHub lists the newest commits), answered in the shape GitHub documents: the
+// commits mapped with their first line, oldest first, the newest 250 kept, and a missing
+// ref is ErrNotFound.
+func TestGitHubCompare(t *testing.T) {
+	const (
+		first  = "1111111111111111111111111111111111111111"
+		second = "2222222222222222222222222222222222222222"
+	)
+	long := strings.Repeat("é", 150) // 300 bytes: cut to 200, between two characters
+	var many []string
+	for i := range 260 {
+		many = append(many, ghCompareCommit(fmt.Sprintf("%040x", i+1), fmt.Sprintf("Change %d", i+1), "Dev", "dev@example.com", "null"))
+	}
+	srv := fakeGitHub(t,
+		exchange{method: "GET", path: "/repos/octo/web/compare/" + ghSHA + "...main", status: 200, answer: ghCompare("ahead", 2, 2,
+			ghCompareCommit(first, "Fix the cart\r\n\r\nThe total was wrong\nwhen empty.", "Monalisa Octocat", "mona@github.com",
+				`{"login":"octocat","id":1,"node_id":"MDQ6VXNlcjE=","avatar_url":"https://github.com/images/error/octocat_happy.gif","type":"User","site_admin":false}`),
+			ghCompareCommit(second, "\x1b[31mRed\x07 alert:\t"+long+"\nsecond line", "Bo\x00b", "bob@example.com", "null"),
+		)},
+		exchange{method: "GET", path: "/repos/octo/web/compare/main...main", status: 200, answer: ghCompare("identical", 0, 0)},
+		exchange{method: "GET", path: "/repos/octo/web/compare/" + ghSHA + "...release", status: 200, answer: ghCompare("ahead", 400, 400, many...)},
+		exchange{method: "GET", path: "/repos/octo/web/compare/" + ghSHA + "...gone", status: 404, answer: `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/commits/commits#compare-two-commits","status":"404"}`},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+
+	got, err := c.Compare(ctx, "octo/web", ghSHA, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := berth.Comparison{Base: ghSHA, Head: "main", Total: 2, Commits: []berth.Commit{
+		{SHA: first, Message: "Fix the cart", AuthorName: "Monalisa Octocat", AuthorEmail: "mona@github.com", AuthorLogin: "octocat",
+			URL: "https://github.com/octo/web/commit/" + first},
+		{SHA: second, Message: "[31mRed alert: " + strings.Repeat("é", 92), AuthorName: "Bob", AuthorEmail: "bob@example.com",
+			URL: "https://github.com/octo/web/commit/" + second},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Compare (-want +got):\n%s", d)
+	}
+	if m := got.Commits[1].Message; len(m) > 200 || !utf8.ValidString(m) {
+		t.Errorf("the long message is %d bytes: %q", len(m), m)
+	}
+
+	got, err = c.Compare(ctx, "octo/web", "main", "main")
+	if err != nil || got.Total != 0 || len(got.Commits) != 0 {
+		t.Errorf("Compare(main...main) = %+v, %v; want no commits", got, err)
+	}
+
+	got, err = c.Compare(ctx, "octo/web", ghSHA, "release")
+	if err != nil || got.Total != 400 || len(got.Commits) != berth.MaxCompareCommits ||
+		got.Commits[0].SHA != fmt.Sprintf("%040x", 11) || got.Commits[249].SHA != fmt.Sprintf("%040x", 260) {
+		t.Errorf("Compare of 260 listed, 400 in all: %d commits, total %d, %v; want the newest 250, total 400", len(got.Commits), got.Total, err)
+	}
+
+	_, err = c.Compare(ctx, "octo/web", ghSHA, "gone")
+	if !errors.Is(err, berth.ErrNotFound) || !strings.Contains(err.Error(), ghSHA+" or gone not found in octo/web") ||
+		!strings.Contains(err.Error(), "github: GET /repos/octo/web/compare/"+ghSHA+"...gone: HTTP 404") {
+		t.Errorf("Compare of a missing branch: %v; want ErrNotFound", err)
 	}
 }
