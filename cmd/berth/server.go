@@ -30,6 +30,7 @@ import (
 	"github.com/berth-dev/berth/internal/service"
 	"github.com/berth-dev/berth/internal/slackbot"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/train"
 	"github.com/berth-dev/berth/internal/web"
 )
 
@@ -109,6 +110,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	}
 	srv.Mount("/", dashboard)
 	var announcer *chat.Announcer // one message per deploy in its team's channel
+	var trainAnnouncer train.Chat // where trains announce themselves
 	if o.SlackSigningSecretFile != "" {
 		bot, err := slackBot(svc, log, o)
 		if err != nil {
@@ -117,6 +119,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		srv.Mount("/chat/slack/", bot)
 		defer bot.Close()
 		announcer = chat.NewAnnouncer(svc, bot, slackbot.Provider, log)
+		trainAnnouncer = trainChat{bot}
 	}
 
 	ln, err := net.Listen("tcp", o.Listen)
@@ -142,6 +145,8 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease,
 		PreviewTTL: o.PreviewTTL, IngressPort: o.IngressPort})
 	svc.SetGitNotifier(git)
+	trains := train.New(st, svc, trainForges, trainAnnouncer, log, train.Options{PublicURL: public})
+	svc.SetTrainNotifier(trains)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
@@ -153,6 +158,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			var wg sync.WaitGroup
 			wg.Go(func() { engine.Run(workCtx) })
 			wg.Go(func() { git.Run(workCtx) })
+			wg.Go(func() { trains.Run(workCtx) })
 			if announcer != nil {
 				wg.Go(func() { announcer.Run(workCtx) })
 			}
