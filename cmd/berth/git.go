@@ -33,6 +33,10 @@ func (f forgeClient) BranchHead(ctx context.Context, repo, branch string) (strin
 	return f.c.BranchHead(ctx, repo, branch)
 }
 
+func (f forgeClient) ResolveRef(ctx context.Context, repo, ref string) (string, string, error) {
+	return f.c.ResolveRef(ctx, repo, ref)
+}
+
 func (f forgeClient) UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error) {
 	return f.c.UpsertComment(ctx, repo, pr, id, body)
 }

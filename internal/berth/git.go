@@ -92,12 +92,22 @@ func CheckBranch(b string) error {
 	return nil
 }
 
+// CheckRef checks a ref a user names — a branch, a tag (either may be given as
+// refs/heads/X, refs/tags/X) or a commit sha, full or abbreviated — as git checks a ref's
+// name, in the ways that matter to Berth.
+func CheckRef(ref string) error {
+	if CheckBranch(ref) != nil || ref == "@" || strings.Contains(ref, "@{") {
+		return Invalid("ref", "%q is no branch, tag or commit name", ref)
+	}
+	return nil
+}
+
 // String is the connection in a few words.
 func (r AppRepo) String() string {
 	return fmt.Sprintf("%s/%s <- %s %s (%s@%s)", r.Team, r.App, r.Forge, r.Repo, r.Path, r.Branch)
 }
 
-// GitEventKind is what a webhook delivery asks of Berth.
+// GitEventKind is what a webhook delivery (or a user) asks of Berth.
 type GitEventKind string
 
 // The kinds of event Berth acts on; every other is GitOther.
@@ -105,16 +115,22 @@ const (
 	GitPush        GitEventKind = "push"         // commits pushed to a branch
 	GitTag         GitEventKind = "tag"          // a tag pushed
 	GitPullRequest GitEventKind = "pull_request" // a pull request opened, updated, reopened or closed
-	GitOther       GitEventKind = "other"
+	// GitDeployRef is no webhook's: a user asked to deploy a ref of the app's repository
+	// to an environment (deploy APP@REF to ENV).
+	GitDeployRef GitEventKind = "deploy_ref"
+	GitOther     GitEventKind = "other"
 )
 
-// GitEvent is the part of a forge's webhook delivery Berth acts on.
+// GitEvent is the part of a forge's webhook delivery Berth acts on, or a user's request to
+// deploy a ref (GitDeployRef).
 type GitEvent struct {
 	Kind GitEventKind `json:"kind"`
 	// Repo is the repository's OWNER/NAME.
 	Repo string `json:"repo"`
 	// Ref is the full ref pushed (refs/heads/main, refs/tags/v1.2.0); Branch or Tag its
-	// short name. SHA is the commit: the pushed head, or the pull request's head.
+	// short name. SHA is the commit: the pushed head, or the pull request's head. A
+	// GitDeployRef's Ref is the ref as the user named it (a branch, a tag or a commit sha),
+	// and its SHA is "": the forge resolves Ref when the job acts.
 	Ref    string `json:"ref,omitempty"`
 	Branch string `json:"branch,omitempty"`
 	Tag    string `json:"tag,omitempty"`
@@ -130,15 +146,21 @@ type GitEvent struct {
 	Base           string `json:"base,omitempty"`
 	Fork           bool   `json:"fork,omitempty"`
 	HeadRepository string `json:"headRepository,omitempty"`
+	// GitDeployRef: the environment the user asked for, the Berth user who asked (the
+	// deploy is theirs), and why it goes ahead inside a freeze window ("": it does not).
+	Env         string `json:"env,omitempty"`
+	RequestedBy string `json:"requestedBy,omitempty"`
+	Emergency   string `json:"emergency,omitempty"`
 }
 
 // Acts reports whether Berth acts on e at all: pushes and tags that did not delete their
-// ref, and pull requests. Which app does what with it is the manifest's git rules' say.
+// ref, pull requests, and users' deploys of a ref. Which app does what with a webhook's
+// event is the manifest's git rules' say.
 func (e GitEvent) Acts() bool {
 	switch e.Kind {
 	case GitPush, GitTag:
 		return !e.Deleted
-	case GitPullRequest:
+	case GitPullRequest, GitDeployRef:
 		return true
 	}
 	return false
@@ -157,6 +179,8 @@ func (e GitEvent) String() string {
 		return fmt.Sprintf("tag %s at %s (%s)", e.Tag, short, e.Repo)
 	case GitPullRequest:
 		return fmt.Sprintf("pull request #%d %s at %s (%s)", e.PR, e.Action, short, e.Repo)
+	case GitDeployRef:
+		return fmt.Sprintf("deploy of %s to %s asked by %s (%s)", e.Ref, e.Env, e.RequestedBy, e.Repo)
 	}
 	return fmt.Sprintf("%s event (%s)", e.Kind, e.Repo)
 }

@@ -92,12 +92,8 @@ func (b *Bot) Act(ctx context.Context, id service.ChatIdentity, action, value st
 }
 
 func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, error) {
-	switch {
-	case c.Verb == VerbTrain:
+	if c.Verb == VerbTrain {
 		return b.train(ctx, p, c)
-	case c.Verb == VerbDeploy && c.Ref != "":
-		return "", fmt.Errorf("`deploy APP@REF to ENV` is not available from chat yet: push REF to a branch the app's git rules deploy, " +
-			"or use `berth deploy`")
 	}
 	team, err := b.team(ctx, p, c)
 	if err != nil {
@@ -105,6 +101,15 @@ func (b *Bot) run(ctx context.Context, p *authz.Principal, c Command) (string, e
 	}
 	switch c.Verb {
 	case VerbDeploy:
+		if c.Ref != "" {
+			// The git job resolves the ref and queues the deploy; the Announcer posts the
+			// deploy's message in the team's channel.
+			j, err := b.svc.DeployRef(ctx, p, service.DeployRefRequest{Team: team, App: c.App, Ref: c.Ref, Env: c.Env})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Deploying %s at %s to %s (git job %d): the deploy's message follows", c.App, c.Ref, c.Env, j.ID), nil
+		}
 		return b.deployPreview(ctx, p, team, c.App, c.PR)
 	case VerbStatus:
 		return b.status(ctx, p, team, c.App)

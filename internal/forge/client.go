@@ -55,6 +55,10 @@ type forgeAPI interface {
 	findComment(ctx context.Context, owner, name string, pr int, marker string) (int64, error)
 	createHook(ctx context.Context, owner, name, hookURL, secret string) error
 	branchHead(ctx context.Context, owner, name, branch string) (string, error)
+	// tagCommit returns the commit tag points at (through annotated tags).
+	tagCommit(ctx context.Context, owner, name, tag string) (string, error)
+	// commit returns the full sha of the commit sha names (full or abbreviated).
+	commit(ctx context.Context, owner, name, sha string) (string, error)
 	// compare lists the commits head holds that base does not, oldest first (when there are
 	// more, at least the newest berth.MaxCompareCommits), and their total; messages and
 	// authors as the forge gives them.
@@ -223,6 +227,85 @@ func (c *Client) BranchHead(ctx context.Context, repo, branch string) (string, e
 		return "", fmt.Errorf("%s: branch %s of %s: the answer holds no commit sha", c.forge, branch, repo)
 	}
 	return sha, nil
+}
+
+// minShortSHA is the shortest abbreviation of a commit sha ResolveRef looks up: git's
+// default.
+const minShortSHA = 7
+
+// ResolveRef returns the commit ref names in repo and its full ref: ref is a branch
+// (fullRef refs/heads/REF), else a tag (refs/tags/REF), else a commit sha, full or
+// abbreviated to at least 7 hex digits (fullRef ""). refs/heads/X names only a branch and
+// refs/tags/X only a tag; a full sha is looked up as a commit only. A ref none of these
+// know is an error matching berth.ErrNotFound.
+func (c *Client) ResolveRef(ctx context.Context, repo, ref string) (sha, fullRef string, err error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", "", err
+	}
+	if err := berth.CheckRef(ref); err != nil {
+		return "", "", err
+	}
+	// What ref may be, each looked up in this order; "" is not looked up.
+	branch, tag, commit, what := ref, ref, "", "branch, tag or commit"
+	if isShortSHA(ref) {
+		commit = strings.ToLower(ref)
+	}
+	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+		branch, tag, commit, what = b, "", "", "branch"
+	} else if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
+		branch, tag, commit, what = "", t, "", "tag"
+	} else if isSHA(ref) {
+		// Git warns of refs named like a sha: a full one is a commit.
+		branch, tag, what = "", "", "commit"
+	}
+	// lookup asks the forge one question: the commit's sha, or false when the forge knows
+	// no such thing (404; for a commit also 422, GitHub's answer to an unknown sha).
+	lookup := func(kind, id string, get func(ctx context.Context, owner, name, id string) (string, error)) (string, bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		got, err := get(ctx, owner, name, id)
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || (kind == "commit" && apiErr.Status == http.StatusUnprocessableEntity)):
+			return "", false, nil
+		case err != nil:
+			return "", false, c.wrap(err)
+		case !isSHA(got):
+			return "", false, fmt.Errorf("%s: %s %s of %s: the answer holds no commit sha", c.forge, kind, id, repo)
+		}
+		return strings.ToLower(got), true, nil
+	}
+	for _, l := range []struct {
+		kind, id, full string
+		get            func(ctx context.Context, owner, name, id string) (string, error)
+	}{
+		{"branch", branch, "refs/heads/" + branch, c.api.branchHead},
+		{"tag", tag, "refs/tags/" + tag, c.api.tagCommit},
+		{"commit", commit, "", c.api.commit},
+	} {
+		if l.id == "" {
+			continue
+		}
+		sha, ok, err := lookup(l.kind, l.id, l.get)
+		if err != nil || ok {
+			return sha, l.full, err
+		}
+	}
+	return "", "", fmt.Errorf("%s is no %s of %s: %w", ref, what, repo, berth.ErrNotFound)
+}
+
+// isShortSHA reports whether s may be a commit's sha, abbreviated or not.
+func isShortSHA(s string) bool {
+	if len(s) < minShortSHA || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // Compare lists the commits head holds that base does not (each a commit sha or a branch

@@ -275,3 +275,39 @@ func (g *gitea) compare(ctx context.Context, owner, name, base, head string) (be
 	}
 	return comp, nil
 }
+
+// tagCommit asks for the tag by name: Gitea answers with the commit it points at, an
+// annotated tag's object followed.
+func (g *gitea) tagCommit(ctx context.Context, owner, name, tag string) (string, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/tags/%s", owner, name, escapePath(tag))
+	status, data, err := g.call(ctx, call, nil, maxJSON)
+	if err != nil {
+		return "", err
+	}
+	var t struct {
+		Commit struct {
+			SHA string `json:"sha"`
+		} `json:"commit"`
+	}
+	if err := json.Unmarshal(data, &t); err != nil {
+		return "", &APIError{Call: call, Status: status, Message: "the answer is not a tag"}
+	}
+	return t.Commit.SHA, nil
+}
+
+// commit asks without the stats, files and signature checks Berth does not need. Gitea
+// takes an abbreviated sha (git rev-parse) and answers with the full one.
+func (g *gitea) commit(ctx context.Context, owner, name, sha string) (string, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/git/commits/%s?stat=false&verification=false&files=false", owner, name, url.PathEscape(sha))
+	status, data, err := g.call(ctx, call, nil, maxJSON)
+	if err != nil {
+		return "", err
+	}
+	var c struct {
+		SHA string `json:"sha"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return "", &APIError{Call: call, Status: status, Message: "the answer is not a commit"}
+	}
+	return c.SHA, nil
+}

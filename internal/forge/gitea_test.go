@@ -77,6 +77,46 @@ func TestGiteaClient(t *testing.T) {
 		}
 	})
 
+	t.Run("ResolveRef", func(t *testing.T) {
+		ctx := t.Context()
+		tip := repo.Commit(t, "topic-r", "on a branch to tag", map[string]string{"r.txt": "r\n"})
+		repo.Tag(t, "v1.0.0") // lightweight, at tip
+		// An annotated tag, made through the API, of an older commit.
+		g.Do(t, "POST", "/repos/"+name+"/tags", map[string]string{"tag_name": "v0.9.0", "target": old, "message": "the first"}, nil)
+		for _, tc := range []struct{ ref, sha, full string }{
+			{"topic-r", tip, "refs/heads/topic-r"},
+			{"refs/heads/topic-r", tip, "refs/heads/topic-r"},
+			{"v1.0.0", tip, "refs/tags/v1.0.0"},
+			{"refs/tags/v1.0.0", tip, "refs/tags/v1.0.0"},
+			{"v0.9.0", old, "refs/tags/v0.9.0"},
+			{old, old, ""},
+			{head[:7], head, ""},
+			{strings.ToUpper(old[:10]), old, ""},
+		} {
+			sha, full, err := c.ResolveRef(ctx, name, tc.ref)
+			if err != nil || sha != tc.sha || full != tc.full {
+				t.Errorf("ResolveRef(%s) = %s, %q, %v; want %s, %q", tc.ref, sha, full, err, tc.sha, tc.full)
+			}
+		}
+		for ref, want := range map[string]string{
+			"no-such-ref":            "no-such-ref is no branch, tag or commit of " + name,
+			"abcdef0":                "abcdef0 is no branch, tag or commit of " + name,
+			strings.Repeat("ab", 20): strings.Repeat("ab", 20) + " is no commit of " + name,
+			"refs/tags/topic-r":      "refs/tags/topic-r is no tag of " + name,
+			"refs/heads/v1.0.0":      "refs/heads/v1.0.0 is no branch of " + name,
+			head[:6]:                 head[:6] + " is no branch, tag or commit of " + name, // too short for a commit
+		} {
+			if _, _, err := c.ResolveRef(ctx, name, ref); !errors.Is(err, berth.ErrNotFound) || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("ResolveRef(%s): %v; want ErrNotFound saying %q", ref, err, want)
+			}
+		}
+		for _, ref := range []string{"", "a..b", "-x", "x y", "@", "main@{1}"} {
+			if _, _, err := c.ResolveRef(ctx, name, ref); !errors.Is(err, berth.ErrInvalid) {
+				t.Errorf("ResolveRef(%q): %v; want ErrInvalid", ref, err)
+			}
+		}
+	})
+
 	t.Run("SetStatus", func(t *testing.T) {
 		desc := strings.Repeat("é", 200)
 		for _, st := range []Status{

@@ -222,3 +222,44 @@ func (g *gitHub) compare(ctx context.Context, owner, name, base, head string) (b
 	}
 	return comp, nil
 }
+
+// maxTagDepth bounds the annotated tags followed to a commit: a tag may tag a tag.
+const maxTagDepth = 5
+
+// tagCommit reads the tag's ref (GET /repos/{owner}/{repo}/git/ref/tags/{tag}); an
+// annotated tag's ref points at a tag object, read in turn (git/tags/{sha}) until a
+// commit.
+func (g *gitHub) tagCommit(ctx context.Context, owner, name, tag string) (string, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/git/ref/tags/%s", owner, name, tag)
+	ref, resp, err := g.gh.Git.GetRef(ctx, owner, name, "tags/"+tag)
+	if err != nil {
+		return "", gitHubError(call, resp, err)
+	}
+	obj := ref.GetObject()
+	for range maxTagDepth {
+		if obj.GetType() != "tag" {
+			break
+		}
+		call = fmt.Sprintf("GET /repos/%s/%s/git/tags/%s", owner, name, obj.GetSHA())
+		t, resp, err := g.gh.Git.GetTag(ctx, owner, name, obj.GetSHA())
+		if err != nil {
+			return "", gitHubError(call, resp, err)
+		}
+		obj = t.GetObject()
+	}
+	if obj.GetType() != "commit" {
+		return "", &APIError{Call: call, Status: resp.StatusCode, Message: fmt.Sprintf("tag %s points at a %s, not a commit", tag, obj.GetType())}
+	}
+	return obj.GetSHA(), nil
+}
+
+// commit asks for the commit's sha alone (GET /repos/{owner}/{repo}/commits/{ref} with
+// the sha media type), which GitHub gives in full for an abbreviated one; an unknown sha
+// is a 422.
+func (g *gitHub) commit(ctx context.Context, owner, name, sha string) (string, error) {
+	got, resp, err := g.gh.Repositories.GetCommitSHA1(ctx, owner, name, sha, "")
+	if err != nil {
+		return "", gitHubError(fmt.Sprintf("GET /repos/%s/%s/commits/%s", owner, name, sha), resp, err)
+	}
+	return strings.TrimSpace(got), nil
+}

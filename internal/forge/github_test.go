@@ -384,3 +384,84 @@ func TestGitHubCompare(t *testing.T) {
 		t.Errorf("Compare of a missing branch: %v; want ErrNotFound", err)
 	}
 }
+
+// TestGitHubResolveRef: a branch (GET /repos/{owner}/{repo}/branches/{branch}), else a tag
+// (git/ref/tags/{tag}; an annotated one's tag object read to its commit), else a commit
+// (commits/{ref} with the sha media type), answered in the shapes GitHub documents; a ref
+// none of them knows is ErrNotFound (GitHub answers 422 for an unknown sha), a forge that
+// fails is not.
+func TestGitHubResolveRef(t *testing.T) {
+	const (
+		tagSHA  = "3333333333333333333333333333333333333333"
+		tagged  = "4444444444444444444444444444444444444444"
+		shaType = "application/vnd.github.v3.sha"
+	)
+	branch := func(name string) string {
+		return `{"name":"` + name + `","commit":{"sha":"` + ghSHA + `","node_id":"C_1","commit":{"message":"Fix all the bugs"},` +
+			`"url":"https://api.github.com/repos/octo/web/commits/` + ghSHA + `"},"protected":false}`
+	}
+	ref := func(name, typ, sha string) string {
+		return `{"ref":"refs/tags/` + name + `","node_id":"REF_1","url":"https://api.github.com/repos/octo/web/git/refs/tags/` + name + `",` +
+			`"object":{"type":"` + typ + `","sha":"` + sha + `","url":"https://api.github.com/repos/octo/web/git/` + typ + `s/` + sha + `"}}`
+	}
+	refNotFound := `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/git/refs#get-a-reference","status":"404"}`
+	noCommit := `{"message":"No commit found for SHA: deadbeef","documentation_url":"https://docs.github.com/rest/commits/commits#get-a-commit","status":"422"}`
+	srv := fakeGitHub(t,
+		// main: a branch.
+		exchange{method: "GET", path: "/repos/octo/web/branches/main", status: 200, answer: branch("main")},
+		// v1.2.0: a lightweight tag.
+		exchange{method: "GET", path: "/repos/octo/web/branches/v1.2.0", status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/git/ref/tags/v1.2.0", status: 200, answer: ref("v1.2.0", "commit", ghSHA)},
+		// v2.0.0: an annotated tag.
+		exchange{method: "GET", path: "/repos/octo/web/branches/v2.0.0", status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/git/ref/tags/v2.0.0", status: 200, answer: ref("v2.0.0", "tag", tagSHA)},
+		exchange{method: "GET", path: "/repos/octo/web/git/tags/" + tagSHA, status: 200, answer: `{"node_id":"TAG_1","tag":"v2.0.0","sha":"` + tagSHA + `",` +
+			`"url":"https://api.github.com/repos/octo/web/git/tags/` + tagSHA + `","message":"Release 2",` +
+			`"tagger":{"name":"Monalisa Octocat","email":"octocat@github.com","date":"2014-11-07T22:01:45Z"},` +
+			`"object":{"type":"commit","sha":"` + tagged + `","url":"https://api.github.com/repos/octo/web/git/commits/` + tagged + `"},` +
+			`"verification":{"verified":false,"reason":"unsigned","signature":null,"payload":null}}`},
+		// 6dcb09b: an abbreviated commit sha.
+		exchange{method: "GET", path: "/repos/octo/web/branches/6dcb09b", status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/git/ref/tags/6dcb09b", status: 404, answer: refNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/commits/6dcb09b", accept: shaType, status: 200,
+			contentType: "application/vnd.github.sha; charset=utf-8", answer: ghSHA},
+		// A full sha: a commit, and nothing else asked.
+		exchange{method: "GET", path: "/repos/octo/web/commits/" + tagged, accept: shaType, status: 200,
+			contentType: "application/vnd.github.sha; charset=utf-8", answer: tagged},
+		// deadbeef: no branch, tag or commit.
+		exchange{method: "GET", path: "/repos/octo/web/branches/deadbeef", status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/git/ref/tags/deadbeef", status: 404, answer: refNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/commits/deadbeef", accept: shaType, status: 422, answer: noCommit},
+		// gone: not hex, so no commit is asked for.
+		exchange{method: "GET", path: "/repos/octo/web/branches/gone", status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/web/git/ref/tags/gone", status: 404, answer: refNotFound},
+		// GitHub failing: an error to try again, not "no such ref".
+		exchange{method: "GET", path: "/repos/octo/web/branches/main", status: 502, answer: `{"message":"Server Error"}`},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+	for _, tc := range []struct{ ref, sha, full string }{
+		{"main", ghSHA, "refs/heads/main"},
+		{"v1.2.0", ghSHA, "refs/tags/v1.2.0"},
+		{"v2.0.0", tagged, "refs/tags/v2.0.0"},
+		{"6dcb09b", ghSHA, ""},
+		{tagged, tagged, ""},
+	} {
+		sha, full, err := c.ResolveRef(ctx, "octo/web", tc.ref)
+		if err != nil || sha != tc.sha || full != tc.full {
+			t.Errorf("ResolveRef(%s) = %s, %q, %v; want %s, %q", tc.ref, sha, full, err, tc.sha, tc.full)
+		}
+	}
+	for _, ref := range []string{"deadbeef", "gone"} {
+		_, _, err := c.ResolveRef(ctx, "octo/web", ref)
+		if !errors.Is(err, berth.ErrNotFound) || err.Error() != ref+" is no branch, tag or commit of octo/web: not found" {
+			t.Errorf("ResolveRef(%s): %v; want ErrNotFound", ref, err)
+		}
+	}
+	_, _, err := c.ResolveRef(ctx, "octo/web", "main")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || !apiErr.Retryable() || errors.Is(err, berth.ErrNotFound) ||
+		!strings.HasPrefix(err.Error(), "github: GET /repos/octo/web/branches/main: HTTP 502") {
+		t.Errorf("ResolveRef with GitHub failing: %v; want a retryable 502", err)
+	}
+}

@@ -1,8 +1,8 @@
-// Package gitflow does the work webhooks queue: for each git job, it reads the app's
-// manifest at the pushed commit from its forge, finds what the manifest's git rules ask
-// (a push to a branch or a tag deploys to an environment), queues that deploy through the
-// service, and reports the deploy on the commit as a status: pending while it runs, then
-// success or failure linking to the deploy's page.
+// Package gitflow does the work webhooks (and users' deploys of a ref) queue: for each git
+// job, it reads the app's manifest at the pushed commit from its forge, finds what the
+// manifest's git rules ask (a push to a branch or a tag deploys to an environment), queues
+// that deploy through the service, and reports the deploy on the commit as a status:
+// pending while it runs, then success or failure linking to the deploy's page.
 //
 // Jobs are durable (internal/store's git_jobs): claimed under a lease, as deploys are, so a
 // server that dies mid-job leaves it to the next claim, and each ends exactly once.
@@ -53,6 +53,10 @@ type Forge interface {
 	// BranchHead returns the commit branch points at now; a missing branch wraps
 	// berth.ErrNotFound.
 	BranchHead(ctx context.Context, repo, branch string) (string, error)
+	// ResolveRef returns the commit a branch, a tag or a (possibly abbreviated) commit sha
+	// names, and its full ref (refs/heads/X, refs/tags/X; "" for a sha); a ref that is
+	// none of these wraps berth.ErrNotFound.
+	ResolveRef(ctx context.Context, repo, ref string) (sha, fullRef string, err error)
 	// UpsertComment writes body as pull request pr's comment id (0: a new one; one
 	// deleted since is made again) and returns the comment's id.
 	UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error)
@@ -312,9 +316,13 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	if o != nil {
 		return *o
 	}
-	if ev.Kind == berth.GitPullRequest && ev.Action == "closed" {
+	switch {
+	case ev.Kind == berth.GitPullRequest && ev.Action == "closed":
 		// Whatever the rules say now: a preview made under earlier ones goes too.
 		return w.closePreviews(ctx, j, repo, f)
+	case ev.Kind == berth.GitDeployRef:
+		// A user chose the environment: no rule is read.
+		return w.deployRef(ctx, j, owner, repo, f)
 	}
 	rules, o := w.rules(ctx, f, repo)
 	if o != nil {
@@ -365,6 +373,12 @@ func (w *Worker) act(ctx context.Context, j berth.GitJob, owner string) outcome 
 	_, err := w.svc.StartGitDeploy(ctx, service.GitDeployRequest{Job: j.ID, Owner: owner, Team: j.Team, App: j.App, Env: env,
 		Manifest: string(raw), Path: repo.Path, Source: berth.GitSource{Forge: j.Forge, Repo: repo.Repo, SHA: ev.SHA, Ref: ev.Ref},
 		Args: manifest.GitArgs(ev.SHA, ev.Ref, 0)})
+	return w.started(ctx, f, repo, ev, env, err)
+}
+
+// started is how a job that asked StartGitDeploy for its deploy goes on: following the
+// deploy, or failed with the service's refusal (on the commit too), or tried again.
+func (w *Worker) started(ctx context.Context, f Forge, repo berth.AppRepo, ev berth.GitEvent, env string, err error) outcome {
 	var inv *berth.InvalidError
 	var frozen *berth.FrozenError
 	switch {
@@ -457,6 +471,17 @@ func (w *Worker) report(ctx context.Context, j berth.GitJob) outcome {
 	if o != nil {
 		return *o
 	}
+	sha := j.Event.SHA
+	if sha == "" { // a user's deploy of a ref: the commit is the revision's
+		r, err := w.st.Revision(ctx, j.Team, j.App, d.Revision)
+		if err != nil {
+			return retry("%v", err)
+		}
+		if r.Source == nil {
+			return done("deploy %d %s", d.ID, d.State)
+		}
+		sha = r.Source.SHA
+	}
 	// The description is public on a public repository: the deploy's reason, which may
 	// quote an app's answers, stays behind the link.
 	st, verdict := StatusSuccess, "succeeded"
@@ -464,7 +489,7 @@ func (w *Worker) report(ctx context.Context, j berth.GitJob) outcome {
 		st, verdict = StatusFailure, "failed"
 	}
 	desc := fmt.Sprintf("%s %s (deploy %d)", d.Env, verdict, d.ID)
-	if err := f.SetStatus(ctx, repo.Repo, j.Event.SHA, w.status(d.Env, d, st, desc)); err != nil {
+	if err := f.SetStatus(ctx, repo.Repo, sha, w.status(d.Env, d, st, desc)); err != nil {
 		return retry("set the commit's status: %v", err)
 	}
 	if j.Event.Kind == berth.GitPullRequest {

@@ -7,13 +7,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // GitDeployRequest is the deploy a git job asks for: a manifest read from a commit of the
-// app's repository, deployed to the environment the manifest's git rules name.
+// app's repository, deployed to the environment the manifest's git rules name, or to the one
+// a user asked for (RequestedBy).
 type GitDeployRequest struct {
 	// Job is the git job, held by the worker Owner.
 	Job   int64
@@ -30,6 +32,12 @@ type GitDeployRequest struct {
 	// Preview, when set, makes this a pull request's preview: Env is then the preview
 	// environment it is made from, and the deploy goes to the environment made for it.
 	Preview *PreviewRequest
+	// RequestedBy, when set, is the Berth user who asked for this deploy (DeployRef), whose
+	// right to deploy to Env was checked then: the deploy and its audit event are theirs,
+	// not the webhook's, and a protected Env is no refusal.
+	RequestedBy string
+	// Options are the deploy's (a user's request's emergency reason).
+	Options berth.DeployOptions
 }
 
 // PreviewRequest is the pull request a preview deploy is for.
@@ -45,13 +53,23 @@ type PreviewRequest struct {
 // its deploy, in the transaction that moves the job on to following it, with the deploy's
 // audit event: a job that dies before it queued nothing, and one that gets here queues one
 // deploy. The manifest is checked as a user's is (name, team, a render for the
-// environment); a protected environment is not deployed to by a push. A preview's
+// environment); a protected environment is not deployed to by a push (it is by a user's
+// request, RequestedBy, whose right DeployRef checked). A preview's
 // environment is made (or brought up to date) from the preview environment in the same
 // transaction, and a fork's manifest that reads secrets is refused. Problems with the
 // manifest or the rules are *berth.InvalidError: the job fails with them.
 func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (berth.Deploy, error) {
 	p := hookActor(req.Source.Forge)
+	if req.RequestedBy != "" {
+		if req.Preview != nil {
+			return berth.Deploy{}, invalid("git", "a pull request's preview is deployed by its pushes, not at a user's request")
+		}
+		p = &authz.Principal{Name: req.RequestedBy}
+	}
 	if _, err := s.st.Environment(ctx, req.Env); errors.Is(err, berth.ErrNotFound) {
+		if req.RequestedBy != "" {
+			return berth.Deploy{}, invalid("env", "environment %s, which %s asked for, no longer exists", req.Env, req.RequestedBy)
+		}
 		return berth.Deploy{}, invalid("git", "the git rules of %s name environment %s, which does not exist", req.Path, req.Env)
 	} else if err != nil {
 		return berth.Deploy{}, storeErr(err)
@@ -71,13 +89,16 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 	c := change{action: "deploy.create", target: berth.AppTarget(req.Team, req.App, req.Env), team: req.Team, app: req.App,
 		details: map[string]any{"env": req.Env, "args": argNames(req.Args), "forge": string(req.Source.Forge),
 			"repo": req.Source.Repo, "sha": req.Source.SHA, "ref": req.Source.Ref, "job": req.Job}}
+	if req.Options.Emergency != "" {
+		c.details["emergency"] = req.Options.Emergency
+	}
 	var d berth.Deploy
 	err = s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) error {
 		env, err := tx.Environment(ctx, req.Env)
 		if err != nil {
 			return err
 		}
-		if env.Protected {
+		if env.Protected && req.RequestedBy == "" {
 			return invalid("git", "environment %s is protected: a push does not deploy to it; promote to it from another environment", env.Name)
 		}
 		if req.Preview != nil {
@@ -97,7 +118,7 @@ func (s *Service) StartGitDeploy(ctx context.Context, req GitDeployRequest) (ber
 			return err
 		}
 		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: req.Team, App: req.App, Env: req.Env, Revision: r.Number,
-			Kind: berth.KindDeploy, Args: maps.Clone(req.Args), CreatedBy: p.Name})
+			Kind: berth.KindDeploy, Args: maps.Clone(req.Args), Options: req.Options, CreatedBy: p.Name})
 		if err != nil {
 			return err
 		}

@@ -315,6 +315,46 @@ func TestSlashCommands(t *testing.T) {
 	}
 }
 
+// TestDeployRefCommand: `deploy APP@REF to ENV` asks, as the chat user, for a git job that
+// deploys the ref (the git workers resolve it; none runs here), and says so in the channel;
+// a viewer is refused privately.
+func TestDeployRefCommand(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// No forge is asked to connect (no webhook) nor to ask for the job.
+	if _, err := f.svc.ConnectRepo(ctx, f.admin, service.ConnectRequest{Team: "shop", App: "web", Forge: berth.ForgeGitea,
+		URL: "http://127.0.0.1:1/shop/web", Token: "forge-token"}); err != nil {
+		t.Fatal(err)
+	}
+	f.command(t, "UALICE", "deploy web@main to staging")
+	a := f.answers.next(t)
+	jobs, err := f.st.GitJobs(ctx, "shop", "web", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 {
+		t.Fatalf("git jobs after alice's deploy of main: %+v", jobs)
+	}
+	want := fmt.Sprintf("Deploying web at main to staging (git job %d): the deploy's message follows", jobs[0].ID)
+	if a["text"] != want || a["response_type"] != "in_channel" {
+		t.Errorf("alice's deploy of main: %v; want %q in the channel", a, want)
+	}
+	if ev := jobs[0].Event; ev.Kind != berth.GitDeployRef || ev.Ref != "main" || ev.Env != "staging" || ev.RequestedBy != "alice" {
+		t.Errorf("the job's event: %+v", ev)
+	}
+
+	if err := f.svc.LinkChat(ctx, f.admin, "bob", slackbot.Provider, "UBOB"); err != nil {
+		t.Fatal(err)
+	}
+	f.command(t, "UBOB", "deploy web@main to staging")
+	if a := f.answers.next(t); !strings.HasPrefix(a["text"], "Refused:") || a["response_type"] != "ephemeral" {
+		t.Errorf("a viewer's deploy of main: %v", a)
+	}
+	if jobs, _ := f.st.GitJobs(ctx, "shop", "web", 10); len(jobs) != 1 {
+		t.Errorf("git jobs after a viewer's deploy: %+v", jobs)
+	}
+}
+
 // TestRefusedRequests: a bad signature, a stale timestamp, a replay, a 10 MB body: refused,
 // nothing answered, each audited.
 func TestRefusedRequests(t *testing.T) {

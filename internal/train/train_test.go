@@ -36,6 +36,10 @@ func (f gitForge) BranchHead(ctx context.Context, repo, branch string) (string, 
 	return f.c.BranchHead(ctx, repo, branch)
 }
 
+func (f gitForge) ResolveRef(ctx context.Context, repo, ref string) (string, string, error) {
+	return f.c.ResolveRef(ctx, repo, ref)
+}
+
 func (f gitForge) UpsertComment(ctx context.Context, repo string, pr int, id int64, body string) (int64, error) {
 	return f.c.UpsertComment(ctx, repo, pr, id, body)
 }
