@@ -87,7 +87,13 @@ func routeCases() map[string]routeCase {
 		}, global, 201},
 		// The fresh fixture's first freeze window is 1; the body makes it, and sends nothing.
 		"unfreezeEnvironment": {"DELETE", "/api/v1/freezes/1", func(f *fixture) any { f.frozen("staging"); return nil }, global, 200},
-		"getProvisioners":     {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
+		"setEnvironmentGitOps": {"PUT", "/api/v1/envs/staging/gitops",
+			body(apiv1.SetEnvGitOps{Forge: "gitea", URL: platformRepo, PullRequest: true, Token: fixtureGitOpsToken}), global, 200},
+		// The bodies give staging its GitOps output, and the finished deploy a change there.
+		"getEnvironmentGitOps":   {"GET", "/api/v1/envs/staging/gitops", func(f *fixture) any { f.withGitOps("staging"); return nil }, anyone, 200},
+		"unsetEnvironmentGitOps": {"DELETE", "/api/v1/envs/staging/gitops", func(f *fixture) any { f.withGitOps("staging"); return nil }, global, 200},
+		"getDeployGitOps":        {"GET", "/api/v1/deploys/{deploy}/gitops", func(f *fixture) any { f.withGitOpsChange(); return nil }, viewer, 200},
+		"getProvisioners":        {"GET", "/api/v1/envs/staging/provisioners", nil, anyone, 200},
 		"setProvisioners": {"PUT", "/api/v1/envs/staging/provisioners",
 			body(apiv1.SetProvisioners{Content: "- type: amqp\n  outputs: \"host: rabbit\"\n"}), global, 200},
 		"listProvisionerVersions": {"GET", "/api/v1/envs/staging/provisioners/history", nil, anyone, 200},

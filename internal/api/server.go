@@ -77,7 +77,7 @@ func New(svc *service.Service, log *slog.Logger, reg prometheus.Registerer, read
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), ready: ready}
 	s.routes = append(append(append(append(s.apiRoutes(), s.deployRoutes()...), s.settingsRoutes()...), s.provisionerRoutes()...),
 		s.resourceRoutes()...)
-	s.routes = append(append(s.routes, s.previewRoutes()...), s.trainRoutes()...)
+	s.routes = append(append(append(s.routes, s.previewRoutes()...), s.trainRoutes()...), s.gitOpsRoutes()...)
 	for i := range s.routes {
 		if s.routes[i].status == 0 {
 			s.routes[i].status = http.StatusOK

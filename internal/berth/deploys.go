@@ -13,11 +13,14 @@ type DeployState string
 const (
 	// DeployAwaiting: a deploy to a protected environment waits for an approval before
 	// it is queued.
-	DeployAwaiting  DeployState = "awaiting-approval"
-	DeployQueued    DeployState = "queued"
-	DeployRunning   DeployState = "running"
-	DeploySucceeded DeployState = "succeeded"
-	DeployFailed    DeployState = "failed"
+	DeployAwaiting DeployState = "awaiting-approval"
+	// DeployAwaitingMerge: its objects are in a pull request to its environment's
+	// platform repository (GitOps output); it goes on when the pull request is merged.
+	DeployAwaitingMerge DeployState = "awaiting-merge"
+	DeployQueued        DeployState = "queued"
+	DeployRunning       DeployState = "running"
+	DeploySucceeded     DeployState = "succeeded"
+	DeployFailed        DeployState = "failed"
 )
 
 // Final reports whether s is an end state.

@@ -23,7 +23,8 @@ import (
 func NewCmdEnvs(f *Factory) *cobra.Command {
 	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsGet(f, nil),
 		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil),
-		NewCmdEnvsFreeze(f, nil), NewCmdEnvsFreezes(f, nil), NewCmdEnvsUnfreeze(f, nil))
+		NewCmdEnvsFreeze(f, nil), NewCmdEnvsFreezes(f, nil), NewCmdEnvsUnfreeze(f, nil),
+		NewCmdEnvsSetGitOps(f, nil), NewCmdEnvsGitOps(f, nil), NewCmdEnvsUnsetGitOps(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.
@@ -755,4 +756,215 @@ func envsUnfreezeRun(ctx context.Context, o *EnvsUnfreezeOptions) error {
 		fmt.Fprintf(o.IO.Out, "ended freeze window %d of %s (%s)\n", w.ID, w.Env, w.Reason)
 	}
 	return err
+}
+
+// EnvsSetGitOpsOptions are the inputs of `berth envs set-gitops`.
+type EnvsSetGitOpsOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Env       string
+	Repo      string
+	Forge     string
+	Branch    string
+	TokenFile string
+	// PullRequest: a pull request per deploy, applied when merged; ExternalApply: the
+	// platform's Argo CD or Flux applies the branch.
+	PullRequest   bool
+	ExternalApply bool
+	Output        string
+}
+
+// NewCmdEnvsSetGitOps returns `berth envs set-gitops`.
+func NewCmdEnvsSetGitOps(f *Factory, runF func(*EnvsSetGitOpsOptions) error) *cobra.Command {
+	o := &EnvsSetGitOpsOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "set-gitops ENV --repo URL --token-file FILE [--forge gitea|github] [--branch B] [--pull-request] [--external-apply]",
+		Short: "Publish each deploy's objects to a platform repository, on the environment's branch (global admins)",
+		Long: `Turn on the environment's GitOps output: each deploy there writes its rendered objects to the
+platform repository --repo, in a directory per app (TEAM/APP/), on the environment's
+branch (--branch, default the environment's name). Secrets go there only as references,
+never their values. Setting it again replaces what was set.
+
+By default each deploy is a commit to the branch, and Berth applies the objects as always.
+--pull-request makes each deploy a pull request to the branch instead: the deploy waits
+(state awaiting-merge, see berth history APP --deploy N) until the pull request is merged,
+which applies it, or closed, which cancels it. --external-apply leaves applying the branch
+to the platform's own Argo CD or Flux: Berth applies only the Secrets, then follows the
+rollout. The two may be combined: a merged pull request is then applied by Argo CD or Flux.
+berth envs gitops ENV shows what is set; berth envs unset-gitops ENV turns it off.
+
+The forge token (Gitea or GitHub, --forge) must be allowed to push to the repository and
+open pull requests; --token-file names a file holding it, or - for standard input. It
+travels in a request body, is stored encrypted like secrets, and is never shown again.
+See docs/gitops.md.`,
+		Example: `  berth envs set-gitops staging --repo https://git.example.com/platform/deployments --token-file platform.token
+  berth envs set-gitops production --repo https://git.example.com/platform/deployments --token-file platform.token --pull-request
+  gh auth token | berth envs set-gitops production --forge github --repo https://github.com/acme/platform \
+      --branch prod --pull-request --external-apply --token-file -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsSetGitOpsRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Repo, "repo", "", "the platform repository's http(s) URL (required)")
+	cmd.Flags().StringVar(&o.Forge, "forge", "gitea", "the forge hosting it: gitea or github")
+	cmd.Flags().StringVar(&o.Branch, "branch", "", "the environment's branch in it (default: the environment's name)")
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the forge token, or - for standard input (required)")
+	cmd.Flags().BoolVar(&o.PullRequest, "pull-request", false, "open a pull request per deploy, applied when merged")
+	cmd.Flags().BoolVar(&o.ExternalApply, "external-apply", false, "the platform's Argo CD or Flux applies the branch; Berth applies only Secrets")
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsSetGitOpsRun(ctx context.Context, o *EnvsSetGitOpsOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	switch {
+	case o.Repo == "":
+		return &UsageError{Err: errors.New("--repo is required: the platform repository's URL")}
+	case o.TokenFile == "":
+		return &UsageError{Err: errors.New("--token-file is required: a file holding the forge token, or - for standard input")}
+	}
+	token, err := readToken(o.IO, o.TokenFile)
+	if err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	g, err := c.SetEnvGitOps(ctx, o.Env, apiv1.SetEnvGitOps{Forge: o.Forge, URL: o.Repo, Branch: o.Branch,
+		PullRequest: o.PullRequest, ExternalApply: o.ExternalApply, Token: token})
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, g)
+	}
+	fmt.Fprintf(o.IO.Out, "environment %s: deploys publish to %s %s, branch %s: %s; %s\n",
+		g.Env, g.Forge, g.Repo, g.Branch, gitOpsPublish(g), gitOpsApply(g))
+	return nil
+}
+
+// gitOpsPublish says how a deploy reaches the environment's branch.
+func gitOpsPublish(g apiv1.GitOps) string {
+	if g.PullRequest {
+		return "a pull request per deploy, applied when merged"
+	}
+	return "a commit per deploy"
+}
+
+// gitOpsApply says who applies what is published.
+func gitOpsApply(g apiv1.GitOps) string {
+	if g.ExternalApply {
+		return "the platform's Argo CD or Flux applies the branch, Berth applies only Secrets and follows the rollout"
+	}
+	return "Berth applies the objects"
+}
+
+// EnvsGitOpsOptions are the inputs of `berth envs gitops`.
+type EnvsGitOpsOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Env       string
+	Output    string
+}
+
+// NewCmdEnvsGitOps returns `berth envs gitops`.
+func NewCmdEnvsGitOps(f *Factory, runF func(*EnvsGitOpsOptions) error) *cobra.Command {
+	o := &EnvsGitOpsOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use: "gitops ENV", Short: "Show where the environment's deploys publish their objects (its GitOps output), never the token",
+		Example: "  berth envs gitops production\n  berth envs gitops production -o json", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsGitOpsRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsGitOpsRun(ctx context.Context, o *EnvsGitOpsOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	g, err := c.EnvGitOps(ctx, o.Env)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, g)
+	}
+	return printFields(o.IO, [][2]string{
+		{"env", g.Env},
+		{"repository", g.Forge + " " + g.Repo + " (" + g.URL + ")"},
+		{"branch", g.Branch},
+		{"deploys", gitOpsPublish(g)},
+		{"applied by", gitOpsApply(g)},
+		{"set by", g.CreatedBy},
+		{"updated", ago(o.IO, g.UpdatedAt)},
+	})
+}
+
+// EnvsUnsetGitOpsOptions are the inputs of `berth envs unset-gitops`.
+type EnvsUnsetGitOpsOptions struct {
+	IO        *IOStreams
+	APIClient func() (*apiclient.Client, error)
+	Env       string
+	Output    string
+}
+
+// NewCmdEnvsUnsetGitOps returns `berth envs unset-gitops`.
+func NewCmdEnvsUnsetGitOps(f *Factory, runF func(*EnvsUnsetGitOpsOptions) error) *cobra.Command {
+	o := &EnvsUnsetGitOpsOptions{IO: f.IO, APIClient: f.apiClient}
+	cmd := &cobra.Command{
+		Use:   "unset-gitops ENV",
+		Short: "Turn the environment's GitOps output off: deploys are applied directly again (global admins)",
+		Long: `Turn the environment's GitOps output off: the deploys after it are applied by Berth directly,
+and publish nothing. The platform repository keeps what was published; the forge token is
+forgotten. Deploys still waiting for their pull request's merge there (awaiting-merge)
+wait until the output is set again (berth envs set-gitops).`,
+		Example: "  berth envs unset-gitops staging", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env = args[0]
+			if runF != nil {
+				return runF(o)
+			}
+			return envsUnsetGitOpsRun(cmd.Context(), o)
+		},
+	}
+	bindOutput(cmd, &o.Output)
+	return cmd
+}
+
+func envsUnsetGitOpsRun(ctx context.Context, o *EnvsUnsetGitOpsOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	g, err := c.UnsetEnvGitOps(ctx, o.Env)
+	if err != nil {
+		return err
+	}
+	if o.Output != "table" {
+		return printData(o.IO.Out, o.Output, g)
+	}
+	fmt.Fprintf(o.IO.Out, "environment %s: GitOps output to %s %s turned off; deploys are applied directly again\n", g.Env, g.Forge, g.Repo)
+	return nil
 }

@@ -127,6 +127,15 @@ func showDeploy(ctx context.Context, o *HistoryOptions, c *apiclient.Client, tea
 	}); err != nil {
 		return err
 	}
+	// What the deploy published to its environment's platform repository, if anything:
+	// most environments have no GitOps output (not_found), as have servers before it.
+	g, err := c.DeployGitOps(ctx, d.ID)
+	switch {
+	case err == nil:
+		fmt.Fprintln(o.IO.Out, gitOpsLine(g))
+	case !apiclient.IsCode(err, "not_found"):
+		return err
+	}
 	if d.Smoke == nil {
 		fmt.Fprintln(o.IO.Out, "smoke tests: none ran")
 		return nil
@@ -140,4 +149,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// gitOpsLine is what a deploy published to its platform repository, in a line:
+// "GitOps: pull request #N URL (open)" or "GitOps: commit SHA on BRANCH".
+func gitOpsLine(g apiv1.GitOpsChange) string {
+	if g.PR != 0 {
+		return fmt.Sprintf("GitOps: pull request #%d %s (%s)", g.PR, g.URL, g.State)
+	}
+	return fmt.Sprintf("GitOps: commit %s on %s", g.Commit, g.Branch)
 }

@@ -111,6 +111,7 @@ func smokeFailed() apiv1.Deploy {
 func TestHistoryOneDeployWithSmokeTests(t *testing.T) {
 	h := newHarness(t, false)
 	h.api.Expect("GET", "/api/v1/deploys/11").Reply(200, smokeFailed())
+	h.api.Expect("GET", "/api/v1/deploys/11/gitops").ReplyError(404, apiv1.Error{Code: "not_found", Message: "deploy 11 published nothing"})
 	if err := h.run("history", "web", "--team", "shop", "--deploy", "11"); err != nil {
 		t.Fatal(err)
 	}

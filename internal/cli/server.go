@@ -53,6 +53,9 @@ type ServerOptions struct {
 	RegistryMirrors map[string]string
 	// PreviewTTL closes pull requests' previews not deployed for that long.
 	PreviewTTL time.Duration
+	// GitOpsPoll is how often the pull requests of deploys awaiting their merge (GitOps
+	// output) are looked at.
+	GitOpsPoll time.Duration
 	// IngressPort is the port the environments' ingress answers on, for the preview URLs
 	// Berth writes on pull requests (0: the scheme's default).
 	IngressPort int
@@ -130,6 +133,7 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.DurationVar(&o.ImageWait, "image-wait", 5*time.Minute, "how long a deploy from git waits for its images to be in their registries")
 	fl.StringToStringVar(&o.RegistryMirrors, "registry-mirror", nil, "HOST=ADDR: ask for images named HOST/... at ADDR over plain HTTP (repeatable; the dev cluster's registry)")
 	fl.DurationVar(&o.PreviewTTL, "preview-ttl", 7*24*time.Hour, "close pull requests' previews not deployed for this long")
+	fl.DurationVar(&o.GitOpsPoll, "gitops-poll", 10*time.Second, "how often to look at the pull requests of deploys awaiting their merge (GitOps output)")
 	fl.IntVar(&o.IngressPort, "ingress-port", 0, "port the environments' ingress answers on, for preview URLs on pull requests (0: 80)")
 	fl.StringVar(&o.SlackSigningSecretFile, "slack-signing-secret-file", "", "file with the Slack app's signing secret: serve the chat bot at /chat/slack/commands and /chat/slack/events (docs/chat.md)")
 	fl.StringVar(&o.SlackTokenFile, "slack-token-file", "", "file with the Slack app's bot token (xoxb-...), with --slack-signing-secret-file")
@@ -239,6 +243,9 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if (o.SlackSigningSecretFile == "") != (o.SlackTokenFile == "") || (o.SlackSigningSecretFile == "") != (o.SlackTeamID == "") {
 		return &UsageError{Err: errors.New("--slack-signing-secret-file, --slack-token-file and --slack-team-id go together: the chat bot needs all three")}
+	}
+	if o.GitOpsPoll < 100*time.Millisecond {
+		return &UsageError{Err: fmt.Errorf("--gitops-poll must be at least 100ms, not %s", o.GitOpsPoll)}
 	}
 	if o.PreviewTTL < time.Minute {
 		return &UsageError{Err: fmt.Errorf("--preview-ttl must be at least 1m, not %s", o.PreviewTTL)}

@@ -23,6 +23,9 @@ type Cluster interface {
 	// WaitRollout watches a Deployment until it is available, fails, or timeout passes,
 	// calling progress on every change.
 	WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration, progress func(berth.RolloutStatus)) error
+	// Drifted says where the live objects differ from objs (OBJECT PATH), nothing when
+	// they are as objs say: what a deploy whose objects another applies waits for.
+	Drifted(ctx context.Context, namespace string, objs []*unstructured.Unstructured) ([]string, error)
 	// HTTP and Command run smoke checks: a request to a Service, a command's Job.
 	smoke.Target
 }

@@ -107,6 +107,10 @@ func (f *fakeCluster) Apply(_ context.Context, namespace string, objs []*unstruc
 	return f.applyErr
 }
 
+func (f *fakeCluster) Drifted(context.Context, string, []*unstructured.Unstructured) ([]string, error) {
+	return nil, nil
+}
+
 func (f *fakeCluster) Prune(_ context.Context, namespace string, _ map[string]string, _ []*unstructured.Unstructured) ([]string, error) {
 	f.record("prune " + namespace)
 	return nil, nil

@@ -38,6 +38,9 @@ type run struct {
 	deployment string                       // the Deployment among them, if any
 	cluster    Cluster
 	smoke      *berth.SmokeRun // what the verify stage found, if it ran
+	// external: the environment's GitOps controller applies its branch; the run follows
+	// the rollout only.
+	external bool
 }
 
 // A deploy is an ordered list of stages. Each is a small function that records its own
@@ -52,6 +55,7 @@ type stage struct {
 var stages = []stage{
 	{"provision", (*run).provision}, // the declared resources, made real (provision.go)
 	{"render", (*run).render},       // the objects: rendered from the revision, or an earlier deploy's
+	{"publish", (*run).publish},     // GitOps output: committed, or a pull request to wait for (gitops.go)
 	{"resolve", (*run).resolve},     // their secret values, in memory
 	{"images", (*run).images},       // a deploy from git: wait for its images (images.go)
 	{"apply", (*run).apply},         // server-side apply into the namespace
@@ -121,6 +125,10 @@ func (r *run) successReason() string {
 
 // judge turns a stage's error into the deploy's outcome.
 func (r *run) judge(ctx context.Context, stage string, err error) outcome {
+	if errors.Is(err, errParked) {
+		r.log.Info("deploy awaits the merge of its pull request")
+		return outcome{abandon: true}
+	}
 	f := &failure{kind: failTerminal, reason: err.Error()}
 	errors.As(err, &f)
 	switch {
@@ -196,6 +204,16 @@ func (r *run) manifest(ctx context.Context) (*manifest.Manifest, error) {
 func (r *run) render(ctx context.Context) error {
 	st, d := r.e.st, r.d
 	var err error
+	if d.ObjectsDigest != "" {
+		// Published before this attempt (to the platform repository, a pull request
+		// merged since): what was reviewed is what is applied.
+		if c, err := st.GitOpsChange(ctx, d.ID); err == nil && c.State != berth.GitOpsClosed {
+			r.content, err = st.Objects(ctx, d.ObjectsDigest)
+			return err
+		} else if !errors.Is(err, berth.ErrNotFound) && err != nil {
+			return err
+		}
+	}
 	if r.content, err = r.objects(ctx, r.namespace); err != nil {
 		return err
 	}
@@ -242,8 +260,24 @@ func (r *run) apply(ctx context.Context) error {
 	if err := r.checkLease(ctx); err != nil {
 		return err
 	}
-	r.event(ctx, "applying", "")
-	if err := cluster.Apply(ctx, r.namespace, r.objs, d.Options.ForceConflicts); err != nil {
+	objs := r.objs
+	if r.external {
+		// The environment's GitOps controller applies the branch; the Secrets' values
+		// are never there, so Berth applies those.
+		objs = nil
+		for _, o := range r.objs {
+			if o.GetKind() == "Secret" && o.GroupVersionKind().Group == "" {
+				objs = append(objs, o)
+			}
+		}
+		r.event(ctx, "applying", fmt.Sprintf("%d Secrets; the rest is the GitOps controller's to apply from the platform repository", len(objs)))
+		if len(objs) == 0 {
+			return nil
+		}
+	} else {
+		r.event(ctx, "applying", "")
+	}
+	if err := cluster.Apply(ctx, r.namespace, objs, d.Options.ForceConflicts); err != nil {
 		return failf("%v", err)
 	}
 	return nil
@@ -253,6 +287,9 @@ func (r *run) apply(ctx context.Context) error {
 // longer has.
 func (r *run) prune(ctx context.Context) error {
 	d := r.d
+	if r.external {
+		return nil // the GitOps controller's to prune
+	}
 	pruned, err := r.cluster.Prune(ctx, r.namespace, map[string]string{
 		manifest.LabelManagedBy: "berth", manifest.LabelName: d.App, manifest.LabelEnv: d.Env,
 	}, r.objs)
@@ -273,6 +310,11 @@ func (r *run) wait(ctx context.Context) error {
 	timeout := r.e.o.DefaultTimeout
 	if r.d.Options.TimeoutSeconds > 0 {
 		timeout = time.Duration(r.d.Options.TimeoutSeconds) * time.Second
+	}
+	if r.external {
+		if err := r.waitApplied(ctx, timeout); err != nil {
+			return err
+		}
 	}
 	if err := r.cluster.WaitRollout(ctx, r.namespace, r.deployment, timeout, func(p berth.RolloutStatus) { r.progress(ctx, p) }); err != nil {
 		return &failure{kind: failRollout, reason: err.Error()}

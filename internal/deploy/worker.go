@@ -34,6 +34,9 @@ type Options struct {
 	// minutes) for its images to be in their registries before applying.
 	Images    Images
 	ImageWait time.Duration
+	// GitOps writes the objects of deploys to environments with GitOps output; without
+	// it their deploys fail, saying so.
+	GitOps GitOps
 }
 
 // check fills in the tunings `berth server` has no flags for and refuses the others when

@@ -148,6 +148,17 @@ func (e *EnvCluster) WaitRollout(ctx context.Context, namespace, deployment stri
 	return err
 }
 
+// Drifted says where the live objects differ from objs (OBJECT PATH), nothing when they
+// are as objs say.
+func (e *EnvCluster) Drifted(ctx context.Context, namespace string, objs []*unstructured.Unstructured) ([]string, error) {
+	drift, err := e.c.Drift(ctx, namespace, runtimeObjects(objs))
+	out := make([]string, len(drift))
+	for i, d := range drift {
+		out[i] = strings.TrimSpace(d.Object.String() + " " + d.Path)
+	}
+	return out, err
+}
+
 // LiveApp reads a Deployment's status and how the live objects differ from desired.
 func (e *EnvCluster) LiveApp(ctx context.Context, namespace, deployment string, desired []*unstructured.Unstructured) (berth.LiveApp, error) {
 	st, err := e.c.Status(ctx, namespace, deployment)

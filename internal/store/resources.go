@@ -401,5 +401,22 @@ func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 		s.id, s.aad, s.what = appID, repoAAD(appID), "the repository connection of "+appKey(team, app)
 		out = append(out, s)
 	}
-	return out, repos.Err()
+	if err := repos.Err(); err != nil {
+		return nil, err
+	}
+	gitops, err := q.query(ctx, `SELECT env, nonce, ciphertext, key_id FROM env_gitops WHERE key_id <> '' ORDER BY env`)
+	if err != nil {
+		return nil, err
+	}
+	defer gitops.Close()
+	for gitops.Next() {
+		var env string
+		s := sealedRow{table: "env_gitops", idColumn: "env", nonceCol: "nonce", ciphertextCol: "ciphertext", keyCol: "key_id"}
+		if err := gitops.Scan(&env, &s.nonce, &s.ciphertext, &s.keyID); err != nil {
+			return nil, err
+		}
+		s.id, s.aad, s.what = env, gitOpsAAD(env), "the GitOps repository token of environment "+env
+		out = append(out, s)
+	}
+	return out, gitops.Err()
 }
