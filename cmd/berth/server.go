@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/gitflow"
+	"github.com/berth-dev/berth/internal/gitops"
 	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
@@ -86,7 +87,8 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return clusters.For(ctx, env)
 	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg,
-		Images: &registry.Checker{Mirrors: o.RegistryMirrors, Keychain: authn.DefaultKeychain}, ImageWait: o.ImageWait})
+		Images: &registry.Checker{Mirrors: o.RegistryMirrors, Keychain: authn.DefaultKeychain}, ImageWait: o.ImageWait,
+		GitOps: gitOps{git: &gitops.Client{}}})
 	if err != nil {
 		return err
 	}
@@ -157,6 +159,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		if o.Workers > 0 { // --workers 0: an API-only replica
 			var wg sync.WaitGroup
 			wg.Go(func() { engine.Run(workCtx) })
+			wg.Go(func() { engine.WatchPullRequests(workCtx, gitOps{}, o.GitOpsPoll) })
 			wg.Go(func() { git.Run(workCtx) })
 			wg.Go(func() { trains.Run(workCtx) })
 			if announcer != nil {

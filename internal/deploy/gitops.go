@@ -20,8 +20,10 @@ import (
 type GitOps interface {
 	// Publish commits p's files to p.Dir of the repository, replacing what was there: on
 	// p.Branch, made from p.GitOps's branch when it is another. The commit of a change
-	// published before (the branch's tip has p.Message's first line) is returned as is.
-	Publish(ctx context.Context, p Publication) (commit string, err error)
+	// published before (the branch's tip has p.Message's first line) is returned as is;
+	// unchanged says the environment's branch held exactly these files already: no commit
+	// was made (commit is its tip), and no pull request is needed.
+	Publish(ctx context.Context, p Publication) (commit string, unchanged bool, err error)
 	// OpenPullRequest opens (or finds, when open already) the pull request of branch into
 	// g's branch, and returns its number and page.
 	OpenPullRequest(ctx context.Context, g berth.GitOps, token, branch, title, body string) (int, string, error)
@@ -89,12 +91,15 @@ func (r *run) publish(ctx context.Context) error {
 	if err := r.checkLease(ctx); err != nil {
 		return err
 	}
-	commit, err := r.e.o.GitOps.Publish(ctx, p)
+	commit, unchanged, err := r.e.o.GitOps.Publish(ctx, p)
 	if err != nil {
 		return failf("GitOps output to %s: %v", g.Repo, err)
 	}
 	change := berth.GitOpsChange{DeployID: d.ID, Env: d.Env, Repo: g.Repo, Branch: p.Branch, Commit: commit, State: berth.GitOpsCommitted}
-	if !g.PullRequest {
+	if unchanged {
+		change.Branch = g.BranchOr()
+	}
+	if !g.PullRequest || unchanged {
 		if err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
 			if err := tx.CheckLease(ctx, d.ID, r.owner); err != nil {
 				return err
@@ -104,7 +109,12 @@ func (r *run) publish(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		r.event(ctx, "published", fmt.Sprintf("commit %s to branch %s of %s (%d objects)", short(commit), p.Branch, g.Repo, len(files)))
+		if unchanged {
+			r.event(ctx, "published", fmt.Sprintf("branch %s of %s holds these %d objects already (commit %s): nothing to commit or review",
+				change.Branch, g.Repo, len(files), short(commit)))
+		} else {
+			r.event(ctx, "published", fmt.Sprintf("commit %s to branch %s of %s (%d objects)", short(commit), p.Branch, g.Repo, len(files)))
+		}
 		return nil
 	}
 	title := fmt.Sprintf("Deploy %s/%s revision %d to %s (deploy %d)", d.Team, d.App, d.Revision, d.Env, d.ID)

@@ -63,6 +63,19 @@ type forgeAPI interface {
 	// more, at least the newest berth.MaxCompareCommits), and their total; messages and
 	// authors as the forge gives them.
 	compare(ctx context.Context, owner, name, base, head string) (berth.Comparison, error)
+	createPull(ctx context.Context, owner, name, head, base, title, body string) (pullRequest, error)
+	// findPull returns the open pull request of branch head of the repository itself into
+	// base (among the first maxPullPages pages), Number 0 when there is none.
+	findPull(ctx context.Context, owner, name, head, base string) (pullRequest, error)
+	getPull(ctx context.Context, owner, name string, number int) (pullRequest, error)
+}
+
+// pullRequest is what Berth reads of a pull request.
+type pullRequest struct {
+	Number int
+	URL    string // its page
+	State  string // "open" or "closed", merged or not
+	Merged bool
 }
 
 // Option changes how a Client is made.
@@ -442,6 +455,97 @@ func (c *Client) UpsertComment(ctx context.Context, repo string, pr int, id int6
 	return newID, nil
 }
 
+// maxTitle bounds a pull request's title, in bytes: Gitea cuts a longer one itself (to
+// about 255 characters), GitHub refuses one over 256 characters.
+const maxTitle = 255
+
+// maxPullPages bounds how many pages of a repository's open pull requests findPull reads.
+const maxPullPages = 10
+
+// OpenPullRequest opens a pull request of branch head into base of repo with title and body,
+// or, when one of head into base is open already, returns that one (a retry after a crash
+// must not open a second): its number and web URL. The title is made one line and cut to
+// 255 bytes, the body to MaxComment bytes.
+func (c *Client) OpenPullRequest(ctx context.Context, repo, head, base, title, body string) (number int, url string, err error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return 0, "", err
+	}
+	if berth.CheckBranch(head) != nil {
+		return 0, "", berth.Invalid("head", "%q is not a branch name", head)
+	}
+	if berth.CheckBranch(base) != nil {
+		return 0, "", berth.Invalid("base", "%q is not a branch name", base)
+	}
+	if head == base {
+		return 0, "", berth.Invalid("head", "%q is the base branch too: a pull request is of one branch into another", head)
+	}
+	title = ellipsis(cleanLine(title, len(title)), maxTitle)
+	if title == "" {
+		return 0, "", berth.Invalid("title", "a pull request needs a title")
+	}
+	body = ellipsis(body, MaxComment)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	pr, err := c.api.createPull(ctx, owner, name, head, base, title, body)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.Status == http.StatusConflict || apiErr.Status == http.StatusUnprocessableEntity) {
+		// One of head into base is open already (Gitea answers 409, GitHub 422; both answer
+		// 422 for other refusals too, such as no commits between them): find it, else the
+		// refusal stands.
+		found, findErr := c.api.findPull(ctx, owner, name, head, base)
+		if findErr != nil {
+			return 0, "", c.wrap(findErr)
+		}
+		if found.Number != 0 {
+			pr, err = found, nil
+		}
+	}
+	if err != nil {
+		err = c.wrap(err)
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			return 0, "", fmt.Errorf("%s or %s not found in %s: %w", head, base, repo, err)
+		}
+		return 0, "", err
+	}
+	if pr.Number <= 0 {
+		return 0, "", fmt.Errorf("%s: pull request of %s into %s of %s: the answer holds no number", c.forge, head, base, repo)
+	}
+	return pr.Number, webURL(pr.URL), nil
+}
+
+// PullRequestState says whether pull request number of repo is open, merged, or closed
+// unmerged. A missing pull request (or repository) is an error matching berth.ErrNotFound.
+func (c *Client) PullRequestState(ctx context.Context, repo string, number int) (berth.GitOpsState, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	if number <= 0 {
+		return "", berth.Invalid("pr", "%d is not a pull request number", number)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	pr, err := c.api.getPull(ctx, owner, name, number)
+	if err != nil {
+		err = c.wrap(err)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			return "", fmt.Errorf("pull request %d not found in %s: %w", number, repo, err)
+		}
+		return "", err
+	}
+	switch {
+	case pr.Merged:
+		return berth.GitOpsMerged, nil
+	case pr.State == "open":
+		return berth.GitOpsOpen, nil
+	case pr.State == "closed":
+		return berth.GitOpsClosed, nil
+	}
+	return "", fmt.Errorf("%s: pull request %d of %s: the answer holds no known state (%q)", c.forge, number, repo, cleanLine(pr.State, 20))
+}
+
 // CreateHook registers a webhook on repo delivering its push and pull_request events as
 // JSON to hookURL, signed with secret.
 func (c *Client) CreateHook(ctx context.Context, repo, hookURL, secret string) error {
@@ -587,6 +691,14 @@ func truncateBytes(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// ellipsis cuts s to at most n bytes, at a character's boundary, ending in … when cut.
+func ellipsis(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return truncateBytes(s, n-len("…")) + "…"
 }
 
 // oneLine folds runs of white space (newlines included) into one space.

@@ -117,6 +117,30 @@ func TestInputsValidated(t *testing.T) {
 		{"base", func() error { _, err := c.Compare(ctx, "octo/web", "main...evil", "main"); return err }},
 		{"head", func() error { _, err := c.Compare(ctx, "octo/web", ghSHA, ""); return err }},
 		{"head", func() error { _, err := c.Compare(ctx, "octo/web", ghSHA, "a..b"); return err }},
+		{"repo", func() error { _, _, err := c.OpenPullRequest(ctx, "octo", "topic", "main", "t", ""); return err }},
+		{"head", func() error { _, _, err := c.OpenPullRequest(ctx, "octo/web", "", "main", "t", ""); return err }},
+		{"head", func() error { _, _, err := c.OpenPullRequest(ctx, "octo/web", "a..b", "main", "t", ""); return err }},
+		{"head", func() error {
+			_, _, err := c.OpenPullRequest(ctx, "octo/web", "octo:topic", "main", "t", "")
+			return err
+		}},
+		{"head", func() error { _, _, err := c.OpenPullRequest(ctx, "octo/web", "main", "main", "t", ""); return err }},
+		{"base", func() error { _, _, err := c.OpenPullRequest(ctx, "octo/web", "topic", "", "t", ""); return err }},
+		{"base", func() error {
+			_, _, err := c.OpenPullRequest(ctx, "octo/web", "topic", "main branch", "t", "")
+			return err
+		}},
+		{"title", func() error {
+			_, _, err := c.OpenPullRequest(ctx, "octo/web", "topic", "main", " \n\t", "body")
+			return err
+		}},
+		{"title", func() error {
+			_, _, err := c.OpenPullRequest(ctx, "octo/web", "topic", "main", "\x00\x1b", "body")
+			return err
+		}},
+		{"repo", func() error { _, err := c.PullRequestState(ctx, "octo/web/x", 1); return err }},
+		{"pr", func() error { _, err := c.PullRequestState(ctx, "octo/web", 0); return err }},
+		{"pr", func() error { _, err := c.PullRequestState(ctx, "octo/web", -1); return err }},
 	} {
 		err := tc.call()
 		var inv *berth.InvalidError
@@ -144,6 +168,20 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := truncateBytes("ab日本", 4); got != "ab" {
 		t.Errorf("truncateBytes cut inside a character: %q", got)
+	}
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 255, "short"},
+		{strings.Repeat("a", 10), 10, strings.Repeat("a", 10)},
+		{strings.Repeat("a", 11), 10, strings.Repeat("a", 7) + "…"},
+		{"ab日本", 7, "ab…"}, // not inside 日
+	} {
+		if got := ellipsis(tc.in, tc.n); got != tc.want || len(got) > tc.n || !utf8.ValidString(got) {
+			t.Errorf("ellipsis(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 }
 

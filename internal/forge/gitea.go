@@ -311,3 +311,90 @@ func (g *gitea) commit(ctx context.Context, owner, name, sha string) (string, er
 	}
 	return c.SHA, nil
 }
+
+// giteaPull is the part of Gitea's pull request Berth reads.
+type giteaPull struct {
+	Number  int    `json:"number"`
+	HTMLURL string `json:"html_url"`
+	State   string `json:"state"`
+	Merged  bool   `json:"merged"`
+	Head    struct {
+		Ref    string `json:"ref"`
+		RepoID int64  `json:"repo_id"`
+	} `json:"head"`
+	Base struct {
+		Ref    string `json:"ref"`
+		RepoID int64  `json:"repo_id"`
+	} `json:"base"`
+}
+
+func (p giteaPull) pullRequest() pullRequest {
+	return pullRequest{Number: p.Number, URL: p.HTMLURL, State: p.State, Merged: p.Merged}
+}
+
+// createPull asks again while Gitea answers 404: it records a pushed branch after the push
+// returns (in a queue), and until then a pull request of it is refused as of no branch.
+// Gitea answers 409 when one of head into base is open already.
+func (g *gitea) createPull(ctx context.Context, owner, name, head, base, title, body string) (pullRequest, error) {
+	call := fmt.Sprintf("POST /repos/%s/%s/pulls", owner, name)
+	in := map[string]string{"head": head, "base": base, "title": title, "body": body}
+	status, data, err := g.call(ctx, call, in, maxJSON)
+	for _, pause := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second} {
+		if status != http.StatusNotFound {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return pullRequest{}, err
+		case <-time.After(pause):
+		}
+		status, data, err = g.call(ctx, call, in, maxJSON)
+	}
+	if err != nil {
+		return pullRequest{}, err
+	}
+	var p giteaPull
+	if err := json.Unmarshal(data, &p); err != nil {
+		return pullRequest{}, &APIError{Call: call, Status: status, Message: "the answer is not a pull request"}
+	}
+	return p.pullRequest(), nil
+}
+
+// findPull lists the open pull requests into base, 50 a page (Gitea's most). An older Gitea
+// ignores base_branch and lists them all: the base is checked here too.
+func (g *gitea) findPull(ctx context.Context, owner, name, head, base string) (pullRequest, error) {
+	for page := 1; page <= maxPullPages; page++ {
+		call := fmt.Sprintf("GET /repos/%s/%s/pulls?state=open&base_branch=%s&page=%d&limit=50", owner, name, url.QueryEscape(base), page)
+		status, data, err := g.call(ctx, call, nil, maxAnswer)
+		if err != nil {
+			return pullRequest{}, err
+		}
+		var ps []giteaPull
+		if err := json.Unmarshal(data, &ps); err != nil {
+			return pullRequest{}, &APIError{Call: call, Status: status, Message: "the answer is no list of pull requests"}
+		}
+		for _, p := range ps {
+			// The repository's own branch, not a fork's of the same name.
+			if p.Head.Ref == head && p.Base.Ref == base && p.Head.RepoID == p.Base.RepoID && p.State == "open" {
+				return p.pullRequest(), nil
+			}
+		}
+		if len(ps) < 50 {
+			break
+		}
+	}
+	return pullRequest{}, nil
+}
+
+func (g *gitea) getPull(ctx context.Context, owner, name string, number int) (pullRequest, error) {
+	call := fmt.Sprintf("GET /repos/%s/%s/pulls/%d", owner, name, number)
+	status, data, err := g.call(ctx, call, nil, maxJSON)
+	if err != nil {
+		return pullRequest{}, err
+	}
+	var p giteaPull
+	if err := json.Unmarshal(data, &p); err != nil {
+		return pullRequest{}, &APIError{Call: call, Status: status, Message: "the answer is not a pull request"}
+	}
+	return p.pullRequest(), nil
+}

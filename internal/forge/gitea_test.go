@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -201,6 +202,86 @@ func TestGiteaClient(t *testing.T) {
 		}
 	})
 
+	// GitOps output's pull requests: one per deploy's branch into the environment's, opened
+	// once however often asked, then merged or closed.
+	t.Run("PullRequests", func(t *testing.T) {
+		ctx := t.Context()
+		platform := g.CreateRepo(t, "platform")
+		pname := platform.FullName()
+		platform.Commit(t, "main", "init", map[string]string{"README.md": "platform\n"})
+		platform.Commit(t, "production", "deploy 41", map[string]string{"shop/web/deployment-web.yaml": "replicas: 1\n"})
+		const head = "berth/production/deploy-42"
+		platform.Commit(t, head, "deploy 42", map[string]string{"shop/web/deployment-web.yaml": "replicas: 2\n"})
+		// Right after the push, which Gitea may not have recorded yet.
+		n, u, err := c.OpenPullRequest(ctx, pname, head, "production", "Deploy shop/web revision 2 to production (deploy 42)", "Merging it applies it.\n")
+		if err != nil || n <= 0 || u != fmt.Sprintf("%s/%s/pulls/%d", g.URL, pname, n) {
+			t.Fatalf("OpenPullRequest = %d, %q, %v", n, u, err)
+		}
+		// A retry (after a crash) finds the open one: Gitea answers 409.
+		again, againURL, err := c.OpenPullRequest(ctx, pname, head, "production", "Deploy shop/web revision 2 to production (deploy 42)", "")
+		if err != nil || again != n || againURL != u {
+			t.Fatalf("OpenPullRequest again = %d, %q, %v; want %d, %q", again, againURL, err, n, u)
+		}
+		var open []struct {
+			Number int    `json:"number"`
+			Title  string `json:"title"`
+			Body   string `json:"body"`
+		}
+		g.Do(t, "GET", "/repos/"+pname+"/pulls?state=open", nil, &open)
+		if len(open) != 1 || open[0].Number != n || open[0].Body != "Merging it applies it.\n" {
+			t.Fatalf("open pull requests: %+v; want #%d only", open, n)
+		}
+		state := func(n int) berth.GitOpsState {
+			t.Helper()
+			st, err := c.PullRequestState(ctx, pname, n)
+			if err != nil {
+				t.Fatalf("PullRequestState(%d): %v", n, err)
+			}
+			return st
+		}
+		if st := state(n); st != berth.GitOpsOpen {
+			t.Fatalf("state of #%d: %s, want open", n, st)
+		}
+		giteaMerge(t, g, pname, n)
+		if st := state(n); st != berth.GitOpsMerged {
+			t.Errorf("state of #%d: %s, want merged", n, st)
+		}
+
+		// Another, whose title and body are over the bounds, closed unmerged.
+		platform.Commit(t, "berth/production/deploy-43", "deploy 43", map[string]string{"shop/web/deployment-web.yaml": "replicas: 3\n"})
+		other, _, err := c.OpenPullRequest(ctx, pname, "berth/production/deploy-43", "production",
+			"Deploy\x1b\n"+strings.Repeat("é", 300), strings.Repeat("b", MaxComment+10))
+		if err != nil || other <= 0 || other == n {
+			t.Fatalf("OpenPullRequest of deploy-43 = %d, %v", other, err)
+		}
+		var got struct {
+			Title string `json:"title"`
+			Body  string `json:"body"`
+		}
+		g.Do(t, "GET", fmt.Sprintf("/repos/%s/pulls/%d", pname, other), nil, &got)
+		if want := "Deploy " + strings.Repeat("é", (maxTitle-7-3)/2) + "…"; got.Title != want {
+			t.Errorf("the title: %q (%d bytes), want %q (%d)", got.Title, len(got.Title), want, len(want))
+		}
+		if len(got.Body) != MaxComment || !strings.HasSuffix(got.Body, "b…") {
+			t.Errorf("the body: %d bytes, ending %q; want %d", len(got.Body), got.Body[max(0, len(got.Body)-8):], MaxComment)
+		}
+		if st := state(other); st != berth.GitOpsOpen {
+			t.Fatalf("state of #%d: %s, want open", other, st)
+		}
+		g.Do(t, "PATCH", fmt.Sprintf("/repos/%s/pulls/%d", pname, other), map[string]string{"state": "closed"}, nil)
+		if st := state(other); st != berth.GitOpsClosed {
+			t.Errorf("state of #%d: %s, want closed", other, st)
+		}
+		if st := state(n); st != berth.GitOpsMerged {
+			t.Errorf("state of #%d: %s, want still merged", n, st)
+		}
+
+		_, err = c.PullRequestState(ctx, pname, 999)
+		if !errors.Is(err, berth.ErrNotFound) || !strings.HasPrefix(err.Error(), "pull request 999 not found in "+pname+": gitea: GET /repos/"+pname+"/pulls/999: HTTP 404") {
+			t.Errorf("PullRequestState of no pull request: %v; want ErrNotFound", err)
+		}
+	})
+
 	t.Run("CreateHook", func(t *testing.T) {
 		type delivery struct {
 			path   string
@@ -256,11 +337,15 @@ func TestGiteaClient(t *testing.T) {
 		ctx := t.Context()
 		_, readErr := bc.ReadFile(ctx, name, "berth.yaml", head)
 		_, commentErr := bc.UpsertComment(ctx, name, 1, 0, "x")
+		_, _, openErr := bc.OpenPullRequest(ctx, name, "feature", "main", "x", "")
+		_, stateErr := bc.PullRequestState(ctx, name, 1)
 		for call, err := range map[string]error{
 			"read":    readErr,
 			"status":  bc.SetStatus(ctx, name, head, Status{State: StatusSuccess, Context: "berth/staging"}),
 			"comment": commentErr,
 			"hook":    bc.CreateHook(ctx, name, "http://127.0.0.1:1/hooks/gitea", "s"),
+			"open":    openErr,
+			"state":   stateErr,
 		} {
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized || apiErr.Retryable() {
@@ -358,5 +443,89 @@ func TestGiteaCompare(t *testing.T) {
 			!strings.Contains(err.Error(), "gitea: GET /repos/"+name+"/compare/") {
 			t.Errorf("Compare(%s...%s): %v; want ErrNotFound", tc.base, tc.head, err)
 		}
+	}
+}
+
+// giteaMerge merges pull request n of repo as a person would, once Gitea has checked that
+// it can be (until then it answers 405 "Please try again later").
+func giteaMerge(t *testing.T, g *giteatest.Gitea, repo string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var pr struct {
+			Mergeable bool `json:"mergeable"`
+		}
+		g.Do(t, "GET", fmt.Sprintf("/repos/%s/pulls/%d", repo, n), nil, &pr)
+		if pr.Mergeable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pull request #%d of %s not mergeable within 30 s", n, repo)
+		}
+		time.Sleep(100 * time.Millisecond) // Gitea has no watch for its merge checks
+	}
+	g.Do(t, "POST", fmt.Sprintf("/repos/%s/pulls/%d/merge", repo, n), map[string]string{"Do": "merge"}, nil)
+}
+
+// TestGiteaOpenPullRequestWaits: a pull request of a branch Gitea has not recorded yet (it
+// does so in a queue after the push returns) is asked for again until it has; of the open
+// ones listed after a 409, a fork's branch of the same name is not taken for the
+// repository's own.
+func TestGiteaOpenPullRequestWaits(t *testing.T) {
+	pull := func(number int, headRepo int64) string {
+		return fmt.Sprintf(`{"number":%d,"html_url":"http://git.example/o/platform/pulls/%d","state":"open","merged":false,`+
+			`"head":{"ref":"berth/production/deploy-42","repo_id":%d},"base":{"ref":"production","repo_id":1}}`, number, number, headRepo)
+	}
+	var (
+		mu    sync.Mutex
+		calls []string
+	)
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{404, `{"errors":null,"message":"not found","url":"http://git.example/api/swagger"}`},
+		{404, `{"errors":null,"message":"not found","url":"http://git.example/api/swagger"}`},
+		{201, pull(3, 1)},
+		{409, `{"message":"pull request already exists for these targets [id: 3, issue_id: 3, head_repo_id: 1, base_repo_id: 1, head_branch: berth/production/deploy-42, base_branch: production]"}`},
+		{200, "[" + pull(4, 2) + "," + pull(3, 1) + "]"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, r.Method+" "+r.URL.RequestURI())
+		if len(answers) == 0 {
+			t.Errorf("unexpected call %s %s", r.Method, r.URL.RequestURI())
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		a := answers[0]
+		answers = answers[1:]
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	}))
+	defer srv.Close()
+	c, err := NewClient(berth.ForgeGitea, srv.URL+"/o/platform", "t0ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		n, u, err := c.OpenPullRequest(t.Context(), "o/platform", "berth/production/deploy-42", "production", "Deploy", "")
+		if err != nil || n != 3 || u != "http://git.example/o/platform/pulls/3" {
+			t.Fatalf("OpenPullRequest = %d, %q, %v; want 3", n, u, err)
+		}
+	}
+	want := []string{
+		"POST /api/v1/repos/o/platform/pulls",
+		"POST /api/v1/repos/o/platform/pulls",
+		"POST /api/v1/repos/o/platform/pulls",
+		"POST /api/v1/repos/o/platform/pulls",
+		"GET /api/v1/repos/o/platform/pulls?state=open&base_branch=production&page=1&limit=50",
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if d := cmp.Diff(want, calls); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
 	}
 }

@@ -263,3 +263,51 @@ func (g *gitHub) commit(ctx context.Context, owner, name, sha string) (string, e
 	}
 	return strings.TrimSpace(got), nil
 }
+
+func gitHubPull(p *github.PullRequest) pullRequest {
+	return pullRequest{Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged()}
+}
+
+// createPull: GitHub answers 422 (Validation Failed: "A pull request already exists for
+// OWNER:BRANCH.") when one of head into base is open already.
+func (g *gitHub) createPull(ctx context.Context, owner, name, head, base, title, body string) (pullRequest, error) {
+	np := &github.NewPullRequest{Title: github.Ptr(title), Head: github.Ptr(head), Base: github.Ptr(base)}
+	if body != "" {
+		np.Body = github.Ptr(body)
+	}
+	p, resp, err := g.gh.PullRequests.Create(ctx, owner, name, np)
+	if err != nil {
+		return pullRequest{}, gitHubError(fmt.Sprintf("POST /repos/%s/%s/pulls", owner, name), resp, err)
+	}
+	return gitHubPull(p), nil
+}
+
+// findPull asks GitHub for the open pull requests of OWNER:head into base: it filters them
+// itself, so one page holds the one there may be.
+func (g *gitHub) findPull(ctx context.Context, owner, name, head, base string) (pullRequest, error) {
+	opts := &github.PullRequestListOptions{State: "open", Head: owner + ":" + head, Base: base, ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 1; page <= maxPullPages; page++ {
+		opts.Page = page
+		ps, resp, err := g.gh.PullRequests.List(ctx, owner, name, opts)
+		if err != nil {
+			return pullRequest{}, gitHubError(fmt.Sprintf("GET /repos/%s/%s/pulls?state=open&head=%s:%s&base=%s", owner, name, owner, head, base), resp, err)
+		}
+		for _, p := range ps {
+			if p.GetHead().GetRef() == head && p.GetBase().GetRef() == base && p.GetState() == "open" {
+				return gitHubPull(p), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+	}
+	return pullRequest{}, nil
+}
+
+func (g *gitHub) getPull(ctx context.Context, owner, name string, number int) (pullRequest, error) {
+	p, resp, err := g.gh.PullRequests.Get(ctx, owner, name, number)
+	if err != nil {
+		return pullRequest{}, gitHubError(fmt.Sprintf("GET /repos/%s/%s/pulls/%d", owner, name, number), resp, err)
+	}
+	return gitHubPull(p), nil
+}

@@ -465,3 +465,105 @@ func TestGitHubResolveRef(t *testing.T) {
 		t.Errorf("ResolveRef with GitHub failing: %v; want a retryable 502", err)
 	}
 }
+
+// ghBranch is a pull request's head or base in the shape GitHub documents.
+func ghBranch(ref string) string {
+	return `{"label":"octo:` + ref + `","ref":"` + ref + `","sha":"` + ghSHA + `",` +
+		`"user":{"login":"octo","id":1,"node_id":"MDQ6VXNlcjE=","type":"Organization","site_admin":false},` +
+		`"repo":{"id":1296269,"node_id":"MDEwOlJlcG9zaXRvcnkxMjk2MjY5","name":"platform","full_name":"octo/platform",` +
+		`"owner":{"login":"octo","id":1,"type":"Organization"},"private":true,"html_url":"https://github.com/octo/platform",` +
+		`"url":"https://api.github.com/repos/octo/platform","default_branch":"main"}}`
+}
+
+// ghPull is a pull request in the shape GitHub documents: state "open" or "closed", and
+// whether it was merged.
+func ghPull(number int, head, state string, merged bool) string {
+	mergedAt, closedAt := "null", "null"
+	if state == "closed" {
+		closedAt = `"2026-04-14T16:00:49Z"`
+	}
+	if merged {
+		mergedAt = closedAt
+	}
+	return fmt.Sprintf(`{"url":"https://api.github.com/repos/octo/platform/pulls/%[1]d","id":1,"node_id":"MDExOlB1bGxSZXF1ZXN0MQ==",`+
+		`"html_url":"https://github.com/octo/platform/pull/%[1]d","diff_url":"https://github.com/octo/platform/pull/%[1]d.diff",`+
+		`"issue_url":"https://api.github.com/repos/octo/platform/issues/%[1]d","number":%[1]d,"state":%[2]q,"locked":false,`+
+		`"title":"Deploy shop/web revision 2 to production (deploy 42)","user":{"login":"berth-bot","id":2,"type":"Bot"},`+
+		`"body":"Merging this pull request applies it.","labels":[],"milestone":null,"active_lock_reason":null,`+
+		`"created_at":"2026-04-14T15:00:49Z","updated_at":"2026-04-14T16:00:49Z","closed_at":%[3]s,"merged_at":%[4]s,`+
+		`"merge_commit_sha":"e5bd3914e2e596debea16f433f57875b5b90bcd6","assignee":null,"assignees":[],"requested_reviewers":[],`+
+		`"head":%[5]s,"base":%[6]s,"author_association":"MEMBER","auto_merge":null,"draft":false,`+
+		`"merged":%[7]t,"mergeable":true,"rebaseable":true,"mergeable_state":"clean","merged_by":null,"comments":0,`+
+		`"review_comments":0,"maintainer_can_modify":false,"commits":1,"additions":1,"deletions":1,"changed_files":1}`,
+		number, state, closedAt, mergedAt, ghBranch(head), ghBranch("production"), merged)
+}
+
+// TestGitHubPullRequests: POST /repos/{owner}/{repo}/pulls; a 422 because one is open
+// already finds it (GET pulls?head=OWNER:BRANCH&base=...&state=open), another 422 stands;
+// GET pulls/{number} says open, merged or closed; answered in the shapes GitHub documents.
+func TestGitHubPullRequests(t *testing.T) {
+	const (
+		head  = "berth/production/deploy-42"
+		title = "Deploy shop/web revision 2 to production (deploy 42)"
+		body  = "Merging this pull request applies it."
+		list  = "base=production&head=octo%3Aberth%2Fproduction%2Fdeploy-42&page=1&per_page=100&state=open"
+	)
+	create := `{"title":"` + title + `","head":"` + head + `","base":"production","body":"` + body + `"}`
+	exists := `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom",` +
+		`"message":"A pull request already exists for octo:berth/production/deploy-42."}],` +
+		`"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request","status":"422"}`
+	noCommits := `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom",` +
+		`"message":"No commits between production and berth/production/deploy-44"}],` +
+		`"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request","status":"422"}`
+	srv := fakeGitHub(t,
+		exchange{method: "POST", path: "/repos/octo/platform/pulls", body: create, status: 201, answer: ghPull(1347, head, "open", false)},
+		// Again: one is open already.
+		exchange{method: "POST", path: "/repos/octo/platform/pulls", body: create, status: 422, answer: exists},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls", query: list, status: 200, answer: "[" + ghPull(1347, head, "open", false) + "]"},
+		// No commits between them: refused, and none open.
+		exchange{method: "POST", path: "/repos/octo/platform/pulls",
+			body:   `{"title":"t","head":"berth/production/deploy-44","base":"production"}`,
+			status: 422, answer: noCommits},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls",
+			query:  "base=production&head=octo%3Aberth%2Fproduction%2Fdeploy-44&page=1&per_page=100&state=open",
+			status: 200, answer: "[]"},
+		// A repository the token does not see.
+		exchange{method: "POST", path: "/repos/octo/platform/pulls", body: create, status: 404, answer: ghNotFound},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls/1347", status: 200, answer: ghPull(1347, head, "open", false)},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls/1347", status: 200, answer: ghPull(1347, head, "closed", true)},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls/1348", status: 200, answer: ghPull(1348, "berth/production/deploy-43", "closed", false)},
+		exchange{method: "GET", path: "/repos/octo/platform/pulls/9999", status: 404, answer: ghNotFound},
+	)
+	c := gitHubClient(t, srv)
+	ctx := t.Context()
+	const url = "https://github.com/octo/platform/pull/1347"
+	if n, u, err := c.OpenPullRequest(ctx, "octo/platform", head, "production", title, body); err != nil || n != 1347 || u != url {
+		t.Fatalf("OpenPullRequest = %d, %q, %v", n, u, err)
+	}
+	if n, u, err := c.OpenPullRequest(ctx, "octo/platform", head, "production", title, body); err != nil || n != 1347 || u != url {
+		t.Fatalf("OpenPullRequest of one open already = %d, %q, %v; want 1347", n, u, err)
+	}
+	_, _, err := c.OpenPullRequest(ctx, "octo/platform", "berth/production/deploy-44", "production", "t", "")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 422 || apiErr.Retryable() || errors.Is(err, berth.ErrNotFound) ||
+		err.Error() != "github: POST /repos/octo/platform/pulls: HTTP 422 Unprocessable Entity: Validation Failed; No commits between production and berth/production/deploy-44" {
+		t.Errorf("OpenPullRequest without commits: %v; want GitHub's 422", err)
+	}
+	_, _, err = c.OpenPullRequest(ctx, "octo/platform", head, "production", title, body)
+	if !errors.Is(err, berth.ErrNotFound) || !strings.HasPrefix(err.Error(), head+" or production not found in octo/platform: github: POST") {
+		t.Errorf("OpenPullRequest in a repository not seen: %v; want ErrNotFound", err)
+	}
+
+	for _, tc := range []struct {
+		number int
+		want   berth.GitOpsState
+	}{{1347, berth.GitOpsOpen}, {1347, berth.GitOpsMerged}, {1348, berth.GitOpsClosed}} {
+		if got, err := c.PullRequestState(ctx, "octo/platform", tc.number); err != nil || got != tc.want {
+			t.Errorf("PullRequestState(%d) = %q, %v; want %q", tc.number, got, err, tc.want)
+		}
+	}
+	_, err = c.PullRequestState(ctx, "octo/platform", 9999)
+	if !errors.Is(err, berth.ErrNotFound) || !strings.HasPrefix(err.Error(), "pull request 9999 not found in octo/platform: github: GET /repos/octo/platform/pulls/9999: HTTP 404") {
+		t.Errorf("PullRequestState(9999): %v; want ErrNotFound", err)
+	}
+}
