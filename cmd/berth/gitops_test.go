@@ -70,12 +70,14 @@ func waitDeploy(t *testing.T, srv *serverProc, env string, cond func(d apiv1.Dep
 // applies to staging's branch of a real Gitea repository, one file per object under
 // shop/web, with the deploy named in the message; a promotion to production, which goes
 // by pull request, waits for the merge and applies once merged; a closed pull request
-// cancels its deploy; and the secret's value is in no commit of any branch.
+// cancels its deploy; and the secret's value is in no commit of any branch. The server
+// polls the pull requests only hourly: the merge and the close reach it by the platform
+// repository's webhook, which Berth registered on Gitea (--create-webhook).
 func TestRealNodeGitOpsOutput(t *testing.T) {
 	const canary = "gitops-canary-5d1e9b"
 	cluster := kubetest.RealNode(t)
 	// Promotions find their images in the registry (the real node's).
-	srv := startServer(t, t.TempDir(), "--gitops-poll", "200ms", "--registry-mirror", "registry.berth.localhost="+cluster.Node.Registry.Addr)
+	srv := startServer(t, t.TempDir(), "--gitops-poll", "1h", "--registry-mirror", "registry.berth.localhost="+cluster.Node.Registry.Addr)
 	_, ns := realNodeShop(t, srv)
 	file := writeManifest(t, gitOpsManifest)
 	prodNS := ns + "-prod"
@@ -92,7 +94,23 @@ func TestRealNodeGitOpsOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustBerth(t, srv, "envs", "set-gitops", "staging", "--repo", url, "--token-file", tokenFile)
-	mustBerth(t, srv, "envs", "set-gitops", "production", "--repo", url, "--token-file", tokenFile, "--pull-request")
+	// The server registers production's webhook through Gitea's API, to a relay in front of
+	// it, as the git flow's tests do.
+	relay := newHookRelay(t, srv.url)
+	out := mustBerth(t, srv, "envs", "set-gitops", "production", "--repo", url, "--token-file", tokenFile, "--pull-request",
+		"--create-webhook", "--hook-url", relay.URL+"/hooks/gitea", "-o", "json")
+	var prodOutput apiv1.GitOps
+	if err := json.Unmarshal([]byte(out), &prodOutput); err != nil || prodOutput.HookURL != relay.URL+"/hooks/gitea" || prodOutput.HookSecret == "" {
+		t.Fatalf("envs set-gitops production --create-webhook: %v\n%s", err, out)
+	}
+	var hooks []struct {
+		Events []string          `json:"events"`
+		Config map[string]string `json:"config"`
+	}
+	g.Do(t, "GET", "/repos/"+platform.FullName()+"/hooks", nil, &hooks)
+	if len(hooks) != 1 || hooks[0].Config["url"] != prodOutput.HookURL || !slices.Contains(hooks[0].Events, "pull_request") {
+		t.Fatalf("the webhook Berth registered on the platform repository: %+v", hooks)
+	}
 	if out, code := berthIn(t, srv, canary, "secrets", "set", "API_TOKEN", "--team", "shop"); code != 0 {
 		t.Fatalf("secrets set: %d %s", code, out)
 	}
@@ -178,6 +196,7 @@ func TestRealNodeGitOpsOutput(t *testing.T) {
 		t.Fatalf("production runs web before its pull request is merged: %v", err)
 	}
 	g.Do(t, "POST", fmt.Sprintf("/repos/%s/pulls/%d/merge", platform.FullName(), change.PR), map[string]any{"Do": "merge"}, nil)
+	closedDelivery(t, relay, change.PR)
 	p = waitDeploy(t, srv, "production", func(d apiv1.Deploy) bool { return d.ID == p.ID && d.State == "succeeded" })
 	if _, err := cs.AppsV1().Deployments(prodNS).Get(ctx, "web", metav1.GetOptions{}); err != nil {
 		t.Fatalf("production after the merge: %v", err)
@@ -195,6 +214,7 @@ func TestRealNodeGitOpsOutput(t *testing.T) {
 	p2 := waitDeploy(t, srv, "production", func(d apiv1.Deploy) bool { return d.ID != p.ID && d.State == "awaiting-merge" })
 	change = deployChange(t, srv, p2.ID)
 	g.Do(t, "PATCH", fmt.Sprintf("/repos/%s/pulls/%d", platform.FullName(), change.PR), map[string]any{"state": "closed"}, nil)
+	closedDelivery(t, relay, change.PR)
 	p2 = waitDeploy(t, srv, "production", func(d apiv1.Deploy) bool { return d.ID == p2.ID && d.State == "failed" })
 	if !strings.Contains(p2.Reason, "closed without merging") {
 		t.Errorf("the cancelled deploy: %+v", p2)
@@ -224,6 +244,30 @@ func TestRealNodeGitOpsOutput(t *testing.T) {
 	}
 	if logs := srv.out.String(); strings.Contains(logs, canary) || strings.Contains(logs, g.Token) {
 		t.Error("the server logged the secret or the platform token")
+	}
+}
+
+// closedDelivery waits for the platform repository's webhook delivery of pull request pr
+// closed, and checks that the server took it for production.
+func closedDelivery(t *testing.T, relay *hookRelay, pr int) {
+	t.Helper()
+	for {
+		d := relay.next(t, "pull_request")
+		var body struct {
+			Action string `json:"action"`
+			Number int    `json:"number"`
+		}
+		if err := json.Unmarshal(d.body, &body); err != nil {
+			t.Fatalf("a pull_request delivery: %v", err)
+		}
+		if body.Action != "closed" || body.Number != pr {
+			continue // opened, and the like: answered, nothing done
+		}
+		var rc apiv1.HookReceipt
+		if err := json.Unmarshal([]byte(d.answer), &rc); d.status != 202 || err != nil || !slices.Equal(rc.Envs, []string{"production"}) {
+			t.Fatalf("the server's answer to pull request #%d closed: %d %s", pr, d.status, d.answer)
+		}
+		return
 	}
 }
 

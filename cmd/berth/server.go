@@ -93,6 +93,9 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return err
 	}
 	svc.SetNotifier(engine)
+	// A platform repository's webhook wakes the watcher of GitOps pull requests (its poll,
+	// --gitops-poll, stays as the fallback).
+	svc.SetGitOpsNotifier(notifyFunc(engine.NotifyPullRequests))
 	svc.SetSmoker(engine)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {
@@ -281,3 +284,8 @@ func slackBot(svc *service.Service, log *slog.Logger, o *cli.ServerOptions) (*sl
 	return slackbot.New(svc, log, slackbot.Options{SigningSecret: secret, Token: token, TeamID: o.SlackTeamID, APIURL: o.SlackAPIURL,
 		ResponseURLPrefix: o.SlackResponseURLPrefix})
 }
+
+// notifyFunc is a function as the service's Notifier.
+type notifyFunc func()
+
+func (f notifyFunc) Notify() { f() }

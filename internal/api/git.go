@@ -53,7 +53,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, _ *authz.Pr
 		return err
 	}
 	out := apiv1.HookReceipt{Delivery: rc.Delivery, Event: string(rc.Event.Kind), Repo: rc.Event.Repo, Ref: rc.Event.Ref,
-		SHA: rc.Event.SHA, PR: rc.Event.PR, Jobs: []int64{}, Ignored: rc.Ignored}
+		SHA: rc.Event.SHA, PR: rc.Event.PR, Jobs: []int64{}, Envs: rc.Envs, Ignored: rc.Ignored}
 	for _, j := range rc.Jobs {
 		out.Jobs = append(out.Jobs, j.ID)
 	}

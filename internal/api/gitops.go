@@ -6,6 +6,7 @@ import (
 	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/service"
 )
 
 // gitOpsRoutes: environments' GitOps output, where deploys publish their objects to a
@@ -16,7 +17,8 @@ func (s *Server) gitOpsRoutes() []route {
 		{method: "PUT", path: v1 + "/envs/{env}/gitops", id: "setEnvironmentGitOps",
 			summary: "Publish each deploy's objects (secrets only as references) to a platform repository: committed to the environment's branch, " +
 				"or in a pull request per deploy that applies when merged (pullRequest), or applied by the platform's Argo CD or Flux (externalApply); " +
-				"the forge token only in the body, never answered (global admins)",
+				"the forge token only in the body, never answered; the answer holds the new webhook secret (once), and the webhook's URL when " +
+				"Berth registered it on the repository (createWebhook) (global admins)",
 			auth: true, global: authz.EnvManage, body: apiv1.SetEnvGitOps{}, response: apiv1.GitOps{}, handle: s.setEnvGitOps},
 		{method: "GET", path: v1 + "/envs/{env}/gitops", id: "getEnvironmentGitOps",
 			summary: "The environment's GitOps output, without its token (404 when it has none)",
@@ -35,12 +37,15 @@ func (s *Server) setEnvGitOps(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	g, err := s.svc.SetEnvGitOps(r.Context(), p, berth.GitOps{Env: r.PathValue("env"), Forge: berth.Forge(in.Forge), URL: in.URL,
-		Branch: in.Branch, PullRequest: in.PullRequest, ExternalApply: in.ExternalApply}, in.Token)
+	set, err := s.svc.SetEnvGitOps(r.Context(), p, service.GitOpsRequest{GitOps: berth.GitOps{Env: r.PathValue("env"), Forge: berth.Forge(in.Forge),
+		URL: in.URL, Branch: in.Branch, PullRequest: in.PullRequest, ExternalApply: in.ExternalApply}, Token: in.Token,
+		CreateWebhook: in.CreateWebhook, HookURL: in.HookURL})
 	if err != nil {
 		return err
 	}
-	return ok(w, http.StatusOK, apiv1.FromGitOps(g))
+	out := apiv1.FromGitOps(set.GitOps)
+	out.HookSecret, out.HookURL = set.HookSecret, set.HookURL
+	return ok(w, http.StatusOK, out)
 }
 
 func (s *Server) getEnvGitOps(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

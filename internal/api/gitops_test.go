@@ -16,6 +16,9 @@ import (
 // audit event or log line may hold it.
 const fixtureGitOpsToken = "fixture-gitops-token-3c9a"
 
+// fixtureGitOpsHookSecret is the webhook secret of the GitOps output the tests set.
+const fixtureGitOpsHookSecret = "fixture-gitops-hook-secret-71d2"
+
 const platformRepo = "http://127.0.0.1:3000/platform/deployments"
 
 // withGitOps gives env GitOps output to platformRepo, as a platform admin would.
@@ -23,7 +26,7 @@ func (f *fixture) withGitOps(env string) {
 	f.t.Helper()
 	err := f.st.Tx(context.Background(), func(tx *store.Tx) error {
 		_, err := tx.SetEnvGitOps(context.Background(), berth.GitOps{Env: env, Forge: berth.ForgeGitea, URL: platformRepo, CreatedBy: "admin"},
-			fixtureGitOpsToken)
+			berth.RepoSecrets{Token: fixtureGitOpsToken, HookSecret: fixtureGitOpsHookSecret})
 		return err
 	})
 	if err != nil {
@@ -48,7 +51,8 @@ func (f *fixture) withGitOpsChange() berth.GitOpsChange {
 }
 
 // TestEnvGitOps: a global admin sets staging's GitOps output; the answer, anyone's read of
-// it, the audit log and the server's logs never hold the token; the admin turns it off.
+// it, the audit log and the server's logs never hold the token; the webhook secret is in
+// the answer of setting it only; the admin turns it off.
 func TestEnvGitOps(t *testing.T) {
 	f := newFixture(t)
 	in := apiv1.SetEnvGitOps{Forge: "gitea", URL: platformRepo, Branch: "env/staging", PullRequest: true, ExternalApply: true,
@@ -58,16 +62,21 @@ func TestEnvGitOps(t *testing.T) {
 	if status != 200 || json.Unmarshal(data, &g) != nil {
 		t.Fatalf("set: %d %s", status, data)
 	}
+	hookSecret := g.HookSecret
 	want := apiv1.GitOps{Env: "staging", Forge: "gitea", URL: platformRepo, Repo: "platform/deployments", Branch: "env/staging",
-		PullRequest: true, ExternalApply: true, CreatedBy: "admin", UpdatedAt: g.UpdatedAt}
-	if g != want || g.UpdatedAt.IsZero() {
-		t.Errorf("set: %+v, want %+v", g, want)
+		PullRequest: true, ExternalApply: true, CreatedBy: "admin", UpdatedAt: g.UpdatedAt, HookSecret: hookSecret}
+	if g != want || g.UpdatedAt.IsZero() || len(hookSecret) != 64 {
+		t.Errorf("set: %+v, want %+v with a webhook secret", g, want)
 	}
+	g.HookSecret = ""
 	for _, caller := range []string{otherViewer, globalAdmin} {
 		status, got := f.do(caller, "GET", "/api/v1/envs/staging/gitops", nil)
 		var read apiv1.GitOps
 		if status != 200 || json.Unmarshal(got, &read) != nil || read != g {
 			t.Errorf("read as %s: %d %s", caller, status, got)
+		}
+		if strings.Contains(string(got), hookSecret) {
+			t.Errorf("read as %s shows the webhook secret: %s", caller, got)
 		}
 		data = append(data, got...)
 	}
@@ -75,6 +84,11 @@ func TestEnvGitOps(t *testing.T) {
 	for what, text := range map[string]string{"answers": string(data), "audit": string(audit), "logs": f.logs.String()} {
 		if strings.Contains(text, fixtureGitOpsToken) {
 			t.Errorf("the %s hold the token:\n%s", what, text)
+		}
+	}
+	for what, text := range map[string]string{"audit": string(audit), "logs": f.logs.String()} {
+		if strings.Contains(text, hookSecret) {
+			t.Errorf("the %s hold the webhook secret:\n%s", what, text)
 		}
 	}
 	if strings.Contains(string(data), `"token"`) {

@@ -139,6 +139,53 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
+// TestGitOpsWebhook: a closed pull request of staging's platform repository, signed with
+// the webhook secret of its GitOps output, is answered 202 naming the environment whose
+// pull requests Berth looks at now, and audited; a bad signature is a 401, a replay a 409;
+// another action of the repository is answered 202 and nothing done.
+func TestGitOpsWebhook(t *testing.T) {
+	f := newFixture(t)
+	f.withGitOps("staging")
+	pull := func(action string, pr int) []byte {
+		return []byte(fmt.Sprintf(`{"action": %q, "number": %d, "pull_request": {"merged": true,
+"head": {"ref": "berth/staging/deploy-3", "sha": "4f7c3a1e9b2d8c6a5f4e3d2c1b0a99887766554f", "repo": {"full_name": "platform/deployments"}},
+"base": {"ref": "staging"}}, "repository": {"full_name": "platform/deployments"}}`, action, pr))
+	}
+	audits := f.auditCount()
+	status, data := f.delivery("gitea", "pull_request", "g-1", pull("closed", 7), fixtureGitOpsHookSecret)
+	var rc apiv1.HookReceipt
+	if err := json.Unmarshal(data, &rc); status != http.StatusAccepted || err != nil || len(rc.Envs) != 1 || rc.Envs[0] != "staging" ||
+		len(rc.Jobs) != 0 || rc.PR != 7 || rc.Ignored != "" {
+		t.Fatalf("a closed pull request of the platform repository: %d %s", status, data)
+	}
+	if n := f.auditCount() - audits; n != 1 {
+		t.Errorf("%d audit events for a taken delivery, want 1", n)
+	}
+	for _, c := range []struct {
+		name, id string
+		body     []byte
+		secret   string
+		status   int
+	}{
+		{"replay", "g-1", pull("closed", 7), fixtureGitOpsHookSecret, 409},
+		{"bad signature", "g-2", pull("closed", 8), "not-the-secret", 401},
+		{"signed with the token", "g-3", pull("closed", 8), fixtureGitOpsToken, 401},
+	} {
+		if status, data := f.delivery("gitea", "pull_request", c.id, c.body, c.secret); status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, data, c.status)
+		}
+	}
+	status, data = f.delivery("gitea", "pull_request", "g-4", pull("opened", 9), fixtureGitOpsHookSecret)
+	if status != http.StatusAccepted || !strings.Contains(string(data), "acts only on closed pull requests") || strings.Contains(string(data), `"envs"`) {
+		t.Errorf("an opened pull request: %d %s", status, data)
+	}
+	_, audit := f.do(globalAdmin, "GET", "/api/v1/audit?actor=webhook:gitea&limit=100", nil)
+	if !strings.Contains(string(audit), `"env/staging"`) || strings.Count(string(audit), `"outcome": "denied"`) != 3 ||
+		strings.Contains(string(audit), fixtureGitOpsHookSecret) {
+		t.Errorf("audit of the platform repository's deliveries:\n%.3000s", audit)
+	}
+}
+
 // TestWebhookFuzz: 1,000 signed deliveries with random changes to a push's body (so they
 // pass the signature and reach the parser) and random event names never panic or fail
 // with a server error; each is answered 202, 400, 401 or 409.

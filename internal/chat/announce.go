@@ -242,6 +242,15 @@ func DeployMessage(d berth.Deploy, evs []berth.DeployEvent, rollback *berth.Depl
 		state = append(state, "queued")
 	case berth.DeployAwaiting:
 		state = append(state, "awaiting approval")
+	case berth.DeployAwaitingMerge:
+		msg := "awaiting the merge of its pull request"
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].Phase == string(berth.DeployAwaitingMerge) {
+				msg += ": " + evs[i].Message
+				break
+			}
+		}
+		state = append(state, msg)
 	case berth.DeployRunning:
 		if rollout != nil {
 			state = append(state, fmt.Sprintf("rolling %d/%d ready", rollout.Ready, rollout.Desired))

@@ -38,6 +38,11 @@ func TestDeployMessage(t *testing.T) {
 			d.Kind, d.State = berth.KindPromotion, berth.DeployAwaiting
 			return d
 		}, nil, []string{"deploy 42 (promotion)", "awaiting approval"}},
+		{"awaiting merge", func(d berth.Deploy) berth.Deploy {
+			d.Kind, d.State = berth.KindPromotion, berth.DeployAwaitingMerge
+			return d
+		}, []berth.DeployEvent{{Phase: "awaiting-merge", Message: "pull request #3 http://git/p/pulls/3 into production"}},
+			[]string{"awaiting the merge of its pull request: pull request #3 http://git/p/pulls/3"}},
 	} {
 		got := DeployMessage(tc.d(base), tc.evs, nil)
 		for _, w := range tc.wants {

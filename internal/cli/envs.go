@@ -771,6 +771,10 @@ type EnvsSetGitOpsOptions struct {
 	// platform's Argo CD or Flux applies the branch.
 	PullRequest   bool
 	ExternalApply bool
+	// CreateWebhook has the server register the platform repository's webhook, to HookURL
+	// when given.
+	CreateWebhook bool
+	HookURL       string
 	Output        string
 }
 
@@ -778,7 +782,8 @@ type EnvsSetGitOpsOptions struct {
 func NewCmdEnvsSetGitOps(f *Factory, runF func(*EnvsSetGitOpsOptions) error) *cobra.Command {
 	o := &EnvsSetGitOpsOptions{IO: f.IO, APIClient: f.apiClient}
 	cmd := &cobra.Command{
-		Use:   "set-gitops ENV --repo URL --token-file FILE [--forge gitea|github] [--branch B] [--pull-request] [--external-apply]",
+		Use: "set-gitops ENV --repo URL --token-file FILE [--forge gitea|github] [--branch B] [--pull-request] [--external-apply] " +
+			"[--create-webhook [--hook-url URL]]",
 		Short: "Publish each deploy's objects to a platform repository, on the environment's branch (global admins)",
 		Long: `Turn on the environment's GitOps output: each deploy there writes its rendered objects to the
 platform repository --repo, in a directory per app (TEAM/APP/), on the environment's
@@ -793,12 +798,20 @@ to the platform's own Argo CD or Flux: Berth applies only the Secrets, then foll
 rollout. The two may be combined: a merged pull request is then applied by Argo CD or Flux.
 berth envs gitops ENV shows what is set; berth envs unset-gitops ENV turns it off.
 
+Berth looks at the pull requests every --gitops-poll of the server; the repository's
+webhook tells it at once when one was merged or closed. --create-webhook has the server
+register it with the token (which must then be allowed to manage the repository's
+webhooks); without it, the answer shows the webhook URL and secret to set on the
+repository (content type JSON, pull request events), once: setting the output again
+makes a new secret.
+
 The forge token (Gitea or GitHub, --forge) must be allowed to push to the repository and
 open pull requests; --token-file names a file holding it, or - for standard input. It
 travels in a request body, is stored encrypted like secrets, and is never shown again.
 See docs/gitops.md.`,
 		Example: `  berth envs set-gitops staging --repo https://git.example.com/platform/deployments --token-file platform.token
-  berth envs set-gitops production --repo https://git.example.com/platform/deployments --token-file platform.token --pull-request
+  berth envs set-gitops production --repo https://git.example.com/platform/deployments --token-file platform.token --pull-request \
+      --create-webhook
   gh auth token | berth envs set-gitops production --forge github --repo https://github.com/acme/platform \
       --branch prod --pull-request --external-apply --token-file -`,
 		Args: cobra.ExactArgs(1),
@@ -816,6 +829,8 @@ See docs/gitops.md.`,
 	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the forge token, or - for standard input (required)")
 	cmd.Flags().BoolVar(&o.PullRequest, "pull-request", false, "open a pull request per deploy, applied when merged")
 	cmd.Flags().BoolVar(&o.ExternalApply, "external-apply", false, "the platform's Argo CD or Flux applies the branch; Berth applies only Secrets")
+	cmd.Flags().BoolVar(&o.CreateWebhook, "create-webhook", false, "have the server register the repository's webhook with the token")
+	cmd.Flags().StringVar(&o.HookURL, "hook-url", "", "where the forge reaches the server's /hooks/FORGE (default: the server's --public-url); implies --create-webhook")
 	bindOutput(cmd, &o.Output)
 	return cmd
 }
@@ -839,7 +854,7 @@ func envsSetGitOpsRun(ctx context.Context, o *EnvsSetGitOpsOptions) error {
 		return err
 	}
 	g, err := c.SetEnvGitOps(ctx, o.Env, apiv1.SetEnvGitOps{Forge: o.Forge, URL: o.Repo, Branch: o.Branch,
-		PullRequest: o.PullRequest, ExternalApply: o.ExternalApply, Token: token})
+		PullRequest: o.PullRequest, ExternalApply: o.ExternalApply, Token: token, CreateWebhook: o.CreateWebhook, HookURL: o.HookURL})
 	if err != nil {
 		return err
 	}
@@ -848,6 +863,16 @@ func envsSetGitOpsRun(ctx context.Context, o *EnvsSetGitOpsOptions) error {
 	}
 	fmt.Fprintf(o.IO.Out, "environment %s: deploys publish to %s %s, branch %s: %s; %s\n",
 		g.Env, g.Forge, g.Repo, g.Branch, gitOpsPublish(g), gitOpsApply(g))
+	if g.HookURL != "" {
+		fmt.Fprintf(o.IO.Out, "registered the repository's webhook (push and pull request events) to %s\n", g.HookURL)
+		return nil
+	}
+	if g.HookSecret == "" {
+		return nil
+	}
+	fmt.Fprintf(o.IO.Out, "set this webhook on the repository for merges and closes to act at once (content type application/json; pull request events):\n")
+	fmt.Fprintf(o.IO.Out, "  URL:    %s/hooks/%s\n  secret: %s\n", c.Server(), g.Forge, g.HookSecret)
+	fmt.Fprintln(o.IO.Out, "the secret is shown this once; setting the output again makes a new one")
 	return nil
 }
 

@@ -62,6 +62,48 @@ func TestEnvsSetGitOps(t *testing.T) {
 `, "")
 }
 
+// TestEnvsSetGitOpsWebhook: --create-webhook asks the server to register the platform
+// repository's webhook and says where it sends; without it, the answer's secret is shown
+// once with the URL to set by hand.
+func TestEnvsSetGitOpsWebhook(t *testing.T) {
+	h := newHarness(t, false)
+	registered := platformGitOps
+	registered.HookSecret, registered.HookURL = "0123abcd", "https://berth.example.com/hooks/gitea"
+	h.api.Expect("PUT", "/api/v1/envs/production/gitops").WithBody(apiv1.SetEnvGitOps{Forge: "gitea", URL: platformURL, PullRequest: true,
+		Token: "platform-token-1", CreateWebhook: true}).Reply(200, registered)
+	if err := h.run("envs", "set-gitops", "production", "--repo", platformURL, "--token-file", tokenFile(t, "platform-token-1\n"),
+		"--pull-request", "--create-webhook"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutput(t, "environment production: deploys publish to gitea platform/deployments, branch production: "+
+		"a pull request per deploy, applied when merged; Berth applies the objects\n"+
+		"registered the repository's webhook (push and pull request events) to https://berth.example.com/hooks/gitea\n", "")
+
+	h = newHarness(t, false)
+	h.api.Expect("PUT", "/api/v1/envs/production/gitops").WithBody(apiv1.SetEnvGitOps{Forge: "gitea", URL: platformURL, PullRequest: true,
+		Token: "platform-token-1", HookURL: "http://127.0.0.1:9/hooks/gitea"}).Reply(200, registered)
+	if err := h.run("envs", "set-gitops", "production", "--repo", platformURL, "--token-file", tokenFile(t, "platform-token-1"),
+		"--pull-request", "--hook-url", "http://127.0.0.1:9/hooks/gitea"); err != nil {
+		t.Fatal(err)
+	}
+
+	h = newHarness(t, false)
+	byHand := platformGitOps
+	byHand.HookSecret = "0123abcd"
+	h.api.Expect("PUT", "/api/v1/envs/production/gitops").WithBody(apiv1.SetEnvGitOps{Forge: "gitea", URL: platformURL, PullRequest: true,
+		Token: "platform-token-1"}).Reply(200, byHand)
+	if err := h.run("envs", "set-gitops", "production", "--repo", platformURL, "--token-file", tokenFile(t, "platform-token-1"),
+		"--pull-request"); err != nil {
+		t.Fatal(err)
+	}
+	out := h.out.String()
+	for _, want := range []string{"set this webhook on the repository", "/hooks/gitea\n", "  secret: 0123abcd\n", "shown this once"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestEnvsSetGitOpsErrors(t *testing.T) {
 	big := tokenFile(t, strings.Repeat("t", 5<<10))
 	for _, c := range []struct {

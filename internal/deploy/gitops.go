@@ -179,10 +179,10 @@ type PullRequests interface {
 }
 
 // WatchPullRequests follows the pull requests of deploys awaiting their merge until ctx
-// ends, every poll (and when woken by Notify): a merged one queues its deploy again (unless
-// a newer deploy of the app ran there since: then it is cancelled, superseded); a closed
-// one cancels it. Each is a compare-and-set on the deploy's state, so servers watching
-// the same pull requests act once.
+// ends, every poll and whenever NotifyPullRequests wakes it: a merged one queues its deploy
+// again (unless a newer deploy of the app ran there since: then it is cancelled,
+// superseded); a closed one cancels it. Each is a compare-and-set on the deploy's state,
+// so servers watching the same pull requests act once.
 func (e *Engine) WatchPullRequests(ctx context.Context, prs PullRequests, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -194,7 +194,19 @@ func (e *Engine) WatchPullRequests(ctx context.Context, prs PullRequests, poll t
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.prWake:
 		}
+	}
+}
+
+// NotifyPullRequests has WatchPullRequests look at the open pull requests now rather than
+// at its next poll: a platform repository's webhook said one was closed or merged. It
+// says when to look, never what is there: the state is the forge's answer. Wakes while a
+// look runs make one more look after it, no more.
+func (e *Engine) NotifyPullRequests() {
+	select {
+	case e.prWake <- struct{}{}:
+	default:
 	}
 }
 

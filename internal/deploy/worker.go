@@ -67,6 +67,8 @@ type Engine struct {
 	o        Options
 	id       string
 	wake     chan struct{}
+	// prWake wakes WatchPullRequests (NotifyPullRequests).
+	prWake chan struct{}
 }
 
 // New returns an Engine. Its workers are named after the host and process, so leases say
@@ -79,7 +81,8 @@ func New(st *store.Store, clusters Clusters, log *slog.Logger, o Options) (*Engi
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return &Engine{st: st, clusters: clusters, log: log, o: o,
-		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), wake: make(chan struct{}, 1)}, nil
+		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), wake: make(chan struct{}, 1),
+		prWake: make(chan struct{}, 1)}, nil
 }
 
 // Notify wakes an idle worker: a deploy was queued.

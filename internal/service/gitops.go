@@ -2,43 +2,111 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/forge"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // maxGitOpsURL bounds a platform repository's URL.
 const maxGitOpsURL = 2048
 
-// SetEnvGitOps turns on (or replaces) environment g.Env's GitOps output (global admins):
-// each deploy there publishes its objects to the platform repository g.URL, with token, a
-// forge token that may push to it and open pull requests there. The token is stored
-// sealed; the audit event names the forge, repository, branch and modes, never the token.
-func (s *Service) SetEnvGitOps(ctx context.Context, p *authz.Principal, g berth.GitOps, token string) (berth.GitOps, error) {
+// GitOpsRequest turns on (or replaces) an environment's GitOps output.
+type GitOpsRequest struct {
+	GitOps berth.GitOps
+	// Token is a forge token that may push to the platform repository and open pull
+	// requests there (and, with CreateWebhook, manage its webhooks).
+	Token string
+	// CreateWebhook registers the platform repository's webhook through the forge's API
+	// with the token, to HookURL (default: the server's public URL + /hooks/FORGE); a
+	// HookURL alone does too.
+	CreateWebhook bool
+	HookURL       string
+}
+
+// GitOpsSet is a set GitOps output, with the webhook secret Berth generated for its
+// platform repository: shown once, to configure the forge's webhook with.
+type GitOpsSet struct {
+	GitOps     berth.GitOps
+	HookSecret string
+	// HookURL is where the webhook Berth registered sends; "" when it registered none.
+	HookURL string
+}
+
+// SetEnvGitOps turns on (or replaces) environment req.GitOps.Env's GitOps output (global
+// admins): each deploy there publishes its objects to the platform repository, with the
+// token, a forge token that may push to it and open pull requests there. Berth makes a
+// new webhook secret each time: the platform repository's webhook, signed with it, tells
+// Berth when a pull request was merged or closed, at once rather than at the next poll.
+// The token and the secret are stored sealed; the audit event names the forge,
+// repository, branch, modes and the webhook registered, never either.
+func (s *Service) SetEnvGitOps(ctx context.Context, p *authz.Principal, req GitOpsRequest) (GitOpsSet, error) {
+	g := req.GitOps
 	c := change{action: "env.gitops", target: "env/" + g.Env, details: map[string]any{}}
 	if err := authz.Check(p, authz.EnvManage, authz.Resource{}); err != nil {
-		return berth.GitOps{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
+		return GitOpsSet{}, s.mutate(ctx, p, &c, func() error { return err }, nil)
 	}
-	if err := checkGitOps(g, token); err != nil {
-		return berth.GitOps{}, err
+	if err := checkGitOps(g, req.Token); err != nil {
+		return GitOpsSet{}, err
 	}
 	// The URL is audited only once it is known to hold no credentials.
 	c.details["forge"], c.details["url"] = string(g.Forge), g.URL
 	c.details["pullRequest"], c.details["externalApply"] = g.PullRequest, g.ExternalApply
-	var out berth.GitOps
+	if req.CreateWebhook || req.HookURL != "" {
+		if s.hooks == nil {
+			return GitOpsSet{}, &unavailable{errors.New("this server cannot register webhooks")}
+		}
+		if req.HookURL == "" {
+			req.HookURL = s.publicURL + "/hooks/" + string(g.Forge)
+		}
+		if u, err := url.Parse(req.HookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return GitOpsSet{}, invalid("hookUrl", "%q is not an http(s) URL the forge can reach this server at", req.HookURL)
+		}
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return GitOpsSet{}, err
+	}
+	out := GitOpsSet{HookSecret: hex.EncodeToString(raw)}
+	// The webhook first: an output whose hook the forge refused would wait for deliveries
+	// that never come (the poll would still find its merges, later).
+	if req.HookURL != "" {
+		if _, err := s.st.Environment(ctx, g.Env); err != nil {
+			return GitOpsSet{}, storeErr(err)
+		}
+		repo, _ := berth.RepoOf(g.URL)
+		if err := s.hooks.CreateHook(ctx, g.Forge, g.URL, req.Token, repo, req.HookURL, out.HookSecret); err != nil {
+			// The forge's own words stay out, as for app connections.
+			why := "it did not answer"
+			var apiErr *forge.APIError
+			if errors.As(err, &apiErr) && apiErr.Status > 0 {
+				why = fmt.Sprintf("it answered HTTP %d (may the token manage the repository's webhooks?)", apiErr.Status)
+			}
+			s.log.WarnContext(ctx, "register webhook", "env", g.Env, "repo", repo, "err", err)
+			s.audit(ctx, p, &c, berth.OutcomeFailure)
+			return GitOpsSet{}, invalid("createWebhook", "%s did not register the webhook on %s: %s", g.Forge, repo, why)
+		}
+		out.HookURL = req.HookURL
+		c.details["hookUrl"] = req.HookURL
+	}
 	err := s.mutate(ctx, p, &c, func() error { return nil }, func(tx *store.Tx) (err error) {
 		g.CreatedBy = p.Name
-		if out, err = tx.SetEnvGitOps(ctx, g, token); err != nil {
+		if out.GitOps, err = tx.SetEnvGitOps(ctx, g, berth.RepoSecrets{Token: req.Token, HookSecret: out.HookSecret}); err != nil {
 			return err
 		}
-		c.details["repo"], c.details["branch"] = out.Repo, out.BranchOr()
+		c.details["repo"], c.details["branch"] = out.GitOps.Repo, out.GitOps.BranchOr()
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return GitOpsSet{}, err
+	}
+	return out, nil
 }
 
 // checkGitOps checks what SetEnvGitOps is given, each problem named by the field of the

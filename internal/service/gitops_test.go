@@ -71,9 +71,17 @@ func TestEnvGitOps(t *testing.T) {
 	svc, st, admin, dan := sealed(t)
 	ctx := t.Context()
 	in := berth.GitOps{Env: "staging", Forge: berth.ForgeGitea, URL: "https://git.example.com/platform/deployments", PullRequest: true}
-	g, err := svc.SetEnvGitOps(ctx, admin, in, gitOpsToken)
+	set, err := svc.SetEnvGitOps(ctx, admin, service.GitOpsRequest{GitOps: in, Token: gitOpsToken})
 	if err != nil {
 		t.Fatal(err)
+	}
+	g := set.GitOps
+	if len(set.HookSecret) != 64 || set.HookURL != "" {
+		t.Errorf("set without a webhook: secret %q, webhook %q", set.HookSecret, set.HookURL)
+	}
+	if secrets, err := st.GitOpsHookSecrets(ctx, berth.ForgeGitea, "platform/deployments"); err != nil ||
+		len(secrets) != 1 || secrets[0] != (store.GitOpsHookSecret{Env: "staging", Secret: set.HookSecret}) {
+		t.Errorf("the webhook endpoint's secrets: %+v %v", secrets, err)
 	}
 	want := berth.GitOps{Env: "staging", Forge: berth.ForgeGitea, URL: in.URL, Repo: "platform/deployments", Branch: "staging",
 		PullRequest: true, CreatedBy: "admin"}
@@ -88,7 +96,7 @@ func TestEnvGitOps(t *testing.T) {
 		t.Errorf("the engine's token: %q %v", tok, err)
 	}
 
-	if _, err := svc.SetEnvGitOps(ctx, dan, in, gitOpsToken); !errors.As(err, new(*authz.Denied)) {
+	if _, err := svc.SetEnvGitOps(ctx, dan, service.GitOpsRequest{GitOps: in, Token: gitOpsToken}); !errors.As(err, new(*authz.Denied)) {
 		t.Errorf("set by a user: %v, want denied", err)
 	}
 	if _, err := svc.UnsetEnvGitOps(ctx, dan, "staging"); !errors.As(err, new(*authz.Denied)) {
@@ -165,7 +173,7 @@ func TestSetEnvGitOpsInvalid(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g := ok
 			c.edit(&g)
-			_, err := svc.SetEnvGitOps(ctx, admin, g, c.token)
+			_, err := svc.SetEnvGitOps(ctx, admin, service.GitOpsRequest{GitOps: g, Token: c.token})
 			var bad *berth.InvalidError
 			if !errors.As(err, &bad) || bad.Field != c.field {
 				t.Fatalf("%v, want invalid %s", err, c.field)
@@ -175,7 +183,8 @@ func TestSetEnvGitOpsInvalid(t *testing.T) {
 			}
 		})
 	}
-	if _, err := svc.SetEnvGitOps(ctx, admin, berth.GitOps{Env: "nowhere", Forge: ok.Forge, URL: ok.URL}, gitOpsToken); !errors.Is(err, berth.ErrNotFound) {
+	if _, err := svc.SetEnvGitOps(ctx, admin, service.GitOpsRequest{GitOps: berth.GitOps{Env: "nowhere", Forge: ok.Forge, URL: ok.URL},
+		Token: gitOpsToken}); !errors.Is(err, berth.ErrNotFound) {
 		t.Errorf("an unknown environment: %v, want not found", err)
 	}
 	if _, err := st.EnvGitOps(ctx, "staging"); !errors.Is(err, berth.ErrNotFound) {

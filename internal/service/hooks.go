@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
@@ -25,8 +26,23 @@ type HookReceipt struct {
 	Event    berth.GitEvent
 	// Jobs are the jobs queued, one per connected app the delivery's signature verified for;
 	// none when Berth does not act on the event (Ignored says why).
-	Jobs    []berth.GitJob
+	Jobs []berth.GitJob
+	// Envs are the environments whose platform repository (GitOps output) the delivery's
+	// signature verified for, when it closed a pull request there: their pull requests
+	// are looked at now.
+	Envs    []string
 	Ignored string
+}
+
+// SetGitOpsNotifier connects what looks at the pull requests of GitOps output (the
+// engine's watcher) when a platform repository's webhook says one was closed; without
+// one, they are found by polling.
+func (s *Service) SetGitOpsNotifier(n Notifier) { s.notifyGitOps = n }
+
+func (s *Service) notifyPullRequests() {
+	if s.notifyGitOps != nil {
+		s.notifyGitOps.Notify()
+	}
 }
 
 // hookRefusal is a delivery refused for its credentials: ErrUnauthenticated, with its own
@@ -43,16 +59,22 @@ func refusedf(format string, args ...any) error { return &hookRefusal{fmt.Sprint
 func hookActor(f berth.Forge) *authz.Principal { return &authz.Principal{Name: "webhook:" + string(f)} }
 
 // ReceiveHook takes a forge's webhook delivery: headers h and body, read here to at most
-// forge.MaxBody. It is the one way in for deliveries:
+// forge.MaxBody. It is the one way in for deliveries, of app repositories and of the
+// platform repositories of GitOps output alike:
 //
 //  1. a body over the limit is refused (ErrBodyTooLarge), unread past it;
-//  2. the signature must be the HMAC-SHA256 of the body with the secret of a connection of
-//     the repository the body names, compared in constant time; none verifies:
+//  2. the signature must be the HMAC-SHA256 of the body, compared in constant time, with
+//     the secret of a connection of the repository the body names, or with the webhook
+//     secret of an environment whose GitOps output goes to it; none verifies:
 //     berth.ErrUnauthenticated;
-//  3. an event Berth does not act on is answered and nothing is written;
-//  4. otherwise the delivery id is taken (a replay: berth.ErrConflict) and a job queued per
-//     app whose secret verified, with their audit events, in one transaction, so the work
-//     is done once even when the server dies right after answering.
+//  3. an event Berth does not act on is answered and nothing is written: of a platform
+//     repository, Berth acts only on a closed pull request (merged or not);
+//  4. otherwise the delivery id is taken (a replay: berth.ErrConflict), a job queued per
+//     app whose secret verified, and the delivery audited per app and per environment, in
+//     one transaction, so the work is done once even when the server dies right after
+//     answering. A closed pull request of a platform repository then wakes the watcher
+//     of GitOps pull requests, which asks the forge what became of each: the body says
+//     when to look, never what is there.
 //
 // Refusals change nothing but the audit log, where each is a denied hook.receive.
 func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header, body io.Reader) (HookReceipt, error) {
@@ -105,8 +127,19 @@ func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header,
 			apps = append(apps, c)
 		}
 	}
-	if len(apps) == 0 {
-		return out, deny(repo, "signature", refusedf("%s webhook for %s: the signature matches the secret of no app connected to it", f, repo))
+	platforms, err := s.st.GitOpsHookSecrets(ctx, f, repo)
+	if err != nil {
+		return out, storeErr(err)
+	}
+	var envs []string
+	for _, ps := range platforms {
+		if d.Verify(raw, ps.Secret) {
+			envs = append(envs, ps.Env)
+		}
+	}
+	if len(apps) == 0 && len(envs) == 0 {
+		return out, deny(repo, "signature", refusedf("%s webhook for %s: the signature matches the secret of no app connected to it, "+
+			"nor of an environment publishing to it", f, repo))
 	}
 	ev, err := d.Parse(raw)
 	if err != nil {
@@ -116,9 +149,21 @@ func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header,
 	ev.Repo = repo
 	out.Event = ev
 	if !ev.Acts() {
-		out.Ignored = fmt.Sprintf("Berth does not act on %s %s events", f, d.Event)
-		if ev.Deleted {
+		apps = nil
+	}
+	platform := envs
+	if ev.Kind != berth.GitPullRequest || ev.Action != "closed" {
+		envs = nil
+	}
+	if len(apps) == 0 && len(envs) == 0 {
+		switch {
+		case ev.Deleted:
 			out.Ignored = "the push deleted " + ev.Ref
+		case !ev.Acts() || len(platform) == 0:
+			out.Ignored = fmt.Sprintf("Berth does not act on %s %s events", f, d.Event)
+		default:
+			out.Ignored = fmt.Sprintf("%s is the platform repository of %s, where Berth acts only on closed pull requests",
+				repo, strings.Join(platform, ", "))
 		}
 		return out, nil
 	}
@@ -139,6 +184,13 @@ func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header,
 				return err
 			}
 		}
+		for _, env := range envs {
+			c := change{action: "hook.receive", target: "env/" + env,
+				details: map[string]any{"delivery": d.ID, "event": string(ev.Kind), "action": ev.Action, "repo": repo, "pr": ev.PR}}
+			if _, err := tx.AppendAudit(ctx, s.event(ctx, p, &c, berth.OutcomeSuccess)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, berth.ErrConflict) {
@@ -147,6 +199,12 @@ func (s *Service) ReceiveHook(ctx context.Context, f berth.Forge, h http.Header,
 	if err != nil {
 		return HookReceipt{Forge: f, Delivery: out.Delivery}, storeErr(err)
 	}
-	s.notifyGit()
+	out.Envs = envs
+	if len(out.Jobs) > 0 {
+		s.notifyGit()
+	}
+	if len(envs) > 0 {
+		s.notifyPullRequests()
+	}
 	return out, nil
 }

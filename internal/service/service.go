@@ -28,6 +28,9 @@ type Service struct {
 	publicURL string
 	// notifyGitJobs wakes the git job workers when a webhook queued work.
 	notifyGitJobs Notifier
+	// notifyGitOps wakes the watcher of GitOps pull requests when a platform repository's
+	// webhook said one was closed.
+	notifyGitOps Notifier
 	// notifyTrain wakes the train's scheduler when a departure was delayed or sent off.
 	notifyTrain Notifier
 	live        Live

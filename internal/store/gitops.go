@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/seal"
 )
 
 func gitOpsAAD(env string) []byte { return []byte("berth-env-gitops-v1\x00" + env) }
@@ -21,9 +23,10 @@ func scanGitOps(sc scanner) (berth.GitOps, error) {
 	return g, err
 }
 
-// SetEnvGitOps sets (or replaces) environment g.Env's GitOps output, sealing the forge
-// token it pushes and opens pull requests with.
-func (tx *Tx) SetEnvGitOps(ctx context.Context, g berth.GitOps, token string) (berth.GitOps, error) {
+// SetEnvGitOps sets (or replaces) environment g.Env's GitOps output, sealing sec: the forge
+// token it pushes and opens pull requests with, and the secret the platform repository's
+// webhook signs its deliveries with.
+func (tx *Tx) SetEnvGitOps(ctx context.Context, g berth.GitOps, sec berth.RepoSecrets) (berth.GitOps, error) {
 	if _, err := tx.Environment(ctx, g.Env); err != nil {
 		return g, err
 	}
@@ -40,13 +43,21 @@ func (tx *Tx) SetEnvGitOps(ctx context.Context, g berth.GitOps, token string) (b
 	if err := berth.CheckBranch(g.Branch); err != nil {
 		return g, err
 	}
-	if token == "" {
+	if sec.Token == "" {
 		return g, invalid("token", "a forge token that may push to %s is required", repo)
+	}
+	if sec.HookSecret == "" {
+		return g, invalid("hookSecret", "a webhook secret is required")
 	}
 	if err := validateText("created_by", g.CreatedBy, 254); err != nil {
 		return g, err
 	}
-	nonce, ciphertext, keyID, err := sealColumns(tx.keys.get(), []byte(token), gitOpsAAD(g.Env))
+	plain, err := json.Marshal(sec)
+	if err != nil {
+		return g, err
+	}
+	nonce, ciphertext, keyID, err := sealColumns(tx.keys.get(), plain, gitOpsAAD(g.Env))
+	clear(plain)
 	if err != nil {
 		return g, fmt.Errorf("GitOps output of %s: %w", g.Env, err)
 	}
@@ -96,11 +107,56 @@ func (q queries) GitOpsToken(ctx context.Context, env string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("get GitOps token of %s: %w", env, dbErr(err))
 	}
-	plain, err := openColumns(q.keys.get(), nonce, ciphertext, keyID, gitOpsAAD(env))
+	sec, err := openGitOps(q.keys.get(), env, nonce, ciphertext, keyID)
+	return sec.Token, err
+}
+
+// openGitOps opens the sealed secrets of env's GitOps output.
+func openGitOps(key *seal.Key, env, nonce, ciphertext, keyID string) (berth.RepoSecrets, error) {
+	plain, err := openColumns(key, nonce, ciphertext, keyID, gitOpsAAD(env))
 	if err != nil {
-		return "", fmt.Errorf("GitOps token of %s: %w", env, err)
+		return berth.RepoSecrets{}, fmt.Errorf("GitOps output of %s: %w", env, err)
 	}
-	return string(plain), nil
+	defer clear(plain)
+	var sec berth.RepoSecrets
+	if err := json.Unmarshal(plain, &sec); err != nil {
+		return berth.RepoSecrets{}, fmt.Errorf("GitOps output of %s: %w", env, seal.ErrAuth)
+	}
+	return sec, nil
+}
+
+// GitOpsHookSecret is the webhook secret of an environment's platform repository.
+type GitOpsHookSecret struct {
+	Env    string
+	Secret string
+}
+
+// GitOpsHookSecrets returns the webhook secrets of the environments whose GitOps output
+// goes to forge's repository OWNER/NAME (whose names the forges compare without case), by
+// environment.
+func (q queries) GitOpsHookSecrets(ctx context.Context, forge berth.Forge, repo string) ([]GitOpsHookSecret, error) {
+	rows, err := q.query(ctx, `SELECT env, nonce, ciphertext, key_id FROM env_gitops WHERE forge = ? AND LOWER(repo) = LOWER(?) ORDER BY env`,
+		string(forge), repo)
+	if err != nil {
+		return nil, fmt.Errorf("list GitOps outputs to %s %s: %w", forge, repo, dbErr(err))
+	}
+	defer rows.Close()
+	var out []GitOpsHookSecret
+	for rows.Next() {
+		var env, nonce, ciphertext, keyID string
+		if err := rows.Scan(&env, &nonce, &ciphertext, &keyID); err != nil {
+			return nil, fmt.Errorf("list GitOps outputs to %s %s: %w", forge, repo, dbErr(err))
+		}
+		sec, err := openGitOps(q.keys.get(), env, nonce, ciphertext, keyID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, GitOpsHookSecret{Env: env, Secret: sec.HookSecret})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list GitOps outputs to %s %s: %w", forge, repo, dbErr(err))
+	}
+	return out, nil
 }
 
 const gitOpsChangeColumns = "deploy_id, env, repo, branch, commit_sha, pr, url, state, updated_at"

@@ -73,7 +73,7 @@ func tone(state any) string {
 		return "ok"
 	case "failed", "failure", "denied", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Failed", "stopped":
 		return "bad"
-	case "running", "queued", "Pending", "progressing", "awaiting-approval", "announced", "departing", "deploying":
+	case "running", "queued", "Pending", "progressing", "awaiting-approval", "awaiting-merge", "announced", "departing", "deploying":
 		return "busy"
 	}
 	return "neutral"

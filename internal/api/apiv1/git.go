@@ -66,6 +66,9 @@ type HookReceipt struct {
 	PR    int    `json:"pr,omitempty"`
 	// Jobs are the ids of the git jobs queued, one per connected app.
 	Jobs []int64 `json:"jobs"`
+	// Envs are the environments whose platform repository (GitOps output) had a pull
+	// request closed: Berth looks at their pull requests now.
+	Envs []string `json:"envs,omitempty"`
 	// Ignored says why nothing was queued.
 	Ignored string `json:"ignored,omitempty"`
 }

@@ -22,6 +22,11 @@ type SetEnvGitOps struct {
 	ExternalApply bool `json:"externalApply,omitempty"`
 	// Token is a forge token that may push to the repository and open pull requests.
 	Token string `json:"token"`
+	// CreateWebhook registers the repository's webhook through the forge's API with the
+	// token, to HookURL (default: the server's public URL + /hooks/FORGE); a HookURL alone
+	// does too. The webhook tells Berth at once when a pull request was merged or closed.
+	CreateWebhook bool   `json:"createWebhook,omitempty"`
+	HookURL       string `json:"hookUrl,omitempty"`
 }
 
 // GitOps is an environment's GitOps output, without its token.
@@ -36,6 +41,11 @@ type GitOps struct {
 	ExternalApply bool      `json:"externalApply"`
 	CreatedBy     string    `json:"createdBy"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+	// HookSecret is the secret the repository's webhook signs its deliveries with, made
+	// anew each time the output is set: in the answer of setting it only. HookURL is where
+	// the webhook Berth registered sends, when it registered one.
+	HookSecret string `json:"hookSecret,omitempty"`
+	HookURL    string `json:"hookUrl,omitempty"`
 }
 
 // FromGitOps is the wire form of an environment's GitOps output.

@@ -77,6 +77,7 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Resources", testResources},
 		{"ClusterEvents", testClusterEvents},
 		{"RepoConnections", testRepoConnections},
+		{"GitOpsSecrets", testGitOpsSecrets},
 		{"HookDeliveries", testHookDeliveries},
 		{"GitJobs", testGitJobs},
 		{"Approvals", testApprovals},
