@@ -85,7 +85,10 @@ func (r *run) publish(ctx context.Context) error {
 		Message: fmt.Sprintf("deploy %d: %s/%s revision %d to %s by %s\n\nKind: %s\nObjects: %d\n", d.ID, d.Team, d.App, d.Revision, d.Env,
 			d.CreatedBy, d.Kind, len(files)),
 		Author: d.CreatedBy}
-	if g.PullRequest {
+	// An automatic rollback mends a failed deploy at once: it is committed to the
+	// environment's branch, never left waiting for a review.
+	byPR := g.PullRequest && d.Kind != berth.KindAutoRollback
+	if byPR {
 		p.Branch = fmt.Sprintf("berth/%s/deploy-%d", d.Env, d.ID)
 	}
 	if err := r.checkLease(ctx); err != nil {
@@ -99,7 +102,7 @@ func (r *run) publish(ctx context.Context) error {
 	if unchanged {
 		change.Branch = g.BranchOr()
 	}
-	if !g.PullRequest || unchanged {
+	if !byPR || unchanged {
 		if err := r.e.st.Tx(ctx, func(tx *store.Tx) error {
 			if err := tx.CheckLease(ctx, d.ID, r.owner); err != nil {
 				return err
@@ -231,6 +234,15 @@ func (e *Engine) CheckPullRequests(ctx context.Context, prs PullRequests) error 
 			errs = append(errs, err)
 			continue
 		}
+		if !strings.EqualFold(g.Repo, c.Repo) {
+			// The environment publishes elsewhere now: pull request #N there is another.
+			if err := e.settlePullRequest(ctx, c, berth.GitOpsClosed,
+				fmt.Sprintf("environment %s publishes to %s now, not %s where its pull request %s is: cancelled", c.Env, g.Repo, c.Repo, c.URL)); err != nil &&
+				!errors.Is(err, berth.ErrConflict) {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		state, err := prs.PullRequestState(ctx, g, token, c.PR)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pull request #%d of %s: %w", c.PR, c.Repo, err))
@@ -239,7 +251,7 @@ func (e *Engine) CheckPullRequests(ctx context.Context, prs PullRequests) error 
 		if state == berth.GitOpsOpen {
 			continue
 		}
-		if err := e.settlePullRequest(ctx, c, state); err != nil && !errors.Is(err, berth.ErrConflict) {
+		if err := e.settlePullRequest(ctx, c, state, ""); err != nil && !errors.Is(err, berth.ErrConflict) {
 			errs = append(errs, err)
 		}
 	}
@@ -247,7 +259,7 @@ func (e *Engine) CheckPullRequests(ctx context.Context, prs PullRequests) error 
 }
 
 // settlePullRequest moves a deploy on from its merged or closed pull request.
-func (e *Engine) settlePullRequest(ctx context.Context, c berth.GitOpsChange, state berth.GitOpsState) error {
+func (e *Engine) settlePullRequest(ctx context.Context, c berth.GitOpsChange, state berth.GitOpsState, why string) error {
 	resumed := false
 	err := e.st.Tx(ctx, func(tx *store.Tx) error {
 		d, err := tx.Deploy(ctx, c.DeployID)
@@ -258,13 +270,9 @@ func (e *Engine) settlePullRequest(ctx context.Context, c berth.GitOpsChange, st
 		if _, err := tx.SaveGitOpsChange(ctx, c); err != nil {
 			return err
 		}
-		reason := ""
-		if state == berth.GitOpsClosed {
-			reason = fmt.Sprintf("its pull request %s was closed without merging: cancelled", c.URL)
-		} else if newer, err := tx.NewerDeploy(ctx, d); err != nil {
+		reason, err := settleReason(ctx, tx, c, d, state, why)
+		if err != nil {
 			return err
-		} else if newer != 0 {
-			reason = fmt.Sprintf("its pull request %s was merged after deploy %d of the app went to %s: superseded, not applied", c.URL, newer, d.Env)
 		}
 		if reason == "" {
 			if _, err := tx.ResumeMergedDeploy(ctx, d.ID); err != nil {
@@ -324,4 +332,21 @@ func (r *run) waitApplied(ctx context.Context, timeout time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// settleReason is why a deploy whose pull request is state is cancelled ("" when it goes
+// on): why, when given; a closed pull request; or a newer deploy of the app that went to
+// the environment since.
+func settleReason(ctx context.Context, tx *store.Tx, c berth.GitOpsChange, d berth.Deploy, state berth.GitOpsState, why string) (string, error) {
+	switch {
+	case why != "":
+		return why, nil
+	case state == berth.GitOpsClosed:
+		return fmt.Sprintf("its pull request %s was closed without merging: cancelled", c.URL), nil
+	}
+	newer, err := tx.NewerDeploy(ctx, d)
+	if err != nil || newer == 0 {
+		return "", err
+	}
+	return fmt.Sprintf("its pull request %s was merged after deploy %d of the app went to %s: superseded, not applied", c.URL, newer, d.Env), nil
 }

@@ -55,9 +55,9 @@ type stage struct {
 var stages = []stage{
 	{"provision", (*run).provision}, // the declared resources, made real (provision.go)
 	{"render", (*run).render},       // the objects: rendered from the revision, or an earlier deploy's
-	{"publish", (*run).publish},     // GitOps output: committed, or a pull request to wait for (gitops.go)
 	{"resolve", (*run).resolve},     // their secret values, in memory
 	{"images", (*run).images},       // a deploy from git: wait for its images (images.go)
+	{"publish", (*run).publish},     // GitOps output: committed, or a pull request to wait for (gitops.go)
 	{"apply", (*run).apply},         // server-side apply into the namespace
 	{"prune", (*run).prune},         // delete what the revision no longer renders
 	{"wait", (*run).wait},           // watch the Deployment's rollout

@@ -223,7 +223,11 @@ func (s *Service) Train(ctx context.Context, p *authz.Principal, team, name stri
 			st.Next = &berth.TrainRun{TrainID: t.ID, Slot: at.UTC(), Departs: at.UTC(), State: berth.TrainScheduled}
 		}
 	}
-	n, err := s.st.TrainDelaysOn(ctx, t.ID, TrainDay(t, s.now()))
+	day := TrainDay(t, s.now())
+	if st.Next != nil {
+		day = TrainDay(t, st.Next.Slot)
+	}
+	n, err := s.st.TrainDelaysOn(ctx, t.ID, day)
 	if err != nil {
 		return st, storeErr(err)
 	}
@@ -271,7 +275,9 @@ func (s *Service) DelayTrain(ctx context.Context, p *authz.Principal, team, name
 		if up.State == berth.TrainDeparting {
 			return refused("train %s/%s has left already (run %d): it can no longer be delayed", team, name, up.ID)
 		}
-		day := TrainDay(t, s.now())
+		// Delays count against the day of the departure they delay, in the train's time
+		// zone: tomorrow's train has tomorrow's budget, however early it is asked.
+		day := TrainDay(t, up.Slot)
 		n, err := tx.TrainDelaysOn(ctx, t.ID, day)
 		if err != nil {
 			return err
@@ -280,8 +286,12 @@ func (s *Service) DelayTrain(ctx context.Context, p *authz.Principal, team, name
 			return refused("train %s/%s may not be delayed: it leaves at %s", team, name, up.Departs.In(locationOr(t)).Format("15:04 MST"))
 		}
 		if n >= t.MaxDelays {
-			return refused("train %s/%s was delayed %d times today (%s), as many times as it may be: it leaves at %s",
-				team, name, n, day, up.Departs.In(locationOr(t)).Format("15:04 MST"))
+			when := "today"
+			if day != TrainDay(t, s.now()) {
+				when = "for " + day
+			}
+			return refused("train %s/%s was delayed %d times %s, as many times as it may be: it leaves at %s",
+				team, name, n, when, up.Departs.In(locationOr(t)).Format("15:04 MST"))
 		}
 		if run, err = tx.DelayTrainRun(ctx, berth.TrainDelay{TrainID: t.ID, RunID: up.ID, Day: day, By: p.Name, Delay: t.Delay}, t.MaxDelays); err != nil {
 			return err
@@ -358,11 +368,11 @@ func (s *Service) FreezeTrain(ctx context.Context, p *authz.Principal, team, nam
 		if err != nil {
 			return err
 		}
-		t.HeldUntil, t.HeldReason = until, strings.TrimSpace(reason)
+		why := strings.TrimSpace(reason)
 		if until.IsZero() {
-			t.HeldReason = ""
+			why = ""
 		}
-		out, err = tx.UpdateTrain(ctx, t)
+		out, err = tx.HoldTrain(ctx, t.Team, t.Name, until, why)
 		return err
 	})
 	return out, err
@@ -385,7 +395,7 @@ func (s *Service) PromoteTrainCar(ctx context.Context, t berth.Train, run berth.
 	car := run.Cars[i]
 	req := PromoteRequest{Team: t.Team, App: car.App, From: t.From, To: t.To, Source: car.Source}
 	req.queued = func(tx *store.Tx, d berth.Deploy) error {
-		cur, err := tx.TrainRun(ctx, run.ID)
+		cur, err := tx.LockTrainRun(ctx, run.ID)
 		if err != nil {
 			return err
 		}

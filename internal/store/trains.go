@@ -154,6 +154,26 @@ func (tx *Tx) UpdateTrain(ctx context.Context, t berth.Train) (berth.Train, erro
 	return tx.trainByID(ctx, cur.ID)
 }
 
+// HoldTrain keeps team's train name in the station until until (zero: releases it),
+// saying why; unlike UpdateTrain it checks nothing else, so a train whose app was deleted
+// since can still be held.
+func (tx *Tx) HoldTrain(ctx context.Context, team, name string, until time.Time, reason string) (berth.Train, error) {
+	t, err := tx.Train(ctx, team, name)
+	if err != nil {
+		return t, err
+	}
+	if reason != "" {
+		if err := validateProse("reason", reason, 500); err != nil {
+			return t, err
+		}
+	}
+	if _, err := tx.exec(ctx, "UPDATE trains SET held_until = ?, held_reason = ?, updated_at = ? WHERE id = ?",
+		heldMicros(until), reason, micros(tx.stamp()), t.ID); err != nil {
+		return t, fmt.Errorf("hold train %s/%s: %w", team, name, dbErr(err))
+	}
+	return tx.trainByID(ctx, t.ID)
+}
+
 // DeleteTrain deletes team's train name, its runs and delays.
 func (tx *Tx) DeleteTrain(ctx context.Context, team, name string) (berth.Train, error) {
 	t, err := tx.Train(ctx, team, name)
@@ -257,6 +277,20 @@ func (q queries) TrainRun(ctx context.Context, id int64) (berth.TrainRun, error)
 	return r, nil
 }
 
+// LockTrainRun returns run id, locked until the transaction ends (PostgreSQL: FOR UPDATE;
+// SQLite's write transactions are serial): what a change of its cars reads first, so two
+// servers never both queue one car.
+func (tx *Tx) LockTrainRun(ctx context.Context, id int64) (berth.TrainRun, error) {
+	r, err := scanTrainRun(tx.queryRow(ctx, "SELECT "+trainRunColumns+" FROM train_runs WHERE id = ?"+tx.d.forUpdate, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("train run", fmt.Sprint(id))
+	}
+	if err != nil {
+		return r, fmt.Errorf("lock train run %d: %w", id, dbErr(err))
+	}
+	return r, nil
+}
+
 // TrainRuns returns train's runs, newest slot first, at most limit.
 func (q queries) TrainRuns(ctx context.Context, train int64, limit int) ([]berth.TrainRun, error) {
 	rs, err := list(ctx, q, scanTrainRun, "SELECT "+trainRunColumns+" FROM train_runs WHERE train_id = ? ORDER BY slot DESC, id DESC LIMIT ?", train, limit)
@@ -344,6 +378,11 @@ func (q queries) TrainDelaysOn(ctx context.Context, train int64, day string) (in
 // DelayTrainRun postpones run (not departing yet) of its train by d.Delay, counted
 // against d.Day; at most max delays a day, the next is refused (berth.ErrConflict).
 func (tx *Tx) DelayTrainRun(ctx context.Context, d berth.TrainDelay, max int) (berth.TrainRun, error) {
+	// The train's row first, locked till the end: two delays asked at once are counted
+	// one after the other.
+	if _, err := tx.exec(ctx, "UPDATE trains SET updated_at = updated_at WHERE id = ?", d.TrainID); err != nil {
+		return berth.TrainRun{}, fmt.Errorf("delay train %d: %w", d.TrainID, dbErr(err))
+	}
 	n, err := tx.TrainDelaysOn(ctx, d.TrainID, d.Day)
 	if err != nil {
 		return berth.TrainRun{}, err

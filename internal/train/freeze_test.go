@@ -120,3 +120,24 @@ func TestOneSchedulerLeads(t *testing.T) {
 	<-done
 	tick(t, a)
 }
+
+// TestMissedDepartures: a departure no server ran at its time (all were down) does not
+// leave hours late and unannounced when one comes back: it ends missed, and says so.
+func TestMissedDepartures(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.clock.set(lisbon(t, 9, 30))
+	must(t)(f.svc.CreateTrain(ctx, f.root, berth.Train{Team: "shop", Name: "daily", Schedule: "0 10 * * *", TimeZone: "Europe/Lisbon",
+		From: "staging", To: "production", Channel: "C-TRAINS"}))
+	s := f.scheduler()
+	tick(t, s)
+	f.clock.set(lisbon(t, 12, 0)) // the servers were down from 09:30 to 12:00
+	tick(t, f.scheduler())
+	run := f.run(t, "shop", "daily")
+	if run.State != berth.TrainHeld || !strings.Contains(run.Reason, "missed: it was due at 10:00 WET and no server ran it until 12:00 WET") {
+		t.Fatalf("a departure 2 hours late: %s %q", run.State, run.Reason)
+	}
+	if posts := f.chat.posts("C-TRAINS"); len(posts) != 1 || !strings.Contains(posts[0], "The next one leaves on schedule") {
+		t.Fatalf("posts %q", posts)
+	}
+}

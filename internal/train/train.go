@@ -153,6 +153,11 @@ func (s *Scheduler) Tick(ctx context.Context) (leader bool, err error) {
 	}
 	var errs []error
 	for _, t := range trains {
+		// A step can take a while (the forge's compare per app): the lease is renewed
+		// before each, and a server that lost it stops at once.
+		if held, err := s.st.AcquireLease(ctx, LeaseName, s.id, s.o.Lease); err != nil || !held {
+			return held, errors.Join(append(errs, err)...)
+		}
 		if err := s.step(ctx, t); err != nil {
 			errs = append(errs, fmt.Errorf("train %s/%s: %w", t.Team, t.Name, err))
 		}
@@ -265,6 +270,15 @@ func (s *Scheduler) depart(ctx context.Context, t berth.Train, run berth.TrainRu
 		}
 		return out, err == nil, err
 	}
+	if late := now.Sub(run.Departs); late > missedAfter(t) {
+		// No server ran the train at its time: it does not leave hours late, unannounced.
+		reason := fmt.Sprintf("missed: it was due at %s and no server ran it until %s", clock(t, run.Departs), clock(t, now))
+		out, moved, err := end(berth.TrainHeld, reason, nil)
+		if moved {
+			s.say(ctx, t, out, fmt.Sprintf(":warning: The %s train %s. The next one leaves on schedule.", trainName(t), reason))
+		}
+		return out, moved, err
+	}
 	if t.Held(now) {
 		reason := fmt.Sprintf("the train is frozen until %s: %s", t.HeldUntil.UTC().Format(time.RFC3339), t.HeldReason)
 		out, moved, err := end(berth.TrainHeld, reason, nil)
@@ -343,13 +357,24 @@ func (s *Scheduler) drive(ctx context.Context, t berth.Train, run berth.TrainRun
 			return out, false, err // it waits for the deploy
 		case berth.CarDeploying:
 			d, err := s.st.Deploy(ctx, car.Deploy)
+			if errors.Is(err, berth.ErrNotFound) {
+				return s.stop(ctx, t, run, i, fmt.Sprintf("deploy %d of %s no longer exists (the app was deleted?)", car.Deploy, car.App))
+			}
 			if err != nil {
 				return run, false, err
 			}
 			switch d.State {
 			case berth.DeploySucceeded:
-				run.Cars[i].State = berth.CarSucceeded
-				out, err := s.saveCars(ctx, run)
+				out, err := s.changeCars(ctx, run.ID, func(cur *berth.TrainRun) (berth.TrainRunState, string, error) {
+					if i >= len(cur.Cars) || cur.Cars[i].Deploy != d.ID {
+						return "", "", fmt.Errorf("%w: car %s changed since it was read", berth.ErrConflict, car.App)
+					}
+					cur.Cars[i].State = berth.CarSucceeded
+					return berth.TrainDeparting, "", nil
+				})
+				if errors.Is(err, berth.ErrConflict) {
+					return run, false, nil // another server moved it on: read again next tick
+				}
 				if err == nil {
 					s.refreshBoard(ctx, t, out, s.o.Now())
 				}
@@ -379,21 +404,26 @@ func (s *Scheduler) drive(ctx context.Context, t berth.Train, run berth.TrainRun
 // stop stops the line at car i: it failed, the cars after it are skipped, and the
 // channel hears it loudly.
 func (s *Scheduler) stop(ctx context.Context, t berth.Train, run berth.TrainRun, i int, reason string) (berth.TrainRun, bool, error) {
-	run.Cars[i].State, run.Cars[i].Reason = berth.CarFailed, reason
 	var waiting []string
-	for j := i + 1; j < len(run.Cars); j++ {
-		run.Cars[j].State, run.Cars[j].Reason = berth.CarSkipped, "the line stopped at "+run.Cars[i].App
-		waiting = append(waiting, run.Cars[j].App)
-	}
-	var out berth.TrainRun
-	err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.UpdateTrainRun(ctx, run.ID, store.TrainRunUpdate{From: berth.TrainDeparting, State: berth.TrainStopped,
-			Reason: "stopped at " + run.Cars[i].App + ": " + reason, Cars: run.Cars})
-		return err
+	out, err := s.changeCars(ctx, run.ID, func(cur *berth.TrainRun) (berth.TrainRunState, string, error) {
+		if i >= len(cur.Cars) || cur.Cars[i].App != run.Cars[i].App {
+			return "", "", fmt.Errorf("%w: the cars of run %d changed since they were read", berth.ErrConflict, run.ID)
+		}
+		cur.Cars[i].State, cur.Cars[i].Reason = berth.CarFailed, reason
+		waiting = nil
+		for j := i + 1; j < len(cur.Cars); j++ {
+			cur.Cars[j].State, cur.Cars[j].Reason = berth.CarSkipped, "the line stopped at "+cur.Cars[i].App
+			waiting = append(waiting, cur.Cars[j].App)
+		}
+		return berth.TrainStopped, "stopped at " + cur.Cars[i].App + ": " + reason, nil
 	})
+	if errors.Is(err, berth.ErrConflict) {
+		return run, false, nil // another server moved it on: read again next tick
+	}
 	if err != nil {
 		return run, false, err
 	}
+	run = out
 	s.refreshBoard(ctx, t, out, s.o.Now())
 	msg := fmt.Sprintf(":rotating_light: *The %s train STOPPED at %s*: %s.", trainName(t), run.Cars[i].App, reason)
 	if run.Cars[i].Deploy != 0 {
@@ -406,16 +436,33 @@ func (s *Scheduler) stop(ctx context.Context, t berth.Train, run berth.TrainRun,
 	return out, true, nil
 }
 
-func (s *Scheduler) saveCars(ctx context.Context, run berth.TrainRun) (berth.TrainRun, error) {
+// changeCars changes a departing run as it is now, locked: fn edits its cars and says
+// the state (and reason) it moves to. A run no longer departing is a berth.ErrConflict.
+func (s *Scheduler) changeCars(ctx context.Context, id int64, fn func(cur *berth.TrainRun) (berth.TrainRunState, string, error)) (berth.TrainRun, error) {
 	var out berth.TrainRun
-	err := s.st.Tx(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.UpdateTrainRun(ctx, run.ID, store.TrainRunUpdate{From: run.State, State: run.State, Cars: run.Cars})
+	err := s.st.Tx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.LockTrainRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State != berth.TrainDeparting {
+			return fmt.Errorf("%w: run %d is %s", berth.ErrConflict, id, cur.State)
+		}
+		state, reason, err := fn(&cur)
+		if err != nil {
+			return err
+		}
+		out, err = tx.UpdateTrainRun(ctx, id, store.TrainRunUpdate{From: berth.TrainDeparting, State: state, Reason: reason, Cars: cur.Cars})
 		return err
 	})
 	return out, err
 }
 
 func trainName(t berth.Train) string { return t.Team + "/" + t.Name }
+
+// missedAfter is how late a departure may still leave (a server restarting): its
+// announcement time, at least 15 minutes.
+func missedAfter(t berth.Train) time.Duration { return max(t.AnnounceBefore, 15*time.Minute) }
 
 func carList(cars []berth.TrainCar) string {
 	names := make([]string, len(cars))

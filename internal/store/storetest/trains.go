@@ -102,13 +102,37 @@ func testTrains(t *testing.T, h *harness) {
 	}
 	_, err = delay("dan")
 	wantErr(t, "a third delay the same day", err, berth.ErrConflict)
+	// Delays asked at once are counted one after the other: of five, as many as the day
+	// has left (none here) pass.
+	var other berth.TrainRun
+	tx(t, st, func(tx *store.Tx) (err error) { other, err = tx.ScheduleTrainRun(ctx, tr.ID, slot.Add(24*time.Hour)); return err })
+	results := make(chan error, 5)
+	for range 5 {
+		go func() {
+			results <- txErr(t, st, func(tx *store.Tx) error {
+				_, err := tx.DelayTrainRun(ctx, berth.TrainDelay{TrainID: tr.ID, RunID: other.ID, Day: "2026-12-08", By: "eve", Delay: time.Minute}, 2)
+				return err
+			})
+		}()
+	}
+	passed := 0
+	for range 5 {
+		if err := <-results; err == nil {
+			passed++
+		} else if !errors.Is(err, berth.ErrConflict) && !errors.Is(err, berth.ErrUnavailable) {
+			t.Errorf("a concurrent delay: %v", err)
+		}
+	}
+	if passed != 2 {
+		t.Errorf("%d of 5 concurrent delays passed, want the day's 2", passed)
+	}
 	ds, err := st.UnannouncedTrainDelays(ctx)
 	must(t, "UnannouncedTrainDelays", err)
-	if len(ds) != 2 || ds[0].By != "bob" || ds[1].By != "carol" {
+	if len(ds) != 4 || ds[0].By != "bob" || ds[1].By != "carol" {
 		t.Fatalf("unannounced delays %+v", ds)
 	}
 	tx(t, st, func(tx *store.Tx) error { return tx.TrainDelayAnnounced(ctx, ds[0].ID) })
-	if ds, _ := st.UnannouncedTrainDelays(ctx); len(ds) != 1 {
+	if ds, _ := st.UnannouncedTrainDelays(ctx); len(ds) != 3 {
 		t.Errorf("after announcing one: %+v", ds)
 	}
 
@@ -121,7 +145,7 @@ func testTrains(t *testing.T, h *harness) {
 	wantErr(t, "sending off a train that left", err, berth.ErrConflict)
 	open, err := st.OpenTrainRuns(ctx, tr.ID)
 	must(t, "OpenTrainRuns", err)
-	if len(open) != 1 || open[0].ID != run.ID {
+	if len(open) != 2 || open[0].ID != run.ID || open[1].ID != other.ID {
 		t.Errorf("open runs %+v", open)
 	}
 	done, err := update(store.TrainRunUpdate{From: berth.TrainDeparting, State: berth.TrainDeparted, Reason: "1 app promoted"})
@@ -129,7 +153,7 @@ func testTrains(t *testing.T, h *harness) {
 	if done.FinishedAt.IsZero() || done.Reason != "1 app promoted" {
 		t.Errorf("arrived %+v", done)
 	}
-	if open, _ := st.OpenTrainRuns(ctx, tr.ID); len(open) != 0 {
+	if open, _ := st.OpenTrainRuns(ctx, tr.ID); len(open) != 1 || open[0].ID != other.ID {
 		t.Errorf("open runs after arrival %+v", open)
 	}
 	err = txErr(t, st, func(tx *store.Tx) error { _, err := tx.DeleteTrain(ctx, "shop", "daily"); return err })
