@@ -105,7 +105,10 @@ func testTrains(t *testing.T, h *harness) {
 	// Delays asked at once are counted one after the other: of five, as many as the day
 	// has left (none here) pass.
 	var other berth.TrainRun
-	tx(t, st, func(tx *store.Tx) (err error) { other, err = tx.ScheduleTrainRun(ctx, tr.ID, slot.Add(24*time.Hour)); return err })
+	tx(t, st, func(tx *store.Tx) (err error) {
+		other, err = tx.ScheduleTrainRun(ctx, tr.ID, slot.Add(24*time.Hour))
+		return err
+	})
 	results := make(chan error, 5)
 	for range 5 {
 		go func() {
