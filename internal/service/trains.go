@@ -288,7 +288,7 @@ func (s *Service) DelayTrain(ctx context.Context, p *authz.Principal, team, name
 		if n >= t.MaxDelays {
 			when := "today"
 			if day != TrainDay(t, s.now()) {
-				when = "for " + day
+				when = "for its departure on " + day
 			}
 			return refused("train %s/%s was delayed %d times %s, as many times as it may be: it leaves at %s",
 				team, name, n, when, up.Departs.In(locationOr(t)).Format("15:04 MST"))

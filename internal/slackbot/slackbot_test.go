@@ -669,7 +669,7 @@ func TestTrainCommands(t *testing.T) {
 		}
 	}
 	f.command(t, "UBOB", "train delay daily --team shop")
-	if a := f.answers.next(t); !strings.Contains(a["text"], "delayed 2 times today") || a["response_type"] != "ephemeral" {
+	if a := f.answers.next(t); !strings.Contains(a["text"], "delayed 2 times") || a["response_type"] != "ephemeral" {
 		t.Errorf("a third delay: %v", a)
 	}
 	f.command(t, "UBOB", "train depart")
