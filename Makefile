@@ -14,7 +14,7 @@ TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 60000x
 FUZZMINIMIZE ?= 20x
 
-.PHONY: all build run stop test bench screenshots kube node gitea deps deps-run fetch prebuild vet clean
+.PHONY: all build run stop test bench screenshots kube node gitea s3 deps deps-run fetch prebuild vet clean
 
 all: build
 
@@ -61,6 +61,11 @@ node: kube build
 gitea: deps node
 	@tools/gitea/build.sh >/dev/null
 
+## s3: build (or reuse from the cache) versitygw, the real S3 server of the backup tests
+## (internal/s3test). After Gitea, for the same reason.
+s3: gitea
+	@tools/versitygw/build.sh >/dev/null
+
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
 run:
 	@$(MAKE) --no-print-directory -j2 deps-run fetch
@@ -73,7 +78,7 @@ stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node gitea vet
+test: deps node gitea s3 vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 
