@@ -120,15 +120,17 @@ func Start(t testing.TB) *Gitea {
 	if err := web.Start(); err != nil {
 		t.Fatalf("giteatest: start gitea web: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- web.Wait(); logFile.Close() }()
+	// exited hands Wait's error to the readiness wait (once); done tells the cleanup,
+	// however many read exited before it, that the process is gone.
+	exited, done := make(chan error, 1), make(chan struct{})
+	go func() { exited <- web.Wait(); logFile.Close(); close(done) }()
 	t.Cleanup(func() {
 		_ = web.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-done:
 		case <-time.After(20 * time.Second):
 			_ = web.Process.Kill()
-			<-exited
+			<-done
 		}
 	})
 	if err := g.waitReady(ctx, exited); err != nil {

@@ -81,15 +81,17 @@ func Start(t testing.TB) *Registry {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the registry: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited hands Wait's error to the readiness wait (once); done tells the cleanup,
+	// however many read exited before it, that the process is gone.
+	exited, done := make(chan error, 1), make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-done:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-done
 		}
 	})
 	if err := waitReady(r.Addr, exited); err != nil {
