@@ -32,9 +32,9 @@ var (
 	// end or unused for too long.
 	ErrSessionExpired = errors.New("session expired")
 
-	// ErrLeaseLost means a worker no longer holds a deploy: its lease expired and another
-	// worker may have claimed it. The worker must stop touching the deploy.
-	ErrLeaseLost = errors.New("deploy lease lost")
+	// ErrLeaseLost means a worker no longer holds a job (a deploy, a backup...): its lease
+	// expired and another worker may have claimed it. The worker must stop touching the job.
+	ErrLeaseLost = errors.New("lease lost")
 )
 
 // InvalidError says which input field holds an unacceptable value and why. It matches

@@ -347,7 +347,7 @@ type sealedRow struct {
 	what                                             string
 }
 
-// otherSealed lists the values sealed outside settings (resources, PostgreSQL DSNs,
+// otherSealed lists the values sealed outside settings (resources, PostgreSQL DSNs, backup stores,
 // repository connections), for RotateSecretsKey.
 func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 	var out []sealedRow
@@ -418,5 +418,22 @@ func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 		s.id, s.aad, s.what = env, gitOpsAAD(env), "the GitOps repository token of environment "+env
 		out = append(out, s)
 	}
-	return out, gitops.Err()
+	if err := gitops.Err(); err != nil {
+		return nil, err
+	}
+	stores, err := q.query(ctx, `SELECT name, nonce, ciphertext, key_id FROM backup_stores WHERE key_id <> '' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer stores.Close()
+	for stores.Next() {
+		var name string
+		s := sealedRow{table: "backup_stores", idColumn: "name", nonceCol: "nonce", ciphertextCol: "ciphertext", keyCol: "key_id"}
+		if err := stores.Scan(&name, &s.nonce, &s.ciphertext, &s.keyID); err != nil {
+			return nil, err
+		}
+		s.id, s.aad, s.what = name, backupStoreAAD(name), "the secret key of backup store "+name
+		out = append(out, s)
+	}
+	return out, stores.Err()
 }

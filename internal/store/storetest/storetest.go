@@ -81,6 +81,9 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"HookDeliveries", testHookDeliveries},
 		{"GitJobs", testGitJobs},
 		{"Approvals", testApprovals},
+		{"BackupStores", testBackupStores},
+		{"BackupJobs", testBackupJobs},
+		{"BackupSchedules", testBackupSchedules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
