@@ -128,7 +128,10 @@ func testBackupJobs(t *testing.T, h *harness) {
 	tx(t, st, func(tx *store.Tx) error { return tx.AddBackupPart(ctx, b1.ID, "w4", part) })
 	must(t, "renew", st.RenewBackupLease(ctx, b1.ID, "w4", time.Minute))
 	var done berth.Backup
-	tx(t, st, func(tx *store.Tx) (err error) { done, err = tx.FinishBackup(ctx, b1.ID, "w4", berth.JobSucceeded, ""); return err })
+	tx(t, st, func(tx *store.Tx) (err error) {
+		done, err = tx.FinishBackup(ctx, b1.ID, "w4", berth.JobSucceeded, "")
+		return err
+	})
 	if done.State != berth.JobSucceeded || done.Size != 1234 || done.KeyID != "abcdef012345" || done.Contents.Revision != 3 ||
 		done.Contents.Secrets[0].Name != "API_KEY" || len(done.Parts) != 1 || done.Parts[0].Tables[0].Rows != 3 || done.FinishedAt.IsZero() {
 		t.Fatalf("finished %+v", done)
@@ -232,7 +235,10 @@ func testBackupSchedules(t *testing.T, h *harness) {
 	wantErr(t, "keep nothing", txErr(t, st, func(tx *store.Tx) error { return tx.SetBackupSchedule(ctx, bad) }), berth.ErrInvalid)
 	for i, want := range []bool{true, false} {
 		var changed bool
-		tx(t, st, func(tx *store.Tx) (err error) { changed, err = tx.SetBackupAlarm(ctx, "shop", "notes", "production", store.AlarmDrill, 5); return err })
+		tx(t, st, func(tx *store.Tx) (err error) {
+			changed, err = tx.SetBackupAlarm(ctx, "shop", "notes", "production", store.AlarmDrill, 5)
+			return err
+		})
 		if changed != want {
 			t.Fatalf("alarm %d: changed %v", i, changed)
 		}
