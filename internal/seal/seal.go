@@ -4,11 +4,15 @@
 //
 // A key is named by its id, a short hash of the key, which is stored next to every value
 // it sealed: a value sealed with another key is reported by id, never decrypted to garbage.
+//
+// Keys also seal streams too large for memory, such as backups (stream.go):
+// deterministically, in authenticated chunks.
 package seal
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,9 +41,18 @@ var ErrAuth = errors.New("the stored value failed authentication: it was altered
 type WrongKeyError struct {
 	Need string // the key id that sealed the value
 	Have string // the configured key's id; "" when none is configured
+	// What names the key's use when it is not the secrets key (""), e.g. "backup": the
+	// message then names the server flag --<What>-key-file. See [Key.Named].
+	What string
 }
 
 func (e *WrongKeyError) Error() string {
+	if e.What != "" {
+		if e.Have == "" {
+			return fmt.Sprintf("this %[1]s is encrypted with %[1]s key id %[2]s, but no %[1]s key is configured: start berth server with --%[1]s-key-file holding the key with id %[2]s", e.What, e.Need)
+		}
+		return fmt.Sprintf("this %[1]s is encrypted with %[1]s key id %[2]s, but the configured %[1]s key has id %[3]s: start berth server with --%[1]s-key-file holding the key with id %[2]s", e.What, e.Need, e.Have)
+	}
 	if e.Have == "" {
 		return fmt.Sprintf("secrets are encrypted with key id %s, but no secrets key is configured: %s", e.Need, Hint)
 	}
@@ -53,6 +66,13 @@ func (e *WrongKeyError) Is(target error) bool { return target == ErrNoKey && e.H
 type Key struct {
 	id   string
 	aead cipher.AEAD
+	// stream is the AES-256-GCM key of sealed streams and nonceKey the HMAC-SHA256 key
+	// their nonces are derived with (stream.go): both are derived from the key, apart
+	// from each other and from aead, so that the random nonces of Seal and the synthetic
+	// ones of streams never meet under one GCM key.
+	stream   cipher.AEAD
+	nonceKey []byte
+	what     string // see Named
 }
 
 // NewKey returns the key made of raw, which must be KeySize bytes.
@@ -60,17 +80,33 @@ func NewKey(raw []byte) (*Key, error) {
 	if len(raw) != KeySize {
 		return nil, fmt.Errorf("a secrets key must be %d bytes, not %d", KeySize, len(raw))
 	}
-	block, err := aes.NewCipher(raw)
+	aead, err := newGCM(raw)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	streamKey, err := hkdf.Key(sha256.New, raw, nil, streamKeyInfo, KeySize)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := newGCM(streamKey)
+	if err != nil {
+		return nil, err
+	}
+	nonceKey, err := hkdf.Key(sha256.New, raw, nil, nonceKeyInfo, sha256.Size)
 	if err != nil {
 		return nil, err
 	}
 	// A domain-separated hash: the id names the key without being usable as anything else.
 	sum := sha256.Sum256(append([]byte("berth secrets key id\x00"), raw...))
-	return &Key{id: hex.EncodeToString(sum[:6]), aead: aead}, nil
+	return &Key{id: hex.EncodeToString(sum[:6]), aead: aead, stream: stream, nonceKey: nonceKey}, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // ParseKey reads a key written as base64 (standard or URL alphabet, padded or not) of
@@ -90,6 +126,18 @@ func ParseKey(text []byte) (*Key, error) {
 
 // ID returns the key's id: 12 hex digits of a hash of the key.
 func (k *Key) ID() string { return k.id }
+
+// Named returns k for a use other than secrets, e.g. "backup": a *WrongKeyError from it
+// then speaks of that key and of the server flag --<what>-key-file. A nil k stays nil,
+// whose errors speak of the secrets key: check for a missing key before.
+func (k *Key) Named(what string) *Key {
+	if k == nil {
+		return nil
+	}
+	named := *k
+	named.what = what
+	return &named
+}
 
 // Sealed is a value sealed with a key.
 type Sealed struct {
@@ -115,7 +163,7 @@ func (k *Key) Open(s Sealed, aad []byte) ([]byte, error) {
 		return nil, &WrongKeyError{Need: s.KeyID}
 	}
 	if s.KeyID != k.id {
-		return nil, &WrongKeyError{Need: s.KeyID, Have: k.id}
+		return nil, &WrongKeyError{Need: s.KeyID, Have: k.id, What: k.what}
 	}
 	if len(s.Nonce) != k.aead.NonceSize() {
 		return nil, ErrAuth
