@@ -192,6 +192,45 @@ type TableSum struct {
 	Checksum string `json:"checksum"`
 }
 
+// String names the table, schema first.
+func (s TableSum) String() string { return s.Schema + "." + s.Table }
+
+// CompareTables orders sums by schema, then table.
+func CompareTables(a, b TableSum) int {
+	return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Table, b.Table))
+}
+
+// CompareSums returns nil when got (a restored database's sums) holds the same tables
+// with the same sums as want (a backup's), else an error naming the first table, by
+// schema and name, that is missing, extra, or differs in rows or checksum.
+func CompareSums(want, got []TableSum) error {
+	want = slices.SortedFunc(slices.Values(want), CompareTables)
+	got = slices.SortedFunc(slices.Values(got), CompareTables)
+	for len(want) > 0 || len(got) > 0 {
+		var c int
+		switch {
+		case len(want) == 0:
+			c = 1
+		case len(got) == 0:
+			c = -1
+		default:
+			c = CompareTables(want[0], got[0])
+		}
+		switch {
+		case c < 0:
+			return fmt.Errorf("table %s is missing", want[0])
+		case c > 0:
+			return fmt.Errorf("table %s is extra", got[0])
+		case want[0].Rows != got[0].Rows:
+			return fmt.Errorf("table %s has %d rows, want %d", want[0], got[0].Rows, want[0].Rows)
+		case want[0].Checksum != got[0].Checksum:
+			return fmt.Errorf("table %s has other rows: checksum %s, want %s", want[0], got[0].Checksum, want[0].Checksum)
+		}
+		want, got = want[1:], got[1:]
+	}
+	return nil
+}
+
 // Rows is the number of rows in a part's tables.
 func (p BackupPart) Rows() int64 {
 	var n int64

@@ -3,7 +3,10 @@
 // databases and roles, and makes, rotates, looks up and drops the one database and login
 // role that each app's postgres resource gets. It also names them ([Names]) and makes
 // their passwords ([NewPassword]); deciding what to provision, and where, is the
-// caller's.
+// caller's. It backs such a database up ([Admin.Dump], with pg_dump), restores it beside
+// the original ([Admin.RestoreScratch], with pg_restore), verifies the restore against
+// sums taken with the dump (berth.CompareSums) and swaps it in ([Admin.Swap]); storing dumps
+// and deciding when is the caller's.
 //
 // Every call opens its own connection with pgx and closes it before returning: these are
 // rare admin operations, not worth a pool. Errors say what failed on which server and
@@ -235,9 +238,17 @@ func (a *Admin) Drop(ctx context.Context, dsn string, d Database) error {
 // session connects with dsn, runs f and closes the connection. Its errors start with what
 // and the server's address, and hold none of secrets nor the DSN's password.
 func (a *Admin) session(ctx context.Context, dsn, what string, secrets []string, f func(*pgx.Conn) error) error {
+	return a.sessionIn(ctx, dsn, "", what, secrets, f)
+}
+
+// sessionIn is session connected to database instead of the DSN's, unless database is "".
+func (a *Admin) sessionIn(ctx context.Context, dsn, database, what string, secrets []string, f func(*pgx.Conn) error) error {
 	cfg, err := parseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	if database != "" {
+		cfg.Database = database
 	}
 	secrets = append(secrets, cfg.Password)
 	if cfg.ConnectTimeout == 0 {
@@ -303,15 +314,21 @@ func alreadyThere(err error) bool {
 // validate checks the names: PostgreSQL would silently truncate a longer one, and
 // Identifier.Sanitize silently drops NUL bytes.
 func (d Database) validate() error {
-	for _, n := range []struct{ kind, name string }{{"database", d.Name}, {"role", d.Role}} {
-		switch {
-		case n.name == "":
-			return fmt.Errorf("%s name is empty", n.kind)
-		case len(n.name) > maxIdent:
-			return fmt.Errorf("%s name %q is longer than PostgreSQL's %d bytes", n.kind, n.name, maxIdent)
-		case strings.ContainsRune(n.name, 0):
-			return fmt.Errorf("%s name %q holds a NUL byte", n.kind, n.name)
-		}
+	if err := checkName("database", d.Name); err != nil {
+		return err
+	}
+	return checkName("role", d.Role)
+}
+
+// checkName checks one name of kind ("database", "role") as validate does.
+func checkName(kind, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s name is empty", kind)
+	case len(name) > maxIdent:
+		return fmt.Errorf("%s name %q is longer than PostgreSQL's %d bytes", kind, name, maxIdent)
+	case strings.ContainsRune(name, 0):
+		return fmt.Errorf("%s name %q holds a NUL byte", kind, name)
 	}
 	return nil
 }

@@ -1,0 +1,294 @@
+package pgadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// renameWait bounds how long Swap retries its renames while connections that slipped in
+// keep the databases in use.
+const renameWait = 15 * time.Second
+
+// RestoreScratch creates database scratch, owned by role owner ("" for the admin) and
+// closed to PUBLIC, and restores r, a dump of Dump, into it in one transaction, as owner:
+// every object then belongs to owner, and the owner of a database that Swap replaces with
+// scratch can use all of it. Ownership and privileges of the dump are left out.
+//
+// Scratch must not exist: a leftover of an earlier restore is the caller's to drop
+// (DropDatabase), so that a mistaken name never costs a database. When the restore
+// fails, RestoreScratch drops scratch.
+func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, owner string, r io.Reader) error {
+	what := "restore into database " + scratch
+	err := checkName("database", scratch)
+	if err == nil && owner != "" {
+		err = checkName("role", owner)
+	}
+	if err == nil && tools.Restore == "" {
+		err = errors.New("no pg_restore given (see FindTools)")
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	env, secrets, err := a.toolEnv(dsn, scratch)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var where string
+	err = a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
+		where = address(c.Config().Config)
+		if err := lock(ctx, c, scratch); err != nil {
+			return err
+		}
+		db := pgx.Identifier{scratch}.Sanitize()
+		create := "CREATE DATABASE " + db
+		if owner != "" {
+			create += " OWNER " + pgx.Identifier{owner}.Sanitize()
+		}
+		// template0, as pg_dump's documentation asks: what a site added to template1
+		// would clash with the dump's own objects.
+		if _, err := c.Exec(ctx, create+" TEMPLATE template0"); err != nil {
+			if alreadyThere(err) {
+				return fmt.Errorf("database %s exists: drop the leftover of an earlier restore first", scratch)
+			}
+			return fmt.Errorf("create: %w", err)
+		}
+		return run(ctx, c, "revoke", "REVOKE CONNECT ON DATABASE "+db+" FROM PUBLIC", false)
+	})
+	if err != nil {
+		return err
+	}
+	args := []string{
+		"--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--no-password",
+		// A connection string rather than a name, which pg_restore would read as one if it
+		// held a '=' or started with postgres://; the rest comes from env.
+		"--dbname=dbname=" + conninfoQuote(scratch),
+	}
+	if owner != "" {
+		args = append(args, "--role="+owner)
+	}
+	if err := runTool(ctx, tools.Restore, args, env, r, nil, secrets); err != nil {
+		err = fmt.Errorf("%s on %s: %w", what, where, err)
+		// The restore's transaction left scratch empty: drop it even when ctx is done.
+		dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return errors.Join(err, a.DropDatabase(dropCtx, dsn, scratch))
+	}
+	a.logger().Info("restored postgres database", "database", scratch, "owner", owner, "server", where)
+	return nil
+}
+
+// conninfoQuote quotes s as a value of a libpq connection string.
+func conninfoQuote(s string) string {
+	var b []byte
+	b = append(b, '\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(append(b, '\''))
+}
+
+// Swap makes database scratch the new target, dropping the old one, with target's owner,
+// CONNECT granted only to it as Ensure leaves it. It keeps new connections out of target,
+// ends those it has, and renames target to previous and scratch to target in one
+// transaction, so that the app never sees a missing or half-restored database.
+//
+// Called again with the same names after a failure or a crash at any point, Swap finishes
+// the job: with target and scratch there it swaps them; with target and previous there
+// the renames happened and it drops previous; with only target there it has nothing left
+// to do.
+func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string) error {
+	what := "swap database " + scratch + " in as " + target
+	if err := checkNames(target, scratch, previous); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
+		if err := lock(ctx, c, target); err != nil {
+			return err
+		}
+		dbs, err := databases(ctx, c, target, scratch, previous)
+		if err != nil {
+			return err
+		}
+		tgt, scr, prev := dbs[target], dbs[scratch], dbs[previous]
+		switch {
+		case !tgt.exists:
+			return fmt.Errorf("database %s does not exist", target)
+		case scr.exists && prev.exists:
+			return fmt.Errorf("databases %s and %s both exist: a swap cannot tell which is which", scratch, previous)
+		case scr.exists:
+			err = a.rename(ctx, c, target, scratch, previous, tgt.owner)
+		default:
+			// The renames happened, and previous is the database that was target, or
+			// previous is gone too. Either way, settling again is harmless.
+			owner := tgt.owner
+			if prev.exists {
+				owner = prev.owner
+			}
+			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return settle(ctx, tx, target, owner) })
+		}
+		if err != nil {
+			return err
+		}
+		if err := run(ctx, c, "drop "+previous, "DROP DATABASE IF EXISTS "+pgx.Identifier{previous}.Sanitize()+" WITH (FORCE)", false); err != nil {
+			return err
+		}
+		a.logger().Info("swapped postgres database", "database", target, "from", scratch, "server", address(c.Config().Config))
+		return nil
+	})
+}
+
+// rename keeps connections out of target, ends those of target and scratch, and renames
+// target to previous and scratch to target, retrying while a connection that slipped in
+// keeps one in use.
+func (a *Admin) rename(ctx context.Context, c *pgx.Conn, target, scratch, previous, owner string) error {
+	tgt := pgx.Identifier{target}.Sanitize()
+	// Committed on its own: a crash from here on leaves target closed, which Swap, called
+	// again, or Abandon opens again.
+	if err := run(ctx, c, "close "+target, "ALTER DATABASE "+tgt+" WITH ALLOW_CONNECTIONS false", false); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(renameWait)
+	for {
+		// Only a connection that was starting when target closed can still come in.
+		_, err := c.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+			WHERE datname IN ($1, $2) AND pid <> pg_catalog.pg_backend_pid()`, target, scratch)
+		if err != nil {
+			return fmt.Errorf("end the connections to %s and %s: %w", target, scratch, err)
+		}
+		err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			for _, r := range [][2]string{{target, previous}, {scratch, target}} {
+				sql := "ALTER DATABASE " + pgx.Identifier{r[0]}.Sanitize() + " RENAME TO " + pgx.Identifier{r[1]}.Sanitize()
+				if _, err := tx.Exec(ctx, sql); err != nil {
+					return fmt.Errorf("rename %s to %s: %w", r[0], r[1], err)
+				}
+			}
+			return settle(ctx, tx, target, owner)
+		})
+		if err == nil || pgCode(err) != "55006" || time.Now().After(deadline) { // object_in_use
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// settle gives database to owner as Ensure leaves it (every privilege, CONNECT revoked
+// from PUBLIC) and opens it to connections.
+func settle(ctx context.Context, tx pgx.Tx, database, owner string) error {
+	db, role := pgx.Identifier{database}.Sanitize(), pgx.Identifier{owner}.Sanitize()
+	for _, s := range []struct{ what, sql string }{
+		{"set owner", "ALTER DATABASE " + db + " OWNER TO " + role},
+		{"grant", "GRANT ALL ON DATABASE " + db + " TO " + role},
+		{"revoke", "REVOKE CONNECT ON DATABASE " + db + " FROM PUBLIC"},
+		{"open " + database, "ALTER DATABASE " + db + " WITH ALLOW_CONNECTIONS true"},
+	} {
+		if _, err := tx.Exec(ctx, s.sql); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	return nil
+}
+
+// Abandon undoes a restore that will not be swapped in: it drops scratch and opens
+// target to connections again, which a Swap that failed or crashed may have left closed.
+// Once Swap has renamed, call Swap again instead: Abandon knows nothing of previous.
+func (a *Admin) Abandon(ctx context.Context, dsn, target, scratch string) error {
+	what := "abandon database " + scratch
+	if err := checkNames(target, scratch); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
+		if err := lock(ctx, c, target); err != nil {
+			return err
+		}
+		if err := run(ctx, c, "drop", "DROP DATABASE IF EXISTS "+pgx.Identifier{scratch}.Sanitize()+" WITH (FORCE)", false); err != nil {
+			return err
+		}
+		dbs, err := databases(ctx, c, target)
+		if err != nil {
+			return err
+		}
+		if tgt := dbs[target]; tgt.exists && !tgt.allowConn {
+			return run(ctx, c, "open "+target, "ALTER DATABASE "+pgx.Identifier{target}.Sanitize()+" WITH ALLOW_CONNECTIONS true", false)
+		}
+		return nil
+	})
+}
+
+// DropDatabase ends the connections of database name and drops it; a missing one is no
+// error. It is for the throwaway databases of restores and drills: Drop drops an app's.
+func (a *Admin) DropDatabase(ctx context.Context, dsn, name string) error {
+	what := "drop database " + name
+	if err := checkName("database", name); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
+		if err := run(ctx, c, "drop", "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)", false); err != nil {
+			return err
+		}
+		a.logger().Info("dropped postgres database", "database", name, "server", address(c.Config().Config))
+		return nil
+	})
+}
+
+// dbState is what Swap and Abandon need to know of a database.
+type dbState struct {
+	exists, allowConn bool
+	owner             string
+}
+
+// databases looks names up in pg_database; those missing have the zero dbState.
+func databases(ctx context.Context, c *pgx.Conn, names ...string) (map[string]dbState, error) {
+	rows, _ := c.Query(ctx, `SELECT datname, pg_catalog.pg_get_userbyid(datdba), datallowconn
+		FROM pg_catalog.pg_database WHERE datname = ANY($1)`, names)
+	states := map[string]dbState{}
+	var (
+		name string
+		s    dbState
+	)
+	_, err := pgx.ForEachRow(rows, []any{&name, &s.owner, &s.allowConn}, func() error {
+		s.exists = true
+		states[name] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up databases: %w", err)
+	}
+	return states, nil
+}
+
+// checkNames checks database names that must differ from each other.
+func checkNames(names ...string) error {
+	for i, n := range names {
+		if err := checkName("database", n); err != nil {
+			return err
+		}
+		for _, m := range names[:i] {
+			if n == m {
+				return fmt.Errorf("database name %q given twice", n)
+			}
+		}
+	}
+	return nil
+}
+
+// pgCode returns the SQLSTATE of err, or "".
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
