@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/backup"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/chat"
 	"github.com/berth-dev/berth/internal/cli"
@@ -26,6 +27,7 @@ import (
 	"github.com/berth-dev/berth/internal/gitflow"
 	"github.com/berth-dev/berth/internal/gitops"
 	"github.com/berth-dev/berth/internal/kube"
+	"github.com/berth-dev/berth/internal/pgadmin"
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
@@ -97,6 +99,18 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	// --gitops-poll, stays as the fallback).
 	svc.SetGitOpsNotifier(notifyFunc(engine.NotifyPullRequests))
 	svc.SetSmoker(engine)
+	bkey, err := backupKey(o, log)
+	if err != nil {
+		return err
+	}
+	stores := backupStores{st: st, dir: backupDir(o)}
+	backups, err := backup.New(st, backup.Options{Databases: &backupDatabases{admin: pgadmin.New(log)}, Stores: stores,
+		Key: bkey, Lease: o.DeployLease, Logger: log})
+	if err != nil {
+		return err
+	}
+	svc.SetBackupNotifier(backups)
+	svc.SetBackupStoreChecker(stores)
 	secret, err := svc.Bootstrap(ctx, o.BootstrapToken)
 	if err != nil {
 		return err
@@ -165,6 +179,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			wg.Go(func() { engine.WatchPullRequests(workCtx, gitOps{}, o.GitOpsPoll) })
 			wg.Go(func() { git.Run(workCtx) })
 			wg.Go(func() { trains.Run(workCtx) })
+			wg.Go(func() { backups.Run(workCtx) })
 			if announcer != nil {
 				wg.Go(func() { announcer.Run(workCtx) })
 			}

@@ -91,6 +91,12 @@ const (
 	// ConfigManageGlobal sets config and secrets that apply to every team.
 	ConfigManageGlobal Action = "config.manage_global"
 	ServerManage       Action = "server.manage"
+	// BackupCreate takes a backup of an app's data (and runs a drill of one).
+	BackupCreate Action = "backup.create"
+	// BackupRestore replaces an environment's data with a backup's: as grave as dropping it.
+	BackupRestore Action = "backup.restore"
+	// BackupSchedule sets when an app's backups and drills run and how many are kept.
+	BackupSchedule Action = "backup.schedule"
 )
 
 // teamRole is the least role in the resource's team each team-scoped action needs.
@@ -107,6 +113,10 @@ var teamRole = map[Action]Role{
 	ResourceDelete: Admin,
 	// A forge token is a credential, and the connection's webhooks deploy: like config.
 	RepoConnect: Admin,
+	// Backups copy data the deployers' apps wrote; restores and schedules decide its fate.
+	BackupCreate:   Deployer,
+	BackupRestore:  Admin,
+	BackupSchedule: Admin,
 }
 
 // anyUser are actions every authenticated caller may take; what they see is filtered.

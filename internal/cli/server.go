@@ -66,6 +66,12 @@ type ServerOptions struct {
 	SlackAPIURL, SlackResponseURLPrefix    string
 	// SlackTeamID is the workspace the Slack app serves; other workspaces are refused.
 	SlackTeamID string
+	// BackupDir is the default backup store: a directory ("" is backups/ in DataDir).
+	BackupDir string
+	// BackupKeyFile holds the key that seals backups ("" is backup.key in DataDir, made
+	// when missing); BackupKey is BERTH_BACKUP_KEY, the key itself. At most one is set.
+	BackupKeyFile string
+	BackupKey     string
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -91,6 +97,11 @@ SQLite given no key makes one on its first start, in secrets.key in the data dir
 (mode 0600), says so in its log, and uses it after: keep a copy elsewhere. On PostgreSQL,
 give every replica the same key; without one, everything but setting and deploying
 secrets works. Change keys with berth server rotate-key.
+
+Backups (berth backup) are sealed with a key of their own, from --backup-key-file or
+BERTH_BACKUP_KEY (default: backup.key in the data directory, made on first use). Each
+backup records its key's id; restoring it needs that key: keep a copy apart from the
+backups. The default backup store is the directory --backup-dir (docs/backups.md).
 
 Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
 		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
@@ -137,6 +148,8 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.IntVar(&o.IngressPort, "ingress-port", 0, "port the environments' ingress answers on, for preview URLs on pull requests (0: 80)")
 	fl.StringVar(&o.SlackSigningSecretFile, "slack-signing-secret-file", "", "file with the Slack app's signing secret: serve the chat bot at /chat/slack/commands and /chat/slack/events (docs/chat.md)")
 	fl.StringVar(&o.SlackTokenFile, "slack-token-file", "", "file with the Slack app's bot token (xoxb-...), with --slack-signing-secret-file")
+	fl.StringVar(&o.BackupDir, "backup-dir", "", "directory of the default backup store (default: backups in --data-dir)")
+	fl.StringVar(&o.BackupKeyFile, "backup-key-file", "", "file with the key that seals backups, base64 of 32 bytes (default: backup.key in --data-dir, made when missing; or BERTH_BACKUP_KEY)")
 	fl.StringVar(&o.SlackTeamID, "slack-team-id", "", "the Slack workspace (team id, T...) the app serves; requests of others are refused")
 	fl.StringVar(&o.SlackAPIURL, "slack-api-url", "", "Slack's Web API (default https://slack.com/api/)")
 	fl.StringVar(&o.SlackResponseURLPrefix, "slack-response-url-prefix", "", "where slash commands' response_urls may point (default https://hooks.slack.com/)")
@@ -273,6 +286,10 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	o.BootstrapToken = os.Getenv("BERTH_BOOTSTRAP_TOKEN")
 	o.SecretsKey = os.Getenv("BERTH_SECRETS_KEY")
+	o.BackupKey = os.Getenv("BERTH_BACKUP_KEY")
+	if o.BackupKey != "" && o.BackupKeyFile != "" {
+		return &UsageError{Err: errors.New("give the backup key with --backup-key-file or BERTH_BACKUP_KEY, not both")}
+	}
 	if o.SecretsKey != "" && o.SecretsKeyFile != "" {
 		return &UsageError{Err: errors.New("give the secrets key with --secrets-key-file or BERTH_SECRETS_KEY, not both")}
 	}

@@ -13,7 +13,7 @@ const mod = "github.com/berth-dev/berth/"
 // The layers, by import path inside the module.
 var (
 	domain   = []string{"internal/berth"}
-	adapters = []string{"internal/store", "internal/kube", "internal/pgadmin", "internal/forge", "internal/registry", "internal/gitops"}
+	adapters = []string{"internal/store", "internal/kube", "internal/pgadmin", "internal/forge", "internal/registry", "internal/gitops", "internal/objstore"}
 	edges    = []string{"internal/api", "internal/web", "internal/cli", "internal/slackbot"}
 	// network packages the manifest must not import itself: it renders, it never talks.
 	// (k8s.io/apimachinery's types bring net/http along; only direct imports count.)
@@ -82,7 +82,7 @@ func violations(g graph) []string {
 				bad(pkg, dep, "the domain imports nothing of Berth's")
 			case in(pkg, []string{"internal/manifest"}) && !in(dep, []string{"internal/manifest"}) && !in(dep, domain):
 				bad(pkg, dep, "the manifest is pure: it imports only the domain")
-			case in(pkg, adapters) && (in(dep, []string{"internal/service", "internal/deploy"}) || in(dep, edges)):
+			case in(pkg, adapters) && (in(dep, []string{"internal/service", "internal/deploy", "internal/backup"}) || in(dep, edges)):
 				bad(pkg, dep, "adapters do not import use cases, the engine or edges")
 			case in(pkg, []string{"internal/provision"}) && !in(dep, []string{"internal/provision", "internal/manifest"}) && !in(dep, domain):
 				bad(pkg, dep, "provisioner files are pure: they import only the manifest and the domain")
@@ -92,7 +92,7 @@ func violations(g graph) []string {
 				bad(pkg, dep, "the dev ingress imports nothing of Berth's (tools/node/build.sh caches it by its own files)")
 			case in(pkg, []string{"internal/service"}) && in(dep, edges):
 				bad(pkg, dep, "use cases do not import edges")
-			case in(pkg, []string{"internal/cli"}) && in(dep, []string{"internal/service", "internal/store", "internal/deploy", "internal/kube"}):
+			case in(pkg, []string{"internal/cli"}) && in(dep, []string{"internal/service", "internal/store", "internal/deploy", "internal/backup", "internal/kube"}):
 				bad(pkg, dep, "the CLI is a client of the API: it talks to internal/apiclient only")
 			}
 		}

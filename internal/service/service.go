@@ -47,6 +47,10 @@ type Service struct {
 	// server shuts down.
 	logs    Logs
 	streams stopper
+	// notifyBackups wakes the backup engine when a backup, restore or drill was queued;
+	// storeCheck checks backup stores before they are saved.
+	notifyBackups Notifier
+	storeCheck    BackupStoreChecker
 	// refusals bounds the audit events of refused chat requests, which anyone on the
 	// internet can send.
 	refusals refusalLimiter
