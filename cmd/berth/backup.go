@@ -3,71 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/berth-dev/berth/internal/backup"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/objstore"
-	"github.com/berth-dev/berth/internal/pgadmin"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// backupDatabases gives internal/pgadmin's dumps and restores to the backup engine, with
-// PostgreSQL's client programs found on first use (a server that never backs up needs
-// none installed).
-type backupDatabases struct {
-	admin *pgadmin.Admin
-	once  sync.Once
-	tools pgadmin.Tools
-	err   error
-}
-
-func (d *backupDatabases) programs(ctx context.Context) (pgadmin.Tools, error) {
-	d.once.Do(func() { d.tools, d.err = pgadmin.FindTools(ctx) })
-	return d.tools, d.err
-}
-
-func (d *backupDatabases) Dump(ctx context.Context, dsn, database string, w io.Writer) ([]berth.TableSum, error) {
-	tools, err := d.programs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d.admin.Dump(ctx, tools, dsn, database, w)
-}
-
-func (d *backupDatabases) RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) error {
-	tools, err := d.programs(ctx)
-	if err != nil {
-		return err
-	}
-	return d.admin.RestoreScratch(ctx, tools, dsn, scratch, owner, r)
-}
-
-func (d *backupDatabases) Checksums(ctx context.Context, dsn, database string) ([]berth.TableSum, error) {
-	return d.admin.Checksums(ctx, dsn, database)
-}
-
-func (d *backupDatabases) Swap(ctx context.Context, dsn, target, scratch, previous string) error {
-	return d.admin.Swap(ctx, dsn, target, scratch, previous)
-}
-
-func (d *backupDatabases) Abandon(ctx context.Context, dsn, target, scratch string) error {
-	return d.admin.Abandon(ctx, dsn, target, scratch)
-}
-
-func (d *backupDatabases) DropDatabase(ctx context.Context, dsn, name string) error {
-	return d.admin.DropDatabase(ctx, dsn, name)
-}
-
-func (d *backupDatabases) HasData(ctx context.Context, dsn, database string) (bool, error) {
-	return d.admin.HasData(ctx, dsn, database)
-}
 
 // backupStores opens backup stores by name: the server's directory for "default", else
 // the store's configuration and secret from the store.

@@ -104,7 +104,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		return err
 	}
 	stores := backupStores{st: st, dir: backupDir(o)}
-	backups, err := backup.New(st, backup.Options{Databases: &backupDatabases{admin: pgadmin.New(log)}, Stores: stores,
+	backups, err := backup.New(st, backup.Options{Databases: pgadmin.NewBackups(pgadmin.New(log)), Stores: stores,
 		Key: bkey, Lease: o.DeployLease, Logger: log})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -135,20 +136,21 @@ func (e *Engine) restoreInto(ctx context.Context, s source, targets []target) (e
 	}()
 	for _, t := range targets {
 		// A scratch database an earlier attempt left behind goes first.
-		if err := e.o.Databases.Abandon(ctx, s.dsn, t.database, t.scratch); err != nil {
+		if err := e.drop(ctx, s.dsn, t); err != nil {
 			return err
 		}
 		rc, err := readPart(ctx, s.objects, e.o.Key, s.b, t.part)
 		if err != nil {
 			return err
 		}
-		err = e.o.Databases.RestoreScratch(ctx, s.dsn, t.scratch, t.owner, rc)
+		src := &firstError{r: rc}
+		err = e.o.Databases.RestoreScratch(ctx, s.dsn, t.scratch, t.owner, src)
 		rc.Close()
+		if src.err != nil {
+			// pg_restore saw only its input end early: the reason is the part's.
+			return src.err
+		}
 		if err != nil {
-			var perr *PartError
-			if errors.As(err, &perr) {
-				return perr
-			}
 			return fmt.Errorf("backup %d, part %s: restore: %w", s.b.ID, t.part.Resource, err)
 		}
 		got, err := e.o.Databases.Checksums(ctx, s.dsn, t.scratch)
@@ -168,10 +170,33 @@ func (e *Engine) abandon(ctx context.Context, dsn string, targets []target) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	for _, t := range targets {
-		if err := e.o.Databases.Abandon(ctx, dsn, t.database, t.scratch); err != nil {
-			e.log.Error("abandon scratch database", "database", t.scratch, "err", err)
+		if err := e.drop(ctx, dsn, t); err != nil {
+			e.log.Error("drop scratch database", "database", t.scratch, "err", err)
 		}
 	}
+}
+
+// drop drops t's scratch database: a drill's throwaway one, or a restore's, letting
+// connections into the target again.
+func (e *Engine) drop(ctx context.Context, dsn string, t target) error {
+	if t.database == t.scratch {
+		return e.o.Databases.DropDatabase(ctx, dsn, t.scratch)
+	}
+	return e.o.Databases.Abandon(ctx, dsn, t.database, t.scratch)
+}
+
+// firstError keeps the first error its reader returned other than EOF.
+type firstError struct {
+	r   io.Reader
+	err error
+}
+
+func (f *firstError) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // runDrill restores the backup into throwaway databases, checks them and drops them; it
