@@ -122,6 +122,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(backup.NewMetrics(st, time.Now, log))
 	srv := api.New(svc, log, reg, func(ctx context.Context) error { return st.DB().PingContext(ctx) })
 	dashboard, err := web.New(svc, log)
 	if err != nil {
@@ -130,6 +131,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	srv.Mount("/", dashboard)
 	var announcer *chat.Announcer // one message per deploy in its team's channel
 	var trainAnnouncer train.Chat // where trains announce themselves
+	var backupChat backup.Chat    // where stale backups and failed drills are announced
 	if o.SlackSigningSecretFile != "" {
 		bot, err := slackBot(svc, log, o)
 		if err != nil {
@@ -139,6 +141,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		defer bot.Close()
 		announcer = chat.NewAnnouncer(svc, bot, slackbot.Provider, log)
 		trainAnnouncer = trainChat{bot}
+		backupChat = trainChat{bot}
 	}
 
 	ln, err := net.Listen("tcp", o.Listen)
@@ -166,6 +169,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	svc.SetGitNotifier(git)
 	trains := train.New(st, svc, trainForges, trainAnnouncer, log, train.Options{PublicURL: public})
 	svc.SetTrainNotifier(trains)
+	backupSchedule := backup.NewScheduler(st, stores, backups, backup.SchedulerOptions{Chat: backupChat, Logger: log})
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
@@ -180,6 +184,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			wg.Go(func() { git.Run(workCtx) })
 			wg.Go(func() { trains.Run(workCtx) })
 			wg.Go(func() { backups.Run(workCtx) })
+			wg.Go(func() { backupSchedule.Run(workCtx) })
 			if announcer != nil {
 				wg.Go(func() { announcer.Run(workCtx) })
 			}

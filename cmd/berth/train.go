@@ -18,7 +18,8 @@ func trainForges(r berth.AppRepo, token string) (train.Forge, error) {
 	return forge.NewClient(r.Forge, r.URL, token)
 }
 
-// trainChat is the Slack adapter behind the chat internal/train announces in.
+// trainChat is the Slack adapter behind the chat internal/train (and internal/backup, for
+// stale backups and failed drills) announces in.
 type trainChat struct{ h *slackbot.Handler }
 
 func (c trainChat) Post(ctx context.Context, channel, text string) (string, error) {

@@ -57,14 +57,14 @@ func (s *stores) Open(_ context.Context, name string) (backup.Objects, error) {
 
 const uid = "postgres.default#shop.notes.db"
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...store.Option) *world {
 	ctx := t.Context()
 	key, err := seal.NewKey([]byte(strings.Repeat("s", seal.KeySize)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "berth.db"), store.WithSecretsKey(key))
+	st, err := store.Open(ctx, filepath.Join(dir, "berth.db"), append(opts, store.WithSecretsKey(key))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,6 +287,15 @@ func (r Restore) Kind() string {
 	return "restore"
 }
 
+// BackupStatus is where the backups of an app in an environment stand: its latest
+// successful backup, its latest finished drill and its latest passed one (nil: none).
+type BackupStatus struct {
+	Team, App, Env  string
+	LastBackup      *Backup
+	LastDrill       *Restore
+	LastPassedDrill *Restore
+}
+
 // BackupSchedule is when an app's data in an environment is backed up and drilled, and
 // how many backups are kept.
 type BackupSchedule struct {

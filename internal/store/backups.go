@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
@@ -744,6 +746,57 @@ func (tx *Tx) SetBackupAlarm(ctx context.Context, team, app, env, kind string, i
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// BackupStatuses returns, for each app and environment with a backup or a drill, its
+// latest successful backup (without parts), latest finished drill and latest passed one.
+func (q queries) BackupStatuses(ctx context.Context) ([]berth.BackupStatus, error) {
+	type key struct{ team, app, env string }
+	byKey := map[key]*berth.BackupStatus{}
+	var order []key
+	get := func(team, app, env string) *berth.BackupStatus {
+		k := key{team, app, env}
+		if byKey[k] == nil {
+			byKey[k] = &berth.BackupStatus{Team: team, App: app, Env: env}
+			order = append(order, k)
+		}
+		return byKey[k]
+	}
+	bs, err := list(ctx, q, scanBackup, "SELECT "+backupColumns+` FROM backups b WHERE b.state = 'succeeded'
+		AND b.id = (SELECT MAX(o.id) FROM backups o WHERE o.team = b.team AND o.app = b.app AND o.env = b.env AND o.state = 'succeeded')`)
+	if err != nil {
+		return nil, fmt.Errorf("backup statuses: %w", dbErr(err))
+	}
+	for _, b := range bs {
+		get(b.Team, b.App, b.Env).LastBackup = &b
+	}
+	for _, passed := range []bool{false, true} {
+		states := "('succeeded', 'failed')"
+		if passed {
+			states = "('succeeded')"
+		}
+		rs, err := list(ctx, q, scanRestore, "SELECT "+restoreColumns+` FROM restores r WHERE r.drill = ? AND r.state IN `+states+`
+			AND r.id = (SELECT MAX(o.id) FROM restores o WHERE o.team = r.team AND o.app = r.app AND o.env = r.env AND o.drill = ? AND o.state IN `+states+`)`, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("backup statuses: %w", dbErr(err))
+		}
+		for _, r := range rs {
+			st := get(r.Team, r.App, r.Env)
+			if passed {
+				st.LastPassedDrill = &r
+			} else {
+				st.LastDrill = &r
+			}
+		}
+	}
+	out := make([]berth.BackupStatus, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	slices.SortFunc(out, func(a, b berth.BackupStatus) int {
+		return cmp.Or(cmp.Compare(a.Team, b.Team), cmp.Compare(a.App, b.App), cmp.Compare(a.Env, b.Env))
+	})
+	return out, nil
 }
 
 // truncate bounds a stored reason.
