@@ -198,11 +198,18 @@ func (s *Service) StartRestore(ctx context.Context, p *authz.Principal, req Rest
 	if err != nil {
 		return berth.Restore{}, storeErr(err)
 	}
+	// A target without the app's databases gets them from a deploy of the backed-up
+	// revision, as --to-revision redeploys it: both need the right to deploy there.
+	have, err := s.dataResources(ctx, req.Team, req.App, req.Env)
+	if err != nil {
+		return berth.Restore{}, storeErr(err)
+	}
+	deploys := req.ToRevision || len(have) == 0
 	allow := func() error {
 		if err := authz.Check(p, authz.BackupRestore, authz.Resource{Team: req.Team}); err != nil {
 			return err
 		}
-		if req.ToRevision {
+		if deploys {
 			return checkDeploy(p, req.Team, env)
 		}
 		return nil
