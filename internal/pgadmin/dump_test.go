@@ -39,7 +39,8 @@ func (s *server) admins() []struct{ name, dsn string } {
 
 // seedSQL makes tables of many types, in two schemas, with NULLs, a bytea, a sequence, an
 // index and a foreign key, and ROWS rows in each. One column is named r, as the alias of
-// the checksums' query.
+// the checksums' query; ledger.entries has a json and a point column, types without a hash
+// function, so its checksum is of the rows' text, where notes' is of its records.
 const seedSQL = `
 CREATE TABLE notes (
 	id bigserial PRIMARY KEY, title text NOT NULL, body text, tags text[], score double precision,
@@ -49,16 +50,17 @@ CREATE SCHEMA ledger;
 CREATE SEQUENCE ledger.entry_no;
 CREATE TABLE ledger.entries (
 	no bigint PRIMARY KEY DEFAULT nextval('ledger.entry_no'), note_id bigint REFERENCES notes (id),
-	amount numeric, took interval, uid uuid, ip inet, at time with time zone);
+	amount numeric, took interval, uid uuid, ip inet, at time with time zone, doc json, spot point);
 INSERT INTO notes (title, body, tags, score, price, created, due, blob, meta, done, r)
 	SELECT 'note ' || i, CASE WHEN i % 3 <> 0 THEN repeat(md5(i::text), 3) END, ARRAY['a' || i, NULL, 'c'],
 		i / 7.0, i * 1.25, timestamptz '2024-02-29 12:00:00+01' + i * interval '1 hour',
 		CASE WHEN i % 2 = 0 THEN date '2024-01-01' + i END, decode(md5(i::text), 'hex'),
 		jsonb_build_object('i', i, 'odd', i % 2 = 1), CASE WHEN i % 5 <> 0 THEN i % 2 = 0 END, i
 	FROM generate_series(1, ROWS) i;
-INSERT INTO ledger.entries (note_id, amount, took, uid, ip, at)
+INSERT INTO ledger.entries (note_id, amount, took, uid, ip, at, doc, spot)
 	SELECT i, i * 0.001, i * interval '1 minute', md5(i::text)::uuid,
-		CASE WHEN i % 4 <> 0 THEN ('10.0.' || i % 256 || '.1')::inet END, time with time zone '04:05:06+02'
+		CASE WHEN i % 4 <> 0 THEN ('10.0.' || i % 256 || '.1')::inet END, time with time zone '04:05:06+02',
+		json_build_object('n', i), point(i, -i)
 	FROM generate_series(1, ROWS) i;
 `
 
@@ -143,6 +145,10 @@ func TestDumpRestoreSwap(t *testing.T) {
 			dumped, sums := dump(t, admin.dsn, d.Name)
 			if len(sums) != 2 || sums[0].Schema != "ledger" || sums[0].Rows != 50 || sums[1].Table != "notes" || sums[1].Rows != 50 {
 				t.Fatalf("Dump's sums = %+v, want ledger.entries and public.notes, 50 rows each", sums)
+			}
+			if !strings.HasPrefix(sums[0].Checksum, "text:") || !strings.HasPrefix(sums[1].Checksum, "record:") {
+				t.Errorf("checksums %q and %q: want ledger.entries' of its text (json and point have no hash function), notes' of its records",
+					sums[0].Checksum, sums[1].Checksum)
 			}
 			if diff := cmp.Diff(sums, checksums(t, admin.dsn, d.Name)); diff != "" {
 				t.Fatalf("Checksums differ from Dump's (-dump +checksums):\n%s", diff)
