@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // world is a Berth store with team shop's app notes, whose postgres resource db has a real
 // database in production and in sandbox, on a real PostgreSQL; and a backup engine.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	admin   string // the PostgreSQL admin DSN of both environments
 	dbs     map[string]pgadmin.Database
@@ -57,7 +57,7 @@ func (s *stores) Open(_ context.Context, name string) (backup.Objects, error) {
 
 const uid = "postgres.default#shop.notes.db"
 
-func newWorld(t *testing.T, opts ...store.Option) *world {
+func newWorld(t testing.TB, opts ...store.Option) *world {
 	ctx := t.Context()
 	key, err := seal.NewKey([]byte(strings.Repeat("s", seal.KeySize)))
 	if err != nil {
