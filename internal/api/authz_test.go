@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/apiv1"
+	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -156,7 +157,36 @@ func routeCases() map[string]routeCase {
 		"departTrain":   {"POST", "/api/v1/teams/alpha/trains/release/depart", withTrain(nil), deployerRole, 202},
 		"freezeTrain":   {"POST", "/api/v1/teams/alpha/trains/release/freeze", withTrain(apiv1.FreezeTrain{For: "24h", Reason: "incident"}), deployerRole, 200},
 		"unfreezeTrain": {"POST", "/api/v1/teams/alpha/trains/release/unfreeze", withTrain(nil), deployerRole, 200},
+
+		"startBackup":     {"POST", "/api/v1/teams/alpha/apps/reports/backups", body(apiv1.StartBackup{Environment: "staging"}), deployerRole, 202},
+		"startTeamBackup": {"POST", "/api/v1/teams/alpha/backups", body(apiv1.StartBackup{Environment: "staging"}), deployerRole, 202},
+		"listBackups":     {"GET", "/api/v1/teams/alpha/backups?environment=staging", nil, viewer, 200},
+		// The fresh fixture's first backup and restore are 1; the bodies make them.
+		"getBackup":    {"GET", "/api/v1/backups/1", withBackup(nil), viewer, 200},
+		"startRestore": {"POST", "/api/v1/backups/1/restore", withBackup(apiv1.StartRestore{Environment: "staging", Force: true}), adminRole, 202},
+		"startDrill":   {"POST", "/api/v1/teams/alpha/apps/reports/drills", withBackup(apiv1.StartDrill{Environment: "staging"}), deployerRole, 202},
+		"listRestores": {"GET", "/api/v1/teams/alpha/restores", nil, viewer, 200},
+		"listDrills":   {"GET", "/api/v1/teams/alpha/drills?app=reports", nil, viewer, 200},
+		"getRestore":   {"GET", "/api/v1/restores/1", func(f *fixture) any { f.restore(f.backup(berth.JobSucceeded).ID, true, berth.JobSucceeded); return nil }, viewer, 200},
+		"setBackupSchedule": {"PUT", "/api/v1/teams/alpha/apps/reports/backup-schedules/staging",
+			body(apiv1.SetBackupSchedule{Cron: "0 3 * * *", Drill: "0 5 * * 0", TimeZone: "Europe/Lisbon"}), adminRole, 200},
+		"listBackupSchedules":       {"GET", "/api/v1/teams/alpha/backup-schedules", nil, viewer, 200},
+		"deleteBackupSchedule":      {"DELETE", "/api/v1/teams/alpha/apps/reports/backup-schedules/staging", func(f *fixture) any { f.backupSchedule(); return nil }, adminRole, 204},
+		"setBackupStore":            {"PUT", "/api/v1/backup-stores/offsite", body(apiv1.SetBackupStore{Kind: "dir", Dir: "/srv/backups"}), global, 200},
+		"listBackupStores":          {"GET", "/api/v1/backup-stores", nil, anyone, 200},
+		"deleteBackupStore":         {"DELETE", "/api/v1/backup-stores/offsite", func(f *fixture) any { f.backupStore(); return nil }, global, 204},
+		"setEnvironmentBackupStore": {"PUT", "/api/v1/envs/staging/backup-store", body(apiv1.SetEnvBackupStore{Store: "default"}), global, 204},
 	}
+}
+
+// hiddenFromOthers are the routes of a backup or restore found by its id: to another
+// team's members it does not exist (404), rather than being refused.
+var hiddenFromOthers = map[string]bool{"getBackup": true, "startRestore": true, "getRestore": true}
+
+// withBackup makes a successful backup of alpha/reports in staging, and sends v (nil:
+// nothing).
+func withBackup(v any) func(*fixture) any {
+	return func(f *fixture) any { f.backup(berth.JobSucceeded); return v }
 }
 
 func body(v any) func(*fixture) any { return func(*fixture) any { return v } }
@@ -201,6 +231,8 @@ func TestAuthorizationTable(t *testing.T) {
 				switch {
 				case caller == noToken || caller == expired || caller == revoked:
 					want = http.StatusUnauthorized
+				case caller == otherViewer && hiddenFromOthers[id]:
+					want = http.StatusNotFound
 				case !allowed(caller, rc.need):
 					want = http.StatusForbidden
 				}

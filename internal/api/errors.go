@@ -47,6 +47,8 @@ func toAPIError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: denied.Reason}, true
 	case errors.As(err, &invalid):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: invalid.Reason, Field: invalid.Field}, true
+	case errors.Is(err, berth.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}, true
 	case errors.Is(err, service.ErrBodyTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()}, true
 	case errors.Is(err, berth.ErrUnauthenticated):

@@ -78,6 +78,7 @@ func New(svc *service.Service, log *slog.Logger, reg prometheus.Registerer, read
 	s.routes = append(append(append(append(s.apiRoutes(), s.deployRoutes()...), s.settingsRoutes()...), s.provisionerRoutes()...),
 		s.resourceRoutes()...)
 	s.routes = append(append(append(s.routes, s.previewRoutes()...), s.trainRoutes()...), s.gitOpsRoutes()...)
+	s.routes = append(s.routes, s.backupRoutes()...)
 	for i := range s.routes {
 		if s.routes[i].status == 0 {
 			s.routes[i].status = http.StatusOK

@@ -24,7 +24,8 @@ func NewCmdEnvs(f *Factory) *cobra.Command {
 	return group("envs", "Manage environments: where apps are deployed", NewCmdEnvsList(f, nil), NewCmdEnvsGet(f, nil),
 		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil),
 		NewCmdEnvsFreeze(f, nil), NewCmdEnvsFreezes(f, nil), NewCmdEnvsUnfreeze(f, nil),
-		NewCmdEnvsSetGitOps(f, nil), NewCmdEnvsGitOps(f, nil), NewCmdEnvsUnsetGitOps(f, nil))
+		NewCmdEnvsSetGitOps(f, nil), NewCmdEnvsGitOps(f, nil), NewCmdEnvsUnsetGitOps(f, nil),
+		NewCmdEnvsSetBackupStore(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.

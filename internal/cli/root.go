@@ -82,6 +82,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdRedeploy(f), NewCmdStatus(f, nil), NewCmdConfig(f), NewCmdSecrets(f), NewCmdProvisioners(f), NewCmdResources(f),
 		NewCmdPreviews(f), NewCmdTrain(f))
 	root.AddCommand(NewCmdLogs(f, nil), NewCmdEvents(f, nil))
+	root.AddCommand(NewCmdBackup(f), NewCmdRestore(f), NewCmdDrills(f), NewCmdBackupStores(f))
 	return root
 }
 

@@ -53,8 +53,9 @@ func (s *Service) StartBackup(ctx context.Context, p *authz.Principal, team, app
 
 // StartTeamBackup queues a backup of every app of team with data in env.
 func (s *Service) StartTeamBackup(ctx context.Context, p *authz.Principal, team, env string) ([]berth.Backup, error) {
-	if err := authz.Check(p, authz.AppRead, authz.Resource{Team: team}); err != nil {
-		return nil, err
+	if err := authz.Check(p, authz.BackupCreate, authz.Resource{Team: team}); err != nil {
+		c := change{action: "backup.create", target: "team/" + team + "@" + env, team: team, details: map[string]any{"env": env}}
+		return nil, s.mutate(ctx, p, &c, func() error { return err }, nil)
 	}
 	apps, err := s.st.Apps(ctx, team)
 	if err != nil {
