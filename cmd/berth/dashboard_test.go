@@ -86,8 +86,9 @@ func fitsWidth(t *testing.T, ctx context.Context) {
 
 // TestDashboard drives the dashboard in headless Chromium: sign in, the app list, an
 // app's page, a rollback to an earlier revision watched live to success, the rollback in
-// the audit log; a viewer gets no rollback action, and forged or unauthorized forms are
-// refused without changing anything. It saves a screenshot of every page.
+// the audit log, the app's backups page with a stale schedule; a viewer gets no rollback
+// or restore action, and forged or unauthorized forms are refused without changing
+// anything. It saves a screenshot of every page.
 func TestDashboard(t *testing.T) {
 	srv, c, ns := fleet(t, "--workers", "4")
 	ctx := context.Background()
@@ -101,6 +102,12 @@ func TestDashboard(t *testing.T) {
 	}
 	veraTok, err := c.CreateToken(ctx, apiv1.CreateToken{Name: "browser", User: "vera"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A backup schedule of shop in staging that expects a backup within a second of being
+	// set: with no database to back up, it is stale by the time the page is opened.
+	if _, err := c.SetBackupSchedule(ctx, "fleet", "shop", "staging", apiv1.SetBackupSchedule{Cron: "0 3 * * *", Drill: "0 4 * * 0",
+		TimeZone: "Europe/Lisbon", StaleAfter: "1s"}); err != nil {
 		t.Fatal(err)
 	}
 	shots := newScreenshots(t)
@@ -202,6 +209,21 @@ func TestDashboard(t *testing.T) {
 	fitsWidth(t, b)
 	shots.take(b, "audit")
 
+	// The app's backups page, linked from its page: staging's schedule, marked stale.
+	webtest.Do(t, b, "open shop's backups",
+		chromedp.Navigate(srv.url+"/apps/fleet/shop"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/apps/fleet/shop/backups"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/apps/fleet/shop/backups"]`)),
+		chromedp.WaitVisible(chromedp.ID("backups-staging")))
+	backups := webtest.Text(t, b, "#backups-staging")
+	for _, want := range []string{"STALE", "Backups are stale", "0 3 * * *", "Europe/Lisbon", "none succeeded yet"} {
+		if !strings.Contains(backups, want) {
+			t.Errorf("staging's backups lack %q:\n%s", want, backups)
+		}
+	}
+	fitsWidth(t, b)
+	shots.take(b, "backups")
+
 	// A viewer sees the app but is offered no rollback, and is told why.
 	v := webtest.Browser(t)
 	webtest.SignIn(t, v, srv.url, veraTok.Secret, `tr[data-app="shop"]`)
@@ -213,6 +235,12 @@ func TestDashboard(t *testing.T) {
 	}
 	if page := webtest.Text(t, v, "main"); !strings.Contains(page, "Rollback is not offered to you here") || !strings.Contains(page, "needs role deployer") {
 		t.Errorf("the viewer's page should say why there is no rollback:\n%s", page)
+	}
+	webtest.Do(t, v, "viewer opens shop's backups",
+		chromedp.Navigate(srv.url+"/apps/fleet/shop/backups"),
+		chromedp.WaitVisible(chromedp.ID("backups-staging")))
+	if page := webtest.Text(t, v, "main"); !strings.Contains(page, "Restores are not offered to you") || !strings.Contains(page, "STALE") {
+		t.Errorf("the viewer's backups page should show the stale backups and say why there is no restore:\n%s", page)
 	}
 
 	// Forms refused: no CSRF token, a wrong one, the sign-in page's pair or another
