@@ -195,7 +195,7 @@ func TestBackups(t *testing.T) {
 		Resources: []apiv1.BackupResource{{Name: "events", Type: "postgres", UID: fixtureContents.Resources[0].UID, Provisioner: "builtin/postgres"}},
 		Parts: []apiv1.BackupPart{{Resource: "events", Type: "postgres", Object: fixturePart.Object, Size: 4096, SHA256: fixtureBackupSHA, Rows: 1204,
 			Tables: []apiv1.TableSum{{Schema: "public", Table: "notes", Rows: 1200, Checksum: "c0ffee01"}, {Schema: "public", Table: "tags", Rows: 4, Checksum: "c0ffee02"}}}},
-		Size: 4096, CreatedBy: "dan", CreatedAt: detail.Backup.CreatedAt, StartedAt: detail.Backup.StartedAt, FinishedAt: detail.Backup.FinishedAt}
+		Size: 4096, Attempts: 1, CreatedBy: "dan", CreatedAt: detail.Backup.CreatedAt, StartedAt: detail.Backup.StartedAt, FinishedAt: detail.Backup.FinishedAt}
 	if diff := cmp.Diff(apiv1.BackupDetail{Backup: wantDone, Restores: []apiv1.Restore{}, Drills: []apiv1.Restore{}}, detail); diff != "" ||
 		detail.Backup.StartedAt == nil || detail.Backup.FinishedAt == nil {
 		t.Errorf("GET the successful backup (-want +got):\n%s", diff)

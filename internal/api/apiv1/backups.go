@@ -33,7 +33,10 @@ type Backup struct {
 	Resources []BackupResource  `json:"resources"`
 	Parts     []BackupPart      `json:"parts"`
 	// Size is the sum of the parts' stored sizes, in bytes.
-	Size       int64      `json:"size"`
+	Size int64 `json:"size"`
+	// Attempts is how many times a server took the backup up: more than 1 when a server
+	// stopped while running it and another resumed it.
+	Attempts   int        `json:"attempts"`
 	CreatedBy  string     `json:"createdBy"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	StartedAt  *time.Time `json:"startedAt,omitempty"`
@@ -130,11 +133,13 @@ type Restore struct {
 	Deploy int64 `json:"deploy,omitempty"`
 	// DurationSeconds is the measured restore time: from the first byte read to the last
 	// checksum compared (drills), or to the swap (restores).
-	DurationSeconds float64    `json:"durationSeconds"`
-	CreatedBy       string     `json:"createdBy"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	StartedAt       *time.Time `json:"startedAt,omitempty"`
-	FinishedAt      *time.Time `json:"finishedAt,omitempty"`
+	DurationSeconds float64 `json:"durationSeconds"`
+	// Attempts is how many times a server took it up (more than 1: resumed).
+	Attempts   int        `json:"attempts"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 }
 
 // BackupSchedule is when an app's data in an environment is backed up (Cron) and drilled
@@ -214,7 +219,7 @@ func FromBackup(b berth.Backup) Backup {
 	out := Backup{ID: b.ID, Team: b.Team, App: b.App, Environment: b.Env, Trigger: b.Trigger, State: string(b.State), Reason: b.Reason,
 		Store: b.Store, KeyID: b.KeyID, Revision: c.Revision, Deploy: c.Deploy, Args: map[string]string{},
 		Config: versionRefs(c.Config), Secrets: versionRefs(c.Secrets), Resources: make([]BackupResource, 0, len(c.Resources)),
-		Parts: make([]BackupPart, 0, len(b.Parts)), Size: b.Size, CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt,
+		Parts: make([]BackupPart, 0, len(b.Parts)), Size: b.Size, Attempts: b.Attempts, CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt,
 		StartedAt: timePtr(b.StartedAt), FinishedAt: timePtr(b.FinishedAt), PrunedAt: timePtr(b.PrunedAt)}
 	maps.Copy(out.Args, c.Args)
 	for _, r := range c.Resources {
@@ -243,7 +248,7 @@ func versionRefs(in []berth.VersionRef) []VersionRef {
 func FromRestore(r berth.Restore) Restore {
 	return Restore{ID: r.ID, BackupID: r.BackupID, Team: r.Team, App: r.App, Environment: r.Env, Drill: r.Drill, Force: r.Force,
 		ToRevision: r.ToRevision, State: string(r.State), Reason: r.Reason, Step: r.Step, Deploy: r.Deploy,
-		DurationSeconds: r.Duration.Seconds(), CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
+		DurationSeconds: r.Duration.Seconds(), Attempts: r.Attempts, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
 		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt)}
 }
 
