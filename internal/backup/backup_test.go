@@ -341,8 +341,22 @@ func TestBackupRestoreAndDrill(t *testing.T) {
 	}
 }
 
-// databases lists the databases whose names match the regular expression pattern on the server of dsn.
-func databases(t *testing.T, dsn, pattern string) []string {
+// databases lists the databases whose names match the regular expression pattern on the
+// server of dsn, once none are left or after 30 seconds: a restore drops the database it
+// replaced just after it ends.
+func databases(t testing.TB, dsn, pattern string) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		names := databasesNow(t, dsn, pattern)
+		if len(names) == 0 || time.Now().After(deadline) {
+			return names
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func databasesNow(t testing.TB, dsn, pattern string) []string {
 	t.Helper()
 	c, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
@@ -418,7 +432,7 @@ func (c *crashing) Dump(ctx context.Context, dsn, database string, w io.Writer) 
 	return c.Databases.Dump(ctx, dsn, database, w)
 }
 
-func (c *crashing) RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) error {
+func (c *crashing) RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) ([]berth.TableSum, error) {
 	c.crash("RestoreScratch")
 	return c.Databases.RestoreScratch(ctx, dsn, scratch, owner, r)
 }

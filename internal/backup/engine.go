@@ -36,10 +36,9 @@ type Databases interface {
 	// Dump writes database in pg_dump's custom format to w and returns its tables' sums,
 	// taken in the dump's snapshot.
 	Dump(ctx context.Context, dsn, database string, w io.Writer) ([]berth.TableSum, error)
-	// Checksums returns the sums of database's tables.
-	Checksums(ctx context.Context, dsn, database string) ([]berth.TableSum, error)
-	// RestoreScratch makes database scratch owned by owner ("" the admin) from a dump.
-	RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) error
+	// RestoreScratch makes database scratch owned by owner ("" the admin) from a dump, and
+	// returns the sums of its tables as restored.
+	RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) ([]berth.TableSum, error)
 	// Swap makes scratch the target, keeping the old one as previous until dropped; it is
 	// idempotent and finishes a swap interrupted at any point.
 	Swap(ctx context.Context, dsn, target, scratch, previous string) error

@@ -33,10 +33,11 @@ func (e *Engine) claimRestore(ctx context.Context, owner string) (bool, error) {
 			var took time.Duration
 			var note string
 			var err error
+			var replaced []string
 			if r.Drill {
 				took, err = e.runDrill(ctx, r)
 			} else {
-				took, note, err = e.runRestore(ctx, r, owner)
+				took, note, replaced, err = e.runRestore(ctx, r, owner)
 			}
 			if interrupted(ctx, err) {
 				log.Info(r.Kind()+" interrupted", "cause", context.Cause(ctx), "err", err)
@@ -47,6 +48,9 @@ func (e *Engine) claimRestore(ctx context.Context, owner string) (bool, error) {
 				return
 			}
 			e.finishRestore(ctx, r, owner, berth.JobSucceeded, note, took, log)
+			// The databases the swap replaced go once the restore has said it is done;
+			// one a crash leaves behind goes with the next restore into the target.
+			e.dropReplaced(ctx, r, replaced)
 		})
 	return true, nil
 }
@@ -144,7 +148,7 @@ func (e *Engine) restoreInto(ctx context.Context, s source, targets []target) (e
 			return err
 		}
 		src := &firstError{r: rc}
-		err = e.o.Databases.RestoreScratch(ctx, s.dsn, t.scratch, t.owner, src)
+		got, err := e.o.Databases.RestoreScratch(ctx, s.dsn, t.scratch, t.owner, src)
 		rc.Close()
 		if src.err != nil {
 			// pg_restore saw only its input end early: the reason is the part's.
@@ -152,10 +156,6 @@ func (e *Engine) restoreInto(ctx context.Context, s source, targets []target) (e
 		}
 		if err != nil {
 			return fmt.Errorf("backup %d, part %s: restore: %w", s.b.ID, t.part.Resource, err)
-		}
-		got, err := e.o.Databases.Checksums(ctx, s.dsn, t.scratch)
-		if err != nil {
-			return fmt.Errorf("backup %d, part %s: %w", s.b.ID, t.part.Resource, err)
 		}
 		if err := berth.CompareSums(t.part.Tables, got); err != nil {
 			return fmt.Errorf("backup %d, part %s: the restored data differs from the backup: %w", s.b.ID, t.part.Resource, err)
@@ -221,15 +221,59 @@ func (e *Engine) runDrill(ctx context.Context, r berth.Restore) (time.Duration, 
 	return took, err
 }
 
-// runRestore restores the backup into r's environment; see the package doc.
-func (e *Engine) runRestore(ctx context.Context, r berth.Restore, owner string) (time.Duration, string, error) {
+// runRestore restores the backup into r's environment (see the package doc); replaced
+// names the databases the swap replaced, to drop.
+func (e *Engine) runRestore(ctx context.Context, r berth.Restore, owner string) (took time.Duration, note string, replaced []string, err error) {
 	s, err := e.source(ctx, r.BackupID, r.Env)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	if len(s.b.Parts) == 0 {
-		return 0, "", fmt.Errorf("backup %d holds no data", s.b.ID)
+		return 0, "", nil, fmt.Errorf("backup %d holds no data", s.b.ID)
 	}
+	for i := range s.b.Parts {
+		replaced = append(replaced, replacedName(r.ID, i))
+	}
+	took, note, err = e.restore(ctx, r, owner, s)
+	return took, note, replaced, err
+}
+
+// replacedName names the database a restore's swap replaced, for part i.
+func replacedName(restore int64, i int) string {
+	return fmt.Sprintf("berth_replaced_%d_%d", restore, i)
+}
+
+// dropReplaced drops the databases r's swap replaced, and those an earlier restore into
+// the same target left behind when its server stopped before dropping them. Failures are
+// logged: the restore is done.
+func (e *Engine) dropReplaced(ctx context.Context, r berth.Restore, replaced []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	s, err := e.source(ctx, r.BackupID, r.Env)
+	if err != nil {
+		e.log.Error("drop replaced databases", "restore", r.ID, "err", err)
+		return
+	}
+	earlier, err := e.st.Restores(ctx, store.RestoreFilter{Team: r.Team, App: r.App, Env: r.Env, Limit: 20})
+	if err != nil {
+		e.log.Error("drop replaced databases", "restore", r.ID, "err", err)
+		return
+	}
+	for _, o := range earlier {
+		if o.ID != r.ID && o.State.Final() {
+			for i := range len(s.b.Parts) {
+				replaced = append(replaced, replacedName(o.ID, i))
+			}
+		}
+	}
+	for _, name := range replaced {
+		if err := e.o.Databases.DropDatabase(ctx, s.dsn, name); err != nil {
+			e.log.Error("drop replaced database", "restore", r.ID, "database", name, "err", err)
+		}
+	}
+}
+
+func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s source) (time.Duration, string, error) {
 	setStep := func(step string, deploy int64) error {
 		return e.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetRestoreStep(ctx, r.ID, owner, step, deploy) })
 	}
@@ -343,7 +387,7 @@ func (e *Engine) targets(ctx context.Context, r berth.Restore, b berth.Backup) (
 			continue
 		}
 		out = append(out, target{part: p, database: database, owner: role,
-			scratch: fmt.Sprintf("berth_restore_%d_%d", r.ID, i), previous: fmt.Sprintf("berth_replaced_%d_%d", r.ID, i)})
+			scratch: fmt.Sprintf("berth_restore_%d_%d", r.ID, i), previous: replacedName(r.ID, i)})
 	}
 	return out, missing, nil
 }

@@ -34,10 +34,10 @@ func (b *Backups) Dump(ctx context.Context, dsn, database string, w io.Writer) (
 }
 
 // RestoreScratch is Admin.RestoreScratch with the programs found.
-func (b *Backups) RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) error {
+func (b *Backups) RestoreScratch(ctx context.Context, dsn, scratch, owner string, r io.Reader) ([]TableSum, error) {
 	tools, err := b.programs(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	return b.Admin.RestoreScratch(ctx, tools, dsn, scratch, owner, r)
 }

@@ -55,7 +55,7 @@ func (a *Admin) Dump(ctx context.Context, tools Tools, dsn, database string, w i
 			summed <- err
 		}()
 		args := []string{"--format=custom", "--no-password", "--snapshot=" + snapshot}
-		dumpErr := runTool(both, tools.Dump, args, env, nil, w, secrets)
+		dumpErr := runTool(both, tools.Dump, args, env, nil, w, secrets, nil)
 		if dumpErr != nil {
 			stop(dumpErr)
 		}

@@ -154,10 +154,16 @@ func TestDumpRestoreSwap(t *testing.T) {
 				t.Fatalf("Checksums differ from Dump's (-dump +checksums):\n%s", diff)
 			}
 
-			if err := a.RestoreScratch(ctx, tools(t), admin.dsn, scratch(d), d.Role, bytes.NewReader(dumped)); err != nil {
+			restored, err := a.RestoreScratch(ctx, tools(t), admin.dsn, scratch(d), d.Role, bytes.NewReader(dumped))
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := berth.CompareSums(sums, checksums(t, admin.dsn, scratch(d))); err != nil {
+			// The sums taken as pg_restore went are those of the restored database, and
+			// equal the dump's.
+			if diff := cmp.Diff(checksums(t, admin.dsn, scratch(d)), restored); diff != "" {
+				t.Fatalf("RestoreScratch's sums differ from the restored database's (-database +restore):\n%s", diff)
+			}
+			if err := berth.CompareSums(sums, restored); err != nil {
 				t.Fatalf("the restore differs: %v", err)
 			}
 			if got := s.value(t, "SELECT has_database_privilege('public', $1, 'CONNECT')::text", scratch(d)); got != "false" {
@@ -176,6 +182,7 @@ func TestDumpRestoreSwap(t *testing.T) {
 			if _, err := held.Exec(ctx, "SELECT 1"); err == nil {
 				t.Error("a connection to the database before the swap still works")
 			}
+			dropReplaced(t, s, d)
 			checkSwapped(t, s, d)
 			if err := berth.CompareSums(sums, checksums(t, admin.dsn, d.Name)); err != nil {
 				t.Fatalf("after the swap: %v", err)
@@ -194,6 +201,17 @@ func TestDumpRestoreSwap(t *testing.T) {
 				t.Errorf("rows after the dump's are %q (%v), want only the one written after the swap", titles, err)
 			}
 		})
+	}
+}
+
+// dropReplaced checks that Swap left the database it replaced to its caller, and drops it.
+func dropReplaced(t *testing.T, s *server, d pgadmin.Database) {
+	t.Helper()
+	if got := s.value(t, "SELECT count(*)::text FROM pg_database WHERE datname = $1", previous(d)); got != "1" {
+		t.Errorf("the replaced database %s: %s of it", previous(d), got)
+	}
+	if err := pgadmin.New(nil).DropDatabase(t.Context(), s.super, previous(d)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -273,8 +291,12 @@ func TestDumpSnapshot(t *testing.T) {
 	if err := berth.CompareSums(sums, checksums(t, s.admin, d.Name)); err == nil {
 		t.Fatal("the sums of the dump equal those of the database written meanwhile")
 	}
-	if err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, &buf); err != nil {
+	restored, err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, &buf)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := berth.CompareSums(sums, restored); err != nil {
+		t.Fatalf("the restore's own sums differ from the dump's: %v", err)
 	}
 	if err := berth.CompareSums(sums, checksums(t, s.admin, scratch(d))); err != nil {
 		t.Fatalf("the restore differs from the dump's sums: %v", err)

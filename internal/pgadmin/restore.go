@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,14 +18,20 @@ import (
 const renameWait = 15 * time.Second
 
 // RestoreScratch creates database scratch, owned by role owner ("" for the admin) and
-// closed to PUBLIC, and restores r, a dump of Dump, into it in one transaction, as owner:
-// every object then belongs to owner, and the owner of a database that Swap replaces with
-// scratch can use all of it. Ownership and privileges of the dump are left out.
+// closed to PUBLIC, restores r, a dump of Dump, into it as owner, and returns the sums of
+// every table restored (as Checksums takes them): every object then belongs to owner, and
+// the owner of a database that Swap replaces with scratch can use all of it. Ownership and
+// privileges of the dump are left out.
+//
+// Each table is summed as soon as pg_restore has loaded its data, on a connection of its
+// own, while pg_restore goes on with the rest (the next tables, indexes, constraints), so
+// that checking a restore costs little more than the restore. For that each table's data
+// commits as it is loaded (no --single-transaction): scratch is only ever swapped in whole,
+// once checked, and a failed restore drops it.
 //
 // Scratch must not exist: a leftover of an earlier restore is the caller's to drop
-// (DropDatabase), so that a mistaken name never costs a database. When the restore
-// fails, RestoreScratch drops scratch.
-func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, owner string, r io.Reader) error {
+// (DropDatabase), so that a mistaken name never costs a database.
+func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, owner string, r io.Reader) ([]TableSum, error) {
 	what := "restore into database " + scratch
 	err := checkName("database", scratch)
 	if err == nil && owner != "" {
@@ -33,11 +41,11 @@ func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, o
 		err = errors.New("no pg_restore given (see FindTools)")
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	env, secrets, err := a.toolEnv(dsn, scratch)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var where string
 	err = a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
@@ -61,10 +69,10 @@ func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, o
 		return run(ctx, c, "revoke", "REVOKE CONNECT ON DATABASE "+db+" FROM PUBLIC", false)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	args := []string{
-		"--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--no-password",
+		"--no-owner", "--no-privileges", "--exit-on-error", "--verbose", "--no-password",
 		// A connection string rather than a name, which pg_restore would read as one if it
 		// held a '=' or started with postgres://; the rest comes from env.
 		"--dbname=dbname=" + conninfoQuote(scratch),
@@ -72,15 +80,188 @@ func (a *Admin) RestoreScratch(ctx context.Context, tools Tools, dsn, scratch, o
 	if owner != "" {
 		args = append(args, "--role="+owner)
 	}
-	if err := runTool(ctx, tools.Restore, args, env, r, nil, secrets); err != nil {
+	summer := a.startSums(ctx, dsn, scratch)
+	err = runTool(ctx, tools.Restore, args, env, r, nil, secrets, summer.line)
+	loaded, sumErr := summer.finish(err == nil)
+	if err == nil && sumErr != nil {
+		err = sumErr
+	}
+	var sums []TableSum
+	if err == nil {
+		sums, err = a.sumRest(ctx, dsn, scratch, loaded)
+	}
+	if err != nil {
 		err = fmt.Errorf("%s on %s: %w", what, where, err)
-		// The restore's transaction left scratch empty: drop it even when ctx is done.
+		// A failed restore leaves scratch half made: drop it even when ctx is done.
 		dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		return errors.Join(err, a.DropDatabase(dropCtx, dsn, scratch))
+		return nil, errors.Join(err, a.DropDatabase(dropCtx, dsn, scratch))
 	}
-	a.logger().Info("restored postgres database", "database", scratch, "owner", owner, "server", where)
-	return nil
+	a.logger().Info("restored postgres database", "database", scratch, "owner", owner, "server", where, "tables", len(sums))
+	return sums, nil
+}
+
+// dataLine is how pg_restore --verbose says it starts loading a table's data; its next
+// line says it is done.
+const dataLine = `pg_restore: processing data for table "`
+
+// summer sums the tables pg_restore has loaded, in the order it loads them, on one
+// connection, while pg_restore goes on.
+type summer struct {
+	mu      sync.Mutex
+	queue   []string // "schema.table", as pg_restore names them
+	loading string   // the table whose data pg_restore is loading
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+	sums    map[string]TableSum // by schema.table
+	err     error
+	cancel  context.CancelFunc
+}
+
+func (a *Admin) startSums(ctx context.Context, dsn, database string) *summer {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &summer{wake: make(chan struct{}, 1), done: make(chan struct{}), sums: map[string]TableSum{}, cancel: cancel}
+	go func() {
+		defer close(s.done)
+		s.err = a.sessionIn(ctx, dsn, database, "checksum database "+database, nil, func(c *pgx.Conn) error {
+			var version int
+			if err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+				return fmt.Errorf("server version: %w", err)
+			}
+			for {
+				name, ok := s.next(ctx)
+				if !ok {
+					return ctx.Err()
+				}
+				err := pgx.BeginTxFunc(ctx, c, snapshotTx, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, sumSettings); err != nil {
+						return fmt.Errorf("settings: %w", err)
+					}
+					// The table pg_restore named, among the user tables; none (a name
+					// the query cannot match) is summed after the restore instead.
+					rows, _ := tx.Query(ctx, "SELECT * FROM ("+userTablesQuery+") t (schema, name) WHERE schema || '.' || name = $1", name)
+					found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TableSum, error) {
+						var t TableSum
+						return t, row.Scan(&t.Schema, &t.Table)
+					})
+					if err != nil || len(found) != 1 {
+						return err
+					}
+					t := found[0]
+					if err := tableSum(ctx, tx, &t, version >= 140000); err != nil {
+						return fmt.Errorf("checksum table %s: %w", t, err)
+					}
+					s.mu.Lock()
+					s.sums[t.String()] = t
+					s.mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	return s
+}
+
+// line reads one line of pg_restore's progress.
+func (s *summer) line(l string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !strings.HasPrefix(l, "pg_restore: ") || strings.HasPrefix(l, "pg_restore: error") || strings.HasPrefix(l, "pg_restore: warning") {
+		return
+	}
+	if s.loading != "" {
+		s.queue = append(s.queue, s.loading)
+		s.loading = ""
+		s.signal()
+	}
+	if name, ok := strings.CutPrefix(l, dataLine); ok && strings.HasSuffix(name, `"`) {
+		s.loading = strings.TrimSuffix(name, `"`)
+	}
+}
+
+func (s *summer) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for a loaded table; false when there is none left.
+func (s *summer) next(ctx context.Context) (string, bool) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			name := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			return name, true
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return "", false
+		}
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-s.wake:
+		}
+	}
+}
+
+// finish waits for the sums of what was loaded (restored: pg_restore succeeded, so the
+// table it was loading last is loaded too) or stops them.
+func (s *summer) finish(restored bool) (map[string]TableSum, error) {
+	s.mu.Lock()
+	if restored && s.loading != "" {
+		s.queue = append(s.queue, s.loading)
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.signal()
+	if !restored {
+		s.cancel()
+	}
+	<-s.done
+	s.cancel()
+	return s.sums, s.err
+}
+
+// sumRest returns the sums of every user table of database: those in done, and the rest
+// (tables whose data pg_restore did not name, such as empty ones) summed now.
+func (a *Admin) sumRest(ctx context.Context, dsn, database string, done map[string]TableSum) ([]TableSum, error) {
+	var sums []TableSum
+	err := a.sessionIn(ctx, dsn, database, "checksum database "+database, nil, func(c *pgx.Conn) error {
+		return pgx.BeginTxFunc(ctx, c, snapshotTx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, sumSettings); err != nil {
+				return fmt.Errorf("settings: %w", err)
+			}
+			var version int
+			if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+				return fmt.Errorf("server version: %w", err)
+			}
+			tables, err := userTables(ctx, tx)
+			if err != nil {
+				return err
+			}
+			for _, t := range tables {
+				if d, ok := done[t.String()]; ok {
+					sums = append(sums, d)
+					continue
+				}
+				if err := tableSum(ctx, tx, &t, version >= 140000); err != nil {
+					return fmt.Errorf("checksum table %s: %w", t, err)
+				}
+				sums = append(sums, t)
+			}
+			return nil
+		})
+	})
+	return sums, err
 }
 
 // conninfoQuote quotes s as a value of a libpq connection string.
@@ -96,15 +277,16 @@ func conninfoQuote(s string) string {
 	return string(append(b, '\''))
 }
 
-// Swap makes database scratch the new target, dropping the old one, with target's owner,
-// CONNECT granted only to it as Ensure leaves it. It keeps new connections out of target,
-// ends those it has, and renames target to previous and scratch to target in one
-// transaction, so that the app never sees a missing or half-restored database.
+// Swap makes database scratch the new target, with target's owner, CONNECT granted only
+// to it as Ensure leaves it. It keeps new connections out of target, ends those it has,
+// and renames target to previous and scratch to target in one transaction, so that the app
+// never sees a missing or half-restored database. Previous, the old target, is left for
+// the caller to drop (DropDatabase): the swap is complete without that, and dropping a big
+// database, which makes PostgreSQL checkpoint, need not hold up whoever waits for the swap.
 //
 // Called again with the same names after a failure or a crash at any point, Swap finishes
 // the job: with target and scratch there it swaps them; with target and previous there
-// the renames happened and it drops previous; with only target there it has nothing left
-// to do.
+// the renames happened; with only target there it has nothing left to do.
 func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string) error {
 	what := "swap database " + scratch + " in as " + target
 	if err := checkNames(target, scratch, previous); err != nil {
@@ -136,9 +318,6 @@ func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string)
 			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return settle(ctx, tx, target, owner) })
 		}
 		if err != nil {
-			return err
-		}
-		if err := run(ctx, c, "drop "+previous, "DROP DATABASE IF EXISTS "+pgx.Identifier{previous}.Sanitize()+" WITH (FORCE)", false); err != nil {
 			return err
 		}
 		a.logger().Info("swapped postgres database", "database", target, "from", scratch, "server", address(c.Config().Config))

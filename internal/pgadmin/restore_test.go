@@ -54,6 +54,7 @@ func TestSwapResumes(t *testing.T) {
 			if err := pgadmin.New(nil).Swap(t.Context(), s.admin, d.Name, scratch(d), previous(d)); err != nil {
 				t.Fatal(err)
 			}
+			dropReplaced(t, s, d)
 			checkSwapped(t, s, d)
 			c, err := s.connect(t, d.Name, d)
 			if err != nil {
@@ -142,7 +143,7 @@ func TestRestoreFails(t *testing.T) {
 	for i := len(damaged) / 2; i < len(damaged)/2+64; i++ {
 		damaged[i] ^= 0xff
 	}
-	err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, bytes.NewReader(damaged))
+	_, err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, bytes.NewReader(damaged))
 	if err == nil || !strings.Contains(err.Error(), "pg_restore: error: ") {
 		t.Fatalf("RestoreScratch of a damaged dump: %v, want pg_restore's error", err)
 	}
@@ -151,7 +152,7 @@ func TestRestoreFails(t *testing.T) {
 		t.Errorf("the failed restore left database %s", scratch(d))
 	}
 
-	err = a.RestoreScratch(ctx, tools(t), s.admin, d.Name, d.Role, bytes.NewReader(dumped))
+	_, err = a.RestoreScratch(ctx, tools(t), s.admin, d.Name, d.Role, bytes.NewReader(dumped))
 	if err == nil || !strings.Contains(err.Error(), "database "+d.Name+" exists") {
 		t.Fatalf("RestoreScratch into the app's database: %v, want a refusal", err)
 	}
@@ -160,7 +161,7 @@ func TestRestoreFails(t *testing.T) {
 	}
 
 	// A reader that fails fails the restore.
-	err = a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, &failingReader{bytes.NewReader(dumped[:len(dumped)/2])})
+	_, err = a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, &failingReader{bytes.NewReader(dumped[:len(dumped)/2])})
 	if err == nil {
 		t.Fatal("RestoreScratch from a failing reader succeeded")
 	}
@@ -182,7 +183,7 @@ func TestChecksumsDetect(t *testing.T) {
 	a, ctx := pgadmin.New(nil), t.Context()
 	d := s.app(t, s.admin, "detect", 20)
 	dumped, sums := dump(t, s.admin, d.Name)
-	if err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, bytes.NewReader(dumped)); err != nil {
+	if _, err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, bytes.NewReader(dumped)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ change, want string }{

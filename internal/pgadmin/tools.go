@@ -1,6 +1,7 @@
 package pgadmin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -108,9 +109,11 @@ func majorVersion(s string) (int, bool) {
 }
 
 // runTool runs a PostgreSQL client program with args and the clean environment env,
-// with stdin and stdout as given (nil: none). It stops the program when ctx is done. Its
-// error quotes the end of the program's stderr, with secrets masked.
-func runTool(ctx context.Context, program string, args, env []string, stdin io.Reader, stdout io.Writer, secrets []string) error {
+// with stdin and stdout as given (nil: none), and lines, when not nil, called with each
+// line the program writes to stderr (its progress, with -v), as it comes. It stops the
+// program when ctx is done. Its error quotes the end of the program's stderr, with
+// secrets masked.
+func runTool(ctx context.Context, program string, args, env []string, stdin io.Reader, stdout io.Writer, secrets []string, lines func(string)) error {
 	name := filepath.Base(program)
 	cmd := exec.CommandContext(ctx, program, args...)
 	cmd.Env = env
@@ -121,6 +124,9 @@ func runTool(ctx context.Context, program string, args, env []string, stdin io.R
 	}
 	stderr := &tailWriter{max: toolStderrMax}
 	cmd.Stderr = stderr
+	if lines != nil {
+		cmd.Stderr = io.MultiWriter(stderr, &lineWriter{f: lines})
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = toolWaitDelay
 	err := cmd.Run()
@@ -153,6 +159,30 @@ func (r *recordingWriter) Write(p []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
+}
+
+// lineWriter calls f with each line written to it, without its newline; a line longer
+// than maxLine is cut there.
+type lineWriter struct {
+	f   func(string)
+	buf []byte
+}
+
+const maxLine = 64 << 10
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.buf = append(l.buf, p[:min(len(p), max(0, maxLine-len(l.buf)))]...)
+			break
+		}
+		l.buf = append(l.buf, p[:min(i, max(0, maxLine-len(l.buf)))]...)
+		l.f(string(l.buf))
+		l.buf, p = l.buf[:0], p[i+1:]
+	}
+	return n, nil
 }
 
 // tailWriter keeps the last max bytes written to it.

@@ -169,7 +169,7 @@ func TestRunTool(t *testing.T) {
 	// Only what it was given reaches the program, and its output streams to stdout.
 	t.Setenv("PGHOST", "inherited")
 	var out strings.Builder
-	if err := runTool(t.Context(), script("env", "env"), nil, env, nil, &out, secrets); err != nil {
+	if err := runTool(t.Context(), script("env", "env"), nil, env, nil, &out, secrets, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Fields(out.String())
@@ -180,7 +180,7 @@ func TestRunTool(t *testing.T) {
 	// A failure quotes the end of stderr, masked.
 	noisy := script("noisy", `i=0; while [ $i -lt 500 ]; do echo "line $i of noise" >&2; i=$((i+1)); done
 echo "pg_restore: error: could not connect with $SECRET" >&2; exit 1`)
-	err := runTool(t.Context(), noisy, nil, env, nil, nil, secrets)
+	err := runTool(t.Context(), noisy, nil, env, nil, nil, secrets, nil)
 	if err == nil || !strings.HasSuffix(err.Error(), "pg_restore: error: could not connect with *****") ||
 		!strings.Contains(err.Error(), "noisy: exit status 1: ...") || len(err.Error()) > toolStderrMax+100 {
 		t.Errorf("runTool: %v, want the masked end of stderr", err)
@@ -190,7 +190,7 @@ echo "pg_restore: error: could not connect with $SECRET" >&2; exit 1`)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = runTool(ctx, script("slow", "exec sleep 30"), nil, env, nil, nil, secrets)
+	err = runTool(ctx, script("slow", "exec sleep 30"), nil, env, nil, nil, secrets, nil)
 	if err == nil || !strings.Contains(err.Error(), "slow: context deadline exceeded") || time.Since(start) > 5*time.Second {
 		t.Errorf("runTool with a deadline: %v after %v", err, time.Since(start))
 	}
