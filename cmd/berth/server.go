@@ -103,6 +103,12 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	if err != nil {
 		return err
 	}
+	if st.Dialect() == store.DialectPostgres && o.BackupKeyFile == "" && o.BackupKey == "" {
+		// Any server of several may take a restore up: each needs the key that sealed it.
+		log.Warn("servers sharing a PostgreSQL database each made their own backup key: give them all the same one "+
+			"(--backup-key-file or BERTH_BACKUP_KEY), and a backup store they all reach (berth backup-stores set; berth envs set-backup-store)",
+			"backup_key_id", bkey.ID())
+	}
 	stores := backupStores{st: st, dir: backupDir(o)}
 	backups, err := backup.New(st, backup.Options{Databases: pgadmin.NewBackups(pgadmin.New(log)), Stores: stores,
 		Key: bkey, Lease: o.DeployLease, Logger: log})

@@ -25,7 +25,9 @@ func (e *Engine) claimBackup(ctx context.Context, owner string) (bool, error) {
 	}
 	log := e.log.With("backup", b.ID, "team", b.Team, "app", b.App, "env", b.Env, "attempt", b.Attempts)
 	if b.Attempts > berth.MaxJobAttempts {
-		e.finishBackup(ctx, b, owner, berth.JobFailed, tooMany(b.Attempts), log)
+		if e.finishBackup(ctx, b, owner, berth.JobFailed, tooMany(b.Attempts), log) {
+			e.deleteParts(ctx, b.ID, log)
+		}
 		return true, nil
 	}
 	e.leased(ctx, func(ctx context.Context) error { return e.st.RenewBackupLease(ctx, b.ID, owner, e.o.Lease) },
@@ -37,7 +39,9 @@ func (e *Engine) claimBackup(ctx context.Context, owner string) (bool, error) {
 				return
 			}
 			if err != nil {
-				e.finishBackup(ctx, b, owner, berth.JobFailed, err.Error(), log)
+				if e.finishBackup(ctx, b, owner, berth.JobFailed, err.Error(), log) {
+					e.deleteParts(ctx, b.ID, log)
+				}
 				return
 			}
 			e.finishBackup(ctx, b, owner, berth.JobSucceeded, note, log)
@@ -45,8 +49,28 @@ func (e *Engine) claimBackup(ctx context.Context, owner string) (bool, error) {
 	return true, nil
 }
 
-// finishBackup ends b once, audited, and tells the observer.
-func (e *Engine) finishBackup(ctx context.Context, b berth.Backup, owner string, state berth.JobState, reason string, log *slog.Logger) {
+// deleteParts deletes from its store the parts a failed backup had written, best effort.
+func (e *Engine) deleteParts(ctx context.Context, id int64, log *slog.Logger) {
+	ctx = context.WithoutCancel(ctx)
+	b, err := e.st.Backup(ctx, id)
+	if err != nil || len(b.Parts) == 0 {
+		return
+	}
+	objects, err := e.o.Stores.Open(ctx, b.Store)
+	if err != nil {
+		log.Error("delete the parts of a failed backup", "err", err)
+		return
+	}
+	for _, p := range b.Parts {
+		if err := objects.Delete(ctx, p.Object); err != nil {
+			log.Error("delete the parts of a failed backup", "object", p.Object, "err", err)
+		}
+	}
+}
+
+// finishBackup ends b once, audited, and tells the observer; false when it could not
+// record the end.
+func (e *Engine) finishBackup(ctx context.Context, b berth.Backup, owner string, state berth.JobState, reason string, log *slog.Logger) bool {
 	ctx = context.WithoutCancel(ctx)
 	var done berth.Backup
 	err := e.st.Tx(ctx, func(tx *store.Tx) (err error) {
@@ -63,12 +87,13 @@ func (e *Engine) finishBackup(ctx context.Context, b berth.Backup, owner string,
 		if !errors.Is(err, berth.ErrLeaseLost) {
 			log.Error("finish backup", "err", err)
 		}
-		return
+		return false
 	}
 	log.Info("backup ended", "state", state, "size", done.Size, "reason", reason)
 	if e.o.Observer != nil {
 		e.o.Observer.BackupDone(ctx, done)
 	}
+	return true
 }
 
 // runBackup writes every part of b; it returns a note for a backup that succeeded

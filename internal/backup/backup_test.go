@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -573,4 +574,33 @@ func mustOpen(t *testing.T, o backup.Objects, key *seal.Key, b berth.Backup) io.
 	}
 	t.Cleanup(func() { rc.Close() })
 	return rc
+}
+
+// stuckSwap is a server whose swaps always fail (sessions it may not end, say).
+type stuckSwap struct{ backup.Databases }
+
+func (stuckSwap) Swap(context.Context, string, string, string, string) error {
+	return errors.New("could not end the sessions of the database: permission denied")
+}
+
+// TestSwapGivenUp: a swap that keeps failing is retried, then given up after
+// berth.MaxJobAttempts, saying why; the scratch database goes, and the target is as it
+// was and open to the app.
+func TestSwapGivenUp(t *testing.T) {
+	w := newWorld(t)
+	w.exec("production", "INSERT INTO notes (body) VALUES ('backed up')")
+	_, stop := w.engine(nil, time.Second)
+	b := w.waitBackup(w.backup("production").ID)
+	stop()
+	w.exec("sandbox", "INSERT INTO notes (body) VALUES ('kept')")
+	w.engine(stuckSwap{pgadmin.NewBackups(pgadmin.New(nil))}, 300*time.Millisecond)
+	r := w.waitRestore(w.restore(store.NewRestore{BackupID: b.ID, Env: "sandbox", Force: true}).ID)
+	if r.State != berth.JobFailed || r.Attempts != berth.MaxJobAttempts+1 || !strings.Contains(r.Reason, "gave up after 3 attempts") ||
+		!strings.Contains(r.Reason, "swap db: could not end the sessions") {
+		t.Fatalf("restore %+v", r)
+	}
+	equal(t, "sandbox", w.notes("sandbox"), []string{"kept"})
+	if left := databases(t, w.admin, "^berth_(restore|drill|replaced)_"); len(left) != 0 {
+		t.Errorf("databases left behind: %v", left)
+	}
 }

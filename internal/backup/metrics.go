@@ -86,18 +86,14 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := m.now()
 	for _, sc := range schedules {
-		next, _, err := service.BackupScheduleNext(sc)
-		if err != nil {
-			continue
-		}
 		s := seen[key{sc.Team, sc.App, sc.Env}]
 		s.Team, s.App, s.Env = sc.Team, sc.App, sc.Env
-		since := sc.UpdatedAt
+		var last time.Time
 		if s.LastBackup != nil {
-			since = s.LastBackup.FinishedAt
+			last = s.LastBackup.FinishedAt
 		}
 		stale := 0.0
-		if now.Sub(since) > StaleAfter(sc, next, now) {
+		if service.BackupStale(sc, last, now) {
 			stale = 1
 		}
 		gauge(m.stale, stale, s)

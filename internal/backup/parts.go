@@ -67,19 +67,25 @@ func writePart(ctx context.Context, objects Objects, key *seal.Key, b berth.Back
 		done <- err
 	}()
 	size, putErr := objects.Put(ctx, part.Object, pr)
-	pr.CloseWithError(errors.New("the store stopped reading"))
+	pr.CloseWithError(errStoreStopped)
 	dumpErr := <-done
 	switch {
-	case dumpErr != nil:
+	case dumpErr != nil && !errors.Is(dumpErr, errStoreStopped):
 		return part, fmt.Errorf("dump %s: %w", resource, dumpErr)
 	case putErr != nil:
+		// The store's own error, not the dump's complaint that it stopped reading.
 		return part, fmt.Errorf("store %s in %s: %w", part.Object, objects, putErr)
+	case dumpErr != nil:
+		return part, fmt.Errorf("dump %s: %w", resource, dumpErr)
 	case size != hw.n:
 		return part, fmt.Errorf("store %s in %s: stored %d bytes of %d", part.Object, objects, size, hw.n)
 	}
 	part.Size, part.SHA256 = hw.n, hex.EncodeToString(hw.h.Sum(nil))
 	return part, nil
 }
+
+// errStoreStopped is what a dump's writes get once the store stopped reading.
+var errStoreStopped = errors.New("the backup store stopped reading")
 
 // PartError says which part of a backup failed to read back, and why.
 type PartError struct {

@@ -24,7 +24,7 @@ func (e *Engine) claimRestore(ctx context.Context, owner string) (bool, error) {
 	}
 	log := e.log.With(r.Kind(), r.ID, "backup", r.BackupID, "team", r.Team, "app", r.App, "env", r.Env, "attempt", r.Attempts)
 	if r.Attempts > berth.MaxJobAttempts {
-		e.finishRestore(ctx, r, owner, berth.JobFailed, tooMany(r.Attempts), 0, log)
+		e.giveUp(ctx, r, owner, log)
 		return true, nil
 	}
 	e.leased(ctx, func(ctx context.Context) error { return e.st.RenewRestoreLease(ctx, r.ID, owner, e.o.Lease) },
@@ -47,16 +47,58 @@ func (e *Engine) claimRestore(ctx context.Context, owner string) (bool, error) {
 				e.finishRestore(ctx, r, owner, berth.JobFailed, err.Error(), took, log)
 				return
 			}
-			e.finishRestore(ctx, r, owner, berth.JobSucceeded, note, took, log)
-			// The databases the swap replaced go once the restore has said it is done;
-			// one a crash leaves behind goes with the next restore into the target.
-			e.dropReplaced(ctx, r, replaced)
+			// The databases the swap replaced go once the restore has recorded that it is
+			// done (a job resumed at its swap needs them); one a crash leaves behind goes
+			// with the next restore into the target.
+			if e.finishRestore(ctx, r, owner, berth.JobSucceeded, note, took, log) {
+				e.dropReplaced(ctx, r, replaced)
+			}
 		})
 	return true, nil
 }
 
-// finishRestore ends r once, audited, and tells the observer.
-func (e *Engine) finishRestore(ctx context.Context, r berth.Restore, owner string, state berth.JobState, reason string, took time.Duration, log *slog.Logger) {
+// giveUp fails a restore or drill its servers kept stopping on (or whose swap kept
+// failing), saying the last error it noted, after dropping its scratch databases and
+// opening its targets to connections again: a target is left as it was, or, for a part
+// already swapped, restored.
+func (e *Engine) giveUp(ctx context.Context, r berth.Restore, owner string, log *slog.Logger) {
+	ctx = context.WithoutCancel(ctx)
+	reason := tooMany(r.Attempts)
+	if r.Reason != "" {
+		reason += "; the last try: " + r.Reason
+	}
+	if s, err := e.source(ctx, r.BackupID, r.Env); err != nil {
+		log.Error("give up "+r.Kind(), "err", err)
+	} else if r.Drill {
+		e.abandon(ctx, s.dsn, drillTargets(r, s.b))
+	} else if targets, _, err := e.targets(ctx, r, s.b); err != nil {
+		log.Error("give up "+r.Kind(), "err", err)
+	} else {
+		e.abandon(ctx, s.dsn, targets)
+	}
+	err := e.st.Tx(ctx, func(tx *store.Tx) error {
+		failed, err := tx.FailRestore(ctx, r.ID, reason)
+		if err != nil || !failed {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, berth.AuditEvent{Actor: r.CreatedBy, Action: r.Kind() + ".finish", Outcome: berth.OutcomeFailure,
+			Target: berth.AppTarget(r.Team, r.App, r.Env), Team: r.Team, App: r.App,
+			Details: map[string]any{r.Kind(): r.ID, "backup": r.BackupID, "state": string(berth.JobFailed), "reason": reason}})
+		return err
+	})
+	if err != nil {
+		log.Error("give up "+r.Kind(), "err", err)
+		return
+	}
+	log.Info(r.Kind()+" given up", "reason", reason)
+	if done, err := e.st.Restore(ctx, r.ID); err == nil && e.o.Observer != nil {
+		e.o.Observer.RestoreDone(ctx, done)
+	}
+}
+
+// finishRestore ends r once, audited, and tells the observer; false when it could not
+// record the end (another server holds the job now).
+func (e *Engine) finishRestore(ctx context.Context, r berth.Restore, owner string, state berth.JobState, reason string, took time.Duration, log *slog.Logger) bool {
 	ctx = context.WithoutCancel(ctx)
 	var done berth.Restore
 	err := e.st.Tx(ctx, func(tx *store.Tx) (err error) {
@@ -73,12 +115,13 @@ func (e *Engine) finishRestore(ctx context.Context, r berth.Restore, owner strin
 		if !errors.Is(err, berth.ErrLeaseLost) {
 			log.Error("finish "+r.Kind(), "err", err)
 		}
-		return
+		return false
 	}
 	log.Info(r.Kind()+" ended", "state", state, "took", took, "reason", reason)
 	if e.o.Observer != nil {
 		e.o.Observer.RestoreDone(ctx, done)
 	}
+	return true
 }
 
 // target is one part of a backup and the database it is restored into.
@@ -206,11 +249,7 @@ func (e *Engine) runDrill(ctx context.Context, r berth.Restore) (time.Duration, 
 	if err != nil {
 		return 0, err
 	}
-	var targets []target
-	for i, p := range s.b.Parts {
-		name := fmt.Sprintf("berth_drill_%d_%d", r.ID, i)
-		targets = append(targets, target{part: p, database: name, scratch: name})
-	}
+	targets := drillTargets(r, s.b)
 	start := e.o.Now()
 	err = e.restoreInto(ctx, s, targets)
 	took := e.o.Now().Sub(start)
@@ -219,6 +258,16 @@ func (e *Engine) runDrill(ctx context.Context, r berth.Restore) (time.Duration, 
 		e.abandon(ctx, s.dsn, targets)
 	}
 	return took, err
+}
+
+// drillTargets are the throwaway databases drill r restores b's parts into.
+func drillTargets(r berth.Restore, b berth.Backup) []target {
+	var targets []target
+	for i, p := range b.Parts {
+		name := fmt.Sprintf("berth_drill_%d_%d", r.ID, i)
+		targets = append(targets, target{part: p, database: name, scratch: name})
+	}
+	return targets
 }
 
 // runRestore restores the backup into r's environment (see the package doc); replaced
@@ -277,7 +326,9 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 	setStep := func(step string, deploy int64) error {
 		return e.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetRestoreStep(ctx, r.ID, owner, step, deploy) })
 	}
-	provisioned := r.Step == StepProvisioning && r.Deploy != 0
+	// A deploy recorded before the swap is the one that provisioned the target (the
+	// redeploy of --to-revision comes after): a resumed restore knows it so.
+	provisioned := r.Deploy != 0 && (r.Step == StepProvisioning || r.Step == berth.StepRestoring || r.Step == berth.StepSwapping)
 	targets, missing, err := e.targets(ctx, r, s.b)
 	if err != nil {
 		return 0, "", err
@@ -287,10 +338,7 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 		// there, provisions it (and runs against it, empty, until the swap).
 		d := r.Deploy
 		if r.Step != StepProvisioning || d == 0 {
-			if d, err = e.queueDeploy(ctx, r, s.b, "to provision "+missing[0]); err != nil {
-				return 0, "", err
-			}
-			if err := setStep(StepProvisioning, d); err != nil {
+			if d, err = e.queueDeploy(ctx, r, owner, s.b, StepProvisioning, "to provision "+missing[0]); err != nil {
 				return 0, "", err
 			}
 		}
@@ -307,7 +355,9 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 	}
 	var took time.Duration
 	if r.Step != berth.StepSwapping && r.Step != berth.StepRedeploying {
-		if !r.Force {
+		// A database the restore's own deploy just made holds only what the app wrote
+		// on its start (its migrations): no --force is asked for replacing it.
+		if !r.Force && !provisioned {
 			for _, t := range targets {
 				full, err := e.o.Databases.HasData(ctx, s.dsn, t.database)
 				if err != nil {
@@ -327,7 +377,10 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 		}
 		// From here the restore goes forward only: a crash resumes the swap.
 		if err := setStep(berth.StepSwapping, 0); err != nil {
-			e.abandon(ctx, s.dsn, targets)
+			// With the lease lost, the scratch databases are the next server's.
+			if !interrupted(ctx, err) {
+				e.abandon(ctx, s.dsn, targets)
+			}
 			return 0, "", err
 		}
 		took = e.o.Now().Sub(start)
@@ -337,9 +390,14 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 		start := e.o.Now()
 		for _, t := range targets {
 			if err := e.o.Databases.Swap(ctx, s.dsn, t.database, t.scratch, t.previous); err != nil {
-				// Each part swaps in one transaction; the job is resumed (not failed)
-				// so that every part ends swapped.
-				return 0, "", fmt.Errorf("%w: swap %s: %v", errRetry, t.part.Resource, err)
+				// Each part swaps in one transaction; the job is resumed (not failed) so
+				// that every part ends swapped, and given up, with this reason, only
+				// after berth.MaxJobAttempts.
+				err = fmt.Errorf("swap %s: %w", t.part.Resource, err)
+				if nerr := e.st.Tx(ctx, func(tx *store.Tx) error { return tx.NoteRestore(ctx, r.ID, owner, err.Error()) }); nerr != nil {
+					return 0, "", nerr
+				}
+				return 0, "", fmt.Errorf("%w: %v", errRetry, err)
 			}
 		}
 		took += e.o.Now().Sub(start)
@@ -347,11 +405,8 @@ func (e *Engine) restore(ctx context.Context, r berth.Restore, owner string, s s
 	if r.ToRevision && !provisioned {
 		d := r.Deploy
 		if r.Step != berth.StepRedeploying || d == 0 {
-			if d, err = e.queueDeploy(ctx, r, s.b, "--to-revision"); err != nil {
+			if d, err = e.queueDeploy(ctx, r, owner, s.b, berth.StepRedeploying, "--to-revision"); err != nil {
 				return took, "", fmt.Errorf("the data was restored and checked, but the redeploy failed: %w", err)
-			}
-			if err := setStep(berth.StepRedeploying, d); err != nil {
-				return took, "", err
 			}
 		}
 		if err := e.waitDeploy(ctx, d, "the data was restored and checked, but deploy %d of the backed-up revision"); err != nil {
@@ -393,8 +448,9 @@ func (e *Engine) targets(ctx context.Context, r berth.Restore, b berth.Backup) (
 }
 
 // queueDeploy deploys the backed-up revision with its args to r's environment, as the
-// user who asked for the restore.
-func (e *Engine) queueDeploy(ctx context.Context, r berth.Restore, b berth.Backup, why string) (int64, error) {
+// user who asked for the restore, and records it with the step, in one transaction: a
+// crash never queues it twice.
+func (e *Engine) queueDeploy(ctx context.Context, r berth.Restore, owner string, b berth.Backup, step, why string) (int64, error) {
 	if b.Contents.Revision == 0 {
 		return 0, fmt.Errorf("backup %d names no deployed revision of %s/%s (%s): deploy the app to %s first", b.ID, r.Team, r.App, why, r.Env)
 	}
@@ -402,7 +458,10 @@ func (e *Engine) queueDeploy(ctx context.Context, r berth.Restore, b berth.Backu
 	err := e.st.Tx(ctx, func(tx *store.Tx) (err error) {
 		d, err = tx.EnqueueDeploy(ctx, berth.NewDeploy{Team: r.Team, App: r.App, Env: r.Env, Revision: b.Contents.Revision,
 			Kind: berth.KindDeploy, Args: b.Contents.Args, CreatedBy: r.CreatedBy})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.SetRestoreStep(ctx, r.ID, owner, step, d.ID)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("deploy revision %d to %s (%s): %w", b.Contents.Revision, r.Env, why, err)

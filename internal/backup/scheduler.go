@@ -115,19 +115,14 @@ func (s *Scheduler) Tick(ctx context.Context) (leader bool, err error) {
 	return true, errors.Join(errs...)
 }
 
-// latestSlot is the last time next gives at or before now, looking back at most a week.
+// latestSlot is the last time next gives at or before now and no more than MissedAfter
+// before it (zero when none): the slot still to run.
 func latestSlot(next func(time.Time) time.Time, now time.Time) time.Time {
 	var slot time.Time
-	for t := next(now.Add(-7 * 24 * time.Hour)); !t.After(now); t = next(t) {
+	for t := next(now.Add(-MissedAfter - time.Second)); !t.After(now); t = next(t) {
 		slot = t
 	}
 	return slot
-}
-
-// interval is a schedule's usual time between two backups.
-func interval(next func(time.Time) time.Time, now time.Time) time.Duration {
-	a := next(now)
-	return next(a).Sub(a)
 }
 
 func (s *Scheduler) schedule(ctx context.Context, sc berth.BackupSchedule) error {
@@ -137,7 +132,7 @@ func (s *Scheduler) schedule(ctx context.Context, sc berth.BackupSchedule) error
 	}
 	now := s.o.Now()
 	queued := false
-	if slot := latestSlot(nextBackup, now); !slot.IsZero() && now.Sub(slot) <= MissedAfter && slot.After(sc.UpdatedAt.Add(-time.Minute)) {
+	if slot := latestSlot(nextBackup, now); !slot.IsZero() && slot.After(sc.UpdatedAt.Add(-time.Minute)) {
 		err := s.st.Tx(ctx, func(tx *store.Tx) error {
 			storeName, err := tx.EnvironmentBackupStore(ctx, sc.Env)
 			if err != nil {
@@ -153,7 +148,7 @@ func (s *Scheduler) schedule(ctx context.Context, sc berth.BackupSchedule) error
 		}
 	}
 	if nextDrill != nil {
-		if slot := latestSlot(nextDrill, now); !slot.IsZero() && now.Sub(slot) <= MissedAfter && slot.After(sc.UpdatedAt.Add(-time.Minute)) {
+		if slot := latestSlot(nextDrill, now); !slot.IsZero() && slot.After(sc.UpdatedAt.Add(-time.Minute)) {
 			kept, err := s.st.Backups(ctx, store.BackupFilter{Team: sc.Team, App: sc.App, Env: sc.Env, Kept: true, Limit: 1})
 			if err != nil {
 				return err
@@ -174,7 +169,7 @@ func (s *Scheduler) schedule(ctx context.Context, sc berth.BackupSchedule) error
 	if queued && s.wake != nil {
 		s.wake.Notify()
 	}
-	return errors.Join(s.prune(ctx, sc), s.announce(ctx, sc, nextBackup, now))
+	return errors.Join(s.prune(ctx, sc), s.announce(ctx, sc, now))
 }
 
 // prune deletes the parts of the successful backups sc's retention does not keep, then
@@ -194,22 +189,9 @@ func (s *Scheduler) prune(ctx context.Context, sc berth.BackupSchedule) error {
 		if keep[b.ID] {
 			continue
 		}
-		objects, err := s.stores.Open(ctx, b.Store)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("prune backup %d: store %s: %w", b.ID, b.Store, err))
-			continue
-		}
-		var failed bool
-		for _, p := range b.Parts {
-			if err := objects.Delete(ctx, p.Object); err != nil {
-				errs = append(errs, fmt.Errorf("prune backup %d: %w", b.ID, err))
-				failed = true
-			}
-		}
-		if failed {
-			continue
-		}
-		if err := s.st.Tx(ctx, func(tx *store.Tx) error {
+		// Marked first, so that no restore or drill of it is queued while its parts go; one
+		// queued or running keeps it until the next tick after it ends.
+		err := s.st.Tx(ctx, func(tx *store.Tx) error {
 			if err := tx.MarkBackupPruned(ctx, b.ID); err != nil {
 				return err
 			}
@@ -217,45 +199,54 @@ func (s *Scheduler) prune(ctx context.Context, sc berth.BackupSchedule) error {
 				Target: berth.AppTarget(b.Team, b.App, b.Env), Team: b.Team, App: b.App,
 				Details: map[string]any{"backup": b.ID, "keep": sc.Keep}})
 			return err
-		}); err != nil {
+		})
+		if errors.Is(err, berth.ErrConflict) {
+			continue
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		objects, err := s.stores.Open(ctx, b.Store)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune backup %d: store %s: %w", b.ID, b.Store, err))
+			continue
+		}
+		for _, p := range b.Parts {
+			if err := objects.Delete(ctx, p.Object); err != nil {
+				errs = append(errs, fmt.Errorf("prune backup %d: %w", b.ID, err))
+			}
 		}
 		s.log.Info("pruned backup", "backup", b.ID, "team", b.Team, "app", b.App, "env", b.Env)
 	}
 	return errors.Join(errs...)
 }
 
-// StaleAfter is how old sc's latest successful backup may get: its own setting, else
-// twice the schedule's interval.
-func StaleAfter(sc berth.BackupSchedule, next func(time.Time) time.Time, now time.Time) time.Duration {
-	if sc.StaleAfter > 0 {
-		return sc.StaleAfter
-	}
-	return 2 * interval(next, now)
-}
-
 // announce tells the team's channel, once each, that sc's backups went stale or its latest
 // drill failed, and when that is over.
-func (s *Scheduler) announce(ctx context.Context, sc berth.BackupSchedule, next func(time.Time) time.Time, now time.Time) error {
+func (s *Scheduler) announce(ctx context.Context, sc berth.BackupSchedule, now time.Time) error {
 	what := fmt.Sprintf("%s/%s in %s", sc.Team, sc.App, sc.Env)
 	latest, err := s.st.Backups(ctx, store.BackupFilter{Team: sc.Team, App: sc.App, Env: sc.Env, State: berth.JobSucceeded, Limit: 1})
 	if err != nil {
 		return err
 	}
-	limit := StaleAfter(sc, next, now)
+	limit, err := service.BackupStaleAfter(sc, now)
+	if err != nil {
+		return err
+	}
 	// Staleness counts from the schedule's start when nothing succeeded yet.
+	var last time.Time
 	since, id := sc.UpdatedAt, int64(-1)
 	if len(latest) > 0 {
-		since, id = latest[0].FinishedAt, latest[0].ID
+		last, since, id = latest[0].FinishedAt, latest[0].FinishedAt, latest[0].ID
 	}
 	var alarms []error
-	if now.Sub(since) > limit {
-		text := fmt.Sprintf(":warning: Backups of %s are stale: no backup has succeeded since the schedule was set, %s ago (it expects one every %s).",
-			what, age(now.Sub(since)), interval(next, now))
+	if service.BackupStale(sc, last, now) {
+		text := fmt.Sprintf(":warning: Backups of %s are stale: no backup has succeeded since the schedule was set, %s ago (more than %s).",
+			what, age(now.Sub(since)), limit)
 		if id > 0 {
-			text = fmt.Sprintf(":warning: Backups of %s are stale: the last successful one, backup %d, finished %s ago (at %s); the schedule expects one every %s. See `berth backups list --application %s --environment %s`.",
-				what, id, age(now.Sub(since)), since.UTC().Format("2006-01-02 15:04 MST"), interval(next, now), sc.App, sc.Env)
+			text = fmt.Sprintf(":warning: Backups of %s are stale: the last successful one, backup %d, finished %s ago (at %s), more than the %s the schedule allows. See `berth backups list --application %s --environment %s`.",
+				what, id, age(now.Sub(since)), since.UTC().Format("2006-01-02 15:04 MST"), limit, sc.App, sc.Env)
 		}
 		alarms = append(alarms, s.alarm(ctx, sc, store.AlarmStale, id, text))
 	} else {

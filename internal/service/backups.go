@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,13 +200,23 @@ func (s *Service) StartRestore(ctx context.Context, p *authz.Principal, req Rest
 	if err != nil {
 		return berth.Restore{}, storeErr(err)
 	}
-	// A target without the app's databases gets them from a deploy of the backed-up
-	// revision, as --to-revision redeploys it: both need the right to deploy there.
+	// A target without a database for some part of the backup gets it from a deploy of
+	// the backed-up revision (as the engine decides), as --to-revision redeploys it: both
+	// need the right to deploy there.
 	have, err := s.dataResources(ctx, req.Team, req.App, req.Env)
 	if err != nil {
 		return berth.Restore{}, storeErr(err)
 	}
-	deploys := req.ToRevision || len(have) == 0
+	deploys := req.ToRevision
+	for _, part := range b.Parts {
+		found := false
+		for _, res := range b.Contents.Resources {
+			if res.Name == part.Resource {
+				found = slices.ContainsFunc(have, func(h berth.Resource) bool { return h.UID == res.UID })
+			}
+		}
+		deploys = deploys || !found
+	}
 	allow := func() error {
 		if err := authz.Check(p, authz.BackupRestore, authz.Resource{Team: req.Team}); err != nil {
 			return err
@@ -250,6 +261,10 @@ func (s *Service) StartDrill(ctx context.Context, p *authz.Principal, team, app,
 		b, err := tx.Backup(ctx, backupID)
 		if err != nil {
 			return err
+		}
+		// Another app's backup is not there, as far as the caller knows.
+		if b.Team != team || b.App != app {
+			return fmt.Errorf("backup %d of %s/%s: %w", backupID, team, app, berth.ErrNotFound)
 		}
 		if b.Env != env {
 			return invalid("backup", "backup %d is of %s, not %s", b.ID, b.Env, env)
@@ -303,6 +318,10 @@ func BackupScheduleNext(sc berth.BackupSchedule) (backup, drill func(after time.
 		e := strings.TrimSpace(expr)
 		if strings.HasPrefix(e, "CRON_TZ=") || strings.HasPrefix(e, "TZ=") {
 			return nil, invalid(field, "give the time zone with --time-zone, not in the expression")
+		}
+		// Slots are times of day, at most one a minute: "once per slot" means something.
+		if strings.HasPrefix(e, "@every") {
+			return nil, invalid(field, "%q: give times of day as five cron fields, such as \"0 3 * * *\" (or @daily, @hourly)", expr)
 		}
 		sched, err := cronParser.Parse(e)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 // Where an app's backups stand, for the pages that show it: the latest successful backup
 // and drills per environment, and whether the backups went stale. The scheduler's alarms
-// and metrics decide staleness the same way (internal/backup.StaleAfter).
+// and metrics decide staleness here too (BackupStale).
 
 // BackupStatuses lists, for each app of team and environment with a backup or a drill,
 // its latest successful backup (without parts), latest finished drill and latest passed
@@ -49,7 +49,8 @@ func (s *Service) BackupDataEnvs(ctx context.Context, p *authz.Principal, team, 
 }
 
 // BackupStaleAfter is how old sc's latest successful backup may get at now before it is
-// stale: sc.StaleAfter, else twice the schedule's interval.
+// stale: sc.StaleAfter, else twice the longest gap between two of the schedule's backups
+// in the coming week (a weekday schedule's weekend gap, not its daily one).
 func BackupStaleAfter(sc berth.BackupSchedule, now time.Time) (time.Duration, error) {
 	if sc.StaleAfter > 0 {
 		return sc.StaleAfter, nil
@@ -58,8 +59,22 @@ func BackupStaleAfter(sc berth.BackupSchedule, now time.Time) (time.Duration, er
 	if err != nil {
 		return 0, err
 	}
+	return 2 * longestGap(next, now), nil
+}
+
+// longestGap is the longest time between two slots next gives in the week after now.
+func longestGap(next func(time.Time) time.Time, now time.Time) time.Duration {
+	var gap time.Duration
 	a := next(now)
-	return 2 * next(a).Sub(a), nil
+	for range 7 * 24 * 60 {
+		b := next(a)
+		gap = max(gap, b.Sub(a))
+		if b.Sub(now) > 7*24*time.Hour {
+			break
+		}
+		a = b
+	}
+	return gap
 }
 
 // BackupStale reports whether the backups sc makes are stale at now: the latest successful

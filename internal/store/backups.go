@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/berth"
 )
@@ -45,6 +46,21 @@ func (tx *Tx) SetBackupStore(ctx context.Context, s berth.BackupStore, secret st
 		Prefix: s.Prefix, Region: s.Region, AccessKey: s.AccessKey})
 	if err != nil {
 		return err
+	}
+	// Backups find their parts by store name: a store holding some keeps its location;
+	// only its credentials change.
+	if old, _, err := tx.BackupStore(ctx, s.Name); err == nil {
+		moved := old.Kind != s.Kind || old.Dir != s.Dir || old.Endpoint != s.Endpoint || old.Bucket != s.Bucket || old.Prefix != s.Prefix
+		var kept int
+		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM backups WHERE store = ? AND pruned_at = 0 AND state <> 'failed'", s.Name).Scan(&kept); err != nil {
+			return fmt.Errorf("%s: %w", what, dbErr(err))
+		}
+		if moved && kept > 0 {
+			return fmt.Errorf("%s: %w: it holds %d backups, which would be lost; make a store of another name (berth backup-stores set NEW ...; berth envs set-backup-store ENV NEW)",
+				what, berth.ErrConflict, kept)
+		}
+	} else if !errors.Is(err, berth.ErrNotFound) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	nonce, ciphertext, keyID, err := sealColumns(tx.keys.get(), []byte(secret), backupStoreAAD(s.Name))
 	if err != nil {
@@ -443,20 +459,17 @@ func (tx *Tx) FinishBackup(ctx context.Context, id int64, owner string, state be
 	return tx.Backup(ctx, id)
 }
 
-// FailQueuedBackup fails a backup nobody holds (a queued one, or one whose lease ran out)
-// with reason, once: the worker's answer to a job claimed too often.
-func (tx *Tx) FailQueuedBackup(ctx context.Context, id int64, reason string) error {
-	now := micros(tx.stamp())
-	_, err := tx.exec(ctx, `UPDATE backups SET state = 'failed', reason = ?, finished_at = ?, lease_owner = '', lease_expires = 0
-		WHERE id = ? AND state IN ('queued', 'running')`, truncate(reason, 4096), now, id)
-	if err != nil {
-		return fmt.Errorf("fail backup %d: %w", id, dbErr(err))
-	}
-	return nil
-}
-
-// MarkBackupPruned records that retention deleted the backup's parts from its store.
+// MarkBackupPruned records that retention is deleting the backup's parts from its store,
+// before it does, so that no restore or drill of it is queued meanwhile; one already queued
+// or running keeps it (ErrConflict).
 func (tx *Tx) MarkBackupPruned(ctx context.Context, id int64) error {
+	var busy int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM restores WHERE backup_id = ? AND state IN ('queued', 'running')", id).Scan(&busy); err != nil {
+		return fmt.Errorf("mark backup %d pruned: %w", id, dbErr(err))
+	}
+	if busy > 0 {
+		return fmt.Errorf("mark backup %d pruned: %w: %d restores or drills of it are queued or running", id, berth.ErrConflict, busy)
+	}
 	res, err := tx.exec(ctx, "UPDATE backups SET pruned_at = ? WHERE id = ? AND pruned_at = 0", micros(tx.stamp()), id)
 	if err != nil {
 		return fmt.Errorf("mark backup %d pruned: %w", id, dbErr(err))
@@ -628,6 +641,31 @@ func (tx *Tx) SetRestoreStep(ctx context.Context, id int64, owner, step string, 
 	return jobLeaseHeld(res, "restores", id)
 }
 
+// NoteRestore records, under owner's lease, why the restore's last try failed without
+// ending it (a swap that is retried): the reason it ends with if it is given up.
+func (tx *Tx) NoteRestore(ctx context.Context, id int64, owner, reason string) error {
+	now := micros(tx.stamp())
+	res, err := tx.exec(ctx, `UPDATE restores SET reason = ?
+		WHERE id = ? AND lease_owner = ? AND state = 'running' AND lease_expires >= ?`, truncate(reason, 4096), id, owner, now)
+	if err != nil {
+		return fmt.Errorf("restore %d: note: %w", id, dbErr(err))
+	}
+	return jobLeaseHeld(res, "restores", id)
+}
+
+// FailRestore fails a restore or drill nobody holds any more (its lease ran out) with
+// reason, once: the answer to a job its servers kept stopping on. False when it had ended.
+func (tx *Tx) FailRestore(ctx context.Context, id int64, reason string) (bool, error) {
+	now := micros(tx.stamp())
+	res, err := tx.exec(ctx, `UPDATE restores SET state = 'failed', reason = ?, finished_at = ?, lease_owner = '', lease_expires = 0
+		WHERE id = ? AND state IN ('queued', 'running')`, truncate(reason, 4096), now, id)
+	if err != nil {
+		return false, fmt.Errorf("fail restore %d: %w", id, dbErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // FinishRestore ends owner's restore or drill in state with reason and the measured
 // restore time, once.
 func (tx *Tx) FinishRestore(ctx context.Context, id int64, owner string, state berth.JobState, reason string, took time.Duration) (berth.Restore, error) {
@@ -645,17 +683,6 @@ func (tx *Tx) FinishRestore(ctx context.Context, id int64, owner string, state b
 		return berth.Restore{}, err
 	}
 	return tx.Restore(ctx, id)
-}
-
-// FailQueuedRestore fails a restore nobody holds with reason, once.
-func (tx *Tx) FailQueuedRestore(ctx context.Context, id int64, reason string) error {
-	now := micros(tx.stamp())
-	_, err := tx.exec(ctx, `UPDATE restores SET state = 'failed', reason = ?, finished_at = ?, lease_owner = '', lease_expires = 0
-		WHERE id = ? AND state IN ('queued', 'running')`, truncate(reason, 4096), now, id)
-	if err != nil {
-		return fmt.Errorf("fail restore %d: %w", id, dbErr(err))
-	}
-	return nil
 }
 
 // SetBackupSchedule creates or replaces the schedule of s.Team/s.App in s.Env. The caller
@@ -799,10 +826,15 @@ func (q queries) BackupStatuses(ctx context.Context) ([]berth.BackupStatus, erro
 	return out, nil
 }
 
-// truncate bounds a stored reason.
+// truncate bounds a stored reason to n bytes, at a rune boundary (PostgreSQL refuses
+// a cut UTF-8 sequence).
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
 	}
 	return s
 }

@@ -60,6 +60,16 @@ func testBackupStores(t *testing.T, h *harness) {
 	if ss, err := st.BackupStores(ctx); err != nil || len(ss) != 0 {
 		t.Fatalf("stores after delete: %+v %v", ss, err)
 	}
+	// A store holding a backup keeps its location; its credentials change.
+	tx(t, st, func(tx *store.Tx) error { return tx.SetBackupStore(ctx, s3, "very-secret-key") })
+	tx(t, st, func(tx *store.Tx) error {
+		_, _, err := tx.EnqueueBackup(ctx, store.NewBackup{Team: "shop", App: "notes", Env: "production", Trigger: berth.TriggerManual, Store: "offsite", CreatedBy: "ann"})
+		return err
+	})
+	moved := s3
+	moved.Bucket = "elsewhere"
+	wantErr(t, "move a store holding backups", txErr(t, st, func(tx *store.Tx) error { return tx.SetBackupStore(ctx, moved, "very-secret-key") }), berth.ErrConflict)
+	tx(t, st, func(tx *store.Tx) error { return tx.SetBackupStore(ctx, s3, "rotated-secret") })
 	// The secret is re-sealed by a key rotation.
 	tx(t, st, func(tx *store.Tx) error { return tx.SetBackupStore(ctx, s3, "very-secret-key") })
 	next, err := seal.NewKey([]byte(strings.Repeat("n", seal.KeySize)))
@@ -207,10 +217,27 @@ func testBackupJobs(t *testing.T, h *harness) {
 	if drills, err := st.Restores(ctx, store.RestoreFilter{Team: "shop", App: "notes", Drill: true}); err != nil || len(drills) != 1 || drills[0].ID != d1.ID {
 		t.Fatalf("drills: %+v %v", drills, err)
 	}
-	tx(t, st, func(tx *store.Tx) error { return tx.FailQueuedRestore(ctx, d1.ID, "interrupted 3 times") })
-	if r, _ := st.Restore(ctx, d1.ID); r.State != berth.JobFailed || r.Reason != "interrupted 3 times" {
+	// A backup with a drill queued or running is not pruned.
+	wantErr(t, "prune a backup being drilled", txErr(t, st, func(tx *store.Tx) error { return tx.MarkBackupPruned(ctx, b1.ID) }), berth.ErrConflict)
+	for want := range 2 {
+		var failed bool
+		tx(t, st, func(tx *store.Tx) (err error) {
+			failed, err = tx.FailRestore(ctx, d1.ID, "gave up after 3 attempts")
+			return err
+		})
+		if failed != (want == 0) {
+			t.Fatalf("FailRestore %d: %v", want, failed)
+		}
+	}
+	if r, _ := st.Restore(ctx, d1.ID); r.State != berth.JobFailed || r.Reason != "gave up after 3 attempts" {
 		t.Fatalf("failed drill %+v", r)
 	}
+	wantErr(t, "prune a backup being restored", txErr(t, st, func(tx *store.Tx) error { return tx.MarkBackupPruned(ctx, b1.ID) }), berth.ErrConflict)
+	tx(t, st, func(tx *store.Tx) error { return tx.NoteRestore(ctx, r2.ID, "w3", "swap db: sessions would not end") })
+	tx(t, st, func(tx *store.Tx) error {
+		_, err := tx.FinishRestore(ctx, r2.ID, "w3", berth.JobFailed, "gave up", 0)
+		return err
+	})
 	tx(t, st, func(tx *store.Tx) error { return tx.MarkBackupPruned(ctx, b1.ID) })
 	_, err = enqueueRestore(store.NewRestore{BackupID: b1.ID, Team: "shop", App: "notes", Env: "sandbox", CreatedBy: "ann"})
 	wantErr(t, "restore a pruned backup", err, berth.ErrConflict)
