@@ -93,13 +93,21 @@ func tableSums(ctx context.Context, tx pgx.Tx) ([]TableSum, error) {
 
 // tableSum counts s's rows and sums a 64-bit hash of each. The hash is of the row as a
 // record (hash_record_extended, PostgreSQL 14 and newer: each column's own hash function,
-// about three times faster than printing the row) where every column's type has a hash
-// function, else of the row's text; the checksum says which ("record:" or "text:"), so
-// that sums taken either way are never taken for each other. Either way the sum does not
-// depend on the rows' order, and a changed, missing or extra row changes it. r.* is the
-// whole row even when a column is named r; sum() of bigint is numeric: it never overflows.
+// about three times faster than printing the row) when records allows it, the columns'
+// types hash a value as its restore hashes (recordSafeQuery) and they all have a hash
+// function; else it is of the row's text. The checksum says which ("record:" or "text:"),
+// so that sums taken either way are never taken for each other; Dump's and
+// RestoreScratch's sums both decide here, from the same column types, so they decide
+// alike. Either way the sum does not depend on the rows' order, and a changed, missing or
+// extra row changes it. r.* is the whole row even when a column is named r; sum() of
+// bigint is numeric: it never overflows.
 func tableSum(ctx context.Context, tx pgx.Tx, s *TableSum, records bool) error {
 	from := " FROM ONLY " + pgx.Identifier{s.Schema, s.Table}.Sanitize() + " AS r"
+	if records {
+		if err := tx.QueryRow(ctx, recordSafeQuery, s.Schema, s.Table, textOnlyTypes).Scan(&records); err != nil {
+			return fmt.Errorf("read its column types: %w", err)
+		}
+	}
 	if records {
 		// A column type without a hash function (json, point...) fails the query: the
 		// savepoint keeps the transaction, and its snapshot, usable for the text form.
@@ -120,6 +128,48 @@ func tableSum(ctx context.Context, tx pgx.Tx, s *TableSum, records bool) error {
 	}
 	return tx.QueryRow(ctx, "SELECT count(*), 'text:' || coalesce(sum(hashtextextended((r.*)::text, 0)), 0)::text"+from).Scan(&s.Rows, &s.Checksum)
 }
+
+// textOnlyTypes are the types of pg_catalog whose values a restore does not keep as the
+// same hash, though it keeps their text: the reg* types hold the OIDs of what they name,
+// which pg_restore creates anew (their text is the name); aclitem holds roles' OIDs. The
+// others hold OIDs, transaction and command ids or row positions, whose meaning a restore
+// does not keep: their text at least compares them as written.
+var textOnlyTypes = []string{
+	"regproc", "regprocedure", "regoper", "regoperator", "regclass", "regcollation", "regtype",
+	"regrole", "regnamespace", "regconfig", "regdictionary",
+	"aclitem",
+	"oid", "oidvector", "int2vector", "xid", "xid8", "cid", "tid",
+}
+
+// recordSafeQuery says whether the rows of table $1.$2 hash as records alike in any
+// database they are restored to, given $3, textOnlyTypes. It follows each column's type
+// through domains (to their base type), arrays (to their element type), ranges and
+// multiranges (to their subtype) and composite types (to their attributes' types), whose
+// hash functions hash what they hold, down to the types that hold the values themselves,
+// which must be base types of pg_catalog outside $3: an enum's hash is of its label's
+// OID, which pg_restore creates anew; an extension's or a user's type hashes as it likes.
+// An array is the type its element type names as its array: int2vector, oidvector, point
+// and name have an element type too but are not arrays. Multiranges are PostgreSQL 14's,
+// as hash_record_extended is.
+const recordSafeQuery = `WITH RECURSIVE types (oid) AS (
+		SELECT atttypid FROM pg_catalog.pg_attribute
+		WHERE attrelid = (SELECT c.oid FROM pg_catalog.pg_class c
+				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)
+			AND attnum > 0 AND NOT attisdropped
+	UNION
+		SELECT held.oid FROM types JOIN pg_catalog.pg_type t ON t.oid = types.oid, LATERAL (
+			SELECT t.typbasetype WHERE t.typtype = 'd'
+			UNION ALL SELECT e.oid FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid
+			UNION ALL SELECT rngsubtype FROM pg_catalog.pg_range WHERE t.oid IN (rngtypid, rngmultitypid)
+			UNION ALL SELECT atttypid FROM pg_catalog.pg_attribute
+				WHERE t.typtype = 'c' AND attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped
+		) held (oid)
+	)
+	SELECT NOT EXISTS (SELECT FROM types JOIN pg_catalog.pg_type t ON t.oid = types.oid
+		WHERE t.typtype <> ALL (ARRAY['d', 'r', 'm', 'c']::"char"[])
+			AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)
+			AND NOT (t.typtype = 'b' AND t.typnamespace = 'pg_catalog'::pg_catalog.regnamespace
+				AND t.typname::text <> ALL ($3::text[])))`
 
 // userTables returns the tables of userTablesQuery, sorted, without sums.
 func userTables(ctx context.Context, tx pgx.Tx) ([]TableSum, error) {

@@ -284,9 +284,12 @@ func conninfoQuote(s string) string {
 // the caller to drop (DropDatabase): the swap is complete without that, and dropping a big
 // database, which makes PostgreSQL checkpoint, need not hold up whoever waits for the swap.
 //
-// Called again with the same names after a failure or a crash at any point, Swap finishes
-// the job: with target and scratch there it swaps them; with target and previous there
-// the renames happened; with only target there it has nothing left to do.
+// A Swap that fails, unlike one that crashes, leaves target open to connections, as it
+// was. Called again with the same names after a failure or a crash at any point, Swap
+// finishes the job: with target and scratch there it swaps them; with target and
+// previous there the renames happened, and it settles target again. With neither
+// scratch nor previous there, the restored database was lost (previous is dropped only
+// once the restore is over): Swap fails rather than report a swap it cannot vouch for.
 func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string) error {
 	what := "swap database " + scratch + " in as " + target
 	if err := checkNames(target, scratch, previous); err != nil {
@@ -307,15 +310,13 @@ func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string)
 		case scr.exists && prev.exists:
 			return fmt.Errorf("databases %s and %s both exist: a swap cannot tell which is which", scratch, previous)
 		case scr.exists:
-			err = a.rename(ctx, c, target, scratch, previous, tgt.owner)
+			err = a.rename(ctx, dsn, c, target, scratch, previous, tgt.owner)
+		case prev.exists:
+			// The renames happened: previous is the database that was target. Settling
+			// again is harmless.
+			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return settle(ctx, tx, target, prev.owner) })
 		default:
-			// The renames happened, and previous is the database that was target, or
-			// previous is gone too. Either way, settling again is harmless.
-			owner := tgt.owner
-			if prev.exists {
-				owner = prev.owner
-			}
-			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return settle(ctx, tx, target, owner) })
+			return fmt.Errorf("nothing to swap: neither %s nor %s exists: the restored database was lost; restore again", scratch, previous)
 		}
 		if err != nil {
 			return err
@@ -327,14 +328,19 @@ func (a *Admin) Swap(ctx context.Context, dsn, target, scratch, previous string)
 
 // rename keeps connections out of target, ends those of target and scratch, and renames
 // target to previous and scratch to target, retrying while a connection that slipped in
-// keeps one in use.
-func (a *Admin) rename(ctx context.Context, c *pgx.Conn, target, scratch, previous, owner string) error {
+// keeps one in use. When it fails, target is open to connections again.
+func (a *Admin) rename(ctx context.Context, dsn string, c *pgx.Conn, target, scratch, previous, owner string) (err error) {
 	tgt := pgx.Identifier{target}.Sanitize()
-	// Committed on its own: a crash from here on leaves target closed, which Swap, called
-	// again, or Abandon opens again.
+	// Committed on its own: a failure from here on opens target again; a crash leaves it
+	// closed, which Swap, called again, or Abandon opens again.
 	if err := run(ctx, c, "close "+target, "ALTER DATABASE "+tgt+" WITH ALLOW_CONNECTIONS false", false); err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.reopen(ctx, dsn, c, target))
+		}
+	}()
 	deadline := time.Now().Add(renameWait)
 	for {
 		// Only a connection that was starting when target closed can still come in.
@@ -361,6 +367,28 @@ func (a *Admin) rename(ctx context.Context, c *pgx.Conn, target, scratch, previo
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// reopenWait bounds how long a failed rename tries to open target again.
+const reopenWait = 10 * time.Second
+
+// reopen opens target to connections again after a failed rename, though ctx may have
+// ended: on c or, when ending ctx closed c mid-statement, on a connection of its own.
+func (a *Admin) reopen(ctx context.Context, dsn string, c *pgx.Conn, target string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reopenWait)
+	defer cancel()
+	what, sql := "open "+target+" again", "ALTER DATABASE "+pgx.Identifier{target}.Sanitize()+" WITH ALLOW_CONNECTIONS true"
+	if !c.IsClosed() {
+		return run(ctx, c, what, sql, false)
+	}
+	// Closing c cancelled its statement, whose transaction may hold target (renamed, not
+	// yet committed): the ALTER DATABASE waits for it to end. No lock: c's backend holds
+	// it until it finds c gone, and a Swap that took it meanwhile would only retry its
+	// renames for the connections let in.
+	return a.session(ctx, dsn, what, nil, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, sql)
+		return err
+	})
 }
 
 // settle gives database to owner as Ensure leaves it (every privilege, CONNECT revoked

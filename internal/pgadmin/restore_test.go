@@ -3,10 +3,15 @@ package pgadmin_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/pgadmin"
@@ -104,11 +109,116 @@ func TestSwapRefuses(t *testing.T) {
 		})
 	}
 	s.ensure(t, d)
+	// Neither scratch nor previous: the restored database was lost.
+	err := a.Swap(t.Context(), s.admin, d.Name, scratch(d), previous(d))
+	if want := "nothing to swap: neither " + scratch(d) + " nor " + previous(d) + " exists"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Swap with neither scratch nor previous there: %v, want an error saying %q", err, want)
+	}
+	checkSwapped(t, s, d)
 	s.exec(t, "CREATE DATABASE "+scratch(d))
 	s.exec(t, "CREATE DATABASE "+previous(d))
 	if err := a.Swap(t.Context(), s.super, d.Name, scratch(d), previous(d)); err == nil || !strings.Contains(err.Error(), "both exist") {
 		t.Errorf("Swap with scratch and previous there: %v, want a refusal", err)
 	}
+}
+
+// TestSwapReopens makes Swap fail once it has closed the target, and checks that the
+// target is open again, not swapped, and that Swap, called again once the cause is gone,
+// swaps.
+func TestSwapReopens(t *testing.T) {
+	s := newServer(t)
+	for _, tc := range []struct {
+		name string
+		// block makes Swap (with ctx, ended by cancel) fail after closing d's database,
+		// and returns what undoes it.
+		block func(t *testing.T, d pgadmin.Database, ctx context.Context, cancel context.CancelFunc) (unblock func())
+	}{
+		{"a connection it may not end", func(t *testing.T, d pgadmin.Database, _ context.Context, _ context.CancelFunc) func() {
+			// The admin is no superuser: it cannot end a superuser's connection.
+			held := s.superConn(t, d.Name)
+			return func() { held.Close(context.Background()) }
+		}},
+		{"ctx ends while it renames", func(t *testing.T, d pgadmin.Database, ctx context.Context, cancel context.CancelFunc) func() {
+			// A transaction that updated scratch's row in pg_database holds up the
+			// rename of scratch, in the transaction that renamed the target: end ctx
+			// once Swap waits for it.
+			held, watch := s.superConn(t, s.db), s.superConn(t, s.db)
+			if _, err := held.Exec(t.Context(), "BEGIN; ALTER DATABASE "+scratch(d)+" CONNECTION LIMIT -1"); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for ctx.Err() == nil {
+					var waiting bool
+					err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+						WHERE usename = $1 AND wait_event_type = 'Lock')`, s.db+"_admin").Scan(&waiting)
+					if err != nil || waiting {
+						cancel()
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			return func() {
+				cancel()
+				<-done
+				if _, err := held.Exec(context.Background(), "ROLLBACK"); err != nil {
+					t.Error(err)
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := pgadmin.New(nil)
+			d := s.database(t, "reopen")
+			s.ensure(t, d)
+			s.exec(t, "CREATE DATABASE "+scratch(d)+" OWNER "+d.Role)
+
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			unblock := tc.block(t, d, ctx, cancel)
+			err := a.Swap(ctx, s.admin, d.Name, scratch(d), previous(d))
+			unblock()
+			if err == nil {
+				t.Fatal("Swap succeeded")
+			}
+			t.Log(err)
+			if strings.Contains(err.Error(), "open "+d.Name+" again") {
+				t.Errorf("Swap did not open the target again: %v", err)
+			}
+			got := s.value(t, `SELECT string_agg(datname || ' ' || datallowconn, ', ' ORDER BY datname)
+				FROM pg_database WHERE datname IN ($1, $2, $3)`, d.Name, scratch(d), previous(d))
+			if want := d.Name + " true, " + scratch(d) + " true"; got != want {
+				t.Errorf("databases (name, allows connections): %s, want %s", got, want)
+			}
+			if _, err := s.connect(t, d.Name, d); err != nil {
+				t.Errorf("the app cannot connect: %v", err)
+			}
+
+			if err := a.Swap(t.Context(), s.admin, d.Name, scratch(d), previous(d)); err != nil {
+				t.Fatal(err)
+			}
+			dropReplaced(t, s, d)
+			checkSwapped(t, s, d)
+		})
+	}
+}
+
+// superConn connects to database db as the superuser, until t ends.
+func (s *server) superConn(t *testing.T, db string) *pgx.Conn {
+	t.Helper()
+	u, err := url.Parse(s.super)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+	c, err := pgx.Connect(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }
 
 // TestAbandon checks that Abandon drops the scratch database and opens the target that a
@@ -199,6 +309,65 @@ func TestChecksumsDetect(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("after %s: CompareSums = %v, want %q", tc.change, err, tc.want)
 		}
+	}
+}
+
+// TestChecksumForms checks which tables are summed by their records and which by their
+// text, and that the sums of both kinds match those of the database's restore.
+func TestChecksumForms(t *testing.T) {
+	s := newServer(t)
+	if v, _ := strconv.Atoi(s.value(t, "SELECT current_setting('server_version_num')")); v < 140000 {
+		t.Skip("records are summed on PostgreSQL 14 and newer")
+	}
+	a, ctx := pgadmin.New(nil), t.Context()
+	d := s.database(t, "forms")
+	s.ensure(t, d)
+	tables := []struct{ name, columns, values, want string }{
+		{"plain", "a int, b text[], c posint, d posint[], e int4range, f int4multirange, g pair, h pair[], n name",
+			`1, '{x,NULL}', 2, '{3,4}', '[1,5)', '{[1,2),[4,6)}', '(1,x)', ARRAY['(2,y)'::pair], 'nm'`, "record"},
+		{"no_hash", "p point, j json", `'(1,2)', '{}'`, "text"},
+		{"enum", "m mood", "'calm'", "text"},
+		{"enum_domain", "m good_mood", "'glad'", "text"},
+		{"enum_array", "m mood[]", "'{sad,glad}'", "text"},
+		{"enum_domain_array", "m good_mood[]", "'{glad}'", "text"},
+		{"enum_range", "m mood_range", "'[sad,glad)'", "text"},
+		{"enum_multirange", "m mood_multirange", "'{[sad,calm)}'", "text"},
+		{"enum_composite", "m mood_pair", "'(1,sad)'", "text"},
+		{"regclass", "c regclass", "'plain'", "text"},
+		{"regtype", "t regtype", "'mood'", "text"},
+		{"oid", "o oid", "42", "text"},
+		{"xid_tid", "x xid, i tid", "'7', '(0,1)'", "text"},
+		{"int2vector", "v int2vector", "'1 2'", "text"},
+		{"aclitem", "a aclitem", fmt.Sprintf("'%s=r/%[1]s'", d.Role), "text"},
+	}
+	sql := `CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+		CREATE TYPE pair AS (a int, b text);
+		CREATE TYPE mood AS ENUM ('sad', 'calm', 'glad');
+		CREATE DOMAIN good_mood AS mood CHECK (VALUE <> 'sad');
+		CREATE TYPE mood_range AS RANGE (subtype = mood);
+		CREATE TYPE mood_pair AS (a int, m mood);`
+	for _, tc := range tables {
+		sql += fmt.Sprintf("\nCREATE TABLE %[1]s (%[2]s); INSERT INTO %[1]s VALUES (%[3]s);", tc.name, tc.columns, tc.values)
+	}
+	s.appExec(t, d, d.Name, sql)
+
+	dumped, sums := dump(t, s.admin, d.Name)
+	got, want := map[string]string{}, map[string]string{}
+	for _, sum := range sums {
+		got[sum.Table], _, _ = strings.Cut(sum.Checksum, ":")
+	}
+	for _, tc := range tables {
+		want[tc.name] = tc.want
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("each table's checksum is of its (-want +got):\n%s", diff)
+	}
+	restored, err := a.RestoreScratch(ctx, tools(t), s.admin, scratch(d), d.Role, bytes.NewReader(dumped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := berth.CompareSums(sums, restored); err != nil {
+		t.Errorf("the restore differs: %v", err)
 	}
 }
 
