@@ -17,10 +17,11 @@ import (
 	"github.com/berth-dev/berth/internal/pgadmin"
 )
 
-// backupNotesManifest is examples/notes as app notes of team shop: a postgres database, and
-// a route to it under the environment's base domain.
+// backupNotesManifest is examples/notes as app journal of team shop (so that its database
+// is not TestRealNodeResources's, on the same PostgreSQL): a postgres database, and a
+// route to it under the environment's base domain.
 const backupNotesManifest = `apiVersion: berth.dev/v1
-metadata: {name: notes, team: shop}
+metadata: {name: journal, team: shop}
 args: {version: "1"}
 containers:
   web:
@@ -89,7 +90,7 @@ func TestRealNodeBackups(t *testing.T) {
 		}
 	}
 	url := "http://" + cluster.Node.Ingress + "/notes"
-	host := func(env string) string { return "notes.shop." + base[env] }
+	host := func(env string) string { return "journal.shop." + base[env] }
 	write := func(env, body string) {
 		t.Helper()
 		get(t, "http://"+cluster.Node.Ingress+"/ready", host(env))
@@ -123,7 +124,7 @@ func TestRealNodeBackups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Database, _ = pgadmin.Names("shop", "notes", env, "db")
+		cfg.Database, _ = pgadmin.Names("shop", "journal", env, "db")
 		c, err := pgx.ConnectConfig(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +169,7 @@ func TestRealNodeBackups(t *testing.T) {
 	lastID := func(srv *serverProc, kind string) int64 {
 		t.Helper()
 		var list struct{ Items []jobState }
-		if err := json.Unmarshal(apiGet(t, srv, "/api/v1/teams/shop/"+kind+"s?app=notes"), &list); err != nil || len(list.Items) == 0 {
+		if err := json.Unmarshal(apiGet(t, srv, "/api/v1/teams/shop/"+kind+"s?app=journal"), &list); err != nil || len(list.Items) == 0 {
 			t.Fatalf("%ss: %v %+v", kind, err, list)
 		}
 		return list.Items[0].ID
@@ -184,7 +185,7 @@ func TestRealNodeBackups(t *testing.T) {
 
 	write("staging", "alpha")
 	write("staging", "beta")
-	out := berth(0, "backup", "full", "--application", "notes", "--environment", "staging", "--wait")
+	out := berth(0, "backup", "full", "--application", "journal", "--environment", "staging", "--wait")
 	if !strings.Contains(out, "succeeded") {
 		t.Fatalf("backup: %s", out)
 	}
@@ -193,21 +194,21 @@ func TestRealNodeBackups(t *testing.T) {
 	if got := read("staging"); got != "" {
 		t.Fatalf("after the delete: %q", got)
 	}
-	berth(0, "restore", "full", "--application", "notes", "--environment", "staging", "--backup-id", backupID, "--wait")
+	berth(0, "restore", "full", "--application", "journal", "--environment", "staging", "--backup-id", backupID, "--wait")
 	if got := read("staging"); got != "alpha,beta" {
 		t.Fatalf("the app after the restore answers %q", got)
 	}
 
 	// Over data, only with --force; refused, the target is as it was.
 	write("staging", "gamma")
-	out = berth(1, "restore", "full", "--application", "notes", "--environment", "staging", "--backup-id", backupID, "--wait")
+	out = berth(1, "restore", "full", "--application", "journal", "--environment", "staging", "--backup-id", backupID, "--wait")
 	if !strings.Contains(out, "--force") {
 		t.Errorf("a restore over data without --force: %s", out)
 	}
 	if got := read("staging"); got != "alpha,beta,gamma" {
 		t.Fatalf("after the refused restore: %q", got)
 	}
-	berth(0, "restore", "full", "--application", "notes", "--environment", "staging", "--backup-id", backupID, "--force", "--wait")
+	berth(0, "restore", "full", "--application", "journal", "--environment", "staging", "--backup-id", backupID, "--force", "--wait")
 	if got := read("staging"); got != "alpha,beta" {
 		t.Fatalf("after the forced restore: %q", got)
 	}
@@ -215,7 +216,7 @@ func TestRealNodeBackups(t *testing.T) {
 	// Staging's backup into sandbox: sandbox holds staging's notes, staging is unchanged.
 	write("sandbox", "sandbox's own")
 	write("staging", "delta")
-	berth(0, "restore", "full", "--application", "notes", "--environment", "sandbox", "--backup-id", backupID, "--force", "--wait")
+	berth(0, "restore", "full", "--application", "journal", "--environment", "sandbox", "--backup-id", backupID, "--force", "--wait")
 	if got := read("sandbox"); got != "alpha,beta" {
 		t.Fatalf("sandbox after the restore: %q", got)
 	}
@@ -226,7 +227,7 @@ func TestRealNodeBackups(t *testing.T) {
 	// kill -9 mid-backup: enough rows for the dump to take a while.
 	exec("staging", "INSERT INTO notes (body) SELECT 'bulk note ' || g || repeat('.', 100) FROM generate_series(1, 1500000) g")
 	rows := count("staging")
-	berth(0, "backup", "full", "--application", "notes", "--environment", "staging")
+	berth(0, "backup", "full", "--application", "journal", "--environment", "staging")
 	big := lastID(srv, "backup")
 	waitFor(t, "the backup to run", func() bool { return job(srv, "backup", big).State == "running" })
 	srv.kill9(t)
@@ -238,7 +239,7 @@ func TestRealNodeBackups(t *testing.T) {
 	}
 
 	// kill -9 mid-restore, into sandbox.
-	berth(0, "restore", "full", "--application", "notes", "--environment", "sandbox", "--backup-id", strconv.FormatInt(big, 10), "--force")
+	berth(0, "restore", "full", "--application", "journal", "--environment", "sandbox", "--backup-id", strconv.FormatInt(big, 10), "--force")
 	restore := lastID(srv, "restore")
 	waitFor(t, "the restore to run", func() bool { return job(srv, "restore", restore).Step == "restoring" })
 	srv.kill9(t)
