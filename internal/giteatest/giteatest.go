@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,12 +16,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/freeport"
+	"github.com/berth-dev/berth/internal/tooltest"
 )
 
 // The admin every Gitea of a test has.
@@ -48,36 +47,14 @@ type Gitea struct {
 	ini string
 }
 
-var build struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// binaries builds (or finds in the cache) Gitea and returns the directory
-// tools/gitea/build.sh prints.
+// binaries builds (or finds in the cache) Gitea and returns its directory.
 func binaries(t testing.TB) string {
 	t.Helper()
-	build.once.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		cmd := exec.Command(filepath.Join(root, "tools", "gitea", "build.sh"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			build.err = fmt.Errorf("tools/gitea/build.sh: %v\n%s", err, tail(stderr.String(), 40))
-			return
-		}
-		build.dir = strings.TrimSpace(string(out))
-	})
-	if build.err != nil {
-		t.Fatalf("giteatest: %v", build.err)
+	dir, err := tooltest.Build("gitea")
+	if err != nil {
+		t.Fatalf("giteatest: %v", err)
 	}
-	return build.dir
+	return dir
 }
 
 // Start runs a new Gitea for the test, stopped when the test ends.
@@ -134,7 +111,7 @@ func Start(t testing.TB) *Gitea {
 		}
 	})
 	if err := g.waitReady(ctx, exited); err != nil {
-		t.Fatalf("giteatest: %v; the end of %s:\n%s", err, logFile.Name(), tail(readFile(logFile.Name())+readFile(filepath.Join(g.Dir, "log", "gitea.log")), 30))
+		t.Fatalf("giteatest: %v; the end of %s:\n%s", err, logFile.Name(), tooltest.Tail(readFile(logFile.Name())+readFile(filepath.Join(g.Dir, "log", "gitea.log")), 30))
 	}
 	return g
 }
@@ -407,48 +384,9 @@ func gitEnv() []string {
 		"GIT_COMMITTER_NAME=Berth Tests", "GIT_COMMITTER_EMAIL=tests@berth.localhost")
 }
 
-// module is the path of Berth's Go module, whose root holds tools/.
-const module = "github.com/berth-dev/berth"
-
-// moduleRoot finds the root of Berth's module from the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePathOf(data) == module {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of " + module + " above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func modulePathOf(gomod []byte) string {
-	for line := range strings.Lines(string(gomod)) {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
-}
-
 func readFile(path string) string {
 	data, _ := os.ReadFile(path)
 	return string(data)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func lastLine(s string) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/devcluster"
 	"github.com/berth-dev/berth/internal/devimage"
+	"github.com/berth-dev/berth/internal/tooltest"
 )
 
 // RealNodeCluster is a dev cluster with the machine's real node: pods that select the node
@@ -86,7 +87,7 @@ func (c *RealNodeCluster) HelloImage(t testing.TB, tag string) string {
 	}
 	c.mu.Unlock()
 	b.once.Do(func() {
-		root, err := moduleRoot()
+		root, err := tooltest.Root()
 		if err != nil {
 			b.err = err
 			return
@@ -105,40 +106,6 @@ func (c *RealNodeCluster) HelloImage(t testing.TB, tag string) string {
 		t.Fatalf("kubetest: build examples/hello as hello:%s: %v", tag, b.err)
 	}
 	return b.ref
-}
-
-// module is the path of Berth's Go module, whose root holds examples/.
-const module = "github.com/berth-dev/berth"
-
-// moduleRoot finds the root of Berth's module from the working directory, which go test
-// sets to the package's directory: the nearest directory above whose go.mod is Berth's
-// (tools/ holds modules of their own).
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePath(data) == module {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of %s above the working directory", module)
-		}
-		dir = parent
-	}
-}
-
-// modulePath returns the path a go.mod's module directive names.
-func modulePath(gomod []byte) string {
-	for line := range strings.Lines(string(gomod)) {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
 }
 
 // realNodeWait is how long a test binary waits for another one's real node: the machine

@@ -4,7 +4,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -15,8 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/berth-dev/berth/internal/freeport"
+	"github.com/berth-dev/berth/internal/tooltest"
 )
 
 // startTimeout bounds a server's start, from exec to its health endpoint answering.
@@ -51,35 +49,14 @@ type Server struct {
 	Log string
 }
 
-var build struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
 // binary builds (or finds in the cache) versitygw and returns its path.
 func binary(t testing.TB) string {
 	t.Helper()
-	build.once.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		cmd := exec.Command(filepath.Join(root, "tools", "versitygw", "build.sh"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			build.err = fmt.Errorf("tools/versitygw/build.sh: %v\n%s", err, tail(stderr.String(), 40))
-			return
-		}
-		build.bin = filepath.Join(strings.TrimSpace(string(out)), "versitygw")
-	})
-	if build.err != nil {
-		t.Fatalf("s3test: %v", build.err)
+	dir, err := tooltest.Build("versitygw")
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
 	}
-	return build.bin
+	return filepath.Join(dir, "versitygw")
 }
 
 // Start runs a new versitygw for the test, stopped when the test ends.
@@ -149,7 +126,7 @@ func Start(t testing.TB) *Server {
 	})
 	if err := s.waitReady(exited, &waitErr); err != nil {
 		log, _ := os.ReadFile(s.Log)
-		t.Fatalf("s3test: versitygw at %s did not start: %v\nthe end of its log:\n%s", s.Endpoint, err, tail(string(log), 30))
+		t.Fatalf("s3test: versitygw at %s did not start: %v\nthe end of its log:\n%s", s.Endpoint, err, tooltest.Tail(string(log), 30))
 	}
 	return s
 }
@@ -212,43 +189,4 @@ func (s *Server) Bucket(t testing.TB, name string) {
 	if err := s.Client(t).MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.Region}); err != nil {
 		t.Fatalf("s3test: make bucket %s: %v", name, err)
 	}
-}
-
-// module is the path of Berth's Go module, whose root holds tools/.
-const module = "github.com/berth-dev/berth"
-
-// moduleRoot finds the root of Berth's module from the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePathOf(data) == module {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of " + module + " above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func modulePathOf(gomod []byte) string {
-	for line := range strings.Lines(string(gomod)) {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
