@@ -85,7 +85,11 @@ func Start(t testing.TB) *Gitea {
 	if err != nil {
 		t.Fatalf("giteatest: gitea admin user generate-access-token: %v\n%s", err, out)
 	}
-	g.Token = strings.TrimSpace(lastLine(string(out)))
+	// The output mixes the CLI's log lines with the token: the token is the line that is
+	// one (40 hex digits), wherever a log line lands.
+	if g.Token = accessToken(string(out)); g.Token == "" {
+		t.Fatalf("giteatest: gitea admin user generate-access-token printed no token:\n%s", out)
+	}
 
 	logFile, err := os.Create(filepath.Join(g.Dir, "web.out"))
 	if err != nil {
@@ -389,7 +393,14 @@ func readFile(path string) string {
 	return string(data)
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
+// accessToken returns the last line of out that is a Gitea access token, "" if none is.
+func accessToken(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if len(l) == 40 && strings.Trim(l, "0123456789abcdef") == "" {
+			return l
+		}
+	}
+	return ""
 }

@@ -146,6 +146,8 @@ func (f *fixture) runUntil(t *testing.T, cond func() bool, ids ...int64) []berth
 	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(time.Minute)
 	for {
+		// cond first: a job read after it is at least as far as cond saw it.
+		met := cond()
 		var out []berth.GitJob
 		settled := true
 		for _, id := range ids {
@@ -156,7 +158,7 @@ func (f *fixture) runUntil(t *testing.T, cond func() bool, ids ...int64) []berth
 			settled = settled && j.State != berth.GitJobQueued && j.State != berth.GitJobRunning
 			out = append(out, j)
 		}
-		if settled && cond() {
+		if settled && met {
 			return out
 		}
 		if time.Now().After(deadline) {
