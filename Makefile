@@ -14,7 +14,7 @@ TESTFLAGS ?= -count=1 -timeout=30m
 FUZZTIME  ?= 60000x
 FUZZMINIMIZE ?= 20x
 
-.PHONY: all build run stop test bench screenshots kube node gitea s3 deps deps-run fetch prebuild vet clean
+.PHONY: all build run stop test bench screenshots kube node gitea s3 nats prometheus deps deps-run fetch prebuild vet clean
 
 all: build
 
@@ -66,6 +66,16 @@ gitea: deps node
 s3: gitea
 	@tools/versitygw/build.sh >/dev/null
 
+## nats: build (or reuse from the cache) nats-server, the real queue server of the probe tests
+## (internal/natstest). After versitygw, for the same reason.
+nats: s3
+	@tools/nats/build.sh >/dev/null
+
+## prometheus: build (or reuse from the cache) Prometheus and promtool, the real metrics server
+## of the golden-signals and alerts tests (internal/promtest). After nats, for the same reason.
+prometheus: nats
+	@tools/prometheus/build.sh >/dev/null
+
 ## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
 run:
 	@$(MAKE) --no-print-directory -j2 deps-run fetch
@@ -78,7 +88,7 @@ stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node gitea s3 vet
+test: deps node gitea s3 nats prometheus vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 
