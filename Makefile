@@ -72,7 +72,8 @@ nats: s3
 	@tools/nats/build.sh >/dev/null
 
 ## prometheus: build (or reuse from the cache) Prometheus and promtool, the real metrics server
-## of the golden-signals and alerts tests (internal/promtest). After nats, for the same reason.
+## of the golden-signals and alerts tests to come (issue 19; no test runs it yet, so `make test`
+## does not build it). After nats, for the same reason.
 prometheus: nats
 	@tools/prometheus/build.sh >/dev/null
 
@@ -88,7 +89,7 @@ stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node gitea s3 nats prometheus vet
+test: deps node gitea s3 nats vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 
