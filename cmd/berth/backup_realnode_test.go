@@ -53,8 +53,10 @@ type jobState struct {
 // the real node; a backup, the rows deleted, a restore: the app answers with them again.
 // A restore over data needs --force and leaves the target as it was without it;
 // staging's backup restored into sandbox gives sandbox staging's notes and leaves staging
-// alone. Then the server is killed (kill -9) mid-backup and mid-restore: after a restart
-// each job ends once, succeeded, and the target holds exactly the backup's rows.
+// alone; restored into qa, where the app never ran, it deploys the backed-up revision there
+// first, which provisions the database. Then the server is killed (kill -9) mid-backup and
+// mid-restore: after a restart each job ends once, succeeded, and the target holds exactly
+// the backup's rows.
 func TestRealNodeBackups(t *testing.T) {
 	dir := t.TempDir()
 	// A short lease: a restarted server resumes the jobs of the killed one 3 s after its
@@ -67,10 +69,15 @@ func TestRealNodeBackups(t *testing.T) {
 	}
 	dsn := podReachablePostgres(t, cluster)
 	sandboxNS := ns + "-sb"
-	base := map[string]string{"staging": ns + ".localhost", "sandbox": "sb." + ns + ".localhost"}
+	qaNS := ns + "-qa"
+	base := map[string]string{"staging": ns + ".localhost", "sandbox": "sb." + ns + ".localhost", "qa": "qa." + ns + ".localhost"}
 	for _, args := range [][]string{
 		{"envs", "create", "sandbox", "--kubeconfig", cluster.Kubeconfig, "--namespace-template", sandboxNS,
 			"--node-selector", cluster.Node.Label, "--toleration", cluster.Node.Taint},
+		{"envs", "create", "qa", "--kubeconfig", cluster.Kubeconfig, "--namespace-template", qaNS,
+			"--node-selector", cluster.Node.Label, "--toleration", cluster.Node.Taint},
+		{"envs", "set-postgres", "qa", "--dsn", dsn},
+		{"envs", "update", "qa", "--base-domain", base["qa"]},
 		{"envs", "set-postgres", "staging", "--dsn", dsn},
 		{"envs", "set-postgres", "sandbox", "--dsn", dsn},
 		{"envs", "update", "staging", "--base-domain", base["staging"]},
@@ -82,7 +89,9 @@ func TestRealNodeBackups(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() {
-		cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), sandboxNS, metav1.DeleteOptions{})
+		for _, n := range []string{sandboxNS, qaNS} {
+			cluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
 	})
 	for _, env := range []string{"staging", "sandbox"} {
 		if out, code := runBerth(t, srv, "deploy", "-f", writeManifest(t, backupNotesManifest), "--env", env, "--wait"); code != 0 {
@@ -224,6 +233,13 @@ func TestRealNodeBackups(t *testing.T) {
 		t.Fatalf("staging after sandbox's restore: %q", got)
 	}
 
+	// Into qa, where the app never ran: the restore deploys the backed-up revision there,
+	// which provisions its database, then restores into it; the app answers with the notes.
+	out = berth(0, "restore", "full", "--application", "journal", "--environment", "qa", "--backup-id", backupID, "--wait")
+	if got := read("qa"); got != "alpha,beta" {
+		t.Fatalf("qa after a restore that provisioned it: %q\n%s", got, out)
+	}
+
 	// kill -9 mid-backup: enough rows for the dump to take a while.
 	exec("staging", "INSERT INTO notes (body) SELECT 'bulk note ' || g || repeat('.', 100) FROM generate_series(1, 1500000) g")
 	rows := count("staging")
@@ -277,8 +293,8 @@ func TestRealNodeBackups(t *testing.T) {
 	for _, e := range audit.Items {
 		ends[e.Action]++
 	}
-	if ends["backup.finish"] != 2 || ends["restore.finish"] != 5 {
-		t.Errorf("ends in the audit: %v (want 2 backups and 5 restores)", ends)
+	if ends["backup.finish"] != 2 || ends["restore.finish"] != 6 {
+		t.Errorf("ends in the audit: %v (want 2 backups and 6 restores)", ends)
 	}
 }
 
