@@ -305,9 +305,6 @@ func TestNamedKeySealOpen(t *testing.T) {
 
 // TestStreamLarge streams 1 GiB through encryption and decryption in constant memory.
 func TestStreamLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1 GiB stream in -short mode")
-	}
 	k, _ := newKey(t)
 	const size = 1 << 30
 	aad := []byte("backup/large")
