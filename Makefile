@@ -1,7 +1,8 @@
 # The README's two commands: `make run` and `make test`. Everything they need is set up by
 # scripts/deps.sh (missing system packages), tools/kube/build.sh (the Kubernetes binaries,
-# with the real node's kubelet, kube-proxy, registry and CoreDNS) and tools/node/build.sh (its
-# pause process and ingress controller).
+# with the real node's kubelet, kube-proxy, registry and CoreDNS), tools/node/build.sh (its
+# pause process and ingress controller) and tools/prometheus/build.sh (the dev Prometheus,
+# which scripts/run.sh builds itself when it is missing).
 GO      ?= go
 BIN     := bin/berth
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -30,10 +31,11 @@ deps:
 deps-run:
 	@scripts/deps.sh run
 
-## fetch: download the Go modules of berth and of the Kubernetes binaries (network time, which
-## `make run` spends while apt installs packages)
+## fetch: download the Go modules of berth, of the Kubernetes binaries and of Prometheus
+## (network time, which `make run` spends while apt installs packages)
 fetch:
 	@tools/kube/build.sh --download >/dev/null
+	@tools/prometheus/build.sh --download >/dev/null
 	@$(GO) list -deps ./cmd/berth ./cmd/berth-dev-ingress ./examples/hello >/dev/null
 
 ## prebuild: compile into the Go build cache what berth and the example's image link that the
@@ -72,24 +74,27 @@ nats: s3
 	@tools/nats/build.sh >/dev/null
 
 ## prometheus: build (or reuse from the cache) Prometheus and promtool, the real metrics server
-## of the golden-signals and alerts tests to come (issue 19; no test runs it yet, so `make test`
-## does not build it). After nats, for the same reason.
+## of the golden-signals and alerts tests (internal/promtest) and of `make run`. After nats,
+## for the same reason. `make run` does not depend on it (nats, s3 and gitea are the tests'
+## only): scripts/run.sh builds Prometheus itself, after the node's build, showing progress.
 prometheus: nats
 	@tools/prometheus/build.sh >/dev/null
 
-## run: start (or reuse) the local cluster and a berth server, deploy examples/hello, say how to use it
+## run: start (or reuse) the local cluster, a Prometheus and a berth server, deploy examples/hello,
+## say how to use it
 run:
 	@$(MAKE) --no-print-directory -j2 deps-run fetch
 	@$(MAKE) --no-print-directory -j2 kube prebuild
 	@$(MAKE) --no-print-directory node
 	@BERTH_BIN=$(BIN) scripts/run.sh
 
-## stop: stop what `make run` started: the berth server (its data stays), then the local cluster
+## stop: stop what `make run` started: the berth server (its data stays), Prometheus, PostgreSQL,
+## then the local cluster
 stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
 ## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node gitea s3 nats vet
+test: deps node gitea s3 nats prometheus vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 

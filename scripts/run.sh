@@ -11,13 +11,22 @@
 #                         pg_ctl from the Debian binaries, listening on loopback and the pod
 #                         bridge), registers it for `dev` and sets dev's base domain to
 #                         dev.localhost, so apps with postgres, dns and route resources work
-#   scripts/run.sh stop   stop that server (by its recorded pid), that PostgreSQL, then the
-#                         dev cluster
+#                         With a real node it also runs a Prometheus (built or found by
+#                         tools/prometheus/build.sh) on 127.0.0.1, with the configuration of
+#                         `berth dev cluster prometheus-config`: it scrapes the pods that ask
+#                         for it, the real node's kubelet and the server, and loads the alert
+#                         rules the server (--prometheus-url, --prometheus-rules-dir) writes
+#                         into $BERTH_RUN_DIR/prometheus/rules
+#   scripts/run.sh stop   stop that server (by its recorded pid), that Prometheus, that
+#                         PostgreSQL, then the dev cluster
 #
-# Run it again and it reuses what runs: the cluster, the server (if its pid is still a
-# `berth server` on our data and port, /readyz answers, and neither the cluster nor the
-# binary changed since it started), the environment, the team, and the deploy (skipped
-# when the manifest is unchanged and the app is live as deployed).
+# Run it again and it reuses what runs: the cluster, Prometheus (if its pid is still a
+# `prometheus` of our configuration file on our port, /-/ready answers and the cluster was
+# not restarted; a changed configuration is reloaded), the server (if its pid is still a
+# `berth server` on our data and port, with our Prometheus flags, /readyz answers, and
+# neither the cluster nor the binary changed since it started), the environment, the team,
+# and the deploy (skipped when the manifest is unchanged, the app is live as deployed, and
+# Prometheus has its alert rules).
 #
 # Environment (all optional):
 #   BERTH_BIN        the berth binary (default: bin/berth of this checkout)
@@ -25,8 +34,10 @@
 #                    `berth dev cluster`) and of the run directory (default:
 #                    ${XDG_STATE_HOME:-~/.local/state}/berth)
 #   BERTH_RUN_DIR    the server's run directory: data/ (SQLite), server.log, server.pid,
-#                    admin-token and secrets.key (default: $BERTH_STATE_DIR/run)
+#                    admin-token, secrets.key and prometheus/ (prometheus.yml, rules/, data/,
+#                    prometheus.log, prometheus.pid) (default: $BERTH_STATE_DIR/run)
 #   BERTH_RUN_PORT   the server's port on 127.0.0.1 (default: 8080)
+#   BERTH_PROMETHEUS_PORT  Prometheus's port on 127.0.0.1 (default: 9090)
 #   BERTH_REAL_NODE  auto (default): the dev cluster runs a real node when the machine allows
 #                    it; on: fail without one; off: simulated pods only
 #   BERTH_REAL_NODE_WAIT  how long to wait for another cluster's real node (default 0s)
@@ -39,9 +50,11 @@ state_dir=${BERTH_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/berth}
 run_dir=${BERTH_RUN_DIR:-$state_dir/run}
 [[ $run_dir == /* ]] || run_dir=$PWD/$run_dir
 port=${BERTH_RUN_PORT:-8080}
+prom_port=${BERTH_PROMETHEUS_PORT:-9090}
 real_node=${BERTH_REAL_NODE:-auto}
 real_node_wait=${BERTH_REAL_NODE_WAIT:-0s}
 url=http://127.0.0.1:$port
+prom_url=http://127.0.0.1:$prom_port
 manifest=$root/examples/hello/berth.yaml
 env_name=dev team=demo app=hello
 # What stops this run: the same directories.
@@ -60,6 +73,25 @@ key_file=$run_dir/secrets.key
 # cluster has new certificates and ports under the same path, and the server keeps its
 # first client) and the binary (rebuilt with changes, it should serve them).
 fingerprint_file=$run_dir/server.fingerprint
+
+# dev's Prometheus: its configuration, the rules directory the server writes apps' alert
+# rules into, its TSDB, log and pid.
+prom_dir=$run_dir/prometheus
+prom_config=$prom_dir/prometheus.yml
+prom_rules=$prom_dir/rules
+prom_data=$prom_dir/data
+prom_log=$prom_dir/prometheus.log
+prom_pid_file=$prom_dir/prometheus.pid
+# What the running Prometheus read once at its start: the dev cluster's kubeconfig. A
+# reload of an unchanged configuration keeps the Kubernetes discovery's first client, so a
+# restarted cluster (new certificates and ports under the same path) needs a new process.
+prom_fingerprint_file=$prom_dir/prometheus.fingerprint
+# How often Prometheus scrapes and evaluates rules: a dev loop wants quick answers.
+prom_interval=5s
+# The directory of prometheus and promtool (tools/prometheus/build.sh prints it).
+prom_bin=""
+# The Prometheus flags the server runs with: both empty without a real node.
+server_prom_url="" server_prom_rules=""
 
 die() {
   echo "run: $*" >&2
@@ -113,8 +145,17 @@ server_pid() {
 # it must listen on our port, answer /readyz, and have been started against the dev
 # cluster that runs now.
 stale_reason() {
-  if ! tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "127.0.0.1:$port"; then
+  local cmd
+  cmd=$(tr '\0' '\n' <"/proc/$1/cmdline")
+  if ! grep -qxF -- "127.0.0.1:$port" <<<"$cmd"; then
     echo "it listens on another port than $port"
+  elif [[ $(flag_value --prometheus-url <<<"$cmd") != "$server_prom_url" ||
+    $(flag_value --prometheus-rules-dir <<<"$cmd") != "$server_prom_rules" ]]; then
+    if [[ -z $server_prom_url ]]; then
+      echo "it reports to a Prometheus, and this run has none"
+    else
+      echo "it does not report to the Prometheus at $prom_url (--prometheus-url, --prometheus-rules-dir $server_prom_rules)"
+    fi
   elif ! ready; then
     echo "it does not answer on $url/readyz"
   elif [[ ! -f $fingerprint_file || $(sha256sum <"$kubeconfig") != "$(sed -n 1p "$fingerprint_file")" ]]; then
@@ -123,6 +164,10 @@ stale_reason() {
     echo "${bin#"$root"/} changed since it started"
   fi
 }
+
+# flag_value FLAG prints the argument after FLAG in a command line on stdin, one argument
+# a line; nothing when FLAG is not there.
+flag_value() { awk -v f="$1" 'next_is { print; exit } $0 == f { next_is = 1 }'; }
 
 fingerprint() {
   sha256sum <"$kubeconfig"
@@ -167,6 +212,12 @@ cmd_stop() {
   step "berth server of $run_dir"
   if pid=$(stop_server); then
     step_done "stopped pid $pid; its data stays in $data_dir"
+  else
+    step_done "not running"
+  fi
+  step "Prometheus of dev"
+  if pid=$(stop_prometheus); then
+    step_done "stopped pid $pid; its data stays in $prom_data"
   else
     step_done "not running"
   fi
@@ -253,13 +304,132 @@ SQL
   echo "postgres://berth_admin:$password@$node_ip:$port/postgres?sslmode=disable"
 }
 
-start_server() {
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    local who=""
-    who=$(ss -Hltnp "sport = :$port" 2>/dev/null |
-      sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1) || true
-    die "127.0.0.1:$port is already taken${who:+ by $who}; set BERTH_RUN_PORT to a free port, e.g. BERTH_RUN_PORT=$((port + 1)) make run"
+# prom_pid prints the pid of the Prometheus this run directory started, if it still runs: a
+# `prometheus` whose command line names our configuration file (pids are reused, and the
+# file may have outlived a reboot).
+prom_pid() {
+  local pid cmd
+  [[ -f $prom_pid_file ]] || return 1
+  pid=$(<"$prom_pid_file")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  cmd=$(tr '\0' '\n' <"/proc/$pid/cmdline") || return 1
+  [[ $(sed -n 1p <<<"$cmd") == */prometheus ]] || return 1
+  grep -qxF -- "--config.file=$prom_config" <<<"$cmd" || return 1
+  echo "$pid"
+}
+
+prom_ready() { curl -fsS --max-time 2 -o /dev/null "$prom_url/-/ready" 2>/dev/null; }
+
+# prom_stale_reason PID says why the running Prometheus PID cannot be reused, or nothing
+# when it can: it must be the build this run found, listen on our port, answer /-/ready,
+# and have been started against the dev cluster that runs now.
+prom_stale_reason() {
+  local cmd
+  cmd=$(tr '\0' '\n' <"/proc/$1/cmdline")
+  if ! grep -qxF -- "--web.listen-address=127.0.0.1:$prom_port" <<<"$cmd"; then
+    echo "it listens on another port than $prom_port"
+  elif [[ $(sed -n 1p <<<"$cmd") != "$prom_bin/prometheus" ]]; then
+    echo "it is another build than $prom_bin/prometheus"
+  elif ! prom_ready; then
+    echo "it does not answer on $prom_url/-/ready"
+  elif [[ ! -f $prom_fingerprint_file || $(sha256sum <"$kubeconfig") != "$(<"$prom_fingerprint_file")" ]]; then
+    echo "the dev cluster was restarted since it started"
   fi
+}
+
+stop_prometheus() {
+  local pid
+  if ! pid=$(prom_pid); then
+    rm -f "$prom_pid_file"
+    return 1
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  # It writes its head block's checkpoint first; its write-ahead log survives a KILL.
+  local deadline=$((SECONDS + 20))
+  while running "$pid"; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
+  rm -f "$prom_pid_file" "$prom_fingerprint_file"
+  echo "$pid"
+}
+
+start_prometheus() {
+  refuse_taken "$prom_port" BERTH_PROMETHEUS_PORT
+  mkdir -p "$prom_data"
+  printf -- '--- %s: prometheus on %s\n' "$(date -u +%FT%TZ)" "$prom_url" >>"$prom_log"
+  # setsid: it outlives `make run` and a Ctrl-C in its terminal. --web.enable-lifecycle lets
+  # the server (and this script) make it reload its configuration and rules.
+  setsid "$prom_bin/prometheus" --config.file="$prom_config" --storage.tsdb.path="$prom_data" \
+    --web.listen-address="127.0.0.1:$prom_port" --web.enable-lifecycle \
+    </dev/null >>"$prom_log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$prom_pid_file"
+  local deadline=$((SECONDS + 60))
+  until prom_ready; do
+    if ! running "$pid"; then
+      rm -f "$prom_pid_file"
+      echo "run: Prometheus exited; the end of $prom_log:" >&2
+      tail -n 15 "$prom_log" | indent >&2
+      exit 1
+    fi
+    ((SECONDS < deadline)) || die "Prometheus (pid $pid) not ready after 60s; see $prom_log"
+    sleep 0.1
+  done
+  prom_pid >/dev/null || die "pid $pid is not the Prometheus it should be; see $prom_log"
+  sha256sum <"$kubeconfig" >"$prom_fingerprint_file"
+  echo "$pid"
+}
+
+# prometheus_up builds (or finds) Prometheus, writes its configuration for the dev cluster
+# and the server on $port, and starts, reloads or reuses it; step_done says which.
+prometheus_up() {
+  local pid why="" changed=false out
+  prom_bin=$("$root/tools/prometheus/build.sh" 2> >(indent >&2)) ||
+    die "building Prometheus failed (see above); tools/prometheus/build.sh builds it alone"
+  mkdir -p "$prom_rules"
+  "$bin" dev cluster prometheus-config --berth "127.0.0.1:$port" --rules-dir "$prom_rules" \
+    --interval "$prom_interval" >"$prom_config.new" ||
+    die "could not write Prometheus's configuration (berth dev cluster prometheus-config, above)"
+  if ! cmp -s "$prom_config.new" "$prom_config"; then
+    mv "$prom_config.new" "$prom_config"
+    changed=true
+  else
+    rm -f "$prom_config.new"
+  fi
+  if pid=$(prom_pid) && why=$(prom_stale_reason "$pid") && [[ -z $why ]]; then
+    if [[ $changed == false ]]; then
+      step_done "already running, pid $pid; log $prom_log"
+      return
+    fi
+    # It answers once the new configuration and its rules are loaded, or says why not.
+    out=$(curl -sS --fail-with-body --max-time 30 -X POST "$prom_url/-/reload" 2>&1) ||
+      die "Prometheus (pid $pid) refused the new $prom_config: $out"
+    step_done "reloaded $prom_config, pid $pid; log $prom_log"
+    return
+  fi
+  if pid=$(stop_prometheus); then
+    echo "    stopped Prometheus, pid $pid: $why"
+  fi
+  pid=$(start_prometheus)
+  step_done "started, pid $pid, scraping every $prom_interval; log $prom_log"
+}
+
+# refuse_taken PORT VARIABLE dies when something listens on 127.0.0.1:PORT, naming it when
+# ss can, and the variable that picks another port.
+refuse_taken() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 0
+  local who=""
+  who=$(ss -Hltnp "sport = :$1" 2>/dev/null |
+    sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1) || true
+  die "127.0.0.1:$1 is already taken${who:+ by $who}; set $2 to a free port, e.g. $2=$(($1 + 1)) make run"
+}
+
+start_server() {
+  refuse_taken "$port" BERTH_RUN_PORT
   mkdir -p -m 0700 "$data_dir"
   printf -- '--- %s: berth server on %s\n' "$(date -u +%FT%TZ)" "$url" >>"$log_file"
   # setsid: the server outlives `make run` and a Ctrl-C in its terminal. The token reaches
@@ -267,7 +437,7 @@ start_server() {
   # BERTH_* variables, name the database and key, so a developer's own settings stay out.
   BERTH_BOOTSTRAP_TOKEN=$token setsid env -u BERTH_DATABASE -u BERTH_SECRETS_KEY -u BERTH_TOKEN -u BERTH_SERVER \
     "$bin" server --listen "127.0.0.1:$port" --data-dir "$data_dir" --database "$data_dir/berth.db" \
-    --secrets-key-file "$key_file" --shutdown-timeout 10s "${mirror_flags[@]}" \
+    --secrets-key-file "$key_file" --shutdown-timeout 10s "${mirror_flags[@]}" "${prom_flags[@]}" \
     </dev/null >>"$log_file" 2>&1 &
   local pid=$!
   echo "$pid" >"$pid_file"
@@ -293,6 +463,9 @@ cmd_up() {
   t0=$(now_us)
   [[ -x $bin ]] || die "$bin not found: run \`make build\` (or set BERTH_BIN)"
   [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "BERTH_RUN_PORT=$port is not a port number"
+  [[ $prom_port =~ ^[0-9]+$ ]] && ((prom_port > 0 && prom_port < 65536)) ||
+    die "BERTH_PROMETHEUS_PORT=$prom_port is not a port number"
+  ((prom_port != port)) || die "BERTH_PROMETHEUS_PORT and BERTH_RUN_PORT are both $port: Prometheus and the server need a port each"
   for c in curl jq setsid sha256sum; do
     command -v "$c" >/dev/null || die "$c is required: run scripts/deps.sh"
   done
@@ -321,11 +494,25 @@ cmd_up() {
     toleration=$(jq -r .realNode.taint <<<"$status")
   fi
   step_done "$(head -n 1 "$tmp_out")${ingress:+; real node with ingress on $ingress}"
-
-  # 2. The server. Its admin token is made once and kept, so every run can print it.
-  step "berth server on $url"
   mkdir -p "$run_dir"
   chmod 0700 "$run_dir"
+
+  # 2. Prometheus, before the server, which reports to it: only pods on the real node answer
+  # its scrapes.
+  prom_flags=()
+  step "Prometheus on $prom_url"
+  if [[ -n $ingress ]]; then
+    prometheus_up
+    server_prom_url=$prom_url server_prom_rules=$prom_rules
+    prom_flags=(--prometheus-url "$server_prom_url" --prometheus-rules-dir "$server_prom_rules")
+  elif pid=$(stop_prometheus); then
+    step_done "stopped pid $pid: the dev cluster has no real node, whose pods it would scrape"
+  else
+    step_done "skipped: the dev cluster has no real node, whose pods it would scrape"
+  fi
+
+  # 3. The server. Its admin token is made once and kept, so every run can print it.
+  step "berth server on $url"
   if [[ ! -s $token_file ]]; then
     [[ ! -e $data_dir/berth.db ]] ||
       die "$token_file is missing but $data_dir holds a database whose admin token it was; to start over, \`$stop_cmd\` and remove $run_dir"
@@ -351,7 +538,7 @@ cmd_up() {
   # A developer's saved `berth login` must not change what this script talks to.
   export BERTH_CONFIG=$run_dir/no-config.json
 
-  # 3. The environment and the team the example needs.
+  # 4. The environment and the team the example needs.
   step "environment $env_name on the dev cluster"
   case $(api_status "/envs/$env_name") in
   200)
@@ -399,7 +586,7 @@ cmd_up() {
   *) die "GET /api/v1/teams/$team failed; see $log_file" ;;
   esac
 
-  # 4. The example app's image, into the cluster's registry (the same source gives the same
+  # 5. The example app's image, into the cluster's registry (the same source gives the same
   # digest, so an unchanged app pushes nothing new).
   if [[ -n $ingress ]]; then
     step "image of examples/hello (berth dev image build)"
@@ -409,13 +596,15 @@ cmd_up() {
     step_done "$ref"
   fi
 
-  # 5. The example app. A deploy of an unchanged manifest would only add a deploy to the
+  # 6. The example app. A deploy of an unchanged manifest would only add a deploy to the
   # history: skip it when the running deploy is of this very manifest and the app is live
-  # as deployed. A restarted cluster (empty), an edited manifest or drift deploy again.
+  # as deployed. A restarted cluster (empty), an edited manifest or drift deploy again; so
+  # does a Prometheus without the app's alert rules (a deploy writes them).
   step "app $app (${manifest#"$root"/}) in $env_name"
   if deployed_unchanged; then
     step_done "$deployed_note"
   else
+    [[ -z $redeploy_note ]] || echo "    $redeploy_note"
     if ! "$bin" deploy -f "$manifest" --env "$env_name" --wait 2>&1 | indent; then
       die "the deploy of $app failed: see \`$bin status $app\` and \`$bin history $app --env $env_name\`"
     fi
@@ -429,13 +618,26 @@ cmd_up() {
     answer=$(wait_answer "$host" "$ingress") || die "examples/hello did not answer through the ingress: $answer"
     step_done "answered"
   fi
+  local prom_lines="" prom_try="" stopped="the server and the cluster"
+  if [[ -n $server_prom_url ]]; then
+    stopped="the server, Prometheus, PostgreSQL and the cluster"
+    prom_lines="
+  Prometheus at $prom_url (its HTTP API; this build has no web UI)
+               scrapes dev's pods, the real node's kubelet and the server every $prom_interval;
+               apps' alert rules in $prom_rules"
+    prom_try="
+  # hello's golden signals and alerts, from Prometheus (send it some requests first)
+  $shown_bin metrics $app --env $env_name --since 15m
+  curl -s $prom_url/api/v1/alerts | jq '.data.alerts[] | {alert: .labels.alertname, app: .labels.app, state}'
+"
+  fi
   cat <<EOF
 
 Berth is running ($(seconds_since "$t0")s).
 
   dashboard at $url/
   admin token: $token
-               (also in $token_file)
+               (also in $token_file)$prom_lines
 
 Try it:
 
@@ -444,13 +646,13 @@ Try it:
   $shown_bin dev image build examples/hello -t hello:1.1.0
   $shown_bin deploy -f examples/hello/berth.yaml --env $env_name --set version=1.1.0 --wait
   $shown_bin history $app --env $env_name
-
+$prom_try
   # an app with a database, a host name and a route (examples/notes/README.md)
   $shown_bin dev image build examples/notes -t notes:1.0.0
   $shown_bin deploy -f examples/notes/berth.yaml --env $env_name --wait
   $shown_bin resources list --app notes --team $team
 
-Stop the server and the cluster with \`$stop_cmd\`; the server's data stays in $data_dir.
+Stop $stopped with \`$stop_cmd\`; the server's data stays in $data_dir.
 EOF
   if [[ -n $ingress ]]; then
     cat <<EOF
@@ -491,9 +693,11 @@ wait_answer() {
 }
 
 # deployed_unchanged succeeds when the app's current deploy in the environment is the
-# newest, succeeded, of a revision whose manifest is the file's, and the app runs as
-# deployed; deployed_note then says so.
-deployed_note=""
+# newest, succeeded, of a revision whose manifest is the file's, the app runs as deployed,
+# and the server's Prometheus has the app's alert rules; deployed_note then says so. When
+# only the rules are missing (a server that ran without Prometheus made that deploy),
+# redeploy_note says so.
+deployed_note="" redeploy_note=""
 deployed_unchanged() {
   local status rev current
   [[ $(api_status "/teams/$team/apps/$app") == 200 ]] || return 1
@@ -509,6 +713,10 @@ deployed_unchanged() {
   api GET "/teams/$team/apps/$app/revisions" |
     jq -e --argjson rev "$rev" --rawfile m "$manifest" 'any(.items[]; .number == $rev and .manifest == $m)' >/dev/null ||
     return 1
+  if [[ -n $server_prom_rules && ! -f $server_prom_rules/$env_name.$team-$env_name.$app.rules.yaml ]]; then
+    redeploy_note="revision $rev is live as deploy ${current#* }, but Prometheus has no alert rules of it: deploying again"
+    return 1
+  fi
   deployed_note="revision $rev is live as deploy ${current#* }, and the manifest is unchanged: not redeployed"
 }
 

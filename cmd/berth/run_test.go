@@ -13,17 +13,23 @@ import (
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/devcluster"
 	"github.com/berth-dev/berth/internal/freeport"
 	"github.com/berth-dev/berth/internal/kubetest"
+	"github.com/berth-dev/berth/internal/prom"
 )
 
 // TestMakeRunStartsThenReuses runs scripts/run.sh — what `make run` runs — twice, in its
-// own state directory and on a free port: the first run starts a dev cluster with the
-// machine's real node and a server, sets up the environment and team, builds examples/hello
-// into the cluster's registry, deploys it and prints its answer through the ingress; the
-// second reuses all of it. Then `run.sh stop` stops both. Whatever is left running is
+// own state directory and on free ports: the first run starts a dev cluster with the
+// machine's real node, a Prometheus and a server reporting to it, sets up the environment
+// and team, builds examples/hello into the cluster's registry, deploys it (Prometheus
+// scrapes its pods and loads its alert rules) and prints its answer through the ingress;
+// the second reuses all of it. Then `run.sh stop` stops them. Whatever is left running is
 // stopped even if the test fails.
 func TestMakeRunStartsThenReuses(t *testing.T) {
 	// make run's cluster takes the machine's real node: this binary's must give it up.
@@ -35,8 +41,12 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	}
 	state := t.TempDir()
 	runDir, clusterDir := filepath.Join(state, "run"), filepath.Join(state, "dev-cluster")
-	port := freePort(t)
-	url := "http://127.0.0.1:" + port
+	port, promPort := freePort(t), freePort(t)
+	for promPort == port {
+		promPort = freePort(t)
+	}
+	url, promURL := "http://127.0.0.1:"+port, "http://127.0.0.1:"+promPort
+	promPIDFile := filepath.Join(runDir, "prometheus", "prometheus.pid")
 
 	var env []string
 	for _, kv := range os.Environ() {
@@ -47,7 +57,7 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	}
 	// The real node is the machine's one: wait while another test binary has it.
 	env = append(env, "BERTH_BIN="+bin, "BERTH_STATE_DIR="+state, "BERTH_RUN_PORT="+port,
-		"BERTH_REAL_NODE=on", "BERTH_REAL_NODE_WAIT=30m")
+		"BERTH_PROMETHEUS_PORT="+promPort, "BERTH_REAL_NODE=on", "BERTH_REAL_NODE_WAIT=30m")
 	script := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 		defer cancel()
@@ -59,7 +69,7 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 
 	// Registered before anything starts, so that it runs however the test ends; it goes
 	// around the script, in case the script is what is broken.
-	var serverPID int
+	var serverPID, promPID int
 	t.Cleanup(func() {
 		if serverPID == 0 { // the first run failed: it may still have started the server
 			serverPID, _ = readPIDFile(filepath.Join(runDir, "server.pid"))
@@ -69,6 +79,15 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 				t.Errorf("server pid %d still runs after stop", serverPID)
 			}
 			syscall.Kill(serverPID, syscall.SIGKILL)
+		}
+		if promPID == 0 {
+			promPID, _ = readPIDFile(promPIDFile)
+		}
+		if promPID != 0 && running(promPID) {
+			if !t.Failed() {
+				t.Errorf("Prometheus pid %d still runs after stop", promPID)
+			}
+			syscall.Kill(promPID, syscall.SIGKILL)
 		}
 		if _, err := os.Stat(clusterDir); err == nil {
 			out, err := exec.Command(bin, "dev", "cluster", "down", "--state-dir", clusterDir).CombinedOutput()
@@ -150,6 +169,52 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 		t.Errorf("GET %s = %q", appURL, body)
 	}
 
+	// dev's Prometheus: it answers, scrapes hello's pods and the server, and has loaded the
+	// alert rules the deploy wrote into its directory.
+	promPID = readPID(t, promPIDFile)
+	if !strings.Contains(out, "Prometheus at "+promURL) {
+		t.Errorf("the first run's output does not show Prometheus's address %s", promURL)
+	}
+	if body := get(t, promURL+"/-/ready", ""); !strings.Contains(body, "Ready") {
+		t.Errorf("GET %s/-/ready = %q", promURL, body)
+	}
+	pc, err := promapi.NewClient(promapi.Config{Address: promURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	papi := v1.NewAPI(pc)
+	// Scraped every 5 s: a pod found, scraped and stored takes a few intervals.
+	for _, q := range []string{`up{app="hello",env="dev",team="demo"} == 1`, `up{job="berth"} == 1`} {
+		kubetest.Eventually(t, 90*time.Second, func(ctx context.Context) error {
+			v, _, _, err := papi.Query(ctx, q, time.Now())
+			if err != nil {
+				return err
+			}
+			if vec, ok := v.(model.Vector); !ok || len(vec) == 0 {
+				return fmt.Errorf("%s: no samples (%v)", q, v)
+			}
+			return nil
+		})
+	}
+	rules := filepath.Join(runDir, "prometheus", "rules", prom.RuleFileName("dev", "demo-dev", "hello"))
+	if _, err := os.Stat(rules); err != nil {
+		t.Errorf("hello's alert rules are not in Prometheus's directory: %v", err)
+	}
+	kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		r, err := papi.Rules(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, g := range r.Groups {
+			if g.Name == "berth.demo.hello.dev" && len(g.Rules) > 0 {
+				return nil
+			}
+			names = append(names, g.Name)
+		}
+		return fmt.Errorf("Prometheus's rule groups %v lack berth.demo.hello.dev", names)
+	})
+
 	// dev has what a newcomer's resources need: examples/notes gets its database, host
 	// name and route, and keeps a note.
 	berth := func(args ...string) string {
@@ -187,6 +252,9 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	if pid := readPID(t, filepath.Join(runDir, "server.pid")); pid != serverPID {
 		t.Errorf("second run started server pid %d; want pid %d reused", pid, serverPID)
 	}
+	if pid := readPID(t, promPIDFile); pid != promPID || !running(promPID) {
+		t.Errorf("second run has Prometheus pid %d; want pid %d reused", pid, promPID)
+	}
 	if again, err := devcluster.LoadState(clusterDir); err != nil || !again.StartedAt.Equal(cluster.StartedAt) {
 		t.Errorf("second run did not reuse the cluster started at %s: %+v, %v", cluster.StartedAt, again, err)
 	}
@@ -211,6 +279,9 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	t.Logf("stop:\n%s", out)
 	if running(serverPID) {
 		t.Errorf("server pid %d still runs after stop", serverPID)
+	}
+	if running(promPID) {
+		t.Errorf("Prometheus pid %d still runs after stop", promPID)
 	}
 	if _, err := os.Stat(clusterDir); !os.IsNotExist(err) {
 		t.Errorf("cluster state %s still there after stop: %v", clusterDir, err)

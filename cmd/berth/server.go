@@ -28,6 +28,7 @@ import (
 	"github.com/berth-dev/berth/internal/gitops"
 	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/pgadmin"
+	"github.com/berth-dev/berth/internal/prom"
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
 	"github.com/berth-dev/berth/internal/service"
@@ -80,9 +81,12 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	svc := service.New(st, log, time.Now)
 	clusters := kube.NewPool(log, o.KubeQPS, o.KubeBurst)
 	svc.SetLive(clusters)
-	svc.SetRemover(clusters)
+	svc.SetRemover(appRemover{pool: clusters, rules: o.PrometheusRulesDir, url: o.PrometheusURL})
 	svc.SetClaims(clusters)
 	svc.SetLogs(clusters)
+	if o.PrometheusURL != "" {
+		svc.SetSignals(prom.Client{URL: o.PrometheusURL})
+	}
 	pg := newPostgres(log)
 	svc.SetPostgresAdmin(pg)
 	engine, err := deploy.New(st, func(ctx context.Context, env berth.Environment) (deploy.Cluster, error) {
@@ -90,7 +94,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	}, log, deploy.Options{
 		Workers: o.Workers, DefaultTimeout: o.DeployTimeout, Lease: o.DeployLease, Databases: pg,
 		Images: &registry.Checker{Mirrors: o.RegistryMirrors, Keychain: authn.DefaultKeychain}, ImageWait: o.ImageWait,
-		GitOps: gitOps{git: &gitops.Client{}}})
+		GitOps: gitOps{git: &gitops.Client{}}, Rules: ruleDir(o), AlertScale: o.AlertTimeScale})
 	if err != nil {
 		return err
 	}

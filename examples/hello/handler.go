@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +16,9 @@ import (
 
 // upstreamBodyMax is how much of the dependency's answer GET /upstream shows.
 const upstreamBodyMax = 512
+
+// maxSlow bounds the delay GET /slow?ms=N takes, in milliseconds.
+const maxSlow = 5000
 
 // newHandler serves hello's routes, each counted and timed in /metrics.
 func newHandler(cfg config) http.Handler {
@@ -47,6 +52,23 @@ func newHandler(cfg config) http.Handler {
 			return
 		}
 		fmt.Fprintf(w, "smoke ok: version %s\n", cfg.version)
+	})
+	// Errors and latency on request, for the golden signals and alerts (berth metrics): a
+	// load generator mixes these into its traffic.
+	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "failing on purpose: GET /fail always answers 500", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 || ms > maxSlow {
+			http.Error(w, fmt.Sprintf("want ?ms=N, a delay from 0 to %d milliseconds", maxSlow), http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			fmt.Fprintf(w, "slow ok: %d ms\n", ms)
+		case <-r.Context().Done():
+		}
 	})
 	mux.HandleFunc("GET /upstream", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.upstream == nil {

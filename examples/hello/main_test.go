@@ -76,6 +76,10 @@ func TestRoutes(t *testing.T) {
 		{"smoke", normal, "/smoke", response{200, "text/plain; charset=utf-8", "smoke ok: version 1.2.3\n"}},
 		{"smoke fails", smokeFails, "/smoke", response{500, "text/plain; charset=utf-8", "smoke test failing on purpose: HELLO_FAIL=smoke (version 1.2.3)\n"}},
 		{"smoke fails but ready", smokeFails, "/ready", response{200, "text/plain; charset=utf-8", "ready\n"}},
+		{"fail", normal, "/fail", response{500, "text/plain; charset=utf-8", "failing on purpose: GET /fail always answers 500\n"}},
+		{"slow", normal, "/slow?ms=20", response{200, "text/plain; charset=utf-8", "slow ok: 20 ms\n"}},
+		{"slow without ms", normal, "/slow", response{400, "text/plain; charset=utf-8", "want ?ms=N, a delay from 0 to 5000 milliseconds\n"}},
+		{"too slow", normal, "/slow?ms=5001", response{400, "text/plain; charset=utf-8", "want ?ms=N, a delay from 0 to 5000 milliseconds\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, ct, body := get(t, newHandler(tc.cfg), tc.path)

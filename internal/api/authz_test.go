@@ -141,6 +141,7 @@ func routeCases() map[string]routeCase {
 		"rotateResource": {"POST", "/api/v1/teams/alpha/apps/reports/envs/staging/resources/events/rotate", nil, deployerRole, 202},
 
 		"streamLogs":              {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/logs?tail=10", nil, viewer, 200},
+		"getSignals":              {"GET", "/api/v1/teams/alpha/apps/reports/envs/staging/metrics?since=1h", nil, viewer, 200},
 		"listClusterEvents":       {"GET", "/api/v1/teams/alpha/apps/reports/events?env=staging", nil, viewer, 200},
 		"listDeployClusterEvents": {"GET", "/api/v1/deploys/{deploy}/cluster-events", nil, viewer, 200},
 

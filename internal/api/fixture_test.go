@@ -119,6 +119,7 @@ func newFixtureWith(t *testing.T, key *seal.Key) *fixture {
 		return berth.SmokeRun{Revision: d.Revision, Passed: true, Duration: 12 * time.Millisecond,
 			Results: []berth.SmokeResult{{Name: "GET /health", Kind: berth.SmokeHTTP, Passed: true, Status: 200, Attempts: 1, Duration: 12 * time.Millisecond}}}, nil
 	}))
+	svc.SetSignals(signalsFunc(cannedSignals))
 	if _, err := svc.Bootstrap(ctx, bootstrap); err != nil {
 		t.Fatal(err)
 	}

@@ -119,6 +119,7 @@ func (s *Server) apiRoutes() []route {
 			summary: "An app's logs in an environment, every pod's, with the Kubernetes events of its objects in time order, as newline-delimited JSON " +
 				"(?follow=true goes on with new lines and pods until the client goes away; since=10m or an RFC 3339 time; tail=N lines per container; pod=, container=, previous=true)",
 			auth: true, ndjson: true, query: []string{"follow", "since", "tail", "pod", "container", "previous"}, response: apiv1.LogRecord{}, handle: s.streamLogs},
+		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/envs/{env}/metrics", id: "getSignals", summary: "An app's golden signals in an environment from the server's Prometheus: latency p50 and p99, traffic, errors, CPU and memory over ?since= (1m to 7d, default 1h)", auth: true, query: []string{"since"}, response: apiv1.Signals{}, handle: s.getSignals},
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/events", id: "listClusterEvents",
 			summary: "The Kubernetes events Berth kept about an app's objects, oldest first (?env=, since=1h or an RFC 3339 time, type=Normal|Warning, limit=)",
 			auth:    true, query: []string{"env", "since", "type", "limit"}, response: apiv1.List[apiv1.ClusterEvent]{}, handle: s.listClusterEvents},

@@ -56,11 +56,13 @@ tools/node/build.sh the first time (about 15 minutes on 2 cores) and cached in
   export KUBECONFIG=$(berth dev cluster kubeconfig)
   kubectl get nodes
   berth dev cluster status
+  berth dev cluster prometheus-config --berth 127.0.0.1:8080 --rules-dir rules > prometheus.yml
   berth dev cluster down`,
 		Args: cobra.NoArgs,
 	}
 	o.bindFlags(cmd)
-	cmd.AddCommand(NewCmdClusterUp(o, nil), NewCmdClusterDown(o, nil), NewCmdClusterStatus(o, nil), NewCmdClusterKubeconfig(o, nil))
+	cmd.AddCommand(NewCmdClusterUp(o, nil), NewCmdClusterDown(o, nil), NewCmdClusterStatus(o, nil), NewCmdClusterKubeconfig(o, nil),
+		NewCmdClusterPrometheusConfig(o, nil))
 	return cmd
 }
 

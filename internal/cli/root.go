@@ -81,7 +81,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdApps(f), NewCmdEnvs(f), NewCmdAudit(f, nil), NewCmdDeploy(f, nil), NewCmdHistory(f, nil), NewCmdRollback(f, nil), NewCmdPromote(f, nil), NewCmdApprovals(f), NewCmdSmoke(f, nil),
 		NewCmdRedeploy(f), NewCmdStatus(f, nil), NewCmdConfig(f), NewCmdSecrets(f), NewCmdProvisioners(f), NewCmdResources(f),
 		NewCmdPreviews(f), NewCmdTrain(f))
-	root.AddCommand(NewCmdLogs(f, nil), NewCmdEvents(f, nil))
+	root.AddCommand(NewCmdLogs(f, nil), NewCmdEvents(f, nil), NewCmdMetrics(f, nil))
 	root.AddCommand(NewCmdBackup(f), NewCmdRestore(f), NewCmdDrills(f), NewCmdBackupStores(f))
 	return root
 }

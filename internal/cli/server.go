@@ -72,6 +72,15 @@ type ServerOptions struct {
 	// when missing); BackupKey is BERTH_BACKUP_KEY, the key itself. At most one is set.
 	BackupKeyFile string
 	BackupKey     string
+	// PrometheusURL is the Prometheus watching the environments: `berth metrics` reads the
+	// golden signals from it, and it is asked to reload when rules change ("": none).
+	PrometheusURL string
+	// PrometheusRulesDir is where apps' alert rules are written for that Prometheus to
+	// load ("": they stay in each app's rules ConfigMap only).
+	PrometheusRulesDir string
+	// AlertTimeScale divides the time windows of rendered alert rules: 1 for real ones;
+	// tests and demos shorten them.
+	AlertTimeScale float64
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -102,6 +111,11 @@ Backups (berth backup) are sealed with a key of their own, from --backup-key-fil
 BERTH_BACKUP_KEY (default: backup.key in the data directory, made on first use). Each
 backup records its key's id; restoring it needs that key: keep a copy apart from the
 backups. The default backup store is the directory --backup-dir (docs/backups.md).
+
+Apps' alert rules (alerts: and slo: in berth.yaml, and the defaults) are written into
+--prometheus-rules-dir as TEAM.APP.ENV.rules.yaml for the Prometheus at --prometheus-url
+to load, which is asked to reload; berth metrics reads the golden signals from it
+(docs/monitoring.md).
 
 Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
 		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
@@ -153,6 +167,9 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringVar(&o.SlackTeamID, "slack-team-id", "", "the Slack workspace (team id, T...) the app serves; requests of others are refused")
 	fl.StringVar(&o.SlackAPIURL, "slack-api-url", "", "Slack's Web API (default https://slack.com/api/)")
 	fl.StringVar(&o.SlackResponseURLPrefix, "slack-response-url-prefix", "", "where slash commands' response_urls may point (default https://hooks.slack.com/)")
+	fl.StringVar(&o.PrometheusURL, "prometheus-url", "", "the Prometheus watching the environments (started with --web.enable-lifecycle): berth metrics reads from it; it reloads rule changes")
+	fl.StringVar(&o.PrometheusRulesDir, "prometheus-rules-dir", "", "directory the Prometheus loads rule files from (rule_files: DIR/*.rules.yaml): apps' alert rules are written there")
+	fl.Float64Var(&o.AlertTimeScale, "alert-time-scale", 1, "divide the time windows of apps' alert rules by this (for tests and demos: 60 turns 5m into 5s)")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -268,6 +285,14 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.ImageWait <= 0 {
 		return &UsageError{Err: fmt.Errorf("--image-wait must be positive, not %s", o.ImageWait)}
+	}
+	if !(o.AlertTimeScale >= 1 && o.AlertTimeScale <= 3600) {
+		return &UsageError{Err: fmt.Errorf("--alert-time-scale must be from 1 (real time windows) to 3600, not %g", o.AlertTimeScale)}
+	}
+	if o.PrometheusURL != "" {
+		if u, err := url.Parse(o.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &UsageError{Err: fmt.Errorf("--prometheus-url %q: want http://HOST:PORT", o.PrometheusURL)}
+		}
 	}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)

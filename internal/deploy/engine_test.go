@@ -295,7 +295,7 @@ func TestEngineStagesInOrder(t *testing.T) {
 	if d.State != berth.DeploySucceeded || d.Reason != "available" || d.ObjectsDigest == "" {
 		t.Fatalf("deploy = %s %q digest %q, want succeeded", d.State, d.Reason, d.ObjectsDigest)
 	}
-	want := []string{"namespace shop-staging", "apply shop-staging ServiceAccount,Service,Deployment force=false", "prune shop-staging", "wait shop-staging/web 42s"}
+	want := []string{"namespace shop-staging", "apply shop-staging ServiceAccount,ConfigMap,Service,Deployment force=false", "prune shop-staging", "wait shop-staging/web 42s"}
 	if got := f.cluster.Calls(); !slices.Equal(got, want) {
 		t.Errorf("cluster calls:\n got %q\nwant %q", got, want)
 	}

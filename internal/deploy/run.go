@@ -172,7 +172,7 @@ func (r *run) loadEnv(ctx context.Context) error {
 // pull request's preview, its preview environment's part of the manifest, and its hosts
 // prefixed pr-N.
 func (r *run) renderOptions() manifest.RenderOptions {
-	o := manifest.RenderOptions{Env: r.d.Env, Namespace: r.namespace, Set: r.d.Args, Scheduling: r.env.Scheduling}
+	o := manifest.RenderOptions{Env: r.d.Env, Namespace: r.namespace, Set: r.d.Args, Scheduling: r.env.Scheduling, AlertScale: r.e.o.AlertScale}
 	if r.env.PreviewBase != "" {
 		o.Section = r.env.PreviewBase
 		if r.preview != nil {
@@ -280,6 +280,7 @@ func (r *run) apply(ctx context.Context) error {
 	if err := cluster.Apply(ctx, r.namespace, objs, d.Options.ForceConflicts); err != nil {
 		return failf("%v", err)
 	}
+	r.publishRules(ctx)
 	return nil
 }
 

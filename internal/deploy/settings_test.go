@@ -97,7 +97,7 @@ func TestRenderSettings(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName())
 	}
-	if got := strings.Join(kinds, " "); got != "ServiceAccount/web ConfigMap/web-config Secret/web-secrets Deployment/web" {
+	if got := strings.Join(kinds, " "); got != "ServiceAccount/web ConfigMap/web-config Secret/web-secrets ConfigMap/web-alerts Deployment/web" {
 		t.Fatalf("objects %s", got)
 	}
 	cm := find[*corev1.ConfigMap](objs)
@@ -220,9 +220,10 @@ func TestRenderMissingSetting(t *testing.T) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
 	}
-	// Nothing to resolve: no extra objects.
+	// Nothing to resolve: no config or secret objects (the service account, the default
+	// alerts' rules, the Deployment).
 	objs, err := render(t, "apiVersion: berth.dev/v1\nmetadata: {name: web}\ncontainers: {web: {image: x}}\n", nil)
-	if err != nil || len(objs) != 2 {
+	if err != nil || len(objs) != 3 {
 		t.Errorf("plain manifest: %d objects, %v", len(objs), err)
 	}
 }

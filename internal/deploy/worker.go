@@ -37,6 +37,12 @@ type Options struct {
 	// GitOps writes the objects of deploys to environments with GitOps output; without
 	// it their deploys fail, saying so.
 	GitOps GitOps
+	// Rules hands each deploy's alert rules to the Prometheus watching its environment;
+	// without it the rules stay in the app's rules ConfigMap only.
+	Rules Rules
+	// AlertScale divides the time windows of rendered alert rules (manifest.RenderOptions):
+	// 0 for real ones; tests shorten them.
+	AlertScale float64
 }
 
 // check fills in the tunings `berth server` has no flags for and refuses the others when

@@ -13,7 +13,7 @@ const mod = "github.com/berth-dev/berth/"
 // The layers, by import path inside the module.
 var (
 	domain   = []string{"internal/berth"}
-	adapters = []string{"internal/store", "internal/kube", "internal/pgadmin", "internal/forge", "internal/registry", "internal/gitops", "internal/objstore"}
+	adapters = []string{"internal/store", "internal/kube", "internal/pgadmin", "internal/forge", "internal/registry", "internal/gitops", "internal/objstore", "internal/prom"}
 	edges    = []string{"internal/api", "internal/web", "internal/cli", "internal/slackbot"}
 	// network packages the manifest must not import itself: it renders, it never talks.
 	// (k8s.io/apimachinery's types bring net/http along; only direct imports count.)

@@ -107,6 +107,12 @@ func (d *decoder) decode(root *yaml.Node) *Manifest {
 			m.Deploy = d.deployPolicy(p.val, path)
 		case "git":
 			m.Git = d.gitRules(p.val, path)
+		case "metrics":
+			m.Metrics = d.metrics(p.val, path)
+		case "slo":
+			m.SLO = d.slo(p.val, path)
+		case "alerts":
+			m.Alerts = d.alerts(p.val, path)
 		case "environments":
 			if d.env == "" {
 				d.envNode = p.val

@@ -26,7 +26,7 @@ func (fs *fieldSet) has(name string) bool { return slices.Contains(fs.fields, na
 
 var (
 	berthFields = newFieldSet("berth", "apiVersion", "metadata", "args", "containers", "service",
-		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "deploy", "git", "environments")
+		"exposes", "replicas", "autoscale", "resources", "smoke", "ingressClass", "deploy", "git", "metrics", "slo", "alerts", "environments")
 	scoreFields         = newFieldSet("score", "apiVersion", "metadata", "containers", "service", "resources")
 	metadataFields      = newFieldSet("metadata", "name", "team", "annotations", "labels")
 	scoreMetadataFields = newFieldSet("scoreMetadata", "name", "annotations", "labels")
@@ -55,7 +55,11 @@ var (
 	gitTagsFields     = newFieldSet("gitTags", "pattern", "env", "promote")
 	gitPreviewsFields = newFieldSet("gitPreviews", "env")
 	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
-		"autoscale", "resources", "smoke", "ingressClass", "deploy")
+		"autoscale", "resources", "smoke", "ingressClass", "deploy", "metrics", "slo", "alerts")
+	metricsFields      = newFieldSet("metrics", "container", "port", "path", "requests", "duration")
+	sloFields          = newFieldSet("slo", "availability", "latency")
+	sloLatencyFields   = newFieldSet("sloLatency", "percent", "under")
+	alertsFields       = newFieldSet("alerts", "errorRatio", "p99Latency", "cpu", "memory", "restarts", "for", "disable")
 	envContainerFields = newFieldSet("environmentContainer", "image", "command", "args", "variables",
 		"resources", "livenessProbe", "readinessProbe")
 	envResourceFields = newFieldSet("environmentResource", "class", "params")

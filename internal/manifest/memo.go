@@ -108,6 +108,9 @@ var reusable = []struct {
 	{"ingressClass", func(dst, src *Manifest) { dst.IngressClass = src.IngressClass }},
 	{"deploy", func(dst, src *Manifest) { dst.Deploy = src.Deploy }},
 	{"git", func(dst, src *Manifest) { dst.Git = src.Git }},
+	{"metrics", func(dst, src *Manifest) { dst.Metrics = src.Metrics }},
+	{"slo", func(dst, src *Manifest) { dst.SLO = src.SLO }},
+	{"alerts", func(dst, src *Manifest) { dst.Alerts = src.Alerts }},
 }
 
 func reusableIndex(name string) int {

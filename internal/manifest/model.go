@@ -29,6 +29,9 @@ type Manifest struct {
 	IngressClass string
 	Deploy       DeployPolicy
 	Git          *GitRules // nil without git:; the base's in every environment
+	Metrics      *Metrics  // nil without metrics: (monitoring.go)
+	SLO          *SLO      // nil without slo:
+	Alerts       Alerts
 
 	// Env is the environment this manifest was merged for; "" for the base.
 	Env string

@@ -62,6 +62,9 @@ type RenderOptions struct {
 	// Section names the environment whose part of the manifest's environments: applies, when
 	// it is not Env: a pull request's preview renders with its preview environment's.
 	Section string
+	// AlertScale divides the time windows of the app's alert rules (alertrules.App.Scale):
+	// 0 or 1 for real ones; tests shorten them.
+	AlertScale float64
 }
 
 // SectionEnv is the environment whose part of the manifest's environments: applies.
@@ -243,6 +246,9 @@ func (r *renderer) render() []Object {
 		}
 		objs = append(objs, cm)
 	}
+	if cm := r.rulesConfigMap(meta(RulesConfigMapName(app))); cm != nil {
+		objs = append(objs, cm)
+	}
 	if ports := servicePorts(r.m); len(ports) > 0 {
 		svc := &corev1.Service{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -272,6 +278,7 @@ func (r *renderer) render() []Object {
 		annotations = map[string]string{}
 	}
 	annotations[AnnotationChecksum] = hash(strings.Join(r.sums, "\n"))
+	r.scrapeAnnotations(annotations)
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: meta(app),

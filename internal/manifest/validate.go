@@ -70,6 +70,9 @@ func (d *decoder) check(m *Manifest) {
 			d.fail("ingressClass", "must be a DNS name (lowercase letters, digits, '-' and '.')", "")
 		}
 	}
+	if !d.unchanged("metrics", "slo", "alerts", "containers") {
+		d.checkMonitoring(m)
+	}
 	d.checkTemplates(m, d.unchanged("args", "metadata", "resources"))
 }
 

@@ -47,6 +47,8 @@ type Service struct {
 	// server shuts down.
 	logs    Logs
 	streams stopper
+	// signals reads apps' golden signals from Prometheus (signals.go).
+	signals SignalReader
 	// notifyBackups wakes the backup engine when a backup, restore or drill was queued;
 	// storeCheck checks backup stores before they are saved.
 	notifyBackups Notifier

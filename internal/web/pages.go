@@ -188,6 +188,9 @@ type appData struct {
 	History   []historyRow
 	// Events are the newest Kubernetes events kept about the app's objects, newest first.
 	Events []berth.ClusterEvent
+	// Signals are its golden signals in one environment it runs in (?env=, else the first);
+	// nil when it runs nowhere.
+	Signals *signalsView
 }
 
 type appEnv struct {
@@ -233,6 +236,13 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request, p *authz.Principal
 		may[st.Env] = e.MayDeploy == nil
 		d.Envs = append(d.Envs, e)
 	}
+	var running []string
+	for _, st := range statuses {
+		if st.Current != nil {
+			running = append(running, st.Env)
+		}
+	}
+	d.Signals = h.appSignals(ctx, p, team, app, running, r.URL.Query().Get("env"), r.URL.Query().Get("since"))
 	offered := map[string]bool{} // one rollback button per env and revision: the newest deploy of it
 	for _, dep := range history {
 		row := historyRow{Deploy: dep}

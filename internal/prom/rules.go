@@ -1,0 +1,122 @@
+// Package prom is Berth's side of a Prometheus server: the rule files of apps' alerts
+// written where it loads them (RuleDir), the scrape configuration that finds apps' pods
+// and the kubelet's container metrics (ScrapeConfigs), and the golden signals read back
+// through its HTTP API (Signals).
+package prom
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/berth"
+)
+
+// RuleDir writes each app's rule file into a directory a Prometheus loads (its
+// configuration's rule_files: DIR/*.rules.yaml), as ENV.NAMESPACE.APP.rules.yaml, and
+// asks that Prometheus to reload when ReloadURL is set.
+type RuleDir struct {
+	Dir string
+	// ReloadURL is the Prometheus's base URL (http://127.0.0.1:9090), started with
+	// --web.enable-lifecycle; "" leaves reloading to it (a SIGHUP, or its own schedule).
+	ReloadURL string
+	// Client makes the reload request; nil is a client with a 10 s timeout.
+	Client *http.Client
+}
+
+// RuleFileSuffix ends every rule file RuleDir writes: what rule_files globs.
+const RuleFileSuffix = ".rules.yaml"
+
+// RuleFileName is the name of the rule file of app in namespace of env.
+func RuleFileName(env, namespace, app string) string {
+	return env + "." + namespace + "." + app + RuleFileSuffix
+}
+
+// Put writes (or, for empty rules, removes) the rule file of app in namespace of env
+// atomically, then reloads Prometheus when the directory changed.
+func (d RuleDir) Put(ctx context.Context, env berth.Environment, namespace, app string, rules []byte) error {
+	for _, part := range []string{env.Name, namespace, app} {
+		if part == "" || strings.ContainsAny(part, "/.\\") {
+			return fmt.Errorf("alert rules of %s in %s (namespace %s): invalid name %q", app, env.Name, namespace, part)
+		}
+	}
+	path := filepath.Join(d.Dir, RuleFileName(env.Name, namespace, app))
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && bytes.Equal(old, rules):
+		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return err
+	case len(rules) == 0 && errors.Is(err, os.ErrNotExist):
+		return nil
+	}
+	if len(rules) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return d.reload(ctx)
+	}
+	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(d.Dir, ".rules-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(rules); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return d.reload(ctx)
+}
+
+// Remove removes the rule file of app in namespace of env, as Put with no rules does: for
+// an app removed from env.
+func (d RuleDir) Remove(ctx context.Context, env berth.Environment, namespace, app string) error {
+	return d.Put(ctx, env, namespace, app, nil)
+}
+
+// maxReloadAnswer bounds what is read of the reload's answer (its error message).
+const maxReloadAnswer = 4 << 10
+
+func (d RuleDir) reload(ctx context.Context) error {
+	if d.ReloadURL == "" {
+		return nil
+	}
+	c := d.Client
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(d.ReloadURL, "/")+"/-/reload", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("reload Prometheus: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReloadAnswer))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reload Prometheus at %s: %s: %s", d.ReloadURL, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
