@@ -406,8 +406,11 @@ prometheus_up() {
       return
     fi
     # It answers once the new configuration and its rules are loaded, or says why not.
-    out=$(curl -sS --fail-with-body --max-time 30 -X POST "$prom_url/-/reload" 2>&1) ||
-      die "Prometheus (pid $pid) refused the new $prom_config: $out"
+    # A refused configuration is not kept as if it were loaded: the next run tries again.
+    if ! out=$(curl -sS --fail-with-body --max-time 30 -X POST "$prom_url/-/reload" 2>&1); then
+      mv "$prom_config" "$prom_config.refused"
+      die "Prometheus (pid $pid) refused the new configuration (kept in $prom_config.refused); it runs with the one before: $out"
+    fi
     step_done "reloaded $prom_config, pid $pid; log $prom_log"
     return
   fi

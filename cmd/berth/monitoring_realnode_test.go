@@ -159,8 +159,29 @@ func TestRealNodeAlertsFire(t *testing.T) {
 	waitQuery(t, p, fmt.Sprintf(`container_memory_working_set_bytes{namespace=%q,container="web"}`, ns), 90*time.Second)
 	waitQuery(t, p, `up{job="berth-pods",team="shop",app="alerts",env="staging"} == 1`, 60*time.Second)
 
-	// One request in 4 fails: 25% errors against a 10% threshold and a 99.9% objective.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Clean traffic first: for longer than the rules' 5s, no error alert is even pending.
+	clean, stopClean := context.WithTimeout(context.Background(), 2*time.Minute)
+	waitClean := loadHello(clean, cluster.Node.Ingress, host, 0)
+	waitQuery(t, p, `sum(rate(hello_http_requests_total{app="alerts",code="200"}[5s])) > 0`, 60*time.Second)
+	for quiet := time.Now().Add(8 * time.Second); time.Now().Before(quiet); time.Sleep(time.Second) { // rules run every second
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		alerts, err := p.Alerts(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range alerts {
+			if a.Labels["app"] == "alerts" && (a.Labels["alertname"] == "BerthErrorRatioHigh" || a.Labels["alertname"] == "BerthSLOAvailabilityBurn") {
+				t.Fatalf("%s is %s without a single failed request", a.Labels["alertname"], a.State)
+			}
+		}
+	}
+	stopClean()
+	waitClean()
+
+	// Then one request in 4 fails: 25% errors against a 10% threshold and a 99.9%
+	// objective. The load runs until the checks are done (at most 6 minutes).
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	wait := loadHello(ctx, cluster.Node.Ingress, host, 4)
 	ratio := firing(t, p, "BerthErrorRatioHigh", "alerts", 2*time.Minute)
@@ -245,19 +266,31 @@ func checkSignals(t *testing.T, srv *serverProc) {
 }
 
 // checkSignalCharts opens the app's page in a real browser: its golden signals section
-// draws a chart with a line for each signal.
+// (over the last 5 minutes, a point every 3s) draws a line for each signal once it has two
+// points; the page is opened again until it does, for up to a minute.
 func checkSignalCharts(t *testing.T, srv *serverProc) {
 	t.Helper()
 	b := webtest.Browser(t)
 	webtest.SignIn(t, b, srv.url, adminToken, "body")
-	webtest.Do(t, b, "app page", chromedp.Navigate(srv.url+"/apps/shop/alerts?env=staging"),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-signal="memory"]`)))
-	for _, name := range []string{"latency_p50", "latency_p99", "traffic", "errors", "cpu", "memory"} {
-		n := webtest.Read(t, b, "lines of "+name, chromedp.Evaluate[int](
-			fmt.Sprintf(`document.querySelectorAll('tr[data-signal=%q] svg polyline').length`, name)))
-		if n == 0 {
-			t.Errorf("the dashboard draws no line for %s:\n%s", name, webtest.Text(t, b, `tr[data-signal="`+name+`"]`))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		webtest.Do(t, b, "app page", chromedp.Navigate(srv.url+"/apps/shop/alerts?env=staging&since=5m"),
+			chromedp.WaitVisible(chromedp.CSS(`tr[data-signal="memory"]`)))
+		var missing []string
+		for _, name := range []string{"latency_p50", "latency_p99", "traffic", "errors", "cpu", "memory"} {
+			n := webtest.Read(t, b, "lines of "+name, chromedp.Evaluate[int](
+				fmt.Sprintf(`document.querySelectorAll('tr[data-signal=%q] svg polyline').length`, name)))
+			if n == 0 {
+				missing = append(missing, name+": "+webtest.Text(t, b, `tr[data-signal="`+name+`"]`))
+			}
 		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard draws no line for:\n%s", strings.Join(missing, "\n"))
+		}
+		time.Sleep(3 * time.Second) // a new point every 3s
 	}
 }
 

@@ -113,7 +113,7 @@ backup records its key's id; restoring it needs that key: keep a copy apart from
 backups. The default backup store is the directory --backup-dir (docs/backups.md).
 
 Apps' alert rules (alerts: and slo: in berth.yaml, and the defaults) are written into
---prometheus-rules-dir as TEAM.APP.ENV.rules.yaml for the Prometheus at --prometheus-url
+--prometheus-rules-dir as ENV.NAMESPACE.APP.rules.yaml for the Prometheus at --prometheus-url
 to load, which is asked to reload; berth metrics reads the golden signals from it
 (docs/monitoring.md).
 
@@ -286,8 +286,8 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 	if o.ImageWait <= 0 {
 		return &UsageError{Err: fmt.Errorf("--image-wait must be positive, not %s", o.ImageWait)}
 	}
-	if !(o.AlertTimeScale >= 1 && o.AlertTimeScale <= 3600) {
-		return &UsageError{Err: fmt.Errorf("--alert-time-scale must be from 1 (real time windows) to 3600, not %g", o.AlertTimeScale)}
+	if !(o.AlertTimeScale >= 1 && o.AlertTimeScale <= 60) {
+		return &UsageError{Err: fmt.Errorf("--alert-time-scale must be from 1 (real time windows) to 60 (5m windows become 5s), not %g", o.AlertTimeScale)}
 	}
 	if o.PrometheusURL != "" {
 		if u, err := url.Parse(o.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -172,7 +172,7 @@ func (r *run) loadEnv(ctx context.Context) error {
 // pull request's preview, its preview environment's part of the manifest, and its hosts
 // prefixed pr-N.
 func (r *run) renderOptions() manifest.RenderOptions {
-	o := manifest.RenderOptions{Env: r.d.Env, Namespace: r.namespace, Set: r.d.Args, Scheduling: r.env.Scheduling, AlertScale: r.e.o.AlertScale}
+	o := manifest.RenderOptions{Env: r.d.Env, Team: r.d.Team, Namespace: r.namespace, Set: r.d.Args, Scheduling: r.env.Scheduling, AlertScale: r.e.o.AlertScale}
 	if r.env.PreviewBase != "" {
 		o.Section = r.env.PreviewBase
 		if r.preview != nil {
@@ -272,6 +272,7 @@ func (r *run) apply(ctx context.Context) error {
 		}
 		r.event(ctx, "applying", fmt.Sprintf("%d Secrets; the rest is the GitOps controller's to apply from the platform repository", len(objs)))
 		if len(objs) == 0 {
+			r.publishRules(ctx) // the rules' ConfigMap is the controller's; their file is ours
 			return nil
 		}
 	} else {

@@ -220,10 +220,9 @@ func TestRenderMissingSetting(t *testing.T) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
 	}
-	// Nothing to resolve: no config or secret objects (the service account, the default
-	// alerts' rules, the Deployment).
+	// Nothing to resolve: no extra objects (and, with no team, no alert rules).
 	objs, err := render(t, "apiVersion: berth.dev/v1\nmetadata: {name: web}\ncontainers: {web: {image: x}}\n", nil)
-	if err != nil || len(objs) != 3 {
+	if err != nil || len(objs) != 2 {
 		t.Errorf("plain manifest: %d objects, %v", len(objs), err)
 	}
 }

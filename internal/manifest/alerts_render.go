@@ -46,7 +46,7 @@ func (r *renderer) scrapeAnnotations(a map[string]string) {
 func (r *renderer) alertRules() alertrules.RuleFile {
 	m := r.m
 	a := alertrules.App{
-		Team: m.Metadata.Team, Name: m.Metadata.Name, Env: r.opts.Env, Namespace: r.opts.Namespace,
+		Team: r.team(), Name: m.Metadata.Name, Env: r.opts.Env, Namespace: r.opts.Namespace,
 		Scale: r.opts.AlertScale,
 		Alerts: alertrules.Thresholds{
 			ErrorRatio: m.Alerts.ErrorRatio, P99Latency: m.Alerts.P99Latency, CPU: m.Alerts.CPU,
@@ -86,7 +86,12 @@ func (r *renderer) alertRules() alertrules.RuleFile {
 // rulesConfigMap is the ConfigMap holding the app's rule file, nil when it has no rules.
 // It is applied, pruned and rolled back with the app's other objects; the server hands
 // its rule file to the environment's Prometheus (docs/monitoring.md).
+// An app rendered without a team (offline, with no metadata.team) has none: the rules
+// select and label by team.
 func (r *renderer) rulesConfigMap(meta metav1.ObjectMeta) *corev1.ConfigMap {
+	if r.team() == "" {
+		return nil
+	}
 	rules := r.alertRules()
 	if rules.Empty() {
 		return nil

@@ -56,7 +56,7 @@ var (
 	gitPreviewsFields = newFieldSet("gitPreviews", "env")
 	envFields         = newFieldSet("environment", "replicas", "args", "containers", "exposes",
 		"autoscale", "resources", "smoke", "ingressClass", "deploy", "metrics", "slo", "alerts")
-	metricsFields      = newFieldSet("metrics", "container", "port", "path", "requests", "duration")
+	metricsFields      = newFieldSet("metrics", "port", "path", "requests", "duration")
 	sloFields          = newFieldSet("slo", "availability", "latency")
 	sloLatencyFields   = newFieldSet("sloLatency", "percent", "under")
 	alertsFields       = newFieldSet("alerts", "errorRatio", "p99Latency", "cpu", "memory", "restarts", "for", "disable")

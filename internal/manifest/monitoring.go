@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 // requests: Berth annotates the pods so the environment's Prometheus scrapes them, and the
 // request metrics feed the error-ratio, latency and SLO alerts (metrics: in berth.yaml).
 type Metrics struct {
-	// Container serves the metrics; "" with one container.
-	Container string
 	// Port is the container port serving them.
 	Port int32
 	// Path is the HTTP path of the metrics; "" is DefaultMetricsPath.
@@ -80,13 +77,13 @@ type LatencySLO struct {
 // Alerts tunes the golden-signal alerts every app gets (alerts: in berth.yaml); zero fields
 // take the platform's defaults.
 type Alerts struct {
-	ErrorRatio float64       // percent of requests answered 5xx over 5m
-	P99Latency time.Duration // the 99th percentile of request durations over 5m
-	CPU        float64       // percent of a container's CPU limit over 5m
-	Memory     float64       // percent of a container's memory limit
-	Restarts   int           // container restarts within an hour
-	For        time.Duration // how long a condition holds before its alert fires
-	Disable    []string      // alerts not to render, by name (AlertNames)
+	ErrorRatio float64        // percent of requests answered 5xx over 5m
+	P99Latency time.Duration  // the 99th percentile of request durations over 5m
+	CPU        float64        // percent of a container's CPU limit over 5m
+	Memory     float64        // percent of a container's memory limit
+	Restarts   int            // container restarts within an hour
+	For        *time.Duration // how long a condition holds before its alert fires; nil: the default, 0: at once
+	Disable    []string       // alerts not to render, by name (AlertNames)
 }
 
 // AlertNames are the names alerts.disable takes.
@@ -112,8 +109,6 @@ func (d *decoder) metrics(n *yaml.Node, at string) *Metrics {
 	}
 	for _, p := range ps {
 		switch p.name {
-		case "container":
-			mt.Container = d.str(p.val, p.path)
 		case "port":
 			if v, ok := d.integer(p.val, p.path, 1, 65535); ok {
 				mt.Port = int32(v)
@@ -240,13 +235,16 @@ func (d *decoder) alerts(n *yaml.Node, at string) Alerts {
 				a.Restarts = int(v)
 			}
 		case "for":
-			a.For = d.duration(p.val, p.path, 0, 24*time.Hour)
+			problems := d.problems
+			if v := d.duration(p.val, p.path, 0, 24*time.Hour); d.problems == problems && d.scalar(p.val, p.path, "a duration") != nil {
+				a.For = &v
+			}
 		case "disable":
 			for i, name := range d.strList(p.val, p.path, 0) {
 				switch {
 				case name == "":
 				case !slices.Contains(AlertNames, name):
-					d.fail(index(p.path, i), "unknown alert "+quote(name), didYouMean(name, AlertNames)+" (one of "+knownList(AlertNames)+")")
+					d.fail(index(p.path, i), "unknown alert "+quote(name), didYouMean(name, AlertNames))
 				case slices.Contains(a.Disable, name):
 					d.fail(index(p.path, i), "disables "+name+" twice", "")
 				default:
@@ -263,19 +261,8 @@ func (a Alerts) Disabled(name string) bool { return slices.Contains(a.Disable, n
 
 // checkMonitoring checks what metrics:, slo: and alerts: say about the rest of the manifest.
 func (d *decoder) checkMonitoring(m *Manifest) {
-	if mt := m.Metrics; mt != nil {
-		p := "metrics"
-		switch {
-		case mt.Container != "":
-			if _, ok := m.Containers[mt.Container]; !ok && len(m.Containers) > 0 {
-				d.fail(join(p, "container"), "no container "+quote(mt.Container), didYouMean(mt.Container, sortedKeys(m.Containers)))
-			}
-		case len(m.Containers) > 1:
-			d.required(join(p, "container"), "the app has "+fmt.Sprint(len(m.Containers))+" containers: name the one serving metrics ("+knownList(sortedKeys(m.Containers))+")")
-		}
-	}
 	noMetrics := func(path, what string) {
-		d.fail(path, what+" needs the app's request metrics", "add metrics: {port: 8080} (with requests: and duration: when the app names them otherwise than http_requests_total and http_request_duration_seconds)")
+		d.fail(path, what+" needs the app's request metrics", "add metrics: {port: 8080}, with requests: and duration: when they are not named http_requests_total and http_request_duration_seconds")
 	}
 	if m.SLO != nil && m.Metrics == nil && !d.failed["slo"] {
 		noMetrics("slo", "an SLO")

@@ -62,10 +62,17 @@ type RenderOptions struct {
 	// Section names the environment whose part of the manifest's environments: applies, when
 	// it is not Env: a pull request's preview renders with its preview environment's.
 	Section string
+	// Team is the team the app is deployed as; "" takes metadata.team. It labels the pods
+	// (app.kubernetes.io/part-of) and the alert rules.
+	Team string
 	// AlertScale divides the time windows of the app's alert rules (alertrules.App.Scale):
 	// 0 or 1 for real ones; tests shorten them.
 	AlertScale float64
 }
+
+// MaxAlertScale bounds RenderOptions.AlertScale: at 60, 5m windows are 5s and the rules
+// are evaluated every second; shorter would be shorter than any scrape interval.
+const MaxAlertScale = 60
 
 // SectionEnv is the environment whose part of the manifest's environments: applies.
 func (o RenderOptions) SectionEnv() string {
@@ -107,6 +114,14 @@ func Render(m *Manifest, opts RenderOptions) ([]Object, error) {
 		if msg, _ := checkDNSLabel(label); !ok || msg != "" {
 			return nil, fmt.Errorf("%w: host prefix %q: want a DNS label and a dot, such as pr-7.", ErrInvalidOption, opts.HostPrefix)
 		}
+	}
+	if opts.Team != "" {
+		if msg, _ := checkDNSLabel(opts.Team); msg != "" {
+			return nil, fmt.Errorf("%w: team %q: %s", ErrInvalidOption, opts.Team, msg)
+		}
+	}
+	if !(opts.AlertScale == 0 || opts.AlertScale >= 1 && opts.AlertScale <= MaxAlertScale) {
+		return nil, fmt.Errorf("%w: alert scale %g: want 0, or 1 to %d", ErrInvalidOption, opts.AlertScale, MaxAlertScale)
 	}
 	if opts.Section != "" {
 		if msg, _ := checkDNSLabel(opts.Section); msg != "" {
@@ -187,6 +202,14 @@ type renderer struct {
 	sums     []string         // checksum inputs
 }
 
+// team is the team the app is deployed as.
+func (r *renderer) team() string {
+	if r.opts.Team != "" {
+		return r.opts.Team
+	}
+	return r.m.Metadata.Team
+}
+
 func (r *renderer) fail(path, msg, hint string) {
 	r.errs.add(r.m.errorAt(path, msg, hint))
 }
@@ -208,8 +231,8 @@ func (r *renderer) render() []Object {
 	maps.Copy(podLabels, selector)
 	podLabels[LabelManagedBy] = ManagedBy
 	podLabels[LabelEnv] = r.opts.Env
-	if r.m.Metadata.Team != "" {
-		podLabels[LabelPartOf] = r.m.Metadata.Team
+	if team := r.team(); team != "" {
+		podLabels[LabelPartOf] = team
 	}
 	labels := maps.Clone(podLabels)
 	if r.opts.Revision != "" {

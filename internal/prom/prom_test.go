@@ -64,8 +64,18 @@ func TestRuleDirReloadsPrometheus(t *testing.T) {
 	waitAlerts(t, p, "after Put", func(n []string) bool { return len(n) == 1 && n[0] == "Always" })
 
 	err := rd.Put(ctx, env, "shop-staging", "web", []byte("groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: sum(\n"))
-	if err == nil || !strings.Contains(err.Error(), "reload Prometheus") {
+	if err == nil || !strings.Contains(err.Error(), "reload Prometheus") || !strings.Contains(err.Error(), "the rules before stay") {
 		t.Errorf("a rule file Prometheus refuses: %v", err)
+	}
+	// The rules before are back, loaded: other rule files keep loading, and a restarted
+	// Prometheus starts.
+	if data, err := os.ReadFile(file); err != nil || string(data) != alwaysRules {
+		t.Errorf("after a refused file, %s: %q, %v", file, data, err)
+	}
+	waitAlerts(t, p, "after a refused file", func(n []string) bool { return len(n) == 1 && n[0] == "Always" })
+	// A Put of what is there reloads anyway (an earlier reload may have failed).
+	if err := rd.Put(ctx, env, "shop-staging", "web", []byte(alwaysRules)); err != nil {
+		t.Errorf("Put of the same rules: %v", err)
 	}
 	if err := rd.Remove(ctx, env, "shop-staging", "web"); err != nil {
 		t.Fatal(err)

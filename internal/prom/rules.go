@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,10 @@ func RuleFileName(env, namespace, app string) string {
 }
 
 // Put writes (or, for empty rules, removes) the rule file of app in namespace of env
-// atomically, then reloads Prometheus when the directory changed.
+// atomically, then reloads Prometheus, also when the file was already so: an earlier
+// reload may have failed. When Prometheus refuses the new file, the one before is put back
+// (and Prometheus reloaded with it), so that one app's bad rules never stop the others'
+// from loading, nor Prometheus from starting again.
 func (d RuleDir) Put(ctx context.Context, env berth.Environment, namespace, app string, rules []byte) error {
 	for _, part := range []string{env.Name, namespace, app} {
 		if part == "" || strings.ContainsAny(part, "/.\\") {
@@ -49,19 +53,41 @@ func (d RuleDir) Put(ctx context.Context, env berth.Environment, namespace, app 
 	}
 	path := filepath.Join(d.Dir, RuleFileName(env.Name, namespace, app))
 	old, err := os.ReadFile(path)
-	switch {
-	case err == nil && bytes.Equal(old, rules):
-		return nil
-	case err != nil && !errors.Is(err, os.ErrNotExist):
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
-	case len(rules) == 0 && errors.Is(err, os.ErrNotExist):
-		return nil
 	}
-	if len(rules) == 0 {
+	had := err == nil
+	if (had && bytes.Equal(old, rules)) || (!had && len(rules) == 0) {
+		return d.reload(ctx)
+	}
+	if err := d.write(path, rules); err != nil {
+		return err
+	}
+	rerr := d.reload(ctx)
+	if rerr == nil || len(rules) == 0 {
+		return rerr
+	}
+	if had {
+		err = d.write(path, old)
+	} else {
+		err = d.write(path, nil)
+	}
+	if err == nil {
+		err = d.reload(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("%w; and putting back the rules before: %v", rerr, err)
+	}
+	return fmt.Errorf("%w; the rules before stay", rerr)
+}
+
+// write makes path hold data atomically; no data removes it.
+func (d RuleDir) write(path string, data []byte) error {
+	if len(data) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		return d.reload(ctx)
+		return nil
 	}
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return err
@@ -71,7 +97,7 @@ func (d RuleDir) Put(ctx context.Context, env berth.Environment, namespace, app 
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(rules); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -82,16 +108,22 @@ func (d RuleDir) Put(ctx context.Context, env berth.Environment, namespace, app 
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return d.reload(ctx)
+	return os.Rename(tmp.Name(), path)
 }
 
 // Remove removes the rule file of app in namespace of env, as Put with no rules does: for
 // an app removed from env.
 func (d RuleDir) Remove(ctx context.Context, env berth.Environment, namespace, app string) error {
 	return d.Put(ctx, env, namespace, app, nil)
+}
+
+// redacted is raw, a URL, with any password in it replaced, for messages.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // maxReloadAnswer bounds what is read of the reload's answer (its error message).
@@ -116,7 +148,7 @@ func (d RuleDir) reload(ctx context.Context) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReloadAnswer))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reload Prometheus at %s: %s: %s", d.ReloadURL, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("reload Prometheus at %s: %s: %s", redacted(d.ReloadURL), resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest/alertrules"
 )
 
 // Client reads apps' golden signals from a Prometheus through its HTTP API: Berth's
@@ -58,7 +59,7 @@ func (c Client) Signals(ctx context.Context, q berth.SignalQuery) ([]berth.Serie
 		return nil, errors.New("prometheus: no URL")
 	}
 	if !q.End.After(q.Start) {
-		return nil, fmt.Errorf("prometheus at %s: the range %s to %s is empty", c.URL, q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339))
+		return nil, fmt.Errorf("prometheus at %s: the range %s to %s is empty", redacted(c.URL), q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339))
 	}
 	hc := &http.Client{Transport: boundedTransport{http.DefaultTransport}}
 	if c.HTTP != nil {
@@ -72,7 +73,7 @@ func (c Client) Signals(ctx context.Context, q berth.SignalQuery) ([]berth.Serie
 	}
 	client, err := api.NewClient(api.Config{Address: c.URL, Client: hc})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus at %s: %w", c.URL, err)
+		return nil, fmt.Errorf("prometheus at %s: %w", redacted(c.URL), err)
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -99,12 +100,12 @@ func (c Client) Signals(ctx context.Context, q berth.SignalQuery) ([]berth.Serie
 			// The server gives up when the client does, rather than working on.
 			v, _, _, err := papi.QueryRange(ctx, sq.expr, rng, v1.WithTimeout(timeout))
 			if err != nil {
-				errs[i] = fmt.Errorf("prometheus at %s: query %s of %s/%s in %s: %w", c.URL, sq.series.Name, q.Team, q.App, q.Env, err)
+				errs[i] = fmt.Errorf("prometheus at %s: query %s of %s/%s in %s: %w", redacted(c.URL), sq.series.Name, q.Team, q.App, q.Env, err)
 				return
 			}
 			points, err := matrixPoints(v)
 			if err != nil {
-				errs[i] = fmt.Errorf("prometheus at %s: query %s of %s/%s in %s: %w", c.URL, sq.series.Name, q.Team, q.App, q.Env, err)
+				errs[i] = fmt.Errorf("prometheus at %s: query %s of %s/%s in %s: %w", redacted(c.URL), sq.series.Name, q.Team, q.App, q.Env, err)
 				return
 			}
 			out[i].Points = points
@@ -144,7 +145,12 @@ type signalQuery struct {
 func signalQueries(q berth.SignalQuery, window time.Duration) []signalQuery {
 	w := promDuration(window)
 	app := func(metric string, extra ...matcher) string {
-		return selector(append([]matcher{eq("__name__", metric), eq(LabelTeam, q.Team), eq(LabelApp, q.App), eq(LabelEnv, q.Env)}, extra...)...)
+		ms := []matcher{eq("__name__", metric), eq(LabelTeam, q.Team), eq(LabelApp, q.App), eq(LabelEnv, q.Env)}
+		if q.Namespace != "" {
+			// Pods elsewhere carrying the app's labels are not the app's.
+			ms = append(ms, eq("namespace", q.Namespace))
+		}
+		return selector(append(ms, extra...)...)
 	}
 	var out []signalQuery
 	if q.Duration != "" {
@@ -167,7 +173,7 @@ func signalQueries(q berth.SignalQuery, window time.Duration) []signalQuery {
 				Help: "share of the requests answered with a 5xx status"},
 				fmt.Sprintf("(%s or 0 * %s) / %s", failed, all, all)})
 	}
-	containers := []matcher{eq("namespace", q.Namespace), re("pod", podPattern(q.App)), re("container", ".+")}
+	containers := []matcher{eq("namespace", q.Namespace), re("pod", alertrules.PodPattern(q.App)), re("container", ".+")}
 	if len(q.Containers) > 0 {
 		containers[2] = oneOf("container", q.Containers)
 	}
@@ -215,23 +221,6 @@ func typeName(v model.Value) string {
 		return "nothing"
 	}
 	return v.Type().String()
-}
-
-// podPattern matches the names of the pods of app's Deployment, which Berth names after
-// the app: APP-HASH-XXXXX, the ReplicaSet's pod-template hash (up to 10 characters) and 5
-// random ones. It tells the app's containers from those of other apps sharing the
-// namespace, whose containers may have the same names. Kubernetes cuts the generated part
-// of a name to 58 characters, so past that only the prefix can be matched.
-func podPattern(app string) string {
-	const maxGenerated = 58
-	prefix := app + "-"
-	if len(prefix)+11 <= maxGenerated {
-		return regexp.QuoteMeta(prefix) + "[a-z0-9]{1,10}-[a-z0-9]{5}"
-	}
-	if len(prefix) > maxGenerated {
-		prefix = prefix[:maxGenerated]
-	}
-	return regexp.QuoteMeta(prefix) + "[-a-z0-9]*"
 }
 
 // matcher is one label matcher of a selector: name, op (=, =~) and value.

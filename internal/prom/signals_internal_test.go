@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest/alertrules"
 )
 
 // TestPodPattern: the pattern takes the pods of the app's Deployment and no other app's,
@@ -28,9 +29,9 @@ func TestPodPattern(t *testing.T) {
 		{long, long[:58] + "x2x4q", true},
 		{long, "b" + long[:57] + "x2x4q", false},
 	} {
-		re := regexp.MustCompile("^(?:" + podPattern(c.app) + ")$") // PromQL anchors its regexps
+		re := regexp.MustCompile("^(?:" + alertrules.PodPattern(c.app) + ")$") // PromQL anchors its regexps
 		if got := re.MatchString(c.pod); got != c.match {
-			t.Errorf("podPattern(%q) (%s) matches %q: %v, want %v", c.app, podPattern(c.app), c.pod, got, c.match)
+			t.Errorf("podPattern(%q) (%s) matches %q: %v, want %v", c.app, alertrules.PodPattern(c.app), c.pod, got, c.match)
 		}
 	}
 }

@@ -42,7 +42,7 @@ containers:
   sidecar:
     image: registry.example.com/proxy:1
     resources: {limits: {cpu: 250m, memory: 64Mi}}
-metrics: {container: web, port: 8080, requests: app_requests_total}
+metrics: {port: 8080, requests: app_requests_total}
 environments:
   production:
     containers:

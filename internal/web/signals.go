@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ var signalTitles = map[string]string{
 // appSignals reads the signals of the app in env (want, or else the first of envs, the
 // environments it runs in) over since; nil when it runs nowhere. Failures are the view's
 // one line, not the page's: the rest of the page does not need Prometheus.
+// signalsPageTimeout bounds how long the app page waits for its golden signals.
+const signalsPageTimeout = 3 * time.Second
+
 func (h *Handler) appSignals(ctx context.Context, p *authz.Principal, team, app string, envs []string, want, since string) *signalsView {
 	if len(envs) == 0 && want == "" {
 		return nil
@@ -76,8 +80,14 @@ func (h *Handler) appSignals(ctx context.Context, p *authz.Principal, team, app 
 		}
 	}
 	v.Since = berth.FormatSignalsSince(d)
+	// The page waits for the charts: a slow Prometheus must not hold up the rest of it.
+	ctx, cancel := context.WithTimeout(ctx, signalsPageTimeout)
+	defer cancel()
 	sig, err := h.svc.AppSignals(ctx, p, team, app, v.Env, d)
 	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		v.Problem = fmt.Sprintf("Prometheus did not answer within %s: try berth metrics %s --env %s.", signalsPageTimeout, app, v.Env)
+		return v
 	case errors.Is(err, berth.ErrUnavailable), errors.Is(err, berth.ErrNotFound), errors.Is(err, berth.ErrInvalid):
 		v.Problem = err.Error()
 		return v

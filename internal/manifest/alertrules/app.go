@@ -54,13 +54,13 @@ type LatencySLO struct {
 
 // Thresholds are the limits of an app's threshold alerts; zero fields take the defaults.
 type Thresholds struct {
-	ErrorRatio float64       // percent of requests answered 5xx over 5m; default 5
-	P99Latency time.Duration // default 1s
-	CPU        float64       // percent of the container's CPU limit over 5m; default 90
-	Memory     float64       // percent of the container's memory limit; default 90
-	Restarts   int           // container restarts within 1h; default 3
-	For        time.Duration // how long a condition holds before it fires; default 5m
-	Disabled   []string      // names of alerts not to render, from AlertNames
+	ErrorRatio float64        // percent of requests answered 5xx over 5m; default 5
+	P99Latency time.Duration  // default 1s
+	CPU        float64        // percent of the container's CPU limit over 5m; default 90
+	Memory     float64        // percent of the container's memory limit; default 90
+	Restarts   int            // container restarts within 1h; default 3
+	For        *time.Duration // how long a condition holds before it fires; nil: 5m, 0: at once
+	Disabled   []string       // names of alerts not to render, from AlertNames
 }
 
 // The defaults of Thresholds' zero fields.
@@ -102,8 +102,9 @@ func (t Thresholds) withDefaults() Thresholds {
 	if t.Restarts == 0 {
 		t.Restarts = DefaultRestarts
 	}
-	if t.For == 0 {
-		t.For = DefaultFor
+	if t.For == nil {
+		d := DefaultFor
+		t.For = &d
 	}
 	return t
 }
@@ -192,8 +193,8 @@ func (a App) Validate() error {
 	if t.Restarts < 0 {
 		bad("alerts.restarts", "must not be negative, got %d", t.Restarts)
 	}
-	if t.For < 0 {
-		bad("alerts.for", "must not be negative, got %v", t.For)
+	if t.For != nil && *t.For < 0 {
+		bad("alerts.for", "must not be negative, got %v", *t.For)
 	}
 	for i, name := range t.Disabled {
 		if !slices.Contains(AlertNames, name) {

@@ -49,7 +49,7 @@ var goldenCases = []struct {
 			{Name: "worker", CPULimit: 2, MemoryLimit: 1 << 30},
 			{Name: "sidecar", CPULimit: 0.1, MemoryLimit: 32 << 20},
 		},
-		Alerts: alertrules.Thresholds{CPU: 80, Memory: 95, For: 10 * time.Minute, Disabled: []string{alertrules.AlertRestarts}},
+		Alerts: alertrules.Thresholds{CPU: 80, Memory: 95, For: new(10 * time.Minute), Disabled: []string{alertrules.AlertRestarts}},
 	}},
 	{name: "all-disabled", app: func() alertrules.App {
 		a := hello

@@ -2,6 +2,7 @@ package alertrules
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -98,16 +99,43 @@ func (r renderer) interval() string {
 }
 
 // appSeries selects metric's series of the app, which Berth's scrape configuration labels
-// with team, app and env, and extra.
+// with team, app and env (from the pod's labels) and namespace, and extra. The namespace,
+// when known, keeps out pods elsewhere that carry the same labels without being the app's.
 func (r renderer) appSeries(metric string, extra ...matcher) string {
 	ms := []matcher{eq("team", r.a.Team), eq("app", r.a.Name), eq("env", r.a.Env)}
+	if r.a.Namespace != "" {
+		ms = append(ms, eq("namespace", r.a.Namespace))
+	}
 	return selector(metric, append(ms, extra...)...)
 }
 
-// containerSeries selects metric's series of the named containers in the app's namespace,
-// as the kubelet labels them.
+// recorded selects a series the app's recording rules recorded: summed by team, app and
+// env over series appSeries selected, so of its namespace already.
+func (r renderer) recorded(metric string) string {
+	return selector(metric, eq("team", r.a.Team), eq("app", r.a.Name), eq("env", r.a.Env))
+}
+
+// containerSeries selects metric's series of the named containers of the app's pods in
+// its namespace, as the kubelet labels them: the pods' names (PodPattern) tell the app's
+// from other apps' in the same namespace, whose containers may have the same names.
 func (r renderer) containerSeries(metric string, names ...string) string {
-	return selector(metric, eq("namespace", r.a.Namespace), oneOf("container", names))
+	return selector(metric, eq("namespace", r.a.Namespace), re("pod", PodPattern(r.a.Name)), oneOf("container", names))
+}
+
+// PodPattern is a regular expression matching the names of the pods of app's Deployment,
+// which Berth names after the app: APP-HASH-XXXXX, the ReplicaSet's pod-template hash (up
+// to 10 characters) and 5 random ones. Kubernetes cuts the generated part of a name to 58
+// characters, so past that only the prefix can be matched.
+func PodPattern(app string) string {
+	const maxGenerated = 58
+	prefix := app + "-"
+	if len(prefix)+11 <= maxGenerated {
+		return regexp.QuoteMeta(prefix) + "[a-z0-9]{1,10}-[a-z0-9]{5}"
+	}
+	if len(prefix) > maxGenerated {
+		prefix = prefix[:maxGenerated]
+	}
+	return regexp.QuoteMeta(prefix) + "[-a-z0-9]*"
 }
 
 // alert is an alerting rule labelled with the app and severity. hold says whether the
@@ -121,8 +149,8 @@ func (r renderer) alert(name, severity, expr string, hold bool, summary, descrip
 		},
 		Annotations: map[string]string{"summary": summary, "description": description},
 	}
-	if hold {
-		rule.For = r.window(r.t.For)
+	if hold && *r.t.For > 0 {
+		rule.For = r.window(*r.t.For)
 	}
 	return rule
 }
@@ -302,8 +330,8 @@ func (r renderer) burnAlerts(name, kind, record string, percent float64, descrip
 		for _, b := range sev.burns {
 			f := num(b.factor)
 			conds = append(conds, fmt.Sprintf("(\n  %s / %s > %s\nand\n  %s / %s > %s\n)",
-				r.appSeries(record+promDuration(b.long)), budget, f,
-				r.appSeries(record+promDuration(b.short)), budget, f))
+				r.recorded(record+promDuration(b.long)), budget, f,
+				r.recorded(record+promDuration(b.short)), budget, f))
 			texts = append(texts, fmt.Sprintf("%sx over %s and %s", f, r.window(b.long), r.window(b.short)))
 		}
 		rules = append(rules, r.alert(name, sev.severity, strings.Join(conds, "\nor\n"), false,

@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"containers[0].name", "containers[0].cpuLimit", "containers[0].memoryLimit"}},
 		{"metric names", func(a *alertrules.App) { a.Requests, a.Duration = "http requests", `a"b` }, []string{"requests", "duration"}},
 		{"thresholds", func(a *alertrules.App) {
-			a.Alerts = alertrules.Thresholds{ErrorRatio: 101, P99Latency: -1, CPU: -1, Memory: math.Inf(1), Restarts: -1, For: -1}
+			a.Alerts = alertrules.Thresholds{ErrorRatio: 101, P99Latency: -1, CPU: -1, Memory: math.Inf(1), Restarts: -1, For: new(time.Duration(-1))}
 		}, []string{"alerts.errorRatio", "alerts.p99Latency", "alerts.cpu", "alerts.memory", "alerts.restarts", "alerts.for"}},
 		{"scale", func(a *alertrules.App) { a.Scale = 0.5 }, []string{"scale"}},
 	} {
