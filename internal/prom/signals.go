@@ -7,9 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -144,8 +142,8 @@ type signalQuery struct {
 // __name__ and quote every value, so no name or value can change the query.
 func signalQueries(q berth.SignalQuery, window time.Duration) []signalQuery {
 	w := promDuration(window)
-	app := func(metric string, extra ...matcher) string {
-		ms := []matcher{eq("__name__", metric), eq(LabelTeam, q.Team), eq(LabelApp, q.App), eq(LabelEnv, q.Env)}
+	app := func(metric string, extra ...alertrules.Matcher) string {
+		ms := []alertrules.Matcher{eq("__name__", metric), eq(LabelTeam, q.Team), eq(LabelApp, q.App), eq(LabelEnv, q.Env)}
 		if q.Namespace != "" {
 			// Pods elsewhere carrying the app's labels are not the app's.
 			ms = append(ms, eq("namespace", q.Namespace))
@@ -173,12 +171,12 @@ func signalQueries(q berth.SignalQuery, window time.Duration) []signalQuery {
 				Help: "share of the requests answered with a 5xx status"},
 				fmt.Sprintf("(%s or 0 * %s) / %s", failed, all, all)})
 	}
-	containers := []matcher{eq("namespace", q.Namespace), re("pod", alertrules.PodPattern(q.App)), re("container", ".+")}
+	containers := []alertrules.Matcher{eq("namespace", q.Namespace), re("pod", alertrules.PodPattern(q.App)), re("container", ".+")}
 	if len(q.Containers) > 0 {
 		containers[2] = oneOf("container", q.Containers)
 	}
 	kubelet := func(metric string) string {
-		return selector(append([]matcher{eq("__name__", metric)}, containers...)...)
+		return selector(append([]alertrules.Matcher{eq("__name__", metric)}, containers...)...)
 	}
 	out = append(out,
 		signalQuery{berth.Series{Name: berth.SignalCPU, Unit: berth.UnitCores, Limit: q.CPULimit,
@@ -223,37 +221,14 @@ func typeName(v model.Value) string {
 	return v.Type().String()
 }
 
-// matcher is one label matcher of a selector: name, op (=, =~) and value.
-type matcher struct{ name, op, value string }
+// The PromQL of the signals is written as the alert rules' is (alertrules.Selector).
+var (
+	eq    = alertrules.Eq
+	re    = alertrules.Re
+	oneOf = alertrules.OneOf
+)
 
-func eq(name, value string) matcher { return matcher{name, "=", value} }
-func re(name, value string) matcher { return matcher{name, "=~", value} }
-
-// oneOf matches name against any of values, literally (PromQL anchors regexps).
-func oneOf(name string, values []string) matcher {
-	quoted := make([]string, len(values))
-	for i, v := range values {
-		quoted[i] = regexp.QuoteMeta(v)
-	}
-	return re(name, strings.Join(quoted, "|"))
-}
-
-// selector writes {m1,m2,...}. Values are quoted as Go strings: PromQL's string literals
-// take every escape strconv.Quote writes, so any value selects exactly itself.
-func selector(ms ...matcher) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, m := range ms {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(m.name)
-		b.WriteString(m.op)
-		b.WriteString(strconv.Quote(m.value))
-	}
-	b.WriteByte('}')
-	return b.String()
-}
+func selector(ms ...alertrules.Matcher) string { return alertrules.Selector("", ms...) }
 
 // promDuration writes d as a Prometheus duration in milliseconds (90000ms): exact for any
 // window, and no unit arithmetic to get wrong.

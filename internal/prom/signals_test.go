@@ -130,18 +130,23 @@ func TestSignals(t *testing.T) {
 		cpu.WithLabelValues(namespace, "hello-api-6c8e7d9f-abcde", "web").Add(4 * s)
 	})
 
+	// The production target serves other numbers under the same team and app; the last
+	// target serves production's numbers labelled as staging's, from another namespace:
+	// neither counts for staging.
 	scrape := fmt.Sprintf(`- job_name: hello
   static_configs:
-    - targets: [%q]
-      labels: {team: shop, app: hello, env: staging}
-    - targets: [%q]
-      labels: {team: shop, app: hello, env: production}
-    - targets: [%q]
-      labels: {team: shop, app: hello, env: idle}
+    - targets: [%[1]q]
+      labels: {team: shop, app: hello, env: staging, namespace: %[5]q}
+    - targets: [%[2]q]
+      labels: {team: shop, app: hello, env: production, namespace: %[5]q}
+    - targets: [%[3]q]
+      labels: {team: shop, app: hello, env: idle, namespace: %[5]q}
+    - targets: [%[2]q]
+      labels: {team: shop, app: hello, env: staging, namespace: elsewhere}
 - job_name: kubelet
   static_configs:
-    - targets: [%q]
-`, target(t, helloReg), target(t, prodReg), target(t, idleReg), target(t, kubeletReg))
+    - targets: [%[4]q]
+`, target(t, helloReg), target(t, prodReg), target(t, idleReg), target(t, kubeletReg), namespace)
 	srv := promtest.Start(t, promtest.Config{ScrapeConfigs: scrape})
 	c := prom.Client{URL: srv.URL, MinWindow: 5 * time.Second}
 

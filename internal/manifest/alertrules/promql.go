@@ -8,32 +8,34 @@ import (
 	"time"
 )
 
-// matcher is one label matcher of a PromQL selector: name, op (=, =~) and value.
-type matcher struct {
+// Matcher is one label matcher of a PromQL selector: name, op (=, =~) and value. Berth's
+// PromQL (these rules, internal/prom's golden signals) is written with Eq, Re, OneOf and
+// Selector, so that no name or value can change a query.
+type Matcher struct {
 	name, op, value string
 }
 
-// eq and re are the matchers name="value" and name=~"regexp".
-func eq(name, value string) matcher { return matcher{name, "=", value} }
-func re(name, value string) matcher { return matcher{name, "=~", value} }
+// Eq and Re are the matchers name="value" and name=~"regexp".
+func Eq(name, value string) Matcher { return Matcher{name, "=", value} }
+func Re(name, value string) Matcher { return Matcher{name, "=~", value} }
 
-// oneOf matches name against any of values, literally: = for one, an alternation of
+// OneOf matches name against any of values, literally: = for one, an alternation of
 // quoted values for several (PromQL anchors regexps).
-func oneOf(name string, values []string) matcher {
+func OneOf(name string, values []string) Matcher {
 	if len(values) == 1 {
-		return eq(name, values[0])
+		return Eq(name, values[0])
 	}
 	quoted := make([]string, len(values))
 	for i, v := range values {
 		quoted[i] = regexp.QuoteMeta(v)
 	}
-	return re(name, strings.Join(quoted, "|"))
+	return Re(name, strings.Join(quoted, "|"))
 }
 
-// selector writes metric{m1,m2,...}. Values are quoted as Go strings: PromQL's string
+// Selector writes metric{m1,m2,...} ({m1,...} without a metric). Values are quoted as Go strings: PromQL's string
 // literals take every escape strconv.Quote writes (\\, \", \n, \x.., \u...., \U........),
 // so any value, a DNS label or not, selects exactly itself.
-func selector(metric string, ms ...matcher) string {
+func Selector(metric string, ms ...Matcher) string {
 	var b strings.Builder
 	b.WriteString(metric)
 	b.WriteByte('{')

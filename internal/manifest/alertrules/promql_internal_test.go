@@ -91,11 +91,11 @@ func TestSelector(t *testing.T) {
 		got  string
 		want string
 	}{
-		{"plain", selector("up", eq("team", "demo"), re("code", "5..")), `up{team="demo",code=~"5.."}`},
-		{"escaped", selector("up", eq("app", "a\"b\\c\nd\té")), `up{app="a\"b\\c\nd\té"}`},
-		{"control", selector("up", eq("env", "\x00\u2028")), `up{env="\x00\u2028"}`},
-		{"one of one", selector("up", oneOf("container", []string{"web"})), `up{container="web"}`},
-		{"one of several", selector("up", oneOf("container", []string{"web", "side.car"})), `up{container=~"web|side\\.car"}`},
+		{"plain", Selector("up", Eq("team", "demo"), Re("code", "5..")), `up{team="demo",code=~"5.."}`},
+		{"escaped", Selector("up", Eq("app", "a\"b\\c\nd\té")), `up{app="a\"b\\c\nd\té"}`},
+		{"control", Selector("up", Eq("env", "\x00\u2028")), `up{env="\x00\u2028"}`},
+		{"one of one", Selector("up", OneOf("container", []string{"web"})), `up{container="web"}`},
+		{"one of several", Selector("up", OneOf("container", []string{"web", "side.car"})), `up{container=~"web|side\\.car"}`},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)

@@ -101,25 +101,25 @@ func (r renderer) interval() string {
 // appSeries selects metric's series of the app, which Berth's scrape configuration labels
 // with team, app and env (from the pod's labels) and namespace, and extra. The namespace,
 // when known, keeps out pods elsewhere that carry the same labels without being the app's.
-func (r renderer) appSeries(metric string, extra ...matcher) string {
-	ms := []matcher{eq("team", r.a.Team), eq("app", r.a.Name), eq("env", r.a.Env)}
+func (r renderer) appSeries(metric string, extra ...Matcher) string {
+	ms := []Matcher{Eq("team", r.a.Team), Eq("app", r.a.Name), Eq("env", r.a.Env)}
 	if r.a.Namespace != "" {
-		ms = append(ms, eq("namespace", r.a.Namespace))
+		ms = append(ms, Eq("namespace", r.a.Namespace))
 	}
-	return selector(metric, append(ms, extra...)...)
+	return Selector(metric, append(ms, extra...)...)
 }
 
 // recorded selects a series the app's recording rules recorded: summed by team, app and
 // env over series appSeries selected, so of its namespace already.
 func (r renderer) recorded(metric string) string {
-	return selector(metric, eq("team", r.a.Team), eq("app", r.a.Name), eq("env", r.a.Env))
+	return Selector(metric, Eq("team", r.a.Team), Eq("app", r.a.Name), Eq("env", r.a.Env))
 }
 
 // containerSeries selects metric's series of the named containers of the app's pods in
 // its namespace, as the kubelet labels them: the pods' names (PodPattern) tell the app's
 // from other apps' in the same namespace, whose containers may have the same names.
 func (r renderer) containerSeries(metric string, names ...string) string {
-	return selector(metric, eq("namespace", r.a.Namespace), re("pod", PodPattern(r.a.Name)), oneOf("container", names))
+	return Selector(metric, Eq("namespace", r.a.Namespace), Re("pod", PodPattern(r.a.Name)), OneOf("container", names))
 }
 
 // PodPattern is a regular expression matching the names of the pods of app's Deployment,
@@ -171,7 +171,7 @@ func (r renderer) errorRatio() []Rule {
 	}
 	w := r.window(rateWindow)
 	expr := fmt.Sprintf("sum(rate(%s[%s]))\n/\nsum(rate(%s[%s]))\n> %s",
-		r.appSeries(r.a.Requests, re("code", "5..")), w,
+		r.appSeries(r.a.Requests, Re("code", "5..")), w,
 		r.appSeries(r.a.Requests), w,
 		num(r.t.ErrorRatio/100))
 	return []Rule{r.alert("BerthErrorRatioHigh", severityPage, expr, true,
@@ -273,7 +273,7 @@ func (r renderer) availabilitySLO() []Rule {
 	const record = "berth:slo_errors:ratio_rate"
 	rules := r.records(record, func(w string) string {
 		return fmt.Sprintf("sum by (team, app, env) (rate(%s[%s]))\n/\nsum by (team, app, env) (rate(%s[%s]))",
-			r.appSeries(r.a.Requests, re("code", "5..")), w, r.appSeries(r.a.Requests), w)
+			r.appSeries(r.a.Requests, Re("code", "5..")), w, r.appSeries(r.a.Requests), w)
 	})
 	objective := fmt.Sprintf("its availability SLO (%s of requests not 5xx)", percentText(s.Availability))
 	return append(rules, r.burnAlerts("BerthSLOAvailabilityBurn", "availability", record, s.Availability,
@@ -294,7 +294,7 @@ func (r renderer) latencySLO() []Rule {
 	le := leRegexp(l.Under.Seconds())
 	rules := r.records(record, func(w string) string {
 		return fmt.Sprintf("1 - (\n  sum by (team, app, env) (rate(%s[%s]))\n  /\n  sum by (team, app, env) (rate(%s[%s]))\n)",
-			r.appSeries(r.a.Duration+"_bucket", re("le", le)), w, r.appSeries(r.a.Duration+"_count"), w)
+			r.appSeries(r.a.Duration+"_bucket", Re("le", le)), w, r.appSeries(r.a.Duration+"_count"), w)
 	})
 	objective := fmt.Sprintf("its latency SLO (%s of requests under %s)", percentText(l.Percent), promDuration(l.Under))
 	return append(rules, r.burnAlerts("BerthSLOLatencyBurn", "latency", record, l.Percent,
