@@ -131,7 +131,8 @@ func TestRealNodeAlertsFire(t *testing.T) {
 	ns := "shop-" + strings.ToLower(strings.ReplaceAll(t.Name(), "_", "-"))
 	rulesDir := t.TempDir()
 	p, scrapeBerth := devPrometheus(t, cluster, ns, rulesDir)
-	srv := startServer(t, t.TempDir(), "--prometheus-url", p.URL, "--prometheus-rules-dir", rulesDir, "--alert-time-scale", "60")
+	dataDir := t.TempDir()
+	srv := startServer(t, dataDir, "--prometheus-url", p.URL, "--prometheus-rules-dir", rulesDir, "--alert-time-scale", "60")
 	scrapeBerth(strings.TrimPrefix(srv.url, "http://"))
 	if got, _ := realNodeShop(t, srv); got.State.Dir != cluster.State.Dir {
 		t.Fatalf("two real-node clusters: %s and %s", got.State.Dir, cluster.State.Dir)
@@ -199,6 +200,28 @@ func TestRealNodeAlertsFire(t *testing.T) {
 	}
 	if burn.Labels["severity"] != "page" {
 		t.Errorf("fast burn is severity %q, want page", burn.Labels["severity"])
+	}
+
+	// A server makes the rules directory whole again from the rules ConfigMaps when it
+	// starts (and every few minutes): a lost file comes back, a stray one goes.
+	stray := filepath.Join(rulesDir, prom.RuleFileName("staging", ns, "gone"))
+	if err := os.WriteFile(stray, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(rules); err != nil {
+		t.Fatal(err)
+	}
+	srv.kill9(t)
+	srv = startServer(t, dataDir, "--prometheus-url", p.URL, "--prometheus-rules-dir", rulesDir, "--alert-time-scale", "60")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) { // the sync runs as the server starts
+		back, err := os.ReadFile(rules)
+		_, strayErr := os.Stat(stray)
+		if err == nil && string(back) == string(data) && os.IsNotExist(strayErr) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted server did not mend the rules directory: %v, stray %v", err, strayErr)
+		}
 	}
 
 	// Deleting the app takes its rules out of Prometheus's directory.

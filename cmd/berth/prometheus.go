@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/cli"
@@ -10,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/prom"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // ruleDir is where deploys hand apps' alert rules: --prometheus-rules-dir, reloading the
@@ -38,4 +41,45 @@ func (r appRemover) RemoveApp(ctx context.Context, env berth.Environment, namesp
 		return objs, fmt.Errorf("removed from the cluster, but not its alert rules: %w", err)
 	}
 	return objs, nil
+}
+
+// rulesSyncEvery is how often syncRules makes the rules directory whole again.
+const rulesSyncEvery = 5 * time.Minute
+
+// syncRules keeps --prometheus-rules-dir in step with the rules ConfigMaps on every
+// environment's cluster, at start and then every interval: deploys write the directory as
+// they go, and this mends what they cannot see (a directory added or lost since, another
+// replica's deploys, an app deleted with --keep-workloads, a renamed namespace). An
+// environment whose cluster does not answer is left as it is until the next round.
+func syncRules(ctx context.Context, st *store.Store, pool *kube.Pool, dir prom.RuleDir, every time.Duration, log *slog.Logger) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		envs, err := st.Environments(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("alert rules not synced: list environments", "err", err)
+		}
+		for _, env := range envs {
+			files, err := pool.RuleConfigMaps(ctx, env)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("alert rules not synced", "env", env.Name, "err", err)
+				}
+				continue
+			}
+			wrote, removed, err := dir.Sync(ctx, env, files)
+			switch {
+			case err != nil:
+				log.Warn("alert rules synced, Prometheus not reloaded", "env", env.Name, "wrote", wrote, "removed", removed, "err", err)
+			case wrote+removed > 0:
+				log.Info("alert rules synced from the cluster", "env", env.Name, "wrote", wrote, "removed", removed)
+			}
+		}
+		t.Reset(every)
+	}
 }

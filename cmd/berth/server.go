@@ -198,6 +198,10 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			if announcer != nil {
 				wg.Go(func() { announcer.Run(workCtx) })
 			}
+			if o.PrometheusRulesDir != "" {
+				rules := prom.RuleDir{Dir: o.PrometheusRulesDir, ReloadURL: o.PrometheusURL}
+				wg.Go(func() { syncRules(workCtx, st, clusters, rules, rulesSyncEvery, log) })
+			}
 			wg.Wait()
 		}
 	}()

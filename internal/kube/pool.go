@@ -8,12 +8,14 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-dev/berth/internal/berth"
+	"github.com/berth-dev/berth/internal/manifest"
 	"github.com/berth-dev/berth/internal/smoke"
 )
 
@@ -202,4 +204,33 @@ func (e *EnvCluster) HTTP(ctx context.Context, r smoke.HTTPRequest) (smoke.HTTPR
 // Command runs a command smoke check's Job to its end.
 func (e *EnvCluster) Command(ctx context.Context, r smoke.CommandRequest) (smoke.CommandResult, error) {
 	return e.c.Command(ctx, r)
+}
+
+// RuleConfigMaps returns the rule files of the apps of env on its cluster, by namespace
+// and app: the data of the ConfigMaps labelled manifest.LabelPrometheusRules (every
+// namespace's, of env's apps), under manifest.RulesConfigMapKey.
+func (p *Pool) RuleConfigMaps(ctx context.Context, env berth.Environment) (map[[2]string][]byte, error) {
+	c, err := p.For(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	sel := manifest.LabelPrometheusRules + "=true," + manifest.LabelEnv + "=" + env.Name + "," + manifest.LabelManagedBy + "=" + manifest.ManagedBy
+	out := map[[2]string][]byte{}
+	opts := metav1.ListOptions{LabelSelector: sel, Limit: 500}
+	for {
+		list, err := c.c.core.ConfigMaps("").List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the rules ConfigMaps of %s: %w", env.Name, err)
+		}
+		for _, cm := range list.Items {
+			app := cm.Labels[manifest.LabelName]
+			if data := cm.Data[manifest.RulesConfigMapKey]; app != "" && data != "" {
+				out[[2]string{cm.Namespace, app}] = []byte(data)
+			}
+		}
+		if list.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = list.Continue
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,51 @@ func TestConfigPassesPromtool(t *testing.T) {
 	if _, err := prom.ScrapeConfigs(prom.ScrapeOptions{}); err == nil {
 		t.Error("nothing to scrape was accepted")
 	}
+}
+
+// Sync makes an environment's rule files those of its rules ConfigMaps, reloading a real
+// Prometheus once when anything changed, and leaves other environments' files alone.
+func TestRuleDirSync(t *testing.T) {
+	dir := t.TempDir()
+	p := promtest.Start(t, promtest.Config{RuleFiles: []string{filepath.Join(dir, "*"+prom.RuleFileSuffix)}})
+	rd := prom.RuleDir{Dir: dir, ReloadURL: p.URL}
+	ctx := t.Context()
+	rule := func(name string) []byte {
+		return []byte("groups:\n  - name: " + name + "\n    rules:\n      - alert: " + name + "\n        expr: vector(1)\n")
+	}
+	other := filepath.Join(dir, prom.RuleFileName("staging2", "ns", "web"))
+	if err := os.WriteFile(other, rule("Other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(dir, prom.RuleFileName("staging", "old-ns", "web"))
+	if err := os.WriteFile(stray, rule("Stray"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := berth.Environment{Name: "staging"}
+	files := map[[2]string][]byte{{"shop-staging", "web"}: rule("Web"), {"shop-staging", "api"}: rule("Api")}
+	wrote, removed, err := rd.Sync(ctx, env, files)
+	if err != nil || wrote != 2 || removed != 1 {
+		t.Fatalf("Sync = %d written, %d removed, %v; want 2, 1", wrote, removed, err)
+	}
+	if _, err := os.Stat(stray); !os.IsNotExist(err) {
+		t.Errorf("the stray file of staging stays: %v", err)
+	}
+	if data, err := os.ReadFile(other); err != nil || string(data) != string(rule("Other")) {
+		t.Errorf("another environment's file: %q, %v", data, err)
+	}
+	waitAlerts(t, p, "after Sync", func(n []string) bool {
+		slices.Sort(n)
+		return slices.Equal(n, []string{"Api", "Other", "Web"})
+	})
+	if wrote, removed, err := rd.Sync(ctx, env, files); err != nil || wrote+removed != 0 {
+		t.Errorf("a second Sync = %d, %d, %v; want nothing to do", wrote, removed, err)
+	}
+	delete(files, [2]string{"shop-staging", "api"})
+	if wrote, removed, err := rd.Sync(ctx, env, files); err != nil || wrote != 0 || removed != 1 {
+		t.Errorf("Sync after an app went = %d, %d, %v; want 0, 1", wrote, removed, err)
+	}
+	waitAlerts(t, p, "after the api's rules went", func(n []string) bool {
+		slices.Sort(n)
+		return slices.Equal(n, []string{"Other", "Web"})
+	})
 }

@@ -152,3 +152,57 @@ func (d RuleDir) reload(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Sync makes the rule files of env in the directory be files, by namespace and app (the
+// rules ConfigMaps on env's cluster: kube's RuleConfigMaps): it writes what is missing or
+// different, removes env's files that are not in files, and reloads Prometheus once when
+// it changed anything. What deploys write as they go is so made whole again: a directory
+// added or lost since, an app deleted while its workloads were kept, a namespace renamed.
+// It returns how many files it wrote and removed.
+func (d RuleDir) Sync(ctx context.Context, env berth.Environment, files map[[2]string][]byte) (wrote, removed int, err error) {
+	if env.Name == "" || strings.ContainsAny(env.Name, "/.\\") {
+		return 0, 0, fmt.Errorf("alert rules of environment %q: invalid name", env.Name)
+	}
+	want := map[string][]byte{}
+	for key, data := range files {
+		ns, app := key[0], key[1]
+		if ns == "" || app == "" || strings.ContainsAny(ns+app, "/.\\") {
+			continue // not a name Berth renders; Put would refuse it too
+		}
+		want[RuleFileName(env.Name, ns, app)] = data
+	}
+	entries, err := os.ReadDir(d.Dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, env.Name+".") || !strings.HasSuffix(name, RuleFileSuffix) {
+			continue
+		}
+		if strings.Count(strings.TrimSuffix(name, RuleFileSuffix), ".") != 2 {
+			continue // ENV.NAMESPACE.APP: not env's if ENV is a prefix of another's name
+		}
+		if _, ok := want[name]; ok {
+			continue
+		}
+		if err := d.write(filepath.Join(d.Dir, name), nil); err != nil {
+			return wrote, removed, err
+		}
+		removed++
+	}
+	for name, data := range want {
+		path := filepath.Join(d.Dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		if err := d.write(path, data); err != nil {
+			return wrote, removed, err
+		}
+		wrote++
+	}
+	if wrote+removed == 0 {
+		return 0, 0, nil
+	}
+	return wrote, removed, d.reload(ctx)
+}
