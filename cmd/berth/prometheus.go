@@ -49,7 +49,7 @@ const rulesSyncEvery = 5 * time.Minute
 // syncRules keeps --prometheus-rules-dir in step with the rules ConfigMaps on every
 // environment's cluster, at start and then every interval: deploys write the directory as
 // they go, and this mends what they cannot see (a directory added or lost since, another
-// replica's deploys, an app deleted with --keep-workloads, a renamed namespace). An
+// replica's deploys, a renamed namespace). An
 // environment whose cluster does not answer is left as it is until the next round.
 func syncRules(ctx context.Context, st *store.Store, pool *kube.Pool, dir prom.RuleDir, every time.Duration, log *slog.Logger) {
 	t := time.NewTimer(0)
