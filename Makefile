@@ -7,8 +7,9 @@ GO      ?= go
 BIN     := bin/berth
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/berth-dev/berth/internal/buildinfo.Version=$(VERSION)
-# Real clusters and databases take longer than go test's 10-minute default on a cold machine.
-TESTFLAGS ?= -count=1 -timeout=30m
+# Real clusters and databases take longer than go test's 10-minute default on a cold machine, and the
+# first package to start Gitea, versitygw, nats-server or Prometheus builds it (see test).
+TESTFLAGS ?= -count=1 -timeout=45m
 # The fuzz run is bounded by a count, not a duration: with a duration, Go 1.26's fuzz
 # coordinator can fail with "context deadline exceeded" when the deadline lands while a worker
 # is minimizing a new input (golang/go#75804, fixed in Go 1.27); minimization is bounded too.
@@ -93,8 +94,13 @@ run:
 stop:
 	@BERTH_BIN=$(BIN) scripts/run.sh stop
 
-## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run
-test: deps node gitea s3 nats prometheus vet
+## test: go vet, every test (the real-cluster ones included) and a bounded fuzz run. Gitea,
+## versitygw, nats-server and Prometheus are built (or found in the cache) by the first test
+## that starts each (internal/tooltest runs tools/NAME/build.sh, one build at a time per
+## server): on a cold machine their builds overlap the other packages' tests, which mostly
+## wait on real clusters and leave the cores idle. `make gitea s3 nats prometheus` builds
+## them up front instead.
+test: deps node vet
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 
