@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/berth-dev/berth/internal/api/apiv1"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/devcluster"
 	"github.com/berth-dev/berth/internal/freeport"
@@ -228,6 +230,27 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 		}
 		return string(out)
 	}
+	// berth metrics answers for hello in dev from that Prometheus: the kubelet's readiness
+	// probes and the requests above are its traffic.
+	kubetest.Eventually(t, 90*time.Second, func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, bin, "metrics", "hello", "--env", "dev", "--since", "5m", "-o", "json")
+		cmd.Dir, cmd.Env = root, append(env, "BERTH_SERVER="+url, "BERTH_TOKEN="+token, "BERTH_CONFIG="+filepath.Join(state, "no-config.json"),
+			"BERTH_STATE_DIR="+state)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("berth metrics hello --env dev: %v: %s", err, out)
+		}
+		var sig apiv1.Signals
+		if err := json.Unmarshal(out, &sig); err != nil {
+			return fmt.Errorf("berth metrics -o json: %v: %s", err, out)
+		}
+		for _, se := range sig.Series {
+			if se.Name == "traffic" && len(se.Points) > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("berth metrics hello --env dev: no traffic yet: %s", out)
+	})
 	berth("dev", "image", "build", "examples/notes", "-t", "notes:1.0.0")
 	berth("deploy", "-f", "examples/notes/berth.yaml", "--env", "dev", "--wait")
 	notesHost := "notes.demo.dev.localhost"
