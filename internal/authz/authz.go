@@ -97,6 +97,11 @@ const (
 	BackupRestore Action = "backup.restore"
 	// BackupSchedule sets when an app's backups and drills run and how many are kept.
 	BackupSchedule Action = "backup.schedule"
+	// ProbeRead shows how the environments' probes went: the platform's health is every
+	// user's to see.
+	ProbeRead Action = "probe.read"
+	// ProbeRun runs an environment's probe now; a run already in flight is shared.
+	ProbeRun Action = "probe.run"
 )
 
 // teamRole is the least role in the resource's team each team-scoped action needs.
@@ -120,7 +125,7 @@ var teamRole = map[Action]Role{
 }
 
 // anyUser are actions every authenticated caller may take; what they see is filtered.
-var anyUser = map[Action]bool{TeamList: true, EnvList: true}
+var anyUser = map[Action]bool{TeamList: true, EnvList: true, ProbeRead: true, ProbeRun: true}
 
 // Denied says why a caller may not do something; the API answers it with 403.
 type Denied struct {

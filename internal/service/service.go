@@ -53,6 +53,8 @@ type Service struct {
 	// storeCheck checks backup stores before they are saved.
 	notifyBackups Notifier
 	storeCheck    BackupStoreChecker
+	// notifyProbes wakes the probe runner when a run was queued or its report came in.
+	notifyProbes Notifier
 	// refusals bounds the audit events of refused chat requests, which anyone on the
 	// internet can send.
 	refusals refusalLimiter

@@ -268,6 +268,9 @@ func (tx *Tx) DeleteEnvironment(ctx context.Context, name string) error {
 		return fmt.Errorf("delete environment %q: %d pull requests' previews in it or made from it are active: close the pull requests first (`berth previews list`): %w",
 			name, made, berth.ErrConflict)
 	}
+	if err := tx.deleteProbeData(ctx, name); err != nil {
+		return err
+	}
 	res, err := tx.exec(ctx, "DELETE FROM environments WHERE name = ?", name)
 	if err != nil {
 		return fmt.Errorf("delete environment %q: %w", name, dbErr(err))

@@ -435,5 +435,22 @@ func (q queries) otherSealed(ctx context.Context) ([]sealedRow, error) {
 		s.id, s.aad, s.what = name, backupStoreAAD(name), "the secret key of backup store "+name
 		out = append(out, s)
 	}
-	return out, stores.Err()
+	if err := stores.Err(); err != nil {
+		return nil, err
+	}
+	probes, err := q.query(ctx, `SELECT env, nonce, ciphertext, key_id FROM probe_settings WHERE key_id <> '' ORDER BY env`)
+	if err != nil {
+		return nil, err
+	}
+	defer probes.Close()
+	for probes.Next() {
+		var env string
+		s := sealedRow{table: "probe_settings", idColumn: "env", nonceCol: "nonce", ciphertextCol: "ciphertext", keyCol: "key_id"}
+		if err := probes.Scan(&env, &s.nonce, &s.ciphertext, &s.keyID); err != nil {
+			return nil, err
+		}
+		s.id, s.aad, s.what = env, probeSettingsAAD(env), "the probe secrets of environment "+env
+		out = append(out, s)
+	}
+	return out, probes.Err()
 }

@@ -274,7 +274,9 @@ func (q queries) SecretKeyIDs(ctx context.Context) ([]string, error) {
 		UNION SELECT key_id FROM resources WHERE key_id <> ''
 		UNION SELECT postgres_key_id FROM environments WHERE postgres_key_id <> ''
 		UNION SELECT key_id FROM app_repos WHERE key_id <> ''
-		UNION SELECT key_id FROM env_gitops WHERE key_id <> '' ORDER BY 1`)
+		UNION SELECT key_id FROM env_gitops WHERE key_id <> ''
+		UNION SELECT key_id FROM backup_stores WHERE key_id <> ''
+		UNION SELECT key_id FROM probe_settings WHERE key_id <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets key ids: %w", err)
 	}

@@ -84,6 +84,9 @@ func Run(t *testing.T, newDSN func(t *testing.T) string) {
 		{"BackupStores", testBackupStores},
 		{"BackupJobs", testBackupJobs},
 		{"BackupSchedules", testBackupSchedules},
+		{"ProbeSettings", testProbeSettings},
+		{"ProbeRuns", testProbeRuns},
+		{"ProbeHistory", testProbeHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
