@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,18 +38,26 @@ type ImageBuildOptions struct {
 	*ClusterOptions
 	Dir string
 	Tag string
+	// Binary is a static program already built, put in the image instead of compiling Dir.
+	Binary string
+	// Digest prints the image by its digest (NAME@sha256:...) instead of its tag.
+	Digest bool
 }
 
 // NewCmdImageBuild returns `berth dev image build`; co holds the parent's --state-dir.
 func NewCmdImageBuild(co *ClusterOptions, runF func(*ImageBuildOptions) error) *cobra.Command {
 	o := &ImageBuildOptions{ClusterOptions: co}
 	cmd := &cobra.Command{
-		Use:   "build [DIR] -t NAME:TAG",
+		Use:   "build [DIR | --binary FILE] -t NAME:TAG",
 		Short: "Build a Go main package into an image and push it to the dev cluster's registry",
 		Long: `Compiles the main package in DIR (default: the current directory) with go build for
 linux (CGO_ENABLED=0, -trimpath, stripped), puts the binary at /app/<name> in a one-layer
 image on an empty base that runs as user 65532:65532, and pushes it to the dev cluster's
 registry as NAME:TAG. The same source and Go version give the same digest.
+
+With --binary, a program already built goes in the image as it is: it must be a static
+linux executable for this machine (CGO_ENABLED=0); ` + "`make run`" + ` puts bin/berth in the image
+of Berth's synthetic probes so.
 
 Prints the image as manifests name it (the registry's name, not its port), and nothing
 else, so that it can be captured; progress goes to standard error. The registry runs
@@ -59,13 +68,21 @@ beside the dev cluster's real node.`,
   # Capture the image for a deploy
   img=$(berth dev image build -t reports:$(git rev-parse --short HEAD))
 
+  # A static binary as it is, named by its digest
+  berth dev image build --binary bin/berth -t berth:dev --digest
+
   # What the registry holds
   berth dev image list`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Dir = "."
-			if len(args) == 1 {
-				o.Dir = args[0]
+			switch {
+			case o.Binary != "" && len(args) == 1:
+				return &UsageError{Err: fmt.Errorf("give a package's directory (%s) or --binary, not both", args[0])}
+			case o.Binary == "":
+				o.Dir = "."
+				if len(args) == 1 {
+					o.Dir = args[0]
+				}
 			}
 			if runF != nil {
 				return runF(o)
@@ -74,6 +91,8 @@ beside the dev cluster's real node.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Tag, "tag", "t", "", "the image's NAME:TAG in the registry, without a registry host (e.g. hello:1.0.0)")
+	cmd.Flags().StringVar(&o.Binary, "binary", "", "a static linux executable to put in the image as it is, instead of building DIR")
+	cmd.Flags().BoolVar(&o.Digest, "digest", false, "print the image by its digest (NAME@sha256:...), which pins exactly what was pushed")
 	_ = cmd.MarkFlagRequired("tag")
 	return cmd
 }
@@ -87,9 +106,13 @@ func imageBuildRun(ctx context.Context, o *ImageBuildOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := devimage.Build(ctx, devimage.Options{Dir: o.Dir, Repository: repo, Tag: tag, Registry: reg, Progress: o.IO.ErrOut})
+	res, err := devimage.Build(ctx, devimage.Options{Dir: o.Dir, Binary: o.Binary, Repository: repo, Tag: tag, Registry: reg, Progress: o.IO.ErrOut})
 	if err != nil {
 		return registryHint(err)
+	}
+	if o.Digest {
+		fmt.Fprintln(o.IO.Out, strings.TrimSuffix(res.Reference, ":"+tag)+"@"+res.Digest)
+		return nil
 	}
 	fmt.Fprintln(o.IO.Out, res.Reference)
 	return nil

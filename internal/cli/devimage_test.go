@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,6 +93,7 @@ func TestDevImageSaysWhatToDo(t *testing.T) {
 			`--tag: image tag "registry.berth.localhost/hello:1" names the registry host registry.berth.localhost: give only NAME:TAG (e.g. hello:1); images go to the dev cluster's registry`, true},
 		{"no tag", []string{"build", "--state-dir", noNode}, `required flag(s) "tag" not set`, true},
 		{"two dirs", []string{"build", "a", "b", "-t", "hello:1"}, "accepts at most 1 arg(s), received 2", true},
+		{"a dir and a binary", []string{"build", "a", "--binary", "bin/berth", "-t", "hello:1"}, "give a package's directory (a) or --binary, not both", true},
 		{"bad output", []string{"list", "-o", "xml", "--state-dir", noNode}, `invalid output format "xml": use one of table, json, yaml`, true},
 		{"registry down", []string{"list", "--state-dir", down},
 			"the image registry at http://" + closed + "/ does not answer: ", false},
@@ -158,6 +161,25 @@ func TestDevImageBuildPushesAndListShows(t *testing.T) {
 	if diff := cmp.Diff(wantTable, out); diff != "" {
 		t.Errorf("list (-want +got):\n%s", diff)
 	}
+
+	// A binary as it is, printed by its digest.
+	bin := filepath.Join(t.TempDir(), "hello")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir, build.Env = "../../examples/hello", append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	out, progress, err = run(t, "dev", "image", "build", "--binary", bin, "-t", "probe:1", "--digest", "--state-dir", state)
+	if err != nil {
+		t.Fatalf("build --binary: %v\n%s", err, progress)
+	}
+	if !regexp.MustCompile(`^registry\.berth\.localhost/probe@sha256:[0-9a-f]{64}\n$`).MatchString(out) {
+		t.Errorf("build --binary --digest printed %q, want the image by its digest", out)
+	}
+	if strings.Contains(progress, "building") {
+		t.Errorf("the binary was compiled again:\n%s", progress)
+	}
+
 }
 
 func TestDevImageListOfAnEmptyRegistry(t *testing.T) {

@@ -42,6 +42,9 @@ type Options struct {
 	// Dir is the directory of the main package; "" is the working directory. It is built in
 	// its own module, as `go build` run there would.
 	Dir string
+	// Binary, instead of Dir, is a program already built: a static linux executable for
+	// Arch (CGO_ENABLED=0), put in the image as it is.
+	Binary string
 	// Repository and Tag name the image in the registry (see ParseTag).
 	Repository string
 	Tag        string
@@ -108,8 +111,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if arch == "" {
 		arch = runtime.GOARCH
 	}
-	dir, err := packageDir(o.Dir)
-	if err != nil {
+	var dir string
+	var err error
+	if o.Binary != "" {
+		if o.Dir != "" {
+			return nil, errors.New("give a package's directory or a binary, not both")
+		}
+		if err := checkStatic(o.Binary, arch); err != nil {
+			return nil, err
+		}
+	} else if dir, err = packageDir(o.Dir); err != nil {
 		return nil, err
 	}
 	// Before the compiler's seconds: an unreachable registry fails at once.
@@ -118,18 +129,22 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	start := time.Now()
-	fmt.Fprintf(progress, "building %s for linux/%s ...\n", cmp.Or(o.Dir, "."), arch)
-	tmp, err := os.MkdirTemp("", "berth-image-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	name := path.Base(o.Repository)
-	binary := filepath.Join(tmp, name)
-	if err := goBuild(ctx, dir, arch, binary); err != nil {
-		return nil, err
+	binary, labels := o.Binary, map[string]string(nil)
+	if binary == "" {
+		fmt.Fprintf(progress, "building %s for linux/%s ...\n", cmp.Or(o.Dir, "."), arch)
+		tmp, err := os.MkdirTemp("", "berth-image-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		binary = filepath.Join(tmp, name)
+		if err := goBuild(ctx, dir, arch, binary); err != nil {
+			return nil, err
+		}
+		labels = sourceLabels(ctx, dir)
 	}
-	img, err := image(imageOptions{Binary: binary, Name: name, Arch: arch, Labels: sourceLabels(ctx, dir)})
+	img, err := image(imageOptions{Binary: binary, Name: name, Arch: arch, Labels: labels})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -303,4 +304,85 @@ func module(t *testing.T, file, src string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestBuildFromABinary: a program already built goes in the image as it is (make run puts
+// bin/berth in the probe image so); what the empty base cannot run is refused, naming why.
+func TestBuildFromABinary(t *testing.T) {
+	reg := registrytest.Start(t)
+	target := devimage.Registry{Addr: reg.Addr, Name: "registry.berth.localhost"}
+	bin := filepath.Join(t.TempDir(), "hello")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir, build.Env = hello, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	want, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	res, err := devimage.Build(context.Background(), devimage.Options{Binary: bin, Repository: "tools/probe", Tag: "1", Registry: target, Progress: &progress})
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, progress.String())
+	}
+	if strings.Contains(progress.String(), "building") {
+		t.Errorf("a binary was compiled again:\n%s", progress.String())
+	}
+	ref, err := name.ParseReference(reg.Addr+"/tools/probe:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatalf("pull the image back: %v", err)
+	}
+	if d, _ := img.Digest(); d.String() != res.Digest {
+		t.Errorf("pulled %s, pushed %s", d, res.Digest)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"/app/probe"}, cf.Config.Entrypoint); diff != "" {
+		t.Errorf("entrypoint (-want +got):\n%s", diff)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers: %d %v", len(layers), err)
+	}
+	if _, got := readLayer(t, layers[0], "app/probe"); !bytes.Equal(got, want) {
+		t.Errorf("the image's binary (%d bytes) is not the one given (%d bytes)", len(got), len(want))
+	}
+
+	text := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(text, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dynamic, err := exec.LookPath("ls") // Debian's coreutils link libc
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	for _, tc := range []struct {
+		name string
+		o    devimage.Options
+		want string
+	}{
+		{"dynamic", devimage.Options{Binary: dynamic}, "is dynamically linked (it needs a dynamic loader and libc, which the image does not have): build it with CGO_ENABLED=0"},
+		{"not ELF", devimage.Options{Binary: text}, "is not a linux executable (ELF)"},
+		{"missing", devimage.Options{Binary: text + ".gone"}, "does not exist"},
+		{"both", devimage.Options{Binary: bin, Dir: hello}, "give a package's directory or a binary, not both"},
+		{"another arch", devimage.Options{Binary: bin, Arch: other}, "not linux/" + other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Repository, tc.o.Tag, tc.o.Registry = "x", "1", target
+			if _, err := devimage.Build(context.Background(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want it to say %q", err, tc.want)
+			}
+		})
+	}
 }
