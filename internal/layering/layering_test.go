@@ -82,7 +82,7 @@ func violations(g graph) []string {
 				bad(pkg, dep, "the domain imports nothing of Berth's")
 			case in(pkg, []string{"internal/manifest"}) && !in(dep, []string{"internal/manifest"}) && !in(dep, domain):
 				bad(pkg, dep, "the manifest is pure: it imports only the domain")
-			case in(pkg, adapters) && (in(dep, []string{"internal/service", "internal/deploy", "internal/backup"}) || in(dep, edges)):
+			case in(pkg, adapters) && (in(dep, []string{"internal/service", "internal/deploy", "internal/backup", "internal/probes"}) || in(dep, edges)):
 				bad(pkg, dep, "adapters do not import use cases, the engine or edges")
 			case in(pkg, []string{"internal/provision"}) && !in(dep, []string{"internal/provision", "internal/manifest"}) && !in(dep, domain):
 				bad(pkg, dep, "provisioner files are pure: they import only the manifest and the domain")
@@ -90,6 +90,8 @@ func violations(g graph) []string {
 				bad(pkg, dep, "smoke checks are pure: they import only the manifest and the domain")
 			case in(pkg, []string{"internal/devingress"}) && !in(dep, []string{"internal/devingress"}):
 				bad(pkg, dep, "the dev ingress imports nothing of Berth's (tools/node/build.sh caches it by its own files)")
+			case pkg == mod+"internal/probe" && dep != mod+"internal/probe":
+				bad(pkg, dep, "the probe agent imports nothing of Berth's: it runs on what its environment variables say")
 			case in(pkg, []string{"internal/service"}) && in(dep, edges):
 				bad(pkg, dep, "use cases do not import edges")
 			case in(pkg, []string{"internal/cli"}) && in(dep, []string{"internal/service", "internal/store", "internal/deploy", "internal/backup", "internal/kube"}):
@@ -169,6 +171,8 @@ func TestLayeringRules(t *testing.T) {
 		mod + "internal/devingress": {"k8s.io/client-go/tools/cache"},
 		mod + "internal/provision":  {mod + "internal/manifest", "text/template"},
 		mod + "internal/smoke":      {mod + "internal/manifest", mod + "internal/berth", "regexp"},
+		mod + "internal/probe":      {"net/http"},
+		mod + "internal/probes":     {mod + "internal/store", mod + "internal/probe", mod + "internal/berth"},
 	}
 	if v := violations(base); len(v) != 0 {
 		t.Fatalf("the allowed graph breaks rules: %q", v)
@@ -189,6 +193,8 @@ func TestLayeringRules(t *testing.T) {
 		{"internal/devingress", "internal/berth", "the dev ingress imports nothing of Berth's"},
 		{"internal/smoke", "internal/kube", "smoke checks are pure"},
 		{"internal/smoke", "net/http", "renders, never talks"},
+		{"internal/probe", "internal/berth", "the probe agent imports nothing of Berth's"},
+		{"internal/store", "internal/probes", "adapters do not import"},
 	} {
 		g := graph{}
 		for k, v := range base {

@@ -97,6 +97,8 @@ func New(svc *service.Service, log *slog.Logger) (*Handler, error) {
 	h.mux.Handle("GET /deploys/{id}", h.page(h.deploy))
 	h.mux.Handle("GET /deploys/{id}/events", h.page(h.deployEvents))
 	h.mux.Handle("GET /audit", h.page(h.audit))
+	h.mux.Handle("GET /probes", h.page(h.probes))
+	h.mux.Handle("POST /probes/{env}/runs", h.form(h.runProbe))
 	h.mux.Handle("GET /teams/{team}/previews", h.page(h.previews))
 	h.mux.Handle("GET /teams/{team}/trains", h.page(h.trains))
 	h.mux.Handle("GET /teams/{team}/trains/{name}", h.page(h.train))
