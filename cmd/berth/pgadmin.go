@@ -49,3 +49,18 @@ func (p postgres) Check(ctx context.Context, dsn string) (service.PostgresServer
 func (p postgres) Drop(ctx context.Context, dsn, database, role string) error {
 	return p.admin.Drop(ctx, dsn, pgadmin.Database{Name: database, Role: role})
 }
+
+// ProbeDatabase makes env's probe database on the server dsn names (internal/probes): one
+// per environment, owned by a role of its own, named as no app's database can be ("_berth"
+// is no team's name: team names have no '_').
+func (p postgres) ProbeDatabase(ctx context.Context, dsn, env, password string) (string, error) {
+	host, port, err := pgadmin.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	name, role := pgadmin.Names("_berth", "probe", env, "probe")
+	if _, err := p.admin.Ensure(ctx, dsn, pgadmin.Database{Name: name, Role: role, Password: password}); err != nil {
+		return "", err
+	}
+	return pgadmin.URL(host, port, name, role, password, nil), nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/berth-dev/berth/internal/gitops"
 	"github.com/berth-dev/berth/internal/kube"
 	"github.com/berth-dev/berth/internal/pgadmin"
+	"github.com/berth-dev/berth/internal/probes"
 	"github.com/berth-dev/berth/internal/prom"
 	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/seal"
@@ -133,6 +135,8 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(backup.NewMetrics(st, time.Now, log))
+	probeMetrics := probes.NewMetrics(st, log)
+	reg.MustRegister(probeMetrics)
 	srv := api.New(svc, log, reg, func(ctx context.Context) error { return st.DB().PingContext(ctx) })
 	dashboard, err := web.New(svc, log)
 	if err != nil {
@@ -142,6 +146,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	var announcer *chat.Announcer // one message per deploy in its team's channel
 	var trainAnnouncer train.Chat // where trains announce themselves
 	var backupChat backup.Chat    // where stale backups and failed drills are announced
+	var probeChat probes.Chat     // where failing probes and their recoveries are announced
 	if o.SlackSigningSecretFile != "" {
 		bot, err := slackBot(svc, log, o)
 		if err != nil {
@@ -152,6 +157,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 		announcer = chat.NewAnnouncer(svc, bot, slackbot.Provider, log)
 		trainAnnouncer = trainChat{bot}
 		backupChat = trainChat{bot}
+		probeChat = trainChat{bot}
 	}
 
 	ln, err := net.Listen("tcp", o.Listen)
@@ -173,6 +179,27 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
+	// Probe pods report to --probe-url, or to the address that serves only their reports,
+	// or to where users reach the server.
+	probeURL := cmp.Or(o.ProbeURL, public)
+	var probeSrv *http.Server
+	if o.ProbeListen != "" {
+		pln, err := net.Listen("tcp", o.ProbeListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s for probe reports: %w", o.ProbeListen, err)
+		}
+		probeSrv = &http.Server{Handler: api.ProbeReportsOnly(srv.Handler()), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = probeSrv.Serve(pln) }()
+		defer probeSrv.Close()
+		if o.ProbeURL == "" {
+			probeURL = "http://" + pln.Addr().String()
+		}
+		log.Info("serving probe reports", "addr", pln.Addr().String())
+	}
+	prober := probes.New(st, clusters, pg, probes.Options{Image: o.ProbeImage, ServerURL: probeURL, Chat: probeChat,
+		Channel: o.PlatformChannel, Metrics: probeMetrics, Logger: log})
+	svc.SetProbeNotifier(prober)
 	svc.SetHooks(hooks{}, public)
 	git := gitflow.New(st, svc, forges, log, gitflow.Options{PublicURL: public, Lease: 2 * o.DeployLease,
 		PreviewTTL: o.PreviewTTL, IngressPort: o.IngressPort})
@@ -195,6 +222,7 @@ func runServer(ctx context.Context, o *cli.ServerOptions) error {
 			wg.Go(func() { trains.Run(workCtx) })
 			wg.Go(func() { backups.Run(workCtx) })
 			wg.Go(func() { backupSchedule.Run(workCtx) })
+			wg.Go(func() { prober.Run(workCtx) })
 			if announcer != nil {
 				wg.Go(func() { announcer.Run(workCtx) })
 			}

@@ -177,6 +177,18 @@ func routeCases() map[string]routeCase {
 		"listBackupStores":          {"GET", "/api/v1/backup-stores", nil, anyone, 200},
 		"deleteBackupStore":         {"DELETE", "/api/v1/backup-stores/offsite", func(f *fixture) any { f.backupStore(); return nil }, global, 204},
 		"setEnvironmentBackupStore": {"PUT", "/api/v1/envs/staging/backup-store", body(apiv1.SetEnvBackupStore{Store: "default"}), global, 204},
+
+		"listProbeStatuses": {"GET", "/api/v1/probes", nil, anyone, 200},
+		"listProbeRuns":     {"GET", "/api/v1/probes/runs?env=staging", nil, anyone, 200},
+		// The fresh fixture's first probe run is 1; the body makes it, finished.
+		"getProbeRun": {"GET", "/api/v1/probes/runs/1", func(f *fixture) any {
+			f.finishedProbe("staging", berth.JobFailed, "queue failed: connect nats://nats.queues:4222: i/o timeout", probeSteps())
+			return nil
+		}, anyone, 200},
+		"runProbe":         {"POST", "/api/v1/envs/staging/probes/runs", nil, anyone, 201},
+		"getProbeSettings": {"GET", "/api/v1/envs/staging/probe", nil, anyone, 200},
+		"setProbeSettings": {"PUT", "/api/v1/envs/staging/probe",
+			body(apiv1.SetProbeSettings{QueueURL: "nats://nats.queues:4222", QueueToken: "fixture-queue-token", Interval: "10m"}), global, 200},
 	}
 }
 

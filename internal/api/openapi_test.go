@@ -72,7 +72,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				b = rc.body(f)
 			}
 			status, data := f.do(globalAdmin, r.Method, path, b)
-			if !r.Auth { // a webhook: a signed delivery (hooks_test.go)
+			switch {
+			case r.ID == "reportProbe": // a probe run's report: the run's token (probes_test.go)
+				run, token := f.runningProbe("staging")
+				status, data, _ = f.report(run.ID, token, []byte(fmt.Sprintf(
+					`{"run": %d, "env": "staging", "steps": [{"name": "dns", "started": "2026-12-07T04:12:00Z", "durationNs": 412000, "ok": true}]}`, run.ID)))
+			case !r.Auth: // a webhook: a signed delivery (hooks_test.go)
 				status, data = f.delivery("gitea", "push", "openapi-1", giteaPush(f, "refs/heads/main"), f.hookSecret)
 			}
 			resp, ok := op.Responses[strconv.Itoa(status)]

@@ -115,6 +115,35 @@ func (s *Server) apiRoutes() []route {
 		{method: "DELETE", path: v1 + "/envs/{env}", id: "deleteEnvironment", summary: "Remove an environment from Berth (global admins)",
 			auth: true, global: authz.EnvManage, status: 204, handle: s.deleteEnv},
 
+		{method: "GET", path: v1 + "/probes", id: "listProbeStatuses",
+			summary: "Each probed environment's synthetic probe at a glance, by environment: its latest finished run with its steps, " +
+				"the run in flight, when a run last passed, and whether its failure was announced",
+			auth: true, response: apiv1.List[apiv1.ProbeStatus]{}, handle: s.listProbeStatuses},
+		{method: "GET", path: v1 + "/probes/runs", id: "listProbeRuns",
+			summary: "Probe runs with their steps, newest first (?env= one environment's; limit= 1 to 200, default 50)",
+			auth:    true, query: []string{"env", "limit"}, response: apiv1.List[apiv1.ProbeRun]{}, handle: s.listProbeRuns},
+		{method: "GET", path: v1 + "/probes/runs/{run}", id: "getProbeRun",
+			summary: "One probe run: its state, its steps with when each started, how long it took (milliseconds with a fraction), " +
+				"whether it passed or was slow, and what it checked or why it failed",
+			auth: true, response: apiv1.ProbeRun{}, handle: s.getProbeRun},
+		{method: "POST", path: v1 + "/envs/{env}/probes/runs", id: "runProbe",
+			summary: "Run the environment's probe now: a probe pod on its cluster checks DNS, HTTP to a Service, its credentials, a database, " +
+				"an object store and a queue. Queued (201); while a run is queued or running there, that run is answered instead (200). " +
+				"Follow it with GET /probes/runs/{run}",
+			auth: true, response: apiv1.ProbeRun{}, status: 201, handle: s.runProbe},
+		{method: "GET", path: v1 + "/envs/{env}/probe", id: "getProbeSettings",
+			summary: "How the environment is probed: its object store and queue, how often, the steps' thresholds; whether each secret is set, never its value",
+			auth:    true, response: apiv1.ProbeSettings{}, handle: s.getProbeSettings},
+		{method: "PUT", path: v1 + "/envs/{env}/probe", id: "setProbeSettings",
+			summary: "Replace how the environment is probed: an S3-compatible store (host:port, bucket, access key, secret key), a nats:// queue " +
+				"(and its token), the interval (0: on demand only; at least 1m) and thresholds per step; the secrets only in the body, " +
+				"sealed and never answered (global admins)",
+			auth: true, global: authz.EnvManage, body: apiv1.SetProbeSettings{}, response: apiv1.ProbeSettings{}, handle: s.setProbeSettings},
+		{method: "POST", path: v1 + "/probes/runs/{run}/report", id: "reportProbe",
+			summary: "A probe run's agent reports its steps (at most 64 KiB): authenticated by the run's own token (Authorization: Bearer), " +
+				"not a user's, good for one report while the run is running; any refusal is one 401",
+			body: apiv1.ProbeReport{}, status: 204, handle: s.reportProbe},
+
 		{method: "GET", path: v1 + "/teams/{team}/apps/{app}/envs/{env}/logs", id: "streamLogs",
 			summary: "An app's logs in an environment, every pod's, with the Kubernetes events of its objects in time order, as newline-delimited JSON " +
 				"(?follow=true goes on with new lines and pods until the client goes away; since=10m or an RFC 3339 time; tail=N lines per container; pod=, container=, previous=true)",

@@ -67,22 +67,29 @@ func IsStatus(err error, status int) bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	_, err := c.doStatus(ctx, method, path, query, in, out)
+	return err
+}
+
+// doStatus is do that also returns the response's status, for the calls whose answer
+// says something by it (201 Created or 200 OK).
+func (c *Client) doStatus(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	u, err := c.url(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	u.RawQuery = query.Encode()
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -93,19 +100,19 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w (is the server running? check `berth login`)", method, c.base.Host, err)
+		return 0, fmt.Errorf("%s %s: %w (is the server running? check `berth login`)", method, c.base.Host, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return responseError(resp, method, path)
+		return resp.StatusCode, responseError(resp, method, path)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.NewDecoder(&boundedReader{r: resp.Body, left: maxResponse}).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+		return resp.StatusCode, fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // responseError reads a failed response's body (at most 1 MiB) as the server's explanation.

@@ -25,7 +25,7 @@ func NewCmdEnvs(f *Factory) *cobra.Command {
 		NewCmdEnvsCreate(f, nil), NewCmdEnvsUpdate(f, nil), NewCmdEnvsSetPostgres(f, nil), NewCmdEnvsDelete(f, nil),
 		NewCmdEnvsFreeze(f, nil), NewCmdEnvsFreezes(f, nil), NewCmdEnvsUnfreeze(f, nil),
 		NewCmdEnvsSetGitOps(f, nil), NewCmdEnvsGitOps(f, nil), NewCmdEnvsUnsetGitOps(f, nil),
-		NewCmdEnvsSetBackupStore(f, nil))
+		NewCmdEnvsSetBackupStore(f, nil), NewCmdEnvsSetProbe(f, nil), NewCmdEnvsProbe(f, nil))
 }
 
 // EnvsListOptions are the inputs of `berth envs list`.

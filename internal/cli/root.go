@@ -83,6 +83,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdPreviews(f), NewCmdTrain(f))
 	root.AddCommand(NewCmdLogs(f, nil), NewCmdEvents(f, nil), NewCmdMetrics(f, nil))
 	root.AddCommand(NewCmdBackup(f), NewCmdRestore(f), NewCmdDrills(f), NewCmdBackupStores(f))
+	root.AddCommand(NewCmdProbe(f))
 	return root
 }
 

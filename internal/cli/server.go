@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,6 +82,13 @@ type ServerOptions struct {
 	// AlertTimeScale divides the time windows of rendered alert rules: 1 for real ones;
 	// tests and demos shorten them.
 	AlertTimeScale float64
+	// ProbeImage is the image probe pods run (the berth binary; "": probes cannot run).
+	// ProbeURL is where those pods reach this server to report ("": http://ProbeListen,
+	// else PublicURL). ProbeListen is a second address serving only their reports, for
+	// pods that cannot reach Listen ("": none).
+	ProbeImage, ProbeURL, ProbeListen string
+	// PlatformChannel is the chat channel probes that fail and recover are announced in.
+	PlatformChannel string
 }
 
 // NewCmdServer returns `berth server`, which f.RunServer runs.
@@ -116,6 +124,11 @@ Apps' alert rules (alerts: and slo: in berth.yaml, and the defaults) are written
 --prometheus-rules-dir as ENV.NAMESPACE.APP.rules.yaml for the Prometheus at --prometheus-url
 to load, which is asked to reload; berth metrics reads the golden signals from it
 (docs/monitoring.md).
+
+Synthetic probes (berth probe run, berth probes) run --probe-image (the berth binary in an
+image; make run pushes bin/berth as one) on each environment's cluster; its pods report
+to --probe-url, which --probe-listen can serve apart from the API. A probe that starts
+failing, and its recovery, are announced in --platform-channel (docs/probes.md).
 
 Every flag can be set with an environment variable: --listen is BERTH_LISTEN, and so on.`,
 		Example: `  # SQLite in ~/.local/share/berth, API on http://127.0.0.1:8080
@@ -170,6 +183,10 @@ Every flag can be set with an environment variable: --listen is BERTH_LISTEN, an
 	fl.StringVar(&o.PrometheusURL, "prometheus-url", "", "the Prometheus watching the environments (started with --web.enable-lifecycle): berth metrics reads from it; it reloads rule changes")
 	fl.StringVar(&o.PrometheusRulesDir, "prometheus-rules-dir", "", "directory the Prometheus loads rule files from (rule_files: DIR/*.rules.yaml): apps' alert rules are written there")
 	fl.Float64Var(&o.AlertTimeScale, "alert-time-scale", 1, "divide the time windows of apps' alert rules by this (for tests and demos: 60 turns 5m into 5s)")
+	fl.StringVar(&o.ProbeImage, "probe-image", "", "image of the synthetic probes' pods: the berth binary (`berth probe agent`), e.g. registry.example.com/berth:1.2.0")
+	fl.StringVar(&o.ProbeURL, "probe-url", "", "URL probe pods report to this server at (default: http://PROBE-LISTEN, else --public-url)")
+	fl.StringVar(&o.ProbeListen, "probe-listen", "", "a second address serving only probe reports, where pods reach this server (e.g. the node's bridge address)")
+	fl.StringVar(&o.PlatformChannel, "platform-channel", "", "chat channel (Slack channel id) where probes that fail and recover are announced")
 	cmd.AddCommand(NewCmdServerRotateKey(f, nil))
 	return cmd
 }
@@ -300,6 +317,21 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 			return &UsageError{Err: fmt.Errorf("--public-url %q: want http(s)://HOST[:PORT][/PATH]", o.PublicURL)}
 		}
 		o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
+	}
+	if o.ProbeURL != "" {
+		u, err := url.Parse(o.ProbeURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			return &UsageError{Err: fmt.Errorf("--probe-url %q: want http(s)://HOST[:PORT][/PATH]", o.ProbeURL)}
+		}
+		o.ProbeURL = strings.TrimSuffix(o.ProbeURL, "/")
+	}
+	if o.ProbeListen != "" {
+		if _, _, err := net.SplitHostPort(o.ProbeListen); err != nil {
+			return &UsageError{Err: fmt.Errorf("--probe-listen %q: want HOST:PORT", o.ProbeListen)}
+		}
+	}
+	if o.PlatformChannel != "" && o.SlackTokenFile == "" {
+		return &UsageError{Err: errors.New("--platform-channel needs the chat bot: give --slack-signing-secret-file, --slack-token-file and --slack-team-id too")}
 	}
 	for host, addr := range o.RegistryMirrors {
 		if host == "" || strings.ContainsAny(host, "/ ") || addr == "" || strings.ContainsAny(addr, "/ ") {
