@@ -138,9 +138,10 @@ func (s *Server) reportProbe(w http.ResponseWriter, r *http.Request, _ *authz.Pr
 	if in.Run != id {
 		return invalidField("run", "the report is of run %d, not of run %d it was sent to", in.Run, id)
 	}
-	err = s.svc.ReportProbe(r.Context(), id, bearer(r), apiv1.ToProbeSteps(in.Steps))
+	err = s.svc.ReportProbe(r.Context(), id, in.Env, bearer(r), apiv1.ToProbeSteps(in.Steps))
 	if service.IsProbeReportRefused(err) {
-		s.log.WarnContext(r.Context(), "probe report refused", "run", id, "request_id", requestID(r.Context()))
+		// Anyone can send one: logged at debug level, so that a flood fills no log.
+		s.log.DebugContext(r.Context(), "probe report refused", "run", id, "request_id", requestID(r.Context()))
 		return errProbeReportRefused
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -177,6 +178,9 @@ func (p ProbeSettings) Validate() error {
 	if p.Interval != 0 && p.Interval < MinProbeInterval {
 		return Invalid("interval", "%s is shorter than %s (0 runs the probe only on demand)", p.Interval, MinProbeInterval)
 	}
+	if p.Interval%time.Second != 0 {
+		return Invalid("interval", "%s is not a whole number of seconds", p.Interval)
+	}
 	for name, d := range p.Thresholds {
 		if !slices.Contains(ProbeSteps, name) {
 			return Invalid("thresholds", "%q is not a step (%s)", name, strings.Join(ProbeSteps, ", "))
@@ -209,15 +213,19 @@ type ProbeStatus struct {
 	Failing bool
 }
 
-// Where a probe runs on an environment's cluster: its namespace, its service account, and
-// the Service in front of the run's pod that its DNS and HTTP steps reach.
+// Where a probe runs on an environment's cluster: its namespace and service account. Each
+// run has a pod, a Secret and a Service named ProbeName(run); the Service, in front of the
+// run's pod alone, is what its DNS and HTTP steps reach, so that runs of environments
+// sharing a cluster never answer each other's steps.
 const (
 	ProbeNamespace      = "berth-probes"
 	ProbeServiceAccount = "berth-probe"
-	ProbeService        = "probe"
-	// ProbePort is where the agent answers HTTP in its pod, and the Service's port.
+	// ProbePort is where the agent answers HTTP in its pod, and its Service's port.
 	ProbePort = 8080
 )
+
+// ProbeName names run's pod, Secret and Service: probe-RUN.
+func ProbeName(run int64) string { return "probe-" + strconv.FormatInt(run, 10) }
 
 // ProbePod is what the runner asks a cluster to start for a run.
 type ProbePod struct {

@@ -326,8 +326,14 @@ func (o *ServerOptions) complete(cmd *cobra.Command) error {
 		o.ProbeURL = strings.TrimSuffix(o.ProbeURL, "/")
 	}
 	if o.ProbeListen != "" {
-		if _, _, err := net.SplitHostPort(o.ProbeListen); err != nil {
+		host, _, err := net.SplitHostPort(o.ProbeListen)
+		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--probe-listen %q: want HOST:PORT", o.ProbeListen)}
+		}
+		// Pods report to http://PROBE-LISTEN unless told otherwise: a wildcard address is
+		// no address to report to.
+		if ip := net.ParseIP(host); o.ProbeURL == "" && (host == "" || ip != nil && ip.IsUnspecified()) {
+			return &UsageError{Err: fmt.Errorf("--probe-listen %q listens on every address: give --probe-url, the URL probe pods reach it at", o.ProbeListen)}
 		}
 	}
 	if o.PlatformChannel != "" && o.SlackTokenFile == "" {

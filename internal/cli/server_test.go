@@ -15,6 +15,11 @@ func TestServerRefusesBadTunings(t *testing.T) {
 		{"server", "--deploy-timeout", "0s"},
 		{"server", "--deploy-lease", "100ms"},
 		{"server", "--workers", "-1"},
+		{"server", "--probe-listen", ":9091"},
+		{"server", "--probe-listen", "0.0.0.0:9091"},
+		{"server", "--probe-listen", "10.89.0.1"},
+		{"server", "--probe-url", "ftp://x"},
+		{"server", "--platform-channel", "C1"},
 	} {
 		h := newHarness(t, false)
 		h.f.RunServer = func(context.Context, *cli.ServerOptions) error {

@@ -28,11 +28,11 @@ import (
 )
 
 // The Kubernetes side of synthetic probes (see berth.ProbePod): in each environment's
-// cluster, a namespace, service account and Service shared by every run, and per run a
-// Secret and a Pod named probe-RUN, both labelled with the run.
+// cluster, a namespace and service account shared by every run, and per run a Service, a
+// Secret and a Pod named berth.ProbeName(run), all labelled with the run.
 
-// Labels of the probe's objects. The probe Service selects agents by labelProbe, so a
-// run's Secret carries labelProbeRun only.
+// Labels of the probe's objects. A run's Service selects its pod alone, by both; its
+// Secret and Service carry labelProbeRun only, by which the leftover sweep finds them.
 const (
 	labelProbe    = "berth.dev/probe"
 	probeAgent    = "agent" // labelProbe's value on agent pods
@@ -51,8 +51,8 @@ const (
 	// probeReplaceWait is how long StartProbe waits for an earlier attempt's pod to go
 	// before deleting it at once (its node may be gone and never confirm).
 	probeReplaceWait = 15 * time.Second
-	// probeLeftoverAge is the age from which the pods and Secrets of other runs are
-	// leftovers of a server that crashed mid-run: runs take minutes.
+	// probeLeftoverAge is the age from which the pods, Secrets and Services of other runs
+	// are leftovers of a server that crashed mid-run: runs take minutes.
 	probeLeftoverAge = 10 * time.Minute
 	// probeSweepLimit bounds the objects one StopProbe lists for leftovers; any more go
 	// with the next run's.
@@ -68,95 +68,107 @@ const (
 	maxProbeText = 1 << 10
 )
 
-// probeName is the name of run's Pod and Secret.
-func probeName(run int64) string { return "probe-" + strconv.FormatInt(run, 10) }
-
-// StartProbe creates, on env's cluster, what pod.Run needs: the probe namespace, service
-// account and Service when missing (the Service also when it differs from what the agent
-// needs), then the run's Secret holding pod.Secrets and its Pod, replacing any an earlier
-// attempt of the run left. It returns once the Pod exists. Its errors never hold a value of
+// StartProbe creates, on env's cluster, what pod.Run needs: the probe namespace and
+// service account when missing, then the run's Service in front of its pod alone, its
+// Secret holding pod.Secrets and its Pod, replacing any an earlier attempt of the run left.
+// It returns once the Pod exists, with the moment, by this client's clock, just before it
+// asked for the Pod: where the run's scheduled step starts, leaving out the time spent
+// removing an earlier attempt's pod. Neither its errors nor what it logs hold a value of
 // pod.Secrets.
-func (p *Pool) StartProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) error {
-	if err := p.startProbe(ctx, env, pod); err != nil {
-		return redact(fmt.Errorf("start probe run %d on the cluster of %s: %w", pod.Run, env.Name, err), pod.Secrets)
+func (p *Pool) StartProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) (time.Time, error) {
+	createdAt, err := p.startProbe(ctx, env, pod)
+	if err != nil {
+		return time.Time{}, redact(fmt.Errorf("start probe run %d on the cluster of %s: %w", pod.Run, env.Name, err), pod.Secrets)
 	}
-	return nil
+	return createdAt, nil
 }
 
-func (p *Pool) startProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) error {
-	secret, podObj, err := probeObjects(env, pod)
+func (p *Pool) startProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) (time.Time, error) {
+	secret, service, podObj, err := probeObjects(env, pod)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	ec, err := p.For(ctx, env)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	c := ec.c
 	if err := c.EnsureNamespace(ctx, berth.ProbeNamespace, map[string]string{LabelManagedBy: ManagedBy}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := c.ensureProbeServiceAccount(ctx); err != nil {
-		return err
-	}
-	if err := c.ensureProbeService(ctx); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	// An earlier attempt's pod goes first, so its agent stops before the new one starts
 	// and never runs without its Secret's values.
 	if err := c.removeProbePod(ctx, podObj.Name); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	if err := c.createProbeSecret(ctx, secret); err != nil {
-		return err
+	if err := replaceProbeObject(ctx, c, "service", c.core.Services(berth.ProbeNamespace), service, nil); err != nil {
+		return time.Time{}, err
 	}
+	if err := replaceProbeObject(ctx, c, "secret", c.core.Secrets(berth.ProbeNamespace), secret, pod.Secrets); err != nil {
+		return time.Time{}, err
+	}
+	createdAt := time.Now()
 	created, err := c.createProbePod(ctx, podObj)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	// The Secret is made before its Pod, which needs it to start, so only now can it be
 	// owned; StopProbe and the leftover sweep delete it anyway, so a failure here costs
 	// nothing but the garbage collector's help.
-	if err := c.ownProbeSecret(ctx, secret.Name, created); err != nil {
+	if err := c.ownProbeSecret(ctx, secret.Name, created, pod.Secrets); err != nil {
 		c.log.Warn("make the probe pod own its secret", "namespace", berth.ProbeNamespace, "secret", secret.Name, "err", err)
 	}
-	return nil
+	return createdAt, nil
 }
 
-// probeObjects builds run's Secret and Pod, checking what the API server would take
-// badly or silently (a setting that is also a secret would hide the secret).
-func probeObjects(env berth.Environment, pod berth.ProbePod) (*corev1.Secret, *corev1.Pod, error) {
+// probeObjects builds run's Secret, Service and Pod, checking what the API server would
+// take badly or silently (a setting that is also a secret would hide the secret).
+func probeObjects(env berth.Environment, pod berth.ProbePod) (*corev1.Secret, *corev1.Service, *corev1.Pod, error) {
 	switch {
 	case pod.Run <= 0:
-		return nil, nil, fmt.Errorf("run %d: want a positive run ID", pod.Run)
+		return nil, nil, nil, fmt.Errorf("run %d: want a positive run ID", pod.Run)
 	case strings.TrimSpace(pod.Image) == "":
-		return nil, nil, errors.New("no agent image")
+		return nil, nil, nil, errors.New("no agent image")
 	case pod.Deadline < 0:
-		return nil, nil, fmt.Errorf("deadline %s: want a positive duration (0 for %s)", pod.Deadline, defaultProbeDeadline)
+		return nil, nil, nil, fmt.Errorf("deadline %s: want a positive duration (0 for %s)", pod.Deadline, defaultProbeDeadline)
 	}
 	for _, k := range slices.Sorted(maps.Keys(pod.Secrets)) {
 		if _, ok := pod.Env[k]; ok {
-			return nil, nil, fmt.Errorf("%s is both a setting and a secret of the agent", k)
+			return nil, nil, nil, fmt.Errorf("%s is both a setting and a secret of the agent", k)
 		}
 	}
 	if err := env.Scheduling.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("the scheduling defaults of %s: %w", env.Name, err)
+		return nil, nil, nil, fmt.Errorf("the scheduling defaults of %s: %w", env.Name, err)
 	}
-	name := probeName(pod.Run)
+	name := berth.ProbeName(pod.Run)
 	run := strconv.FormatInt(pod.Run, 10)
 	yes, no := true, false
+	runLabels := map[string]string{LabelManagedBy: ManagedBy, labelProbeRun: run}
 
 	data := make(map[string][]byte, len(pod.Secrets))
 	for k, v := range pod.Secrets {
 		data[k] = []byte(v)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: berth.ProbeNamespace,
-			Labels: map[string]string{LabelManagedBy: ManagedBy, labelProbeRun: run}},
-		Type: corev1.SecretTypeOpaque,
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: berth.ProbeNamespace, Labels: runLabels},
+		Type:       corev1.SecretTypeOpaque,
 		// A run's secrets never change; immutable, they cost the kubelet no watch.
 		Immutable: &yes,
 		Data:      data,
+	}
+	// The DNS and HTTP steps reach the agent through its own Service: one shared by every
+	// run would also lead to the agents of other environments on the cluster.
+	service := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: berth.ProbeNamespace, Labels: runLabels},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: map[string]string{labelProbe: probeAgent, labelProbeRun: run},
+			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: berth.ProbePort,
+				TargetPort: intstr.FromInt32(berth.ProbePort)}},
+		},
 	}
 
 	deadline := defaultProbeDeadline
@@ -180,7 +192,7 @@ func probeObjects(env berth.Environment, pod berth.ProbePod) (*corev1.Secret, *c
 		// The credentials step uses the token; the pod's word holds whatever the service
 		// account says, should someone have changed it.
 		AutomountServiceAccountToken: &yes,
-		// The agent finds the Service through DNS, which is what it tests; variables of
+		// The agent finds its Service through DNS, which is what it tests; variables of
 		// every Service in the namespace would only be noise.
 		EnableServiceLinks:            &no,
 		TerminationGracePeriodSeconds: &grace,
@@ -226,7 +238,7 @@ func probeObjects(env berth.Environment, pod berth.ProbePod) (*corev1.Secret, *c
 			Labels: map[string]string{LabelManagedBy: ManagedBy, labelProbe: probeAgent, labelProbeRun: run}},
 		Spec: spec,
 	}
-	return secret, podObj, nil
+	return secret, service, podObj, nil
 }
 
 // ensureProbeServiceAccount creates the agents' service account unless it exists. An
@@ -247,92 +259,6 @@ func (c *Cluster) ensureProbeServiceAccount(ctx context.Context) error {
 		return fmt.Errorf("create service account %s/%s: %w", berth.ProbeNamespace, berth.ProbeServiceAccount, err)
 	}
 	return nil
-}
-
-// probeService is the Service in front of the run's agent, which the DNS and HTTP steps
-// reach.
-func probeService() *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: berth.ProbeService, Namespace: berth.ProbeNamespace,
-			Labels: map[string]string{LabelManagedBy: ManagedBy}},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: map[string]string{labelProbe: probeAgent},
-			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: berth.ProbePort,
-				TargetPort: intstr.FromInt32(berth.ProbePort)}},
-		},
-	}
-}
-
-// probeServiceCurrent says whether s routes to the agent as probeService does.
-func probeServiceCurrent(s *corev1.Service) bool {
-	want := probeService().Spec
-	if s.Spec.Type != want.Type || s.Spec.ClusterIP == corev1.ClusterIPNone || !maps.Equal(s.Spec.Selector, want.Selector) ||
-		len(s.Spec.Ports) != 1 {
-		return false
-	}
-	got, w := s.Spec.Ports[0], want.Ports[0]
-	return got.Name == w.Name && cmp.Or(got.Protocol, corev1.ProtocolTCP) == w.Protocol && got.Port == w.Port &&
-		got.TargetPort == w.TargetPort
-}
-
-// ensureProbeService creates the probe Service, or corrects it when it does not route to
-// the agent as it should: in place when the API server allows it, else by making it anew
-// (a headless Service cannot get a cluster IP otherwise).
-func (c *Cluster) ensureProbeService(ctx context.Context) error {
-	ref := berth.ProbeNamespace + "/" + berth.ProbeService
-	services := c.core.Services(berth.ProbeNamespace)
-	create := func() error {
-		err := c.retry(ctx, "create probe service", func(ctx context.Context) error {
-			_, err := services.Create(ctx, probeService(), metav1.CreateOptions{FieldManager: FieldManager})
-			return err
-		})
-		if err != nil && !apierrors.IsAlreadyExists(err) { // another start made it meanwhile
-			return fmt.Errorf("create service %s: %w", ref, err)
-		}
-		return nil
-	}
-	// A few tries: another start may change the Service between a read and a write.
-	for attempt := 1; ; attempt++ {
-		var got *corev1.Service
-		err := c.retry(ctx, "get probe service", func(ctx context.Context) error {
-			var err error
-			got, err = services.Get(ctx, berth.ProbeService, metav1.GetOptions{})
-			return err
-		})
-		switch {
-		case apierrors.IsNotFound(err):
-			return create()
-		case err != nil:
-			return fmt.Errorf("get service %s: %w", ref, err)
-		case probeServiceCurrent(got):
-			return nil
-		}
-		if got.Spec.ClusterIP != corev1.ClusterIPNone {
-			want := probeService().Spec
-			got.Spec.Type, got.Spec.Selector, got.Spec.Ports, got.Spec.ExternalName = want.Type, want.Selector, want.Ports, ""
-			err = c.retry(ctx, "update probe service", func(ctx context.Context) error {
-				_, err := services.Update(ctx, got, metav1.UpdateOptions{FieldManager: FieldManager})
-				return err
-			})
-			switch {
-			case err == nil:
-				return nil
-			case apierrors.IsConflict(err) && attempt < 3:
-				continue
-			case !apierrors.IsInvalid(err):
-				return fmt.Errorf("update service %s: %w", ref, err)
-			}
-		}
-		uid := got.UID
-		err = c.retry(ctx, "delete probe service", func(ctx context.Context) error {
-			return services.Delete(ctx, berth.ProbeService, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-		})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("delete service %s to make it anew: %w", ref, err)
-		}
-		return create()
-	}
 }
 
 // removeProbePod deletes pod name, if it exists, and waits until it is gone so its name is
@@ -387,27 +313,31 @@ func (c *Cluster) removeProbePod(ctx context.Context, name string) error {
 	}
 }
 
-// createProbeSecret makes the run's Secret, replacing one an earlier attempt left.
-func (c *Cluster) createProbeSecret(ctx context.Context, s *corev1.Secret) error {
-	ref := berth.ProbeNamespace + "/" + s.Name
-	secrets := c.core.Secrets(berth.ProbeNamespace)
-	err := c.retry(ctx, "delete probe secret", func(ctx context.Context) error {
-		return secrets.Delete(ctx, s.Name, metav1.DeleteOptions{})
+// replaceProbeObject makes obj, a run's Secret or Service (kind), replacing one an
+// earlier attempt left. The values of secrets are hidden in the errors of its calls,
+// before retry logs them: the API server, or a webhook it calls, may echo what it was sent.
+func replaceProbeObject[T metav1.Object](ctx context.Context, c *Cluster, kind string, api interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}, obj T, secrets map[string]string) error {
+	ref := berth.ProbeNamespace + "/" + obj.GetName()
+	err := c.retry(ctx, "delete probe "+kind, func(ctx context.Context) error {
+		return redact(api.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}), secrets)
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete secret %s of an earlier attempt: %w", ref, err)
+		return fmt.Errorf("delete %s %s of an earlier attempt: %w", kind, ref, err)
 	}
 	tried := false
-	err = c.retry(ctx, "create probe secret", func(ctx context.Context) error {
-		_, err := secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: FieldManager})
+	err = c.retry(ctx, "create probe "+kind, func(ctx context.Context) error {
+		_, err := api.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
 		if tried && apierrors.IsAlreadyExists(err) {
 			return nil // an earlier try made it and its answer was lost
 		}
 		tried = true
-		return err
+		return redact(err, secrets)
 	})
 	if err != nil {
-		return fmt.Errorf("create secret %s: %w", ref, err)
+		return fmt.Errorf("create %s %s: %w", kind, ref, err)
 	}
 	return nil
 }
@@ -434,8 +364,9 @@ func (c *Cluster) createProbePod(ctx context.Context, pod *corev1.Pod) (*corev1.
 }
 
 // ownProbeSecret makes pod the owner of Secret name, so the garbage collector removes the
-// Secret with the Pod.
-func (c *Cluster) ownProbeSecret(ctx context.Context, name string, pod *corev1.Pod) error {
+// Secret with the Pod. The values of secrets are hidden in its errors, as the Secret comes
+// back in the answer.
+func (c *Cluster) ownProbeSecret(ctx context.Context, name string, pod *corev1.Pod, secrets map[string]string) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{{
 		APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID}}}})
 	if err != nil {
@@ -443,7 +374,7 @@ func (c *Cluster) ownProbeSecret(ctx context.Context, name string, pod *corev1.P
 	}
 	return c.retry(ctx, "own probe secret", func(ctx context.Context) error {
 		_, err := c.core.Secrets(berth.ProbeNamespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
-		return err
+		return redact(err, secrets)
 	})
 }
 
@@ -469,7 +400,7 @@ func (p *Pool) ProbePod(ctx context.Context, env berth.Environment, run int64) (
 		return fail(err)
 	}
 	c := ec.c
-	name := probeName(run)
+	name := berth.ProbeName(run)
 	ref := berth.ProbeNamespace + "/" + name
 	var pod *corev1.Pod
 	err = c.retry(ctx, "get probe pod", func(ctx context.Context) error {
@@ -683,10 +614,11 @@ func clip(s string, n int) string {
 	return s[:i] + "…"
 }
 
-// StopProbe deletes run's Pod and Secret on env's cluster (missing ones are fine), giving
-// the agent probeStopGrace to stop. It also deletes the pods and Secrets of other runs
-// older than probeLeftoverAge (and than their pod's deadline), which a server that crashed
-// mid-run left; failing that is logged, not returned, as it is no fault of this run's.
+// StopProbe deletes run's Pod, Secret and Service on env's cluster (missing ones are fine),
+// giving the agent probeStopGrace to stop. It also deletes the pods, Secrets and Services
+// of other runs older than probeLeftoverAge (and than their pod's deadline), which a server
+// that crashed mid-run left; failing that is logged, not returned, as it is no fault of this
+// run's.
 func (p *Pool) StopProbe(ctx context.Context, env berth.Environment, run int64) error {
 	fail := func(err error) error {
 		return fmt.Errorf("stop probe run %d on the cluster of %s: %w", run, env.Name, err)
@@ -699,7 +631,7 @@ func (p *Pool) StopProbe(ctx context.Context, env berth.Environment, run int64) 
 		return fail(err)
 	}
 	c := ec.c
-	name := probeName(run)
+	name := berth.ProbeName(run)
 	grace := int64(probeStopGrace)
 	var errs []error
 	err = c.retry(ctx, "delete probe pod", func(ctx context.Context) error {
@@ -714,8 +646,14 @@ func (p *Pool) StopProbe(ctx context.Context, env berth.Environment, run int64) 
 	if err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete secret %s/%s: %w", berth.ProbeNamespace, name, err))
 	}
+	err = c.retry(ctx, "delete probe service", func(ctx context.Context) error {
+		return c.core.Services(berth.ProbeNamespace).Delete(ctx, name, metav1.DeleteOptions{})
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("delete service %s/%s: %w", berth.ProbeNamespace, name, err))
+	}
 	if err := c.sweepProbes(ctx, run, time.Now()); err != nil {
-		c.log.Warn("delete leftover probe pods and secrets", "env", env.Name, "err", err)
+		c.log.Warn("delete leftover probe pods, secrets and services", "env", env.Name, "err", err)
 	}
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
@@ -723,10 +661,10 @@ func (p *Pool) StopProbe(ctx context.Context, env berth.Environment, run int64) 
 	return nil
 }
 
-// sweepProbes deletes the pods and Secrets of runs other than run that are leftovers at
-// now: older than probeLeftoverAge, and a pod also older than its deadline and a minute,
-// so that a long run (of another environment on the same cluster) is left alone. A
-// Secret goes unless its pod stays.
+// sweepProbes deletes the pods, Secrets and Services of runs other than run that are
+// leftovers at now: older than probeLeftoverAge, and a pod also older than its deadline
+// and a minute, so that a long run (of another environment on the same cluster) is left
+// alone. A Secret or Service goes unless its pod stays.
 func (c *Cluster) sweepProbes(ctx context.Context, run int64, now time.Time) error {
 	sel := metav1.ListOptions{LabelSelector: labelProbeRun + "," + labelProbeRun + "!=" + strconv.FormatInt(run, 10),
 		Limit: probeSweepLimit}
@@ -761,6 +699,17 @@ func (c *Cluster) sweepProbes(ctx context.Context, run int64, now time.Time) err
 			errs = append(errs, fmt.Errorf("delete pod %s: %w", pod.Name, err))
 		}
 	}
+	sweep := func(kind string, m metav1.ObjectMeta, del func(context.Context, string, metav1.DeleteOptions) error) {
+		if staying[m.Name] || now.Sub(m.CreationTimestamp.Time) < probeLeftoverAge {
+			return
+		}
+		err := c.retry(ctx, "delete leftover probe "+kind, func(ctx context.Context) error {
+			return del(ctx, m.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &m.UID}})
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("delete %s %s: %w", kind, m.Name, err))
+		}
+	}
 	var secrets *corev1.SecretList
 	err = c.retry(ctx, "list probe secrets", func(ctx context.Context) error {
 		var err error
@@ -768,19 +717,23 @@ func (c *Cluster) sweepProbes(ctx context.Context, run int64, now time.Time) err
 		return err
 	})
 	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("list probe secrets: %w", err))...)
-	}
-	for _, s := range secrets.Items {
-		if staying[s.Name] || now.Sub(s.CreationTimestamp.Time) < probeLeftoverAge {
-			continue
+		errs = append(errs, fmt.Errorf("list probe secrets: %w", err))
+	} else {
+		for _, s := range secrets.Items {
+			sweep("secret", s.ObjectMeta, c.core.Secrets(berth.ProbeNamespace).Delete)
 		}
-		uid := s.UID
-		err := c.retry(ctx, "delete leftover probe secret", func(ctx context.Context) error {
-			return c.core.Secrets(berth.ProbeNamespace).Delete(ctx, s.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &uid}})
-		})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			errs = append(errs, fmt.Errorf("delete secret %s: %w", s.Name, err))
+	}
+	var services *corev1.ServiceList
+	err = c.retry(ctx, "list probe services", func(ctx context.Context) error {
+		var err error
+		services, err = c.core.Services(berth.ProbeNamespace).List(ctx, sel)
+		return err
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list probe services: %w", err))
+	} else {
+		for _, s := range services.Items {
+			sweep("service", s.ObjectMeta, c.core.Services(berth.ProbeNamespace).Delete)
 		}
 	}
 	return errors.Join(errs...)
@@ -796,10 +749,13 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact hides the values of secrets in err's text. The API server does not echo a
-// Secret's data in its errors today; an error, which ends up in logs and stored runs, is
-// no place to rely on that.
+// redact hides the values of secrets in err's text (nil stays nil). The API server does
+// not echo a Secret's data in its errors today; an error, which ends up in logs and stored
+// runs, is no place to rely on that.
 func redact(err error, secrets map[string]string) error {
+	if err == nil {
+		return nil
+	}
 	msg := err.Error()
 	hidden := hideValues(msg, secrets)
 	if hidden == msg {

@@ -4,12 +4,17 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,11 +23,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/kubetest"
@@ -49,7 +57,7 @@ func newProbeTest(t *testing.T, sched berth.Scheduling) probeTest {
 }
 
 // newRun returns a run ID no other test uses (the probe namespace is the cluster's, shared
-// by every test), whose pod and Secret are deleted when the test ends.
+// by every test), whose pod, Secret and Service are deleted when the test ends.
 func (pt probeTest) newRun(t *testing.T) int64 {
 	t.Helper()
 	run := 1 + rand.Int64N(1<<40)
@@ -65,7 +73,7 @@ func (pt probeTest) newRun(t *testing.T) int64 {
 
 func (pt probeTest) pod(t *testing.T, run int64) *corev1.Pod {
 	t.Helper()
-	p, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(t.Context(), probeName(run), metav1.GetOptions{})
+	p, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(t.Context(), berth.ProbeName(run), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +82,16 @@ func (pt probeTest) pod(t *testing.T, run int64) *corev1.Pod {
 
 func (pt probeTest) secret(t *testing.T, run int64) *corev1.Secret {
 	t.Helper()
-	s, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(t.Context(), probeName(run), metav1.GetOptions{})
+	s, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(t.Context(), berth.ProbeName(run), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (pt probeTest) service(t *testing.T, run int64) *corev1.Service {
+	t.Helper()
+	s, err := pt.cs.CoreV1().Services(berth.ProbeNamespace).Get(t.Context(), berth.ProbeName(run), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +128,19 @@ func TestStartProbeCreatesItsObjects(t *testing.T) {
 	pt := newProbeTest(t, sched)
 	run := pt.newRun(t)
 	ctx := t.Context()
-	err := pt.pool.StartProbe(ctx, pt.env, berth.ProbePod{
+	before := time.Now()
+	createdAt, err := pt.pool.StartProbe(ctx, pt.env, berth.ProbePod{
 		Run: run, Image: "registry.example.com/berth:1.2.3",
 		Env:      map[string]string{"BERTH_PROBE_SERVER": "http://berth:8080", "BERTH_PROBE_ENV": "probed", "A_FIRST": "1"},
 		Secrets:  map[string]string{"BERTH_PROBE_TOKEN": "token-value", "BERTH_PROBE_DATABASE_URL": "postgres://u:p@db/x"},
 		Deadline: 90*time.Second + time.Millisecond,
 	})
+	after := time.Now()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if createdAt.Before(before) || createdAt.After(after) {
+		t.Errorf("StartProbe returned %s, want a time between its call (%s) and its return (%s)", createdAt, before, after)
 	}
 	core := pt.cs.CoreV1()
 
@@ -136,19 +158,20 @@ func TestStartProbeCreatesItsObjects(t *testing.T) {
 	if sa.AutomountServiceAccountToken == nil || !*sa.AutomountServiceAccountToken {
 		t.Errorf("service account automountServiceAccountToken = %v, want true", sa.AutomountServiceAccountToken)
 	}
-	svc, err := core.Services(berth.ProbeNamespace).Get(ctx, berth.ProbeService, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runLabel := strconv.FormatInt(run, 10)
+	svc := pt.service(t, run)
 	wantPorts := []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: berth.ProbePort, TargetPort: intstr.FromInt32(berth.ProbePort)}}
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
 		t.Errorf("service type %s, cluster IP %q: want a ClusterIP service with an IP", svc.Spec.Type, svc.Spec.ClusterIP)
 	}
-	if diff := cmp.Diff(map[string]string{"berth.dev/probe": "agent"}, svc.Spec.Selector); diff != "" {
+	if diff := cmp.Diff(map[string]string{"berth.dev/probe": "agent", "berth.dev/probe-run": runLabel}, svc.Spec.Selector); diff != "" {
 		t.Errorf("service selector (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantPorts, svc.Spec.Ports); diff != "" {
 		t.Errorf("service ports (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{LabelManagedBy: ManagedBy, "berth.dev/probe-run": runLabel}, svc.Labels); diff != "" {
+		t.Errorf("service labels (-want +got):\n%s", diff)
 	}
 
 	pod := pt.pod(t, run)
@@ -156,7 +179,7 @@ func TestStartProbeCreatesItsObjects(t *testing.T) {
 	if pod.Name != name {
 		t.Errorf("pod name %s, want %s", pod.Name, name)
 	}
-	for k, v := range map[string]string{"berth.dev/probe": "agent", "berth.dev/probe-run": strconv.FormatInt(run, 10)} {
+	for k, v := range map[string]string{"berth.dev/probe": "agent", "berth.dev/probe-run": runLabel} {
 		if pod.Labels[k] != v {
 			t.Errorf("pod label %s = %q, want %q (labels %v)", k, pod.Labels[k], v, pod.Labels)
 		}
@@ -236,27 +259,42 @@ func TestStartProbeCreatesItsObjects(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"BERTH_PROBE_TOKEN": "token-value", "BERTH_PROBE_DATABASE_URL": "postgres://u:p@db/x"}, gotData); diff != "" {
 		t.Errorf("secret data (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(map[string]string{LabelManagedBy: ManagedBy, "berth.dev/probe-run": runLabel}, secret.Labels); diff != "" {
+		t.Errorf("secret labels (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff([]metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: name, UID: pod.UID}}, secret.OwnerReferences); diff != "" {
 		t.Errorf("secret owners (-want +got):\n%s", diff)
 	}
 }
 
-// A second start of the same run replaces its pod and Secret, and the new pod owns the new
-// Secret.
+// A second start of the same run replaces its pod, Secret and Service (even one someone
+// changed), and the new pod owns the new Secret.
 func TestStartProbeReplacesAnEarlierAttempt(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
 	run := pt.newRun(t)
 	start := func(token string) {
 		t.Helper()
-		err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1",
+		before := time.Now()
+		createdAt, err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1",
 			Secrets: map[string]string{"BERTH_PROBE_TOKEN": token}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if createdAt.Before(before) || createdAt.After(time.Now()) {
+			t.Errorf("StartProbe returned %s, want a time during the call (from %s)", createdAt, before)
 		}
 	}
 	start("first")
 	first := pt.pod(t, run)
 	pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return !st.Running.IsZero() })
+	services := pt.cs.CoreV1().Services(berth.ProbeNamespace)
+	svc := pt.service(t, run)
+	wantSelector := svc.Spec.Selector
+	svc.Spec.Selector = map[string]string{"berth.dev/probe": "agent"}
+	svc.Spec.Ports[0].TargetPort = intstr.FromInt32(9090)
+	if _, err := services.Update(t.Context(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	start("second")
 	second := pt.pod(t, run)
 	if second.UID == first.UID {
@@ -272,53 +310,63 @@ func TestStartProbeReplacesAnEarlierAttempt(t *testing.T) {
 	if len(secret.OwnerReferences) != 1 || secret.OwnerReferences[0].UID != second.UID {
 		t.Errorf("secret owners %v, want the second pod %s", secret.OwnerReferences, second.UID)
 	}
+	svc = pt.service(t, run)
+	if diff := cmp.Diff(wantSelector, svc.Spec.Selector); diff != "" {
+		t.Errorf("service selector after the second start (-want +got):\n%s", diff)
+	}
+	if got := svc.Spec.Ports[0].TargetPort; got != intstr.FromInt32(berth.ProbePort) {
+		t.Errorf("service target port %s after the second start, want %d", got.String(), berth.ProbePort)
+	}
 }
 
-// StartProbe puts the probe Service right when someone changed it.
-func TestStartProbeCorrectsTheService(t *testing.T) {
+// Runs sharing a cluster (of different environments, say) each get their own Service, in
+// front of their own pod alone, so that no run's DNS or HTTP step reaches another's agent.
+func TestStartProbeServicePerRun(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
-	start := func() {
-		t.Helper()
-		if err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: pt.newRun(t), Image: "berth:1"}); err != nil {
+	ctx := t.Context()
+	other := pt.env
+	other.Name = "probed-too"
+	runs := []int64{pt.newRun(t), pt.newRun(t)}
+	for i, env := range []berth.Environment{pt.env, other} {
+		if _, err := pt.pool.StartProbe(ctx, env, berth.ProbePod{Run: runs[i], Image: "berth:1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	start()
-	services := pt.cs.CoreV1().Services(berth.ProbeNamespace)
-	svc, err := services.Get(t.Context(), berth.ProbeService, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Spec.Selector = map[string]string{"app": "other"}
-	svc.Spec.Ports[0].TargetPort = intstr.FromInt32(9090)
-	if _, err := services.Update(t.Context(), svc, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	start()
-	svc, err = services.Get(t.Context(), berth.ProbeService, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !probeServiceCurrent(svc) {
-		t.Errorf("service not corrected: selector %v, ports %+v", svc.Spec.Selector, svc.Spec.Ports)
-	}
-
-	// A headless Service cannot be given a cluster IP: it is made anew.
-	if err := services.Delete(t.Context(), berth.ProbeService, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	headless := probeService()
-	headless.Spec.ClusterIP = corev1.ClusterIPNone
-	if _, err := services.Create(t.Context(), headless, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	start()
-	svc, err = services.Get(t.Context(), berth.ProbeService, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !probeServiceCurrent(svc) || svc.Spec.ClusterIP == "" {
-		t.Errorf("headless service not made anew: cluster IP %q, selector %v, ports %+v", svc.Spec.ClusterIP, svc.Spec.Selector, svc.Spec.Ports)
+	for _, run := range runs {
+		want := []string{berth.ProbeName(run)}
+		svc := pt.service(t, run)
+		pods, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).List(ctx, metav1.ListOptions{
+			LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var selected []string
+		for _, p := range pods.Items {
+			selected = append(selected, p.Name)
+		}
+		if diff := cmp.Diff(want, selected); diff != "" {
+			t.Errorf("pods service %s selects (-want +got):\n%s", svc.Name, diff)
+		}
+		// What the DNS and HTTP steps reach: the endpoints the cluster made of the selector.
+		kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+			list, err := pt.cs.DiscoveryV1().EndpointSlices(berth.ProbeNamespace).List(ctx, metav1.ListOptions{
+				LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, sl := range list.Items {
+				for _, ep := range sl.Endpoints {
+					if ep.TargetRef != nil {
+						got = append(got, ep.TargetRef.Name)
+					}
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				return fmt.Errorf("endpoints of service %s (-want +got):\n%s", svc.Name, diff)
+			}
+			return nil
+		})
 	}
 }
 
@@ -341,7 +389,7 @@ func TestStartProbeErrors(t *testing.T) {
 			Secrets: map[string]string{"not a key!": value}}, "create secret " + berth.ProbeNamespace + "/probe-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := pt.pool.StartProbe(t.Context(), pt.env, tc.pod)
+			_, err := pt.pool.StartProbe(t.Context(), pt.env, tc.pod)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -356,12 +404,61 @@ func TestStartProbeErrors(t *testing.T) {
 	}
 }
 
+// The retries of StartProbe's calls that carry the run's secrets log nothing of them, even
+// when the API server (or a webhook it calls) echoes what it was sent in a server error, as
+// a real one cannot be made to on demand.
+func TestStartProbeLogsNoSecret(t *testing.T) {
+	const value = "hunter2-very-secret"
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		st := metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure,
+			Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError,
+			Message: "cannot store " + string(body) + " (" + value + ")"}
+		if r.Method == http.MethodDelete {
+			st.Code, st.Reason, st.Message = http.StatusNotFound, metav1.StatusReasonNotFound, "not found"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(st.Code))
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	srv := httptest.NewServer(echo)
+	defer srv.Close()
+	var logs bytes.Buffer
+	c, err := New(&rest.Config{Host: srv.URL}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Backoff: Backoff{Initial: time.Millisecond, Max: time.Millisecond, Attempts: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{"BERTH_PROBE_TOKEN": value}
+	secret, _, pod, err := probeObjects(berth.Environment{Name: "probed"}, berth.ProbePod{Run: 1, Image: "berth:1", Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := []error{
+		replaceProbeObject(t.Context(), c, "secret", c.core.Secrets(berth.ProbeNamespace), secret, secrets),
+		c.ownProbeSecret(t.Context(), secret.Name, pod, secrets),
+	}
+	if n := strings.Count(logs.String(), "retrying"); n != 2 {
+		t.Errorf("%d retries logged, want one per call:\n%s", n, logs.String())
+	}
+	for _, text := range []string{logs.String(), errors.Join(errs...).Error()} {
+		for _, v := range []string{value, base64.StdEncoding.EncodeToString([]byte(value))} {
+			if strings.Contains(text, v) {
+				t.Errorf("%q shows the secret's value", text)
+			}
+		}
+	}
+	if !strings.Contains(errs[0].Error(), "[hidden]") || !apierrors.IsInternalError(errs[0]) {
+		t.Errorf("error %v: want it to be the API server's, with the value hidden", errs[0])
+	}
+}
+
 // A pod on a simulated node is created, then running.
 func TestProbePodRuns(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
 	run := pt.newRun(t)
 	before := time.Now().Truncate(time.Second)
-	if err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1"}); err != nil {
+	if _, err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1"}); err != nil {
 		t.Fatal(err)
 	}
 	st := pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return !st.Running.IsZero() })
@@ -392,7 +489,7 @@ func TestProbePodSaysWhyItWaits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pt := newProbeTest(t, tc.sched)
 			run := pt.newRun(t)
-			if err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: tc.image}); err != nil {
+			if _, err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: tc.image}); err != nil {
 				t.Fatal(err)
 			}
 			st := pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return st.Waiting != "" })
@@ -414,14 +511,14 @@ func TestProbePodSaysWhyItWaits(t *testing.T) {
 func TestProbePodSaysHowItEnded(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
 	run := pt.newRun(t)
-	if err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1"}); err != nil {
+	if _, err := pt.pool.StartProbe(t.Context(), pt.env, berth.ProbePod{Run: run, Image: "berth:1"}); err != nil {
 		t.Fatal(err)
 	}
 	pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return !st.Running.IsZero() })
 	// kwok's chaos stage fails the container of a Running pod so labelled, as a kubelet
 	// reports a container that exited with code 1.
 	patch := []byte(`{"metadata":{"labels":{"pod-container-running-failed.stage.kwok.x-k8s.io":"true"}}}`)
-	if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Patch(t.Context(), probeName(run), "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+	if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Patch(t.Context(), berth.ProbeName(run), "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	st := pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return st.Ended })
@@ -436,13 +533,13 @@ func TestProbePodSaysHowItEnded(t *testing.T) {
 	}
 }
 
-// StopProbe deletes the run's pod and Secret, and again without complaint; the run then
+// StopProbe deletes the run's pod, Secret and Service, and again without complaint; the run then
 // reads as ended, its pod deleted. A run never started is not found.
 func TestStopProbe(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
 	run := pt.newRun(t)
 	ctx := t.Context()
-	if err := pt.pool.StartProbe(ctx, pt.env, berth.ProbePod{Run: run, Image: "berth:1", Secrets: map[string]string{"K": "v"}}); err != nil {
+	if _, err := pt.pool.StartProbe(ctx, pt.env, berth.ProbePod{Run: run, Image: "berth:1", Secrets: map[string]string{"K": "v"}}); err != nil {
 		t.Fatal(err)
 	}
 	pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return !st.Running.IsZero() })
@@ -452,13 +549,16 @@ func TestStopProbe(t *testing.T) {
 		}
 	}
 	kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
-		if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(ctx, probeName(run), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(ctx, berth.ProbeName(run), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return errors.New("the pod is still there")
 		}
 		return nil
 	})
-	if _, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(ctx, probeName(run), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(ctx, berth.ProbeName(run), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("get secret after stop: %v, want not found", err)
+	}
+	if _, err := pt.cs.CoreV1().Services(berth.ProbeNamespace).Get(ctx, berth.ProbeName(run), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("get service after stop: %v, want not found", err)
 	}
 	st := pt.waitStatus(t, run, func(st berth.ProbePodStatus) bool { return st.Ended })
 	t.Logf("message: %s", st.Message)
@@ -472,7 +572,7 @@ func TestStopProbe(t *testing.T) {
 	}
 }
 
-// StopProbe's sweep deletes other runs' pods and Secrets once they are older than ten
+// StopProbe's sweep deletes other runs' pods, Secrets and Services once they are older than ten
 // minutes and than their deadline, and leaves younger ones.
 func TestStopProbeSweepsLeftovers(t *testing.T) {
 	pt := newProbeTest(t, onKwok)
@@ -483,7 +583,7 @@ func TestStopProbeSweepsLeftovers(t *testing.T) {
 		{Run: long, Image: "berth:1", Secrets: map[string]string{"K": "v"}, Deadline: time.Hour},
 		{Run: current, Image: "berth:1"},
 	} {
-		if err := pt.pool.StartProbe(ctx, pt.env, p); err != nil {
+		if _, err := pt.pool.StartProbe(ctx, pt.env, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -497,22 +597,28 @@ func TestStopProbeSweepsLeftovers(t *testing.T) {
 	}
 	pt.pod(t, leftover)
 	pt.secret(t, leftover)
+	pt.service(t, leftover)
 	// Eleven minutes on: the five-minute run is a leftover, the hour-long one is not.
 	if err := c.c.sweepProbes(ctx, current, time.Now().Add(11*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(ctx, probeName(leftover), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := pt.cs.CoreV1().Secrets(berth.ProbeNamespace).Get(ctx, berth.ProbeName(leftover), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("leftover secret: %v, want not found", err)
 	}
+	if _, err := pt.cs.CoreV1().Services(berth.ProbeNamespace).Get(ctx, berth.ProbeName(leftover), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("leftover service: %v, want not found", err)
+	}
 	kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
-		if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(ctx, probeName(leftover), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := pt.cs.CoreV1().Pods(berth.ProbeNamespace).Get(ctx, berth.ProbeName(leftover), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return errors.New("the leftover pod is still there")
 		}
 		return nil
 	})
 	pt.pod(t, long)
 	pt.secret(t, long)
+	pt.service(t, long)
 	pt.pod(t, current)
+	pt.service(t, current)
 }
 
 // The end of an agent's log is its last lines within probeLogBytes, with the run's secret

@@ -27,10 +27,14 @@ func (r *Runner) announce(ctx context.Context, run berth.ProbeRun, log *slog.Log
 	if !changed || r.o.Chat == nil || r.o.Channel == "" {
 		return
 	}
+	// Said even when the server is stopping (within a bound), or taken back: never recorded
+	// as said when it was not.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
 	text := Message(run)
 	if _, err := r.o.Chat.Post(ctx, r.o.Channel, text); err != nil {
 		log.Warn("announce the probe in chat", "channel", r.o.Channel, "err", err)
-		err := r.st.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		err := r.st.Tx(ctx, func(tx *store.Tx) error {
 			_, err := tx.SetProbeAlarm(ctx, run.Env, !failing, run.ID)
 			return err
 		})

@@ -29,8 +29,9 @@ import (
 
 // Cluster runs probe pods on environments' clusters (internal/kube).
 type Cluster interface {
-	// StartProbe creates the run's pod (and what it needs) and returns once it exists.
-	StartProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) error
+	// StartProbe creates the run's pod (and what it needs) and returns once it exists, with
+	// the moment just before it asked for the pod (zero when it cannot tell).
+	StartProbe(ctx context.Context, env berth.Environment, pod berth.ProbePod) (time.Time, error)
 	// ProbePod says how the run's pod is doing.
 	ProbePod(ctx context.Context, env berth.Environment, run int64) (berth.ProbePodStatus, error)
 	// StopProbe deletes the run's pod and what came with it.
@@ -166,7 +167,8 @@ func (r *Runner) Run(ctx context.Context) {
 
 // schedule queues each scheduled environment's run of the current slot, once per slot:
 // the store keeps one run per slot, so a second server or a restart never queues twice.
-// An environment whose run is still in flight skips the slot.
+// While an environment's run is in flight (asked for by hand, say) nothing is queued; the
+// slot's run is queued at the first tick after it ends.
 func (r *Runner) schedule(ctx context.Context, now time.Time) {
 	due, err := r.st.ScheduledProbes(ctx)
 	if err != nil {
@@ -191,6 +193,10 @@ func (r *Runner) schedule(ctx context.Context, now time.Time) {
 func (r *Runner) carry(ctx context.Context, run berth.ProbeRun, reports *waiters) {
 	log := r.log.With("run", run.ID, "env", run.Env)
 	if run.Attempts > berth.MaxJobAttempts {
+		// The last attempt's pod and Secret (its secrets) go too.
+		if env, err := r.st.Environment(ctx, run.Env); err == nil {
+			r.stopPod(ctx, env, run.ID, log)
+		}
 		r.finish(ctx, run, berth.JobFailed, fmt.Sprintf("gave up after %d attempts: the servers running it kept stopping", run.Attempts-1), nil, log)
 		return
 	}
@@ -204,11 +210,15 @@ func (r *Runner) carry(ctx context.Context, run berth.ProbeRun, reports *waiters
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := r.st.RenewProbeLease(ctx, run.ID, r.id, r.o.Lease); err != nil {
-					if ctx.Err() == nil {
-						cancel(err)
-					}
+				// Only a lost lease stops the run: a failed renewal (the database busy a
+				// moment) is tried again at the next tick, well within the lease.
+				err := r.st.RenewProbeLease(ctx, run.ID, r.id, r.o.Lease)
+				switch {
+				case errors.Is(err, berth.ErrLeaseLost):
+					cancel(err)
 					return
+				case err != nil && ctx.Err() == nil:
+					log.Warn("renew the probe run's lease", "err", err)
 				}
 			}
 		}
@@ -273,24 +283,25 @@ func (r *Runner) probe(ctx context.Context, run berth.ProbeRun, reports *waiters
 	if err != nil {
 		return nil, err.Error(), true
 	}
-	// A pod of an earlier attempt of this run may be left: its token is void.
-	if err := r.cluster.StopProbe(ctx, env, run.ID); err != nil {
-		log.Warn("remove an earlier probe pod", "err", err)
-	}
+	// The pod goes when the run ends, or is cut short by a stopping server, but not when
+	// the run was lost to another server: its objects, of the same name, are that one's now.
+	// (A pod an earlier attempt left is replaced by StartProbe.)
 	defer func() {
-		// The pod goes even when the run was cut short; a server stopping gives it a moment.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := r.cluster.StopProbe(sctx, env, run.ID); err != nil {
-			log.Warn("remove the probe pod", "err", err)
+		if !errors.Is(context.Cause(ctx), berth.ErrLeaseLost) {
+			r.stopPod(ctx, env, run.ID, log)
 		}
 	}()
 
 	started := r.o.Now()
-	if err := r.cluster.StartProbe(ctx, env, pod); err != nil {
+	createdAt, err := r.cluster.StartProbe(ctx, env, pod)
+	if err != nil {
 		step := berth.ProbeStep{Name: berth.ProbeStepScheduled, Started: started.UTC(), Duration: r.o.Now().Sub(started),
 			Error: "start the probe pod: " + err.Error()}
 		return judge([]berth.ProbeStep{step}, settings)
+	}
+	// The step counts from the pod's creation, not from the removal of an earlier attempt's.
+	if !createdAt.IsZero() {
+		started = createdAt
 	}
 	scheduled, ended := r.awaitRunning(ctx, env, run.ID, started)
 	if !scheduled.OK {
@@ -325,7 +336,7 @@ func (r *Runner) podFor(ctx context.Context, run berth.ProbeRun, env berth.Envir
 	if err := r.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetProbeToken(ctx, run.ID, r.id, hash) }); err != nil {
 		return berth.ProbePod{}, nil, fmt.Errorf("record the run's token: %w", err)
 	}
-	service := berth.ProbeService + "." + berth.ProbeNamespace + ".svc"
+	service := berth.ProbeName(run.ID) + "." + berth.ProbeNamespace + ".svc"
 	pod := berth.ProbePod{Run: run.ID, Image: r.o.Image, Deadline: r.o.StartTimeout + r.o.ReportTimeout,
 		Env: map[string]string{
 			probe.EnvServer:  r.o.ServerURL,
@@ -373,6 +384,15 @@ func (r *Runner) podFor(ctx context.Context, run berth.ProbeRun, env berth.Envir
 		}
 	}
 	return pod, notes, nil
+}
+
+// stopPod removes run's pod and what came with it, giving a stopping server a moment.
+func (r *Runner) stopPod(ctx context.Context, env berth.Environment, run int64, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.cluster.StopProbe(ctx, env, run); err != nil {
+		log.Warn("remove the probe pod", "err", err)
+	}
 }
 
 // probeDatabase makes the environment's probe database, with a new password each run.
@@ -457,11 +477,13 @@ func (r *Runner) awaitReport(ctx context.Context, env berth.Environment, run int
 	t := time.NewTicker(r.o.Poll)
 	defer t.Stop()
 	var pod berth.ProbePodStatus
+	var readErr error // why the last look at the report failed, if it did
 	for {
 		steps, ok, err := r.st.ProbeReport(ctx, run)
 		if err == nil && ok {
 			return steps, ""
 		}
+		readErr = err
 		now := r.o.Now()
 		if endedAt.IsZero() {
 			if st, err := r.cluster.ProbePod(ctx, env, run); err == nil {
@@ -478,6 +500,9 @@ func (r *Runner) awaitReport(ctx context.Context, env berth.Environment, run int
 			why := fmt.Sprintf("no report from the probe pod within %s", r.o.ReportTimeout)
 			if pod.Message != "" {
 				why += ": " + pod.Message
+			}
+			if readErr != nil {
+				why += fmt.Sprintf(" (the last look at it failed: %v)", readErr)
 			}
 			return nil, why
 		}

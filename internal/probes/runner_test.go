@@ -167,7 +167,8 @@ func TestRunnerCarriesRuns(t *testing.T) {
 	}
 	agent := agentOf(t, r1.ID)
 	if agent.Run != r1.ID || agent.Env != "probed" || agent.Server != "http://berth.example.com" ||
-		agent.DNSName != "probe.berth-probes.svc" || agent.HTTPURL != "http://probe.berth-probes.svc:8080/" || agent.QueueURL != "" {
+		agent.DNSName != berth.ProbeName(r1.ID)+".berth-probes.svc" || agent.HTTPURL != "http://"+berth.ProbeName(r1.ID)+".berth-probes.svc:8080/" ||
+		agent.QueueURL != "" {
 		t.Errorf("the agent's configuration: %v", agent)
 	}
 	pod, err := kubetest.Client(t).CoreV1().Pods(berth.ProbeNamespace).Get(ctx, "probe-"+strconv.FormatInt(r1.ID, 10), metav1.GetOptions{})
@@ -187,10 +188,10 @@ func TestRunnerCarriesRuns(t *testing.T) {
 		step("database", 4*time.Second, ""), step("objectstore", time.Millisecond, "not configured: "+probe.EnvS3Endpoint+" is empty"),
 		step("queue", time.Millisecond, "not configured: "+probe.EnvQueueURL+" is empty"),
 	}
-	if err := svc.ReportProbe(ctx, r1.ID, "not-the-token", agentSteps); !service.IsProbeReportRefused(err) {
+	if err := svc.ReportProbe(ctx, r1.ID, "probed", "not-the-token", agentSteps); !service.IsProbeReportRefused(err) {
 		t.Fatalf("a report with another token: %v", err)
 	}
-	if err := svc.ReportProbe(ctx, r1.ID, agent.Token, agentSteps); err != nil {
+	if err := svc.ReportProbe(ctx, r1.ID, "probed", agent.Token, agentSteps); err != nil {
 		t.Fatalf("ReportProbe: %v", err)
 	}
 	done := waitRun(t, st, r1.ID)
@@ -210,7 +211,7 @@ func TestRunnerCarriesRuns(t *testing.T) {
 			t.Errorf("reason %q does not say %q", done.Reason, want)
 		}
 	}
-	if err := svc.ReportProbe(ctx, r1.ID, agent.Token, agentSteps); !service.IsProbeReportRefused(err) {
+	if err := svc.ReportProbe(ctx, r1.ID, "probed", agent.Token, agentSteps); !service.IsProbeReportRefused(err) {
 		t.Errorf("a report after the run ended: %v", err)
 	}
 	kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
@@ -250,7 +251,7 @@ func TestRunnerCarriesRuns(t *testing.T) {
 	for _, name := range berth.ProbeSteps[1:] {
 		passing = append(passing, step(name, time.Millisecond, ""))
 	}
-	if err := svc.ReportProbe(ctx, r3.ID, agent.Token, passing); err != nil {
+	if err := svc.ReportProbe(ctx, r3.ID, "probed", agent.Token, passing); err != nil {
 		t.Fatal(err)
 	}
 	if got := waitRun(t, st, r3.ID); got.State != berth.JobSucceeded || !got.Healthy() || got.Reason != "" {

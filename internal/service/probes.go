@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -84,14 +85,19 @@ func (s *Service) RunProbe(ctx context.Context, p *authz.Principal, env string) 
 	c := change{action: "probe.run", target: "env/" + env, details: map[string]any{}}
 	var out berth.ProbeRun
 	var queued bool
-	err := s.mutate(ctx, p, &c, allowed(p, authz.ProbeRun, authz.Resource{}), func(tx *store.Tx) (err error) {
+	enqueue := func(tx *store.Tx) (err error) {
 		out, queued, err = tx.EnqueueProbeRun(ctx, store.NewProbeRun{Env: env, Trigger: berth.TriggerManual, CreatedBy: p.Name})
 		if err != nil {
 			return err
 		}
 		c.details["run"], c.details["queued"] = out.ID, queued
 		return nil
-	})
+	}
+	err := s.mutate(ctx, p, &c, allowed(p, authz.ProbeRun, authz.Resource{}), enqueue)
+	if errors.Is(err, berth.ErrConflict) {
+		// Another server queued one between this one's look and its insert: join it.
+		err = s.mutate(ctx, p, &c, allowed(p, authz.ProbeRun, authz.Resource{}), enqueue)
+	}
 	if err == nil && queued {
 		s.wakeProbes()
 	}
@@ -137,19 +143,36 @@ const MaxProbeReportSteps = 32
 // second time; the API answers it with 401 and one message for all three.
 var ErrProbeReportRefused = store.ErrProbeReportRefused
 
-// ReportProbe takes the report of run's agent, authenticated by the token the run was
-// started with. The steps are checked (names the agent runs, each once, in order; no
+// ReportProbe takes the report of run's agent in env, authenticated by the token the run
+// was started with. The token is checked with a read first, so that a refused report
+// writes nothing; the steps are checked (names the agent runs, each once, in order; no
 // negative durations) before anything is stored.
-func (s *Service) ReportProbe(ctx context.Context, run int64, token string, steps []berth.ProbeStep) error {
+func (s *Service) ReportProbe(ctx context.Context, run int64, env, token string, steps []berth.ProbeStep) error {
+	refused := fmt.Errorf("probe run %d: %w", run, ErrProbeReportRefused)
 	if token == "" {
-		return fmt.Errorf("probe run %d: %w", run, ErrProbeReportRefused)
+		return refused
+	}
+	sum := sha256.Sum256([]byte(token))
+	got := hex.EncodeToString(sum[:])
+	want, ok, err := s.st.ProbeReportToken(ctx, run)
+	if err != nil {
+		return storeErr(err)
+	}
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return refused
 	}
 	if err := checkProbeReport(steps); err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(token))
-	err := s.st.Tx(ctx, func(tx *store.Tx) error {
-		return tx.SaveProbeReport(ctx, run, hex.EncodeToString(sum[:]), steps)
+	r, err := s.st.ProbeRun(ctx, run)
+	if err != nil {
+		return storeErr(err)
+	}
+	if env != r.Env {
+		return invalid("env", "%q is not the run's environment", truncateText(env, 64))
+	}
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
+		return tx.SaveProbeReport(ctx, run, got, steps)
 	})
 	if err != nil {
 		return storeErr(err)

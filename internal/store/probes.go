@@ -220,7 +220,9 @@ func decodeProbeSteps(s string) ([]berth.ProbeStep, error) {
 }
 
 // EnqueueProbeRun queues a run of env's probe. While one is queued or running it is
-// returned instead, with false; so is the run of a slot already queued.
+// returned instead, with false; so is the run of a slot already queued. Two servers
+// queuing at once are kept to one run by the store's unique indexes: the second gets
+// ErrConflict, and its caller reads the run in flight again (ProbeStatus).
 func (tx *Tx) EnqueueProbeRun(ctx context.Context, n NewProbeRun) (berth.ProbeRun, bool, error) {
 	what := fmt.Sprintf("queue a probe run in %s", n.Env)
 	if n.CreatedBy == "" || n.Trigger == "" {
@@ -360,6 +362,21 @@ func (tx *Tx) SetProbeToken(ctx context.Context, id int64, owner, tokenHash stri
 // ErrProbeReportRefused says a report came for no running run, with the wrong token, or
 // after the run's report.
 var ErrProbeReportRefused = errors.New("no running probe run takes this report")
+
+// ProbeReportToken returns the SHA-256 (hex) of the token that may report into run id,
+// and false when none may (the run is not running, has no token yet, or has its report):
+// a read, so that a refused report costs no write.
+func (q queries) ProbeReportToken(ctx context.Context, id int64) (string, bool, error) {
+	var hash string
+	err := q.queryRow(ctx, "SELECT token_hash FROM probe_runs WHERE id = ? AND state = 'running' AND report = ''", id).Scan(&hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("read the token of probe run %d: %w", id, dbErr(err))
+	}
+	return hash, hash != "", nil
+}
 
 // SaveProbeReport records the agent's steps for run id if it is running, its token's
 // SHA-256 is tokenHash and it has no report yet; otherwise ErrProbeReportRefused (one

@@ -111,7 +111,7 @@ type SetProbeSettings struct {
 
 // ProbeReport is the body of POST /probes/runs/{run}/report: the steps a run's agent ran,
 // as internal/probe sends them. It is authenticated by the run's token, not a user's. Run
-// must be the path's; Env is what the agent was told, for people reading a pod's log.
+// must be the path's; Env is the environment the agent was told, which must be the run's.
 type ProbeReport struct {
 	Run   int64             `json:"run"`
 	Env   string            `json:"env"`

@@ -17,8 +17,9 @@ CREATE TABLE probe_settings (
 -- backups. steps is []berth.ProbeStep as JSON once the run ends; report the agent's steps
 -- as it sent them, while the run's worker waits for them; token_hash the SHA-256 (hex) of
 -- the token the run's agent reports with, '' once the run ends. slot (micros, 0 for none)
--- makes a scheduled run once per slot. Each environment keeps its latest
--- berth.MaxProbeRunsKept runs.
+-- makes a scheduled run once per slot; an environment has at most one run queued or
+-- running (probe_runs_inflight), whichever server queues it. Each environment keeps its
+-- latest berth.MaxProbeRunsKept runs.
 CREATE TABLE probe_runs (
     id             {{id}},
     env            TEXT NOT NULL,
@@ -40,6 +41,7 @@ CREATE TABLE probe_runs (
 CREATE INDEX probe_runs_env ON probe_runs (env, id);
 CREATE INDEX probe_runs_state ON probe_runs (state, id);
 CREATE UNIQUE INDEX probe_runs_slot ON probe_runs (env, slot) WHERE slot <> 0;
+CREATE UNIQUE INDEX probe_runs_inflight ON probe_runs (env) WHERE state IN ('queued', 'running');
 
 -- probe_alarms: what the platform's chat channel was last told of an environment's probe:
 -- failing (and since which run), so that a failure is announced once and its recovery once.

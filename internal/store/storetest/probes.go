@@ -71,6 +71,7 @@ func testProbeSettings(t *testing.T, h *harness) {
 		"an amqp queue":              {Env: "dev", QueueURL: "amqp://h:5672"},
 		"a queue URL with a user":    {Env: "dev", QueueURL: "nats://u:p@h:4222"},
 		"a 10s interval":             {Env: "dev", Interval: 10 * time.Second},
+		"a fractional interval":      {Env: "dev", Interval: 90*time.Second + time.Millisecond},
 		"an unknown step":            {Env: "dev", Thresholds: map[string]time.Duration{"smtp": time.Second}},
 		"a zero threshold":           {Env: "dev", Thresholds: map[string]time.Duration{"dns": 0}},
 	} {
@@ -137,6 +138,12 @@ func testProbeRuns(t *testing.T, h *harness) {
 		_, _, err := tx.EnqueueProbeRun(ctx, store.NewProbeRun{Env: "nope", Trigger: berth.TriggerManual, CreatedBy: "ann"})
 		return err
 	}), berth.ErrNotFound)
+	// What keeps two servers' runs to one: a second run in flight is refused by the store
+	// itself, as an insert that raced past EnqueueProbeRun's look would be.
+	_, err := st.DB().ExecContext(ctx, `INSERT INTO probe_runs (env, trigger_kind, state, created_by, created_at) VALUES ('dev', 'manual', 'queued', 'eve', 1)`)
+	if err == nil {
+		t.Fatal("a second run in flight in dev was stored")
+	}
 
 	claimed, ok, err := st.ClaimProbeRun(ctx, "w1", time.Minute)
 	must(t, "ClaimProbeRun", err)
