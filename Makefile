@@ -20,9 +20,10 @@ FUZZMINIMIZE ?= 20x
 
 all: build
 
-## build: compile bin/berth
+## build: compile bin/berth, static (CGO_ENABLED=0: it is also the synthetic probes' image,
+## on an empty base)
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
 
 ## deps: install the system packages the tests need when they are missing
 deps:
@@ -44,7 +45,7 @@ fetch:
 ## `make kube`, whose build leaves a core idle at times; they share no package, so nothing
 ## compiles twice.
 prebuild:
-	@$(GO) build modernc.org/sqlite
+	@CGO_ENABLED=0 $(GO) build modernc.org/sqlite
 	@cd examples/hello && CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -buildvcs=false -ldflags="-s -w" -o /dev/null .
 
 ## kube: build (or reuse from the cache) the local Kubernetes binaries, with the real node's
@@ -101,11 +102,13 @@ stop:
 ## wait on real clusters and leave the cores idle. `make gitea s3 nats prometheus` builds
 ## them up front instead.
 test: deps node vet
-	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
+	CGO_ENABLED=0 $(GO) test $(TESTFLAGS) ./...
+	CGO_ENABLED=0 $(GO) test -run=NONE -fuzz=FuzzParseRender -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./internal/manifest
 
+## vet, test and bench build berth as `make build` does (CGO_ENABLED=0), so that the tests'
+## berth binary (cmd/berth's, static for the probe image) shares their build cache.
 vet:
-	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
 
 ## screenshots: save every dashboard page at 1280x800 into docs/screenshots/ (the browser test)
 screenshots: deps node
@@ -113,7 +116,7 @@ screenshots: deps node
 
 ## bench: the benchmarks
 bench: node
-	$(GO) test -run=NONE -bench=. -benchmem ./...
+	CGO_ENABLED=0 $(GO) test -run=NONE -bench=. -benchmem ./...
 
 ## clean: `make stop`, then remove build output (the kube cache and the server's data stay)
 clean:
