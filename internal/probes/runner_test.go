@@ -83,7 +83,7 @@ func newFixture(t *testing.T, reportTimeout time.Duration) (*store.Store, *servi
 	m := probes.NewMetrics(st, log)
 	reg.MustRegister(m)
 	r := probes.New(st, kube.NewPool(log, 0, 0), nil, probes.Options{Image: "registry.example.com/berth:test", ServerURL: "http://berth.example.com",
-		Chat: c, Channel: "CPLATFORM", Metrics: m, Poll: 50 * time.Millisecond, StartTimeout: 30 * time.Second,
+		Chat: c, Channel: "CPLATFORM", Metrics: m, Poll: 50 * time.Millisecond, StartTimeout: 30 * time.Second, Tick: 100 * time.Millisecond,
 		ReportTimeout: reportTimeout, Logger: log})
 	svc.SetProbeNotifier(r)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -286,4 +286,31 @@ berth_probe_healthy{env="probed"} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "berth_probe_runs_total", "berth_probe_healthy"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestRunnerSchedulesRuns: an environment probed every minute gets its slot's run, queued
+// by the scheduler, which looks every 100ms here.
+func TestRunnerSchedulesRuns(t *testing.T) {
+	st, svc, _, _ := newFixture(t, time.Second)
+	ctx := t.Context()
+	if _, err := svc.SetProbeSettings(ctx, admin, berth.ProbeSettings{Env: "probed", Interval: time.Minute}, service.ProbeSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	var first berth.ProbeRun
+	kubetest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		runs, err := st.ProbeRuns(ctx, store.ProbeRunFilter{Env: "probed"})
+		if err != nil {
+			return err
+		}
+		if len(runs) == 0 {
+			return errors.New("no scheduled run yet")
+		}
+		first = runs[len(runs)-1]
+		return nil
+	})
+	if first.Trigger != berth.TriggerSchedule || first.CreatedBy != "schedule" || first.Slot.IsZero() || first.Slot.Second() != 0 {
+		t.Fatalf("the scheduled run: %+v", first)
+	}
+	// Once per slot, whatever the ticks: the store's own (testProbeRuns in storetest).
+	waitRun(t, st, first.ID)
 }
