@@ -17,8 +17,13 @@
 #                         for it, the real node's kubelet and the server, and loads the alert
 #                         rules the server (--prometheus-url, --prometheus-rules-dir) writes
 #                         into $BERTH_RUN_DIR/prometheus/rules
-#   scripts/run.sh stop   stop that server (by its recorded pid), that Prometheus, that
-#                         PostgreSQL, then the dev cluster
+#                         With a real node it also gives dev what its synthetic probe checks
+#                         (docs/probes.md): an S3 server (versitygw) and a queue server
+#                         (nats-server), built or found by tools/versitygw and tools/nats,
+#                         listening on the pod bridge; the probe image (bin/berth itself,
+#                         pushed to the cluster's registry); and runs `berth probe run --env dev`
+#   scripts/run.sh stop   stop that server (by its recorded pid), that Prometheus, the S3 and
+#                         queue servers, that PostgreSQL, then the dev cluster
 #
 # Run it again and it reuses what runs: the cluster, Prometheus (if its pid is still a
 # `prometheus` of our configuration file on our port, /-/ready answers and the cluster was
@@ -34,8 +39,9 @@
 #                    `berth dev cluster`) and of the run directory (default:
 #                    ${XDG_STATE_HOME:-~/.local/state}/berth)
 #   BERTH_RUN_DIR    the server's run directory: data/ (SQLite), server.log, server.pid,
-#                    admin-token, secrets.key and prometheus/ (prometheus.yml, rules/, data/,
-#                    prometheus.log, prometheus.pid) (default: $BERTH_STATE_DIR/run)
+#                    admin-token, secrets.key, prometheus/ (prometheus.yml, rules/, data/,
+#                    prometheus.log, prometheus.pid), s3/ and nats/ (each its data, port,
+#                    credentials, log and pid) (default: $BERTH_STATE_DIR/run)
 #   BERTH_RUN_PORT   the server's port on 127.0.0.1 (default: 8080)
 #   BERTH_PROMETHEUS_PORT  Prometheus's port on 127.0.0.1 (default: 9090)
 #   BERTH_REAL_NODE  auto (default): the dev cluster runs a real node when the machine allows
@@ -92,6 +98,18 @@ prom_interval=5s
 prom_bin=""
 # The Prometheus flags the server runs with: both empty without a real node.
 server_prom_url="" server_prom_rules=""
+
+# dev's S3 server and queue server, for its synthetic probe: each in a directory of its
+# own with its data, port, credentials, log and pid.
+s3_dir=$run_dir/s3
+nats_dir=$run_dir/nats
+# The bucket the probe puts, reads and deletes its object in.
+probe_bucket=berth-probe
+# The probe image the server runs and where its pods report: both empty without a real
+# node. probe_image_file caches the image by the binary's checksum: the same binary is
+# pushed once.
+server_probe_image="" server_probe_listen=""
+probe_image_file=$run_dir/probe-image
 
 die() {
   echo "run: $*" >&2
@@ -156,6 +174,9 @@ stale_reason() {
     else
       echo "it does not report to the Prometheus at $prom_url (--prometheus-url, --prometheus-rules-dir $server_prom_rules)"
     fi
+  elif [[ $(flag_value --probe-image <<<"$cmd") != "$server_probe_image" ||
+    $(flag_value --probe-listen <<<"$cmd") != "$server_probe_listen" ]]; then
+    echo "it runs another probe image, or takes probe reports elsewhere, than this run's"
   elif ! ready; then
     echo "it does not answer on $url/readyz"
   elif [[ ! -f $fingerprint_file || $(sha256sum <"$kubeconfig") != "$(sed -n 1p "$fingerprint_file")" ]]; then
@@ -218,6 +239,15 @@ cmd_stop() {
   step "Prometheus of dev"
   if pid=$(stop_prometheus); then
     step_done "stopped pid $pid; its data stays in $prom_data"
+  else
+    step_done "not running"
+  fi
+  step "S3 and queue servers of dev"
+  local stopped=()
+  if pid=$(stop_daemon "$s3_dir" versitygw); then stopped+=("versitygw pid $pid"); fi
+  if pid=$(stop_daemon "$nats_dir" nats-server); then stopped+=("nats-server pid $pid"); fi
+  if ((${#stopped[@]} > 0)); then
+    step_done "stopped ${stopped[*]}; their data stays in $s3_dir and $nats_dir"
   else
     step_done "not running"
   fi
@@ -421,6 +451,145 @@ prometheus_up() {
   step_done "started, pid $pid, scraping every $prom_interval; log $prom_log"
 }
 
+# daemon_pid DIR NAME prints the pid of the program NAME this run started from DIR (its
+# pid file there), if it still runs with DIR on its command line: pids are reused.
+daemon_pid() {
+  local pid cmd
+  [[ -f $1/pid ]] || return 1
+  pid=$(<"$1/pid")
+  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+  cmd=$(tr '\0' '\n' <"/proc/$pid/cmdline") || return 1
+  [[ $(sed -n 1p <<<"$cmd") == */"$2" ]] || return 1
+  grep -qF -- "$1" <<<"$cmd" || return 1
+  echo "$pid"
+}
+
+# stop_daemon DIR NAME stops that program (TERM, then KILL after 10 s) and prints its pid.
+stop_daemon() {
+  local pid
+  if ! pid=$(daemon_pid "$1" "$2"); then
+    rm -f "$1/pid"
+    return 1
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 10))
+  while running "$pid"; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
+  rm -f "$1/pid"
+  echo "$pid"
+}
+
+# free_port IP FROM prints the first port from FROM that nothing listens on at IP.
+free_port() {
+  local p=$2
+  while (exec 3<>"/dev/tcp/$1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# secret_file FILE makes FILE (mode 0600) hold a new random secret, unless it holds one.
+secret_file() {
+  [[ -s $1 ]] || (umask 077 && od -An -N20 -tx1 /dev/urandom | tr -d ' \n' >"$1")
+}
+
+# await_ready PID NAME LOG URL waits up to 30 s for URL to answer 200, while PID runs.
+await_ready() {
+  local deadline=$((SECONDS + 30))
+  until curl -fsS --max-time 2 -o /dev/null "$4" 2>/dev/null; do
+    if ! running "$1"; then
+      echo "run: $2 exited; the end of $3:" >&2
+      tail -n 15 "$3" | indent >&2
+      exit 1
+    fi
+    ((SECONDS < deadline)) || die "$2 (pid $1) not ready after 30s; see $3"
+    sleep 0.1
+  done
+}
+
+# s3_up NODE_IP starts (or reuses) dev's S3 server, versitygw on the pod bridge's address
+# with a root account of its own, makes the probe's bucket, and prints its endpoint.
+s3_up() {
+  local ip=$1 gw pid port
+  gw=$("$root/tools/versitygw/build.sh" 2> >(indent >&2)) ||
+    die "building versitygw failed (see above); tools/versitygw/build.sh builds it alone"
+  mkdir -p "$s3_dir/data" "$s3_dir/meta"
+  chmod 0700 "$s3_dir"
+  secret_file "$s3_dir/access-key"
+  secret_file "$s3_dir/secret-key"
+  [[ -s $s3_dir/port ]] || free_port "$ip" 7070 >"$s3_dir/port"
+  port=$(<"$s3_dir/port")
+  # Reused only when started with these credentials on this address (started holds their
+  # hash): regenerated files restart it.
+  local started
+  started=$(cat "$s3_dir/access-key" "$s3_dir/secret-key" <(echo "$ip:$port") | sha256sum)
+  if ! pid=$(daemon_pid "$s3_dir" versitygw) || [[ $started != "$(cat "$s3_dir/started" 2>/dev/null)" ]]; then
+    stop_daemon "$s3_dir" versitygw >/dev/null || true
+    # The credentials go in the environment, never on a command line; metadata in a
+    # directory beside the data (--sidecar), which needs no extended attributes.
+    ROOT_ACCESS_KEY_ID=$(<"$s3_dir/access-key") ROOT_SECRET_ACCESS_KEY=$(<"$s3_dir/secret-key") \
+      setsid "$gw/versitygw" --port "$ip:$port" --region us-east-1 --health /_health posix --sidecar "$s3_dir/meta" "$s3_dir/data" \
+      </dev/null >>"$s3_dir/versitygw.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$s3_dir/pid"
+    echo "$started" >"$s3_dir/started"
+  fi
+  await_ready "$pid" versitygw "$s3_dir/versitygw.log" "http://$ip:$port/_health"
+  # The bucket, with a signed request (curl's SigV4, the credentials on stdin; S3 wants the
+  # empty body's SHA-256 named, which this curl does not add): 409 says it is ours already.
+  local code
+  code=$(printf 'user = "%s:%s"\n' "$(<"$s3_dir/access-key")" "$(<"$s3_dir/secret-key")" |
+    curl -sS --max-time 10 -K - --aws-sigv4 "aws:amz:us-east-1:s3" -X PUT -o /dev/null -w '%{http_code}' \
+      -H "x-amz-content-sha256: $(sha256sum </dev/null | cut -d' ' -f1)" "http://$ip:$port/$probe_bucket")
+  [[ $code == 200 || $code == 409 ]] || die "versitygw refused to make the bucket $probe_bucket (HTTP $code); see $s3_dir/versitygw.log"
+  echo "$ip:$port"
+}
+
+# nats_up NODE_IP starts (or reuses) dev's queue server, nats-server on the pod bridge's
+# address with a token of its own, and prints its nats:// URL.
+nats_up() {
+  local ip=$1 nb pid port mon
+  nb=$("$root/tools/nats/build.sh" 2> >(indent >&2)) ||
+    die "building nats-server failed (see above); tools/nats/build.sh builds it alone"
+  mkdir -p "$nats_dir"
+  chmod 0700 "$nats_dir"
+  secret_file "$nats_dir/token"
+  # The token goes in the configuration file, not on a command line every process can read.
+  (umask 077 && printf 'authorization { token: "%s" }\n' "$(<"$nats_dir/token")" >"$nats_dir/nats.conf")
+  [[ -s $nats_dir/port ]] || free_port "$ip" 4222 >"$nats_dir/port"
+  [[ -s $nats_dir/monitor-port ]] || free_port "$ip" 8222 >"$nats_dir/monitor-port"
+  port=$(<"$nats_dir/port") mon=$(<"$nats_dir/monitor-port")
+  local started
+  started=$(cat "$nats_dir/nats.conf" <(echo "$ip:$port:$mon") | sha256sum)
+  if ! pid=$(daemon_pid "$nats_dir" nats-server) || [[ $started != "$(cat "$nats_dir/started" 2>/dev/null)" ]]; then
+    stop_daemon "$nats_dir" nats-server >/dev/null || true
+    setsid "$nb/nats-server" --config "$nats_dir/nats.conf" --addr "$ip" --port "$port" --http_port "$mon" \
+      </dev/null >>"$nats_dir/nats.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$nats_dir/pid"
+    echo "$started" >"$nats_dir/started"
+  fi
+  await_ready "$pid" nats-server "$nats_dir/nats.log" "http://$ip:$mon/healthz"
+  echo "nats://$ip:$port"
+}
+
+# probe_image_up pushes the berth binary to the cluster's registry as the probe image (once
+# per binary and cluster: a new cluster's registry is empty) and prints it by its digest.
+probe_image_up() {
+  local sum ref
+  sum="$(cksum <"$bin") $(sha256sum <"$kubeconfig")"
+  if [[ -s $probe_image_file && $(sed -n 1p "$probe_image_file") == "$sum" ]]; then
+    sed -n 2p "$probe_image_file"
+    return
+  fi
+  ref=$("$bin" dev image build --binary "$bin" -t berth:dev --digest 2> >(indent >&2)) ||
+    die "pushing ${bin#"$root"/} as the probe image failed (see above)"
+  printf '%s\n%s\n' "$sum" "$ref" >"$probe_image_file"
+  echo "$ref"
+}
+
 # refuse_taken PORT VARIABLE dies when something listens on 127.0.0.1:PORT, naming it when
 # ss can, and the variable that picks another port.
 refuse_taken() {
@@ -440,7 +609,7 @@ start_server() {
   # BERTH_* variables, name the database and key, so a developer's own settings stay out.
   BERTH_BOOTSTRAP_TOKEN=$token setsid env -u BERTH_DATABASE -u BERTH_SECRETS_KEY -u BERTH_TOKEN -u BERTH_SERVER \
     "$bin" server --listen "127.0.0.1:$port" --data-dir "$data_dir" --database "$data_dir/berth.db" \
-    --secrets-key-file "$key_file" --shutdown-timeout 10s "${mirror_flags[@]}" "${prom_flags[@]}" \
+    --secrets-key-file "$key_file" --shutdown-timeout 10s "${mirror_flags[@]}" "${prom_flags[@]}" "${probe_flags[@]}" \
     </dev/null >>"$log_file" 2>&1 &
   local pid=$!
   echo "$pid" >"$pid_file"
@@ -514,6 +683,25 @@ cmd_up() {
     step_done "skipped: the dev cluster has no real node, whose pods it would scrape"
   fi
 
+  # What dev's synthetic probe checks, on the pod bridge where probe pods reach them: an S3
+  # server and a queue server; and the probe image, with the server's address for reports.
+  probe_flags=()
+  local node_ip="" s3_endpoint="" queue_url=""
+  if [[ -n $ingress ]]; then
+    node_ip=$(jq -r .realNode.ip <<<"$status")
+    step "S3 server (versitygw) and queue server (nats-server) for $env_name's probe"
+    s3_endpoint=$(s3_up "$node_ip")
+    queue_url=$(nats_up "$node_ip")
+    step_done "S3 on $s3_endpoint (bucket $probe_bucket), queue on $queue_url; data in $s3_dir and $nats_dir"
+    step "probe image (${bin#"$root"/} itself, berth dev image build --binary)"
+    server_probe_image=$(probe_image_up) server_probe_listen=$node_ip:$port
+    probe_flags=(--probe-image "$server_probe_image" --probe-listen "$server_probe_listen")
+    step_done "$server_probe_image; probe pods report to http://$server_probe_listen"
+  else
+    stop_daemon "$s3_dir" versitygw >/dev/null || true
+    stop_daemon "$nats_dir" nats-server >/dev/null || true
+  fi
+
   # 3. The server. Its admin token is made once and kept, so every run can print it.
   step "berth server on $url"
   if [[ ! -s $token_file ]]; then
@@ -563,8 +751,7 @@ cmd_up() {
   # The environment's resources: its own PostgreSQL and a base domain the ingress serves.
   if [[ -n $ingress ]]; then
     step "PostgreSQL for $env_name's postgres resources, base domain $env_name.localhost"
-    local node_ip dsn env_json
-    node_ip=$(jq -r .realNode.ip <<<"$status")
+    local dsn env_json
     dsn=$(postgres_up "$node_ip")
     env_json=$(api GET "/envs/$env_name")
     # Registered once per DSN (the file holds its hash), so a second run audits nothing new.
@@ -577,6 +764,22 @@ cmd_up() {
       "$bin" envs update "$env_name" --base-domain "$env_name.localhost" >/dev/null
     fi
     step_done "on $node_ip:$(<"$(<"$pg_dir_file")/port"), data in $(<"$pg_dir_file")"
+
+    step "$env_name's probe: its database, S3 server and queue (berth envs set-probe)"
+    # Set when they change (the file holds their hash: the secrets cannot be read back) or
+    # the server lacks them (a recreated dev has none): a second run audits nothing new.
+    local probe_sum have
+    probe_sum=$(cat "$s3_dir/access-key" "$s3_dir/secret-key" "$nats_dir/token" <(echo "$s3_endpoint $queue_url") | sha256sum)
+    have=$(api GET "/envs/$env_name/probe" | jq -r '"\(.s3Endpoint // "") \(.queueURL // "") \(.hasS3SecretKey) \(.hasQueueToken)"')
+    if [[ $probe_sum != "$(cat "$run_dir/probe.registered" 2>/dev/null)" || $have != "$s3_endpoint $queue_url true true" ]]; then
+      local set_out
+      set_out=$("$bin" envs set-probe "$env_name" --s3-endpoint "$s3_endpoint" --s3-bucket "$probe_bucket" --s3-region us-east-1 \
+        --s3-access-key "$(<"$s3_dir/access-key")" --s3-secret-key-file "$s3_dir/secret-key" \
+        --queue-url "$queue_url" --queue-token-file "$nats_dir/token" --interval 10m 2>&1) ||
+        die "berth envs set-probe $env_name failed: $set_out"
+      echo "$probe_sum" >"$run_dir/probe.registered"
+    fi
+    step_done "every 10 minutes, and with \`berth probe run --env $env_name\`"
   fi
 
   step "team $team"
@@ -621,14 +824,29 @@ cmd_up() {
     answer=$(wait_answer "$host" "$ingress") || die "examples/hello did not answer through the ingress: $answer"
     step_done "answered"
   fi
+  if [[ -n $ingress ]]; then
+    step "$env_name's probe (berth probe run --env $env_name)"
+    local probe_out
+    if probe_out=$("$bin" probe run --env "$env_name" 2>&1); then
+      step_done "$(tail -n 1 <<<"$probe_out")"
+    else
+      indent <<<"$probe_out"
+      echo "run: the probe of $env_name failed (above): see docs/probes.md; the rest of make run worked" >&2
+      step_done "failed"
+    fi
+  fi
   local prom_lines="" prom_try="" stopped="the server and the cluster"
   if [[ -n $server_prom_url ]]; then
-    stopped="the server, Prometheus, PostgreSQL and the cluster"
+    stopped="the server, Prometheus, the S3 and queue servers, PostgreSQL and the cluster"
     prom_lines="
   Prometheus at $prom_url (its HTTP API; this build has no web UI)
                scrapes dev's pods, the real node's kubelet and the server every $prom_interval;
                apps' alert rules in $prom_rules"
     prom_try="
+  # is the platform alive? dev's synthetic probe, every step timed (docs/probes.md)
+  $shown_bin probe run --env $env_name
+  $shown_bin probes list
+
   # hello's golden signals and alerts, from Prometheus (send it some requests first)
   $shown_bin metrics $app --env $env_name --since 15m
   curl -s $prom_url/api/v1/alerts | jq '.data.alerts[] | {alert: .labels.alertname, app: .labels.app, state}'

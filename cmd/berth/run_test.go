@@ -97,6 +97,15 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 				t.Errorf("dev cluster down: %v\n%s", err, out)
 			}
 		}
+		// dev's S3 and queue servers: stopped by `run.sh stop`, or here.
+		for _, f := range []string{filepath.Join(runDir, "s3", "pid"), filepath.Join(runDir, "nats", "pid")} {
+			if pid, err := readPIDFile(f); err == nil && running(pid) {
+				if !t.Failed() {
+					t.Errorf("%s (pid %d) still runs after stop", f, pid)
+				}
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 		// dev's PostgreSQL: stopped by `run.sh stop`, or here; its files go with the test.
 		if dir, err := os.ReadFile(filepath.Join(runDir, "postgres.dir")); err == nil {
 			pgDir := strings.TrimSpace(string(dir))
@@ -251,6 +260,24 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 		}
 		return fmt.Errorf("berth metrics hello --env dev: no traffic yet: %s", out)
 	})
+	// dev's synthetic probe passed in make run, and passes again: every step, against make
+	// run's PostgreSQL, S3 server and queue server, from a pod of the probe image (bin/berth).
+	if !strings.Contains(out, "==> dev's probe (berth probe run --env dev)") || strings.Contains(out, "the probe of dev failed") {
+		t.Errorf("the first run does not show dev's probe passing")
+	}
+	var probe apiv1.ProbeRun
+	probeOut := berth("probe", "run", "--env", "dev", "-o", "json") // progress on standard error first
+	if err := json.NewDecoder(strings.NewReader(probeOut[max(strings.Index(probeOut, "{"), 0):])).Decode(&probe); err != nil {
+		t.Fatalf("berth probe run --env dev -o json: %v\n%s", err, probeOut)
+	}
+	if probe.State != "succeeded" || len(probe.Steps) != 7 {
+		t.Errorf("berth probe run --env dev: %s, %d steps (%s)", probe.State, len(probe.Steps), probe.Reason)
+	}
+	for _, st := range probe.Steps {
+		if !st.OK {
+			t.Errorf("probe step %s failed: %s", st.Name, st.Error)
+		}
+	}
 	berth("dev", "image", "build", "examples/notes", "-t", "notes:1.0.0")
 	berth("deploy", "-f", "examples/notes/berth.yaml", "--env", "dev", "--wait")
 	notesHost := "notes.demo.dev.localhost"

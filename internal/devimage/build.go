@@ -152,7 +152,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "built %s in %s (%s compressed)\n", name, since(start), formatSize(size))
+	verb := "built"
+	if o.Binary != "" {
+		verb = "packed"
+	}
+	fmt.Fprintf(progress, "%s %s in %s (%s compressed)\n", verb, name, since(start), formatSize(size))
 
 	start = time.Now()
 	pushed := o.Registry.Addr + "/" + o.Repository + ":" + o.Tag
