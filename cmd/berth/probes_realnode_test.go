@@ -209,7 +209,7 @@ func TestRealNodeProbeRun(t *testing.T) {
 
 	// The dashboard's probes page names the failing step, in a real browser.
 	b := webtest.Browser(t)
-	webtest.SignIn(t, b, srv.url, adminToken, "body")
+	webtest.SignIn(t, b, srv.url, adminToken, `a[href="/probes"]`) // in the navigation once signed in
 	webtest.Do(t, b, "open the probes page", chromedp.Navigate(srv.url+"/probes"),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-env="probing"]`)))
 	card := webtest.Text(t, b, `section[data-env="probing"]`)

@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -183,9 +185,14 @@ func scaleDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, rep
 }
 
 // editDeployment does what `kubectl edit` does.
+// editBackoff retries an edit for up to about 10 s.
+var editBackoff = wait.Backoff{Steps: 30, Duration: 20 * time.Millisecond, Factor: 1.3, Jitter: 0.5, Cap: time.Second}
+
 func editDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, edit func(*appsv1.Deployment)) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	// The controller manager updates the Deployment's status all along: on a loaded machine
+	// client-go's DefaultRetry (5 tries in about 50 ms) can lose every race with it.
+	err := retry.RetryOnConflict(editBackoff, func() error {
 		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return err
