@@ -278,6 +278,14 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 			t.Errorf("probe step %s failed: %s", st.Name, st.Error)
 		}
 	}
+	// The S3 and queue servers run from the run directory, reused by the next run.
+	daemonPIDs := map[string]int{}
+	for _, name := range []string{"s3", "nats"} {
+		daemonPIDs[name] = readPID(t, filepath.Join(runDir, name, "pid"))
+		if !running(daemonPIDs[name]) {
+			t.Errorf("dev's %s server (pid %d) does not run", name, daemonPIDs[name])
+		}
+	}
 	berth("dev", "image", "build", "examples/notes", "-t", "notes:1.0.0")
 	berth("deploy", "-f", "examples/notes/berth.yaml", "--env", "dev", "--wait")
 	notesHost := "notes.demo.dev.localhost"
@@ -304,6 +312,11 @@ func TestMakeRunStartsThenReuses(t *testing.T) {
 	}
 	if pid := readPID(t, promPIDFile); pid != promPID || !running(promPID) {
 		t.Errorf("second run has Prometheus pid %d; want pid %d reused", pid, promPID)
+	}
+	for name, was := range daemonPIDs {
+		if pid := readPID(t, filepath.Join(runDir, name, "pid")); pid != was || !running(was) {
+			t.Errorf("second run has dev's %s server pid %d; want pid %d reused", name, pid, was)
+		}
 	}
 	if again, err := devcluster.LoadState(clusterDir); err != nil || !again.StartedAt.Equal(cluster.StartedAt) {
 		t.Errorf("second run did not reuse the cluster started at %s: %+v, %v", cluster.StartedAt, again, err)

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/internal/manifest/alertrules"
@@ -69,15 +68,7 @@ func (r *renderer) alertRules() alertrules.RuleFile {
 	sort.Strings(names)
 	for _, name := range names {
 		c := alertrules.Container{Name: name}
-		if res := m.Containers[name].Resources; res != nil {
-			// Checked by validation: a quantity that does not parse was refused there.
-			if q, err := resource.ParseQuantity(res.Limits.CPU); err == nil && res.Limits.CPU != "" {
-				c.CPULimit = float64(q.MilliValue()) / 1000
-			}
-			if q, err := resource.ParseQuantity(res.Limits.Memory); err == nil && res.Limits.Memory != "" {
-				c.MemoryLimit = q.Value()
-			}
-		}
+		c.CPULimit, c.MemoryLimit = m.Containers[name].Limits()
 		a.Containers = append(a.Containers, c)
 	}
 	return alertrules.Render(a)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/berth-dev/berth/internal/authz"
 	"github.com/berth-dev/berth/internal/berth"
 	"github.com/berth-dev/berth/internal/manifest"
@@ -98,21 +96,17 @@ func (s *Service) AppSignals(ctx context.Context, p *authz.Principal, team, app,
 // written with a placeholder (${args.cpu}) counts as none: only the rendered objects know
 // its value.
 func podLimits(m *manifest.Manifest) (cpu, memory float64) {
-	sum := func(get func(manifest.ResourceList) string) float64 {
-		var total float64
-		for _, c := range m.Containers {
-			if c.Resources == nil {
-				return 0
-			}
-			q, err := resource.ParseQuantity(get(c.Resources.Limits))
-			if err != nil || q.Sign() <= 0 {
-				return 0
-			}
-			total += q.AsApproximateFloat64()
-		}
-		return total
+	cpuSet, memSet := true, true
+	for _, c := range m.Containers {
+		ccpu, cmem := c.Limits()
+		cpu, memory = cpu+ccpu, memory+float64(cmem)
+		cpuSet, memSet = cpuSet && ccpu > 0, memSet && cmem > 0
 	}
-	cpu = sum(func(l manifest.ResourceList) string { return l.CPU })
-	memory = sum(func(l manifest.ResourceList) string { return l.Memory })
+	if !cpuSet {
+		cpu = 0
+	}
+	if !memSet {
+		memory = 0
+	}
 	return cpu, memory
 }

@@ -120,6 +120,10 @@ func SignIn(t testing.TB, ctx context.Context, base, token, css string) {
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Submit(chromedp.ID("token")),
+		// Signed in once the header names the user: waiting for css alone would take the
+		// sign-in page for the next one when css is on both (body), and a navigation right
+		// after would race the sign-in's redirect.
+		chromedp.WaitVisible(chromedp.CSS("header .who .user")),
 		chromedp.WaitVisible(chromedp.CSS(css)))
 }
 
