@@ -139,7 +139,7 @@ func probeRunRun(ctx context.Context, o *ProbeRunOptions) error {
 	run, err = followProbeRun(wctx, o.IO, c, run)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("run #%d in %s is still %s after %s: berth probes show %d follows it", run.ID, run.Env, run.State, o.Timeout, run.ID)
+			return fmt.Errorf("run #%d in %s is still %s after %s: berth probes show %d shows it when it ends", run.ID, run.Env, run.State, o.Timeout, run.ID)
 		}
 		return err
 	}

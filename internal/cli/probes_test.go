@@ -378,7 +378,7 @@ func TestProbeRunJoinsAndTimesOut(t *testing.T) {
 
 	h = ps.harness(false)
 	wantExit(t, h.run("probe", "run", "--env", "staging", "--timeout", "250ms"),
-		"run #1 in staging is still queued after 250ms: berth probes show 1 follows it", false)
+		"run #1 in staging is still queued after 250ms: berth probes show 1 shows it when it ends", false)
 
 	for _, c := range []struct {
 		args []string
