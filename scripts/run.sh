@@ -136,6 +136,19 @@ step_done() {
 # indent shows a child's progress under the current step.
 indent() { sed -u 's/^/    /'; }
 
+# terminate PID SECONDS asks PID to stop (TERM) and waits until it has, killing it after
+# SECONDS.
+terminate() {
+  kill -TERM "$1" 2>/dev/null || true
+  local deadline=$((SECONDS + $2))
+  while running "$1"; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$1" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
+}
+
 # running PID succeeds while the process runs. Not kill -0: an exited process nobody has
 # reaped yet (a zombie) still has its pid, but no command line.
 running() {
@@ -215,15 +228,8 @@ stop_server() {
     rm -f "$pid_file"
     return 1
   fi
-  kill -TERM "$pid" 2>/dev/null || true
   # The server drains in-flight requests for up to its --shutdown-timeout (10s here).
-  local deadline=$((SECONDS + 15))
-  while running "$pid"; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-  done
+  terminate "$pid" 15
   rm -f "$pid_file" "$fingerprint_file"
   echo "$pid"
 }
@@ -244,10 +250,10 @@ cmd_stop() {
   fi
   step "S3 and queue servers of dev"
   local stopped=()
-  if pid=$(stop_daemon "$s3_dir" versitygw); then stopped+=("versitygw pid $pid"); fi
-  if pid=$(stop_daemon "$nats_dir" nats-server); then stopped+=("nats-server pid $pid"); fi
+  if pid=$(stop_daemon "$s3_dir" versitygw); then stopped+=("versitygw (pid $pid)"); fi
+  if pid=$(stop_daemon "$nats_dir" nats-server); then stopped+=("nats-server (pid $pid)"); fi
   if ((${#stopped[@]} > 0)); then
-    step_done "stopped ${stopped[*]}; their data stays in $s3_dir and $nats_dir"
+    step_done "stopped ${stopped[0]}${stopped[1]:+ and ${stopped[1]}}; their data stays in $s3_dir and $nats_dir"
   else
     step_done "not running"
   fi
@@ -374,15 +380,8 @@ stop_prometheus() {
     rm -f "$prom_pid_file"
     return 1
   fi
-  kill -TERM "$pid" 2>/dev/null || true
   # It writes its head block's checkpoint first; its write-ahead log survives a KILL.
-  local deadline=$((SECONDS + 20))
-  while running "$pid"; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-  done
+  terminate "$pid" 20
   rm -f "$prom_pid_file" "$prom_fingerprint_file"
   echo "$pid"
 }
@@ -471,14 +470,7 @@ stop_daemon() {
     rm -f "$1/pid"
     return 1
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 10))
-  while running "$pid"; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-  done
+  terminate "$pid" 10
   rm -f "$1/pid"
   echo "$pid"
 }
