@@ -355,15 +355,15 @@ func (s *Store) ClaimBackup(ctx context.Context, owner string, lease time.Durati
 	return claimed, ok, err
 }
 
-// RenewBackupLease extends owner's lease on a running backup or restore (table is
-// "backups" or "restores"), or returns ErrLeaseLost.
+// renewJobLease extends owner's lease on a running job of table ("backups", "restores" or
+// "probe_runs"), or returns ErrLeaseLost.
 func (s *Store) renewJobLease(ctx context.Context, table string, id int64, owner string, lease time.Duration) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		now := micros(tx.stamp())
 		res, err := tx.exec(ctx, "UPDATE "+table+` SET lease_expires = ?
 			WHERE id = ? AND lease_owner = ? AND state = 'running' AND lease_expires >= ?`, now+lease.Microseconds(), id, owner, now)
 		if err != nil {
-			return fmt.Errorf("renew lease on %s %d: %w", table, id, dbErr(err))
+			return fmt.Errorf("renew lease on %s %d: %w", jobKinds[table], id, dbErr(err))
 		}
 		return jobLeaseHeld(res, table, id)
 	})
@@ -379,17 +379,18 @@ func (s *Store) RenewRestoreLease(ctx context.Context, id int64, owner string, l
 	return s.renewJobLease(ctx, "restores", id, owner, lease)
 }
 
+// jobKinds names the job a row of each leased table is, for messages.
+var jobKinds = map[string]string{"backups": "backup", "restores": "restore", "probe_runs": "probe run"}
+
+// jobLeaseHeld turns an update's count into ErrLeaseLost when its owner no longer held job
+// id of table.
 func jobLeaseHeld(res sql.Result, table string, id int64) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
 	}
 	if n != 1 {
-		kind := "backup"
-		if table == "restores" {
-			kind = "restore"
-		}
-		return fmt.Errorf("%s %d: %w", kind, id, berth.ErrLeaseLost)
+		return fmt.Errorf("%s %d: %w", jobKinds[table], id, berth.ErrLeaseLost)
 	}
 	return nil
 }

@@ -319,29 +319,9 @@ func (s *Store) ClaimProbeRun(ctx context.Context, owner string, lease time.Dura
 	return claimed, ok, err
 }
 
-// probeLeaseHeld checks that an update under owner's lease on run id changed it.
-func probeLeaseHeld(res sql.Result, id int64) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return fmt.Errorf("probe run %d: %w", id, berth.ErrLeaseLost)
-	}
-	return nil
-}
-
 // RenewProbeLease extends owner's lease on a running probe run, or returns ErrLeaseLost.
 func (s *Store) RenewProbeLease(ctx context.Context, id int64, owner string, lease time.Duration) error {
-	return s.Tx(ctx, func(tx *Tx) error {
-		now := micros(tx.stamp())
-		res, err := tx.exec(ctx, `UPDATE probe_runs SET lease_expires = ?
-			WHERE id = ? AND lease_owner = ? AND state = 'running' AND lease_expires >= ?`, now+lease.Microseconds(), id, owner, now)
-		if err != nil {
-			return fmt.Errorf("renew lease on probe run %d: %w", id, dbErr(err))
-		}
-		return probeLeaseHeld(res, id)
-	})
+	return s.renewJobLease(ctx, "probe_runs", id, owner, lease)
 }
 
 // SetProbeToken records, under owner's lease, the SHA-256 (hex) of the token the run's
@@ -356,7 +336,7 @@ func (tx *Tx) SetProbeToken(ctx context.Context, id int64, owner, tokenHash stri
 	if err != nil {
 		return fmt.Errorf("probe run %d: record its token: %w", id, dbErr(err))
 	}
-	return probeLeaseHeld(res, id)
+	return jobLeaseHeld(res, "probe_runs", id)
 }
 
 // ErrProbeReportRefused says a report came for no running run, with the wrong token, or
@@ -435,7 +415,7 @@ func (tx *Tx) FinishProbeRun(ctx context.Context, id int64, owner string, state 
 	if err != nil {
 		return berth.ProbeRun{}, fmt.Errorf("finish probe run %d: %w", id, dbErr(err))
 	}
-	if err := probeLeaseHeld(res, id); err != nil {
+	if err := jobLeaseHeld(res, "probe_runs", id); err != nil {
 		return berth.ProbeRun{}, err
 	}
 	r, err := tx.ProbeRun(ctx, id)
